@@ -1,0 +1,50 @@
+#pragma once
+// Picking a backend for a request: the strategies of a load balancer, kept apart from the
+// load balancer actor so other components (the API gateway's pools) reuse them.
+#include <optional>
+#include <vector>
+
+#include "flowframe/v1/frame.pb.h"
+#include "runtime/random.hpp"
+
+namespace flowframe {
+
+class Balancer {
+ public:
+  using Strategy = v1::LoadBalancerParams::Strategy;
+  struct Backend {
+    std::uint32_t node;
+    std::uint32_t weight = 1;
+    bool healthy = true;
+    std::uint32_t outstanding = 0;
+    std::uint64_t sent = 0;
+    std::int64_t current_weight = 0;  // smooth weighted round robin
+    std::uint64_t hash = 0;           // rendezvous hashing
+  };
+
+  Balancer(Strategy strategy, std::vector<Backend> backends);
+
+  // A healthy backend for a request from a client whose address hashes to `client_hash`.
+  std::optional<std::size_t> pick(std::uint64_t client_hash, Rng& rng);
+  void on_sent(std::size_t backend);
+  void on_answered(std::size_t backend);
+  // Position of a node among the backends, if it is one.
+  std::optional<std::size_t> find(std::uint32_t node) const;
+  void set_healthy(std::size_t backend, bool healthy);
+  void set_strategy(Strategy strategy) { strategy_ = strategy; }
+
+  Strategy strategy() const { return strategy_; }
+  const std::vector<Backend>& backends() const { return backends_; }
+  std::uint32_t outstanding() const { return outstanding_; }
+
+ private:
+  void rebuild_healthy();
+
+  Strategy strategy_;
+  std::vector<Backend> backends_;
+  std::vector<std::size_t> healthy_;
+  std::size_t cursor_ = 0;
+  std::uint32_t outstanding_ = 0;
+};
+
+}  // namespace flowframe

@@ -1,0 +1,44 @@
+#pragma once
+#include <map>
+
+#include "actors/components.hpp"
+
+namespace flowframe {
+
+class Client final : public Component {
+ public:
+  Client(const v1::Node& spec, NodeIndex index, const Topology& topology);
+  void start(Context& context) override;
+  void handle(const Event& event, Context& context) override;
+  std::string apply(ControlAction& action, Context& context) override;
+  std::uint32_t load() const override { return static_cast<std::uint32_t>(sent_ - completed_ - failed_); }
+  void snapshot(v1::NodeState& state, Time now) const override;
+  const LatencyHistogram* latencies() const override { return &latencies_; }
+
+  std::uint64_t sent() const { return sent_; }
+  std::uint64_t completed() const { return completed_; }
+  std::uint64_t failed() const { return failed_; }
+  const std::map<std::uint16_t, std::uint64_t>& by_status() const { return by_status_; }
+  const std::string& ip() const { return ip_; }
+
+ private:
+  Time next_gap(Context& context);
+  std::uint32_t pick_path(Context& context);
+
+  bool active_ = false;
+  std::string ip_;
+  NodeIndex target_ = kNoNode;
+  bool poisson_ = true;
+  double mean_gap_ = 0;
+  Time first_at_ = 0;
+  std::uint64_t quota_ = UINT64_MAX;
+  Time stop_at_ = kTimeNever;
+  std::vector<std::uint64_t> cumulative_weights_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t completed_ = 0;
+  std::uint64_t failed_ = 0;
+  std::map<std::uint16_t, std::uint64_t> by_status_;
+  LatencyHistogram latencies_;
+};
+
+}  // namespace flowframe

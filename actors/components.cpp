@@ -1,0 +1,21 @@
+#include "actors/components.hpp"
+
+#include <stdexcept>
+
+#include "actors/client.hpp"
+
+namespace flowframe {
+
+std::unique_ptr<Component> make_load_balancer(const v1::Node& spec, NodeIndex index, const Topology& topology);
+std::unique_ptr<Component> make_server(const v1::Node& spec, NodeIndex index, std::uint64_t seed);
+
+std::unique_ptr<Component> make_component(const v1::Node& spec, NodeIndex index, const Topology& topology) {
+  switch (spec.kind()) {
+    case v1::Node::CLIENT: return std::make_unique<Client>(spec, index, topology);
+    case v1::Node::LOAD_BALANCER: return make_load_balancer(spec, index, topology);
+    case v1::Node::SERVER: return make_server(spec, index, topology.seed());
+    default: throw std::invalid_argument("node '" + spec.id() + "': no component of kind " + v1::Node::Kind_Name(spec.kind()));
+  }
+}
+
+}  // namespace flowframe

@@ -1,0 +1,28 @@
+#pragma once
+#include "flowframe/v1/scenario.pb.h"
+#include "runtime/random.hpp"
+#include "runtime/time.hpp"
+
+namespace flowframe {
+
+// A validated Distribution turned into nanoseconds, ready to sample.
+class Sampler {
+ public:
+  Sampler() = default;
+  explicit Sampler(const v1::Distribution& spec);
+
+  Time sample(Rng& rng) const;
+  Time mean() const;
+  // Smallest value sample() can return.
+  Time minimum() const;
+
+ private:
+  v1::Distribution::Shape shape_ = v1::Distribution::CONSTANT;
+  double mean_ns_ = 0;
+  double min_ns_ = 0;
+  double max_ns_ = 0;
+  double log_mu_ = 0;
+  double sigma_ = 0;
+};
+
+}  // namespace flowframe

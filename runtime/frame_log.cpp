@@ -1,0 +1,404 @@
+#include "runtime/frame_log.hpp"
+
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+namespace flowframe {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "the .ffl layout is little-endian");
+
+constexpr unsigned char kFileMagic[8] = {0x89, 'F', 'F', 'L', '\r', '\n', 0x1A, '\n'};
+constexpr unsigned char kTrailerMagic[8] = {'F', 'F', 'I', 'N', 'D', 'E', 'X', '\n'};
+constexpr std::uint32_t kChunkMagic = 0x4B434646;  // "FFCK"
+constexpr std::uint32_t kIndexMagic = 0x58494646;  // "FFIX"
+constexpr std::uint32_t kHasKeyframe = 1;
+
+struct FileHeader {
+  unsigned char magic[8];
+  std::uint16_t major;
+  std::uint16_t minor;
+  std::uint32_t header_size;
+  std::uint64_t header_hash;
+};
+static_assert(sizeof(FileHeader) == 24);
+
+struct RecordHeader {
+  std::uint32_t magic;
+  std::uint32_t flags;
+  std::uint32_t payload_size;
+  std::uint32_t raw_size;
+  std::uint64_t first_frame;
+  std::int64_t first_time;
+  std::int64_t last_time;
+  std::uint32_t frame_count;
+  std::uint32_t reserved;
+  std::uint64_t payload_hash;
+  std::uint64_t header_hash;  // of every field above
+};
+static_assert(sizeof(RecordHeader) == 64);
+
+struct Trailer {
+  std::uint64_t index_offset;
+  unsigned char magic[8];
+};
+static_assert(sizeof(Trailer) == 16);
+
+std::uint64_t hash(const void* data, std::size_t size) { return XXH3_64bits(data, size); }
+std::uint64_t header_hash(const RecordHeader& h) { return hash(&h, offsetof(RecordHeader, header_hash)); }
+
+// Protobuf wire format, written directly: a frame is encoded for every hop, and building a
+// message object per hop would cost more than simulating it. Field order and zero-skipping match
+// the generated serializer, so v1::Frame parses it (tests check both directions).
+class WireWriter {
+ public:
+  explicit WireWriter(std::string& out) : out_(out) {}
+  void varint(std::uint64_t value) {
+    while (value >= 0x80) {
+      out_.push_back(static_cast<char>(value | 0x80));
+      value >>= 7;
+    }
+    out_.push_back(static_cast<char>(value));
+  }
+  void field(int number, std::uint64_t value) {
+    if (value == 0) return;
+    varint(static_cast<std::uint64_t>(number) << 3);
+    varint(value);
+  }
+  void signed_field(int number, std::int64_t value) {  // sint64: zigzag
+    field(number, (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63));
+  }
+  void text(int number, const std::string& value) {
+    if (value.empty()) return;
+    varint((static_cast<std::uint64_t>(number) << 3) | 2);
+    varint(value.size());
+    out_.append(value);
+  }
+
+ private:
+  std::string& out_;
+};
+
+bool read_varint(const unsigned char*& p, const unsigned char* end, std::uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const unsigned char byte = *p++;
+    value |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+}  // namespace
+
+std::string describe_action(const ControlAction& action, const std::string& subject_id) {
+  switch (action.type) {
+    case ControlAction::Type::set: return action.field + "=" + action.value;
+    case ControlAction::Type::fail: return "fail";
+    case ControlAction::Type::restore: return "restore";
+    case ControlAction::Type::health: return "health " + subject_id + (action.healthy ? " up" : " down");
+  }
+  return "";
+}
+
+FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& header, int compression_level)
+    : path_(path), level_(compression_level) {
+  for (const auto& node : header.nodes()) node_ids_.push_back(node.id());
+  file_ = std::fopen(path.c_str(), "wb");
+  if (file_ == nullptr) throw LogError(path + ": cannot write: " + errno_text());
+  const std::string bytes = header.SerializeAsString();
+  FileHeader file_header{};
+  std::memcpy(file_header.magic, kFileMagic, sizeof kFileMagic);
+  file_header.major = kLogMajorVersion;
+  file_header.minor = kLogMinorVersion;
+  file_header.header_size = static_cast<std::uint32_t>(bytes.size());
+  file_header.header_hash = hash(bytes.data(), bytes.size());
+  write_bytes(&file_header, sizeof file_header);
+  write_bytes(bytes.data(), bytes.size());
+}
+
+FrameLogWriter::~FrameLogWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void FrameLogWriter::write_bytes(const void* data, std::size_t size) {
+  if (std::fwrite(data, 1, size, file_) != size) throw LogError(path_ + ": write failed: " + errno_text());
+  offset_ += size;
+}
+
+void FrameLogWriter::write_record(std::uint32_t magic, const std::string& payload, std::uint32_t raw_size,
+                                  const v1::ChunkRef& ref, std::uint32_t flags) {
+  RecordHeader header{};
+  header.magic = magic;
+  header.flags = flags;
+  header.payload_size = static_cast<std::uint32_t>(payload.size());
+  header.raw_size = raw_size;
+  header.first_frame = ref.first_frame();
+  header.first_time = ref.first_time();
+  header.last_time = ref.last_time();
+  header.frame_count = ref.frame_count();
+  header.payload_hash = hash(payload.data(), payload.size());
+  header.header_hash = header_hash(header);
+  write_bytes(&header, sizeof header);
+  write_bytes(payload.data(), payload.size());
+}
+
+void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord* frames, std::size_t count,
+                                 const std::vector<ControlAction>& actions) {
+  if (count == 0 && keyframe == nullptr) return;
+  raw_.clear();
+  WireWriter wire(raw_);
+  if (keyframe != nullptr) {
+    const std::string bytes = keyframe->SerializeAsString();
+    wire.varint(bytes.size());
+    raw_.append(bytes);
+  } else {
+    wire.varint(0);
+  }
+  const Time first_time = count ? frames[0].key.deliver : 0;
+  Time previous = first_time;
+  std::string frame;
+  WireWriter frame_wire(frame);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& record = frames[i];
+    frame.clear();
+    frame_wire.signed_field(1, record.key.deliver - previous);
+    frame_wire.field(2, static_cast<std::uint64_t>(record.key.deliver - record.sent));
+    frame_wire.field(3, record.src);
+    frame_wire.field(4, record.dst);
+    frame_wire.field(5, static_cast<std::uint64_t>(record.kind));
+    frame_wire.field(6, record.client);
+    frame_wire.field(7, record.request);
+    frame_wire.field(8, record.path);
+    frame_wire.field(9, record.status);
+    frame_wire.field(10, static_cast<std::uint64_t>(record.outcome));
+    frame_wire.field(11, record.load);
+    frame_wire.field(12, record.queue);
+    frame_wire.field(13, record.chosen == kNoNode ? 0 : std::uint64_t{record.chosen} + 1);
+    if (record.kind == EventKind::control) {
+      const auto& action = actions.at(record.action);
+      const std::string subject = action.subject < node_ids_.size() ? node_ids_[action.subject] : "";
+      frame_wire.text(14, describe_action(action, subject));
+      frame_wire.text(15, action.previous);
+    }
+    wire.varint(frame.size());
+    raw_.append(frame);
+    previous = record.key.deliver;
+  }
+  compressed_.resize(ZSTD_compressBound(raw_.size()));
+  const std::size_t size = ZSTD_compress(compressed_.data(), compressed_.size(), raw_.data(), raw_.size(), level_);
+  if (ZSTD_isError(size)) throw LogError(path_ + ": compression failed: " + ZSTD_getErrorName(size));
+  compressed_.resize(size);
+
+  v1::ChunkRef ref;
+  ref.set_offset(offset_);
+  ref.set_first_frame(index_.frames());
+  ref.set_frame_count(static_cast<std::uint32_t>(count));
+  ref.set_first_time(first_time);
+  ref.set_last_time(count ? frames[count - 1].key.deliver : first_time);
+  ref.set_has_keyframe(keyframe != nullptr);
+  write_record(kChunkMagic, compressed_, static_cast<std::uint32_t>(raw_.size()), ref,
+               keyframe ? kHasKeyframe : 0);
+  if (std::fflush(file_) != 0) throw LogError(path_ + ": write failed: " + errno_text());
+  *index_.add_chunks() = ref;
+  index_.set_frames(index_.frames() + count);
+  if (count) index_.set_end_time(ref.last_time());
+}
+
+void FrameLogWriter::finish() {
+  if (finished_) return;
+  finished_ = true;
+  const std::uint64_t index_offset = offset_;
+  const std::string payload = index_.SerializeAsString();
+  v1::ChunkRef ref;
+  ref.set_first_frame(index_.frames());
+  write_record(kIndexMagic, payload, static_cast<std::uint32_t>(payload.size()), ref, 0);
+  Trailer trailer{};
+  trailer.index_offset = index_offset;
+  std::memcpy(trailer.magic, kTrailerMagic, sizeof kTrailerMagic);
+  write_bytes(&trailer, sizeof trailer);
+  if (std::fclose(file_) != 0) {
+    file_ = nullptr;
+    throw LogError(path_ + ": write failed: " + errno_text());
+  }
+  file_ = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+FrameLogReader::FrameLogReader(const std::string& path) : path_(path) {
+  file_ = std::fopen(path.c_str(), "rb");
+  if (file_ == nullptr) throw LogError(path + ": cannot open: " + errno_text());
+  std::fseek(file_, 0, SEEK_END);
+  size_ = static_cast<std::uint64_t>(std::ftell(file_));
+  std::fseek(file_, 0, SEEK_SET);
+
+  FileHeader file_header{};
+  if (std::fread(&file_header, 1, sizeof file_header, file_) != sizeof file_header ||
+      std::memcmp(file_header.magic, kFileMagic, sizeof kFileMagic) != 0)
+    throw LogError(path + ": not a FlowFrame frame log (bad magic; expected a .ffl file from `flowframe run`)");
+  major_ = file_header.major;
+  minor_ = file_header.minor;
+  if (major_ > kLogMajorVersion)
+    throw LogError(path + ": frame log format " + std::to_string(major_) + "." + std::to_string(minor_) +
+                   " is newer than this FlowFrame reads (" + std::to_string(kLogMajorVersion) + "." +
+                   std::to_string(kLogMinorVersion) + "); upgrade FlowFrame");
+  if (file_header.header_size > size_ - sizeof file_header)
+    throw LogError(path + ": truncated inside the log header");
+  buffer_.resize(file_header.header_size);
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+      hash(buffer_.data(), buffer_.size()) != file_header.header_hash || !header_.ParseFromString(buffer_))
+    throw LogError(path + ": the log header is corrupted (checksum mismatch)");
+  data_start_ = sizeof file_header + file_header.header_size;
+  if (!load_index()) scan_records(data_start_);
+}
+
+FrameLogReader::~FrameLogReader() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+std::uint64_t FrameLogReader::frame_count() const {
+  return chunks_.empty() ? 0 : chunks_.back().first_frame() + chunks_.back().frame_count();
+}
+
+bool FrameLogReader::load_index() {
+  if (size_ < data_start_ + sizeof(Trailer) + sizeof(RecordHeader)) return false;
+  Trailer trailer{};
+  std::fseek(file_, static_cast<long>(size_ - sizeof trailer), SEEK_SET);
+  if (std::fread(&trailer, 1, sizeof trailer, file_) != sizeof trailer ||
+      std::memcmp(trailer.magic, kTrailerMagic, sizeof kTrailerMagic) != 0 || trailer.index_offset < data_start_ ||
+      trailer.index_offset > size_ - sizeof trailer - sizeof(RecordHeader))
+    return false;
+  RecordHeader header{};
+  std::fseek(file_, static_cast<long>(trailer.index_offset), SEEK_SET);
+  if (std::fread(&header, 1, sizeof header, file_) != sizeof header || header.magic != kIndexMagic ||
+      header.header_hash != header_hash(header) ||
+      header.payload_size != size_ - sizeof trailer - sizeof header - trailer.index_offset)
+    return false;
+  buffer_.resize(header.payload_size);
+  v1::LogIndex index;
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+      hash(buffer_.data(), buffer_.size()) != header.payload_hash || !index.ParseFromString(buffer_))
+    return false;
+  chunks_.assign(index.chunks().begin(), index.chunks().end());
+  health_.complete = true;
+  return true;
+}
+
+void FrameLogReader::scan_records(std::uint64_t offset) {
+  RecordHeader header{};
+  while (offset < size_) {
+    const std::uint64_t left = size_ - offset;
+    std::fseek(file_, static_cast<long>(offset), SEEK_SET);
+    const bool whole_header = left >= sizeof header && std::fread(&header, 1, sizeof header, file_) == sizeof header;
+    if (!whole_header) {
+      health_.truncated_bytes = left;
+      health_.problems.push_back("log cut short: the last " + std::to_string(left) +
+                                 " bytes hold no complete chunk (the run did not finish writing)");
+      return;
+    }
+    const bool valid = (header.magic == kChunkMagic || header.magic == kIndexMagic) &&
+                       header.header_hash == header_hash(header);
+    if (!valid) {
+      // Look for the next intact chunk header; everything in between is lost.
+      std::uint64_t probe = offset + 1;
+      bool found = false;
+      for (; probe + sizeof header <= size_ && !found; ++probe) {
+        std::fseek(file_, static_cast<long>(probe), SEEK_SET);
+        if (std::fread(&header, 1, sizeof header, file_) == sizeof header && header.magic == kChunkMagic &&
+            header.header_hash == header_hash(header))
+          found = true;
+      }
+      if (!found) {
+        health_.truncated_bytes = size_ - offset;
+        health_.problems.push_back("corrupted data at byte " + std::to_string(offset) +
+                                   "; nothing readable after it");
+        return;
+      }
+      --probe;
+      health_.problems.push_back("corrupted chunk header at byte " + std::to_string(offset) + "; skipped " +
+                                 std::to_string(probe - offset) + " bytes");
+      offset = probe;
+    }
+    if (header.payload_size > size_ - offset - sizeof header) {
+      health_.truncated_bytes = size_ - offset;
+      health_.problems.push_back("log cut short inside the chunk at byte " + std::to_string(offset) + " (frames " +
+                                 std::to_string(header.first_frame) + "+ lost)");
+      return;
+    }
+    if (header.magic == kIndexMagic) return;  // a complete log whose trailer we could not use
+    v1::ChunkRef ref;
+    ref.set_offset(offset);
+    ref.set_first_frame(header.first_frame);
+    ref.set_frame_count(header.frame_count);
+    ref.set_first_time(header.first_time);
+    ref.set_last_time(header.last_time);
+    ref.set_has_keyframe(header.flags & kHasKeyframe);
+    chunks_.push_back(ref);
+    offset += sizeof header + header.payload_size;
+  }
+}
+
+std::size_t FrameLogReader::chunk_of(std::uint64_t index) const {
+  std::size_t low = 0, high = chunks_.size();
+  while (low < high) {
+    const std::size_t mid = (low + high) / 2;
+    if (chunks_[mid].first_frame() + chunks_[mid].frame_count() <= index) low = mid + 1;
+    else high = mid;
+  }
+  if (low < chunks_.size() && chunks_[low].first_frame() <= index) return low;
+  return chunks_.size();
+}
+
+bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
+  const auto& ref = chunks_.at(i);
+  auto fail = [&](const std::string& what) {
+    health_.problems.push_back("chunk " + std::to_string(i) + " (frames " + std::to_string(ref.first_frame()) +
+                               "-" + std::to_string(ref.first_frame() + ref.frame_count()) + ", byte " +
+                               std::to_string(ref.offset()) + "): " + what + "; skipped");
+    return false;
+  };
+  RecordHeader header{};
+  std::fseek(file_, static_cast<long>(ref.offset()), SEEK_SET);
+  if (std::fread(&header, 1, sizeof header, file_) != sizeof header || header.magic != kChunkMagic ||
+      header.header_hash != header_hash(header))
+    return fail("corrupted chunk header");
+  buffer_.resize(header.payload_size);
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) return fail("cut short");
+  if (hash(buffer_.data(), buffer_.size()) != header.payload_hash) return fail("checksum mismatch (corrupted)");
+  raw_.resize(header.raw_size);
+  const std::size_t size = ZSTD_decompress(raw_.data(), raw_.size(), buffer_.data(), buffer_.size());
+  if (ZSTD_isError(size) || size != raw_.size()) return fail("does not decompress");
+
+  out.chunk = i;
+  out.frames.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(raw_.data());
+  const auto* end = p + raw_.size();
+  std::uint64_t length = 0;
+  if (!read_varint(p, end, length) || length > static_cast<std::uint64_t>(end - p)) return fail("bad keyframe");
+  out.has_keyframe = length > 0;
+  if (out.has_keyframe && !out.keyframe.ParseFromArray(p, static_cast<int>(length))) return fail("bad keyframe");
+  p += length;
+  Time time = header.first_time;
+  out.frames.reserve(header.frame_count);
+  while (p < end) {
+    if (!read_varint(p, end, length) || length > static_cast<std::uint64_t>(end - p)) return fail("bad frame");
+    auto& view = out.frames.emplace_back();
+    if (!view.frame.ParseFromArray(p, static_cast<int>(length))) return fail("bad frame");
+    p += length;
+    time += view.frame.time_delta();
+    view.index = header.first_frame + out.frames.size() - 1;
+    view.time = time;
+    view.sent = time - view.frame.latency();
+  }
+  if (out.frames.size() != header.frame_count) return fail("frame count mismatch");
+  return true;
+}
+
+}  // namespace flowframe

@@ -1,0 +1,88 @@
+#include "runtime/frame_text.hpp"
+
+#include <fmt/format.h>
+
+namespace flowframe {
+namespace {
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+const std::string& FrameText::node(std::uint32_t index) const {
+  static const std::string unknown = "?";
+  return index < static_cast<std::uint32_t>(header_.nodes_size()) ? header_.nodes(static_cast<int>(index)).id() : unknown;
+}
+
+std::string FrameText::path(const v1::Frame& frame) const {
+  const auto& name = frame.path() < static_cast<std::uint32_t>(header_.paths_size())
+                         ? header_.paths(static_cast<int>(frame.path()))
+                         : std::string("?");
+  return "GET " + name;
+}
+
+std::string FrameText::summary(const v1::Frame& f) const {
+  const std::string request = fmt::format("{} [{}#{}]", path(f), node(f.client()), f.request());
+  const std::string chosen = f.chosen() ? node(f.chosen() - 1) : "?";
+  using F = v1::Frame;
+  switch (f.kind()) {
+    case F::REQUEST:
+      switch (f.outcome()) {
+        case F::FORWARDED: return fmt::format("{} -> {} (outstanding {})", request, chosen, f.load());
+        case F::STARTED: return fmt::format("{} started (busy {}, waiting {})", request, f.load(), f.queue());
+        case F::QUEUED: return fmt::format("{} queued (busy {}, waiting {})", request, f.load(), f.queue());
+        case F::REJECTED_QUEUE_FULL: return fmt::format("{} 503 queue full ({} waiting)", request, f.queue());
+        case F::REJECTED_DOWN: return fmt::format("{} 503 server down", request);
+        case F::REJECTED_NO_BACKEND: return fmt::format("{} 503 no healthy backend", request);
+        default: return request;
+      }
+    case F::RESPONSE:
+      if (f.outcome() == F::COMPLETED) return fmt::format("{} {} received", f.status(), request);
+      if (f.outcome() == F::FORWARDED) return fmt::format("{} {} -> {}", f.status(), request, chosen);
+      return fmt::format("{} {}", f.status(), request);
+    case F::TIMER:
+      if (f.outcome() == F::SERVED)
+        return fmt::format("{} served in {:.3f} ms -> {} (busy {}, waiting {})", request, f.latency() / 1e6,
+                           f.status(), f.load(), f.queue());
+      return fmt::format("{} timer (request already aborted)", request);
+    case F::CONTROL:
+      return fmt::format("{}{}{}", f.note(), f.previous().empty() ? "" : " (was " + f.previous() + ")",
+                         f.outcome() == F::APPLIED ? "" : " REFUSED");
+    default:
+      return "?";
+  }
+}
+
+std::string FrameText::line(const FrameView& view) const {
+  const auto& f = view.frame;
+  return fmt::format("{:>8}  {:>14.6f} s  {:<8} {:>12} -> {:<12} {}", view.index, view.time / 1e9,
+                     lower(v1::Frame::Kind_Name(f.kind())), node(f.src()), node(f.dst()), summary(f));
+}
+
+nlohmann::ordered_json FrameText::json(const FrameView& view) const {
+  const auto& f = view.frame;
+  nlohmann::ordered_json out;
+  out["index"] = view.index;
+  out["time_ns"] = view.time;
+  out["sent_ns"] = view.sent;
+  out["kind"] = lower(v1::Frame::Kind_Name(f.kind()));
+  out["src"] = node(f.src());
+  out["dst"] = node(f.dst());
+  out["client"] = node(f.client());
+  out["request"] = f.request();
+  out["path"] = f.path() < static_cast<std::uint32_t>(header_.paths_size()) ? header_.paths(static_cast<int>(f.path())) : "";
+  out["status"] = f.status();
+  out["outcome"] = lower(v1::Frame::Outcome_Name(f.outcome()));
+  out["load"] = f.load();
+  out["queue"] = f.queue();
+  if (f.chosen()) out["chosen"] = node(f.chosen() - 1);
+  if (!f.note().empty()) out["note"] = f.note();
+  if (!f.previous().empty()) out["previous"] = f.previous();
+  out["summary"] = summary(f);
+  return out;
+}
+
+}  // namespace flowframe

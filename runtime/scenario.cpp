@@ -1,0 +1,440 @@
+#include "runtime/scenario.hpp"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "runtime/settings.hpp"
+
+namespace flowframe {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::TextFormat;
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += (out.empty() ? "" : "\n") + line;
+  return out;
+}
+
+class CollectErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  CollectErrors(std::string file, std::vector<std::string>& out) : file_(std::move(file)), out_(out) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+    out_.push_back(file_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+                   with_suggestion(message));
+  }
+
+ private:
+  // Protobuf says `Message type "flowframe.v1.Node" has no field named "capasity".`; add the likely fix.
+  static std::string with_suggestion(const std::string& message) {
+    static const std::regex pattern(R"(Message type \"([\w.]+)\" has no field named \"(\w+)\")");
+    std::smatch match;
+    if (!std::regex_search(message, match, pattern)) return message;
+    const Descriptor* type =
+        google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(match[1].str());
+    if (type == nullptr) return message;
+    std::vector<std::string> names;
+    for (int i = 0; i < type->field_count(); ++i) names.push_back(type->field(i)->name());
+    auto guess = closest_name(match[2].str(), names);
+    return guess.empty() ? message : message + " Did you mean \"" + guess + "\"?";
+  }
+
+  std::string file_;
+  std::vector<std::string>& out_;
+};
+
+// Turns a field path in the written file into "file:line:column".
+class Locator {
+ public:
+  Locator(std::string file, const TextFormat::ParseInfoTree* tree) : file_(std::move(file)), tree_(tree) {}
+
+  struct Step {
+    const char* field;
+    int index = -1;
+  };
+  std::string at(std::initializer_list<Step> path) const {
+    const Descriptor* type = v1::Scenario::descriptor();
+    const TextFormat::ParseInfoTree* tree = tree_;
+    std::string best = file_;
+    for (const auto& step : path) {
+      if (tree == nullptr || type == nullptr) break;
+      const auto* field = type->FindFieldByName(step.field);
+      if (field == nullptr) break;
+      const auto location = tree->GetLocation(field, step.index);
+      if (location.line < 0) break;
+      best = file_ + ":" + std::to_string(location.line + 1) + ":" + std::to_string(location.column + 1);
+      if (field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) break;
+      tree = tree->GetTreeForNested(field, step.index);
+      type = field->message_type();
+    }
+    return best;
+  }
+
+ private:
+  std::string file_;
+  const TextFormat::ParseInfoTree* tree_;
+};
+
+const char* params_field(v1::Node::Kind kind) {
+  switch (kind) {
+    case v1::Node::CLIENT: return "client";
+    case v1::Node::LOAD_BALANCER: return "load_balancer";
+    case v1::Node::SERVER: return "server";
+    default: return nullptr;
+  }
+}
+
+bool valid_id(const std::string& id) {
+  if (id.empty()) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+class Validator {
+ public:
+  Validator(const v1::Scenario& written, const Locator& locate) : s_(written), at_(locate) {}
+
+  std::vector<std::string> run() {
+    check_nodes();
+    check_links();
+    check_workload();
+    check_stop();
+    check_events();
+    return problems_;
+  }
+
+ private:
+  void problem(const std::string& where, const std::string& field, const std::string& message) {
+    problems_.push_back(where + ": " + field + ": " + message);
+  }
+
+  std::string node_field(int i, const char* params, const char* field) const {
+    return params ? at_.at({{"nodes", i}, {params}, {field}}) : at_.at({{"nodes", i}, {field}});
+  }
+
+  void check_distribution(const v1::Distribution& d, const std::string& where, const std::string& field) {
+    switch (d.shape()) {
+      case v1::Distribution::CONSTANT:
+      case v1::Distribution::EXPONENTIAL:
+        if (!(d.mean_ms() > 0)) problem(where, field + ".mean_ms", "must be > 0 (got " + fmt(d.mean_ms()) + ")");
+        break;
+      case v1::Distribution::UNIFORM:
+        if (d.min_ms() < 0) problem(where, field + ".min_ms", "must be >= 0 (got " + fmt(d.min_ms()) + ")");
+        if (!(d.max_ms() > 0) || d.max_ms() < d.min_ms())
+          problem(where, field + ".max_ms", "must be > 0 and >= min_ms");
+        break;
+      case v1::Distribution::LOGNORMAL:
+        if (!(d.mean_ms() > 0)) problem(where, field + ".mean_ms", "must be > 0");
+        if (!(d.sigma() > 0)) problem(where, field + ".sigma", "must be > 0");
+        break;
+      default:
+        problem(where, field + ".shape", "unknown shape");
+    }
+  }
+
+  static std::string fmt(double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
+  }
+
+  void check_nodes() {
+    if (s_.nodes().empty()) problem(at_.at({}), "nodes", "a scenario needs nodes");
+    for (int i = 0; i < s_.nodes_size(); ++i) {
+      const auto& node = s_.nodes(i);
+      const auto where = at_.at({{"nodes", i}});
+      if (!valid_id(node.id())) {
+        problem(node_field(i, nullptr, "id"), "id",
+                "'" + node.id() + "' is not a valid id (letters, digits, '-' and '_')");
+        continue;
+      }
+      if (node.kind() == v1::Node::KIND_UNSPECIFIED || node.kind() == v1::Node::DIRECTOR) {
+        problem(where, "kind", "node '" + node.id() + "' needs a kind: CLIENT, LOAD_BALANCER or SERVER");
+        continue;
+      }
+      if (node.params_case() != v1::Node::PARAMS_NOT_SET) {
+        const auto* set = v1::Node::descriptor()->FindFieldByNumber(node.params_case());
+        if (set->name() != params_field(node.kind()))
+          problem(at_.at({{"nodes", i}, {set->name().c_str()}}), set->name(),
+                  "node '" + node.id() + "' is a " + v1::Node::Kind_Name(node.kind()) + ", it takes '" +
+                      params_field(node.kind()) + "' parameters");
+      }
+      std::vector<std::string> ids;
+      if (node.replicas() == 0) ids.push_back(node.id());
+      for (std::uint32_t r = 1; r <= node.replicas(); ++r) ids.push_back(node.id() + "-" + std::to_string(r));
+      groups_[node.id()] = i;
+      if (!node.group().empty()) groups_[node.group()] = i;
+      for (const auto& id : ids) {
+        if (!ids_.emplace(id, i).second)
+          problem(node_field(i, nullptr, "id"), "id", "duplicate node id '" + id + "'");
+      }
+      if (node.kind() == v1::Node::SERVER) {
+        const auto& server = node.server();
+        if (!server.has_service_time())
+          problem(where, "server.service_time", "server '" + node.id() + "' needs a service_time");
+        else
+          check_distribution(server.service_time(), at_.at({{"nodes", i}, {"server"}, {"service_time"}}),
+                             "service_time");
+        if (server.has_weight() && server.weight() == 0)
+          problem(node_field(i, "server", "weight"), "weight", "must be >= 1");
+      }
+    }
+  }
+
+  // A link end or event target: a node id, a replicated group, or a member of one.
+  bool known(const std::string& id) const { return ids_.count(id) || groups_.count(id); }
+  v1::Node::Kind kind_of(const std::string& id) const {
+    auto it = ids_.find(id);
+    if (it != ids_.end()) return s_.nodes(it->second).kind();
+    auto group = groups_.find(id);
+    return group == groups_.end() ? v1::Node::KIND_UNSPECIFIED : s_.nodes(group->second).kind();
+  }
+  std::string unknown(const std::string& id) const {
+    std::vector<std::string> names;
+    for (const auto& [name, index] : groups_) names.push_back(name);
+    for (const auto& [name, index] : ids_) names.push_back(name);
+    auto guess = closest_name(id, names);
+    return "unknown node '" + id + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)");
+  }
+
+  void check_links() {
+    for (int i = 0; i < s_.links_size(); ++i) {
+      const auto& link = s_.links(i);
+      for (const char* end : {"from", "to"}) {
+        const auto& id = std::string(end) == "from" ? link.from() : link.to();
+        if (!known(id)) problem(at_.at({{"links", i}, {end}}), std::string("links.") + end, unknown(id));
+      }
+      if (link.from() == link.to())
+        problem(at_.at({{"links", i}}), "links", "a link needs two different nodes");
+      const auto where = at_.at({{"links", i}, {"latency"}});
+      if (!link.has_latency()) {
+        problem(at_.at({{"links", i}}), "links.latency", "a link needs a latency (e.g. latency { mean_ms: 1 })");
+        continue;
+      }
+      const auto& latency = link.latency();
+      if (latency.shape() == v1::Distribution::CONSTANT) {
+        if (latency.mean_ms() < 0)
+          problem(where, "latency.mean_ms", "negative latency " + fmt(latency.mean_ms()) + " ms");
+        else if (latency.mean_ms() == 0)
+          problem(where, "latency.mean_ms",
+                  "zero-latency link: every link needs a positive latency (it is the lookahead that "
+                  "lets nodes run in parallel)");
+      } else if (latency.shape() == v1::Distribution::UNIFORM) {
+        if (!(latency.min_ms() > 0))
+          problem(where, "latency.min_ms", "a uniform link latency needs min_ms > 0 (got " + fmt(latency.min_ms()) + ")");
+        if (latency.max_ms() < latency.min_ms()) problem(where, "latency.max_ms", "must be >= min_ms");
+      } else {
+        problem(where, "latency.shape", "links take CONSTANT or UNIFORM latency (a positive minimum is needed)");
+      }
+      // The link's minimum is its lookahead; far below a nanosecond it would round to zero.
+      if (latency.shape() == v1::Distribution::CONSTANT && latency.mean_ms() > 0 && latency.mean_ms() < 1e-6)
+        problem(where, "latency.mean_ms", "below 1 ns");
+    }
+  }
+
+  void check_workload() {
+    if (!s_.has_workload()) {
+      problem(at_.at({}), "workload", "missing workload (which clients send what, at what rate)");
+      return;
+    }
+    const auto& w = s_.workload();
+    if (!known(w.clients()))
+      problem(at_.at({{"workload"}, {"clients"}}), "workload.clients",
+              w.clients().empty() ? "missing: name the client node or group" : unknown(w.clients()));
+    else if (kind_of(w.clients()) != v1::Node::CLIENT)
+      problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "'" + w.clients() + "' is not a CLIENT");
+    if (!(w.rate() > 0)) problem(at_.at({{"workload"}, {"rate"}}), "workload.rate", "must be > 0 requests per second");
+    if (!w.target().empty() && !known(w.target()))
+      problem(at_.at({{"workload"}, {"target"}}), "workload.target", unknown(w.target()));
+    for (int i = 0; i < w.paths_size(); ++i) {
+      if (w.paths(i).path().empty() || w.paths(i).path()[0] != '/')
+        problem(at_.at({{"workload"}, {"paths", i}}), "workload.paths.path", "a path starts with '/'");
+      if (w.paths(i).weight() == 0)
+        problem(at_.at({{"workload"}, {"paths", i}}), "workload.paths.weight", "must be >= 1");
+    }
+  }
+
+  void check_stop() {
+    if (s_.stop().requests() == 0 && !(s_.stop().duration_s() > 0))
+      problem(at_.at({{"stop"}}), "stop", "set stop.requests or stop.duration_s so the run ends");
+    if (s_.stop().duration_s() < 0) problem(at_.at({{"stop"}, {"duration_s"}}), "stop.duration_s", "must be >= 0");
+  }
+
+  void check_events() {
+    for (int i = 0; i < s_.events_size(); ++i) {
+      const auto& event = s_.events(i);
+      const auto where = at_.at({{"events", i}});
+      if (event.at_s() < 0) problem(at_.at({{"events", i}, {"at_s"}}), "events.at_s", "must be >= 0");
+      if (!known(event.node())) {
+        problem(at_.at({{"events", i}, {"node"}}), "events.node", unknown(event.node()));
+        continue;
+      }
+      const auto kind = kind_of(event.node());
+      switch (event.action_case()) {
+        case v1::TimedEvent::kSet: {
+          const auto& field = event.set().field();
+          v1::Node probe;
+          probe.set_kind(kind);
+          if (!runtime_settable(kind, field)) {
+            problem(at_.at({{"events", i}, {"set"}, {"field"}}), "events.set.field",
+                    "'" + field + "' cannot change during a run on a " + v1::Node::Kind_Name(kind));
+          } else if (auto error = apply_setting(node_params(probe), field, event.set().value()); !error.empty()) {
+            problem(at_.at({{"events", i}, {"set"}, {"value"}}), "events.set.value", error);
+          }
+          break;
+        }
+        case v1::TimedEvent::kFail:
+        case v1::TimedEvent::kRestore:
+          if (kind != v1::Node::SERVER)
+            problem(where, "events", "fail and restore apply to servers; '" + event.node() + "' is not one");
+          break;
+        default:
+          problem(where, "events", "an event needs an action: set { field value }, fail or restore");
+      }
+    }
+  }
+
+  const v1::Scenario& s_;
+  const Locator& at_;
+  std::map<std::string, int> ids_;     // every concrete node id -> written node index
+  std::map<std::string, int> groups_;  // every written id (group or single) -> written index
+  std::vector<std::string> problems_;
+};
+
+v1::Scenario expand_replicas(const v1::Scenario& written) {
+  v1::Scenario flat = written;
+  flat.clear_nodes();
+  for (const auto& node : written.nodes()) {
+    if (node.replicas() == 0) {
+      *flat.add_nodes() = node;
+      continue;
+    }
+    for (std::uint32_t r = 1; r <= node.replicas(); ++r) {
+      auto& member = *flat.add_nodes();
+      member = node;
+      member.set_id(node.id() + "-" + std::to_string(r));
+      member.set_group(node.id());
+      member.set_replicas(0);
+      // Members stack below the group's position so the canvas shows them all.
+      member.mutable_position()->set_y(node.position().y() + (r - 1) * 1.0);
+    }
+  }
+  return flat;
+}
+
+void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrides) {
+  std::vector<std::string> problems;
+  for (const auto& text : overrides) {
+    const auto where = "--set " + text;
+    const auto equals = text.find('=');
+    const auto dot = text.find('.');
+    if (equals == std::string::npos || dot == std::string::npos || dot > equals) {
+      problems.push_back(where + ": expected NODE.FIELD=VALUE (e.g. server-2.capacity=0 or workload.rate=900)");
+      continue;
+    }
+    const auto target = text.substr(0, dot);
+    const auto field = text.substr(dot + 1, equals - dot - 1);
+    const auto value = text.substr(equals + 1);
+    if (target == "workload" || target == "stop") {
+      auto& message = target == "workload" ? static_cast<google::protobuf::Message&>(*flat.mutable_workload())
+                                           : static_cast<google::protobuf::Message&>(*flat.mutable_stop());
+      if (auto error = apply_setting(message, field, value); !error.empty()) problems.push_back(where + ": " + error);
+      continue;
+    }
+    int matched = 0;
+    std::vector<std::string> names{"workload", "stop"};
+    for (auto& node : *flat.mutable_nodes()) {
+      names.push_back(node.id());
+      if (!node.group().empty()) names.push_back(node.group());
+      if (node.id() != target && node.group() != target) continue;
+      ++matched;
+      // Fields of the kind's parameters first (capacity, strategy), then of the node itself.
+      auto error = apply_setting(node_params(node), field, value);
+      if (!error.empty() && apply_setting(node, field, value).empty()) error.clear();
+      if (!error.empty()) {
+        problems.push_back(where + ": " + error);
+        break;
+      }
+    }
+    if (matched == 0) {
+      auto guess = closest_name(target, names);
+      problems.push_back(where + ": unknown node '" + target + "'" +
+                         (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
+    }
+  }
+  if (!problems.empty()) throw ScenarioError(problems);
+}
+
+}  // namespace
+
+ScenarioError::ScenarioError(const std::vector<std::string>& problems)
+    : std::runtime_error(join_lines(problems)), problems_(problems) {}
+
+google::protobuf::Message& node_params(v1::Node& node) {
+  switch (node.kind()) {
+    case v1::Node::CLIENT: return *node.mutable_client();
+    case v1::Node::LOAD_BALANCER: return *node.mutable_load_balancer();
+    default: return *node.mutable_server();
+  }
+}
+
+bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
+  if (kind == v1::Node::LOAD_BALANCER) return field == "strategy";
+  if (kind == v1::Node::SERVER)
+    return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0;
+  return false;
+}
+
+v1::Scenario parse_scenario(const std::string& text, const std::string& source_name,
+                            const std::vector<std::string>& overrides) {
+  std::vector<std::string> problems;
+  CollectErrors collector(source_name, problems);
+  TextFormat::Parser parser;
+  TextFormat::ParseInfoTree tree;
+  parser.RecordErrorsTo(&collector);
+  parser.WriteLocationsTo(&tree);
+  v1::Scenario written;
+  if (!parser.ParseFromString(text, &written)) {
+    if (problems.empty()) problems.push_back(source_name + ": not a valid scenario text file");
+    throw ScenarioError(problems);
+  }
+  Locator locate(source_name, &tree);
+  if (auto found = Validator(written, locate).run(); !found.empty()) throw ScenarioError(found);
+
+  v1::Scenario flat = expand_replicas(written);
+  if (flat.name().empty()) flat.set_name("scenario");
+  apply_overrides(flat, overrides);
+  // Overrides may have set bad values; check again, now naming the --set arguments.
+  if (!overrides.empty()) {
+    Locator plain("after --set " + join_lines(overrides), nullptr);
+    if (auto found = Validator(flat, plain).run(); !found.empty()) throw ScenarioError(found);
+  }
+  return flat;
+}
+
+v1::Scenario load_scenario(const std::string& source, const std::vector<std::string>& overrides) {
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == source) return parse_scenario(builtin.text, builtin.name + ".textproto", overrides);
+  std::ifstream file(source, std::ios::binary);
+  if (!file) {
+    std::vector<std::string> names;
+    for (const auto& builtin : builtin_scenarios()) names.push_back(builtin.name);
+    auto guess = closest_name(source, names);
+    throw ScenarioError({source + ": no such file and no built-in scenario of that name" +
+                         (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
+                         "; `flowframe scenarios` lists the built-ins"});
+  }
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return parse_scenario(buffer.str(), source, overrides);
+}
+
+}  // namespace flowframe

@@ -1,0 +1,140 @@
+#include "runtime/shard.hpp"
+
+#include <algorithm>
+
+namespace flowframe {
+
+Rng& Context::rng() { return component_->rng_; }
+
+void Context::send(NodeIndex to, Event event) {
+  event.src = self_;
+  event.dst = to;
+  event.sent = now_;
+  event.seq = component_->next_seq_++;
+  event.deliver = now_ + topology_.link(self_, to).sample(component_->rng_);
+  shard_.route(event);
+}
+
+void Context::schedule(Time delay, Event event) {
+  event.src = self_;
+  event.dst = self_;
+  event.sent = now_;
+  event.seq = component_->next_seq_++;
+  event.deliver = now_ + std::max<Time>(delay, 1);
+  shard_.route(event);
+}
+
+Shard::Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
+             const std::vector<std::uint32_t>& shard_of, bool record)
+    : topology_(topology), id_(id), shard_of_(shard_of), record_(record), context_(*this, topology) {
+  outbox_[0].resize(shard_count);
+  outbox_[1].resize(shard_count);
+}
+
+void Shard::start() {
+  for (NodeIndex node = 1; node < topology_.size(); ++node) {
+    if (shard_of_[node] != id_) continue;
+    context_.component_ = &topology_.component(node);
+    context_.self_ = node;
+    context_.now_ = 0;
+    context_.component_->start(context_);
+  }
+  const auto& actions = topology_.actions();
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    if (shard_of_[actions[i].target] != id_) continue;
+    Event control;
+    control.kind = EventKind::control;
+    control.src = kDirector;
+    control.dst = actions[i].target;
+    control.seq = i;
+    control.sent = control.deliver = actions[i].at;
+    control.arg = static_cast<std::int64_t>(i);
+    push(control);
+  }
+}
+
+void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window) {
+  const auto previous = (window & 1) ^ 1;
+  for (auto& sender : shards) {
+    auto& mail = sender->outbox_[previous][id_];
+    for (const auto& event : mail) push(event);
+    mail.clear();
+  }
+}
+
+void Shard::route(const Event& event) {
+  const auto target = shard_of_[event.dst];
+  if (target == id_) {
+    push(event);
+    return;
+  }
+  outbox_[parity_][target].push_back(event);
+  earliest_sent_ = std::min(earliest_sent_, event.deliver);
+}
+
+void Shard::push(const Event& event) {
+  std::uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<std::uint32_t>(slab_.size());
+    slab_.push_back(event);
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    slab_[slot] = event;
+  }
+  heap_.push({key_of(event), slot});
+}
+
+Time Shard::next_time() const {
+  const Time local = heap_.empty() ? kTimeNever : heap_.top().key.deliver;
+  return std::min(local, earliest_sent_);
+}
+
+void Shard::run(Time end, std::size_t budget, std::uint64_t window) {
+  parity_ = window & 1;
+  earliest_sent_ = kTimeNever;
+  for (std::size_t done = 0; done < budget && !heap_.empty() && heap_.top().key.deliver < end; ++done) {
+    const auto slot = heap_.top().slot;
+    heap_.pop();
+    const Event event = slab_[slot];
+    free_slots_.push_back(slot);
+    deliver(event);
+  }
+}
+
+void Shard::deliver(const Event& event) {
+  auto& component = topology_.component(event.dst);
+  context_.component_ = &component;
+  context_.self_ = event.dst;
+  context_.now_ = event.deliver;
+  context_.outcome_ = Outcome::none;
+  context_.chosen_ = kNoNode;
+  ++delivered_;
+  last_time_ = event.deliver;
+  if (event.kind == EventKind::request || event.kind == EventKind::response) ++hops_;
+  if (event.kind == EventKind::control) {
+    auto& action = topology_.actions()[static_cast<std::size_t>(event.arg)];
+    if (component.apply(action, context_).empty()) context_.outcome_ = Outcome::applied;
+  } else {
+    component.handle(event, context_);
+  }
+  if (!record_ || event.silent) return;
+  frames_.push_back(FrameRecord{
+      .key = key_of(event),
+      .sent = event.sent,
+      .request = event.request,
+      .src = event.src,
+      .dst = event.dst,
+      .client = event.client,
+      .chosen = context_.chosen_,
+      .path = event.path,
+      .load = component.load(),
+      .queue = component.queue(),
+      .action = event.kind == EventKind::control ? static_cast<std::uint32_t>(event.arg) : 0,
+      .status = event.status,
+      .kind = event.kind,
+      .outcome = context_.outcome_,
+  });
+}
+
+}  // namespace flowframe

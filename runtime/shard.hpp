@@ -1,0 +1,66 @@
+#pragma once
+// A shard delivers events to the components it hosts, in (time, sender, sequence) order, and
+// records a frame per delivery. It knows nothing of threads: the simulation runs each shard inside
+// a CAF actor and calls run() once per window.
+#include <memory>
+#include <queue>
+#include <vector>
+
+#include "runtime/component.hpp"
+#include "runtime/topology.hpp"
+
+namespace flowframe {
+
+class Shard {
+ public:
+  Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
+        const std::vector<std::uint32_t>& shard_of, bool record);
+
+  std::uint32_t id() const { return id_; }
+  // Calls start() on the hosted components and queues their control actions.
+  void start();
+  // Takes the events other shards sent here during the previous window.
+  void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window);
+  // Delivers every event before `end`, at most `budget` of them. `window` picks the outbox
+  // buffer, so other shards can read last window's mail while this one fills the next.
+  void run(Time end, std::size_t budget, std::uint64_t window);
+  // Earliest pending event here or in mail this shard sent in its last run.
+  Time next_time() const;
+
+  std::vector<FrameRecord>& frames() { return frames_; }
+  std::uint64_t delivered() const { return delivered_; }
+  // Requests and responses delivered: messages that crossed a link.
+  std::uint64_t hops() const { return hops_; }
+  Time last_time() const { return last_time_; }
+
+ private:
+  friend class Context;
+  struct Pending {
+    EventKey key;
+    std::uint32_t slot;
+    friend bool operator>(const Pending& a, const Pending& b) { return b.key < a.key; }
+  };
+
+  void route(const Event& event);
+  void push(const Event& event);
+  void deliver(const Event& event);
+
+  Topology& topology_;
+  std::uint32_t id_;
+  const std::vector<std::uint32_t>& shard_of_;
+  bool record_;
+  Context context_;
+  std::vector<Event> slab_;
+  std::vector<std::uint32_t> free_slots_;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> heap_;
+  // outbox_[parity][shard]: events for another shard, read by it at its next window.
+  std::vector<std::vector<Event>> outbox_[2];
+  std::uint64_t parity_ = 0;
+  Time earliest_sent_ = kTimeNever;
+  std::vector<FrameRecord> frames_;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t hops_ = 0;
+  Time last_time_ = 0;
+};
+
+}  // namespace flowframe

@@ -1,0 +1,352 @@
+#include "runtime/simulation.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "runtime/frame_log.hpp"
+#include "runtime/shard.hpp"
+#include "runtime/version.hpp"
+
+namespace flowframe {
+namespace {
+
+// A finished chunk on its way to the writer actor.
+struct ChunkJob {
+  bool has_keyframe = false;
+  v1::Keyframe keyframe;
+  std::vector<FrameRecord> frames;
+};
+
+}  // namespace
+}  // namespace flowframe
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flowframe::ChunkJob>)
+
+namespace flowframe {
+namespace {
+
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
+using written_atom = caf::atom_constant<caf::atom("written")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+
+// A single shard needs no windows: it runs ahead in slices of this many events.
+constexpr std::uint64_t kSingleShardSlice = 1 << 16;
+// Chunks handed to the writer and not yet written; past this the clock waits (bounded memory).
+constexpr int kMaxChunksInFlight = 4;
+
+// The window logic, free of CAF: which window runs next, frame merging and chunking.
+class Clock {
+ public:
+  Clock(Topology& topology, const RunOptions& options, unsigned shard_count)
+      : topology_(topology), options_(options), record_(!options.out_path.empty()) {
+    assign_shards(shard_count);
+    for (unsigned i = 0; i < shard_count; ++i)
+      shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_));
+    for (auto& shard : shards_) shard->start();
+    if (record_) start_chunk(0);
+  }
+
+  const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
+  bool recording() const { return record_; }
+
+  // After every shard finished window `window_`: gathers frames and picks the next window.
+  // Returns false when no event is left anywhere.
+  bool advance(Time& end, std::uint64_t& budget) {
+    if (record_) gather_frames();
+    Time next = kTimeNever;
+    for (const auto& shard : shards_) next = std::min(next, shard->next_time());
+    now_ = next == kTimeNever ? now_ : next;
+    if (next == kTimeNever) return false;
+    ++window_;
+    if (shards_.size() == 1) {
+      end = kTimeNever;
+      budget = kSingleShardSlice;
+    } else {
+      end = next + topology_.lookahead();
+      budget = UINT64_MAX;
+    }
+    return true;
+  }
+
+  std::uint64_t window() const { return window_; }
+  Time now() const { return now_; }
+
+  // A chunk ready for the writer if the current one is full (or `final`), else nullptr.
+  std::shared_ptr<ChunkJob> take_chunk(bool final) {
+    if (!record_ || (!final && chunk_->frames.size() < options_.chunk_frames)) return nullptr;
+    if (final && chunk_->frames.empty() && !chunk_->has_keyframe) return nullptr;
+    auto full = std::move(chunk_);
+    frames_flushed_ += full->frames.size();
+    if (!final) start_chunk(now_);
+    return full;
+  }
+
+  std::uint64_t frames() const { return frames_flushed_ + (chunk_ ? chunk_->frames.size() : 0); }
+  std::uint64_t events() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->delivered();
+    return total;
+  }
+  std::uint64_t hops() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->hops();
+    return total;
+  }
+  Time last_time() const {
+    Time last = 0;
+    for (const auto& shard : shards_) last = std::max(last, shard->last_time());
+    return last;
+  }
+
+ private:
+  // Heaviest nodes first onto the least-loaded shard. Balancers carry every request of their
+  // backends twice, so they weigh as much as all of them.
+  void assign_shards(unsigned count) {
+    const auto nodes = static_cast<NodeIndex>(topology_.size());
+    shard_of_.assign(nodes, 0);
+    std::vector<std::pair<std::uint64_t, NodeIndex>> weights;
+    for (NodeIndex i = 1; i < nodes; ++i)
+      weights.emplace_back(1 + 2 * topology_.downstream(i).size() * (topology_.upstream(i).empty() ? 0 : 1), i);
+    std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    std::vector<std::uint64_t> load(count, 0);
+    for (const auto& [weight, node] : weights) {
+      const auto lightest = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+      shard_of_[node] = lightest;
+      load[lightest] += weight;
+    }
+  }
+
+  void start_chunk(Time now) {
+    chunk_ = std::make_shared<ChunkJob>();
+    chunk_->frames.reserve(options_.chunk_frames + options_.chunk_frames / 4);
+    // Every node's state as of the chunk start. Frequent enough to seek fast, rare enough that
+    // keyframes stay a small part of the log in scenarios with many nodes.
+    if (frames_flushed_ >= next_keyframe_at_) {
+      chunk_->has_keyframe = true;
+      auto& keyframe = chunk_->keyframe;
+      keyframe.set_frame(frames_flushed_);
+      keyframe.set_time(now);
+      for (NodeIndex i = 1; i < topology_.size(); ++i) {
+        auto& state = *keyframe.add_nodes();
+        state.set_node(i);
+        topology_.component(i).snapshot(state, now);
+      }
+      next_keyframe_at_ = frames_flushed_ + std::max<std::uint64_t>(options_.chunk_frames, 16 * topology_.size());
+    }
+  }
+
+  void gather_frames() {
+    auto& out = chunk_->frames;
+    const std::size_t before = out.size();
+    for (auto& shard : shards_) {
+      auto& frames = shard->frames();
+      out.insert(out.end(), frames.begin(), frames.end());
+      frames.clear();
+    }
+    // Each shard's frames are in key order; across shards they interleave within the window.
+    if (shards_.size() > 1)
+      std::sort(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(),
+                [](const FrameRecord& a, const FrameRecord& b) { return a.key < b.key; });
+  }
+
+  Topology& topology_;
+  const RunOptions& options_;
+  bool record_;
+  std::vector<std::uint32_t> shard_of_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::shared_ptr<ChunkJob> chunk_;
+  std::uint64_t frames_flushed_ = 0;
+  std::uint64_t next_keyframe_at_ = 0;
+  std::uint64_t window_ = 0;
+  Time now_ = 0;
+};
+
+caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vector<std::unique_ptr<Shard>>* all) {
+  return {[=](run_atom, Time end, std::uint64_t budget, std::uint64_t window) {
+    shard->take_mail(*all, window);
+    shard->run(end, budget, window);
+    return done_atom::value;
+  }};
+}
+
+caf::behavior writer_actor(caf::event_based_actor*, FrameLogWriter* writer, const Topology* topology) {
+  return {
+      [=](chunk_atom, const std::shared_ptr<ChunkJob>& job) -> caf::message {
+        try {
+          writer->write_chunk(job->has_keyframe ? &job->keyframe : nullptr, job->frames.data(), job->frames.size(),
+                              topology->actions());
+          return caf::make_message(written_atom::value);
+        } catch (const std::exception& error) {
+          return caf::make_message(failed_atom::value, std::string(error.what()));
+        }
+      },
+      [=](finish_atom) -> caf::message {
+        try {
+          writer->finish();
+          return caf::make_message(finish_atom::value);
+        } catch (const std::exception& error) {
+          return caf::make_message(failed_atom::value, std::string(error.what()));
+        }
+      },
+  };
+}
+
+struct CoordinatorState {
+  std::vector<caf::actor> shards;
+  caf::actor writer;
+  std::size_t waiting = 0;  // shards still running the current window
+  int chunks_in_flight = 0;
+  bool window_pending = false;  // a window is planned but held back by the writer
+  bool finishing = false;
+  Time end = 0;
+  std::uint64_t budget = 0;
+  std::chrono::steady_clock::time_point last_progress;
+};
+
+caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clock* clock,
+                                FrameLogWriter* log, const Topology* topology, const RunOptions* options,
+                                caf::actor waiter) {
+  auto& st = self->state;
+  for (const auto& shard : clock->shards())
+    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards()));
+  if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log, topology);
+  st.last_progress = std::chrono::steady_clock::now();
+
+  auto start_window = [self, clock] {
+    auto& st = self->state;
+    st.window_pending = false;
+    st.waiting = st.shards.size();
+    for (auto& shard : st.shards) self->send(shard, run_atom::value, st.end, st.budget, clock->window());
+  };
+  auto send_chunk = [self](std::shared_ptr<ChunkJob> job) {
+    ++self->state.chunks_in_flight;
+    self->send(self->state.writer, chunk_atom::value, std::move(job));
+  };
+  auto finish = [self, clock, send_chunk, waiter] {
+    auto& st = self->state;
+    st.finishing = true;
+    if (!st.writer) {
+      self->send(waiter, done_atom::value);
+      self->quit();
+      return;
+    }
+    if (auto job = clock->take_chunk(true)) send_chunk(std::move(job));
+    self->send(st.writer, finish_atom::value);
+  };
+  // Plans the next window, or finishes; holds the window back while the writer is behind.
+  auto next = [self, clock, options, start_window, send_chunk, finish] {
+    auto& st = self->state;
+    if (!clock->advance(st.end, st.budget)) {
+      finish();
+      return;
+    }
+    if (auto job = clock->take_chunk(false)) send_chunk(std::move(job));
+    if (options->progress) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - st.last_progress > std::chrono::milliseconds(500)) {
+        st.last_progress = now;
+        options->progress(clock->now(), clock->events());
+      }
+    }
+    if (st.chunks_in_flight >= kMaxChunksInFlight) {
+      st.window_pending = true;
+      return;
+    }
+    start_window();
+  };
+  // The first window starts at time zero with every shard's initial events.
+  st.end = 0;
+  st.budget = 0;
+  st.waiting = st.shards.size();
+  for (auto& shard : st.shards) self->send(shard, run_atom::value, Time{0}, std::uint64_t{0}, std::uint64_t{0});
+
+  return {
+      [=](done_atom) {
+        if (--self->state.waiting == 0) next();
+      },
+      [=](written_atom) {
+        auto& st = self->state;
+        --st.chunks_in_flight;
+        if (st.window_pending && st.chunks_in_flight < kMaxChunksInFlight) start_window();
+      },
+      [=](finish_atom) {
+        self->send(waiter, done_atom::value);
+        self->quit();
+      },
+      [=](failed_atom, const std::string& error) {
+        self->send(waiter, failed_atom::value, error);
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+Simulation::Simulation(const v1::Scenario& scenario, RunOptions options, const ComponentFactory& factory)
+    : options_(std::move(options)), topology_(std::make_unique<Topology>(scenario, options_.seed, factory)) {}
+
+Simulation::~Simulation() = default;
+
+v1::LogHeader Simulation::header() const {
+  v1::LogHeader header;
+  header.set_flowframe_version(kFlowFrameVersion);
+  *header.mutable_scenario() = topology_->scenario();
+  header.set_seed(options_.seed);
+  topology_->describe(header);
+  return header;
+}
+
+unsigned Simulation::choose_shards() const {
+  const auto nodes = static_cast<unsigned>(topology_->size() - 1);
+  if (options_.shards > 0) return std::min(options_.shards, nodes);
+  if (options_.threads <= 1) return 1;
+  // Windows pay off only when each holds enough events to share out; a sparse workload runs
+  // fastest as one shard with no windows at all. Each request makes about six events.
+  const double events_per_window =
+      topology_->scenario().workload().rate() * 6.0 * to_seconds(topology_->lookahead());
+  if (events_per_window < 64) return 1;
+  return std::min(options_.threads, nodes);
+}
+
+RunResult Simulation::run() {
+  RunResult result;
+  result.shards = choose_shards();
+  result.threads = std::max(1u, options_.threads);
+  const auto wall_start = std::chrono::steady_clock::now();
+
+  std::unique_ptr<FrameLogWriter> log;
+  if (!options_.out_path.empty())
+    log = std::make_unique<FrameLogWriter>(options_.out_path, header(), options_.compression_level);
+  Clock clock(*topology_, options_, result.shards);
+
+  caf::actor_system_config config;
+  config.set("scheduler.max-threads", static_cast<std::size_t>(result.threads));
+  // Windows are short (tens of microseconds of work): keep idle workers polling instead of
+  // sleeping, or the second thread never gets to help (STACK.md).
+  config.set("work-stealing.aggressive-poll-attempts", std::size_t{10000});
+  std::string failure;
+  {
+    caf::actor_system system{config};
+    caf::scoped_actor waiter{system};
+    system.spawn(coordinator_actor, &clock, log.get(), topology_.get(), &options_, caf::actor_cast<caf::actor>(waiter));
+    waiter->receive([](done_atom) {}, [&](failed_atom, const std::string& error) { failure = error; });
+  }
+  if (!failure.empty()) throw LogError(failure);
+
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  result.sim_end = clock.last_time();
+  result.events = clock.events();
+  result.hops = clock.hops();
+  result.windows = clock.window();
+  result.frames = clock.frames();
+  if (log) result.log_bytes = log->bytes_written();
+  return result;
+}
+
+}  // namespace flowframe

@@ -1,0 +1,20 @@
+#pragma once
+// Simulated time: integer nanoseconds. No simulation logic reads the wall clock.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace flowframe {
+
+using Time = std::int64_t;
+
+inline constexpr Time kNanosPerMilli = 1'000'000;
+inline constexpr Time kNanosPerSecond = 1'000'000'000;
+inline constexpr Time kTimeNever = std::numeric_limits<Time>::max();
+
+inline Time from_millis(double ms) { return static_cast<Time>(std::llround(ms * kNanosPerMilli)); }
+inline Time from_seconds(double s) { return static_cast<Time>(std::llround(s * kNanosPerSecond)); }
+inline double to_millis(Time t) { return static_cast<double>(t) / kNanosPerMilli; }
+inline double to_seconds(Time t) { return static_cast<double>(t) / kNanosPerSecond; }
+
+}  // namespace flowframe

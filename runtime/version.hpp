@@ -1,0 +1,4 @@
+#pragma once
+namespace flowframe {
+inline constexpr const char* kFlowFrameVersion = "0.1.0";
+}
