@@ -1,5 +1,7 @@
 #include "runtime/frame_log.hpp"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <xxhash.h>
 #include <zstd.h>
 
@@ -95,6 +97,18 @@ bool read_varint(const unsigned char*& p, const unsigned char* end, std::uint64_
 
 std::string errno_text() { return std::strerror(errno); }
 
+// Protobuf maps serialize in hash order unless told otherwise; logs must be byte-identical.
+std::string deterministic_bytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
 }  // namespace
 
 std::string describe_action(const ControlAction& action, const std::string& subject_id) {
@@ -112,7 +126,7 @@ FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& hea
   for (const auto& node : header.nodes()) node_ids_.push_back(node.id());
   file_ = std::fopen(path.c_str(), "wb");
   if (file_ == nullptr) throw LogError(path + ": cannot write: " + errno_text());
-  const std::string bytes = header.SerializeAsString();
+  const std::string bytes = deterministic_bytes(header);
   FileHeader file_header{};
   std::memcpy(file_header.magic, kFileMagic, sizeof kFileMagic);
   file_header.major = kLogMajorVersion;
@@ -155,7 +169,7 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
   raw_.clear();
   WireWriter wire(raw_);
   if (keyframe != nullptr) {
-    const std::string bytes = keyframe->SerializeAsString();
+    const std::string bytes = deterministic_bytes(*keyframe);
     wire.varint(bytes.size());
     raw_.append(bytes);
   } else {
@@ -215,7 +229,7 @@ void FrameLogWriter::finish() {
   if (finished_) return;
   finished_ = true;
   const std::uint64_t index_offset = offset_;
-  const std::string payload = index_.SerializeAsString();
+  const std::string payload = deterministic_bytes(index_);
   v1::ChunkRef ref;
   ref.set_first_frame(index_.frames());
   write_record(kIndexMagic, payload, static_cast<std::uint32_t>(payload.size()), ref, 0);
@@ -332,7 +346,10 @@ void FrameLogReader::scan_records(std::uint64_t offset) {
                                  std::to_string(header.first_frame) + "+ lost)");
       return;
     }
-    if (header.magic == kIndexMagic) return;  // a complete log whose trailer we could not use
+    if (header.magic == kIndexMagic) {
+      health_.problems.push_back("the footer index is damaged; chunks were found by scanning");
+      return;
+    }
     v1::ChunkRef ref;
     ref.set_offset(offset);
     ref.set_first_frame(header.first_frame);
@@ -343,6 +360,7 @@ void FrameLogReader::scan_records(std::uint64_t offset) {
     chunks_.push_back(ref);
     offset += sizeof header + header.payload_size;
   }
+  health_.problems.push_back("no footer index: the run did not finish writing this log (read up to its last complete chunk)");
 }
 
 std::size_t FrameLogReader::chunk_of(std::uint64_t index) const {

@@ -205,6 +205,21 @@ class Validator {
     return "unknown node '" + id + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)");
   }
 
+  // Whether a link goes from `from` (a node, group or member) to `to` (any node if empty).
+  bool linked_from(const std::string& from, const std::string& to) const {
+    auto group_of = [&](const std::string& id) {
+      auto it = ids_.find(id);
+      return it == ids_.end() ? id : s_.nodes(it->second).id();
+    };
+    for (const auto& link : s_.links()) {
+      const bool starts = link.from() == from || group_of(link.from()) == group_of(from);
+      if (starts && (to.empty() || link.to() == to || group_of(link.to()) == group_of(to))) return true;
+      const bool ends = link.to() == from || group_of(link.to()) == group_of(from);
+      if (ends && !to.empty() && (link.from() == to || group_of(link.from()) == group_of(to))) return true;
+    }
+    return false;
+  }
+
   void check_links() {
     for (int i = 0; i < s_.links_size(); ++i) {
       const auto& link = s_.links(i);
@@ -215,6 +230,7 @@ class Validator {
       if (link.from() == link.to())
         problem(at_.at({{"links", i}}), "links", "a link needs two different nodes");
       const auto where = at_.at({{"links", i}, {"latency"}});
+      auto at = [&](const char* field) { return at_.at({{"links", i}, {"latency"}, {field}}); };
       if (!link.has_latency()) {
         problem(at_.at({{"links", i}}), "links.latency", "a link needs a latency (e.g. latency { mean_ms: 1 })");
         continue;
@@ -222,21 +238,21 @@ class Validator {
       const auto& latency = link.latency();
       if (latency.shape() == v1::Distribution::CONSTANT) {
         if (latency.mean_ms() < 0)
-          problem(where, "latency.mean_ms", "negative latency " + fmt(latency.mean_ms()) + " ms");
+          problem(at("mean_ms"), "latency.mean_ms", "negative latency " + fmt(latency.mean_ms()) + " ms");
         else if (latency.mean_ms() == 0)
-          problem(where, "latency.mean_ms",
+          problem(at("mean_ms"), "latency.mean_ms",
                   "zero-latency link: every link needs a positive latency (it is the lookahead that "
                   "lets nodes run in parallel)");
       } else if (latency.shape() == v1::Distribution::UNIFORM) {
         if (!(latency.min_ms() > 0))
-          problem(where, "latency.min_ms", "a uniform link latency needs min_ms > 0 (got " + fmt(latency.min_ms()) + ")");
-        if (latency.max_ms() < latency.min_ms()) problem(where, "latency.max_ms", "must be >= min_ms");
+          problem(at("min_ms"), "latency.min_ms", "a uniform link latency needs min_ms > 0 (got " + fmt(latency.min_ms()) + ")");
+        if (latency.max_ms() < latency.min_ms()) problem(at("max_ms"), "latency.max_ms", "must be >= min_ms");
       } else {
         problem(where, "latency.shape", "links take CONSTANT or UNIFORM latency (a positive minimum is needed)");
       }
       // The link's minimum is its lookahead; far below a nanosecond it would round to zero.
       if (latency.shape() == v1::Distribution::CONSTANT && latency.mean_ms() > 0 && latency.mean_ms() < 1e-6)
-        problem(where, "latency.mean_ms", "below 1 ns");
+        problem(at("mean_ms"), "latency.mean_ms", "below 1 ns");
     }
   }
 
@@ -251,6 +267,11 @@ class Validator {
               w.clients().empty() ? "missing: name the client node or group" : unknown(w.clients()));
     else if (kind_of(w.clients()) != v1::Node::CLIENT)
       problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "'" + w.clients() + "' is not a CLIENT");
+    else if (!linked_from(w.clients(), w.target()))
+      problem(at_.at({{"workload"}, {w.target().empty() ? "clients" : "target"}}),
+              w.target().empty() ? "workload.clients" : "workload.target",
+              "'" + w.clients() + "' has no link " + (w.target().empty() ? "to any node" : "to '" + w.target() + "'") +
+                  "; add links { from: \"" + w.clients() + "\" to: ... }");
     if (!(w.rate() > 0)) problem(at_.at({{"workload"}, {"rate"}}), "workload.rate", "must be > 0 requests per second");
     if (!w.target().empty() && !known(w.target()))
       problem(at_.at({{"workload"}, {"target"}}), "workload.target", unknown(w.target()));

@@ -90,16 +90,21 @@ Time Shard::next_time() const {
   return std::min(local, earliest_sent_);
 }
 
-void Shard::run(Time end, std::size_t budget, std::uint64_t window) {
+void Shard::run(Time end, std::uint64_t window) {
   parity_ = window & 1;
   earliest_sent_ = kTimeNever;
-  for (std::size_t done = 0; done < budget && !heap_.empty() && heap_.top().key.deliver < end; ++done) {
+  while (!heap_.empty() && heap_.top().key.deliver < end) {
     const auto slot = heap_.top().slot;
     heap_.pop();
     const Event event = slab_[slot];
     free_slots_.push_back(slot);
     deliver(event);
   }
+}
+
+void Shard::run_alone(Time lookahead, std::size_t frames, std::uint64_t events) {
+  const std::uint64_t stop = delivered_ + events;
+  while (!heap_.empty() && frames_.size() < frames && delivered_ < stop) run(heap_.top().key.deliver + lookahead, 0);
 }
 
 void Shard::deliver(const Event& event) {

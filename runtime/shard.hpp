@@ -21,9 +21,12 @@ class Shard {
   void start();
   // Takes the events other shards sent here during the previous window.
   void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window);
-  // Delivers every event before `end`, at most `budget` of them. `window` picks the outbox
-  // buffer, so other shards can read last window's mail while this one fills the next.
-  void run(Time end, std::size_t budget, std::uint64_t window);
+  // Delivers every event before `end`. `window` picks the outbox buffer, so other shards can
+  // read last window's mail while this one fills the next.
+  void run(Time end, std::uint64_t window);
+  // The only shard runs the same windows on its own, with no one to wait for, until at least
+  // `frames` frames or `events` events are done (always stopping at a window's end).
+  void run_alone(Time lookahead, std::size_t frames, std::uint64_t events);
   // Earliest pending event here or in mail this shard sent in its last run.
   Time next_time() const;
 

@@ -55,23 +55,24 @@ class Clock {
   const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
   bool recording() const { return record_; }
 
-  // After every shard finished window `window_`: gathers frames and picks the next window.
-  // Returns false when no event is left anywhere.
-  bool advance(Time& end, std::uint64_t& budget) {
+  // After every shard finished its window: gathers frames and plans the next window. Windows
+  // depend only on the events (each starts at the earliest pending event and is one lookahead
+  // wide), never on the shard count, so chunk ends and keyframes fall at the same frames for
+  // any --shards and --threads. Returns false when no event is left anywhere.
+  bool advance(Time& end) {
     if (record_) gather_frames();
     Time next = kTimeNever;
     for (const auto& shard : shards_) next = std::min(next, shard->next_time());
-    now_ = next == kTimeNever ? now_ : next;
     if (next == kTimeNever) return false;
+    now_ = next;
     ++window_;
-    if (shards_.size() == 1) {
-      end = kTimeNever;
-      budget = kSingleShardSlice;
-    } else {
-      end = next + topology_.lookahead();
-      budget = UINT64_MAX;
-    }
+    end = next + topology_.lookahead();
     return true;
+  }
+
+  // For a lone shard: how many frames to produce before coming back to close the chunk.
+  std::size_t frames_wanted() const {
+    return record_ ? options_.chunk_frames - std::min(options_.chunk_frames, chunk_->frames.size()) : SIZE_MAX;
   }
 
   std::uint64_t window() const { return window_; }
@@ -167,12 +168,19 @@ class Clock {
   Time now_ = 0;
 };
 
-caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vector<std::unique_ptr<Shard>>* all) {
-  return {[=](run_atom, Time end, std::uint64_t budget, std::uint64_t window) {
-    shard->take_mail(*all, window);
-    shard->run(end, budget, window);
-    return done_atom::value;
-  }};
+caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vector<std::unique_ptr<Shard>>* all,
+                          Time lookahead) {
+  return {
+      [=](run_atom, Time end, std::uint64_t window) {
+        shard->take_mail(*all, window);
+        shard->run(end, window);
+        return done_atom::value;
+      },
+      [=](run_atom, std::size_t frames) {
+        shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice);
+        return done_atom::value;
+      },
+  };
 }
 
 caf::behavior writer_actor(caf::event_based_actor*, FrameLogWriter* writer, const Topology* topology) {
@@ -205,7 +213,6 @@ struct CoordinatorState {
   bool window_pending = false;  // a window is planned but held back by the writer
   bool finishing = false;
   Time end = 0;
-  std::uint64_t budget = 0;
   std::chrono::steady_clock::time_point last_progress;
 };
 
@@ -214,7 +221,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
                                 caf::actor waiter) {
   auto& st = self->state;
   for (const auto& shard : clock->shards())
-    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards()));
+    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), topology->lookahead()));
   if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log, topology);
   st.last_progress = std::chrono::steady_clock::now();
 
@@ -222,7 +229,11 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     auto& st = self->state;
     st.window_pending = false;
     st.waiting = st.shards.size();
-    for (auto& shard : st.shards) self->send(shard, run_atom::value, st.end, st.budget, clock->window());
+    if (st.shards.size() == 1) {
+      self->send(st.shards[0], run_atom::value, clock->frames_wanted());
+      return;
+    }
+    for (auto& shard : st.shards) self->send(shard, run_atom::value, st.end, clock->window());
   };
   auto send_chunk = [self](std::shared_ptr<ChunkJob> job) {
     ++self->state.chunks_in_flight;
@@ -242,7 +253,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   // Plans the next window, or finishes; holds the window back while the writer is behind.
   auto next = [self, clock, options, start_window, send_chunk, finish] {
     auto& st = self->state;
-    if (!clock->advance(st.end, st.budget)) {
+    if (!clock->advance(st.end)) {
       finish();
       return;
     }
@@ -260,11 +271,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     }
     start_window();
   };
-  // The first window starts at time zero with every shard's initial events.
-  st.end = 0;
-  st.budget = 0;
-  st.waiting = st.shards.size();
-  for (auto& shard : st.shards) self->send(shard, run_atom::value, Time{0}, std::uint64_t{0}, std::uint64_t{0});
+  next();
 
   return {
       [=](done_atom) {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages FlowFrame needs. Safe to run again: it installs only what is missing.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build pkg-config   # compiler and build
+  libcaf-dev                                     # actor runtime (CAF 0.17)
+  protobuf-compiler libprotobuf-dev              # schemas for scenarios, frames, log header
+  libzstd-dev libxxhash-dev                      # frame log: chunk compression and checksums
+  libcli11-dev libfmt-dev nlohmann-json3-dev     # command line, formatting, JSON output
+  libgtest-dev libgmock-dev                      # tests
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

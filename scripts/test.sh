@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# README command 2: install, build, run every test. With --sanitize: the same under ASan + UBSan
+# in build-sanitize/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+if [[ ${1:-} == --sanitize ]]; then
+  export BUILD_DIR=build-sanitize BUILD_TYPE=Debug
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  scripts/build.sh -DFLOWFRAME_SANITIZE=ON -DFLOWFRAME_BENCH=OFF
+else
+  export BUILD_DIR=build
+  scripts/build.sh
+fi
+ctest --test-dir "$BUILD_DIR" -j2 --output-on-failure

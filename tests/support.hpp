@@ -1,0 +1,76 @@
+#pragma once
+// Helpers shared by the test suites: run a scenario in-process, read a log back.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "actors/components.hpp"
+#include "runtime/frame_log.hpp"
+#include "runtime/scenario.hpp"
+#include "runtime/simulation.hpp"
+#include "runtime/summary.hpp"
+
+namespace flowframe::test {
+
+// A file path unique to the running test, removed when the test ends.
+class TempPath {
+ public:
+  explicit TempPath(const std::string& suffix) {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            (std::string("flowframe_") + info->test_suite_name() + "_" + info->name() + "_" +
+             std::to_string(counter_++) + suffix);
+  }
+  ~TempPath() { std::filesystem::remove(path_); }
+  std::string str() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+};
+
+struct Run {
+  std::unique_ptr<Simulation> simulation;
+  RunResult result;
+  nlohmann::ordered_json summary;
+};
+
+inline Run run_scenario(const std::string& source, const std::vector<std::string>& overrides = {},
+                        RunOptions options = {}) {
+  Run run;
+  const auto scenario = load_scenario(source, overrides);
+  if (options.seed == 1 && scenario.seed()) options.seed = scenario.seed();
+  run.simulation = std::make_unique<Simulation>(scenario, options, make_component);
+  run.result = run.simulation->run();
+  run.summary = summarize(run.simulation->topology(), run.result);
+  return run;
+}
+
+inline std::vector<FrameView> read_frames(const std::string& path) {
+  FrameLogReader reader(path);
+  std::vector<FrameView> frames;
+  DecodedChunk chunk;
+  for (std::size_t i = 0; i < reader.chunks().size(); ++i)
+    if (reader.read_chunk(i, chunk)) frames.insert(frames.end(), chunk.frames.begin(), chunk.frames.end());
+  return frames;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+}
+
+inline std::uint64_t handled(const Run& run, const std::string& node) {
+  return run.summary["nodes"][node]["handled"].get<std::uint64_t>();
+}
+
+}  // namespace flowframe::test

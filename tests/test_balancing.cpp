@@ -1,0 +1,186 @@
+// Load balancing strategies, failover and the "nothing is lost" invariant.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "actors/balancer.hpp"
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+using Strategy = v1::LoadBalancerParams;
+
+std::vector<Balancer::Backend> backends(std::vector<std::uint32_t> weights) {
+  std::vector<Balancer::Backend> out;
+  for (std::uint32_t i = 0; i < weights.size(); ++i) {
+    Balancer::Backend backend;
+    backend.node = 10 + i;
+    backend.weight = weights[i];
+    out.push_back(backend);
+  }
+  return out;
+}
+
+TEST(Balancer, WeightedRoundRobinFollowsWeightsSmoothly) {
+  Balancer balancer(Strategy::WEIGHTED_ROUND_ROBIN, backends({1, 2, 3}));
+  Rng rng(1);
+  std::vector<int> counts(3, 0);
+  std::vector<std::size_t> first_six;
+  for (int i = 0; i < 600; ++i) {
+    const auto pick = *balancer.pick(0, rng);
+    ++counts[pick];
+    if (i < 6) first_six.push_back(pick);
+  }
+  EXPECT_EQ(counts, (std::vector<int>{100, 200, 300}));
+  // Smooth: the heavy backend's turns are spread out, not bunched (nginx order).
+  EXPECT_EQ(first_six, (std::vector<std::size_t>{2, 1, 0, 2, 1, 2}));
+}
+
+TEST(Balancer, IpHashIsStickyAndRemapsOnlyTheFailedServersClients) {
+  Balancer balancer(Strategy::IP_HASH, backends({1, 1, 1, 1}));
+  Rng rng(1);
+  std::map<std::uint64_t, std::size_t> before;
+  for (std::uint64_t ip = 0; ip < 400; ++ip) {
+    const auto hash = stable_hash("10.0.0." + std::to_string(ip));
+    before[hash] = *balancer.pick(hash, rng);
+    EXPECT_EQ(*balancer.pick(hash, rng), before[hash]);  // same client, same server
+  }
+  std::vector<int> spread(4, 0);
+  for (auto& [hash, server] : before) ++spread[server];
+  for (int count : spread) EXPECT_GT(count, 60);  // roughly even: 100 each
+  balancer.set_healthy(1, false);
+  for (auto& [hash, server] : before) {
+    const auto now = *balancer.pick(hash, rng);
+    if (server == 1) EXPECT_NE(now, 1u);
+    else EXPECT_EQ(now, server);
+  }
+}
+
+TEST(Balancer, LeastConnectionsAndPowerOfTwoPreferIdleServers) {
+  Balancer least(Strategy::LEAST_CONN, backends({1, 1, 1}));
+  Balancer two(Strategy::POWER_OF_TWO, backends({1, 1}));
+  Rng rng(5);
+  for (int i = 0; i < 5; ++i) {
+    least.on_sent(0);
+    least.on_sent(2);
+    two.on_sent(0);
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(*least.pick(0, rng), 1u);
+    EXPECT_EQ(*two.pick(0, rng), 1u);  // with two backends it always compares both
+  }
+}
+
+TEST(Balancer, NoHealthyBackendMeansNoPick) {
+  Balancer balancer(Strategy::ROUND_ROBIN, backends({1, 1}));
+  Rng rng(1);
+  balancer.set_healthy(0, false);
+  EXPECT_EQ(*balancer.pick(0, rng), 1u);
+  EXPECT_EQ(*balancer.pick(0, rng), 1u);
+  balancer.set_healthy(1, false);
+  EXPECT_FALSE(balancer.pick(0, rng).has_value());
+}
+
+TEST(LoadBalancing, RoundRobinSpreadsEvenly) {
+  auto run = test::run_scenario("load_balancing", {"stop.requests=301", "server.queue_limit=1000"});
+  const auto a = handled(run, "server-1"), b = handled(run, "server-2"), c = handled(run, "server-3");
+  EXPECT_EQ(a + b + c, 301u);
+  EXPECT_LE(std::max({a, b, c}) - std::min({a, b, c}), 1u);
+}
+
+TEST(LoadBalancing, WeightedRoundRobinInSimulation) {
+  auto run = test::run_scenario("load_balancing", {"stop.requests=600", "lb.strategy=weighted_round_robin",
+                                                   "server.queue_limit=1000", "server-1.weight=1",
+                                                   "server-2.weight=2", "server-3.weight=3"});
+  EXPECT_EQ(handled(run, "server-1"), 100u);
+  EXPECT_EQ(handled(run, "server-2"), 200u);
+  EXPECT_EQ(handled(run, "server-3"), 300u);
+}
+
+TEST(LoadBalancing, IpHashKeepsEachClientOnOneServer) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.out_path = log.str();
+  test::run_scenario("load_balancing", {"stop.requests=200", "lb.strategy=ip_hash"}, options);
+  std::map<std::uint32_t, std::set<std::uint32_t>> servers_of_client;
+  for (const auto& view : test::read_frames(log.str()))
+    if (view.frame.kind() == v1::Frame::REQUEST && view.frame.outcome() == v1::Frame::FORWARDED)
+      servers_of_client[view.frame.client()].insert(view.frame.chosen());
+  ASSERT_EQ(servers_of_client.size(), 4u);
+  for (const auto& [client, servers] : servers_of_client) EXPECT_EQ(servers.size(), 1u);
+}
+
+// Under load, strategies that look at outstanding requests beat blind ones on latency.
+TEST(LoadBalancing, LeastConnAndPowerOfTwoBeatRandomUnderLoad) {
+  const std::vector<std::string> load{"stop.requests=20000", "workload.rate=130", "server.queue_limit=100000"};
+  auto mean_latency = [&](const std::string& strategy) {
+    auto overrides = load;
+    overrides.push_back("lb.strategy=" + strategy);
+    auto run = test::run_scenario("load_balancing", overrides);
+    EXPECT_EQ(run.summary["requests"]["failed"].get<std::uint64_t>(), 0u);
+    return run.summary["latency_ms"]["mean"].get<double>();
+  };
+  const double random = mean_latency("random");
+  EXPECT_LT(mean_latency("least_conn"), 0.8 * random);
+  EXPECT_LT(mean_latency("power_of_two"), 0.9 * random);
+}
+
+TEST(LoadBalancing, AfterFailoverNoRequestReachesTheDownServer) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.out_path = log.str();
+  // Busy enough that server-2 holds requests when it fails.
+  auto run = test::run_scenario("load_balancing_failover", {"workload.rate=120"}, options);
+  const auto frames = test::read_frames(log.str());
+  const NodeIndex server2 = run.simulation->topology().index_of("server-2");
+  int control = 0, aborted = 0, served_while_down = 0, requests_after_restore = 0;
+  std::uint32_t load_after_fail = 99;
+  for (const auto& view : frames) {
+    const auto& f = view.frame;
+    if (f.kind() == v1::Frame::CONTROL) ++control;
+    if (f.src() == server2 && f.kind() == v1::Frame::RESPONSE && f.status() == 503 && view.sent == from_seconds(1))
+      ++aborted;
+    if (f.dst() != server2) continue;
+    const bool down = view.time >= from_seconds(1) && view.time < from_seconds(2);
+    if (f.kind() == v1::Frame::REQUEST) {
+      // Nothing sent to server-2 while it is down; requests already on the wire are refused.
+      EXPECT_FALSE(view.sent >= from_seconds(1) && view.sent < from_seconds(2)) << view.index;
+      if (down) EXPECT_EQ(f.outcome(), v1::Frame::REJECTED_DOWN) << view.index;
+      if (view.sent >= from_seconds(2)) ++requests_after_restore;
+    }
+    if (down && f.kind() == v1::Frame::TIMER && f.outcome() == v1::Frame::SERVED) ++served_while_down;
+    if (f.kind() == v1::Frame::CONTROL && f.note() == "fail") load_after_fail = f.load();
+  }
+  EXPECT_EQ(control, 4);  // fail + health down, restore + health up
+  EXPECT_EQ(served_while_down, 0);
+  EXPECT_EQ(load_after_fail, 0u);
+  EXPECT_GT(aborted, 0) << "server-2 held nothing when it failed; the test needs more load";
+  EXPECT_GT(requests_after_restore, 0);
+  const auto& requests = run.summary["requests"];
+  EXPECT_EQ(requests["sent"].get<std::uint64_t>(),
+            requests["completed"].get<std::uint64_t>() + requests["failed"].get<std::uint64_t>());
+}
+
+TEST(LoadBalancing, AllServersDownGives503AndLosesNothing) {
+  auto run = test::run_scenario("load_balancing", {"server.capacity=0", "stop.requests=50"});
+  const auto& requests = run.summary["requests"];
+  EXPECT_EQ(requests["sent"].get<std::uint64_t>(), 50u);
+  EXPECT_EQ(requests["completed"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(requests["failed"].get<std::uint64_t>(), 50u);
+  EXPECT_EQ(requests["by_status"]["503"].get<std::uint64_t>(), 50u);
+  EXPECT_EQ(run.summary["nodes"]["lb"]["rejected"].get<std::uint64_t>(), 50u);
+  for (const char* server : {"server-1", "server-2", "server-3"}) EXPECT_EQ(handled(run, server), 0u);
+}
+
+TEST(LoadBalancing, FailingEveryServerMidRunLosesNothing) {
+  auto run = test::run_scenario("load_balancing_failover", {"workload.rate=150", "server-1.capacity=1"});
+  const auto& requests = run.summary["requests"];
+  EXPECT_GT(requests["sent"].get<std::uint64_t>(), 400u);
+  EXPECT_EQ(requests["sent"].get<std::uint64_t>(),
+            requests["completed"].get<std::uint64_t>() + requests["failed"].get<std::uint64_t>());
+}
+
+}  // namespace
+}  // namespace flowframe

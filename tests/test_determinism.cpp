@@ -1,0 +1,94 @@
+// Invariant: same scenario, seed and overrides give a byte-identical log for any thread count,
+// any shard count and on every run.
+#include <gtest/gtest.h>
+
+#include "runtime/frame_text.hpp"
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+// The log's bytes, plus its frames and keyframes as text so a mismatch shows where it starts.
+struct Log {
+  std::string bytes;
+  std::vector<std::string> records;
+};
+
+Log log_of(const std::string& scenario, unsigned threads, unsigned shards, const std::vector<std::string>& overrides) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.threads = threads;
+  options.shards = shards;
+  options.out_path = log.str();
+  options.chunk_frames = 500;  // many chunks and keyframes
+  test::run_scenario(scenario, overrides, options);
+  Log out{test::read_file(log.str()), {}};
+  FrameLogReader reader(log.str());
+  DecodedChunk chunk;
+  for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
+    if (!reader.read_chunk(i, chunk)) continue;
+    if (chunk.has_keyframe) out.records.push_back("keyframe " + chunk.keyframe.ShortDebugString());
+    for (const auto& view : chunk.frames)
+      out.records.push_back(std::to_string(view.index) + " " + view.frame.ShortDebugString());
+  }
+  return out;
+}
+
+void expect_same(const Log& got, const Log& want, const std::string& what) {
+  if (got.bytes == want.bytes) return;
+  ADD_FAILURE() << what << ": logs differ";
+  for (std::size_t i = 0; i < std::min(got.records.size(), want.records.size()); ++i) {
+    if (got.records[i] != want.records[i]) {
+      ADD_FAILURE() << "first difference at record " << i << ":\n  got  " << got.records[i] << "\n  want "
+                    << want.records[i];
+      return;
+    }
+  }
+  ADD_FAILURE() << "record counts " << got.records.size() << " vs " << want.records.size();
+}
+
+TEST(Determinism, ByteIdenticalLogsForAnyThreadsAndShards) {
+  for (const std::string scenario : {"load_balancing", "load_balancing_failover"}) {
+    const std::vector<std::string> overrides{"workload.rate=150", "stop.requests=400", "lb.strategy=power_of_two"};
+    const auto reference = log_of(scenario, 1, 1, overrides);
+    ASSERT_GT(reference.records.size(), 1000u);
+    for (unsigned threads : {1u, 2u, 4u})
+      for (unsigned shards : {0u, 2u, 4u, 8u})
+        expect_same(log_of(scenario, threads, shards, overrides), reference,
+                    scenario + " threads " + std::to_string(threads) + " shards " + std::to_string(shards));
+    expect_same(log_of(scenario, 2, 3, overrides), reference, scenario + " repeated run");
+  }
+}
+
+TEST(Determinism, DifferentSeedsDiffer) {
+  test::TempPath a(".ffl"), b(".ffl");
+  RunOptions options;
+  options.out_path = a.str();
+  test::run_scenario("load_balancing", {}, options);
+  options.out_path = b.str();
+  options.seed = 99;
+  test::run_scenario("load_balancing", {}, options);
+  EXPECT_NE(test::read_file(a.str()), test::read_file(b.str()));
+}
+
+// A readable hop log per built-in scenario (tests/golden/): a change in behaviour shows up as a
+// diff anyone can review. FLOWFRAME_UPDATE_GOLDEN=1 rewrites the files.
+TEST(Golden, BuiltinScenarioHopLogs) {
+  for (const auto& builtin : builtin_scenarios()) {
+    test::TempPath log(".ffl");
+    RunOptions options;
+    options.out_path = log.str();
+    test::run_scenario(builtin.name, {}, options);
+    FrameLogReader reader(log.str());
+    FrameText text(reader.header());
+    std::string lines;
+    for (const auto& view : test::read_frames(log.str())) lines += text.line(view) + "\n";
+    const std::string golden = std::string(FLOWFRAME_SOURCE_DIR) + "/tests/golden/" + builtin.name + ".txt";
+    if (std::getenv("FLOWFRAME_UPDATE_GOLDEN")) test::write_file(golden, lines);
+    EXPECT_EQ(lines, test::read_file(golden)) << "hop log of " << builtin.name << " changed; review the diff and "
+                                                 "rerun with FLOWFRAME_UPDATE_GOLDEN=1 if it is intended";
+  }
+}
+
+}  // namespace
+}  // namespace flowframe
