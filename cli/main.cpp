@@ -46,6 +46,7 @@ struct RunArgs {
   bool no_frames = false;
   std::string summary_json;
   bool quiet = false;
+  int compression = 3;
 };
 
 int run(const RunArgs& args) {
@@ -54,6 +55,7 @@ int run(const RunArgs& args) {
   options.seed = args.seed.value_or(scenario.seed() ? scenario.seed() : 1);
   options.threads = args.threads;
   options.shards = args.shards;
+  options.compression_level = args.compression;
   if (!args.no_frames) options.out_path = args.out.empty() ? scenario.name() + ".ffl" : args.out;
   if (isatty(STDERR_FILENO) && !args.quiet) {
     options.progress = [](Time now, std::uint64_t events) {
@@ -121,6 +123,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--set", run_args.overrides, "Override a field: NODE.FIELD=VALUE, workload.rate=900, ...");
   run_cmd->add_option("--summary-json", run_args.summary_json, "Write the summary as JSON to this file");
   run_cmd->add_flag("--quiet", run_args.quiet, "Print nothing but errors");
+  run_cmd->add_option("--compression", run_args.compression, "zstd level of the frame log: higher is smaller and slower")
+      ->check(CLI::Range(-5, 19));
 
   std::string validate_source;
   std::vector<std::string> validate_overrides;

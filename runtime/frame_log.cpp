@@ -53,37 +53,13 @@ static_assert(sizeof(Trailer) == 16);
 std::uint64_t hash(const void* data, std::size_t size) { return XXH3_64bits(data, size); }
 std::uint64_t header_hash(const RecordHeader& h) { return hash(&h, offsetof(RecordHeader, header_hash)); }
 
-// Protobuf wire format, written directly: a frame is encoded for every hop, and building a
-// message object per hop would cost more than simulating it. Field order and zero-skipping match
-// the generated serializer, so v1::Frame parses it (tests check both directions).
-class WireWriter {
- public:
-  explicit WireWriter(std::string& out) : out_(out) {}
-  void varint(std::uint64_t value) {
-    while (value >= 0x80) {
-      out_.push_back(static_cast<char>(value | 0x80));
-      value >>= 7;
-    }
-    out_.push_back(static_cast<char>(value));
+void append_varint(std::string& out, std::uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
   }
-  void field(int number, std::uint64_t value) {
-    if (value == 0) return;
-    varint(static_cast<std::uint64_t>(number) << 3);
-    varint(value);
-  }
-  void signed_field(int number, std::int64_t value) {  // sint64: zigzag
-    field(number, (static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63));
-  }
-  void text(int number, const std::string& value) {
-    if (value.empty()) return;
-    varint((static_cast<std::uint64_t>(number) << 3) | 2);
-    varint(value.size());
-    out_.append(value);
-  }
-
- private:
-  std::string& out_;
-};
+  out.push_back(static_cast<char>(value));
+}
 
 bool read_varint(const unsigned char*& p, const unsigned char* end, std::uint64_t& value) {
   value = 0;
@@ -167,44 +143,50 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
                                  const std::vector<ControlAction>& actions) {
   if (count == 0 && keyframe == nullptr) return;
   raw_.clear();
-  WireWriter wire(raw_);
   if (keyframe != nullptr) {
     const std::string bytes = deterministic_bytes(*keyframe);
-    wire.varint(bytes.size());
+    append_varint(raw_, bytes.size());
     raw_.append(bytes);
   } else {
-    wire.varint(0);
+    append_varint(raw_, 0);
   }
   const Time first_time = count ? frames[0].key.deliver : 0;
   Time previous = first_time;
-  std::string frame;
-  WireWriter frame_wire(frame);
+  std::uint64_t previous_request = 0;
+  auto& c = columns_;
+  c.Clear();
+  for (auto* column : {c.mutable_src(), c.mutable_dst(), c.mutable_kind(), c.mutable_client(), c.mutable_path(),
+                       c.mutable_status(), c.mutable_outcome(), c.mutable_load(), c.mutable_queue(), c.mutable_chosen()})
+    column->Reserve(static_cast<int>(count));
+  c.mutable_time_delta()->Reserve(static_cast<int>(count));
+  c.mutable_latency()->Reserve(static_cast<int>(count));
+  c.mutable_request_delta()->Reserve(static_cast<int>(count));
   for (std::size_t i = 0; i < count; ++i) {
     const auto& record = frames[i];
-    frame.clear();
-    frame_wire.signed_field(1, record.key.deliver - previous);
-    frame_wire.field(2, static_cast<std::uint64_t>(record.key.deliver - record.sent));
-    frame_wire.field(3, record.src);
-    frame_wire.field(4, record.dst);
-    frame_wire.field(5, static_cast<std::uint64_t>(record.kind));
-    frame_wire.field(6, record.client);
-    frame_wire.field(7, record.request);
-    frame_wire.field(8, record.path);
-    frame_wire.field(9, record.status);
-    frame_wire.field(10, static_cast<std::uint64_t>(record.outcome));
-    frame_wire.field(11, record.load);
-    frame_wire.field(12, record.queue);
-    frame_wire.field(13, record.chosen == kNoNode ? 0 : std::uint64_t{record.chosen} + 1);
+    c.add_time_delta(record.key.deliver - previous);
+    c.add_latency(record.key.deliver - record.sent);
+    c.add_src(record.src);
+    c.add_dst(record.dst);
+    c.add_kind(static_cast<std::uint32_t>(record.kind));
+    c.add_client(record.client);
+    c.add_request_delta(static_cast<std::int64_t>(record.request - previous_request));
+    previous_request = record.request;
+    c.add_path(record.path);
+    c.add_status(record.status);
+    c.add_outcome(static_cast<std::uint32_t>(record.outcome));
+    c.add_load(record.load);
+    c.add_queue(record.queue);
+    c.add_chosen(record.chosen == kNoNode ? 0 : record.chosen + 1);
     if (record.kind == EventKind::control) {
       const auto& action = actions.at(record.action);
       const std::string subject = action.subject < node_ids_.size() ? node_ids_[action.subject] : "";
-      frame_wire.text(14, describe_action(action, subject));
-      frame_wire.text(15, action.previous);
+      c.add_note_frame(static_cast<std::uint32_t>(i));
+      c.add_note(describe_action(action, subject));
+      c.add_previous(action.previous);
     }
-    wire.varint(frame.size());
-    raw_.append(frame);
     previous = record.key.deliver;
   }
+  c.AppendToString(&raw_);
   compressed_.resize(ZSTD_compressBound(raw_.size()));
   const std::size_t size = ZSTD_compress(compressed_.data(), compressed_.size(), raw_.data(), raw_.size(), level_);
   if (ZSTD_isError(size)) throw LogError(path_ + ": compression failed: " + ZSTD_getErrorName(size));
@@ -403,17 +385,44 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
   out.has_keyframe = length > 0;
   if (out.has_keyframe && !out.keyframe.ParseFromArray(p, static_cast<int>(length))) return fail("bad keyframe");
   p += length;
+  auto& c = columns_;
+  if (!c.ParseFromArray(p, static_cast<int>(end - p))) return fail("bad frames");
+  const int n = c.time_delta_size();
+  for (int size : {c.latency_size(), c.src_size(), c.dst_size(), c.kind_size(), c.client_size(), c.request_delta_size(),
+                   c.path_size(), c.status_size(), c.outcome_size(), c.load_size(), c.queue_size(), c.chosen_size()})
+    if (size != n) return fail("frame columns of different lengths");
+  if (c.note_size() != c.note_frame_size() || c.previous_size() != c.note_frame_size()) return fail("bad notes");
+  out.frames.resize(static_cast<std::size_t>(n));
   Time time = header.first_time;
-  out.frames.reserve(header.frame_count);
-  while (p < end) {
-    if (!read_varint(p, end, length) || length > static_cast<std::uint64_t>(end - p)) return fail("bad frame");
-    auto& view = out.frames.emplace_back();
-    if (!view.frame.ParseFromArray(p, static_cast<int>(length))) return fail("bad frame");
-    p += length;
-    time += view.frame.time_delta();
-    view.index = header.first_frame + out.frames.size() - 1;
+  std::uint64_t request = 0;
+  for (int i = 0; i < n; ++i) {
+    auto& view = out.frames[static_cast<std::size_t>(i)];
+    auto& f = view.frame;
+    f.Clear();
+    f.set_time_delta(c.time_delta(i));
+    f.set_latency(c.latency(i));
+    f.set_src(c.src(i));
+    f.set_dst(c.dst(i));
+    f.set_kind(static_cast<v1::Frame::Kind>(c.kind(i)));
+    f.set_client(c.client(i));
+    request += static_cast<std::uint64_t>(c.request_delta(i));
+    f.set_request(request);
+    f.set_path(c.path(i));
+    f.set_status(c.status(i));
+    f.set_outcome(static_cast<v1::Frame::Outcome>(c.outcome(i)));
+    f.set_load(c.load(i));
+    f.set_queue(c.queue(i));
+    f.set_chosen(c.chosen(i));
+    time += c.time_delta(i);
+    view.index = header.first_frame + static_cast<std::uint64_t>(i);
     view.time = time;
-    view.sent = time - view.frame.latency();
+    view.sent = time - c.latency(i);
+  }
+  for (int k = 0; k < c.note_frame_size(); ++k) {
+    if (c.note_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad notes");
+    auto& f = out.frames[c.note_frame(k)].frame;
+    f.set_note(c.note(k));
+    f.set_previous(c.previous(k));
   }
   if (out.frames.size() != header.frame_count) return fail("frame count mismatch");
   return true;

@@ -50,6 +50,7 @@ class FrameLogWriter {
   int level_;
   std::uint64_t offset_ = 0;
   v1::LogIndex index_;
+  v1::FrameColumns columns_;
   std::string raw_;
   std::string compressed_;
   bool finished_ = false;
@@ -113,6 +114,7 @@ class FrameLogReader {
   LogHealth health_;
   std::string buffer_;
   std::string raw_;
+  v1::FrameColumns columns_;
 };
 
 // The note of a control frame ("capacity=0", "fail", "health server-2 down").

@@ -106,16 +106,35 @@ class Clock {
   }
 
  private:
-  // Heaviest nodes first onto the least-loaded shard. Balancers carry every request of their
-  // backends twice, so they weigh as much as all of them.
+  // Heaviest nodes first onto the least-loaded shard. A node's weight is the share of the
+  // workload that passes through it (each request costs every node it visits about two events):
+  // the clients' rate, split evenly over each node's downstream links.
   void assign_shards(unsigned count) {
     const auto nodes = static_cast<NodeIndex>(topology_.size());
-    shard_of_.assign(nodes, 0);
-    std::vector<std::pair<std::uint64_t, NodeIndex>> weights;
-    for (NodeIndex i = 1; i < nodes; ++i)
-      weights.emplace_back(1 + 2 * topology_.downstream(i).size() * (topology_.upstream(i).empty() ? 0 : 1), i);
+    std::vector<double> traffic(nodes, 0.0);
+    std::vector<NodeIndex> frontier;
+    for (NodeIndex client : topology_.clients()) {
+      traffic[client] = 1.0;
+      frontier.push_back(client);
+    }
+    // Breadth-first along downstream links; a cycle stops after `nodes` rounds.
+    for (NodeIndex round = 0; round < nodes && !frontier.empty(); ++round) {
+      std::vector<NodeIndex> next;
+      for (NodeIndex node : frontier) {
+        const auto& down = topology_.downstream(node);
+        if (down.empty() || topology_.spec(node).kind() == v1::Node::SERVER) continue;
+        for (NodeIndex to : down) {
+          if (traffic[to] == 0) next.push_back(to);
+          traffic[to] += traffic[node] / static_cast<double>(down.size());
+        }
+      }
+      frontier = std::move(next);
+    }
+    std::vector<std::pair<double, NodeIndex>> weights;
+    for (NodeIndex i = 1; i < nodes; ++i) weights.emplace_back(traffic[i] + 1e-9, i);
     std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
-    std::vector<std::uint64_t> load(count, 0);
+    shard_of_.assign(nodes, 0);
+    std::vector<double> load(count, 0.0);
     for (const auto& [weight, node] : weights) {
       const auto lightest = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
       shard_of_[node] = lightest;

@@ -1,0 +1,92 @@
+#include "bench/plain_loop.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <queue>
+#include <vector>
+
+#include "runtime/random.hpp"
+
+namespace flowframe::bench {
+namespace {
+
+enum Type : std::uint8_t { kArrive, kAtBalancer, kAtServer, kServed, kBackAtBalancer, kBackAtClient };
+
+struct Event {
+  std::int64_t time;
+  std::uint64_t order;
+  std::uint32_t request;
+  std::uint32_t where;
+  Type type;
+  bool operator>(const Event& other) const {
+    return time != other.time ? time > other.time : order > other.order;
+  }
+};
+
+}  // namespace
+
+PlainResult run_plain_loop(const Workload& w, std::uint64_t seed) {
+  const auto start = std::chrono::steady_clock::now();
+  Rng rng(seed);
+  const double gap_ns = 1e9 / w.rate();
+  const double service_ns = w.service_ms * 1e6;
+  const auto link = static_cast<std::int64_t>(std::llround(w.link_ms * 1e6));
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> heap;
+  std::vector<std::int64_t> created(w.requests);
+  std::vector<bool> busy(static_cast<std::size_t>(w.servers), false);
+  std::vector<std::deque<std::uint32_t>> waiting(static_cast<std::size_t>(w.servers));
+  std::vector<std::uint32_t> server_of(w.requests);
+  std::uint64_t order = 0, events = 0, next_request = 0;
+  std::uint32_t cursor = 0;
+  double latency_sum = 0;
+  auto push = [&](std::int64_t t, Type type, std::uint32_t request, std::uint32_t where) {
+    heap.push({t, order++, request, where, type});
+  };
+  auto begin_service = [&](std::int64_t now, std::uint32_t request, std::uint32_t server) {
+    busy[server] = true;
+    push(now + static_cast<std::int64_t>(std::llround(rng.exponential(service_ns))), kServed, request, server);
+  };
+  push(static_cast<std::int64_t>(rng.exponential(gap_ns)), kArrive, 0, 0);
+  while (!heap.empty()) {
+    const Event e = heap.top();
+    heap.pop();
+    ++events;
+    switch (e.type) {
+      case kArrive: {
+        const auto request = static_cast<std::uint32_t>(next_request++);
+        created[request] = e.time;
+        push(e.time + link, kAtBalancer, request, 0);
+        if (next_request < w.requests) push(e.time + static_cast<std::int64_t>(rng.exponential(gap_ns)), kArrive, 0, 0);
+        break;
+      }
+      case kAtBalancer:
+        server_of[e.request] = cursor;
+        push(e.time + link, kAtServer, e.request, cursor);
+        cursor = (cursor + 1) % static_cast<std::uint32_t>(w.servers);
+        break;
+      case kAtServer:
+        if (busy[e.where]) waiting[e.where].push_back(e.request);
+        else begin_service(e.time, e.request, e.where);
+        break;
+      case kServed:
+        busy[e.where] = false;
+        push(e.time + link, kBackAtBalancer, e.request, 0);
+        if (!waiting[e.where].empty()) {
+          begin_service(e.time, waiting[e.where].front(), e.where);
+          waiting[e.where].pop_front();
+        }
+        break;
+      case kBackAtBalancer:
+        push(e.time + link, kBackAtClient, e.request, 0);
+        break;
+      case kBackAtClient:
+        latency_sum += static_cast<double>(e.time - created[e.request]);
+        break;
+    }
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return {wall, latency_sum / static_cast<double>(w.requests) / 1e6, events};
+}
+
+}  // namespace flowframe::bench

@@ -1,0 +1,153 @@
+// Simulator speed on the core workloads (sparse and dense), 1 and 2 worker threads, frames off
+// and recorded to a file, against a plain single-threaded heap loop measured in the same run.
+// Every configuration runs in a child process, so its peak memory is its own.
+//
+//   flowframe_bench [--requests N] [--dir DIR]
+#include <fmt/format.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "actors/components.hpp"
+#include "bench/plain_loop.hpp"
+#include "runtime/scenario.hpp"
+#include "runtime/simulation.hpp"
+
+namespace {
+
+using namespace flowframe;
+using bench::Workload;
+
+std::string scenario_text(const Workload& w) {
+  return fmt::format(R"(name: "{0}"
+nodes {{ id: "client" kind: CLIENT replicas: {1} }}
+nodes {{ id: "lb" kind: LOAD_BALANCER }}
+nodes {{ id: "server" kind: SERVER replicas: {2}
+        server {{ capacity: 1 queue_limit: 100000000 service_time {{ shape: EXPONENTIAL mean_ms: {3} }} }} }}
+links {{ from: "client" to: "lb" latency {{ mean_ms: {4} }} }}
+links {{ from: "lb" to: "server" latency {{ mean_ms: {4} }} }}
+workload {{ clients: "client" rate: {5} }}
+stop {{ requests: {6} }}
+)",
+                     w.name, w.clients, w.servers, w.service_ms, w.link_ms, w.rate(), w.requests);
+}
+
+struct Measured {
+  double wall_s = 0;
+  double mean_ms = 0;
+  std::uint64_t hops = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t log_bytes = 0;
+  unsigned shards = 0;
+  double peak_mib = 0;
+};
+
+// Runs `work` in a child process; returns what it wrote plus the child's peak resident memory.
+template <class Work>
+Measured once_in_child(Work work) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    Measured m = work();
+    if (write(fds[1], &m, sizeof m) != static_cast<ssize_t>(sizeof m)) _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  Measured m{};
+  const bool got = read(fds[0], &m, sizeof m) == static_cast<ssize_t>(sizeof m);
+  close(fds[0]);
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("benchmark child failed");
+  m.peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  return m;
+}
+
+// The median of three runs by wall time: a 2-core machine has noisy neighbours.
+template <class Work>
+Measured in_child(Work work) {
+  std::vector<Measured> runs;
+  for (int i = 0; i < 3; ++i) runs.push_back(once_in_child(work));
+  std::sort(runs.begin(), runs.end(), [](const Measured& a, const Measured& b) { return a.wall_s < b.wall_s; });
+  return runs[1];
+}
+
+Measured run_flowframe(const Workload& w, unsigned threads, const std::string& out_path) {
+  return in_child([&] {
+    const auto scenario = parse_scenario(scenario_text(w), w.name);
+    RunOptions options;
+    options.seed = 1;
+    options.threads = threads;
+    options.out_path = out_path;
+    Simulation simulation(scenario, options, make_component);
+    const auto result = simulation.run();
+    Measured m;
+    m.wall_s = result.wall_s;
+    m.hops = result.hops;
+    m.frames = result.frames;
+    m.log_bytes = result.log_bytes;
+    m.shards = result.shards;
+    LatencyHistogram all;
+    for (NodeIndex i = 1; i < simulation.topology().size(); ++i)
+      if (const auto* h = simulation.topology().component(i).latencies()) all.merge(*h);
+    m.mean_ms = all.mean() / 1e6;
+    if (!out_path.empty()) std::filesystem::remove(out_path);
+    return m;
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t requests = 2'000'000;
+  std::string dir = std::filesystem::temp_directory_path();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--requests")) requests = std::stoull(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+  }
+  const Workload workloads[] = {
+      {"sparse", 16, 1000.0, 10.0, 0.9, requests},
+      {"dense", 64, 1.0, 1.0, 0.9, requests},
+  };
+  std::cout << fmt::format("{} requests per run, {} cores\n\n", requests, sysconf(_SC_NPROCESSORS_ONLN));
+  std::cout << "| workload | engine | threads | shards | frames | requests/s | hops/s | x plain loop | "
+               "bytes/hop | peak MiB | mean latency ms |\n";
+  std::cout << "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& w : workloads) {
+    const auto plain = in_child([&] {
+      const auto r = bench::run_plain_loop(w, 1);
+      Measured m;
+      m.wall_s = r.wall_s;
+      m.mean_ms = r.mean_latency_ms;
+      m.hops = w.requests * 4;
+      return m;
+    });
+    const double plain_rate = static_cast<double>(w.requests) / plain.wall_s;
+    std::cout << fmt::format("| {} | plain heap loop | 1 | - | off | {:.2f} M | {:.2f} M | 1.00 | - | {:.0f} | {:.2f} |\n",
+                             w.name, plain_rate / 1e6, static_cast<double>(plain.hops) / plain.wall_s / 1e6,
+                             plain.peak_mib, plain.mean_ms);
+    for (bool record : {false, true}) {
+      for (unsigned threads : {1u, 2u}) {
+        const std::string out = record ? dir + "/flowframe_bench_" + w.name + ".ffl" : "";
+        const auto m = run_flowframe(w, threads, out);
+        const double rate = static_cast<double>(w.requests) / m.wall_s;
+        std::cout << fmt::format(
+            "| {} | FlowFrame | {} | {} | {} | {:.2f} M | {:.2f} M | {:.2f} | {} | {:.0f} | {:.2f} |\n", w.name, threads,
+            m.shards, record ? "file" : "off", rate / 1e6, static_cast<double>(m.hops) / m.wall_s / 1e6,
+            rate / plain_rate, record ? fmt::format("{:.2f}", static_cast<double>(m.log_bytes) / m.hops) : "-",
+            m.peak_mib, m.mean_ms);
+      }
+    }
+  }
+  return 0;
+}
