@@ -85,10 +85,10 @@ class LoadBalancer final : public Component {
       Balancer::Backend backend;
       backend.node = node;
       const auto& spec = topology.spec(node);
-      if (spec.kind() == v1::Node::SERVER && spec.server().has_weight()) backend.weight = spec.server().weight();
-      // A server that starts with capacity 0 is down from the start.
-      if (spec.kind() == v1::Node::SERVER && spec.server().has_capacity() && spec.server().capacity() == 0)
-        backend.healthy = false;
+      if (spec.kind() == v1::Node::SERVER) {
+        backend.weight = spec.server().weight();
+        backend.healthy = spec.server().capacity() > 0;  // capacity 0: down from the start
+      }
       backends.push_back(backend);
     }
     return backends;

@@ -11,17 +11,11 @@
 namespace flowframe {
 namespace {
 
-constexpr std::uint32_t kDefaultCapacity = 1;
-constexpr std::uint32_t kDefaultQueueLimit = 64;
-
 class Server final : public Component {
  public:
   Server(const v1::Node& spec, NodeIndex index, std::uint64_t seed) : Component(spec, index, seed) {
-    auto& params = *spec_.mutable_server();
-    if (!params.has_capacity()) params.set_capacity(kDefaultCapacity);
-    if (!params.has_queue_limit()) params.set_queue_limit(kDefaultQueueLimit);
-    service_ = Sampler(params.service_time());
-    capacity_ = params.capacity();
+    service_ = Sampler(spec_.server().service_time());
+    capacity_ = spec_.server().capacity();
   }
 
   void handle(const Event& event, Context& context) override {

@@ -58,8 +58,10 @@ int run(const RunArgs& args) {
   options.compression_level = args.compression;
   if (!args.no_frames) options.out_path = args.out.empty() ? scenario.name() + ".ffl" : args.out;
   if (isatty(STDERR_FILENO) && !args.quiet) {
-    options.progress = [](Time now, std::uint64_t events) {
-      std::cerr << fmt::format("\r  simulated {:.3f} s, {} events", to_seconds(now), events) << std::flush;
+    options.progress = [](const Progress& p) {
+      std::cerr << fmt::format("\r\033[K  simulated {:.3f} s | {} requests done | {:.2f} M events/s",
+                               to_seconds(p.now), p.requests_done, p.events / std::max(p.wall_s, 1e-9) / 1e6)
+                << std::flush;
     };
   }
   Simulation simulation(scenario, options, make_component);

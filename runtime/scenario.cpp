@@ -351,6 +351,18 @@ v1::Scenario expand_replicas(const v1::Scenario& written) {
   return flat;
 }
 
+// Unset optional parameters get their documented defaults, so every reader of the scenario
+// (components, the log header, the viewer) sees the values the run used.
+void apply_defaults(v1::Scenario& flat) {
+  for (auto& node : *flat.mutable_nodes()) {
+    if (node.kind() != v1::Node::SERVER) continue;
+    auto& server = *node.mutable_server();
+    if (!server.has_capacity()) server.set_capacity(1);
+    if (!server.has_queue_limit()) server.set_queue_limit(64);
+    if (!server.has_weight()) server.set_weight(1);
+  }
+}
+
 void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrides) {
   std::vector<std::string> problems;
   for (const auto& text : overrides) {
@@ -432,6 +444,7 @@ v1::Scenario parse_scenario(const std::string& text, const std::string& source_n
 
   v1::Scenario flat = expand_replicas(written);
   if (flat.name().empty()) flat.set_name("scenario");
+  apply_defaults(flat);
   apply_overrides(flat, overrides);
   // Overrides may have set bad values; check again, now naming the --set arguments.
   if (!overrides.empty()) {

@@ -99,6 +99,12 @@ class Clock {
     for (const auto& shard : shards_) total += shard->hops();
     return total;
   }
+  std::uint64_t requests_done() const {
+    std::uint64_t done = 0;
+    for (NodeIndex client : topology_.clients())
+      if (const auto* latencies = topology_.component(client).latencies()) done += latencies->count();
+    return done;
+  }
   Time last_time() const {
     Time last = 0;
     for (const auto& shard : shards_) last = std::max(last, shard->last_time());
@@ -232,6 +238,7 @@ struct CoordinatorState {
   bool window_pending = false;  // a window is planned but held back by the writer
   bool finishing = false;
   Time end = 0;
+  std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point last_progress;
 };
 
@@ -242,7 +249,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   for (const auto& shard : clock->shards())
     st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), topology->lookahead()));
   if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log, topology);
-  st.last_progress = std::chrono::steady_clock::now();
+  st.started = st.last_progress = std::chrono::steady_clock::now();
 
   auto start_window = [self, clock] {
     auto& st = self->state;
@@ -281,7 +288,8 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
       const auto now = std::chrono::steady_clock::now();
       if (now - st.last_progress > std::chrono::milliseconds(500)) {
         st.last_progress = now;
-        options->progress(clock->now(), clock->events());
+        options->progress({clock->now(), clock->events(), clock->requests_done(),
+                           std::chrono::duration<double>(now - st.started).count()});
       }
     }
     if (st.chunks_in_flight >= kMaxChunksInFlight) {

@@ -9,6 +9,13 @@
 
 namespace flowframe {
 
+struct Progress {
+  Time now = 0;
+  std::uint64_t events = 0;
+  std::uint64_t requests_done = 0;  // responses that reached their client
+  double wall_s = 0;
+};
+
 struct RunOptions {
   std::uint64_t seed = 1;
   unsigned threads = 1;
@@ -19,8 +26,8 @@ struct RunOptions {
   // Frames per chunk (a chunk ends at the first window boundary past this).
   std::size_t chunk_frames = 16384;
   int compression_level = 3;
-  // Called about twice a second with (simulated time, events delivered) while running.
-  std::function<void(Time, std::uint64_t)> progress;
+  // Called about twice a second while running.
+  std::function<void(const struct Progress&)> progress;
 };
 
 struct RunResult {

@@ -99,7 +99,13 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
   for (const auto& [id, node] : s["nodes"].items()) width = std::max(width, id.size());
   out << fmt::format("\n{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}\n", "node", width, "kind", "handled", "rejected",
                      "util", "max queue");
+  constexpr std::size_t kMaxRows = 40;  // the JSON summary has every node
+  std::size_t rows = 0;
   for (const auto& [id, node] : s["nodes"].items()) {
+    if (++rows > kMaxRows) {
+      out << fmt::format("… and {} more nodes (see --summary-json)\n", s["nodes"].size() - kMaxRows);
+      break;
+    }
     const bool server = node["kind"] == "server";
     out << fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}\n", id, width, node["kind"].get<std::string>(),
                        node["handled"].get<std::uint64_t>(), node["rejected"].get<std::uint64_t>(),

@@ -73,7 +73,12 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
 
   components_.push_back(std::make_unique<Director>(director_spec(), kDirector, seed_));
   for (NodeIndex i = 1; i < specs.size(); ++i) components_.push_back(factory(*specs[i], i, *this));
-  for (const auto& event : scenario_.events()) add_actions(event);
+  for (NodeIndex i = 1; i < specs.size(); ++i) {
+    if (specs[i]->kind() == v1::Node::SERVER) scripted_capacity_[i].now = specs[i]->server().capacity();
+  }
+  std::vector<v1::TimedEvent> events(scenario_.events().begin(), scenario_.events().end());
+  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.at_s() < b.at_s(); });
+  for (const auto& event : events) add_actions(event);
   // Actions at the same time keep scenario order: their index is the director's sequence number.
   std::stable_sort(actions_.begin(), actions_.end(),
                    [](const ControlAction& a, const ControlAction& b) { return a.at < b.at; });
@@ -92,18 +97,29 @@ void Topology::add_actions(const v1::TimedEvent& event) {
                   : event.has_restore() ? ControlAction::Type::restore
                                         : ControlAction::Type::set;
     actions_.push_back(action);
-    // Balancers in front of a server learn its health when it changes (an ideal health check),
-    // so none sends it a request after it went down.
-    const bool changes_capacity = action.type != ControlAction::Type::set || action.field == "capacity";
-    if (!changes_capacity) continue;
+    if (spec(target).kind() != v1::Node::SERVER) continue;
+    // Balancers in front of a server learn when it goes down or comes back, at that instant (an
+    // ideal health check), so none sends it a request while it is down. Scripted events are known
+    // in advance, so the server's capacity is followed here the way the server itself will.
+    auto& capacity = scripted_capacity_[target];
+    const bool was_up = capacity.now > 0;
+    if (action.type == ControlAction::Type::fail) {
+      if (capacity.now > 0) capacity.before_fail = capacity.now;
+      capacity.now = 0;
+    } else if (action.type == ControlAction::Type::restore) {
+      if (capacity.now == 0) capacity.now = capacity.before_fail;
+    } else if (action.field == "capacity") {
+      if (capacity.now > 0 && action.value == "0") capacity.before_fail = capacity.now;
+      capacity.now = std::strtoul(action.value.c_str(), nullptr, 10);
+    }
+    if ((capacity.now > 0) == was_up) continue;
     for (NodeIndex balancer : upstream_[target]) {
       ControlAction health;
       health.type = ControlAction::Type::health;
       health.at = action.at;
       health.target = balancer;
       health.subject = target;
-      health.healthy = action.type == ControlAction::Type::restore ||
-                       (action.type == ControlAction::Type::set && action.value != "0");
+      health.healthy = capacity.now > 0;
       actions_.push_back(health);
     }
   }

@@ -71,6 +71,11 @@ class Topology {
   std::vector<NodeIndex> clients_;
   NodeIndex workload_target_ = kNoNode;
   std::vector<ControlAction> actions_;
+  struct ScriptedCapacity {
+    std::uint32_t now = 1;
+    std::uint32_t before_fail = 0;
+  };
+  std::unordered_map<NodeIndex, ScriptedCapacity> scripted_capacity_;
 };
 
 }  // namespace flowframe

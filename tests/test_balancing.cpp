@@ -184,3 +184,57 @@ TEST(LoadBalancing, FailingEveryServerMidRunLosesNothing) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+TEST(LoadBalancing, ServerWithCapacityZeroGetsNothing) {
+  auto run = test::run_scenario("load_balancing", {"server-2.capacity=0", "stop.requests=90"});
+  EXPECT_EQ(handled(run, "server-2"), 0u);
+  EXPECT_EQ(run.summary["nodes"]["server-2"]["rejected"].get<std::uint64_t>(), 0u);  // nothing even arrived
+  EXPECT_EQ(handled(run, "server-1"), 45u);
+  EXPECT_EQ(handled(run, "server-3"), 45u);
+  EXPECT_EQ(run.summary["requests"]["completed"].get<std::uint64_t>(), 90u);
+}
+
+const char* kTimed = R"(name: "timed"
+nodes { id: "c" kind: CLIENT }
+nodes { id: "lb" kind: LOAD_BALANCER }
+nodes { id: "s" kind: SERVER replicas: 2 server { capacity: 4 service_time { mean_ms: 10 } } }
+links { from: "c" to: "lb" latency { mean_ms: 1 } }
+links { from: "lb" to: "s" latency { mean_ms: 1 } }
+workload { clients: "c" arrival: STEADY rate: 100 }
+stop { duration_s: 1 }
+events { at_s: 0.5 node: "lb" set { field: "strategy" value: "least_conn" } }
+events { at_s: 0.5 node: "s-1" set { field: "capacity" value: "1" } }
+)";
+
+TEST(TimedEvents, ChangeStrategyAndCapacityMidRun) {
+  test::TempPath scenario(".textproto"), log(".ffl");
+  test::write_file(scenario.str(), kTimed);
+  RunOptions options;
+  options.out_path = log.str();
+  auto run = test::run_scenario(scenario.str(), {}, options);
+  std::vector<std::string> notes;
+  Time previous_arrival = -1;
+  std::vector<Time> gaps;
+  for (const auto& view : test::read_frames(log.str())) {
+    if (view.frame.kind() == v1::Frame::CONTROL) {
+      EXPECT_EQ(view.time, from_seconds(0.5));
+      EXPECT_EQ(view.frame.outcome(), v1::Frame::APPLIED);
+      notes.push_back(view.frame.note() + " was " + view.frame.previous());
+    }
+    if (view.frame.kind() == v1::Frame::REQUEST && view.frame.src() == 1) {  // client -> lb
+      if (previous_arrival >= 0) gaps.push_back(view.time - previous_arrival);
+      previous_arrival = view.time;
+    }
+  }
+  EXPECT_EQ(notes, (std::vector<std::string>{"strategy=least_conn was round_robin", "capacity=1 was 4"}));
+  // STEADY arrivals: exactly 1/rate apart; 100 requests in the first second.
+  ASSERT_EQ(gaps.size(), 99u);
+  for (Time gap : gaps) EXPECT_EQ(gap, 10 * kNanosPerMilli);
+  EXPECT_EQ(run.summary["requests"]["sent"].get<std::uint64_t>(), 100u);
+}
+
+}  // namespace
+}  // namespace flowframe
