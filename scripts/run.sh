@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+scripts/build.sh --target flowframe
 build/cli/flowframe run load_balancing --out load_balancing.ffl --summary-json load_balancing.json

@@ -53,8 +53,11 @@ TEST(Balancer, IpHashIsStickyAndRemapsOnlyTheFailedServersClients) {
   balancer.set_healthy(1, false);
   for (auto& [hash, server] : before) {
     const auto now = *balancer.pick(hash, rng);
-    if (server == 1) EXPECT_NE(now, 1u);
-    else EXPECT_EQ(now, server);
+    if (server == 1) {
+      EXPECT_NE(now, 1u);
+    } else {
+      EXPECT_EQ(now, server);
+    }
   }
 }
 
@@ -147,7 +150,9 @@ TEST(LoadBalancing, AfterFailoverNoRequestReachesTheDownServer) {
     if (f.kind() == v1::Frame::REQUEST) {
       // Nothing sent to server-2 while it is down; requests already on the wire are refused.
       EXPECT_FALSE(view.sent >= from_seconds(1) && view.sent < from_seconds(2)) << view.index;
-      if (down) EXPECT_EQ(f.outcome(), v1::Frame::REJECTED_DOWN) << view.index;
+      if (down) {
+        EXPECT_EQ(f.outcome(), v1::Frame::REJECTED_DOWN) << view.index;
+      }
       if (view.sent >= from_seconds(2)) ++requests_after_restore;
     }
     if (down && f.kind() == v1::Frame::TIMER && f.outcome() == v1::Frame::SERVED) ++served_while_down;
