@@ -27,14 +27,16 @@ class Context {
   Rng& rng();
   const Topology& topology() const { return topology_; }
 
-  // Sends over the link to `to`: delivery = now + the link's latency.
-  void send(NodeIndex to, Event event);
+  // Sends over the link to `to`: delivery = now + `processing` + the link's latency.
+  void send(NodeIndex to, Event event, Time processing = 0);
   // An event to this node itself after `delay` (at least 1 ns, so it sorts after the current one).
   void schedule(Time delay, Event event);
-  // What this node decided about the current event, for its frame.
-  void decide(Outcome outcome, NodeIndex chosen = kNoNode) {
+  // What this node decided about the current event, for its frame; `note` says it in words
+  // where the outcome alone does not ("user:42 (ttl 27.1s)").
+  void decide(Outcome outcome, NodeIndex chosen = kNoNode, std::string_view note = {}) {
     outcome_ = outcome;
     chosen_ = chosen;
+    note_.assign(note);
   }
 
  private:
@@ -46,6 +48,7 @@ class Context {
   NodeIndex self_ = 0;
   Outcome outcome_ = Outcome::none;
   NodeIndex chosen_ = kNoNode;
+  std::string note_;
 };
 
 class Component {

@@ -4,7 +4,10 @@
 // frame.proto's Frame is their on-disk form.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "flowframe/v1/message.pb.h"
 
 #include "runtime/time.hpp"
 
@@ -29,6 +32,27 @@ enum class Outcome : std::uint8_t {
   completed = 8,
   applied = 9,
   aborted = 10,
+  delegated = 11,
+  cache_hit = 12,
+  cache_miss = 13,
+  cache_set = 14,
+  cache_deleted = 15,
+  expired = 16,
+  not_found = 17,
+  row_read = 18,
+  row_written = 19,
+  pool_exhausted = 20,
+  rate_limited = 21,
+  no_route = 22,
+  pool_empty = 23,
+  token_issued = 24,
+  stored = 25,
+  read_ok = 26,
+  token_expired = 27,
+  token_bad_signature = 28,
+  token_wrong_key = 29,
+  token_wrong_permission = 30,
+  bad_request = 31,
 };
 
 inline constexpr int kMaxVia = 6;
@@ -39,7 +63,8 @@ struct Event {
   Time created = 0;  // when the client made the request: end-to-end latency
   std::uint64_t seq = 0;  // the sender's sequence number: (deliver, src, seq) orders delivery
   std::uint64_t request = 0;  // per-client request number
-  std::int64_t arg = 0;       // timer: component-defined; control: index of the action
+  std::uint64_t id = 0;       // the {id} of the request's path
+  std::int64_t arg = 0;       // timers, sub-requests: component-defined; control: index of the action
   NodeIndex src = 0;
   NodeIndex dst = 0;
   NodeIndex client = 0;
@@ -50,6 +75,9 @@ struct Event {
   std::uint8_t via_depth = 0;
   // Nodes a response must travel back through, innermost last (like HTTP Via).
   std::array<NodeIndex, kMaxVia> via{};
+  // What this message carries beyond the header, for components that need it; shared and
+  // immutable, so copying an event stays cheap.
+  std::shared_ptr<const v1::Payload> payload;
 };
 
 // Total order of events: by delivery time, then sender, then the sender's sequence number.
@@ -69,6 +97,7 @@ struct FrameRecord {
   EventKey key;
   Time sent;
   std::uint64_t request;
+  std::uint64_t id;
   NodeIndex src;
   NodeIndex dst;
   NodeIndex client;
@@ -76,7 +105,11 @@ struct FrameRecord {
   std::uint32_t path;
   std::uint32_t load;
   std::uint32_t queue;
-  std::uint32_t action;  // control frames: index into the action table
+  // The frame's note and (control frames) previous value: note_size bytes at note_offset in the
+  // notes buffer that travels with the frames, then previous_size bytes.
+  std::uint32_t note_offset;
+  std::uint32_t note_size;
+  std::uint32_t previous_size;
   std::uint16_t status;
   EventKind kind;
   Outcome outcome;

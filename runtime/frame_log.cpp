@@ -87,19 +87,8 @@ std::string deterministic_bytes(const google::protobuf::Message& message) {
 
 }  // namespace
 
-std::string describe_action(const ControlAction& action, const std::string& subject_id) {
-  switch (action.type) {
-    case ControlAction::Type::set: return action.field + "=" + action.value;
-    case ControlAction::Type::fail: return "fail";
-    case ControlAction::Type::restore: return "restore";
-    case ControlAction::Type::health: return "health " + subject_id + (action.healthy ? " up" : " down");
-  }
-  return "";
-}
-
 FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& header, int compression_level)
     : path_(path), level_(compression_level) {
-  for (const auto& node : header.nodes()) node_ids_.push_back(node.id());
   file_ = std::fopen(path.c_str(), "wb");
   if (file_ == nullptr) throw LogError(path + ": cannot write: " + errno_text());
   const std::string bytes = deterministic_bytes(header);
@@ -140,7 +129,7 @@ void FrameLogWriter::write_record(std::uint32_t magic, const std::string& payloa
 }
 
 void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord* frames, std::size_t count,
-                                 const std::vector<ControlAction>& actions) {
+                                 std::string_view notes) {
   if (count == 0 && keyframe == nullptr) return;
   raw_.clear();
   if (keyframe != nullptr) {
@@ -161,6 +150,7 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
   c.mutable_time_delta()->Reserve(static_cast<int>(count));
   c.mutable_latency()->Reserve(static_cast<int>(count));
   c.mutable_request_delta()->Reserve(static_cast<int>(count));
+  c.mutable_id()->Reserve(static_cast<int>(count));
   for (std::size_t i = 0; i < count; ++i) {
     const auto& record = frames[i];
     c.add_time_delta(record.key.deliver - previous);
@@ -177,12 +167,11 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
     c.add_load(record.load);
     c.add_queue(record.queue);
     c.add_chosen(record.chosen == kNoNode ? 0 : record.chosen + 1);
-    if (record.kind == EventKind::control) {
-      const auto& action = actions.at(record.action);
-      const std::string subject = action.subject < node_ids_.size() ? node_ids_[action.subject] : "";
+    c.add_id(record.id);
+    if (record.note_size || record.previous_size) {
       c.add_note_frame(static_cast<std::uint32_t>(i));
-      c.add_note(describe_action(action, subject));
-      c.add_previous(action.previous);
+      c.add_note(std::string(notes.substr(record.note_offset, record.note_size)));
+      c.add_previous(std::string(notes.substr(record.note_offset + record.note_size, record.previous_size)));
     }
     previous = record.key.deliver;
   }
@@ -389,7 +378,8 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
   if (!c.ParseFromArray(p, static_cast<int>(end - p))) return fail("bad frames");
   const int n = c.time_delta_size();
   for (int size : {c.latency_size(), c.src_size(), c.dst_size(), c.kind_size(), c.client_size(), c.request_delta_size(),
-                   c.path_size(), c.status_size(), c.outcome_size(), c.load_size(), c.queue_size(), c.chosen_size()})
+                   c.path_size(), c.status_size(), c.outcome_size(), c.load_size(), c.queue_size(), c.chosen_size(),
+                   c.id_size()})
     if (size != n) return fail("frame columns of different lengths");
   if (c.note_size() != c.note_frame_size() || c.previous_size() != c.note_frame_size()) return fail("bad notes");
   out.frames.resize(static_cast<std::size_t>(n));
@@ -413,6 +403,7 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
     f.set_load(c.load(i));
     f.set_queue(c.queue(i));
     f.set_chosen(c.chosen(i));
+    f.set_id(c.id(i));
     time += c.time_delta(i);
     view.index = header.first_frame + static_cast<std::uint64_t>(i);
     view.time = time;

@@ -29,10 +29,10 @@ class FrameLogWriter {
   FrameLogWriter(const FrameLogWriter&) = delete;
   FrameLogWriter& operator=(const FrameLogWriter&) = delete;
 
-  // Appends one chunk. `actions` resolves control frames' notes. Flushed before returning, so a
-  // crash later leaves this chunk readable.
+  // Appends one chunk; `notes` holds the text the frames' note ranges point into. Flushed before
+  // returning, so a crash later leaves this chunk readable.
   void write_chunk(const v1::Keyframe* keyframe, const FrameRecord* frames, std::size_t count,
-                   const std::vector<ControlAction>& actions);
+                   std::string_view notes);
   // Writes the index and trailer. Without it the log is still readable by scanning.
   void finish();
 
@@ -45,7 +45,6 @@ class FrameLogWriter {
                     const v1::ChunkRef& ref, std::uint32_t flags);
 
   std::string path_;
-  std::vector<std::string> node_ids_;
   std::FILE* file_ = nullptr;
   int level_;
   std::uint64_t offset_ = 0;
@@ -116,8 +115,5 @@ class FrameLogReader {
   std::string raw_;
   v1::FrameColumns columns_;
 };
-
-// The note of a control frame ("capacity=0", "fail", "health server-2 down").
-std::string describe_action(const ControlAction& action, const std::string& subject_id);
 
 }  // namespace flowframe

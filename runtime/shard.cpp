@@ -3,15 +3,30 @@
 #include <algorithm>
 
 namespace flowframe {
+namespace {
+
+// A control frame's note: "capacity=0", "fail", "health server-2 down".
+std::string describe_action(const ControlAction& action, const Topology& topology) {
+  switch (action.type) {
+    case ControlAction::Type::set: return action.field + "=" + action.value;
+    case ControlAction::Type::fail: return "fail";
+    case ControlAction::Type::restore: return "restore";
+    case ControlAction::Type::health:
+      return "health " + topology.spec(action.subject).id() + (action.healthy ? " up" : " down");
+  }
+  return "";
+}
+
+}  // namespace
 
 Rng& Context::rng() { return component_->rng_; }
 
-void Context::send(NodeIndex to, Event event) {
+void Context::send(NodeIndex to, Event event, Time processing) {
   event.src = self_;
   event.dst = to;
-  event.sent = now_;
+  event.sent = now_ + processing;
   event.seq = component_->next_seq_++;
-  event.deliver = now_ + topology_.link(self_, to).sample(component_->rng_);
+  event.deliver = event.sent + topology_.link(self_, to).sample(component_->rng_);
   shard_.route(event);
 }
 
@@ -114,20 +129,29 @@ void Shard::deliver(const Event& event) {
   context_.now_ = event.deliver;
   context_.outcome_ = Outcome::none;
   context_.chosen_ = kNoNode;
+  context_.note_.clear();
   ++delivered_;
   last_time_ = event.deliver;
   if (event.kind == EventKind::request || event.kind == EventKind::response) ++hops_;
+  const ControlAction* action = nullptr;
   if (event.kind == EventKind::control) {
-    auto& action = topology_.actions()[static_cast<std::size_t>(event.arg)];
-    if (component.apply(action, context_).empty()) context_.outcome_ = Outcome::applied;
+    auto& applied = topology_.actions()[static_cast<std::size_t>(event.arg)];
+    action = &applied;
+    const auto error = component.apply(applied, context_);
+    context_.outcome_ = error.empty() ? Outcome::applied : Outcome::none;
+    context_.note_ = describe_action(applied, topology_) + (error.empty() ? "" : ": " + error);
   } else {
     component.handle(event, context_);
   }
   if (!record_ || event.silent) return;
+  const auto note_offset = static_cast<std::uint32_t>(notes_.size());
+  notes_ += context_.note_;
+  if (action) notes_ += action->previous;
   frames_.push_back(FrameRecord{
       .key = key_of(event),
       .sent = event.sent,
       .request = event.request,
+      .id = event.id,
       .src = event.src,
       .dst = event.dst,
       .client = event.client,
@@ -135,7 +159,9 @@ void Shard::deliver(const Event& event) {
       .path = event.path,
       .load = component.load(),
       .queue = component.queue(),
-      .action = event.kind == EventKind::control ? static_cast<std::uint32_t>(event.arg) : 0,
+      .note_offset = note_offset,
+      .note_size = static_cast<std::uint32_t>(context_.note_.size()),
+      .previous_size = action ? static_cast<std::uint32_t>(action->previous.size()) : 0,
       .status = event.status,
       .kind = event.kind,
       .outcome = context_.outcome_,

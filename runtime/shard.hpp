@@ -31,6 +31,8 @@ class Shard {
   Time next_time() const;
 
   std::vector<FrameRecord>& frames() { return frames_; }
+  // The notes frames() refer to.
+  std::string& notes() { return notes_; }
   std::uint64_t delivered() const { return delivered_; }
   // Requests and responses delivered: messages that crossed a link.
   std::uint64_t hops() const { return hops_; }
@@ -61,6 +63,7 @@ class Shard {
   std::uint64_t parity_ = 0;
   Time earliest_sent_ = kTimeNever;
   std::vector<FrameRecord> frames_;
+  std::string notes_;
   std::uint64_t delivered_ = 0;
   std::uint64_t hops_ = 0;
   Time last_time_ = 0;

@@ -18,6 +18,7 @@ struct ChunkJob {
   bool has_keyframe = false;
   v1::Keyframe keyframe;
   std::vector<FrameRecord> frames;
+  std::string notes;
 };
 
 }  // namespace
@@ -172,7 +173,12 @@ class Clock {
     const std::size_t before = out.size();
     for (auto& shard : shards_) {
       auto& frames = shard->frames();
+      const auto base = static_cast<std::uint32_t>(chunk_->notes.size());
+      chunk_->notes += shard->notes();
+      shard->notes().clear();
+      const std::size_t first = out.size();
       out.insert(out.end(), frames.begin(), frames.end());
+      if (base) for (std::size_t i = first; i < out.size(); ++i) out[i].note_offset += base;
       frames.clear();
     }
     // Each shard's frames are in key order; across shards they interleave within the window.
@@ -208,12 +214,12 @@ caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vect
   };
 }
 
-caf::behavior writer_actor(caf::event_based_actor*, FrameLogWriter* writer, const Topology* topology) {
+caf::behavior writer_actor(caf::event_based_actor*, FrameLogWriter* writer) {
   return {
       [=](chunk_atom, const std::shared_ptr<ChunkJob>& job) -> caf::message {
         try {
           writer->write_chunk(job->has_keyframe ? &job->keyframe : nullptr, job->frames.data(), job->frames.size(),
-                              topology->actions());
+                              job->notes);
           return caf::make_message(written_atom::value);
         } catch (const std::exception& error) {
           return caf::make_message(failed_atom::value, std::string(error.what()));
@@ -248,7 +254,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   auto& st = self->state;
   for (const auto& shard : clock->shards())
     st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), topology->lookahead()));
-  if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log, topology);
+  if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log);
   st.started = st.last_progress = std::chrono::steady_clock::now();
 
   auto start_window = [self, clock] {

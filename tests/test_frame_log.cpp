@@ -41,7 +41,12 @@ std::vector<FrameRecord> sample_frames(std::size_t count) {
     f.status = i % 10 == 0 ? 503 : 200;
     f.kind = i % 50 == 49 ? EventKind::control : static_cast<EventKind>(i % 3);
     f.outcome = static_cast<Outcome>(i % 11);
-    f.action = 0;
+    if (f.kind == EventKind::control) {
+      f.note_offset = 0;  // "health b down" + previous "up" in the notes below
+      f.note_size = 13;
+      f.previous_size = 2;
+    }
+    f.id = i % 9;
     frames.push_back(f);
   }
   return frames;
@@ -51,17 +56,13 @@ TEST(FrameLog, RoundTripEveryField) {
   test::TempPath path(".ffl");
   const auto header = sample_header();
   const auto frames = sample_frames(1000);
-  std::vector<ControlAction> actions(1);
-  actions[0].type = ControlAction::Type::health;
-  actions[0].subject = 2;
-  actions[0].healthy = false;
-  actions[0].previous = "up";
+  const std::string notes = "health b downup";
   v1::Keyframe keyframe;
   keyframe.add_nodes()->set_node(3);
   {
     FrameLogWriter writer(path.str(), header);
-    writer.write_chunk(&keyframe, frames.data(), 400, actions);
-    writer.write_chunk(nullptr, frames.data() + 400, 600, actions);
+    writer.write_chunk(&keyframe, frames.data(), 400, notes);
+    writer.write_chunk(nullptr, frames.data() + 400, 600, notes);
     writer.finish();
   }
   FrameLogReader reader(path.str());
@@ -85,6 +86,7 @@ TEST(FrameLog, RoundTripEveryField) {
     EXPECT_EQ(got.frame.load(), want.load);
     EXPECT_EQ(got.frame.queue(), want.queue);
     EXPECT_EQ(got.frame.status(), want.status);
+    EXPECT_EQ(got.frame.id(), want.id);
     EXPECT_EQ(static_cast<int>(got.frame.kind()), static_cast<int>(want.kind));
     EXPECT_EQ(static_cast<int>(got.frame.outcome()), static_cast<int>(want.outcome));
     if (want.kind == EventKind::control) {
