@@ -10,6 +10,21 @@ Balancer::Balancer(Strategy strategy, std::vector<Backend> backends)
   rebuild_healthy();
 }
 
+std::vector<Balancer::Backend> Balancer::backends_for(const std::vector<NodeIndex>& nodes, const Topology& topology) {
+  std::vector<Backend> backends;
+  for (NodeIndex node : nodes) {
+    Backend backend;
+    backend.node = node;
+    const auto& spec = topology.spec(node);
+    if (spec.kind() == v1::Node::SERVER) {
+      backend.weight = spec.server().weight();
+      backend.healthy = spec.server().capacity() > 0;
+    }
+    backends.push_back(backend);
+  }
+  return backends;
+}
+
 void Balancer::rebuild_healthy() {
   healthy_.clear();
   for (std::size_t i = 0; i < backends_.size(); ++i)

@@ -6,6 +6,7 @@
 
 #include "flowframe/v1/frame.pb.h"
 #include "runtime/random.hpp"
+#include "runtime/topology.hpp"
 
 namespace flowframe {
 
@@ -23,6 +24,8 @@ class Balancer {
   };
 
   Balancer(Strategy strategy, std::vector<Backend> backends);
+  // Backends for these nodes: servers bring their weight, and start down at capacity 0.
+  static std::vector<Backend> backends_for(const std::vector<NodeIndex>& nodes, const Topology& topology);
 
   // A healthy backend for a request from a client whose address hashes to `client_hash`.
   std::optional<std::size_t> pick(std::uint64_t client_hash, Rng& rng);

@@ -12,8 +12,17 @@ std::string client_ip(const v1::Node& spec, std::size_t position) {
   return "10.0." + std::to_string((position + 1) / 256) + "." + std::to_string((position + 1) % 256);
 }
 
+namespace {
+// Timer arguments: 0 is the next generated request, kScripted + k the k-th scripted one,
+// kUpload + n the delayed upload of valet flow n.
+constexpr std::int64_t kScripted = 1;
+constexpr std::int64_t kUpload = std::int64_t{1} << 40;
+}  // namespace
+
 Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
-    : Component(spec, index, topology.seed()) {
+    : Component(spec, index, topology.seed()), topology_(&topology) {
+  for (const auto& item : topology.script())
+    if (item.client == index) script_.push_back(&item);
   const auto& clients = topology.clients();
   const auto found = std::find(clients.begin(), clients.end(), index);
   if (found == clients.end()) return;  // a client node the workload does not use stays idle
@@ -28,7 +37,8 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
   mean_gap_ = static_cast<double>(count) / workload.rate() * kNanosPerSecond;
   // The first request of each client is staggered so steady clients do not fire in lockstep.
   first_at_ = static_cast<Time>(std::llround(mean_gap_ * static_cast<double>(position) / static_cast<double>(count)));
-  if (stop.requests() > 0)
+  if (workload.rate() <= 0) quota_ = 0;  // scripted requests only
+  else if (stop.requests() > 0)
     quota_ = stop.requests() / count + (position < stop.requests() % count ? 1 : 0);
   stop_at_ = stop.duration_s() > 0 ? from_seconds(stop.duration_s()) : kTimeNever;
   std::uint64_t total = 0;
@@ -36,6 +46,13 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
 }
 
 void Client::start(Context& context) {
+  for (std::size_t k = 0; k < script_.size(); ++k) {
+    Event tick;
+    tick.kind = EventKind::timer;
+    tick.silent = true;
+    tick.arg = kScripted + static_cast<std::int64_t>(k);
+    context.schedule(script_[k]->at, tick);
+  }
   if (!active_ || quota_ == 0) return;
   Event tick;
   tick.kind = EventKind::timer;
@@ -48,18 +65,31 @@ Time Client::next_gap(Context& context) {
   return std::max<Time>(1, static_cast<Time>(std::llround(gap)));
 }
 
+void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context) {
+  Event request;
+  request.kind = EventKind::request;
+  request.client = index();
+  request.request = ++sent_;
+  request.created = context.now();
+  request.path = path;
+  request.id = id;
+  request.via[request.via_depth++] = index();
+  context.send(target_, request);
+}
+
 void Client::handle(const Event& event, Context& context) {
   if (event.kind == EventKind::timer) {
-    if (sent_ >= quota_ || context.now() >= stop_at_) return;
-    Event request;
-    request.kind = EventKind::request;
-    request.client = index();
-    request.request = ++sent_;
-    request.created = context.now();
-    request.path = pick_path(context);
-    request.via[request.via_depth++] = index();
-    context.send(target_, request);
-    if (sent_ < quota_) {
+    if (event.arg >= kUpload) return valet_upload(static_cast<std::uint64_t>(event.arg - kUpload), context);
+    if (event.arg >= kScripted) {
+      const auto& item = *script_[static_cast<std::size_t>(event.arg - kScripted)];
+      if (item.valet) return start_valet(item, context);
+      return send_request(item.path, item.id, context);
+    }
+    if (generated_ >= quota_ || context.now() >= stop_at_) return;
+    ++generated_;
+    const auto path = pick_path(context);
+    send_request(path, topology_->ids(path).sample(context.rng()), context);
+    if (generated_ < quota_) {
       Event tick;
       tick.kind = EventKind::timer;
       tick.silent = true;
@@ -67,13 +97,90 @@ void Client::handle(const Event& event, Context& context) {
     }
     return;
   }
-  if (event.kind == EventKind::response) {
-    latencies_.record(context.now() - event.created);
-    if (event.status >= 200 && event.status < 300) ++completed_;
-    else ++failed_;
-    ++by_status_[event.status];
-    context.decide(Outcome::completed);
+  if (event.kind != EventKind::response) return;
+  auto flow = valet_.find(event.request);
+  if (flow != valet_.end() && flow->second.token.signature().empty() && event.status == 200)
+    return valet_token(event, context);
+  if (flow != valet_.end()) valet_.erase(flow);
+  finish(event, context);
+}
+
+void Client::finish(const Event& response, Context& context) {
+  latencies_.record(context.now() - response.created);
+  if (response.status >= 200 && response.status < 300) ++completed_;
+  else ++failed_;
+  ++by_status_[response.status];
+  context.decide(Outcome::completed);
+}
+
+// Step 1 of the valet-key flow: ask the token service for an upload token.
+void Client::start_valet(const Topology::Scripted& item, Context& context) {
+  Event request;
+  request.kind = EventKind::request;
+  request.client = index();
+  request.request = ++sent_;
+  request.created = context.now();
+  request.path = item.path;
+  request.id = item.id;
+  request.via[request.via_depth++] = index();
+  auto payload = std::make_shared<v1::Payload>();
+  payload->set_op(v1::Payload::ISSUE_TOKEN);
+  payload->set_key(item.valet->object());
+  request.payload = std::move(payload);
+  valet_[request.request] = ValetFlow{&item, request, {}};
+  context.send(target_, request);
+}
+
+// Step 2: the token arrived; upload now, or later when misbehaving on purpose.
+void Client::valet_token(const Event& response, Context& context) {
+  auto& flow = valet_.at(response.request);
+  flow.token = response.payload ? response.payload->token() : v1::UploadToken{};
+  if (flow.token.signature().empty()) {
+    valet_.erase(response.request);
+    return finish(response, context);
   }
+  if (flow.item->valet->misuse() == v1::ValetUpload::AFTER_EXPIRY) {
+    Event wait;
+    wait.kind = EventKind::timer;
+    wait.silent = true;
+    wait.arg = kUpload + static_cast<std::int64_t>(response.request);
+    context.schedule(flow.token.expires_ns() - context.now() + kNanosPerSecond, wait);
+    context.decide(Outcome::completed, kNoNode, "token received; waiting until it has expired");
+    return;
+  }
+  valet_upload(response.request, context);
+  context.decide(Outcome::delegated, flow.item->storage, "token received; uploading straight to storage");
+}
+
+void Client::valet_upload(std::uint64_t request_number, Context& context) {
+  auto& flow = valet_.at(request_number);
+  const auto& valet = *flow.item->valet;
+  auto payload = std::make_shared<v1::Payload>();
+  payload->set_op(v1::Payload::PUT);
+  payload->set_bucket(flow.token.bucket());
+  payload->set_key(valet.object());
+  payload->set_size(valet.size_bytes());
+  *payload->mutable_token() = flow.token;
+  switch (valet.misuse()) {
+    case v1::ValetUpload::TAMPERED:  // widen the token to another key, keeping the old signature
+      payload->mutable_token()->set_key("other-" + valet.object());
+      payload->set_key("other-" + valet.object());
+      break;
+    case v1::ValetUpload::OTHER_KEY:
+      payload->set_key("other-" + valet.object());
+      break;
+    case v1::ValetUpload::READ_WITH_WRITE_TOKEN:
+      payload->set_op(v1::Payload::READ);
+      payload->set_size(0);
+      break;
+    default:
+      break;
+  }
+  Event upload = flow.request;
+  upload.payload = std::move(payload);
+  upload.via_depth = 0;
+  upload.via[upload.via_depth++] = index();
+  context.send(flow.item->storage, upload);
 }
 
 std::uint32_t Client::pick_path(Context& context) {

@@ -24,7 +24,22 @@ class Client final : public Component {
  private:
   Time next_gap(Context& context);
   std::uint32_t pick_path(Context& context);
+  void send_request(std::uint32_t path, std::uint64_t id, Context& context);
+  void start_valet(const Topology::Scripted& item, Context& context);
+  void valet_token(const Event& response, Context& context);
+  void valet_upload(std::uint64_t request, Context& context);
+  void finish(const Event& response, Context& context);
 
+  // A valet-key flow under way: its script entry and, once issued, the token.
+  struct ValetFlow {
+    const Topology::Scripted* item;
+    Event request;
+    v1::UploadToken token;
+  };
+
+  const Topology* topology_ = nullptr;
+  std::vector<const Topology::Scripted*> script_;
+  std::map<std::uint64_t, ValetFlow> valet_;
   bool active_ = false;
   std::string ip_;
   NodeIndex target_ = kNoNode;
@@ -35,6 +50,7 @@ class Client final : public Component {
   Time stop_at_ = kTimeNever;
   std::vector<std::uint64_t> cumulative_weights_;
   std::uint64_t sent_ = 0;
+  std::uint64_t generated_ = 0;
   std::uint64_t completed_ = 0;
   std::uint64_t failed_ = 0;
   std::map<std::uint16_t, std::uint64_t> by_status_;

@@ -12,7 +12,7 @@ class LoadBalancer final : public Component {
  public:
   LoadBalancer(const v1::Node& spec, NodeIndex index, const Topology& topology)
       : Component(spec, index, topology.seed()),
-        balancer_(spec.load_balancer().strategy(), backends_of(index, topology)),
+        balancer_(spec.load_balancer().strategy(), Balancer::backends_for(topology.downstream(index), topology)),
         client_hash_(topology.size(), 0) {
     const auto& clients = topology.clients();
     for (std::size_t i = 0; i < clients.size(); ++i)
@@ -79,21 +79,6 @@ class LoadBalancer final : public Component {
   }
 
  private:
-  static std::vector<Balancer::Backend> backends_of(NodeIndex index, const Topology& topology) {
-    std::vector<Balancer::Backend> backends;
-    for (NodeIndex node : topology.downstream(index)) {
-      Balancer::Backend backend;
-      backend.node = node;
-      const auto& spec = topology.spec(node);
-      if (spec.kind() == v1::Node::SERVER) {
-        backend.weight = spec.server().weight();
-        backend.healthy = spec.server().capacity() > 0;  // capacity 0: down from the start
-      }
-      backends.push_back(backend);
-    }
-    return backends;
-  }
-
   Balancer balancer_;
   std::vector<std::uint64_t> client_hash_;
   std::uint64_t handled_ = 0;

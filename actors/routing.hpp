@@ -4,19 +4,36 @@
 
 namespace flowframe {
 
-// Sends a response one hop back towards the client.
-inline void send_back(Event response, Context& context) {
+// Sends a response one hop back towards the client, `processing` after now.
+inline void send_back(Event response, Context& context, Time processing = 0) {
   if (response.via_depth == 0) return;
   const NodeIndex back = response.via[--response.via_depth];
-  context.send(back, response);
+  context.send(back, response, processing);
 }
 
-// Answers `request` with `status`.
-inline void respond(const Event& request, std::uint16_t status, Context& context) {
+// Answers `request` with `status` (and what `payload` carries), `processing` after now.
+inline void respond(const Event& request, std::uint16_t status, Context& context, Time processing = 0,
+                    std::shared_ptr<const v1::Payload> payload = nullptr) {
   Event response = request;
   response.kind = EventKind::response;
   response.status = status;
-  send_back(response, context);
+  response.payload = std::move(payload);
+  send_back(response, context, processing);
+}
+
+// A request this node makes to `to` on behalf of `original` (same client and request number, so
+// frames show whose work it is); `arg` comes back in the response.
+inline Event sub_request(const Event& original, NodeIndex self, std::int64_t arg,
+                         std::shared_ptr<const v1::Payload> payload) {
+  Event request = original;
+  request.kind = EventKind::request;
+  request.status = 0;
+  request.silent = false;
+  request.arg = arg;
+  request.via_depth = 0;
+  request.via[request.via_depth++] = self;
+  request.payload = std::move(payload);
+  return request;
 }
 
 }  // namespace flowframe

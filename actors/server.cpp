@@ -1,11 +1,11 @@
 // Server: serves up to `capacity` requests at once, each for a sampled service time; others
 // wait in a bounded FIFO queue (full: 503). Capacity 0 means down: it refuses everything and
-// aborts what it held.
-#include <deque>
+// aborts what it held. With a handler it then does more before answering (cache-aside).
+#include <fmt/format.h>
 
 #include "actors/components.hpp"
 #include "actors/routing.hpp"
-#include "runtime/distribution.hpp"
+#include "actors/work_queue.hpp"
 #include "runtime/settings.hpp"
 
 namespace flowframe {
@@ -13,141 +13,99 @@ namespace {
 
 class Server final : public Component {
  public:
-  Server(const v1::Node& spec, NodeIndex index, std::uint64_t seed) : Component(spec, index, seed) {
-    service_ = Sampler(spec_.server().service_time());
-    capacity_ = spec_.server().capacity();
+  Server(const v1::Node& spec, NodeIndex index, const Topology& topology)
+      : Component(spec, index, topology.seed()),
+        work_(spec.server().capacity(), spec.server().queue_limit(), spec.server().service_time()) {
+    if (!spec.server().has_cache_aside()) return;
+    const auto& handler = spec.server().cache_aside();
+    cache_ = topology.index_of(handler.cache());
+    database_ = topology.index_of(handler.database());
+    for (const auto& path : topology.paths()) reads_.push_back(path.rfind("GET ", 0) == 0);
   }
 
   void handle(const Event& event, Context& context) override {
-    if (event.kind == EventKind::request) {
-      if (capacity_ == 0) return reject(event, Outcome::rejected_down, context);
-      if (busy_ < capacity_) return begin(event, context);
-      if (waiting_.size() < spec_.server().queue_limit()) {
-        waiting_.push_back(event);
-        max_queue_ = std::max<std::uint32_t>(max_queue_, static_cast<std::uint32_t>(waiting_.size()));
-        context.decide(Outcome::queued);
+    switch (event.kind) {
+      case EventKind::request:
+        switch (work_.admit(event, context)) {
+          case WorkQueue::Admitted::started: return context.decide(Outcome::started);
+          case WorkQueue::Admitted::queued: return context.decide(Outcome::queued);
+          case WorkQueue::Admitted::full: return reject(event, Outcome::rejected_queue_full, context);
+          case WorkQueue::Admitted::down: return reject(event, Outcome::rejected_down, context);
+        }
         return;
+      case EventKind::timer: {
+        const auto slot = work_.finished(event);
+        if (!slot) return;  // the request was aborted when the server went down
+        if (cache_ == kNoNode) return answer(*slot, 200, Outcome::served, "", context);
+        return begin_cache_aside(*slot, context);
       }
-      return reject(event, Outcome::rejected_queue_full, context);
+      case EventKind::response: {
+        const auto slot = work_.slot_of(event.arg);
+        if (!slot) return context.decide(Outcome::none, kNoNode, "late answer for an aborted request; ignored");
+        return continue_cache_aside(*slot, event, context);
+      }
+      default:
+        return;
     }
-    if (event.kind == EventKind::timer) finish(event, context);
   }
 
   std::string apply(ControlAction& action, Context& context) override {
     auto& params = *spec_.mutable_server();
-    std::uint32_t capacity = capacity_;
+    std::uint32_t capacity = work_.capacity();
     switch (action.type) {
       case ControlAction::Type::fail:
-        action.previous = "capacity=" + std::to_string(capacity_);
-        if (capacity_ > 0) capacity_before_fail_ = capacity_;
+        action.previous = "capacity=" + std::to_string(capacity);
+        if (capacity > 0) capacity_before_fail_ = capacity;
         capacity = 0;
         break;
       case ControlAction::Type::restore:
-        action.previous = "capacity=" + std::to_string(capacity_);
-        capacity = capacity_ > 0 ? capacity_ : capacity_before_fail_;
+        action.previous = "capacity=" + std::to_string(capacity);
+        if (capacity == 0) capacity = capacity_before_fail_;
         break;
       case ControlAction::Type::set: {
         action.previous = read_setting(params, action.field);
         if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
-        service_ = Sampler(params.service_time());
-        if (action.field == "capacity" && params.capacity() == 0 && capacity_ > 0) capacity_before_fail_ = capacity_;
+        if (action.field == "capacity" && params.capacity() == 0 && capacity > 0) capacity_before_fail_ = capacity;
         capacity = params.capacity();
+        work_.set_service_time(params.service_time());
         break;
       }
       default:
         return "a server has no health to set";
     }
     params.set_capacity(capacity);
-    set_capacity(capacity, context);
-    // A shorter queue limit turns the requests past it away.
-    while (waiting_.size() > params.queue_limit()) {
-      reject(waiting_.back(), Outcome::aborted, context);
-      waiting_.pop_back();
-    }
-    context.decide(Outcome::applied);
+    const auto drop = [&](const Event& request) { reject(request, Outcome::aborted, context); };
+    work_.set_capacity(capacity, context, drop);
+    work_.set_queue_limit(params.queue_limit(), drop);
     return "";
   }
 
-  std::uint32_t load() const override { return busy_; }
-  std::uint32_t queue() const override { return static_cast<std::uint32_t>(waiting_.size()); }
+  std::uint32_t load() const override { return work_.busy(); }
+  std::uint32_t queue() const override { return work_.waiting(); }
 
   void snapshot(v1::NodeState& state, Time now) const override {
-    state.set_load(busy_);
-    state.set_queue(queue());
+    state.set_load(work_.busy());
+    state.set_queue(work_.waiting());
     state.set_handled(handled_);
     state.set_rejected(rejected_);
     auto& server = *state.mutable_server();
-    server.set_capacity(capacity_);
-    server.set_queue_limit(spec_.server().queue_limit());
-    server.set_busy_ns(busy_ns_ + static_cast<std::uint64_t>(busy_) * static_cast<std::uint64_t>(now - since_));
-    server.set_capacity_ns(capacity_ns_ + static_cast<std::uint64_t>(capacity_) * static_cast<std::uint64_t>(now - since_));
-    server.set_max_queue(max_queue_);
+    server.set_capacity(work_.capacity());
+    server.set_queue_limit(work_.queue_limit());
+    server.set_busy_ns(work_.busy_ns(now));
+    server.set_capacity_ns(work_.capacity_ns(now));
+    server.set_max_queue(work_.max_queue());
     server.set_capacity_before_fail(capacity_before_fail_);
   }
 
  private:
-  struct Slot {
-    Event request;
-    std::uint32_t generation = 0;
-    bool active = false;
-  };
+  // Where a cache-aside request is, per slot.
+  enum class Stage { ask_cache, read_database, fill_cache, write_database, invalidate };
 
-  // Busy time and capacity integrated up to now, before either changes.
-  void account(Time now) {
-    busy_ns_ += static_cast<std::uint64_t>(busy_) * static_cast<std::uint64_t>(now - since_);
-    capacity_ns_ += static_cast<std::uint64_t>(capacity_) * static_cast<std::uint64_t>(now - since_);
-    since_ = now;
-  }
-
-  void begin(const Event& request, Context& context) {
-    account(context.now());
-    std::uint32_t slot;
-    if (free_slots_.empty()) {
-      slot = static_cast<std::uint32_t>(slots_.size());
-      slots_.emplace_back();
-    } else {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
-    }
-    auto& entry = slots_[slot];
-    entry.request = request;
-    entry.active = true;
-    ++busy_;
-    Event done;
-    done.kind = EventKind::timer;
-    done.client = request.client;
-    done.request = request.request;
-    done.path = request.path;
-    done.created = request.created;
-    done.status = 200;
-    done.arg = static_cast<std::int64_t>((std::uint64_t{entry.generation} << 32) | slot);
-    context.schedule(service_.sample(context.rng()), done);
-    context.decide(Outcome::started);
-  }
-
-  void finish(const Event& timer, Context& context) {
-    const auto slot = static_cast<std::uint32_t>(timer.arg & 0xFFFFFFFF);
-    const auto generation = static_cast<std::uint32_t>(static_cast<std::uint64_t>(timer.arg) >> 32);
-    if (slot >= slots_.size() || !slots_[slot].active || slots_[slot].generation != generation)
-      return;  // the request was aborted when the server went down
-    account(context.now());
-    auto& entry = slots_[slot];
-    entry.active = false;
-    ++entry.generation;
-    free_slots_.push_back(slot);
-    --busy_;
+  void answer(std::uint32_t slot, std::uint16_t status, Outcome outcome, std::string_view note, Context& context) {
     ++handled_;
-    respond(entry.request, 200, context);
-    start_waiting(context);
-    context.decide(Outcome::served);
-  }
-
-  void start_waiting(Context& context) {
-    while (busy_ < capacity_ && !waiting_.empty()) {
-      const Event next = waiting_.front();
-      waiting_.pop_front();
-      begin(next, context);
-    }
+    respond(work_.request(slot), status, context);
+    work_.release(slot, context);
+    context.decide(outcome, kNoNode, note);
   }
 
   void reject(const Event& request, Outcome outcome, Context& context) {
@@ -156,46 +114,73 @@ class Server final : public Component {
     context.decide(outcome);
   }
 
-  void set_capacity(std::uint32_t capacity, Context& context) {
-    account(context.now());
-    capacity_ = capacity;
-    if (capacity_ == 0) {
-      // Down: everything held here fails now.
-      for (auto& slot : slots_) {
-        if (!slot.active) continue;
-        slot.active = false;
-        ++slot.generation;
-        --busy_;
-        reject(slot.request, Outcome::aborted, context);
-      }
-      free_slots_.clear();
-      for (std::uint32_t i = 0; i < slots_.size(); ++i) free_slots_.push_back(i);
-      for (const auto& request : waiting_) reject(request, Outcome::aborted, context);
-      waiting_.clear();
-      return;
-    }
-    start_waiting(context);
+  std::string key(const Event& request) const { return spec_.server().cache_aside().key_prefix() + std::to_string(request.id); }
+
+  void ask(std::uint32_t slot, NodeIndex to, v1::Payload::Op op, Stage stage, std::string_view note, Context& context,
+           std::string value = {}) {
+    const auto& request = work_.request(slot);
+    const auto& handler = spec_.server().cache_aside();
+    auto payload = std::make_shared<v1::Payload>();
+    payload->set_op(op);
+    payload->set_key(key(request));
+    payload->set_table(handler.table());
+    payload->set_value(std::move(value));
+    if (op == v1::Payload::SET) payload->set_ttl_ns(from_seconds(handler.ttl_s()));
+    if (slot >= stages_.size()) stages_.resize(slot + 1);
+    stages_[slot] = stage;
+    context.send(to, sub_request(request, index(), work_.token(slot), std::move(payload)));
+    context.decide(Outcome::delegated, to, note);
   }
 
-  Sampler service_;
-  std::uint32_t capacity_ = 0;
+  void begin_cache_aside(std::uint32_t slot, Context& context) {
+    const auto& request = work_.request(slot);
+    if (reads_[request.path])
+      return ask(slot, cache_, v1::Payload::GET, Stage::ask_cache, "GET " + key(request) + " from the cache", context);
+    ask(slot, database_, v1::Payload::UPDATE, Stage::write_database,
+        fmt::format("UPDATE {}/{} in the database", spec_.server().cache_aside().table(), request.id), context,
+        fmt::format("{{\"updated_by\":\"request {}\"}}", request.request));
+  }
+
+  void continue_cache_aside(std::uint32_t slot, const Event& response, Context& context) {
+    const auto& request = work_.request(slot);
+    const bool ok = response.status >= 200 && response.status < 300;
+    switch (stages_[slot]) {
+      case Stage::ask_cache:
+        if (ok) return answer(slot, 200, Outcome::served, "cache hit: answered " + key(request), context);
+        return ask(slot, database_, v1::Payload::SELECT, Stage::read_database,
+                   "cache miss: " + key(request) + " -> database", context);
+      case Stage::read_database:
+        if (ok)
+          return ask(slot, cache_, v1::Payload::SET, Stage::fill_cache,
+                     fmt::format("fill the cache: SET {} (ttl {}s)", key(request), spec_.server().cache_aside().ttl_s()),
+                     context, response.payload ? response.payload->value() : "");
+        if (response.status == 404)
+          return answer(slot, 404, Outcome::not_found, "404 " + key(request) + " not found; nothing cached", context);
+        return answer(slot, response.status, Outcome::none, "database failed", context);
+      case Stage::fill_cache:
+        return answer(slot, 200, Outcome::served, "answered " + key(request) + " from the database", context);
+      case Stage::write_database:
+        if (ok) return ask(slot, cache_, v1::Payload::DEL, Stage::invalidate, "invalidate " + key(request), context);
+        return answer(slot, response.status, Outcome::none, "write failed", context);
+      case Stage::invalidate:
+        return answer(slot, 200, Outcome::served, "written; cache entry " + key(request) + " invalidated", context);
+    }
+  }
+
+  WorkQueue work_;
   std::uint32_t capacity_before_fail_ = 0;
-  std::uint32_t busy_ = 0;
-  std::vector<Slot> slots_;
-  std::vector<std::uint32_t> free_slots_;
-  std::deque<Event> waiting_;
   std::uint64_t handled_ = 0;
   std::uint64_t rejected_ = 0;
-  std::uint32_t max_queue_ = 0;
-  Time since_ = 0;
-  std::uint64_t busy_ns_ = 0;
-  std::uint64_t capacity_ns_ = 0;
+  NodeIndex cache_ = kNoNode;
+  NodeIndex database_ = kNoNode;
+  std::vector<bool> reads_;  // per request path: a GET
+  std::vector<Stage> stages_;
 };
 
 }  // namespace
 
-std::unique_ptr<Component> make_server(const v1::Node& spec, NodeIndex index, std::uint64_t seed) {
-  return std::make_unique<Server>(spec, index, seed);
+std::unique_ptr<Component> make_server(const v1::Node& spec, NodeIndex index, const Topology& topology) {
+  return std::make_unique<Server>(spec, index, topology);
 }
 
 }  // namespace flowframe

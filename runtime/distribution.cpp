@@ -52,3 +52,22 @@ Time Sampler::minimum() const {
 }
 
 }  // namespace flowframe
+
+namespace flowframe {
+
+IdSampler::IdSampler(std::uint64_t keys, double zipf_s) : keys_(std::max<std::uint64_t>(keys, 1)) {
+  if (zipf_s <= 0 || keys_ == 1) return;
+  cumulative_.reserve(keys_);
+  double total = 0;
+  for (std::uint64_t k = 1; k <= keys_; ++k) cumulative_.push_back(total += std::pow(static_cast<double>(k), -zipf_s));
+}
+
+std::uint64_t IdSampler::sample(Rng& rng) const {
+  if (keys_ == 1) return 1;  // draws nothing: paths without {id} leave the random stream alone
+  if (cumulative_.empty()) return 1 + rng.below(keys_);
+  const double roll = rng.next_double() * cumulative_.back();
+  return 1 + static_cast<std::uint64_t>(std::upper_bound(cumulative_.begin(), cumulative_.end(), roll) -
+                                        cumulative_.begin());
+}
+
+}  // namespace flowframe

@@ -1,4 +1,6 @@
 #pragma once
+#include <vector>
+
 #include "flowframe/v1/scenario.pb.h"
 #include "runtime/random.hpp"
 #include "runtime/time.hpp"
@@ -23,6 +25,21 @@ class Sampler {
   double max_ns_ = 0;
   double log_mu_ = 0;
   double sigma_ = 0;
+};
+
+}  // namespace flowframe
+
+namespace flowframe {
+
+// Ids 1..keys for a request path's "{id}": uniform, or Zipf(s) (id k drawn with weight 1/k^s).
+class IdSampler {
+ public:
+  IdSampler(std::uint64_t keys = 1, double zipf_s = 0);
+  std::uint64_t sample(Rng& rng) const;
+
+ private:
+  std::uint64_t keys_;
+  std::vector<double> cumulative_;  // Zipf only
 };
 
 }  // namespace flowframe

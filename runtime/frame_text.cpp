@@ -18,16 +18,19 @@ const std::string& FrameText::node(std::uint32_t index) const {
 }
 
 std::string FrameText::path(const v1::Frame& frame) const {
-  const auto& name = frame.path() < static_cast<std::uint32_t>(header_.paths_size())
+  std::string name = frame.path() < static_cast<std::uint32_t>(header_.paths_size())
                          ? header_.paths(static_cast<int>(frame.path()))
                          : std::string("?");
-  return "GET " + name;
+  if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(frame.id()));
+  return name;
 }
 
 std::string FrameText::summary(const v1::Frame& f) const {
   const std::string request = fmt::format("{} [{}#{}]", path(f), node(f.client()), f.request());
   const std::string chosen = f.chosen() ? node(f.chosen() - 1) : "?";
   using F = v1::Frame;
+  // Components that say what they did in words (caches, databases, gateways, storage) are quoted.
+  if (!f.note().empty() && f.kind() != F::CONTROL) return fmt::format("{} [{}#{}]", f.note(), node(f.client()), f.request());
   switch (f.kind()) {
     case F::REQUEST:
       switch (f.outcome()) {
@@ -73,7 +76,8 @@ nlohmann::ordered_json FrameText::json(const FrameView& view) const {
   out["dst"] = node(f.dst());
   out["client"] = node(f.client());
   out["request"] = f.request();
-  out["path"] = f.path() < static_cast<std::uint32_t>(header_.paths_size()) ? header_.paths(static_cast<int>(f.path())) : "";
+  out["path"] = path(f);
+  out["id"] = f.id();
   out["status"] = f.status();
   out["outcome"] = lower(v1::Frame::Outcome_Name(f.outcome()));
   out["load"] = f.load();

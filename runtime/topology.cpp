@@ -50,15 +50,34 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
       }
   }
   const auto& workload = scenario_.workload();
+  auto path_name = [](const std::string& method, const std::string& path) {
+    return (method.empty() ? std::string("GET") : method) + " " + path;
+  };
   for (const auto& path : workload.paths()) {
-    paths_.push_back(path.path());
+    paths_.push_back(path_name(path.method(), path.path()));
     path_weights_.push_back(path.weight());
+    id_samplers_.emplace_back(path.keys(), path.zipf_s());
   }
   if (paths_.empty()) {
-    paths_.push_back("/");
+    paths_.push_back("GET /");
     path_weights_.push_back(1);
+    id_samplers_.emplace_back();
   }
   clients_ = resolve(workload.clients());
+  for (const auto& item : workload.script()) {
+    const auto name = path_name(item.method(), item.path().empty() ? "/" : item.path());
+    auto found = std::find(paths_.begin(), paths_.end(), name);
+    if (found == paths_.end()) {
+      paths_.push_back(name);
+      id_samplers_.emplace_back();
+      found = paths_.end() - 1;
+    }
+    Scripted scripted{from_seconds(item.at_s()), item.client().empty() ? clients_.front() : index_of(item.client()),
+                      static_cast<std::uint32_t>(found - paths_.begin()), item.id(),
+                      item.has_valet() ? &item.valet() : nullptr};
+    if (item.has_valet()) scripted.storage = index_of(item.valet().storage());
+    script_.push_back(scripted);
+  }
   if (!workload.target().empty()) {
     workload_target_ = index_of(workload.target());
   } else if (!clients_.empty() && !downstream_[clients_.front()].empty()) {

@@ -41,8 +41,20 @@ class Topology {
   // The smallest latency of any link: the width of a parallel window.
   Time lookahead() const { return lookahead_; }
 
+  // Request paths as "METHOD /path/{id}"; Event.path indexes them. The first
+  // path_weights().size() are the workload's generated mix, the rest come from its script.
   const std::vector<std::string>& paths() const { return paths_; }
   const std::vector<std::uint32_t>& path_weights() const { return path_weights_; }
+  const IdSampler& ids(std::uint32_t path) const { return id_samplers_[path]; }
+  struct Scripted {
+    Time at;
+    NodeIndex client;
+    std::uint32_t path;
+    std::uint64_t id;
+    const v1::ValetUpload* valet;  // nullptr for a plain request
+    NodeIndex storage = kNoNode;
+  };
+  const std::vector<Scripted>& script() const { return script_; }
   const std::vector<NodeIndex>& clients() const { return clients_; }
   NodeIndex workload_target() const { return workload_target_; }
 
@@ -68,6 +80,8 @@ class Topology {
   Time lookahead_ = kTimeNever;
   std::vector<std::string> paths_;
   std::vector<std::uint32_t> path_weights_;
+  std::vector<IdSampler> id_samplers_;
+  std::vector<Scripted> script_;
   std::vector<NodeIndex> clients_;
   NodeIndex workload_target_ = kNoNode;
   std::vector<ControlAction> actions_;

@@ -6,6 +6,7 @@ packages=(
   libcaf-dev                                     # actor runtime (CAF 0.17)
   protobuf-compiler libprotobuf-dev              # schemas for scenarios, frames, log header
   libzstd-dev libxxhash-dev                      # frame log: chunk compression and checksums
+  libssl-dev                                     # HMAC-SHA256 for valet-key upload tokens (libcrypto)
   libcli11-dev libfmt-dev nlohmann-json3-dev     # command line, formatting, JSON output
   libgtest-dev libgmock-dev                      # tests
 )
