@@ -101,12 +101,12 @@ class ApiGateway final : public Component {
       auto bucket = per_client_.try_emplace(ip, spec_.api_gateway().per_client(), now).first;
       if (!bucket->second.take(now, retry))
         return refuse(429, Outcome::rate_limited,
-                      fmt::format("429 rate limited: {} has {:.0f}/{:.0f} tokens, Retry-After {:.2f}s", ip,
+                      fmt::format("429 rate limited: {} has {:.1f}/{:.0f} tokens, Retry-After {:.2f}s", ip,
                                   bucket->second.tokens(now), bucket->second.burst(), to_seconds(retry)));
     }
     if (global_ && !global_->take(now, retry))
       return refuse(429, Outcome::rate_limited,
-                    fmt::format("429 rate limited (global {:.0f}/{:.0f} tokens), Retry-After {:.2f}s",
+                    fmt::format("429 rate limited (global {:.1f}/{:.0f} tokens), Retry-After {:.2f}s",
                                 global_->tokens(now), global_->burst(), to_seconds(retry)));
     auto& pool = pools_[route->pool];
     const auto chosen = pool.balancer.pick(stable_hash(ip), context.rng());

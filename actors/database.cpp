@@ -24,6 +24,7 @@ class Database final : public Component {
     for (const auto& table : spec.database().tables()) {
       auto& rows = tables_[table.name()];
       for (const auto& row : table.rows()) rows[row.id()] = row.value();
+      for (std::uint64_t id = 1; id <= table.generated_rows(); ++id) rows.try_emplace(id, fmt::format("{{\"id\":{}}}", id));
     }
   }
 

@@ -30,7 +30,8 @@ std::string FrameText::summary(const v1::Frame& f) const {
   const std::string chosen = f.chosen() ? node(f.chosen() - 1) : "?";
   using F = v1::Frame;
   // Components that say what they did in words (caches, databases, gateways, storage) are quoted.
-  if (!f.note().empty() && f.kind() != F::CONTROL) return fmt::format("{} [{}#{}]", f.note(), node(f.client()), f.request());
+  if (!f.note().empty() && f.kind() != F::CONTROL)
+    return f.request() ? fmt::format("{} [{}#{}]", f.note(), node(f.client()), f.request()) : f.note();
   switch (f.kind()) {
     case F::REQUEST:
       switch (f.outcome()) {

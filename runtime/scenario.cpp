@@ -59,7 +59,8 @@ class Locator {
     const char* field;
     int index = -1;
   };
-  std::string at(std::initializer_list<Step> path) const {
+  std::string at(std::initializer_list<Step> path) const { return at(std::vector<Step>(path)); }
+  std::string at(const std::vector<Step>& path) const {
     const Descriptor* type = v1::Scenario::descriptor();
     const TextFormat::ParseInfoTree* tree = tree_;
     std::string best = file_;
@@ -87,8 +88,19 @@ const char* params_field(v1::Node::Kind kind) {
     case v1::Node::CLIENT: return "client";
     case v1::Node::LOAD_BALANCER: return "load_balancer";
     case v1::Node::SERVER: return "server";
+    case v1::Node::CACHE: return "cache";
+    case v1::Node::DATABASE: return "database";
+    case v1::Node::API_GATEWAY: return "api_gateway";
+    case v1::Node::TOKEN_SERVICE: return "token_service";
+    case v1::Node::OBJECT_STORAGE: return "object_storage";
     default: return nullptr;
   }
+}
+
+v1::Distribution constant_ms(double ms) {
+  v1::Distribution d;
+  d.set_mean_ms(ms);
+  return d;
 }
 
 bool valid_id(const std::string& id) {
@@ -157,7 +169,10 @@ class Validator {
         continue;
       }
       if (node.kind() == v1::Node::KIND_UNSPECIFIED || node.kind() == v1::Node::DIRECTOR) {
-        problem(where, "kind", "node '" + node.id() + "' needs a kind: CLIENT, LOAD_BALANCER or SERVER");
+        problem(where, "kind",
+                "node '" + node.id() +
+                    "' needs a kind: CLIENT, LOAD_BALANCER, SERVER, CACHE, DATABASE, API_GATEWAY, TOKEN_SERVICE or "
+                    "OBJECT_STORAGE");
         continue;
       }
       if (node.params_case() != v1::Node::PARAMS_NOT_SET) {
@@ -187,6 +202,145 @@ class Validator {
           problem(node_field(i, "server", "weight"), "weight", "must be >= 1");
       }
     }
+    // Components name other nodes: check them once every id is known.
+    for (int i = 0; i < s_.nodes_size(); ++i)
+      if (valid_id(s_.nodes(i).id())) check_component(i);
+  }
+
+  // Checks of the richer components, each naming the field at fault.
+  void check_component(int i) {
+    const auto& node = s_.nodes(i);
+    auto at = [&](std::initializer_list<Locator::Step> rest) {
+      std::vector<Locator::Step> path{{"nodes", i}};
+      path.insert(path.end(), rest.begin(), rest.end());
+      return at_.at(path);
+    };
+    auto optional_distribution = [&](bool has, const v1::Distribution& d, const char* params, const char* field) {
+      if (has) check_distribution(d, at({{params}, {field}}), field);
+    };
+    switch (node.kind()) {
+      case v1::Node::CACHE: {
+        const auto& cache = node.cache();
+        optional_distribution(cache.has_op_time(), cache.op_time(), "cache", "op_time");
+        if (cache.has_sweep_interval_ms() && !(cache.sweep_interval_ms() > 0))
+          problem(at({{"cache"}, {"sweep_interval_ms"}}), "cache.sweep_interval_ms", "must be > 0");
+        for (int k = 0; k < cache.entries_size(); ++k) {
+          if (cache.entries(k).ttl_s() < 0)
+            problem(at({{"cache"}, {"entries", k}, {"ttl_s"}}), "cache.entries.ttl_s",
+                    "negative TTL " + fmt(cache.entries(k).ttl_s()) + " s (0 means no expiry)");
+          if (cache.entries(k).key().empty())
+            problem(at({{"cache"}, {"entries", k}}), "cache.entries.key", "an entry needs a key");
+        }
+        break;
+      }
+      case v1::Node::DATABASE: {
+        const auto& database = node.database();
+        optional_distribution(database.has_query_time(), database.query_time(), "database", "query_time");
+        if (database.has_max_connections() && database.max_connections() == 0)
+          problem(at({{"database"}, {"max_connections"}}), "database.max_connections", "must be >= 1");
+        std::set<std::string> names;
+        for (int t = 0; t < database.tables_size(); ++t) {
+          const auto& table = database.tables(t);
+          if (table.name().empty() || !names.insert(table.name()).second)
+            problem(at({{"database"}, {"tables", t}, {"name"}}), "database.tables.name",
+                    table.name().empty() ? "a table needs a name" : "duplicate table '" + table.name() + "'");
+          std::set<std::uint64_t> ids;
+          for (int r = 0; r < table.rows_size(); ++r)
+            if (!ids.insert(table.rows(r).id()).second)
+              problem(at({{"database"}, {"tables", t}, {"rows", r}, {"id"}}), "database.tables.rows.id",
+                      "duplicate id " + std::to_string(table.rows(r).id()) + " in table '" + table.name() + "'");
+        }
+        break;
+      }
+      case v1::Node::SERVER: {
+        if (!node.server().has_cache_aside()) break;
+        const auto& handler = node.server().cache_aside();
+        auto needs = [&](const std::string& id, v1::Node::Kind kind, const char* field) {
+          const auto where = at({{"server"}, {"cache_aside"}, {field}});
+          const std::string name = std::string("cache_aside.") + field;
+          if (!known(id)) return problem(where, name, id.empty() ? "missing" : unknown(id)), false;
+          if (kind_of(id) != kind) return problem(where, name, "'" + id + "' is not a " + v1::Node::Kind_Name(kind)), false;
+          if (!linked_from(node.group().empty() ? node.id() : node.group(), id) && !linked_from(node.id(), id))
+            return problem(where, name, "'" + node.id() + "' has no link to '" + id + "'"), false;
+          return true;
+        };
+        needs(handler.cache(), v1::Node::CACHE, "cache");
+        if (needs(handler.database(), v1::Node::DATABASE, "database") && !has_table(handler.database(), handler.table()))
+          problem(at({{"server"}, {"cache_aside"}, {"table"}}), "cache_aside.table",
+                  "unknown table '" + handler.table() + "' in database '" + handler.database() + "'");
+        if (handler.ttl_s() < 0)
+          problem(at({{"server"}, {"cache_aside"}, {"ttl_s"}}), "cache_aside.ttl_s",
+                  "negative TTL " + fmt(handler.ttl_s()) + " s (0 means no expiry)");
+        break;
+      }
+      case v1::Node::API_GATEWAY: {
+        const auto& gateway = node.api_gateway();
+        std::set<std::string> pools;
+        for (int p = 0; p < gateway.pools_size(); ++p) {
+          const auto& pool = gateway.pools(p);
+          if (pool.name().empty() || !pools.insert(pool.name()).second)
+            problem(at({{"api_gateway"}, {"pools", p}, {"name"}}), "api_gateway.pools.name",
+                    pool.name().empty() ? "a pool needs a name" : "duplicate pool '" + pool.name() + "'");
+          if (!known(pool.servers()))
+            problem(at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
+                    pool.servers().empty() ? "missing: name a server or group" : unknown(pool.servers()));
+          else if (!linked_from(node.id(), pool.servers()))
+            problem(at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
+                    "'" + node.id() + "' has no link to '" + pool.servers() + "'");
+        }
+        if (gateway.routes().empty())
+          problem(at({{"api_gateway"}}), "api_gateway.routes", "a gateway needs at least one route");
+        for (int r = 0; r < gateway.routes_size(); ++r) {
+          const auto& route = gateway.routes(r);
+          if (route.prefix().empty() || route.prefix()[0] != '/')
+            problem(at({{"api_gateway"}, {"routes", r}, {"prefix"}}), "api_gateway.routes.prefix", "a prefix starts with '/'");
+          if (!pools.count(route.pool())) {
+            std::vector<std::string> names(pools.begin(), pools.end());
+            auto guess = closest_name(route.pool(), names);
+            problem(at({{"api_gateway"}, {"routes", r}, {"pool"}}), "api_gateway.routes.pool",
+                    "route to unknown pool '" + route.pool() + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
+          }
+        }
+        for (const char* which : {"per_client", "global"}) {
+          const bool per_client = std::string(which) == "per_client";
+          if (per_client ? !gateway.has_per_client() : !gateway.has_global()) continue;
+          const auto& bucket = per_client ? gateway.per_client() : gateway.global();
+          if (!(bucket.rate() > 0))
+            problem(at({{"api_gateway"}, {which}, {"rate"}}), std::string("api_gateway.") + which + ".rate", "must be > 0");
+          if (bucket.burst() < 1)
+            problem(at({{"api_gateway"}, {which}, {"burst"}}), std::string("api_gateway.") + which + ".burst", "must be >= 1");
+        }
+        break;
+      }
+      case v1::Node::TOKEN_SERVICE: {
+        const auto& service = node.token_service();
+        if (service.secret().empty())
+          problem(at({{"token_service"}, {"secret"}}), "token_service.secret", "empty secret: tokens could be forged");
+        if (service.bucket().empty()) problem(at({{"token_service"}, {"bucket"}}), "token_service.bucket", "missing");
+        if (!(service.token_ttl_s() > 0))
+          problem(at({{"token_service"}, {"token_ttl_s"}}), "token_service.token_ttl_s", "must be > 0");
+        optional_distribution(service.has_service_time(), service.service_time(), "token_service", "service_time");
+        break;
+      }
+      case v1::Node::OBJECT_STORAGE: {
+        const auto& storage = node.object_storage();
+        if (storage.secret().empty())
+          problem(at({{"object_storage"}, {"secret"}}), "object_storage.secret", "empty secret: tokens could be forged");
+        if (storage.buckets().empty()) problem(at({{"object_storage"}}), "object_storage.buckets", "needs a bucket");
+        optional_distribution(storage.has_op_time(), storage.op_time(), "object_storage", "op_time");
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  bool has_table(const std::string& database, const std::string& table) const {
+    auto it = ids_.find(database);
+    if (it == ids_.end()) return false;
+    for (const auto& t : s_.nodes(it->second).database().tables())
+      if (t.name() == table) return true;
+    return false;
   }
 
   // A link end or event target: a node id, a replicated group, or a member of one.
@@ -272,7 +426,18 @@ class Validator {
               w.target().empty() ? "workload.clients" : "workload.target",
               "'" + w.clients() + "' has no link " + (w.target().empty() ? "to any node" : "to '" + w.target() + "'") +
                   "; add links { from: \"" + w.clients() + "\" to: ... }");
-    if (!(w.rate() > 0)) problem(at_.at({{"workload"}, {"rate"}}), "workload.rate", "must be > 0 requests per second");
+    if (!(w.rate() > 0) && !(w.rate() == 0 && w.script_size() > 0))
+      problem(at_.at({{"workload"}, {"rate"}}), "workload.rate",
+              "must be > 0 requests per second (or 0 with scripted requests)");
+    for (int k = 0; k < w.script_size(); ++k) check_script(k);
+    for (int i = 0; i < w.paths_size(); ++i) {
+      if (w.paths(i).keys() > 1'000'000 && w.paths(i).zipf_s() > 0)
+        problem(at_.at({{"workload"}, {"paths", i}, {"keys"}}), "workload.paths.keys", "at most 1,000,000 with zipf_s");
+      if (w.paths(i).zipf_s() < 0)
+        problem(at_.at({{"workload"}, {"paths", i}, {"zipf_s"}}), "workload.paths.zipf_s", "must be >= 0");
+      if (!valid_method(w.paths(i).method()))
+        problem(at_.at({{"workload"}, {"paths", i}, {"method"}}), "workload.paths.method", "GET, PUT, POST or DELETE");
+    }
     if (!w.target().empty() && !known(w.target()))
       problem(at_.at({{"workload"}, {"target"}}), "workload.target", unknown(w.target()));
     for (int i = 0; i < w.paths_size(); ++i) {
@@ -283,7 +448,36 @@ class Validator {
     }
   }
 
+  static bool valid_method(const std::string& method) {
+    return method.empty() || method == "GET" || method == "PUT" || method == "POST" || method == "DELETE";
+  }
+
+  void check_script(int k) {
+    const auto& item = s_.workload().script(k);
+    auto at = [&](const char* field) { return at_.at({{"workload"}, {"script", k}, {field}}); };
+    if (item.at_s() < 0) problem(at("at_s"), "workload.script.at_s", "must be >= 0");
+    if (!item.client().empty() && kind_of(item.client()) != v1::Node::CLIENT)
+      problem(at("client"), "workload.script.client",
+              known(item.client()) ? "'" + item.client() + "' is not a CLIENT" : unknown(item.client()));
+    if (!item.client().empty() && ids_.count(item.client()) == 0)
+      problem(at("client"), "workload.script.client", "name one client node (e.g. client-1), not a group");
+    if (!valid_method(item.method())) problem(at("method"), "workload.script.method", "GET, PUT, POST or DELETE");
+    if (!item.has_valet()) return;
+    const auto& valet = item.valet();
+    auto valet_at = [&](const char* field) { return at_.at({{"workload"}, {"script", k}, {"valet"}, {field}}); };
+    if (valet.object().empty()) problem(valet_at("object"), "workload.script.valet.object", "missing object key");
+    if (!known(valet.storage()))
+      problem(valet_at("storage"), "workload.script.valet.storage",
+              valet.storage().empty() ? "missing: name the object storage node" : unknown(valet.storage()));
+    else if (kind_of(valet.storage()) != v1::Node::OBJECT_STORAGE)
+      problem(valet_at("storage"), "workload.script.valet.storage", "'" + valet.storage() + "' is not OBJECT_STORAGE");
+    else if (!linked_from(s_.workload().clients(), valet.storage()))
+      problem(valet_at("storage"), "workload.script.valet.storage",
+              "'" + s_.workload().clients() + "' has no link to '" + valet.storage() + "'");
+  }
+
   void check_stop() {
+    if (s_.workload().rate() == 0 && s_.workload().script_size() > 0) return;  // ends after the script
     if (s_.stop().requests() == 0 && !(s_.stop().duration_s() > 0))
       problem(at_.at({{"stop"}}), "stop", "set stop.requests or stop.duration_s so the run ends");
     if (s_.stop().duration_s() < 0) problem(at_.at({{"stop"}, {"duration_s"}}), "stop.duration_s", "must be >= 0");
@@ -355,11 +549,36 @@ v1::Scenario expand_replicas(const v1::Scenario& written) {
 // (components, the log header, the viewer) sees the values the run used.
 void apply_defaults(v1::Scenario& flat) {
   for (auto& node : *flat.mutable_nodes()) {
-    if (node.kind() != v1::Node::SERVER) continue;
-    auto& server = *node.mutable_server();
-    if (!server.has_capacity()) server.set_capacity(1);
-    if (!server.has_queue_limit()) server.set_queue_limit(64);
-    if (!server.has_weight()) server.set_weight(1);
+    switch (node.kind()) {
+      case v1::Node::SERVER: {
+        auto& server = *node.mutable_server();
+        if (!server.has_capacity()) server.set_capacity(1);
+        if (!server.has_queue_limit()) server.set_queue_limit(64);
+        if (!server.has_weight()) server.set_weight(1);
+        break;
+      }
+      case v1::Node::CACHE: {
+        auto& cache = *node.mutable_cache();
+        if (!cache.has_sweep_interval_ms()) cache.set_sweep_interval_ms(1000);
+        if (!cache.has_op_time()) *cache.mutable_op_time() = constant_ms(0.1);
+        break;
+      }
+      case v1::Node::DATABASE: {
+        auto& database = *node.mutable_database();
+        if (!database.has_query_time()) *database.mutable_query_time() = constant_ms(2);
+        if (!database.has_max_connections()) database.set_max_connections(10);
+        if (!database.has_queue_limit()) database.set_queue_limit(64);
+        break;
+      }
+      case v1::Node::TOKEN_SERVICE:
+        if (!node.token_service().has_service_time()) *node.mutable_token_service()->mutable_service_time() = constant_ms(5);
+        break;
+      case v1::Node::OBJECT_STORAGE:
+        if (!node.object_storage().has_op_time()) *node.mutable_object_storage()->mutable_op_time() = constant_ms(5);
+        break;
+      default:
+        break;
+    }
   }
 }
 
@@ -415,6 +634,11 @@ google::protobuf::Message& node_params(v1::Node& node) {
   switch (node.kind()) {
     case v1::Node::CLIENT: return *node.mutable_client();
     case v1::Node::LOAD_BALANCER: return *node.mutable_load_balancer();
+    case v1::Node::CACHE: return *node.mutable_cache();
+    case v1::Node::DATABASE: return *node.mutable_database();
+    case v1::Node::API_GATEWAY: return *node.mutable_api_gateway();
+    case v1::Node::TOKEN_SERVICE: return *node.mutable_token_service();
+    case v1::Node::OBJECT_STORAGE: return *node.mutable_object_storage();
     default: return *node.mutable_server();
   }
 }
@@ -423,6 +647,8 @@ bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
   if (kind == v1::Node::LOAD_BALANCER) return field == "strategy";
   if (kind == v1::Node::SERVER)
     return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0;
+  if (kind == v1::Node::DATABASE)
+    return field == "max_connections" || field == "queue_limit" || field.rfind("query_time.", 0) == 0;
   return false;
 }
 

@@ -131,7 +131,7 @@ void Shard::deliver(const Event& event) {
   context_.chosen_ = kNoNode;
   context_.note_.clear();
   ++delivered_;
-  last_time_ = event.deliver;
+  if (!event.silent) last_time_ = event.deliver;  // a client's idle tick past its stop is not activity
   if (event.kind == EventKind::request || event.kind == EventKind::response) ++hops_;
   const ControlAction* action = nullptr;
   if (event.kind == EventKind::control) {

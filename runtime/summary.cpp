@@ -55,6 +55,10 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
                                                          static_cast<double>(server.capacity_ns()))
                                                : 0.0;
     node["max_queue"] = server.max_queue();
+    if (state.has_cache()) {
+      const auto lookups = state.cache().hits() + state.cache().misses();
+      node["hit_ratio"] = lookups ? round3(static_cast<double>(state.cache().hits()) / static_cast<double>(lookups)) : 0.0;
+    }
     nodes[component.id()] = node;
   }
   nlohmann::ordered_json requests;
@@ -97,8 +101,8 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
                      l["p999"].get<double>(), l["max"].get<double>());
   std::size_t width = 4;
   for (const auto& [id, node] : s["nodes"].items()) width = std::max(width, id.size());
-  out << fmt::format("\n{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}\n", "node", width, "kind", "handled", "rejected",
-                     "util", "max queue");
+  out << fmt::format("\n{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}\n", "node", width, "kind", "handled", "rejected",
+                     "util", "max queue", "detail");
   constexpr std::size_t kMaxRows = 40;  // the JSON summary has every node
   std::size_t rows = 0;
   for (const auto& [id, node] : s["nodes"].items()) {
@@ -107,10 +111,14 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
       break;
     }
     const bool server = node["kind"] == "server";
-    out << fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}\n", id, width, node["kind"].get<std::string>(),
-                       node["handled"].get<std::uint64_t>(), node["rejected"].get<std::uint64_t>(),
-                       server ? fmt::format("{:.0f}%", node["utilization"].get<double>() * 100) : "-",
-                       server ? std::to_string(node["max_queue"].get<std::uint32_t>()) : "-");
+    const std::string detail =
+        node.contains("hit_ratio") ? fmt::format("hit ratio {:.1f}%", node["hit_ratio"].get<double>() * 100) : "";
+    auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),
+                           node["handled"].get<std::uint64_t>(), node["rejected"].get<std::uint64_t>(),
+                           server ? fmt::format("{:.0f}%", node["utilization"].get<double>() * 100) : "-",
+                           server ? std::to_string(node["max_queue"].get<std::uint32_t>()) : "-", detail);
+    row.erase(row.find_last_not_of(' ') + 1);
+    out << row << '\n';
   }
 }
 

@@ -2,6 +2,8 @@
 // any shard count and on every run.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "runtime/frame_text.hpp"
 #include "support.hpp"
 
@@ -60,6 +62,16 @@ TEST(Determinism, ByteIdenticalLogsForAnyThreadsAndShards) {
   }
 }
 
+TEST(Determinism, EveryBuiltinScenarioAnyThreadsAndShards) {
+  for (const auto& builtin : builtin_scenarios()) {
+    const auto reference = log_of(builtin.name, 1, 1, {});
+    for (unsigned threads : {2u, 4u})
+      for (unsigned shards : {0u, 3u, 64u})
+        expect_same(log_of(builtin.name, threads, shards, {}), reference,
+                    builtin.name + " threads " + std::to_string(threads) + " shards " + std::to_string(shards));
+  }
+}
+
 TEST(Determinism, DifferentSeedsDiffer) {
   test::TempPath a(".ffl"), b(".ffl");
   RunOptions options;
@@ -85,8 +97,16 @@ TEST(Golden, BuiltinScenarioHopLogs) {
     for (const auto& view : test::read_frames(log.str())) lines += text.line(view) + "\n";
     const std::string golden = std::string(FLOWFRAME_SOURCE_DIR) + "/tests/golden/" + builtin.name + ".txt";
     if (std::getenv("FLOWFRAME_UPDATE_GOLDEN")) test::write_file(golden, lines);
-    EXPECT_EQ(lines, test::read_file(golden)) << "hop log of " << builtin.name << " changed; review the diff and "
-                                                 "rerun with FLOWFRAME_UPDATE_GOLDEN=1 if it is intended";
+    const auto want = test::read_file(golden);
+    if (lines == want) continue;
+    // Report the first line that differs, not two whole logs.
+    std::istringstream got_lines(lines), want_lines(want);
+    std::string got_line, want_line;
+    int number = 1;
+    while (std::getline(got_lines, got_line) && std::getline(want_lines, want_line) && got_line == want_line) ++number;
+    ADD_FAILURE() << "hop log of " << builtin.name << " changed at line " << number << ":\n  got:  " << got_line
+                  << "\n  want: " << want_line << "\nreview `git diff tests/golden` after rerunning with "
+                  << "FLOWFRAME_UPDATE_GOLDEN=1 if the change is intended";
   }
 }
 

@@ -160,3 +160,62 @@ TEST(Cli, WrongFlagAndMissingFileExitTwo) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+const std::string kComponents = R"(name: "c"
+nodes { id: "c" kind: CLIENT }
+nodes { id: "app" kind: SERVER server { service_time { mean_ms: 1 }
+  cache_aside { cache: "cache" database: "db" table: "users" key_prefix: "user:" ttl_s: 30 } } }
+nodes { id: "cache" kind: CACHE }
+nodes { id: "db" kind: DATABASE database { tables { name: "users" } } }
+nodes { id: "gw" kind: API_GATEWAY api_gateway { routes { prefix: "/u" pool: "users" } pools { name: "users" servers: "app" } } }
+nodes { id: "tokens" kind: TOKEN_SERVICE token_service { secret: "s" bucket: "b" token_ttl_s: 5 } }
+links { from: "c" to: "gw" latency { mean_ms: 1 } }
+links { from: "gw" to: "app" latency { mean_ms: 1 } }
+links { from: "app" to: "cache" latency { mean_ms: 1 } }
+links { from: "app" to: "db" latency { mean_ms: 1 } }
+links { from: "c" to: "tokens" latency { mean_ms: 1 } }
+workload { clients: "c" target: "gw" rate: 10 }
+stop { requests: 5 }
+)";
+
+TEST(Scenario, ComponentsLoad) { EXPECT_EQ(parse_scenario(kComponents, "c.textproto").nodes_size(), 6); }
+
+TEST(Scenario, UnknownTable) {
+  const auto problems = problems_of(replace(kComponents, R"(table: "users")", R"(table: "user")"));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "bad.textproto:4:47: cache_aside.table: unknown table 'user' in database 'db'");
+}
+
+TEST(Scenario, RouteToUnknownPool) {
+  const auto problems = problems_of(replace(kComponents, R"(pool: "users" })", R"(pool: "user" })"));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0],
+            "bad.textproto:7:72: api_gateway.routes.pool: route to unknown pool 'user' (did you mean 'users'?)");
+}
+
+TEST(Scenario, NegativeTtl) {
+  const auto problems = problems_of(replace(kComponents, "ttl_s: 30", "ttl_s: -30"));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "bad.textproto:4:82: cache_aside.ttl_s: negative TTL -30 s (0 means no expiry)");
+}
+
+TEST(Scenario, EmptySecret) {
+  const auto problems = problems_of(replace(kComponents, R"(secret: "s")", R"(secret: "")"));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "bad.textproto:8:58: token_service.secret: empty secret: tokens could be forged");
+}
+
+TEST(Scenario, CacheAsideNeedsLinksAndKinds) {
+  auto problems = problems_of(replace(kComponents, R"(links { from: "app" to: "cache" latency { mean_ms: 1 } })", ""));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("cache_aside.cache: 'app' has no link to 'cache'"), std::string::npos) << problems[0];
+  problems = problems_of(replace(kComponents, R"(cache: "cache")", R"(cache: "db")"));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("cache_aside.cache: 'db' is not a CACHE"), std::string::npos) << problems[0];
+}
+
+}  // namespace
+}  // namespace flowframe
