@@ -146,14 +146,7 @@ class ApiGateway final : public Component {
       auto& p = *out.add_pools();
       p.set_name(pool.name);
       p.set_strategy(pool.balancer.strategy());
-      for (const auto& backend : pool.balancer.backends()) {
-        auto& b = *p.add_backends();
-        b.set_node(backend.node);
-        b.set_healthy(backend.healthy);
-        b.set_outstanding(backend.outstanding);
-        b.set_sent(backend.sent);
-        b.set_weight(backend.weight);
-      }
+      pool.balancer.snapshot(*p.mutable_backends());
     }
     if (global_) {
       auto& bucket = *out.add_buckets();

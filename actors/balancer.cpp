@@ -25,6 +25,17 @@ std::vector<Balancer::Backend> Balancer::backends_for(const std::vector<NodeInde
   return backends;
 }
 
+void Balancer::snapshot(google::protobuf::RepeatedPtrField<v1::BackendState>& out) const {
+  for (const auto& backend : backends_) {
+    auto& state = *out.Add();
+    state.set_node(backend.node);
+    state.set_healthy(backend.healthy);
+    state.set_outstanding(backend.outstanding);
+    state.set_sent(backend.sent);
+    state.set_weight(backend.weight);
+  }
+}
+
 void Balancer::rebuild_healthy() {
   healthy_.clear();
   for (std::size_t i = 0; i < backends_.size(); ++i)

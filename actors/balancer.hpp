@@ -37,6 +37,8 @@ class Balancer {
   void set_strategy(Strategy strategy) { strategy_ = strategy; }
 
   Strategy strategy() const { return strategy_; }
+  // Every backend's state, for snapshots.
+  void snapshot(google::protobuf::RepeatedPtrField<v1::BackendState>& out) const;
   const std::vector<Backend>& backends() const { return backends_; }
   std::uint32_t outstanding() const { return outstanding_; }
 

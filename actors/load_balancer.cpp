@@ -68,14 +68,7 @@ class LoadBalancer final : public Component {
     state.set_rejected(rejected_);
     auto& lb = *state.mutable_load_balancer();
     lb.set_strategy(balancer_.strategy());
-    for (const auto& backend : balancer_.backends()) {
-      auto& out = *lb.add_backends();
-      out.set_node(backend.node);
-      out.set_healthy(backend.healthy);
-      out.set_outstanding(backend.outstanding);
-      out.set_sent(backend.sent);
-      out.set_weight(backend.weight);
-    }
+    balancer_.snapshot(*lb.mutable_backends());
   }
 
  private:
