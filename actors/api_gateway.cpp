@@ -36,6 +36,13 @@ class TokenBucket {
     return static_cast<double>(std::min(capacity_, tokens_ + added(now))) / kToken;
   }
   double burst() const { return static_cast<double>(capacity_) / kToken; }
+  // As of the last refill, so a snapshot does not depend on when it is taken.
+  void snapshot(v1::BucketState& out) const {
+    out.set_tokens(static_cast<double>(tokens_) / kToken);
+    out.set_at_ns(since_);
+    out.set_rate(rate_);
+    out.set_burst(burst());
+  }
 
  private:
   std::int64_t added(Time now) const { return static_cast<std::int64_t>(std::floor(rate_ * static_cast<double>(now - since_))); }
@@ -132,13 +139,16 @@ class ApiGateway final : public Component {
     return found ? "" : "not a server of any pool";
   }
 
+  bool rich() const override { return true; }
+  std::size_t state_size_hint() const override { return 256 + per_client_.size() * 40 + pools_.size() * 128; }
+
   std::uint32_t load() const override {
     std::uint32_t total = 0;
     for (const auto& pool : pools_) total += pool.balancer.outstanding();
     return total;
   }
 
-  void snapshot(v1::NodeState& state, Time now) const override {
+  void snapshot(v1::NodeState& state) const override {
     state.set_load(load());
     auto& out = *state.mutable_api_gateway();
     for (const auto& route : spec_.api_gateway().routes()) *out.add_routes() = route;
@@ -151,12 +161,12 @@ class ApiGateway final : public Component {
     if (global_) {
       auto& bucket = *out.add_buckets();
       bucket.set_owner("global");
-      bucket.set_tokens(global_->tokens(now));
+      global_->snapshot(bucket);
     }
     for (const auto& [owner, tokens] : per_client_) {
       auto& bucket = *out.add_buckets();
       bucket.set_owner(owner);
-      bucket.set_tokens(tokens.tokens(now));
+      tokens.snapshot(bucket);
     }
     std::uint64_t ok = 0, refused = 0;
     for (const auto& [status, count] : by_status_) {

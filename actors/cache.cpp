@@ -100,8 +100,10 @@ class Cache final : public Component {
   }
 
   std::uint32_t load() const override { return static_cast<std::uint32_t>(entries_.size()); }
+  bool rich() const override { return true; }
+  std::size_t state_size_hint() const override { return 64 + entries_.size() * 48; }
 
-  void snapshot(v1::NodeState& state, Time) const override {
+  void snapshot(v1::NodeState& state) const override {
     state.set_load(load());
     state.set_handled(handled_);
     auto& cache = *state.mutable_cache();

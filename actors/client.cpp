@@ -194,7 +194,7 @@ std::string Client::apply(ControlAction& action, Context&) {
   return "a client has no setting '" + action.field + "'";
 }
 
-void Client::snapshot(v1::NodeState& state, Time) const {
+void Client::snapshot(v1::NodeState& state) const {
   state.set_load(load());
   state.set_handled(completed_);
   state.set_rejected(failed_);

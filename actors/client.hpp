@@ -12,7 +12,7 @@ class Client final : public Component {
   void handle(const Event& event, Context& context) override;
   std::string apply(ControlAction& action, Context& context) override;
   std::uint32_t load() const override { return static_cast<std::uint32_t>(sent_ - completed_ - failed_); }
-  void snapshot(v1::NodeState& state, Time now) const override;
+  void snapshot(v1::NodeState& state) const override;
   const LatencyHistogram* latencies() const override { return &latencies_; }
 
   std::uint64_t sent() const { return sent_; }

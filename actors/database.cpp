@@ -69,8 +69,10 @@ class Database final : public Component {
 
   std::uint32_t load() const override { return pool_.busy(); }
   std::uint32_t queue() const override { return pool_.waiting(); }
+  bool rich() const override { return true; }
+  std::size_t state_size_hint() const override { return 64 + tables_.size() * 16 + touched_.size() * 64; }
 
-  void snapshot(v1::NodeState& state, Time) const override {
+  void snapshot(v1::NodeState& state) const override {
     state.set_load(pool_.busy());
     state.set_queue(pool_.waiting());
     state.set_handled(queries_);

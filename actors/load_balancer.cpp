@@ -62,7 +62,7 @@ class LoadBalancer final : public Component {
 
   std::uint32_t load() const override { return balancer_.outstanding(); }
 
-  void snapshot(v1::NodeState& state, Time) const override {
+  void snapshot(v1::NodeState& state) const override {
     state.set_load(load());
     state.set_handled(handled_);
     state.set_rejected(rejected_);

@@ -83,7 +83,7 @@ class Server final : public Component {
   std::uint32_t load() const override { return work_.busy(); }
   std::uint32_t queue() const override { return work_.waiting(); }
 
-  void snapshot(v1::NodeState& state, Time now) const override {
+  void snapshot(v1::NodeState& state) const override {
     state.set_load(work_.busy());
     state.set_queue(work_.waiting());
     state.set_handled(handled_);
@@ -91,8 +91,9 @@ class Server final : public Component {
     auto& server = *state.mutable_server();
     server.set_capacity(work_.capacity());
     server.set_queue_limit(work_.queue_limit());
-    server.set_busy_ns(work_.busy_ns(now));
-    server.set_capacity_ns(work_.capacity_ns(now));
+    server.set_busy_ns(work_.busy_ns());
+    server.set_capacity_ns(work_.capacity_ns());
+    server.set_accounted_ns(work_.accounted());
     server.set_max_queue(work_.max_queue());
     server.set_capacity_before_fail(capacity_before_fail_);
   }

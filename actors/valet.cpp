@@ -15,7 +15,7 @@
 namespace flowframe {
 namespace {
 
-constexpr std::size_t kShown = 32;
+constexpr std::size_t kShown = 16;
 
 std::string megabytes(std::uint64_t bytes) { return fmt::format("{:.1f}MB", static_cast<double>(bytes) / 1e6); }
 
@@ -54,8 +54,10 @@ class TokenService final : public Component {
   std::string apply(ControlAction& action, Context&) override {
     return "a token service has no setting '" + action.field + "' to change during a run";
   }
+  bool rich() const override { return true; }
+  std::size_t state_size_hint() const override { return issued_.size() * 160; }
 
-  void snapshot(v1::NodeState& state, Time) const override {
+  void snapshot(v1::NodeState& state) const override {
     state.set_handled(handled_);
     auto& out = *state.mutable_token_service();
     for (const auto& issued : issued_) *out.add_issued() = issued;
@@ -130,6 +132,8 @@ class ObjectStorage final : public Component {
   std::string apply(ControlAction& action, Context&) override {
     return "object storage has no setting '" + action.field + "' to change during a run";
   }
+  bool rich() const override { return true; }
+  std::size_t state_size_hint() const override { return load() * 48 + checks_.size() * 80; }
 
   std::uint32_t load() const override {
     std::size_t count = 0;
@@ -137,7 +141,7 @@ class ObjectStorage final : public Component {
     return static_cast<std::uint32_t>(count);
   }
 
-  void snapshot(v1::NodeState& state, Time) const override {
+  void snapshot(v1::NodeState& state) const override {
     state.set_load(load());
     state.set_handled(accepted_);
     state.set_rejected(rejected_);

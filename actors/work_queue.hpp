@@ -39,10 +39,10 @@ class WorkQueue {
   std::uint32_t busy() const { return busy_; }
   std::uint32_t waiting() const { return static_cast<std::uint32_t>(waiting_.size()); }
   std::uint32_t max_queue() const { return max_queue_; }
-  std::uint64_t busy_ns(Time now) const { return busy_ns_ + std::uint64_t{busy_} * static_cast<std::uint64_t>(now - since_); }
-  std::uint64_t capacity_ns(Time now) const {
-    return capacity_ns_ + std::uint64_t{capacity_} * static_cast<std::uint64_t>(now - since_);
-  }
+  // Integrals of busy slots and of capacity over time, up to accounted().
+  std::uint64_t busy_ns() const { return busy_ns_; }
+  std::uint64_t capacity_ns() const { return capacity_ns_; }
+  Time accounted() const { return since_; }
 
  private:
   struct Slot {

@@ -65,8 +65,13 @@ class Component {
   // In-progress and waiting counts, recorded in each frame delivered here.
   virtual std::uint32_t load() const { return 0; }
   virtual std::uint32_t queue() const { return 0; }
-  // Inspectable state at the current time.
-  virtual void snapshot(v1::NodeState& state, Time now) const = 0;
+  // Inspectable state. It must not depend on when it is taken, only on what happened (store
+  // absolute times, not "remaining"), so a keyframe and a frame that carry it agree.
+  virtual void snapshot(v1::NodeState& state) const = 0;
+  // Whether frames delivered here should carry the whole state (components whose state is more
+  // than load and queue), and roughly how many bytes it would take.
+  virtual bool rich() const { return false; }
+  virtual std::size_t state_size_hint() const { return 0; }
   // End-to-end latencies this node measured (clients), or nullptr.
   virtual const LatencyHistogram* latencies() const { return nullptr; }
 

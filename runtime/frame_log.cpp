@@ -173,9 +173,14 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
       c.add_note(std::string(notes.substr(record.note_offset, record.note_size)));
       c.add_previous(std::string(notes.substr(record.note_offset + record.note_size, record.previous_size)));
     }
+    if (record.state_size) {
+      c.add_state_frame(static_cast<std::uint32_t>(i));
+      const auto bytes = notes.substr(record.note_offset + record.note_size + record.previous_size, record.state_size);
+      c.add_state(bytes.data(), bytes.size());
+    }
     previous = record.key.deliver;
   }
-  c.AppendToString(&raw_);
+  raw_ += deterministic_bytes(c);
   compressed_.resize(ZSTD_compressBound(raw_.size()));
   const std::size_t size = ZSTD_compress(compressed_.data(), compressed_.size(), raw_.data(), raw_.size(), level_);
   if (ZSTD_isError(size)) throw LogError(path_ + ": compression failed: " + ZSTD_getErrorName(size));
@@ -414,6 +419,11 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
     auto& f = out.frames[c.note_frame(k)].frame;
     f.set_note(c.note(k));
     f.set_previous(c.previous(k));
+  }
+  if (c.state_size() != c.state_frame_size()) return fail("bad states");
+  for (int k = 0; k < c.state_frame_size(); ++k) {
+    if (c.state_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad states");
+    if (!out.frames[c.state_frame(k)].frame.mutable_state()->ParseFromString(c.state(k))) return fail("bad state");
   }
   if (out.frames.size() != header.frame_count) return fail("frame count mismatch");
   return true;

@@ -1,6 +1,7 @@
 #include "runtime/frame_text.hpp"
 
 #include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 
 namespace flowframe {
 namespace {
@@ -87,6 +88,13 @@ nlohmann::ordered_json FrameText::json(const FrameView& view) const {
   if (!f.note().empty()) out["note"] = f.note();
   if (!f.previous().empty()) out["previous"] = f.previous();
   out["summary"] = summary(f);
+  if (f.has_state()) {
+    std::string state;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    if (google::protobuf::util::MessageToJsonString(f.state(), &state, options).ok())
+      out["state"] = nlohmann::ordered_json::parse(state);
+  }
   return out;
 }
 

@@ -1,9 +1,24 @@
 #include "runtime/shard.hpp"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include <algorithm>
 
 namespace flowframe {
 namespace {
+
+// Frames carry their destination's state only while it is this small.
+constexpr std::size_t kMaxFrameState = 4096;
+// Scenarios with at most this many nodes record every frame's destination state.
+constexpr std::size_t kDetailedNodes = 33;
+
+void append_deterministic(const google::protobuf::Message& message, std::string& out) {
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+}
 
 // A control frame's note: "capacity=0", "fail", "health server-2 down".
 std::string describe_action(const ControlAction& action, const Topology& topology) {
@@ -41,7 +56,12 @@ void Context::schedule(Time delay, Event event) {
 
 Shard::Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
              const std::vector<std::uint32_t>& shard_of, bool record)
-    : topology_(topology), id_(id), shard_of_(shard_of), record_(record), context_(*this, topology) {
+    : topology_(topology),
+      id_(id),
+      shard_of_(shard_of),
+      record_(record),
+      detailed_(topology.size() <= kDetailedNodes),
+      context_(*this, topology) {
   outbox_[0].resize(shard_count);
   outbox_[1].resize(shard_count);
 }
@@ -147,6 +167,13 @@ void Shard::deliver(const Event& event) {
   const auto note_offset = static_cast<std::uint32_t>(notes_.size());
   notes_ += context_.note_;
   if (action) notes_ += action->previous;
+  const auto state_offset = notes_.size();
+  if (action || detailed_ || (component.rich() && component.state_size_hint() <= kMaxFrameState)) {
+    v1::NodeState state;
+    state.set_node(event.dst);
+    component.snapshot(state);
+    if (state.ByteSizeLong() <= kMaxFrameState) append_deterministic(state, notes_);
+  }
   frames_.push_back(FrameRecord{
       .key = key_of(event),
       .sent = event.sent,
@@ -162,6 +189,7 @@ void Shard::deliver(const Event& event) {
       .note_offset = note_offset,
       .note_size = static_cast<std::uint32_t>(context_.note_.size()),
       .previous_size = action ? static_cast<std::uint32_t>(action->previous.size()) : 0,
+      .state_size = static_cast<std::uint32_t>(notes_.size() - state_offset),
       .status = event.status,
       .kind = event.kind,
       .outcome = context_.outcome_,

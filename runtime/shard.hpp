@@ -54,6 +54,8 @@ class Shard {
   std::uint32_t id_;
   const std::vector<std::uint32_t>& shard_of_;
   bool record_;
+  // Small scenarios (learners' pictures) record every destination's state on every frame.
+  bool detailed_;
   Context context_;
   std::vector<Event> slab_;
   std::vector<std::uint32_t> free_slots_;

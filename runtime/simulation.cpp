@@ -162,7 +162,7 @@ class Clock {
       for (NodeIndex i = 1; i < topology_.size(); ++i) {
         auto& state = *keyframe.add_nodes();
         state.set_node(i);
-        topology_.component(i).snapshot(state, now);
+        topology_.component(i).snapshot(state);
       }
       next_keyframe_at_ = frames_flushed_ + std::max<std::uint64_t>(options_.chunk_frames, 16 * topology_.size());
     }

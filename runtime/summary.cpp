@@ -38,7 +38,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
   for (NodeIndex i = 1; i < topology.size(); ++i) {
     const auto& component = topology.component(i);
     v1::NodeState state;
-    component.snapshot(state, result.sim_end);
+    component.snapshot(state);
     if (const auto* measured = component.latencies()) latencies.merge(*measured);
     if (state.has_client()) {
       sent += state.client().sent();
@@ -51,9 +51,10 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
     node["handled"] = state.handled();
     node["rejected"] = state.rejected();
     const auto& server = state.server();
-    node["utilization"] = server.capacity_ns() ? round3(static_cast<double>(server.busy_ns()) /
-                                                         static_cast<double>(server.capacity_ns()))
-                                               : 0.0;
+    const auto since = static_cast<std::uint64_t>(std::max<Time>(0, result.sim_end - server.accounted_ns()));
+    const auto busy = server.busy_ns() + std::uint64_t{state.load()} * since;
+    const auto capacity = server.capacity_ns() + std::uint64_t{server.capacity()} * since;
+    node["utilization"] = capacity ? round3(static_cast<double>(busy) / static_cast<double>(capacity)) : 0.0;
     node["max_queue"] = server.max_queue();
     if (state.has_cache()) {
       const auto lookups = state.cache().hits() + state.cache().misses();

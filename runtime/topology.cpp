@@ -12,7 +12,7 @@ class Director final : public Component {
   using Component::Component;
   void handle(const Event&, Context&) override {}
   std::string apply(ControlAction&, Context&) override { return "the director has no settings"; }
-  void snapshot(v1::NodeState&, Time) const override {}
+  void snapshot(v1::NodeState&) const override {}
 };
 
 const v1::Node& director_spec() {

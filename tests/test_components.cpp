@@ -60,7 +60,7 @@ class Probe final : public Component {
                                                      event.payload ? event.payload->value() : ""};
   }
   std::string apply(ControlAction&, Context&) override { return "no"; }
-  void snapshot(v1::NodeState&, Time) const override {}
+  void snapshot(v1::NodeState&) const override {}
 
   std::vector<Answer> answers;
 
@@ -77,7 +77,7 @@ struct CacheRun {
   }
   v1::CacheState state() {
     v1::NodeState node;
-    simulation->topology().component(2).snapshot(node, 0);
+    simulation->topology().component(2).snapshot(node);
     return node.cache();
   }
 };
@@ -336,7 +336,7 @@ TEST(Valet, GoodUploadAcceptedMisusesRejectedWithTheirReasonAppNeverSeesBytes) {
                                                             {4, "TOKEN_WRONG_KEY"},
                                                             {5, "TOKEN_WRONG_PERMISSION"}}));
   v1::NodeState state;
-  topology.component(storage).snapshot(state, 0);
+  topology.component(storage).snapshot(state);
   ASSERT_EQ(state.object_storage().objects_size(), 1);
   EXPECT_EQ(state.object_storage().objects(0).key(), "cat.png");
   EXPECT_EQ(state.object_storage().objects(0).size(), 2100000u);
