@@ -75,6 +75,7 @@ void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context
   request.id = id;
   request.via[request.via_depth++] = index();
   context.send(target_, request);
+  context.decide(Outcome::delegated, target_, "sends " + topology_->paths()[path]);
 }
 
 void Client::handle(const Event& event, Context& context) {
@@ -85,7 +86,8 @@ void Client::handle(const Event& event, Context& context) {
       if (item.valet) return start_valet(item, context);
       return send_request(item.path, item.id, context);
     }
-    if (generated_ >= quota_ || context.now() >= stop_at_) return;
+    if (generated_ >= quota_ || context.now() >= stop_at_)
+      return context.decide(Outcome::none, kNoNode, "stops sending: the workload is done");
     ++generated_;
     const auto path = pick_path(context);
     send_request(path, topology_->ids(path).sample(context.rng()), context);
@@ -129,6 +131,7 @@ void Client::start_valet(const Topology::Scripted& item, Context& context) {
   request.payload = std::move(payload);
   valet_[request.request] = ValetFlow{&item, request, {}};
   context.send(target_, request);
+  context.decide(Outcome::delegated, target_, "asks for an upload token for " + item.valet->object());
 }
 
 // Step 2: the token arrived; upload now, or later when misbehaving on purpose.
@@ -149,7 +152,6 @@ void Client::valet_token(const Event& response, Context& context) {
     return;
   }
   valet_upload(response.request, context);
-  context.decide(Outcome::delegated, flow.item->storage, "token received; uploading straight to storage");
 }
 
 void Client::valet_upload(std::uint64_t request_number, Context& context) {
@@ -176,6 +178,12 @@ void Client::valet_upload(std::uint64_t request_number, Context& context) {
     default:
       break;
   }
+  static const char* const kHow[] = {"uploads straight to storage", "uploads with its expired token",
+                                     "uploads with a tampered token", "uploads to another key than its token's",
+                                     "tries to read with its write token"};
+  const auto& object = payload->key();
+  context.decide(Outcome::delegated, flow.item->storage,
+                 std::string(kHow[static_cast<int>(valet.misuse()) % 5]) + ": " + object);
   Event upload = flow.request;
   upload.payload = std::move(payload);
   upload.via_depth = 0;

@@ -35,7 +35,7 @@ class Server final : public Component {
         return;
       case EventKind::timer: {
         const auto slot = work_.finished(event);
-        if (!slot) return;  // the request was aborted when the server went down
+        if (!slot) return context.decide(Outcome::none, kNoNode, "timer of a request aborted when the server went down");
         if (cache_ == kNoNode) return answer(*slot, 200, Outcome::served, "", context);
         return begin_cache_aside(*slot, context);
       }

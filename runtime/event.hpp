@@ -71,7 +71,7 @@ struct Event {
   std::uint32_t path = 0;
   std::uint16_t status = 0;
   EventKind kind = EventKind::request;
-  bool silent = false;  // a component-internal timer that is not worth a frame
+  bool silent = false;  // a component-internal timer, recorded only in small scenarios
   std::uint8_t via_depth = 0;
   // Nodes a response must travel back through, innermost last (like HTTP Via).
   std::array<NodeIndex, kMaxVia> via{};

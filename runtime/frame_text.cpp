@@ -52,7 +52,7 @@ std::string FrameText::summary(const v1::Frame& f) const {
       if (f.outcome() == F::SERVED)
         return fmt::format("{} served in {:.3f} ms -> {} (busy {}, waiting {})", request, f.latency() / 1e6,
                            f.status(), f.load(), f.queue());
-      return fmt::format("{} timer (request already aborted)", request);
+      return fmt::format("{} timer", request);
     case F::CONTROL:
       return fmt::format("{}{}{}", f.note(), f.previous().empty() ? "" : " (was " + f.previous() + ")",
                          f.outcome() == F::APPLIED ? "" : " REFUSED");

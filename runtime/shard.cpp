@@ -163,7 +163,9 @@ void Shard::deliver(const Event& event) {
   } else {
     component.handle(event, context_);
   }
-  if (!record_ || event.silent) return;
+  // Silent events (a client's next-request tick) make no frame, except in small scenarios where
+  // every state change must be visible to a reader.
+  if (!record_ || (event.silent && !detailed_)) return;
   const auto note_offset = static_cast<std::uint32_t>(notes_.size());
   notes_ += context_.note_;
   if (action) notes_ += action->previous;

@@ -54,7 +54,7 @@ class Shard {
   std::uint32_t id_;
   const std::vector<std::uint32_t>& shard_of_;
   bool record_;
-  // Small scenarios (learners' pictures) record every destination's state on every frame.
+  // Small scenarios (learners' pictures) record every event, each with its destination's state.
   bool detailed_;
   Context context_;
   std::vector<Event> slab_;

@@ -164,7 +164,7 @@ class Clock {
         state.set_node(i);
         topology_.component(i).snapshot(state);
       }
-      next_keyframe_at_ = frames_flushed_ + std::max<std::uint64_t>(options_.chunk_frames, 16 * topology_.size());
+      next_keyframe_at_ = frames_flushed_ + std::max<std::uint64_t>(options_.chunk_frames, 4 * topology_.size());
     }
   }
 

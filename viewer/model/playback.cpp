@@ -1,0 +1,79 @@
+#include "viewer/model/playback.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace flowframe::view {
+
+// Frames further apart than this are rebuilt from a keyframe rather than replayed one by one.
+constexpr std::uint64_t kReplayLimit = 20000;
+
+Playback::Playback(LogModel& model) : model_(model) { time_ = model.first_time(); }
+
+void Playback::play() {
+  if (model_.frame_count() && frame_ + 1 >= model_.frame_count()) seek_frame(0);
+  playing_ = true;
+}
+
+void Playback::set_speed(double ratio) { speed_ = std::clamp(ratio, 0.1, 1000.0); }
+
+void Playback::seek_frame(std::uint64_t index) {
+  if (model_.frame_count() == 0) return;
+  frame_ = std::min(index, model_.frame_count() - 1);
+  pending_time_ = -1;
+  if (auto view = model_.frame(frame_, false)) time_ = view->time;
+  else time_ = model_.chunks()[model_.chunk_of_frame(frame_)].first_time();
+}
+
+void Playback::seek_time(Time time) {
+  time_ = std::clamp(time, model_.first_time(), model_.last_time());
+  if (auto index = model_.frame_at_time(time_, false)) {
+    frame_ = *index;
+    pending_time_ = -1;
+  } else {
+    pending_time_ = time_;
+  }
+}
+
+void Playback::tick(double wall_seconds) {
+  if (pending_time_ >= 0) seek_time(pending_time_);
+  if (!playing_ || model_.frame_count() == 0) return;
+  if (frame_per_tick_) {
+    if (frame_ + 1 >= model_.frame_count()) return pause();
+    if (auto view = model_.frame(frame_ + 1, false)) {
+      ++frame_;
+      time_ = view->time;
+    }
+    return;
+  }
+  const Time target = time_ + static_cast<Time>(std::llround(wall_seconds * speed_ * kNanosPerSecond));
+  if (target >= model_.last_time()) {
+    seek_time(model_.last_time());
+    return pause();
+  }
+  if (auto index = model_.frame_at_time(target, false)) {
+    frame_ = *index;
+    time_ = target;
+  }
+}
+
+const World* Playback::world() {
+  if (world_ && world_->frame == frame_) return &*world_;
+  // Forward by a little: apply the frames in between; otherwise rebuild from a keyframe.
+  if (world_ && world_->frame != World::kNone && world_->frame < frame_ && frame_ - world_->frame <= kReplayLimit) {
+    World next = *world_;
+    bool complete = true;
+    for (std::uint64_t i = world_->frame + 1; i <= frame_ && complete; ++i) {
+      if (auto view = model_.frame(i, false)) next.apply(*view);
+      else complete = false;  // not loaded yet, or in a damaged chunk: rebuild below
+    }
+    if (complete) {
+      world_ = std::move(next);
+      return &*world_;
+    }
+  }
+  if (auto rebuilt = model_.world_at(frame_, false)) world_ = std::move(rebuilt);
+  return world_ ? &*world_ : nullptr;  // until the chunks load: the previous world
+}
+
+}  // namespace flowframe::view

@@ -1,0 +1,147 @@
+#include "viewer/model/queries.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace flowframe::view {
+namespace {
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+bool is_error(const v1::Frame& f) {
+  using F = v1::Frame;
+  if (f.status() >= 400) return true;
+  switch (f.outcome()) {
+    case F::REJECTED_QUEUE_FULL:
+    case F::REJECTED_DOWN:
+    case F::REJECTED_NO_BACKEND:
+    case F::ABORTED:
+    case F::NOT_FOUND:
+    case F::POOL_EXHAUSTED:
+    case F::RATE_LIMITED:
+    case F::NO_ROUTE:
+    case F::POOL_EMPTY:
+    case F::TOKEN_EXPIRED:
+    case F::TOKEN_BAD_SIGNATURE:
+    case F::TOKEN_WRONG_KEY:
+    case F::TOKEN_WRONG_PERMISSION:
+    case F::BAD_REQUEST:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool FrameFilter::matches(const FrameView& view, const FrameText& text_of) const {
+  const auto& f = view.frame;
+  if (node && f.src() != *node && f.dst() != *node) return false;
+  if (request && (f.client() != request->first || f.request() != request->second)) return false;
+  if (status == Status::ok && is_error(f)) return false;
+  if (status == Status::error && !is_error(f)) return false;
+  if (!text.empty() && lower(text_of.line(view)).find(lower(text)) == std::string::npos) return false;
+  return true;
+}
+
+FilterScan::FilterScan(LogModel& model, FrameFilter filter) : model_(model), filter_(std::move(filter)) {
+  thread_ = std::thread([this] {
+    FrameText text(model_.header());
+    const auto chunks = model_.chunk_count();
+    for (std::size_t c = 0; c < chunks && !stop_; ++c) {
+      const auto decoded = model_.chunk(c, true);
+      std::vector<std::uint64_t> found;
+      for (const auto& view : decoded->frames)
+        if (filter_.matches(view, text)) found.push_back(view.index);
+      {
+        std::lock_guard lock(mutex_);
+        matches_.insert(matches_.end(), found.begin(), found.end());
+      }
+      progress_ = static_cast<double>(c + 1) / static_cast<double>(chunks);
+    }
+    done_ = true;
+  });
+}
+
+FilterScan::~FilterScan() {
+  stop_ = true;
+  thread_.join();
+}
+
+std::size_t FilterScan::size() const {
+  std::lock_guard lock(mutex_);
+  return matches_.size();
+}
+
+std::uint64_t FilterScan::at(std::size_t i) const {
+  std::lock_guard lock(mutex_);
+  return i < matches_.size() ? matches_[i] : 0;
+}
+
+std::size_t FilterScan::lower_bound(std::uint64_t frame) const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(std::lower_bound(matches_.begin(), matches_.end(), frame) - matches_.begin());
+}
+
+Trace trace_request(LogModel& model, std::uint32_t client, std::uint64_t request, std::uint64_t near) {
+  constexpr std::size_t kReach = 4;  // chunks either side
+  Trace trace{client, request, {}};
+  const auto center = model.chunk_of_frame(near);
+  const auto first = center > kReach ? center - kReach : 0;
+  for (std::size_t c = first; c <= center + kReach && c < model.chunk_count(); ++c) {
+    const auto decoded = model.chunk(c, true);
+    for (const auto& view : decoded->frames)
+      if (view.frame.client() == client && view.frame.request() == request && view.frame.kind() != v1::Frame::CONTROL)
+        trace.hops.push_back(view);
+  }
+  return trace;
+}
+
+MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
+  thread_ = std::thread([this, buckets] {
+    Metrics m;
+    m.start = model_.first_time();
+    const Time span = std::max<Time>(1, model_.last_time() - m.start);
+    m.bucket = std::max<Time>(1, (span + static_cast<Time>(buckets) - 1) / static_cast<Time>(buckets));
+    std::vector<LatencyHistogram> latency(buckets);
+    std::vector<std::uint64_t> completed(buckets, 0), errors(buckets, 0);
+    // When each request left its client: the sent time of its first hop.
+    std::map<std::pair<std::uint32_t, std::uint64_t>, Time> started;
+    for (std::size_t c = 0; c < model_.chunk_count() && !stop_; ++c) {
+      const auto decoded = model_.chunk(c, true);
+      for (const auto& view : decoded->frames) {
+        const auto& f = view.frame;
+        const auto key = std::make_pair(f.client(), f.request());
+        if (f.kind() == v1::Frame::REQUEST && f.src() == f.client()) started.try_emplace(key, view.sent);
+        if (f.kind() != v1::Frame::RESPONSE || f.dst() != f.client() || f.outcome() != v1::Frame::COMPLETED) continue;
+        const auto b = std::min<std::size_t>(buckets - 1, static_cast<std::size_t>((view.time - m.start) / m.bucket));
+        ++completed[b];
+        if (f.status() >= 400) ++errors[b];
+        if (auto found = started.find(key); found != started.end()) {
+          latency[b].record(view.time - found->second);
+          started.erase(found);
+        }
+      }
+    }
+    const double seconds = to_seconds(m.bucket);
+    for (std::size_t b = 0; b < buckets; ++b) {
+      m.completed_per_s.push_back(static_cast<float>(completed[b] / seconds));
+      m.errors_per_s.push_back(static_cast<float>(errors[b] / seconds));
+      m.p50_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.5))));
+      m.p95_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.95))));
+      m.p99_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.99))));
+    }
+    metrics_ = std::move(m);
+    done_ = true;
+  });
+}
+
+MetricsScan::~MetricsScan() {
+  stop_ = true;
+  thread_.join();
+}
+
+}  // namespace flowframe::view

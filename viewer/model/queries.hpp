@@ -1,0 +1,85 @@
+#pragma once
+// Questions asked of a whole log, answered off the UI thread: which frames match a filter, all
+// hops of one request, and throughput / latency / errors over time.
+#include <atomic>
+#include <future>
+
+#include "runtime/frame_text.hpp"
+#include "runtime/histogram.hpp"
+#include "viewer/model/log_model.hpp"
+
+namespace flowframe::view {
+
+struct FrameFilter {
+  enum class Status { any, ok, error };
+  std::string text;                    // case-insensitive, in the frame's text line
+  std::optional<std::uint32_t> node;   // sender or receiver
+  std::optional<std::pair<std::uint32_t, std::uint64_t>> request;  // (client, request number)
+  Status status = Status::any;
+
+  bool empty() const { return text.empty() && !node && !request && status == Status::any; }
+  bool matches(const FrameView& view, const FrameText& text) const;
+};
+
+// Whether a frame is an error or refusal (non-2xx response, rejection, 4xx/5xx decision).
+bool is_error(const v1::Frame& frame);
+
+// Runs a filter over every chunk on its own thread; matches grow while it runs.
+class FilterScan {
+ public:
+  FilterScan(LogModel& model, FrameFilter filter);
+  ~FilterScan();
+  std::size_t size() const;
+  std::uint64_t at(std::size_t i) const;
+  // Position of the first match at or after `frame`.
+  std::size_t lower_bound(std::uint64_t frame) const;
+  double progress() const { return progress_.load(); }
+  bool done() const { return done_.load(); }
+  const FrameFilter& filter() const { return filter_; }
+
+ private:
+  LogModel& model_;
+  FrameFilter filter_;
+  mutable std::mutex mutex_;
+  std::vector<std::uint64_t> matches_;
+  std::atomic<double> progress_{0};
+  std::atomic<bool> done_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Every hop of one request, in order.
+struct Trace {
+  std::uint32_t client = 0;
+  std::uint64_t request = 0;
+  std::vector<FrameView> hops;
+  Time start() const { return hops.empty() ? 0 : hops.front().sent; }
+  Time end() const { return hops.empty() ? 0 : hops.back().time; }
+};
+// Looks for the request's hops in the chunks around `near` (a request's hops lie close together).
+Trace trace_request(LogModel& model, std::uint32_t client, std::uint64_t request, std::uint64_t near);
+
+// Throughput, errors and client latency percentiles per time bucket, over the whole log.
+struct Metrics {
+  Time start = 0;
+  Time bucket = 1;
+  std::vector<float> completed_per_s, errors_per_s, p50_ms, p95_ms, p99_ms;
+  std::size_t size() const { return completed_per_s.size(); }
+};
+class MetricsScan {
+ public:
+  MetricsScan(LogModel& model, std::size_t buckets);
+  ~MetricsScan();
+  bool done() const { return done_.load(); }
+  // Valid once done().
+  const Metrics& metrics() const { return metrics_; }
+
+ private:
+  LogModel& model_;
+  Metrics metrics_;
+  std::atomic<bool> done_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace flowframe::view
