@@ -75,7 +75,9 @@ void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context
   request.id = id;
   request.via[request.via_depth++] = index();
   context.send(target_, request);
-  context.decide(Outcome::delegated, target_, "sends " + topology_->paths()[path]);
+  std::string name = topology_->paths()[path];
+  if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(id));
+  context.decide(Outcome::delegated, target_, "sends " + name);
 }
 
 void Client::handle(const Event& event, Context& context) {

@@ -8,7 +8,10 @@ packages=(
   libzstd-dev libxxhash-dev                      # frame log: chunk compression and checksums
   libssl-dev                                     # HMAC-SHA256 for valet-key upload tokens (libcrypto)
   libcli11-dev libfmt-dev nlohmann-json3-dev     # command line, formatting, JSON output
+  libimgui-dev libstb-dev libglfw3-dev libgl-dev # viewer: Dear ImGui 1.86, PNG screenshots, window, OpenGL
+  fonts-inter fonts-jetbrains-mono fonts-font-awesome  # viewer: text, monospace and icon fonts
   libgtest-dev libgmock-dev                      # tests
+  xvfb xauth                                     # tests: the viewer's headless screenshots
 )
 missing=()
 for package in "${packages[@]}"; do

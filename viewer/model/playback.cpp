@@ -21,12 +21,23 @@ void Playback::seek_frame(std::uint64_t index) {
   if (model_.frame_count() == 0) return;
   frame_ = std::min(index, model_.frame_count() - 1);
   pending_time_ = -1;
-  if (auto view = model_.frame(frame_, false)) time_ = view->time;
-  else time_ = model_.chunks()[model_.chunk_of_frame(frame_)].first_time();
+  time_known_ = false;
+  settle_time();
+}
+
+void Playback::settle_time() {
+  if (time_known_) return;
+  if (auto view = model_.frame(frame_, false)) {
+    time_ = view->time;
+    time_known_ = true;
+  } else {
+    time_ = model_.chunks()[model_.chunk_of_frame(frame_)].first_time();  // until the chunk loads
+  }
 }
 
 void Playback::seek_time(Time time) {
   time_ = std::clamp(time, model_.first_time(), model_.last_time());
+  time_known_ = true;
   if (auto index = model_.frame_at_time(time_, false)) {
     frame_ = *index;
     pending_time_ = -1;
@@ -37,12 +48,14 @@ void Playback::seek_time(Time time) {
 
 void Playback::tick(double wall_seconds) {
   if (pending_time_ >= 0) seek_time(pending_time_);
+  settle_time();
   if (!playing_ || model_.frame_count() == 0) return;
   if (frame_per_tick_) {
     if (frame_ + 1 >= model_.frame_count()) return pause();
     if (auto view = model_.frame(frame_ + 1, false)) {
       ++frame_;
       time_ = view->time;
+      time_known_ = true;
     }
     return;
   }

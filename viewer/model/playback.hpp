@@ -35,6 +35,8 @@ class Playback {
   Time time() const { return time_; }
   // Every node's state just after frame(); nullptr while its chunks load.
   const World* world();
+  // Whether time() is exact (false for a moment after a seek, while the frame's chunk loads).
+  bool settled() const { return time_known_ && pending_time_ < 0; }
 
  private:
   LogModel& model_;
@@ -44,6 +46,8 @@ class Playback {
   double speed_ = 1.0;
   bool frame_per_tick_ = false;
   Time pending_time_ = -1;  // a seek by time waiting for its chunk
+  bool time_known_ = false;
+  void settle_time();
   std::optional<World> world_;
 };
 

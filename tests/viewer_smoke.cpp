@@ -1,0 +1,69 @@
+// The viewer, headless under Xvfb, for every built-in scenario: the screenshot is not blank, and
+// two frames where something moved give two different pictures.
+#include <gtest/gtest.h>
+#include <stb_image.h>
+#include <sys/wait.h>
+
+#include <set>
+
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+struct Image {
+  int width = 0, height = 0;
+  std::vector<unsigned char> pixels;
+};
+
+Image load_png(const std::string& path) {
+  Image image;
+  int channels = 0;
+  unsigned char* data = stbi_load(path.c_str(), &image.width, &image.height, &channels, 3);
+  if (data) image.pixels.assign(data, data + static_cast<std::size_t>(image.width) * image.height * 3);
+  stbi_image_free(data);
+  return image;
+}
+
+int run(const std::string& command) {
+  const int status = std::system((command + " 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Image screenshot(const std::string& log, std::uint64_t frame, const std::string& extra) {
+  test::TempPath png(".png");
+  const auto command = "xvfb-run -a -s '-screen 0 1280x800x24' " + std::string(FLOWFRAME_VIEW_BIN) + " " + log +
+                       " --size 1280x800 --frame " + std::to_string(frame) + " " + extra + " --screenshot " + png.str();
+  EXPECT_EQ(run(command), 0) << command;
+  return load_png(png.str());
+}
+
+TEST(ViewerSmoke, EveryBuiltinScenarioRendersAndMoves) {
+  ASSERT_EQ(run("command -v xvfb-run >/dev/null"), 0) << "xvfb-run is missing: scripts/setup.sh installs it";
+  for (const auto& builtin : builtin_scenarios()) {
+    test::TempPath log(".ffl");
+    RunOptions options;
+    options.out_path = log.str();
+    auto result = test::run_scenario(builtin.name, {}, options);
+    const auto frames = result.result.frames;
+    const auto first = screenshot(log.str(), frames / 4, "--theme dark");
+    const auto second = screenshot(log.str(), frames / 2, "--theme dark");
+    ASSERT_EQ(first.width, 1280) << builtin.name;
+    ASSERT_EQ(first.height, 800) << builtin.name;
+    // Not blank: plenty of distinct colours.
+    std::set<std::uint32_t> colours;
+    for (std::size_t i = 0; i + 2 < first.pixels.size(); i += 3 * 97)
+      colours.insert(first.pixels[i] << 16 | first.pixels[i + 1] << 8 | first.pixels[i + 2]);
+    EXPECT_GT(colours.size(), 20u) << builtin.name;
+    std::size_t differing = 0;
+    for (std::size_t i = 0; i < first.pixels.size(); ++i) differing += first.pixels[i] != second.pixels[i];
+    EXPECT_GT(differing, 1000u) << builtin.name << ": frames " << frames / 4 << " and " << frames / 2 << " look the same";
+  }
+  // A file that is not a frame log gets a clear message, not a crash.
+  test::TempPath bogus(".ffl");
+  test::write_file(bogus.str(), "not a log");
+  EXPECT_EQ(run(std::string(FLOWFRAME_VIEW_BIN) + " " + bogus.str() + " --screenshot /dev/null >/dev/null"), 2);
+}
+
+}  // namespace
+}  // namespace flowframe

@@ -1,0 +1,200 @@
+// flowframe-view: replay a frame log, frame by frame, and inspect every node.
+//   flowframe-view run.ffl
+//   flowframe-view run.ffl --frame N [--select NODE] [--theme light] --screenshot out.png
+#include <CLI/CLI.hpp>
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+#include <stb_image_write.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "viewer/app/viewer.hpp"
+
+namespace {
+
+using namespace flowframe;
+
+// The theme choice survives restarts: $XDG_CONFIG_HOME/flowframe/viewer.ini (or ~/.config/…).
+std::filesystem::path settings_path() {
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "flowframe/viewer.ini";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".config/flowframe/viewer.ini";
+  return {};
+}
+
+bool load_dark_theme() {
+  std::ifstream in(settings_path());
+  std::string line;
+  while (std::getline(in, line))
+    if (line == "theme=light") return false;
+  return true;
+}
+
+void save_dark_theme(bool dark) {
+  const auto path = settings_path();
+  if (path.empty()) return;
+  std::error_code ignored;
+  std::filesystem::create_directories(path.parent_path(), ignored);
+  std::ofstream(path) << "theme=" << (dark ? "dark" : "light") << "\n";
+}
+
+viewer::Fonts load_fonts(float scale) {
+  auto& io = ImGui::GetIO();
+  viewer::Fonts fonts;
+  const char* text = "/usr/share/fonts/opentype/inter/Inter-Regular.otf";
+  const char* bold = "/usr/share/fonts/opentype/inter/Inter-SemiBold.otf";
+  const char* mono = "/usr/share/fonts/truetype/jetbrains-mono/JetBrainsMono-Regular.ttf";
+  const char* icons = "/usr/share/fonts/truetype/font-awesome/fontawesome-webfont.ttf";
+  static const ImWchar icon_range[] = {0xf000, 0xf2e0, 0};
+  static const ImWchar text_range[] = {0x0020, 0x00FF, 0x2013, 0x2026, 0x2190, 0x2192, 0x00D7, 0x00D7, 0};
+  auto add = [&](const char* path, float size, bool with_icons) -> ImFont* {
+    if (!std::filesystem::exists(path)) return nullptr;
+    ImFont* font = io.Fonts->AddFontFromFileTTF(path, size * scale, nullptr, text_range);
+    if (font && with_icons && std::filesystem::exists(icons)) {
+      ImFontConfig merge;
+      merge.MergeMode = true;
+      merge.GlyphMinAdvanceX = size * scale;
+      io.Fonts->AddFontFromFileTTF(icons, size * scale * 0.95f, &merge, icon_range);
+    }
+    return font;
+  };
+  fonts.text = add(text, 16, true);
+  fonts.mono = add(mono, 14.5f, true);
+  fonts.title = add(bold, 19, true);
+  if (!fonts.text) fonts.text = io.Fonts->AddFontDefault();  // the fonts packages are missing: still usable
+  if (!fonts.mono) fonts.mono = fonts.text;
+  if (!fonts.title) fonts.title = fonts.text;
+  io.FontDefault = fonts.text;
+  return fonts;
+}
+
+bool write_screenshot(const std::string& path, int width, int height) {
+  std::vector<unsigned char> pixels(static_cast<std::size_t>(width) * height * 4);
+  glPixelStorei(GL_PACK_ALIGNMENT, 1);
+  glReadBuffer(GL_BACK);
+  glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
+  // OpenGL's rows start at the bottom.
+  const std::size_t stride = static_cast<std::size_t>(width) * 4;
+  return stbi_write_png(path.c_str(), width, height, 4, pixels.data() + stride * (height - 1), -static_cast<int>(stride)) != 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"FlowFrame viewer: replay a frame log and inspect every node."};
+  std::string log_path, select, theme, screenshot;
+  std::optional<std::uint64_t> frame;
+  int width = 1600, height = 1000;
+  app.add_option("log", log_path, "A .ffl frame log (from flowframe run)")->required();
+  app.add_option("--frame", frame, "Open at this frame");
+  app.add_option("--select", select, "Select this node in the inspector");
+  app.add_option("--theme", theme, "dark or light (default: the last one used)")->check(CLI::IsMember({"dark", "light"}));
+  app.add_option("--screenshot", screenshot, "Render once, write this PNG and exit (use xvfb-run without a display)");
+  app.add_option("--size", [&](const CLI::results_t& r) {
+    return std::sscanf(r[0].c_str(), "%dx%d", &width, &height) == 2 && width > 200 && height > 200;
+  }, "Window size WxH (default 1600x1000)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  std::unique_ptr<view::LogModel> model;
+  try {
+    model = std::make_unique<view::LogModel>(log_path);
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << '\n';
+    return 2;
+  }
+  if (model->frame_count() == 0) {
+    std::cerr << "error: " << log_path << ": holds no readable frames\n";
+    return 2;
+  }
+
+  if (!glfwInit()) {
+    std::cerr << "error: cannot open a window (no display? run under xvfb-run -a)\n";
+    return 1;
+  }
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+  if (!screenshot.empty()) glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
+  GLFWwindow* window = glfwCreateWindow(width, height, ("FlowFrame — " + log_path).c_str(), nullptr, nullptr);
+  if (!window) {
+    std::cerr << "error: cannot create an OpenGL 3 window\n";
+    glfwTerminate();
+    return 1;
+  }
+  glfwMakeContextCurrent(window);
+  glfwSwapInterval(screenshot.empty() ? 1 : 0);
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGui::GetIO().IniFilename = nullptr;
+  float scale = 1;
+  glfwGetWindowContentScale(window, &scale, nullptr);
+  const auto fonts = load_fonts(std::max(1.0f, scale));
+  ImGui_ImplGlfw_InitForOpenGL(window, true);
+  ImGui_ImplOpenGL3_Init("#version 130");
+
+  const bool dark = theme.empty() ? load_dark_theme() : theme == "dark";
+  viewer::Viewer viewer(std::move(model), fonts, dark);
+  if (frame) viewer.playback().seek_frame(*frame);
+  if (!select.empty()) {
+    viewer.selected_node = viewer.node_named(select);
+    if (!viewer.selected_node) {
+      std::cerr << "error: --select: no node '" << select << "' in " << log_path << '\n';
+      return 2;
+    }
+  }
+  if (frame) {
+    if (auto view = viewer.model().frame(*frame, true)) viewer.select_request(view->frame.client(), view->frame.request(), *frame);
+  }
+
+  auto last = std::chrono::steady_clock::now();
+  int frames_drawn = 0;
+  int exit_code = 0;
+  while (!glfwWindowShouldClose(window)) {
+    glfwPollEvents();
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - last).count();
+    last = now;
+    ImGui_ImplOpenGL3_NewFrame();
+    ImGui_ImplGlfw_NewFrame();
+    ImGui::NewFrame();
+    int fb_width, fb_height;
+    glfwGetFramebufferSize(window, &fb_width, &fb_height);
+    const ImVec2 size = ImGui::GetIO().DisplaySize;
+    viewer.frame(screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
+    ImGui::Render();
+    glViewport(0, 0, fb_width, fb_height);
+    const auto background = viewer.dark() ? ImVec4(0.07f, 0.08f, 0.09f, 1) : ImVec4(0.88f, 0.89f, 0.92f, 1);
+    glClearColor(background.x, background.y, background.z, 1);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    ++frames_drawn;
+    // A screenshot waits until the background work the picture depends on is done.
+    if (!screenshot.empty() && frames_drawn > 3 && (viewer.settled() || frames_drawn > 600)) {
+      if (!write_screenshot(screenshot, fb_width, fb_height)) {
+        std::cerr << "error: cannot write " << screenshot << '\n';
+        exit_code = 1;
+      }
+      break;
+    }
+    if (!screenshot.empty() && !viewer.settled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    glfwSwapBuffers(window);
+  }
+  if (screenshot.empty()) save_dark_theme(viewer.dark());
+  ImGui_ImplOpenGL3_Shutdown();
+  ImGui_ImplGlfw_Shutdown();
+  ImGui::DestroyContext();
+  glfwDestroyWindow(window);
+  glfwTerminate();
+  return exit_code;
+}

@@ -1,0 +1,266 @@
+// The topology canvas: nodes at their scenario positions, links, requests in flight as moving
+// dots, live badges; pan (drag), zoom (wheel), fit; replica groups can collapse into one node.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "viewer/app/viewer.hpp"
+
+namespace flowframe::viewer {
+namespace {
+
+struct Layout {
+  bool ready = false;
+  std::vector<ImVec2> position;  // world units, by node index
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> links;
+  Time max_link_latency = 0;
+  // View transform: screen = offset + world * scale, relative to the canvas's corner.
+  float scale = 1;
+  ImVec2 offset{0, 0};
+  bool fit_pending = true;
+};
+
+Layout& layout_for(Viewer& viewer) {
+  static Layout layout;
+  if (layout.ready) return layout;
+  const auto& header = viewer.model().header();
+  std::map<std::string, std::vector<std::uint32_t>> named;
+  for (const auto& node : header.nodes()) {
+    layout.position.push_back({static_cast<float>(node.position().x()), static_cast<float>(node.position().y())});
+    named[node.id()].push_back(node.index());
+    if (!node.group().empty()) named[node.group()].push_back(node.index());
+  }
+  std::set<std::pair<std::uint32_t, std::uint32_t>> links;
+  for (const auto& link : header.scenario().links()) {
+    for (auto from : named[link.from()])
+      for (auto to : named[link.to()]) links.insert({from, to});
+    const auto& latency = link.latency();
+    layout.max_link_latency =
+        std::max(layout.max_link_latency, from_millis(std::max(latency.mean_ms(), latency.max_ms())));
+  }
+  layout.links.assign(links.begin(), links.end());
+  layout.ready = true;
+  return layout;
+}
+
+// Where a node is drawn: itself, or (groups collapsed) its group's first member.
+std::uint32_t shown_as(const Viewer& viewer, const v1::LogHeader& header, std::uint32_t node) {
+  if (!viewer.collapse_groups || node >= static_cast<std::uint32_t>(header.nodes_size())) return node;
+  const auto& group = header.nodes(static_cast<int>(node)).group();
+  if (group.empty()) return node;
+  for (const auto& other : header.nodes())
+    if (other.group() == group) return other.index();
+  return node;
+}
+
+bool is_down(const view::NodeView& node) { return node.state.has_server() && node.state.server().capacity() == 0; }
+
+// The small live figure under a node's name.
+std::string badge_of(const view::NodeView& node, v1::Node::Kind kind) {
+  const auto& s = node.state;
+  switch (kind) {
+    case v1::Node::SERVER:
+      if (s.server().capacity() == 0) return "DOWN";
+      return node.queue ? fmt::format("{}/{} +{} queued", node.load, s.server().capacity(), node.queue)
+                        : fmt::format("{}/{}", node.load, s.server().capacity());
+    case v1::Node::CACHE: {
+      const auto lookups = s.cache().hits() + s.cache().misses();
+      return fmt::format("{} key{}{}", s.cache().keys_size(), s.cache().keys_size() == 1 ? "" : "s",
+                         lookups ? fmt::format(" · {:.0f}% hits", 100.0 * s.cache().hits() / lookups) : "");
+    }
+    case v1::Node::DATABASE:
+      return fmt::format("pool {}/{}{}", node.load, s.database().max_connections(),
+                         node.queue ? fmt::format(" +{}", node.queue) : "");
+    case v1::Node::LOAD_BALANCER:
+    case v1::Node::API_GATEWAY: return fmt::format("{} in flight", node.load);
+    case v1::Node::OBJECT_STORAGE: return fmt::format("{} objects", node.load);
+    case v1::Node::TOKEN_SERVICE: return fmt::format("{} tokens", s.token_service().issued_size());
+    case v1::Node::CLIENT: return fmt::format("{} sent", s.client().sent());
+    default: return "";
+  }
+}
+
+void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
+  ImVec2 low{1e9f, 1e9f}, high{-1e9f, -1e9f};
+  for (auto node : shown) {
+    low = {std::min(low.x, layout.position[node].x), std::min(low.y, layout.position[node].y)};
+    high = {std::max(high.x, layout.position[node].x), std::max(high.y, layout.position[node].y)};
+  }
+  if (shown.empty()) return;
+  const float pad = 90;
+  const float span_x = std::max(high.x - low.x, 1.0f), span_y = std::max(high.y - low.y, 1.0f);
+  layout.scale = std::min((size.x - 2 * pad) / span_x, (size.y - 2 * pad) / span_y);
+  layout.scale = std::clamp(layout.scale, 10.0f, 400.0f);
+  layout.offset = {(size.x - span_x * layout.scale) / 2 - low.x * layout.scale,
+                   (size.y - span_y * layout.scale) / 2 - low.y * layout.scale};
+}
+
+}  // namespace
+
+void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
+  const auto& header = viewer.model().header();
+  const auto& palette = viewer.palette();
+  auto& layout = layout_for(viewer);
+  ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(0, 0));
+  begin_panel("Topology", pos, size, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
+  ImGui::PopStyleVar();
+  const ImVec2 corner = ImGui::GetCursorScreenPos();
+  const ImVec2 area = ImGui::GetContentRegionAvail();
+  auto* draw = ImGui::GetWindowDrawList();
+  draw->AddRectFilled(corner, {corner.x + area.x, corner.y + area.y}, palette.canvas);
+  for (float x = std::fmod(layout.offset.x, 40.0f); x < area.x; x += 40)
+    draw->AddLine({corner.x + x, corner.y}, {corner.x + x, corner.y + area.y}, palette.grid);
+  for (float y = std::fmod(layout.offset.y, 40.0f); y < area.y; y += 40)
+    draw->AddLine({corner.x, corner.y + y}, {corner.x + area.x, corner.y + y}, palette.grid);
+
+  std::vector<std::uint32_t> shown;
+  for (std::uint32_t n = 1; n < static_cast<std::uint32_t>(header.nodes_size()); ++n)
+    if (shown_as(viewer, header, n) == n) shown.push_back(n);
+  if (layout.fit_pending) {
+    fit(layout, shown, area);
+    layout.fit_pending = false;
+  }
+  // Pan with any drag on empty canvas, zoom about the mouse with the wheel.
+  ImGui::InvisibleButton("canvas", area, ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight);
+  const bool hovered = ImGui::IsItemHovered();
+  auto& io = ImGui::GetIO();
+  if (ImGui::IsItemActive() && (ImGui::IsMouseDragging(ImGuiMouseButton_Left) || ImGui::IsMouseDragging(ImGuiMouseButton_Right)))
+    layout.offset = {layout.offset.x + io.MouseDelta.x, layout.offset.y + io.MouseDelta.y};
+  if (hovered && io.MouseWheel != 0) {
+    const float factor = std::pow(1.15f, io.MouseWheel);
+    const ImVec2 mouse{io.MousePos.x - corner.x, io.MousePos.y - corner.y};
+    layout.offset = {mouse.x - (mouse.x - layout.offset.x) * factor, mouse.y - (mouse.y - layout.offset.y) * factor};
+    layout.scale *= factor;
+  }
+  auto screen = [&](std::uint32_t node) {
+    const auto& p = layout.position[shown_as(viewer, header, node)];
+    return ImVec2{corner.x + layout.offset.x + p.x * layout.scale, corner.y + layout.offset.y + p.y * layout.scale};
+  };
+  const float radius = std::clamp(layout.scale * 0.22f, 14.0f, 30.0f);
+
+  const view::World* world = viewer.playback().world();
+  const view::Trace* trace = viewer.trace();
+  std::set<std::pair<std::uint32_t, std::uint32_t>> traced;
+  if (trace)
+    for (const auto& hop : trace->hops) traced.insert({hop.frame.src(), hop.frame.dst()});
+
+  // Links.
+  std::set<std::pair<std::uint32_t, std::uint32_t>> drawn;
+  for (auto [from, to] : layout.links) {
+    const auto a = shown_as(viewer, header, from), b = shown_as(viewer, header, to);
+    if (!drawn.insert({a, b}).second) continue;
+    const bool hot = traced.count({from, to}) || traced.count({to, from});
+    draw->AddLine(screen(a), screen(b), hot ? palette.link_hot : palette.link, hot ? 3.5f : 1.5f);
+  }
+
+  // Requests in flight: frames sent at or before now and delivered after it.
+  const Time now = viewer.playback().time();
+  auto& model = viewer.model();
+  std::optional<std::pair<std::uint32_t, std::uint64_t>> clicked_request;
+  std::uint64_t clicked_frame = 0;
+  for (std::uint64_t i = viewer.playback().frame() + 1, scanned = 0; i < model.frame_count() && scanned < 4000; ++i, ++scanned) {
+    const auto view = model.frame(i, false);
+    if (!view || view->time > now + layout.max_link_latency) break;
+    const auto& f = view->frame;
+    if (view->sent > now || f.src() == f.dst() || f.kind() == v1::Frame::CONTROL) continue;
+    const float progress = std::clamp(static_cast<float>(now - view->sent) / static_cast<float>(std::max<Time>(1, view->time - view->sent)), 0.0f, 1.0f);
+    const ImVec2 a = screen(f.src()), b = screen(f.dst());
+    const ImVec2 dot{a.x + (b.x - a.x) * progress, a.y + (b.y - a.y) * progress};
+    const ImU32 color = view::is_error(f) ? palette.error : f.kind() == v1::Frame::RESPONSE ? palette.ok : palette.request;
+    draw->AddCircleFilled(dot, 5.5f, color);
+    draw->AddCircle(dot, 5.5f, palette.canvas, 0, 1.5f);
+    if (ImGui::IsMouseClicked(ImGuiMouseButton_Left) && hovered) {
+      const float dx = io.MousePos.x - dot.x, dy = io.MousePos.y - dot.y;
+      if (dx * dx + dy * dy < 64) {
+        clicked_request = std::make_pair(f.client(), f.request());
+        clicked_frame = view->index;
+      }
+    }
+  }
+  // The frame just delivered: its hop glows.
+  if (auto current = model.frame(viewer.playback().frame(), false); current && current->frame.src() != current->frame.dst())
+    draw->AddLine(screen(current->frame.src()), screen(current->frame.dst()), palette.selection, 4.0f);
+
+  // Nodes.
+  std::optional<std::uint32_t> clicked_node;
+  ImGui::PushFont(viewer.fonts().text);
+  for (auto n : shown) {
+    const auto& info = header.nodes(static_cast<int>(n));
+    const ImVec2 c = screen(n);
+    const bool group = viewer.collapse_groups && !info.group().empty();
+    view::NodeView node;
+    int members = 1, down = 0;
+    if (world && n < world->nodes.size()) {
+      node = world->nodes[n];
+      down = is_down(node);
+      if (group) {
+        members = 0;
+        node.load = node.queue = 0;
+        for (const auto& other : header.nodes()) {
+          if (other.group() != info.group()) continue;
+          const auto& member = world->nodes[other.index()];
+          ++members;
+          node.load += member.load;
+          node.queue += member.queue;
+          down += is_down(member);
+        }
+      }
+    }
+    const ImU32 kind_color = palette.kind(info.kind());
+    const bool selected = viewer.selected_node == n;
+    const ImVec2 low{c.x - radius, c.y - radius}, high{c.x + radius, c.y + radius};
+    if (group) draw->AddRectFilled({low.x + 5, low.y - 5}, {high.x + 5, high.y - 5}, palette.node_fill, 8);
+    draw->AddRectFilled(low, high, palette.node_fill, 8);
+    draw->AddRect(low, high, down == members && down ? palette.error : kind_color, 8, 0, selected ? 3.5f : 2.0f);
+    if (selected) draw->AddRect({low.x - 5, low.y - 5}, {high.x + 5, high.y + 5}, palette.selection, 10, 0, 2.0f);
+    const char* icon = kind_icon(info.kind());
+    const ImVec2 icon_size = ImGui::CalcTextSize(icon);
+    draw->AddText({c.x - icon_size.x / 2, c.y - icon_size.y / 2}, kind_color, icon);
+    const std::string name = group ? fmt::format("{} ×{}", info.group(), members) : info.id();
+    const ImVec2 name_size = ImGui::CalcTextSize(name.c_str());
+    draw->AddText({c.x - name_size.x / 2, high.y + 4}, palette.text, name.c_str());
+    std::string figure = group ? fmt::format("{} busy{}", node.load, down ? fmt::format(" · {} down", down) : "")
+                               : badge_of(node, info.kind());
+    if (!figure.empty()) {
+      const ImVec2 figure_size = ImGui::CalcTextSize(figure.c_str());
+      const ImVec2 at{c.x - figure_size.x / 2, high.y + 6 + name_size.y};
+      const bool alarm = figure == "DOWN" || (group && down);
+      draw->AddRectFilled({at.x - 5, at.y - 1}, {at.x + figure_size.x + 5, at.y + figure_size.y + 1},
+                          alarm ? palette.error : palette.grid, 6);
+      draw->AddText(at, alarm ? IM_COL32(255, 255, 255, 255) : palette.text_dim, figure.c_str());
+    }
+    if (hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left) && io.MousePos.x >= low.x && io.MousePos.x <= high.x &&
+        io.MousePos.y >= low.y && io.MousePos.y <= high.y)
+      clicked_node = n;
+  }
+  ImGui::PopFont();
+  if (clicked_node) viewer.selected_node = clicked_node;
+  else if (clicked_request) viewer.select_request(clicked_request->first, clicked_request->second, clicked_frame);
+
+  // Overlay: controls and legend.
+  ImGui::SetCursorScreenPos({corner.x + 10, corner.y + 10});
+  if (ImGui::Button(fmt::format("{} Fit", icon::expand).c_str())) layout.fit_pending = true;
+  ImGui::SameLine();
+  if (ImGui::Checkbox("Collapse groups", &viewer.collapse_groups)) layout.fit_pending = true;
+  const char* legend[] = {"request", "response", "error / refused"};
+  const ImU32 colors[] = {palette.request, palette.ok, palette.error};
+  float x = corner.x + area.x - 10;
+  for (int k = 2; k >= 0; --k) {
+    const ImVec2 label = ImGui::CalcTextSize(legend[k]);
+    x -= label.x;
+    draw->AddText({x, corner.y + 14}, palette.text_dim, legend[k]);
+    x -= 14;
+    draw->AddCircleFilled({x + 5, corner.y + 14 + label.y / 2}, 5, colors[k]);
+    x -= 14;
+  }
+  const std::string title = header.scenario().name() + (header.scenario().description().empty() ? "" : " — " + header.scenario().description());
+  ImGui::PushFont(viewer.fonts().title);
+  draw->AddText({corner.x + 12, corner.y + area.y - ImGui::GetFontSize() - 10}, palette.text_dim, title.c_str());
+  ImGui::PopFont();
+  ImGui::End();
+}
+
+}  // namespace flowframe::viewer

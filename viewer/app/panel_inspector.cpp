@@ -1,0 +1,225 @@
+// The node inspector: the selected node's state at the current frame (stepping back shows the
+// earlier state), and the log's health.
+#include <fmt/format.h>
+
+#include "viewer/app/viewer.hpp"
+
+namespace flowframe::viewer {
+namespace {
+
+void row(const char* name, const std::string& value) {
+  ImGui::TableNextRow();
+  ImGui::TableNextColumn();
+  ImGui::TextDisabled("%s", name);
+  ImGui::TableNextColumn();
+  ImGui::TextUnformatted(value.c_str());
+}
+
+bool begin_fields(const char* id) { return ImGui::BeginTable(id, 2, ImGuiTableFlags_SizingStretchProp); }
+
+bool begin_grid(const char* id, std::initializer_list<const char*> columns, float height = 0) {
+  if (!ImGui::BeginTable(id, static_cast<int>(columns.size()),
+                         ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_ScrollY |
+                             ImGuiTableFlags_SizingStretchProp,
+                         {0, height}))
+    return false;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  for (const char* column : columns) ImGui::TableSetupColumn(column);
+  ImGui::TableHeadersRow();
+  return true;
+}
+
+void cells(std::initializer_list<std::string> values) {
+  ImGui::TableNextRow();
+  for (const auto& value : values) {
+    ImGui::TableNextColumn();
+    ImGui::TextUnformatted(value.c_str());
+  }
+}
+
+std::string seconds(Time t) { return fmt::format("{:.2f}s", to_seconds(t)); }
+
+std::string lower_name(const std::string& name) {
+  std::string out = name;
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+void health(Viewer& viewer) {
+  const auto health = viewer.model().health();
+  if (health.ok()) return;
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(viewer.palette().warning));
+  const bool open = ImGui::CollapsingHeader(
+      fmt::format("{} Log health: {} problem{}", icon::warning, health.problems.size(), health.problems.size() == 1 ? "" : "s").c_str(),
+      ImGuiTreeNodeFlags_DefaultOpen);
+  ImGui::PopStyleColor();
+  if (!open) return;
+  ImGui::TextWrapped("Showing everything readable.");
+  for (const auto& problem : health.problems) ImGui::BulletText("%s", problem.c_str());
+  ImGui::Separator();
+}
+
+}  // namespace
+
+void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
+  begin_panel("Inspector", pos, size);
+  health(viewer);
+  const auto& header = viewer.model().header();
+  const view::World* world = viewer.playback().world();
+  if (!viewer.selected_node || !world) {
+    ImGui::TextWrapped("Click a node on the canvas to see its state at the current frame.");
+    if (auto current = viewer.model().frame(viewer.playback().frame(), false)) {
+      ImGui::Spacing();
+      ImGui::TextDisabled("Frame %llu", static_cast<unsigned long long>(current->index));
+      ImGui::TextWrapped("%s", viewer.text().line(*current).c_str() + 10);
+    }
+    const auto& explanation = header.scenario().explanation();
+    if (!explanation.empty()) {
+      ImGui::Spacing();
+      ImGui::Separator();
+      ImGui::TextWrapped("%s", explanation.c_str());
+    }
+    ImGui::End();
+    return;
+  }
+  const auto n = *viewer.selected_node;
+  const auto& info = header.nodes(static_cast<int>(n));
+  const auto& node = world->nodes[n];
+  const auto& s = node.state;
+  const Time now = viewer.playback().time();
+  ImGui::PushFont(viewer.fonts().title);
+  ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(viewer.palette().kind(info.kind())), "%s", kind_icon(info.kind()));
+  ImGui::SameLine();
+  ImGui::Text("%s", info.id().c_str());
+  ImGui::PopFont();
+  ImGui::SameLine();
+  ImGui::TextDisabled("%s%s", lower_name(v1::Node::Kind_Name(info.kind())).c_str(),
+                      info.group().empty() ? "" : (" · group " + info.group()).c_str());
+  ImGui::TextDisabled("at frame %llu, %s; details as of frame %llu", static_cast<unsigned long long>(world->frame),
+                      format_time(now).c_str(), static_cast<unsigned long long>(node.state_frame));
+  ImGui::Separator();
+  if (begin_fields("fields")) {
+    row("in progress", std::to_string(node.load));
+    row("waiting", std::to_string(node.queue));
+    row("handled", std::to_string(s.handled()));
+    row("rejected", std::to_string(s.rejected()));
+    switch (info.kind()) {
+      case v1::Node::SERVER: {
+        const auto& server = s.server();
+        row("capacity", server.capacity() ? std::to_string(server.capacity()) : "0 (down)");
+        row("queue limit", std::to_string(server.queue_limit()));
+        row("longest queue", std::to_string(server.max_queue()));
+        const auto since = static_cast<std::uint64_t>(std::max<Time>(0, now - server.accounted_ns()));
+        const auto capacity = server.capacity_ns() + std::uint64_t{server.capacity()} * since;
+        if (capacity)
+          row("utilisation", fmt::format("{:.0f}%", 100.0 * static_cast<double>(server.busy_ns() + std::uint64_t{node.load} * since) / capacity));
+        break;
+      }
+      case v1::Node::CLIENT: {
+        const auto& client = s.client();
+        row("address", client.ip());
+        row("sent", std::to_string(client.sent()));
+        row("completed", std::to_string(client.completed()));
+        row("failed", std::to_string(client.failed()));
+        break;
+      }
+      case v1::Node::LOAD_BALANCER:
+        row("strategy", lower_name(v1::LoadBalancerParams::Strategy_Name(s.load_balancer().strategy())));
+        break;
+      case v1::Node::CACHE: {
+        const auto& cache = s.cache();
+        row("keys", fmt::format("{}{}", cache.keys_size(), cache.max_entries() ? fmt::format(" of {}", cache.max_entries()) : ""));
+        row("hits / misses", fmt::format("{} / {}", cache.hits(), cache.misses()));
+        row("evictions", std::to_string(cache.evictions()));
+        row("expirations", std::to_string(cache.expirations()));
+        break;
+      }
+      case v1::Node::DATABASE: {
+        const auto& database = s.database();
+        row("pool", fmt::format("{} of {} in use, {} waiting", database.pool_in_use(), database.max_connections(), database.pool_waiting()));
+        row("queries", std::to_string(database.queries()));
+        for (const auto& table : database.tables()) row(("table " + table.name()).c_str(), fmt::format("{} rows", table.rows()));
+        break;
+      }
+      case v1::Node::OBJECT_STORAGE:
+        row("accepted / rejected", fmt::format("{} / {}", s.object_storage().accepted(), s.object_storage().rejected()));
+        break;
+      default:
+        break;
+    }
+    ImGui::EndTable();
+  }
+  ImGui::Spacing();
+  auto node_name = [&](std::uint32_t index) { return viewer.text().node(index); };
+  const float table_height = std::max(120.0f, ImGui::GetContentRegionAvail().y - 8);
+  switch (info.kind()) {
+    case v1::Node::LOAD_BALANCER:
+      if (begin_grid("backends", {"backend", "health", "weight", "sent"}, table_height)) {
+        for (const auto& b : s.load_balancer().backends())
+          cells({node_name(b.node()), b.healthy() ? "up" : "DOWN", std::to_string(b.weight()), std::to_string(b.sent())});
+        ImGui::EndTable();
+      }
+      break;
+    case v1::Node::CACHE:
+      if (begin_grid("keys", {"key", "value", "ttl", "last used"}, table_height)) {
+        for (const auto& key : s.cache().keys())
+          cells({key.key(), key.value(), key.expires_ns() ? (key.expires_ns() > now ? seconds(key.expires_ns() - now) : "expired") : "none",
+                 seconds(now - key.last_access_ns()) + " ago"});
+        ImGui::EndTable();
+      }
+      break;
+    case v1::Node::DATABASE:
+      if (begin_grid("touched", {"row", "op", "value", "when"}, table_height)) {
+        for (const auto& touched : s.database().touched())
+          cells({fmt::format("{}/{}", touched.table(), touched.id()), touched.op(), touched.value(), format_time(touched.at_ns())});
+        ImGui::EndTable();
+      }
+      break;
+    case v1::Node::API_GATEWAY: {
+      const auto& gateway = s.api_gateway();
+      if (begin_grid("routes", {"route", "pool", "servers up"}, 0)) {
+        for (const auto& route : gateway.routes()) {
+          std::string up;
+          for (const auto& pool : gateway.pools())
+            if (pool.name() == route.pool())
+              for (const auto& b : pool.backends()) up += (b.healthy() ? "" : "!") + node_name(b.node()) + " ";
+          cells({route.prefix(), route.pool(), up});
+        }
+        ImGui::EndTable();
+      }
+      if (begin_grid("buckets", {"rate limit", "tokens now", "burst"}, std::max(80.0f, ImGui::GetContentRegionAvail().y - 8))) {
+        for (const auto& bucket : gateway.buckets()) {
+          const double tokens = std::min(bucket.burst(), bucket.tokens() + bucket.rate() * to_seconds(now - bucket.at_ns()));
+          cells({bucket.owner(), fmt::format("{:.2f}", tokens), fmt::format("{:g} (+{:g}/s)", bucket.burst(), bucket.rate())});
+        }
+        ImGui::EndTable();
+      }
+      break;
+    }
+    case v1::Node::TOKEN_SERVICE:
+      if (begin_grid("issued", {"token for", "expires in", "signature"}, table_height)) {
+        for (const auto& issued : s.token_service().issued())
+          cells({issued.token().bucket() + "/" + issued.token().key(),
+                 issued.token().expires_ns() > now ? seconds(issued.token().expires_ns() - now) : "expired",
+                 issued.token().signature().substr(0, 12) + "…"});
+        ImGui::EndTable();
+      }
+      break;
+    case v1::Node::OBJECT_STORAGE:
+      if (begin_grid("objects", {"object", "size", "uploaded"}, table_height / 2)) {
+        for (const auto& object : s.object_storage().objects())
+          cells({object.bucket() + "/" + object.key(), fmt::format("{:.1f} MB", object.size() / 1e6), format_time(object.uploaded_ns())});
+        ImGui::EndTable();
+      }
+      if (begin_grid("checks", {"token check", "verdict"}, std::max(80.0f, ImGui::GetContentRegionAvail().y - 8))) {
+        for (const auto& check : s.object_storage().checks()) cells({check.key(), check.verdict()});
+        ImGui::EndTable();
+      }
+      break;
+    default:
+      break;
+  }
+  ImGui::End();
+}
+
+}  // namespace flowframe::viewer

@@ -1,0 +1,176 @@
+#include "viewer/app/viewer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace flowframe::viewer {
+namespace {
+
+constexpr std::size_t kMetricBuckets = 240;
+
+Palette make_palette(bool dark) {
+  if (dark)
+    return {IM_COL32(24, 26, 31, 255),   IM_COL32(38, 41, 48, 255),   IM_COL32(86, 92, 106, 255),
+            IM_COL32(250, 200, 80, 255), IM_COL32(40, 44, 53, 255),   IM_COL32(120, 128, 145, 255),
+            IM_COL32(250, 200, 80, 255), IM_COL32(230, 232, 236, 255), IM_COL32(150, 156, 168, 255),
+            IM_COL32(80, 200, 120, 255), IM_COL32(90, 160, 250, 255), IM_COL32(240, 90, 90, 255),
+            IM_COL32(245, 170, 60, 255)};
+  return {IM_COL32(246, 247, 250, 255), IM_COL32(228, 231, 237, 255), IM_COL32(160, 166, 178, 255),
+          IM_COL32(214, 140, 0, 255),   IM_COL32(255, 255, 255, 255), IM_COL32(120, 128, 145, 255),
+          IM_COL32(214, 140, 0, 255),   IM_COL32(30, 33, 40, 255),    IM_COL32(100, 106, 118, 255),
+          IM_COL32(30, 150, 80, 255),   IM_COL32(40, 110, 220, 255),  IM_COL32(210, 50, 50, 255),
+          IM_COL32(210, 130, 20, 255)};
+}
+
+}  // namespace
+
+ImU32 Palette::kind(v1::Node::Kind kind) const {
+  switch (kind) {
+    case v1::Node::CLIENT: return IM_COL32(120, 170, 255, 255);
+    case v1::Node::LOAD_BALANCER: return IM_COL32(190, 140, 255, 255);
+    case v1::Node::SERVER: return IM_COL32(90, 200, 150, 255);
+    case v1::Node::CACHE: return IM_COL32(250, 110, 110, 255);
+    case v1::Node::DATABASE: return IM_COL32(90, 170, 230, 255);
+    case v1::Node::API_GATEWAY: return IM_COL32(240, 170, 80, 255);
+    case v1::Node::TOKEN_SERVICE: return IM_COL32(230, 200, 90, 255);
+    case v1::Node::OBJECT_STORAGE: return IM_COL32(160, 190, 120, 255);
+    default: return IM_COL32(160, 160, 160, 255);
+  }
+}
+
+const char* kind_icon(v1::Node::Kind kind) {
+  switch (kind) {
+    case v1::Node::CLIENT: return "\xef\x80\x87";          // user
+    case v1::Node::LOAD_BALANCER: return "\xef\x81\xb4";   // random
+    case v1::Node::SERVER: return "\xef\x88\xb3";          // server
+    case v1::Node::CACHE: return "\xef\x83\xa7";           // bolt
+    case v1::Node::DATABASE: return "\xef\x87\x80";        // database
+    case v1::Node::API_GATEWAY: return "\xef\x83\xa8";     // sitemap
+    case v1::Node::TOKEN_SERVICE: return "\xef\x82\x84";   // key
+    case v1::Node::OBJECT_STORAGE: return "\xef\x86\x87";  // archive
+    default: return "\xef\x80\x93";                        // cog
+  }
+}
+
+std::string format_time(Time t) {
+  if (t < kNanosPerSecond) return fmt::format("{:.3f} ms", to_millis(t));
+  return fmt::format("{:.6f} s", to_seconds(t));
+}
+
+void begin_panel(const char* name, ImVec2 pos, ImVec2 size, ImGuiWindowFlags extra) {
+  ImGui::SetNextWindowPos(pos);
+  ImGui::SetNextWindowSize(size);
+  ImGui::Begin(name, nullptr,
+               ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
+                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus | extra);
+}
+
+Viewer::Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark)
+    : model_(std::move(model)), playback_(*model_), text_(model_->header()), fonts_(fonts) {
+  set_dark(dark);
+  metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
+}
+
+void Viewer::set_dark(bool dark) {
+  dark_ = dark;
+  palette_ = make_palette(dark);
+  auto& style = ImGui::GetStyle();
+  if (dark) ImGui::StyleColorsDark();
+  else ImGui::StyleColorsLight();
+  style.WindowRounding = 6;
+  style.FrameRounding = 4;
+  style.GrabRounding = 4;
+  style.ScrollbarRounding = 6;
+  style.TabRounding = 4;
+  style.WindowPadding = ImVec2(10, 8);
+  style.FramePadding = ImVec2(8, 4);
+  style.ItemSpacing = ImVec2(8, 6);
+  style.WindowBorderSize = 1;
+  auto* colors = style.Colors;
+  const ImVec4 accent = dark ? ImVec4(0.98f, 0.78f, 0.31f, 1) : ImVec4(0.84f, 0.55f, 0.0f, 1);
+  colors[ImGuiCol_WindowBg] = dark ? ImVec4(0.11f, 0.12f, 0.14f, 1) : ImVec4(0.98f, 0.98f, 0.99f, 1);
+  colors[ImGuiCol_TitleBgActive] = colors[ImGuiCol_TitleBg] = dark ? ImVec4(0.15f, 0.16f, 0.19f, 1) : ImVec4(0.90f, 0.91f, 0.94f, 1);
+  colors[ImGuiCol_SliderGrab] = colors[ImGuiCol_SliderGrabActive] = colors[ImGuiCol_CheckMark] = accent;
+  colors[ImGuiCol_Header] = dark ? ImVec4(0.98f, 0.78f, 0.31f, 0.25f) : ImVec4(0.84f, 0.55f, 0.0f, 0.22f);
+  colors[ImGuiCol_HeaderHovered] = dark ? ImVec4(0.98f, 0.78f, 0.31f, 0.15f) : ImVec4(0.84f, 0.55f, 0.0f, 0.12f);
+}
+
+std::optional<std::uint32_t> Viewer::node_named(const std::string& id) const {
+  for (const auto& node : model_->header().nodes())
+    if (node.id() == id) return node.index();
+  return std::nullopt;
+}
+
+void Viewer::select_request(std::uint32_t client, std::uint64_t request, std::uint64_t near) {
+  if (request == 0) return;
+  if (selected_request_ && selected_request_->first == client && selected_request_->second == request) return;
+  selected_request_ = std::make_pair(client, request);
+  trace_.reset();
+  auto* model = model_.get();
+  trace_job_ = std::async(std::launch::async, [model, client, request, near] {
+    return view::trace_request(*model, client, request, near);
+  });
+}
+
+const view::Trace* Viewer::trace() {
+  if (trace_job_.valid() && trace_job_.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+    trace_ = trace_job_.get();
+  return trace_ ? &*trace_ : nullptr;
+}
+
+void Viewer::refilter() {
+  view::FrameFilter filter;
+  filter.text = filter_text;
+  filter.status = static_cast<view::FrameFilter::Status>(filter_status);
+  if (filter_selected_node && selected_node) filter.node = *selected_node;
+  filter_.reset();
+  if (!filter.empty()) filter_ = std::make_unique<view::FilterScan>(*model_, std::move(filter));
+}
+
+bool Viewer::settled() {
+  return playback_.settled() && playback_.world() != nullptr && metrics_->done() && (!filter_ || filter_->done()) &&
+         (!trace_job_.valid() || trace() != nullptr) && model_->frame(playback_.frame(), false).has_value();
+}
+
+void Viewer::keyboard() {
+  auto& io = ImGui::GetIO();
+  if (io.WantTextInput) return;
+  auto pressed = [](ImGuiKey key) { return ImGui::IsKeyPressed(ImGui::GetKeyIndex(key)); };
+  if (pressed(ImGuiKey_Space)) playback_.toggle();
+  if (pressed(ImGuiKey_RightArrow)) playback_.step(io.KeyShift ? 10 : 1);
+  if (pressed(ImGuiKey_LeftArrow)) playback_.step(io.KeyShift ? -10 : -1);
+  if (pressed(ImGuiKey_Home)) playback_.home();
+  if (pressed(ImGuiKey_End)) playback_.end();
+  if (pressed(ImGuiKey_Escape)) show_help = false;
+  for (int i = 0; i < io.InputQueueCharacters.Size; ++i) {
+    const auto c = io.InputQueueCharacters[i];
+    if (c == '?') show_help = !show_help;
+    if (c == 't') set_dark(!dark_);
+    if (c == '+' || c == '=') playback_.set_speed(playback_.speed() * 2);
+    if (c == '-') playback_.set_speed(playback_.speed() / 2);
+  }
+}
+
+void Viewer::frame(double wall_seconds, ImVec2 size) {
+  keyboard();
+  playback_.tick(wall_seconds);
+  // Layout: canvas and transport on the left; inspector and trace on the right; frame list and
+  // metrics along the bottom.
+  const float margin = 6, right_width = std::max(360.0f, size.x * 0.27f), transport_height = 92;
+  const float bottom_height = std::max(230.0f, size.y * 0.34f), metrics_width = std::max(300.0f, size.x * 0.28f);
+  const float left_width = size.x - right_width - 3 * margin;
+  const float canvas_height = size.y - bottom_height - transport_height - 4 * margin;
+  draw_canvas(*this, {margin, margin}, {left_width, canvas_height});
+  draw_transport(*this, {margin, 2 * margin + canvas_height}, {left_width, transport_height});
+  const float bottom_y = 3 * margin + canvas_height + transport_height;
+  draw_frame_list(*this, {margin, bottom_y}, {size.x - metrics_width - 3 * margin, bottom_height});
+  draw_metrics(*this, {size.x - metrics_width - margin, bottom_y}, {metrics_width, bottom_height});
+  const float inspector_height = (bottom_y - 2 * margin) * 0.62f;
+  draw_inspector(*this, {2 * margin + left_width, margin}, {right_width, inspector_height});
+  draw_trace(*this, {2 * margin + left_width, 2 * margin + inspector_height},
+             {right_width, bottom_y - 3 * margin - inspector_height});
+  if (show_help) draw_help(*this);
+}
+
+}  // namespace flowframe::viewer

@@ -1,0 +1,111 @@
+#pragma once
+// The viewer's state shared by its panels: the model, the playback cursor and what the user
+// picked (node, request, filter, theme). Panels (panel_*.cpp) only read the model and draw.
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <imgui.h>
+
+#include "runtime/frame_text.hpp"
+#include "viewer/model/playback.hpp"
+#include "viewer/model/queries.hpp"
+
+namespace flowframe::viewer {
+
+struct Fonts {
+  ImFont* text = nullptr;
+  ImFont* mono = nullptr;
+  ImFont* title = nullptr;
+};
+
+struct Palette {
+  ImU32 canvas, grid, link, link_hot, node_fill, node_border, selection, text, text_dim;
+  ImU32 ok, request, error, warning;
+  ImU32 kind(v1::Node::Kind kind) const;
+};
+
+class Viewer {
+ public:
+  Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark);
+
+  // One UI frame: input, then every panel.
+  void frame(double wall_seconds, ImVec2 size);
+  // True once every panel has what it needs (for screenshots).
+  bool settled();
+
+  view::LogModel& model() { return *model_; }
+  view::Playback& playback() { return playback_; }
+  const FrameText& text() const { return text_; }
+  const Palette& palette() const { return palette_; }
+  const Fonts& fonts() const { return fonts_; }
+
+  // Selection.
+  std::optional<std::uint32_t> selected_node;
+  void select_request(std::uint32_t client, std::uint64_t request, std::uint64_t near);
+  const view::Trace* trace();  // the selected request's hops, once found
+  bool collapse_groups = false;
+
+  void set_dark(bool dark);
+  bool dark() const { return dark_; }
+  bool show_help = false;
+
+  // The frame list's filter and its background scan.
+  char filter_text[128] = "";
+  int filter_status = 0;  // 0 any, 1 ok, 2 errors
+  bool filter_selected_node = false;
+  void refilter();
+  view::FilterScan* filter_scan() { return filter_.get(); }
+  view::MetricsScan& metrics() { return *metrics_; }
+
+  // Node index for an id ("" or unknown: nullopt).
+  std::optional<std::uint32_t> node_named(const std::string& id) const;
+
+ private:
+  void keyboard();
+
+  std::unique_ptr<view::LogModel> model_;
+  view::Playback playback_;
+  FrameText text_;
+  Fonts fonts_;
+  Palette palette_;
+  bool dark_ = true;
+  std::unique_ptr<view::FilterScan> filter_;
+  std::unique_ptr<view::MetricsScan> metrics_;
+  std::optional<std::pair<std::uint32_t, std::uint64_t>> selected_request_;
+  std::future<view::Trace> trace_job_;
+  std::optional<view::Trace> trace_;
+};
+
+// Panels, each in its own file, drawn into the rectangle given.
+void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size);
+void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size);
+void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size);
+void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size);
+void draw_trace(Viewer& viewer, ImVec2 pos, ImVec2 size);
+void draw_metrics(Viewer& viewer, ImVec2 pos, ImVec2 size);
+void draw_help(Viewer& viewer);
+
+// Shared drawing helpers.
+void begin_panel(const char* name, ImVec2 pos, ImVec2 size, ImGuiWindowFlags extra = 0);
+std::string format_time(Time t);
+const char* kind_icon(v1::Node::Kind kind);
+
+// Font Awesome 4.7 glyphs (merged into the text font).
+namespace icon {
+inline constexpr const char* play = "\xef\x81\x8b";
+inline constexpr const char* pause = "\xef\x81\x8c";
+inline constexpr const char* step_back = "\xef\x81\x88";
+inline constexpr const char* step_forward = "\xef\x81\x91";
+inline constexpr const char* to_start = "\xef\x81\x89";
+inline constexpr const char* to_end = "\xef\x81\x90";
+inline constexpr const char* sun = "\xef\x86\x85";
+inline constexpr const char* moon = "\xef\x86\x86";
+inline constexpr const char* question = "\xef\x84\xa8";
+inline constexpr const char* search = "\xef\x80\x82";
+inline constexpr const char* warning = "\xef\x81\xb1";
+inline constexpr const char* expand = "\xef\x81\xa5";
+}  // namespace icon
+
+}  // namespace flowframe::viewer
