@@ -20,7 +20,11 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   changed |= ImGui::Combo("##status", &viewer.filter_status, statuses, 3);
   ImGui::SameLine();
   ImGui::BeginDisabled(!viewer.selected_node);
-  changed |= ImGui::Checkbox("selected node only", &viewer.filter_selected_node);
+  changed |= ImGui::Checkbox("selected node", &viewer.filter_selected_node);
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!viewer.selected_request());
+  changed |= ImGui::Checkbox("selected request", &viewer.filter_selected_request);
   ImGui::EndDisabled();
   if (changed) viewer.refilter();
   auto* scan = viewer.filter_scan();

@@ -124,6 +124,7 @@ void Viewer::refilter() {
   filter.text = filter_text;
   filter.status = static_cast<view::FrameFilter::Status>(filter_status);
   if (filter_selected_node && selected_node) filter.node = *selected_node;
+  if (filter_selected_request && selected_request_) filter.request = selected_request_;
   filter_.reset();
   if (!filter.empty()) filter_ = std::make_unique<view::FilterScan>(*model_, std::move(filter));
 }

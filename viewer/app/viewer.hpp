@@ -45,6 +45,7 @@ class Viewer {
   std::optional<std::uint32_t> selected_node;
   void select_request(std::uint32_t client, std::uint64_t request, std::uint64_t near);
   const view::Trace* trace();  // the selected request's hops, once found
+  const std::optional<std::pair<std::uint32_t, std::uint64_t>>& selected_request() const { return selected_request_; }
   bool collapse_groups = false;
 
   void set_dark(bool dark);
@@ -55,6 +56,7 @@ class Viewer {
   char filter_text[128] = "";
   int filter_status = 0;  // 0 any, 1 ok, 2 errors
   bool filter_selected_node = false;
+  bool filter_selected_request = false;
   void refilter();
   view::FilterScan* filter_scan() { return filter_.get(); }
   view::MetricsScan& metrics() { return *metrics_; }
