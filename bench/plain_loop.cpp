@@ -1,6 +1,10 @@
 #include "bench/plain_loop.hpp"
 
+#include <fmt/format.h>
+
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <cmath>
 #include <deque>
 #include <queue>
@@ -25,6 +29,30 @@ struct Event {
 };
 
 }  // namespace
+
+std::string scenario_text(const Workload& w) {
+  return fmt::format(R"(name: "{0}"
+nodes {{ id: "client" kind: CLIENT replicas: {1} }}
+nodes {{ id: "lb" kind: LOAD_BALANCER }}
+nodes {{ id: "server" kind: SERVER replicas: {2}
+        server {{ capacity: 1 queue_limit: 100000000 service_time {{ shape: EXPONENTIAL mean_ms: {3} }} }} }}
+links {{ from: "client" to: "lb" latency {{ mean_ms: {4} }} }}
+links {{ from: "lb" to: "server" latency {{ mean_ms: {4} }} }}
+workload {{ clients: "client" rate: {5} }}
+stop {{ requests: {6} }}
+)",
+                     w.name, w.clients, w.servers, w.service_ms, w.link_ms, w.rate(), w.requests);
+}
+
+BenchArgs parse_bench_args(int argc, char** argv) {
+  BenchArgs args;
+  args.dir = std::filesystem::temp_directory_path();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--requests")) args.requests = std::stoull(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--dir")) args.dir = argv[i + 1];
+  }
+  return args;
+}
 
 PlainResult run_plain_loop(const Workload& w, std::uint64_t seed) {
   const auto start = std::chrono::steady_clock::now();

@@ -25,20 +25,6 @@ namespace {
 using namespace flowframe;
 using bench::Workload;
 
-std::string scenario_text(const Workload& w) {
-  return fmt::format(R"(name: "{0}"
-nodes {{ id: "client" kind: CLIENT replicas: {1} }}
-nodes {{ id: "lb" kind: LOAD_BALANCER }}
-nodes {{ id: "server" kind: SERVER replicas: {2}
-        server {{ capacity: 1 queue_limit: 100000000 service_time {{ shape: EXPONENTIAL mean_ms: {3} }} }} }}
-links {{ from: "client" to: "lb" latency {{ mean_ms: {4} }} }}
-links {{ from: "lb" to: "server" latency {{ mean_ms: {4} }} }}
-workload {{ clients: "client" rate: {5} }}
-stop {{ requests: {6} }}
-)",
-                     w.name, w.clients, w.servers, w.service_ms, w.link_ms, w.rate(), w.requests);
-}
-
 struct Measured {
   double wall_s = 0;
   double mean_ms = 0;
@@ -84,7 +70,7 @@ Measured in_child(Work work) {
 
 Measured run_flowframe(const Workload& w, unsigned threads, const std::string& out_path) {
   return in_child([&] {
-    const auto scenario = parse_scenario(scenario_text(w), w.name);
+    const auto scenario = parse_scenario(bench::scenario_text(w), w.name);
     RunOptions options;
     options.seed = 1;
     options.threads = threads;
@@ -109,16 +95,8 @@ Measured run_flowframe(const Workload& w, unsigned threads, const std::string& o
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t requests = 2'000'000;
-  std::string dir = std::filesystem::temp_directory_path();
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--requests")) requests = std::stoull(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
-  }
-  const Workload workloads[] = {
-      {"sparse", 16, 1000.0, 10.0, 0.9, requests},
-      {"dense", 64, 1.0, 1.0, 0.9, requests},
-  };
+  const auto [requests, dir] = bench::parse_bench_args(argc, argv);
+  const Workload workloads[] = {bench::sparse_workload(requests), bench::dense_workload(requests)};
   std::cout << fmt::format("{} requests per run, {} cores\n\n", requests, sysconf(_SC_NPROCESSORS_ONLN));
   std::cout << "| workload | engine | threads | shards | frames | requests/s | hops/s | x plain loop | "
                "bytes/hop | peak MiB | mean latency ms |\n";

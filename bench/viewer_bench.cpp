@@ -12,6 +12,7 @@
 #include <random>
 
 #include "actors/components.hpp"
+#include "bench/plain_loop.hpp"
 #include "runtime/scenario.hpp"
 #include "runtime/simulation.hpp"
 #include "viewer/model/playback.hpp"
@@ -34,23 +35,11 @@ double resident_mib() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::uint64_t requests = 2'000'000;
-  std::string dir = std::filesystem::temp_directory_path();
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--requests")) requests = std::stoull(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
-  }
+  const auto [requests, dir] = bench::parse_bench_args(argc, argv);
   const std::string path = dir + "/flowframe_viewer_bench.ffl";
   {
-    const auto scenario = parse_scenario(fmt::format(R"(name: "dense"
-      nodes {{ id: "client" kind: CLIENT replicas: 16 }}
-      nodes {{ id: "lb" kind: LOAD_BALANCER }}
-      nodes {{ id: "server" kind: SERVER replicas: 64
-              server {{ capacity: 1 queue_limit: 100000000 service_time {{ shape: EXPONENTIAL mean_ms: 1 }} }} }}
-      links {{ from: "client" to: "lb" latency {{ mean_ms: 1 }} }}
-      links {{ from: "lb" to: "server" latency {{ mean_ms: 1 }} }}
-      workload {{ clients: "client" rate: 57600 }}
-      stop {{ requests: {} }})", requests), "dense");
+    const auto workload = bench::dense_workload(requests);
+    const auto scenario = parse_scenario(bench::scenario_text(workload), workload.name);
     RunOptions options;
     options.threads = 2;
     options.out_path = path;
