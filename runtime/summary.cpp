@@ -30,6 +30,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
   summary["hops_per_s"] = result.wall_s > 0 ? std::round(static_cast<double>(result.hops) / result.wall_s) : 0.0;
   summary["threads"] = result.threads;
   summary["shards"] = result.shards;
+  summary["windows"] = result.windows;  // synchronisation rounds between shards
 
   LatencyHistogram latencies;
   std::uint64_t sent = 0, completed = 0, failed = 0;
