@@ -118,7 +118,7 @@ TEST(ViewModel, FiltersByTextNodeRequestAndStatus) {
   EXPECT_TRUE(std::is_sorted(failed.begin(), failed.end()));
   std::uint64_t first_hop = 0;
   while (model.frame(first_hop, true)->frame.kind() != v1::Frame::REQUEST) ++first_hop;
-  const auto& hop = model.frame(first_hop, true)->frame;
+  const auto hop = model.frame(first_hop, true)->frame;  // a copy: frame() returns a temporary
   FrameFilter one_request;
   one_request.request = std::make_pair(hop.client(), hop.request());
   const auto hops = scan(one_request);
