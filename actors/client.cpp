@@ -200,8 +200,15 @@ std::uint32_t Client::pick_path(Context& context) {
       std::upper_bound(cumulative_weights_.begin(), cumulative_weights_.end(), roll) - cumulative_weights_.begin());
 }
 
-std::string Client::apply(ControlAction& action, Context&) {
-  return "a client has no setting '" + action.field + "'";
+std::string Client::apply(ControlAction& action, Context& context) {
+  // A burst: this many extra requests right now (live control), on top of the workload.
+  if (action.field != "burst" || !active_) return "a client has no setting '" + action.field + "'";
+  const auto count = std::strtoull(action.value.c_str(), nullptr, 10);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto path = pick_path(context);
+    send_request(path, topology_->ids(path).sample(context.rng()), context);
+  }
+  return "";
 }
 
 void Client::snapshot(v1::NodeState& state) const {

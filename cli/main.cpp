@@ -1,13 +1,18 @@
 // flowframe: run, validate, list and inspect simulations. Bad input exits with code 2.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <iostream>
 
+#include <filesystem>
+#include <thread>
+
 #include "actors/components.hpp"
 #include "runtime/frame_log.hpp"
+#include "runtime/live.hpp"
 #include "runtime/frame_text.hpp"
 #include "runtime/scenario.hpp"
 #include "runtime/summary.hpp"
@@ -47,6 +52,11 @@ struct RunArgs {
   std::string summary_json;
   bool quiet = false;
   int compression = 3;
+  std::string serve;
+  bool allow_remote = false;
+  double speed = 0;
+  bool paused = false;
+  double linger_s = 10;
 };
 
 int run(const RunArgs& args) {
@@ -56,7 +66,14 @@ int run(const RunArgs& args) {
   options.threads = args.threads;
   options.shards = args.shards;
   options.compression_level = args.compression;
-  if (!args.no_frames) options.out_path = args.out.empty() ? scenario.name() + ".ffl" : args.out;
+  options.serve = args.serve;
+  options.allow_remote = args.allow_remote;
+  options.speed = args.speed;
+  options.start_paused = args.paused;
+  options.linger_ms = static_cast<int>(args.linger_s * 1000);
+  options.on_serving = [](const std::string& address) {
+    std::cerr << "serving on " << address << " (flowframe-view --attach " << address << ")" << std::endl;
+  };  if (!args.no_frames) options.out_path = args.out.empty() ? scenario.name() + ".ffl" : args.out;
   if (isatty(STDERR_FILENO) && !args.quiet) {
     options.progress = [](const Progress& p) {
       std::cerr << fmt::format("\r\033[K  simulated {:.3f} s | {} requests done | {:.2f} M events/s",
@@ -81,19 +98,13 @@ int run(const RunArgs& args) {
   return 0;
 }
 
-int inspect(const std::string& path, bool json, std::uint64_t from, std::uint64_t count) {
-  FrameLogReader reader(path);
-  FrameText text(reader.header());
-  if (!json) {
-    std::cout << fmt::format("# {} seed {}: {} frames in {} chunks, {} nodes (format {}.{})\n",
-                             reader.header().scenario().name(), reader.header().seed(), reader.frame_count(),
-                             reader.chunks().size(), reader.header().nodes_size() - 1, reader.major_version(),
-                             reader.minor_version());
-  }
+// Prints the frames of chunks [next_chunk, end) from `from` on, at most `count` in all.
+void print_chunks(FrameLogReader& reader, const FrameText& text, std::size_t& next_chunk, bool json, std::uint64_t from,
+                  std::uint64_t count, std::uint64_t& printed) {
   DecodedChunk chunk;
-  std::uint64_t printed = 0;
-  for (std::size_t i = reader.chunk_of(from); i < reader.chunks().size() && printed < count; ++i) {
-    if (!reader.read_chunk(i, chunk)) continue;
+  for (; next_chunk < reader.chunks().size() && printed < count; ++next_chunk) {
+    const auto& ref = reader.chunks()[next_chunk];
+    if (ref.first_frame() + ref.frame_count() <= from || !reader.read_chunk(next_chunk, chunk)) continue;
     for (const auto& view : chunk.frames) {
       if (view.index < from) continue;
       if (printed++ >= count) break;
@@ -101,8 +112,117 @@ int inspect(const std::string& path, bool json, std::uint64_t from, std::uint64_
     }
   }
   std::cout.flush();
-  for (const auto& problem : reader.health().problems) std::cerr << path << ": " << problem << '\n';
+}
+
+void print_title(const FrameLogReader& reader, const std::string& source) {
+  std::cout << fmt::format("# {} seed {}: {} frames in {} chunks, {} nodes (format {}.{}) from {}\n",
+                           reader.header().scenario().name(), reader.header().seed(), reader.frame_count(),
+                           reader.chunks().size(), reader.header().nodes_size() - 1, reader.major_version(),
+                           reader.minor_version(), source);
+}
+
+int report_health(const FrameLogReader& reader, const std::string& source) {
+  for (const auto& problem : reader.health().problems) std::cerr << source << ": " << problem << '\n';
   return reader.health().problems.empty() ? 0 : 1;
+}
+
+int inspect(const std::string& path, bool json, std::uint64_t from, std::uint64_t count) {
+  FrameLogReader reader(path);
+  FrameText text(reader.header());
+  if (!json) print_title(reader, path);
+  std::size_t next_chunk = reader.chunk_of(from);
+  std::uint64_t printed = 0;
+  print_chunks(reader, text, next_chunk, json, from, count, printed);
+  return report_health(reader, path);
+}
+
+// A running simulation's frames as they come: from the start, until the run ends.
+int inspect_live(const std::string& address, bool json, std::uint64_t from, std::uint64_t count) {
+  const auto file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-inspect-{}.ffl", ::getpid())).string();
+  struct Remove {
+    std::string path;
+    ~Remove() { std::filesystem::remove(path); }
+  } remove{file};
+  LiveClient client(address, file, std::string("flowframe inspect ") + kFlowFrameVersion);
+  std::unique_ptr<FrameLogReader> reader;
+  std::unique_ptr<FrameText> text;
+  std::size_t next_chunk = 0;
+  std::uint64_t printed = 0;
+  while (true) {
+    const bool closed = client.closed();
+    if (!client.error().empty()) throw std::runtime_error(address + ": " + client.error());
+    if (!reader && client.received() > 0) {
+      reader = std::make_unique<FrameLogReader>(file);
+      text = std::make_unique<FrameText>(reader->header());
+    }
+    if (reader) {
+      reader->refresh(closed);
+      print_chunks(*reader, *text, next_chunk, json, from, count, printed);
+      if (printed >= count) return 0;
+    }
+    if (closed) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!reader) throw std::runtime_error(address + ": the run ended before sending its log");
+  return report_health(*reader, address);
+}
+
+// One control request from the shell; prints the reply.
+int control(const std::string& address, const std::vector<std::string>& words) {
+  v1::ControlRequest request;
+  request.set_id(1);
+  auto need = [&](std::size_t n, const char* usage) {
+    if (words.size() != n) throw std::invalid_argument(std::string("usage: flowframe control ADDR ") + usage);
+  };
+  const auto& verb = words.at(0);
+  auto number = [&](const std::string& text, const char* what) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (*end != '\0' || text.empty()) throw std::invalid_argument(std::string(what) + " must be a number, got '" + text + "'");
+    return value;
+  };
+  if (verb == "pause") need(1, "pause"), request.set_pause(true);
+  else if (verb == "resume") need(1, "resume"), request.set_resume(true);
+  else if (verb == "step") need(2, "step N"), request.set_step(static_cast<std::uint64_t>(number(words[1], "N")));
+  else if (verb == "speed") need(2, "speed X"), request.set_speed(number(words[1], "X"));
+  else if (verb == "fail") need(2, "fail NODE"), request.set_fail(true), request.set_node(words[1]);
+  else if (verb == "restore") need(2, "restore NODE"), request.set_restore(true), request.set_node(words[1]);
+  else if (verb == "burst") need(3, "burst CLIENTS N"), request.set_node(words[1]),
+      request.set_burst(static_cast<std::uint32_t>(number(words[2], "N")));
+  else if (verb == "set") {
+    need(2, "set NODE.FIELD=VALUE");
+    const auto& text = words[1];
+    const auto dot = text.find('.'), equals = text.find('=');
+    if (dot == std::string::npos || equals == std::string::npos || dot > equals)
+      throw std::invalid_argument("usage: flowframe control ADDR set NODE.FIELD=VALUE (e.g. server-2.capacity=0)");
+    request.set_node(text.substr(0, dot));
+    request.mutable_set()->set_field(text.substr(dot + 1, equals - dot - 1));
+    request.mutable_set()->set_value(text.substr(equals + 1));
+  } else {
+    throw std::invalid_argument("unknown control '" + verb + "': pause, resume, step N, speed X, set NODE.FIELD=VALUE, fail NODE, restore NODE, burst CLIENTS N");
+  }
+  const auto file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-control-{}.ffl", ::getpid())).string();
+  struct Remove {
+    std::string path;
+    ~Remove() { std::filesystem::remove(path); }
+  } remove{file};
+  LiveClient client(address, file, std::string("flowframe control ") + kFlowFrameVersion);
+  client.send(request);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && !client.closed()) {
+    for (const auto& reply : client.take_replies()) {
+      if (reply.id() == 0 && !reply.ok()) throw std::runtime_error(address + ": " + reply.error());
+      if (reply.id() != 1) continue;
+      if (!reply.ok()) {
+        std::cerr << "error: " << reply.error() << '\n';
+        return 2;
+      }
+      std::cout << fmt::format("ok: {} at simulated time {:.6f} s\n", fmt::join(words, " "), to_seconds(reply.at_ns()));
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  throw std::runtime_error(address + ": no answer (the run may have ended)");
 }
 
 }  // namespace
@@ -127,6 +247,12 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--quiet", run_args.quiet, "Print nothing but errors");
   run_cmd->add_option("--compression", run_args.compression, "zstd level of the frame log: higher is smaller and slower")
       ->check(CLI::Range(-5, 19));
+  run_cmd->add_option("--serve", run_args.serve, "Stream the log live on HOST:PORT (loopback; port 0 picks one)");
+  run_cmd->add_flag("--allow-remote", run_args.allow_remote, "Allow --serve on an address other than loopback");
+  run_cmd->add_option("--speed", run_args.speed, "Pace to wall time: simulated seconds per second (0: flat out)")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_flag("--paused", run_args.paused, "Start paused (resume from a viewer or `flowframe control`)");
+  run_cmd->add_option("--linger", run_args.linger_s, "Seconds to keep serving viewers after the run (default 10)");
 
   std::string validate_source;
   std::vector<std::string> validate_overrides;
@@ -138,10 +264,18 @@ int main(int argc, char** argv) {
   bool json = false;
   std::uint64_t from = 0, count = UINT64_MAX;
   auto* inspect_cmd = app.add_subcommand("inspect", "Print the frames of a frame log");
-  inspect_cmd->add_option("log", log_path, "A .ffl file")->required();
+  inspect_cmd->add_option("log", log_path, "A .ffl file, or HOST:PORT of a running `flowframe run --serve`")->required();
   inspect_cmd->add_flag("--json", json, "One JSON object per frame");
   inspect_cmd->add_option("--from", from, "First frame to print");
   inspect_cmd->add_option("--count", count, "How many frames to print");
+
+  std::string control_address;
+  std::vector<std::string> control_words;
+  auto* control_cmd = app.add_subcommand("control", "Steer a running `flowframe run --serve` from the shell");
+  control_cmd->add_option("address", control_address, "HOST:PORT")->required();
+  control_cmd->add_option("command", control_words,
+                          "pause | resume | step N | speed X | set NODE.FIELD=VALUE | fail NODE | restore NODE | burst CLIENTS N")
+      ->required();
 
   try {
     app.parse(argc, argv);
@@ -158,7 +292,11 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("scenarios")) return list_scenarios();
     if (*run_cmd) return run(run_args);
     if (*validate_cmd) return validate(validate_source, validate_overrides);
-    if (*inspect_cmd) return inspect(log_path, json, from, count);
+    if (*inspect_cmd) {
+      const bool address = !std::filesystem::exists(log_path) && log_path.find(':') != std::string::npos;
+      return address ? inspect_live(log_path, json, from, count) : inspect(log_path, json, from, count);
+    }
+    if (*control_cmd) return control(control_address, control_words);
   } catch (const ScenarioError& error) {
     std::cerr << "error: " << error.what() << '\n';
     return kBadInput;
@@ -166,6 +304,9 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << error.what() << '\n';
     return kBadInput;
   } catch (const std::invalid_argument& error) {
+    std::cerr << "error: " << error.what() << '\n';
+    return kBadInput;
+  } catch (const std::runtime_error& error) {
     std::cerr << "error: " << error.what() << '\n';
     return kBadInput;
   }

@@ -87,6 +87,37 @@ std::string deterministic_bytes(const google::protobuf::Message& message) {
 
 }  // namespace
 
+namespace framing {
+
+std::uint64_t file_header_size(const char* first_bytes) {
+  FileHeader header;
+  std::memcpy(&header, first_bytes, sizeof header);
+  if (std::memcmp(header.magic, kFileMagic, sizeof kFileMagic) != 0) return 0;
+  return sizeof header + header.header_size;
+}
+
+bool record_size(const char* bytes, std::uint32_t& magic, std::uint64_t& total) {
+  RecordHeader header;
+  std::memcpy(&header, bytes, sizeof header);
+  if (header.header_hash != header_hash(header)) return false;
+  magic = header.magic;
+  total = sizeof header + header.payload_size;
+  return true;
+}
+
+std::string record(std::uint32_t magic, const std::string& payload) {
+  RecordHeader header{};
+  header.magic = magic;
+  header.payload_size = static_cast<std::uint32_t>(payload.size());
+  header.raw_size = header.payload_size;
+  header.payload_hash = hash(payload.data(), payload.size());
+  header.header_hash = header_hash(header);
+  std::string out(reinterpret_cast<const char*>(&header), sizeof header);
+  return out + payload;
+}
+
+}  // namespace framing
+
 FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& header, int compression_level)
     : path_(path), level_(compression_level) {
   file_ = std::fopen(path.c_str(), "wb");
@@ -100,6 +131,8 @@ FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& hea
   file_header.header_hash = hash(bytes.data(), bytes.size());
   write_bytes(&file_header, sizeof file_header);
   write_bytes(bytes.data(), bytes.size());
+  if (std::fflush(file_) != 0) throw LogError(path_ + ": write failed: " + errno_text());
+  committed_.store(offset_, std::memory_order_release);
 }
 
 FrameLogWriter::~FrameLogWriter() {
@@ -196,6 +229,7 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
   write_record(kChunkMagic, compressed_, static_cast<std::uint32_t>(raw_.size()), ref,
                keyframe ? kHasKeyframe : 0);
   if (std::fflush(file_) != 0) throw LogError(path_ + ": write failed: " + errno_text());
+  committed_.store(offset_, std::memory_order_release);
   *index_.add_chunks() = ref;
   index_.set_frames(index_.frames() + count);
   if (count) index_.set_end_time(ref.last_time());
@@ -218,6 +252,8 @@ void FrameLogWriter::finish() {
     throw LogError(path_ + ": write failed: " + errno_text());
   }
   file_ = nullptr;
+  committed_.store(offset_, std::memory_order_release);
+  finished_flag_.store(true, std::memory_order_release);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +282,19 @@ FrameLogReader::FrameLogReader(const std::string& path) : path_(path) {
       hash(buffer_.data(), buffer_.size()) != file_header.header_hash || !header_.ParseFromString(buffer_))
     throw LogError(path + ": the log header is corrupted (checksum mismatch)");
   data_start_ = sizeof file_header + file_header.header_size;
-  if (!load_index()) scan_records(data_start_);
+  scanned_to_ = data_start_;
+  if (!load_index()) scan_records(data_start_, true);
+}
+
+bool FrameLogReader::refresh(bool final) {
+  if (health_.complete) return false;
+  std::fseek(file_, 0, SEEK_END);
+  size_ = static_cast<std::uint64_t>(std::ftell(file_));
+  const auto before = chunks_.size();
+  health_.problems.clear();
+  health_.truncated_bytes = 0;
+  scan_records(scanned_to_, final);
+  return chunks_.size() != before;
 }
 
 FrameLogReader::~FrameLogReader() {
@@ -281,12 +329,14 @@ bool FrameLogReader::load_index() {
   return true;
 }
 
-void FrameLogReader::scan_records(std::uint64_t offset) {
+void FrameLogReader::scan_records(std::uint64_t offset, bool final) {
   RecordHeader header{};
   while (offset < size_) {
+    scanned_to_ = offset;
     const std::uint64_t left = size_ - offset;
     std::fseek(file_, static_cast<long>(offset), SEEK_SET);
     const bool whole_header = left >= sizeof header && std::fread(&header, 1, sizeof header, file_) == sizeof header;
+    if (!whole_header && !final) return;  // still arriving
     if (!whole_header) {
       health_.truncated_bytes = left;
       health_.problems.push_back("log cut short: the last " + std::to_string(left) +
@@ -316,6 +366,7 @@ void FrameLogReader::scan_records(std::uint64_t offset) {
                                  std::to_string(probe - offset) + " bytes");
       offset = probe;
     }
+    if (header.payload_size > size_ - offset - sizeof header && !final) return;  // still arriving
     if (header.payload_size > size_ - offset - sizeof header) {
       health_.truncated_bytes = size_ - offset;
       health_.problems.push_back("log cut short inside the chunk at byte " + std::to_string(offset) + " (frames " +
@@ -323,8 +374,15 @@ void FrameLogReader::scan_records(std::uint64_t offset) {
       return;
     }
     if (header.magic == kIndexMagic) {
-      health_.problems.push_back("the footer index is damaged; chunks were found by scanning");
+      // The end of the log: a growing log found its index; a file whose trailer failed to load, a damaged one.
+      if (final) health_.problems.push_back("the footer index is damaged; chunks were found by scanning");
+      else health_.complete = true;
+      scanned_to_ = size_;
       return;
+    }
+    if (header.magic == framing::kReplyMagic) {  // a live stream's reply record: not part of the log
+      offset += sizeof header + header.payload_size;
+      continue;
     }
     v1::ChunkRef ref;
     ref.set_offset(offset);
@@ -335,7 +393,9 @@ void FrameLogReader::scan_records(std::uint64_t offset) {
     ref.set_has_keyframe(header.flags & kHasKeyframe);
     chunks_.push_back(ref);
     offset += sizeof header + header.payload_size;
+    scanned_to_ = offset;
   }
+  if (!final) return;
   health_.problems.push_back("no footer index: the run did not finish writing this log (read up to its last complete chunk)");
 }
 

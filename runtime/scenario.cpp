@@ -649,6 +649,7 @@ bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
     return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0;
   if (kind == v1::Node::DATABASE)
     return field == "max_connections" || field == "queue_limit" || field.rfind("query_time.", 0) == 0;
+  if (kind == v1::Node::CLIENT) return field == "burst";
   return false;
 }
 

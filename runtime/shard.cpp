@@ -151,7 +151,8 @@ void Shard::deliver(const Event& event) {
   context_.chosen_ = kNoNode;
   context_.note_.clear();
   ++delivered_;
-  if (!event.silent) last_time_ = event.deliver;  // a client's idle tick past its stop is not activity
+  // The run ends at its last frame; an unrecorded idle tick past a client's stop is not activity.
+  if (!event.silent || (record_ && detailed_)) last_time_ = event.deliver;
   if (event.kind == EventKind::request || event.kind == EventKind::response) ++hops_;
   const ControlAction* action = nullptr;
   if (event.kind == EventKind::control) {

@@ -19,6 +19,8 @@ class Shard {
   std::uint32_t id() const { return id_; }
   // Calls start() on the hosted components and queues their control actions.
   void start();
+  // A control event from the coordinator, between windows.
+  void inject(const Event& event) { push(event); }
   // Takes the events other shards sent here during the previous window.
   void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window);
   // Delivers every event before `end`. `window` picks the outbox buffer, so other shards can

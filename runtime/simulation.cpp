@@ -7,6 +7,9 @@
 #include <numeric>
 
 #include "runtime/frame_log.hpp"
+#include "runtime/live.hpp"
+#include "runtime/scenario.hpp"
+#include "runtime/settings.hpp"
 #include "runtime/shard.hpp"
 #include "runtime/version.hpp"
 
@@ -35,6 +38,11 @@ using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
 using written_atom = caf::atom_constant<caf::atom("written")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+// While paused or pacing, the coordinator looks for control requests this often.
+constexpr auto kControlPoll = std::chrono::milliseconds(20);
+constexpr Time kLiveChunkTime = 50 * kNanosPerMilli;
 
 // A single shard needs no windows: it runs ahead in slices of this many events.
 constexpr std::uint64_t kSingleShardSlice = 1 << 16;
@@ -45,7 +53,8 @@ constexpr int kMaxChunksInFlight = 4;
 class Clock {
  public:
   Clock(Topology& topology, const RunOptions& options, unsigned shard_count)
-      : topology_(topology), options_(options), record_(!options.out_path.empty()) {
+      : topology_(topology), options_(options), record_(!options.out_path.empty()),
+        chunk_time_(options.serve.empty() ? kTimeNever : kLiveChunkTime) {
     assign_shards(shard_count);
     for (unsigned i = 0; i < shard_count; ++i)
       shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_));
@@ -78,10 +87,14 @@ class Clock {
 
   std::uint64_t window() const { return window_; }
   Time now() const { return now_; }
+  Time lookahead() const { return topology_.lookahead(); }
 
   // A chunk ready for the writer if the current one is full (or `final`), else nullptr.
   std::shared_ptr<ChunkJob> take_chunk(bool final) {
-    if (!record_ || (!final && chunk_->frames.size() < options_.chunk_frames)) return nullptr;
+    if (!record_) return nullptr;
+    const bool due = chunk_->frames.size() >= options_.chunk_frames ||
+                     (!chunk_->frames.empty() && now_ - chunk_start_ >= chunk_time_);
+    if (!final && !due) return nullptr;
     if (final && chunk_->frames.empty() && !chunk_->has_keyframe) return nullptr;
     auto full = std::move(chunk_);
     frames_flushed_ += full->frames.size();
@@ -112,7 +125,6 @@ class Clock {
     return last;
   }
 
- private:
   // Heaviest nodes first onto the least-loaded shard. A node's weight is the share of the
   // workload that passes through it (each request costs every node it visits about two events):
   // the clients' rate, split evenly over each node's downstream links.
@@ -149,7 +161,83 @@ class Clock {
     }
   }
 
+  // A control request from a live client, taking effect at the start of the next window.
+  v1::ControlReply apply(const v1::ControlRequest& request) {
+    v1::ControlReply reply;
+    reply.set_id(request.id());
+    reply.set_at_ns(now_);
+    auto refuse = [&](const std::string& why) {
+      reply.set_ok(false);
+      reply.set_error(why);
+      return reply;
+    };
+    const auto targets = topology_.resolve(request.node());
+    if (targets.empty()) return refuse("unknown node '" + request.node() + "'");
+    std::vector<ControlAction> actions;
+    for (NodeIndex target : targets) {
+      const auto& spec = topology_.component(target).spec();
+      ControlAction action;
+      action.at = now_;
+      action.target = target;
+      if (request.has_set()) {
+        action.field = request.set().field();
+        action.value = request.set().value();
+        if (!runtime_settable(spec.kind(), action.field))
+          return refuse("'" + action.field + "' cannot change during a run on " + spec.id());
+        v1::Node probe = spec;
+        if (auto error = apply_setting(node_params(probe), action.field, action.value); !error.empty())
+          return refuse(spec.id() + ": " + error);
+      } else if (request.command_case() == v1::ControlRequest::kFail || request.command_case() == v1::ControlRequest::kRestore) {
+        if (spec.kind() != v1::Node::SERVER) return refuse("fail and restore apply to servers; '" + spec.id() + "' is not one");
+        action.type = request.has_fail() ? ControlAction::Type::fail : ControlAction::Type::restore;
+      } else if (request.command_case() == v1::ControlRequest::kBurst) {
+        if (spec.kind() != v1::Node::CLIENT) return refuse("a burst comes from clients; '" + spec.id() + "' is not one");
+        action.field = "burst";
+        action.value = std::to_string(request.burst());
+      } else {
+        return refuse("not a change to a node");
+      }
+      actions.push_back(action);
+      // Balancers in front learn at once when a server goes down or comes back.
+      if (spec.kind() != v1::Node::SERVER || (!request.has_set() || action.field != "capacity") &&
+                                                 action.type == ControlAction::Type::set)
+        continue;
+      v1::NodeState state;
+      topology_.component(target).snapshot(state);
+      const auto current = state.server().capacity();
+      const auto next = action.type == ControlAction::Type::fail     ? 0u
+                        : action.type == ControlAction::Type::restore ? (current ? current : state.server().capacity_before_fail())
+                                                                      : static_cast<std::uint32_t>(std::strtoul(action.value.c_str(), nullptr, 10));
+      if ((current > 0) == (next > 0)) continue;
+      for (NodeIndex balancer : topology_.upstream(target)) {
+        ControlAction health;
+        health.type = ControlAction::Type::health;
+        health.at = now_;
+        health.target = balancer;
+        health.subject = target;
+        health.healthy = next > 0;
+        actions.push_back(health);
+      }
+    }
+    for (auto& action : actions) {
+      const auto index = topology_.actions().size();
+      topology_.actions().push_back(action);
+      Event control;
+      control.kind = EventKind::control;
+      control.src = kDirector;
+      control.dst = action.target;
+      control.seq = index;
+      control.sent = control.deliver = action.at;
+      control.arg = static_cast<std::int64_t>(index);
+      shards_[shard_of_[action.target]]->inject(control);
+    }
+    reply.set_ok(true);
+    return reply;
+  }
+
+ private:
   void start_chunk(Time now) {
+    chunk_start_ = now;
     chunk_ = std::make_shared<ChunkJob>();
     chunk_->frames.reserve(options_.chunk_frames + options_.chunk_frames / 4);
     // Every node's state as of the chunk start. Frequent enough to seek fast, rare enough that
@@ -193,6 +281,8 @@ class Clock {
   std::vector<std::uint32_t> shard_of_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::shared_ptr<ChunkJob> chunk_;
+  Time chunk_time_;
+  Time chunk_start_ = 0;
   std::uint64_t frames_flushed_ = 0;
   std::uint64_t next_keyframe_at_ = 0;
   std::uint64_t window_ = 0;
@@ -241,27 +331,39 @@ struct CoordinatorState {
   caf::actor writer;
   std::size_t waiting = 0;  // shards still running the current window
   int chunks_in_flight = 0;
-  bool window_pending = false;  // a window is planned but held back by the writer
+  bool window_pending = false;  // a window is planned but held back
+  bool tick_pending = false;    // a delayed look at controls and pacing is on its way
   bool finishing = false;
   Time end = 0;
   std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point last_progress;
+  // Live runs.
+  LiveServer* live = nullptr;
+  bool stepwise = false;  // one window per round even with one shard, so controls and pacing act often
+  bool paused = false;
+  double speed = 0;
+  std::uint64_t step_until = 0;  // while stepping: pause once this many frames exist
+  std::chrono::steady_clock::time_point pace_wall;
+  Time pace_sim = 0;
 };
 
 caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clock* clock,
-                                FrameLogWriter* log, const Topology* topology, const RunOptions* options,
-                                caf::actor waiter) {
+                                FrameLogWriter* log, LiveServer* live, const RunOptions* options, caf::actor waiter) {
   auto& st = self->state;
   for (const auto& shard : clock->shards())
-    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), topology->lookahead()));
+    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), clock->lookahead()));
   if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log);
   st.started = st.last_progress = std::chrono::steady_clock::now();
+  st.live = live;
+  st.paused = options->start_paused;
+  st.speed = options->speed;
+  st.stepwise = live != nullptr || options->speed > 0 || options->start_paused;
 
   auto start_window = [self, clock] {
     auto& st = self->state;
     st.window_pending = false;
     st.waiting = st.shards.size();
-    if (st.shards.size() == 1) {
+    if (st.shards.size() == 1 && !st.stepwise) {
       self->send(st.shards[0], run_atom::value, clock->frames_wanted());
       return;
     }
@@ -282,8 +384,67 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     if (auto job = clock->take_chunk(true)) send_chunk(std::move(job));
     self->send(st.writer, finish_atom::value);
   };
-  // Plans the next window, or finishes; holds the window back while the writer is behind.
-  auto next = [self, clock, options, start_window, send_chunk, finish] {
+  // Live control requests: pacing ones act here, changes to nodes become control events.
+  auto handle_controls = [self, clock] {
+    auto& st = self->state;
+    if (!st.live) return;
+    for (auto& [client, request] : st.live->take_requests()) {
+      v1::ControlReply reply;
+      reply.set_id(request.id());
+      reply.set_ok(true);
+      reply.set_at_ns(clock->now());
+      switch (request.command_case()) {
+        case v1::ControlRequest::kPause: st.paused = true; break;
+        case v1::ControlRequest::kResume: st.paused = false; st.step_until = 0; break;
+        case v1::ControlRequest::kStep:
+          st.paused = false;
+          st.step_until = clock->frames() + std::max<std::uint64_t>(1, request.step());
+          break;
+        case v1::ControlRequest::kSpeed:
+          if (request.speed() < 0) {
+            reply.set_ok(false);
+            reply.set_error("speed must be >= 0 (0: as fast as possible)");
+          } else {
+            st.speed = request.speed();
+            st.pace_wall = std::chrono::steady_clock::now();
+            st.pace_sim = clock->now();
+          }
+          break;
+        default:
+          reply = clock->apply(request);
+      }
+      st.live->reply(client, reply);
+    }
+  };
+  // Starts the planned window unless paused, ahead of the wall clock, or the writer is behind;
+  // then looks again a little later.
+  auto maybe_start = [self, clock, handle_controls, start_window] {
+    auto& st = self->state;
+    handle_controls();
+    if (st.step_until && clock->frames() >= st.step_until) {
+      st.paused = true;
+      st.step_until = 0;
+    }
+    auto wait = std::chrono::steady_clock::duration::zero();
+    if (st.speed > 0 && !st.paused) {
+      const auto due = st.pace_wall + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                          static_cast<double>(clock->now() - st.pace_sim) / st.speed));
+      wait = due - std::chrono::steady_clock::now();
+    }
+    // A timer cannot wake us much more precisely than this; run slightly early instead.
+    constexpr auto kPaceSlack = std::chrono::milliseconds(2);
+    if (st.paused || wait > kPaceSlack || st.chunks_in_flight >= kMaxChunksInFlight) {
+      st.window_pending = true;
+      if (st.chunks_in_flight < kMaxChunksInFlight && !st.tick_pending) {
+        st.tick_pending = true;
+        const auto delay = st.paused ? kControlPoll : std::min<std::chrono::steady_clock::duration>(wait, kControlPoll);
+        self->delayed_send(self, delay, tick_atom::value);
+      }
+      return;
+    }
+    start_window();
+  };
+  auto next = [self, clock, options, send_chunk, finish, maybe_start] {
     auto& st = self->state;
     if (!clock->advance(st.end)) {
       finish();
@@ -298,22 +459,24 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
                            std::chrono::duration<double>(now - st.started).count()});
       }
     }
-    if (st.chunks_in_flight >= kMaxChunksInFlight) {
-      st.window_pending = true;
-      return;
-    }
-    start_window();
+    maybe_start();
   };
+  st.pace_wall = std::chrono::steady_clock::now();
   next();
+  st.pace_sim = clock->now();
 
   return {
       [=](done_atom) {
         if (--self->state.waiting == 0) next();
       },
+      [=](tick_atom) {
+        self->state.tick_pending = false;
+        if (self->state.window_pending) maybe_start();
+      },
       [=](written_atom) {
         auto& st = self->state;
         --st.chunks_in_flight;
-        if (st.window_pending && st.chunks_in_flight < kMaxChunksInFlight) start_window();
+        if (st.window_pending && st.chunks_in_flight < kMaxChunksInFlight) maybe_start();
       },
       [=](finish_atom) {
         self->send(waiter, done_atom::value);
@@ -363,6 +526,12 @@ RunResult Simulation::run() {
   std::unique_ptr<FrameLogWriter> log;
   if (!options_.out_path.empty())
     log = std::make_unique<FrameLogWriter>(options_.out_path, header(), options_.compression_level);
+  std::unique_ptr<LiveServer> live;
+  if (!options_.serve.empty()) {
+    if (!log) throw std::invalid_argument("--serve streams the frame log: it cannot be used with --no-frames");
+    live = std::make_unique<LiveServer>(options_.serve, options_.allow_remote, options_.out_path, *log);
+    if (options_.on_serving) options_.on_serving(live->address());
+  }
   Clock clock(*topology_, options_, result.shards);
 
   caf::actor_system_config config;
@@ -374,10 +543,11 @@ RunResult Simulation::run() {
   {
     caf::actor_system system{config};
     caf::scoped_actor waiter{system};
-    system.spawn(coordinator_actor, &clock, log.get(), topology_.get(), &options_, caf::actor_cast<caf::actor>(waiter));
+    system.spawn(coordinator_actor, &clock, log.get(), live.get(), &options_, caf::actor_cast<caf::actor>(waiter));
     waiter->receive([](done_atom) {}, [&](failed_atom, const std::string& error) { failure = error; });
   }
   if (!failure.empty()) throw LogError(failure);
+  if (live) live->finish(options_.linger_ms);
 
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   result.sim_end = clock.last_time();

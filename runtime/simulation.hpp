@@ -23,11 +23,22 @@ struct RunOptions {
   unsigned shards = 0;
   // Frame log path; empty = frames off.
   std::string out_path;
-  // Frames per chunk (a chunk ends at the first window boundary past this).
+  // Frames per chunk (a chunk ends at the first window boundary past this). While serving, a
+  // chunk also ends after 50 ms of simulated time, so viewers see a paced run as it goes.
   std::size_t chunk_frames = 16384;
   int compression_level = 3;
   // Called about twice a second while running.
   std::function<void(const struct Progress&)> progress;
+
+  // Live: serve the log on this address while running ("" = no; port 0 picks a free one).
+  std::string serve;
+  bool allow_remote = false;
+  // Simulated seconds per wall second; 0 = as fast as possible.
+  double speed = 0;
+  bool start_paused = false;
+  // After the run, how long to keep serving viewers that have not received everything yet.
+  int linger_ms = 10000;
+  std::function<void(const std::string& address)> on_serving;
 };
 
 struct RunResult {

@@ -1,6 +1,8 @@
 // flowframe-view: replay a frame log, frame by frame, and inspect every node.
 //   flowframe-view run.ffl
 //   flowframe-view run.ffl --frame N [--select NODE] [--theme light] --screenshot out.png
+//   flowframe-view --attach 127.0.0.1:7070      (a running `flowframe run … --serve`)
+//   flowframe-view [--scenario NAME]            (the scenario gallery, or one scenario live)
 #include <CLI/CLI.hpp>
 #include <GLFW/glfw3.h>
 #include <imgui.h>
@@ -8,12 +10,18 @@
 #include <imgui_impl_opengl3.h>
 #include <stb_image_write.h>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "runtime/version.hpp"
+#include "viewer/app/gallery.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace {
@@ -51,7 +59,7 @@ viewer::Fonts load_fonts(float scale) {
   const char* mono = "/usr/share/fonts/truetype/jetbrains-mono/JetBrainsMono-Regular.ttf";
   const char* icons = "/usr/share/fonts/truetype/font-awesome/fontawesome-webfont.ttf";
   static const ImWchar icon_range[] = {0xf000, 0xf2e0, 0};
-  static const ImWchar text_range[] = {0x0020, 0x00FF, 0x2013, 0x2026, 0x2190, 0x2192, 0x00D7, 0x00D7, 0};
+  static const ImWchar text_range[] = {0x0020, 0x00FF, 0x2013, 0x2026, 0x2190, 0x2192, 0x25CF, 0x25CF, 0};
   auto add = [&](const char* path, float size, bool with_icons) -> ImFont* {
     if (!std::filesystem::exists(path)) return nullptr;
     ImFont* font = io.Fonts->AddFontFromFileTTF(path, size * scale, nullptr, text_range);
@@ -87,10 +95,12 @@ bool write_screenshot(const std::string& path, int width, int height) {
 
 int main(int argc, char** argv) {
   CLI::App app{"FlowFrame viewer: replay a frame log and inspect every node."};
-  std::string log_path, select, theme, screenshot;
+  std::string log_path, attach, scenario, select, theme, screenshot;
   std::optional<std::uint64_t> frame;
   int width = 1600, height = 1000;
-  app.add_option("log", log_path, "A .ffl frame log (from flowframe run)")->required();
+  auto* log_option = app.add_option("log", log_path, "A .ffl frame log (from flowframe run); none: the scenario gallery");
+  auto* attach_option = app.add_option("--attach", attach, "HOST:PORT of a running `flowframe run --serve`")->excludes(log_option);
+  app.add_option("--scenario", scenario, "Run this built-in scenario live and watch it")->excludes(log_option)->excludes(attach_option);
   app.add_option("--frame", frame, "Open at this frame");
   app.add_option("--select", select, "Select this node in the inspector");
   app.add_option("--theme", theme, "dark or light (default: the last one used)")->check(CLI::IsMember({"dark", "light"}));
@@ -104,18 +114,6 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return 2;
-  }
-
-  std::unique_ptr<view::LogModel> model;
-  try {
-    model = std::make_unique<view::LogModel>(log_path);
-  } catch (const std::exception& error) {
-    std::cerr << "error: " << error.what() << '\n';
-    return 2;
-  }
-  if (model->frame_count() == 0) {
-    std::cerr << "error: " << log_path << ": holds no readable frames\n";
     return 2;
   }
 
@@ -143,18 +141,50 @@ int main(int argc, char** argv) {
   ImGui_ImplGlfw_InitForOpenGL(window, true);
   ImGui_ImplOpenGL3_Init("#version 130");
 
-  const bool dark = theme.empty() ? load_dark_theme() : theme == "dark";
-  viewer::Viewer viewer(std::move(model), fonts, dark);
-  if (frame) viewer.playback().seek_frame(*frame);
-  if (!select.empty()) {
-    viewer.selected_node = viewer.node_named(select);
-    if (!viewer.selected_node) {
-      std::cerr << "error: --select: no node '" << select << "' in " << log_path << '\n';
-      return 2;
+  bool dark = theme.empty() ? load_dark_theme() : theme == "dark";
+  viewer::apply_style(dark);
+  std::unique_ptr<viewer::Viewer> shown;
+  std::unique_ptr<viewer::RunningScenario> running;
+  std::string gallery_error;
+  const auto live_file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-view-live-{}.ffl", ::getpid())).string();
+  // A running simulation: its stream arrives in a local file the model reads as it grows.
+  auto attach_to = [&](const std::string& address) {
+    auto client = std::make_unique<LiveClient>(address, live_file, std::string("flowframe-view ") + kFlowFrameVersion);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (client->received() == 0 && client->error().empty() && !client->closed() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!client->error().empty()) throw std::runtime_error(address + ": " + client->error());
+    if (client->received() == 0) throw std::runtime_error(address + ": no log arrived");
+    auto model = std::make_unique<view::LogModel>(live_file);
+    model->refresh(client->closed());
+    return std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
+  };
+  try {
+    if (!log_path.empty()) shown = std::make_unique<viewer::Viewer>(std::make_unique<view::LogModel>(log_path), fonts, dark);
+    else if (!attach.empty()) shown = attach_to(attach);
+    else if (!scenario.empty()) {
+      running = std::make_unique<viewer::RunningScenario>(scenario, 1.0);
+      shown = attach_to(running->address());
     }
+    if (shown && shown->model().frame_count() == 0 && !shown->live())
+      throw std::runtime_error(log_path + ": holds no readable frames");
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << '\n';
+    return 2;
   }
-  if (frame) {
-    if (auto view = viewer.model().frame(*frame, true)) viewer.select_request(view->frame.client(), view->frame.request(), *frame);
+  if (shown) {
+    if (frame) {
+      shown->following = false;
+      shown->playback().seek_frame(*frame);
+      if (auto view = shown->model().frame(*frame, true)) shown->select_request(view->frame.client(), view->frame.request(), *frame);
+    }
+    if (!select.empty()) {
+      shown->selected_node = shown->node_named(select);
+      if (!shown->selected_node) {
+        std::cerr << "error: --select: no node '" << select << "'\n";
+        return 2;
+      }
+    }
   }
 
   auto last = std::chrono::steady_clock::now();
@@ -171,26 +201,46 @@ int main(int argc, char** argv) {
     int fb_width, fb_height;
     glfwGetFramebufferSize(window, &fb_width, &fb_height);
     const ImVec2 size = ImGui::GetIO().DisplaySize;
-    viewer.frame(screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
+    if (shown) {
+      shown->frame(screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
+      dark = shown->dark();
+      if (shown->wants_home) {
+        shown.reset();
+        running.reset();
+      }
+    } else if (auto chosen = viewer::draw_gallery(size, fonts, gallery_error)) {
+      try {
+        running = std::make_unique<viewer::RunningScenario>(*chosen, 1.0);
+        shown = attach_to(running->address());
+        shown->from_gallery = true;
+        gallery_error.clear();
+      } catch (const std::exception& error) {
+        gallery_error = error.what();
+        running.reset();
+      }
+    }
     ImGui::Render();
     glViewport(0, 0, fb_width, fb_height);
-    const auto background = viewer.dark() ? ImVec4(0.07f, 0.08f, 0.09f, 1) : ImVec4(0.88f, 0.89f, 0.92f, 1);
+    const auto background = dark ? ImVec4(0.07f, 0.08f, 0.09f, 1) : ImVec4(0.88f, 0.89f, 0.92f, 1);
     glClearColor(background.x, background.y, background.z, 1);
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     ++frames_drawn;
     // A screenshot waits until the background work the picture depends on is done.
-    if (!screenshot.empty() && frames_drawn > 3 && (viewer.settled() || frames_drawn > 600)) {
+    if (!screenshot.empty() && frames_drawn > 3 && (!shown || shown->settled() || frames_drawn > 600)) {
       if (!write_screenshot(screenshot, fb_width, fb_height)) {
         std::cerr << "error: cannot write " << screenshot << '\n';
         exit_code = 1;
       }
       break;
     }
-    if (!screenshot.empty() && !viewer.settled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!screenshot.empty() && shown && !shown->settled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     glfwSwapBuffers(window);
   }
-  if (screenshot.empty()) save_dark_theme(viewer.dark());
+  if (screenshot.empty()) save_dark_theme(dark);
+  shown.reset();
+  running.reset();
+  std::filesystem::remove(live_file);
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();
   ImGui::DestroyContext();

@@ -25,6 +25,9 @@ struct Layout {
 
 Layout& layout_for(Viewer& viewer) {
   static Layout layout;
+  static const Viewer* laid_out = nullptr;
+  if (laid_out != &viewer) layout = Layout{};  // another log opened: lay it out anew
+  laid_out = &viewer;
   if (layout.ready) return layout;
   const auto& header = viewer.model().header();
   std::map<std::string, std::vector<std::uint32_t>> named;
@@ -245,6 +248,10 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   if (ImGui::Button(fmt::format("{} Fit", icon::expand).c_str())) layout.fit_pending = true;
   ImGui::SameLine();
   if (ImGui::Checkbox("Collapse groups", &viewer.collapse_groups)) layout.fit_pending = true;
+  if (viewer.from_gallery) {
+    ImGui::SameLine();
+    if (ImGui::Button("\xe2\x86\x90 Scenarios")) viewer.wants_home = true;
+  }
   const char* legend[] = {"request", "response", "error / refused"};
   const ImU32 colors[] = {palette.request, palette.ok, palette.error};
   float x = corner.x + area.x - 10;

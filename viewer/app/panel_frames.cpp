@@ -67,6 +67,7 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size) {
         if (ImGui::Selectable(fmt::format("{}##{}", index, index).c_str(), is_current, ImGuiSelectableFlags_SpanAllColumns)) {
           playback.pause();
           playback.seek_frame(index);
+          viewer.following = false;
           if (view) viewer.select_request(view->frame.client(), view->frame.request(), index);
         }
         if (!view) {

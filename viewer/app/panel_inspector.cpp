@@ -47,7 +47,7 @@ std::string lower_name(const std::string& name) {
 
 void health(Viewer& viewer) {
   const auto health = viewer.model().health();
-  if (health.ok()) return;
+  if (health.problems.empty()) return;
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(viewer.palette().warning));
   const bool open = ImGui::CollapsingHeader(
       fmt::format("{} Log health: {} problem{}", icon::warning, health.problems.size(), health.problems.size() == 1 ? "" : "s").c_str(),
@@ -57,6 +57,59 @@ void health(Viewer& viewer) {
   ImGui::TextWrapped("Showing everything readable.");
   for (const auto& problem : health.problems) ImGui::BulletText("%s", problem.c_str());
   ImGui::Separator();
+}
+
+// Changes to the selected node in the running simulation; each becomes a control frame.
+void steer(Viewer& viewer, const v1::NodeInfo& info, const v1::NodeState& state) {
+  auto set = [&](const std::string& field, const std::string& value) {
+    v1::ControlRequest request;
+    request.set_node(info.id());
+    request.mutable_set()->set_field(field);
+    request.mutable_set()->set_value(value);
+    viewer.send(request);
+  };
+  ImGui::Separator();
+  ImGui::TextDisabled("change it in the running simulation");
+  switch (info.kind()) {
+    case v1::Node::SERVER: {
+      static int capacity = 0;
+      if (!ImGui::IsAnyItemActive()) capacity = static_cast<int>(state.server().capacity());
+      ImGui::SetNextItemWidth(180);
+      ImGui::SliderInt("capacity", &capacity, 0, std::max(8, 2 * static_cast<int>(state.server().capacity_before_fail() + state.server().capacity())));
+      if (ImGui::IsItemDeactivatedAfterEdit()) set("capacity", std::to_string(capacity));
+      ImGui::SameLine();
+      v1::ControlRequest request;
+      request.set_node(info.id());
+      if (ImGui::Button("fail")) request.set_fail(true), viewer.send(request);
+      ImGui::SameLine();
+      if (ImGui::Button("restore")) request.set_restore(true), viewer.send(request);
+      break;
+    }
+    case v1::Node::LOAD_BALANCER: {
+      int strategy = state.load_balancer().strategy();
+      const char* names[] = {"round_robin", "weighted_round_robin", "ip_hash", "least_conn", "random", "power_of_two"};
+      ImGui::SetNextItemWidth(220);
+      if (ImGui::Combo("strategy", &strategy, names, 6)) set("strategy", names[strategy]);
+      break;
+    }
+    case v1::Node::DATABASE: {
+      static int connections = 0;
+      if (!ImGui::IsAnyItemActive()) connections = static_cast<int>(state.database().max_connections());
+      ImGui::SetNextItemWidth(180);
+      ImGui::SliderInt("connections", &connections, 1, 64);
+      if (ImGui::IsItemDeactivatedAfterEdit()) set("max_connections", std::to_string(connections));
+      break;
+    }
+    case v1::Node::CLIENT: {
+      v1::ControlRequest request;
+      request.set_node(info.group().empty() ? info.id() : info.group());
+      request.set_burst(10);
+      if (ImGui::Button("fire a burst of 10 requests from every client")) viewer.send(request);
+      break;
+    }
+    default:
+      ImGui::TextDisabled("(nothing to change here yet)");
+  }
 }
 
 }  // namespace
@@ -149,6 +202,7 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     }
     ImGui::EndTable();
   }
+  if (viewer.live() && !viewer.run_ended()) steer(viewer, info, s);
   ImGui::Spacing();
   auto node_name = [&](std::uint32_t index) { return viewer.text().node(index); };
   const float table_height = std::max(120.0f, ImGui::GetContentRegionAvail().y - 8);

@@ -43,6 +43,7 @@ void draw_trace(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     if (ImGui::IsItemClicked()) {
       viewer.playback().pause();
       viewer.playback().seek_frame(hop.index);
+      viewer.following = false;
     }
   }
   ImGui::PopFont();

@@ -53,10 +53,49 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::SetNextItemWidth(-1);
   const double span = to_seconds(model.last_time() - model.first_time());
   float at = static_cast<float>(to_seconds(playback.time() - model.first_time()));
+  if (viewer.live()) {
+    const bool following = viewer.following;
+    if (following) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::ColorConvertU32ToFloat4(viewer.palette().error));
+    if (ImGui::Button(viewer.run_ended() ? "ENDED" : "\xe2\x97\x8f LIVE")) viewer.following = true;
+    if (following) ImGui::PopStyleColor();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Follow the newest frame (scrubbing back leaves live)");
+    ImGui::SameLine();
+  }
+  ImGui::SetNextItemWidth(-1);
   if (ImGui::SliderFloat("##timeline", &at, 0.0f, static_cast<float>(std::max(span, 1e-9)),
                          fmt::format("{} of {}", format_time(playback.time()), format_time(model.last_time())).c_str())) {
     playback.pause();
     playback.seek_time(model.first_time() + from_seconds(at));
+    viewer.following = false;
+  }
+  if (viewer.live()) {
+    // Steering the running simulation (the buttons above only move through what arrived).
+    ImGui::TextDisabled("run");
+    ImGui::SameLine();
+    ImGui::BeginDisabled(viewer.run_ended());
+    v1::ControlRequest request;
+    if (ImGui::Button(fmt::format("{} pause run", icon::pause).c_str())) request.set_pause(true), viewer.send(request);
+    ImGui::SameLine();
+    if (ImGui::Button(fmt::format("{} resume run", icon::play).c_str())) request.set_resume(true), viewer.send(request);
+    ImGui::SameLine();
+    static int step = 10;
+    ImGui::SetNextItemWidth(90);
+    ImGui::InputInt("##step", &step);
+    step = std::max(step, 1);
+    ImGui::SameLine();
+    if (ImGui::Button(fmt::format("{} step run", icon::step_forward).c_str())) request.set_step(static_cast<std::uint64_t>(step)), viewer.send(request);
+    ImGui::SameLine();
+    static float run_speed = 0;  // log10 of the run's speed; the run's own flag set the start
+    ImGui::SetNextItemWidth(200);
+    if (ImGui::SliderFloat("##runspeed", &run_speed, -1.0f, 3.0f, fmt::format("run at {:g}x", std::pow(10.0, run_speed)).c_str()) ||
+        ImGui::IsItemDeactivatedAfterEdit()) {
+      if (ImGui::IsItemDeactivatedAfterEdit()) request.set_speed(std::pow(10.0, std::round(run_speed * 10) / 10)), viewer.send(request);
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("flat out")) request.set_speed(0), viewer.send(request);
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", viewer.live_status().c_str());
   }
   ImGui::End();
 }

@@ -66,15 +66,48 @@ void begin_panel(const char* name, ImVec2 pos, ImVec2 size, ImGuiWindowFlags ext
                    ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoBringToFrontOnFocus | extra);
 }
 
-Viewer::Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark)
-    : model_(std::move(model)), playback_(*model_), text_(model_->header()), fonts_(fonts) {
+Viewer::Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark, std::unique_ptr<LiveClient> live)
+    : model_(std::move(model)), playback_(*model_), text_(model_->header()), fonts_(fonts), live_(std::move(live)) {
   set_dark(dark);
   metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
+  metrics_at_ = std::chrono::steady_clock::now();
+}
+
+void Viewer::send(v1::ControlRequest request) {
+  if (!live_ || live_->closed()) return;
+  request.set_id(next_request_id_++);
+  live_->send(request);
+}
+
+// Takes in what arrived, answers from the run, and keeps the cursor on the newest frame.
+void Viewer::follow_live() {
+  if (!live_) return;
+  const bool ended = live_->closed();
+  const bool grew = model_->refresh(ended);
+  for (const auto& reply : live_->take_replies()) {
+    if (reply.id() == 0 && reply.ok()) continue;
+    live_status_ = reply.ok() ? fmt::format("done at {}", format_time(reply.at_ns())) : "refused: " + reply.error();
+  }
+  if (!live_->error().empty()) live_status_ = live_->error();
+  if (following && model_->frame_count()) {
+    playback_.pause();
+    playback_.seek_frame(model_->frame_count() - 1);
+  }
+  // Metrics over everything received, now and then.
+  const auto now = std::chrono::steady_clock::now();
+  if (grew && metrics_->done() && now - metrics_at_ > std::chrono::seconds(2)) {
+    metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
+    metrics_at_ = now;
+  }
 }
 
 void Viewer::set_dark(bool dark) {
   dark_ = dark;
   palette_ = make_palette(dark);
+  apply_style(dark);
+}
+
+void apply_style(bool dark) {
   auto& style = ImGui::GetStyle();
   if (dark) ImGui::StyleColorsDark();
   else ImGui::StyleColorsLight();
@@ -94,6 +127,7 @@ void Viewer::set_dark(bool dark) {
   colors[ImGuiCol_SliderGrab] = colors[ImGuiCol_SliderGrabActive] = colors[ImGuiCol_CheckMark] = accent;
   colors[ImGuiCol_Header] = dark ? ImVec4(0.98f, 0.78f, 0.31f, 0.25f) : ImVec4(0.84f, 0.55f, 0.0f, 0.22f);
   colors[ImGuiCol_HeaderHovered] = dark ? ImVec4(0.98f, 0.78f, 0.31f, 0.15f) : ImVec4(0.84f, 0.55f, 0.0f, 0.12f);
+  colors[ImGuiCol_ChildBg] = dark ? ImVec4(0.14f, 0.15f, 0.18f, 1) : ImVec4(1, 1, 1, 1);
 }
 
 std::optional<std::uint32_t> Viewer::node_named(const std::string& id) const {
@@ -138,11 +172,13 @@ void Viewer::keyboard() {
   auto& io = ImGui::GetIO();
   if (io.WantTextInput) return;
   auto pressed = [](ImGuiKey key) { return ImGui::IsKeyPressed(ImGui::GetKeyIndex(key)); };
+  const std::uint64_t before = playback_.frame();
   if (pressed(ImGuiKey_Space)) playback_.toggle();
   if (pressed(ImGuiKey_RightArrow)) playback_.step(io.KeyShift ? 10 : 1);
   if (pressed(ImGuiKey_LeftArrow)) playback_.step(io.KeyShift ? -10 : -1);
   if (pressed(ImGuiKey_Home)) playback_.home();
   if (pressed(ImGuiKey_End)) playback_.end();
+  if (playback_.frame() != before || playback_.playing()) following = false;  // the user took the cursor
   if (pressed(ImGuiKey_Escape)) show_help = false;
   for (int i = 0; i < io.InputQueueCharacters.Size; ++i) {
     const auto c = io.InputQueueCharacters[i];
@@ -154,11 +190,12 @@ void Viewer::keyboard() {
 }
 
 void Viewer::frame(double wall_seconds, ImVec2 size) {
+  follow_live();
   keyboard();
   playback_.tick(wall_seconds);
   // Layout: canvas and transport on the left; inspector and trace on the right; frame list and
   // metrics along the bottom.
-  const float margin = 6, right_width = std::max(360.0f, size.x * 0.27f), transport_height = 92;
+  const float margin = 6, right_width = std::max(360.0f, size.x * 0.27f), transport_height = live_ ? 128 : 92;
   const float bottom_height = std::max(230.0f, size.y * 0.34f), metrics_width = std::max(300.0f, size.x * 0.28f);
   const float left_width = size.x - right_width - 3 * margin;
   const float canvas_height = size.y - bottom_height - transport_height - 4 * margin;

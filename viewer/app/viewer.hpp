@@ -9,6 +9,7 @@
 #include <imgui.h>
 
 #include "runtime/frame_text.hpp"
+#include "runtime/live.hpp"
 #include "viewer/model/playback.hpp"
 #include "viewer/model/queries.hpp"
 
@@ -28,7 +29,8 @@ struct Palette {
 
 class Viewer {
  public:
-  Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark);
+  // `live`: the connection the log arrives on, for a running simulation (nullptr: a file).
+  Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark, std::unique_ptr<LiveClient> live = nullptr);
 
   // One UI frame: input, then every panel.
   void frame(double wall_seconds, ImVec2 size);
@@ -51,6 +53,9 @@ class Viewer {
   void set_dark(bool dark);
   bool dark() const { return dark_; }
   bool show_help = false;
+  // Opened from the scenario gallery: offer the way back.
+  bool from_gallery = false;
+  bool wants_home = false;
 
   // The frame list's filter and its background scan.
   char filter_text[128] = "";
@@ -61,11 +66,19 @@ class Viewer {
   view::FilterScan* filter_scan() { return filter_.get(); }
   view::MetricsScan& metrics() { return *metrics_; }
 
+  // Live: follow the newest frame, steer the run.
+  bool live() const { return live_ != nullptr; }
+  bool run_ended() const { return live_ && live_->closed(); }
+  bool following = true;
+  void send(v1::ControlRequest request);
+  const std::string& live_status() const { return live_status_; }
+
   // Node index for an id ("" or unknown: nullopt).
   std::optional<std::uint32_t> node_named(const std::string& id) const;
 
  private:
   void keyboard();
+  void follow_live();
 
   std::unique_ptr<view::LogModel> model_;
   view::Playback playback_;
@@ -78,6 +91,10 @@ class Viewer {
   std::optional<std::pair<std::uint32_t, std::uint64_t>> selected_request_;
   std::future<view::Trace> trace_job_;
   std::optional<view::Trace> trace_;
+  std::unique_ptr<LiveClient> live_;
+  std::uint64_t next_request_id_ = 1;
+  std::string live_status_;
+  std::chrono::steady_clock::time_point metrics_at_;
 };
 
 // Panels, each in its own file, drawn into the rectangle given.
@@ -90,6 +107,7 @@ void draw_metrics(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_help(Viewer& viewer);
 
 // Shared drawing helpers.
+void apply_style(bool dark);
 void begin_panel(const char* name, ImVec2 pos, ImVec2 size, ImGuiWindowFlags extra = 0);
 std::string format_time(Time t);
 const char* kind_icon(v1::Node::Kind kind);

@@ -34,7 +34,7 @@ void World::apply(const FrameView& view) {
 
 LogModel::LogModel(const std::string& path)
     : path_(path), reader_(path), header_(reader_.header()), chunks_(reader_.chunks()),
-      frame_count_(reader_.frame_count()), health_(reader_.health()) {
+      frame_count_(reader_.frame_count()), complete_(reader_.complete()), health_(reader_.health()) {
   loader_thread_ = std::thread([this] { loader(); });
 }
 
@@ -47,8 +47,49 @@ LogModel::~LogModel() {
   loader_thread_.join();
 }
 
-Time LogModel::first_time() const { return chunks_.empty() ? 0 : chunks_.front().first_time(); }
-Time LogModel::last_time() const { return chunks_.empty() ? 0 : chunks_.back().last_time(); }
+Time LogModel::first_time() const {
+  std::lock_guard lock(index_mutex_);
+  return chunks_.empty() ? 0 : chunks_.front().first_time();
+}
+
+Time LogModel::last_time() const {
+  std::lock_guard lock(index_mutex_);
+  return chunks_.empty() ? 0 : chunks_.back().last_time();
+}
+
+std::size_t LogModel::chunk_count() const {
+  std::lock_guard lock(index_mutex_);
+  return chunks_.size();
+}
+
+v1::ChunkRef LogModel::chunk_ref(std::size_t index) const {
+  std::lock_guard lock(index_mutex_);
+  return index < chunks_.size() ? chunks_[index] : v1::ChunkRef{};
+}
+
+bool LogModel::refresh(bool final) {
+  std::vector<v1::ChunkRef> chunks;
+  LogHealth health;
+  {
+    std::lock_guard lock(reader_mutex_);
+    if (!reader_.refresh(final) && !final) return false;
+    chunks = reader_.chunks();
+    health = reader_.health();
+    complete_ = reader_.complete();
+  }
+  const auto frames = chunks.empty() ? 0 : chunks.back().first_frame() + chunks.back().frame_count();
+  {
+    std::lock_guard lock(index_mutex_);
+    chunks_ = std::move(chunks);
+  }
+  {
+    std::lock_guard lock(cache_mutex_);
+    health_ = std::move(health);
+  }
+  const bool grew = frames != frame_count_.load();
+  frame_count_ = frames;
+  return grew;
+}
 
 LogHealth LogModel::health() const {
   std::lock_guard lock(cache_mutex_);
@@ -56,6 +97,7 @@ LogHealth LogModel::health() const {
 }
 
 std::size_t LogModel::chunk_of_frame(std::uint64_t index) const {
+  std::lock_guard lock(index_mutex_);
   const auto after = std::upper_bound(chunks_.begin(), chunks_.end(), index, [](std::uint64_t i, const v1::ChunkRef& chunk) {
     return i < chunk.first_frame() + chunk.frame_count();
   });
@@ -64,6 +106,7 @@ std::size_t LogModel::chunk_of_frame(std::uint64_t index) const {
 
 std::size_t LogModel::chunk_at_time(Time time) const {
   // The first chunk starting after `time`, minus one.
+  std::lock_guard lock(index_mutex_);
   const auto after = std::upper_bound(chunks_.begin(), chunks_.end(), time,
                                       [](Time t, const v1::ChunkRef& chunk) { return t < chunk.first_time(); });
   return after == chunks_.begin() ? 0 : static_cast<std::size_t>(after - chunks_.begin()) - 1;
@@ -95,14 +138,14 @@ std::shared_ptr<const DecodedChunk> LogModel::load(std::size_t index) {
 }
 
 void LogModel::request(std::size_t index) {
-  if (index >= chunks_.size()) return;
+  if (index >= chunk_count()) return;
   if (cache_.count(index) || !requested_.insert(index).second) return;
   requests_.push_back(index);
   wake_.notify_one();
 }
 
 std::shared_ptr<const DecodedChunk> LogModel::chunk(std::size_t index, bool wait) {
-  if (index >= chunks_.size()) return nullptr;
+  if (index >= chunk_count()) return nullptr;
   {
     std::lock_guard lock(cache_mutex_);
     if (auto found = cache_.find(index); found != cache_.end()) {
@@ -142,10 +185,11 @@ std::optional<FrameView> LogModel::frame(std::uint64_t index, bool wait) {
 }
 
 std::optional<std::uint64_t> LogModel::frame_at_time(Time time, bool wait) {
-  if (chunks_.empty()) return std::nullopt;
-  const auto decoded = chunk(chunk_at_time(time), wait);
+  if (chunk_count() == 0) return std::nullopt;
+  const auto at = chunk_at_time(time);
+  const auto decoded = chunk(at, wait);
   if (!decoded) return std::nullopt;
-  if (decoded->frames.empty()) return chunks_[chunk_at_time(time)].first_frame();
+  if (decoded->frames.empty()) return chunk_ref(at).first_frame();
   const auto& frames = decoded->frames;
   const auto after = std::upper_bound(frames.begin(), frames.end(), time,
                                       [](Time t, const FrameView& view) { return t < view.time; });
@@ -154,15 +198,15 @@ std::optional<std::uint64_t> LogModel::frame_at_time(Time time, bool wait) {
 }
 
 std::optional<World> LogModel::world_at(std::uint64_t index, bool wait) {
-  if (chunks_.empty()) return std::nullopt;
-  index = std::min(index, frame_count_ - 1);
+  if (frame_count() == 0) return std::nullopt;
+  index = std::min(index, frame_count() - 1);
   const std::size_t target = chunk_of_frame(index);
-  if (target >= chunks_.size()) return std::nullopt;
+  if (target >= chunk_count()) return std::nullopt;
   // The nearest chunk at or before the target that starts with a keyframe and is readable.
   std::size_t start = target;
   std::shared_ptr<const DecodedChunk> first;
   while (true) {
-    if (chunks_[start].has_keyframe()) {
+    if (chunk_ref(start).has_keyframe()) {
       first = chunk(start, wait);
       if (!first) return std::nullopt;
       if (first->has_keyframe) break;

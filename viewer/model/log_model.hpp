@@ -2,6 +2,7 @@
 // The viewer's data model (Tracy's Worker, for frame logs): the log's frames by index and time, a
 // bounded cache of decoded chunks filled by a background thread, and every node's state at any
 // frame. No UI code: the viewer draws it, the CLI and the tests use it directly.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -49,13 +50,18 @@ class LogModel {
   const std::string& path() const { return path_; }
   const v1::LogHeader& header() const { return header_; }
   std::size_t node_count() const { return static_cast<std::size_t>(header_.nodes_size()); }
-  std::uint64_t frame_count() const { return frame_count_; }
-  std::size_t chunk_count() const { return chunks_.size(); }
-  const std::vector<v1::ChunkRef>& chunks() const { return chunks_; }
+  std::uint64_t frame_count() const { return frame_count_.load(); }
+  std::size_t chunk_count() const;
+  v1::ChunkRef chunk_ref(std::size_t index) const;
   Time first_time() const;
   Time last_time() const;
   // What was found wrong with the file so far (grows as damaged chunks are met).
   LogHealth health() const;
+  // A log still being written or received: takes in what was appended. `final`: nothing more
+  // will come. Returns true if frames were added.
+  bool refresh(bool final);
+  // The whole log is here (its index was read).
+  bool complete() const { return complete_.load(); }
 
   // A decoded chunk. From the cache; else with `wait` read now, otherwise nullptr while the
   // background thread reads it (ask again next UI frame). A damaged chunk decodes to no frames.
@@ -79,8 +85,10 @@ class LogModel {
   std::mutex reader_mutex_;
   FrameLogReader reader_;
   v1::LogHeader header_;
+  mutable std::mutex index_mutex_;  // guards chunks_, which grows while a live log arrives
   std::vector<v1::ChunkRef> chunks_;
-  std::uint64_t frame_count_ = 0;
+  std::atomic<std::uint64_t> frame_count_{0};
+  std::atomic<bool> complete_{false};
 
   mutable std::mutex cache_mutex_;
   LogHealth health_;

@@ -31,7 +31,7 @@ void Playback::settle_time() {
     time_ = view->time;
     time_known_ = true;
   } else {
-    time_ = model_.chunks()[model_.chunk_of_frame(frame_)].first_time();  // until the chunk loads
+    time_ = model_.chunk_ref(model_.chunk_of_frame(frame_)).first_time();  // until the chunk loads
   }
 }
 

@@ -1,0 +1,107 @@
+#pragma once
+// The live connection (DESIGN.md "Live stream and control"): the server streams a run's log bytes
+// to every client from the start, clients send control requests back.
+//
+// Client to server: the 4 bytes "FFHI", then messages as a 4-byte little-endian length and a
+// protobuf: first a Hello, then ControlRequests. Server to client: the log's bytes, record by
+// record, with ControlReply records (framing::kReplyMagic) between whole records; the first reply
+// (id 0) answers the Hello.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "flowframe/v1/control.pb.h"
+
+namespace flowframe {
+
+class FrameLogWriter;
+
+inline constexpr std::uint32_t kLiveProtocol = 1;
+inline constexpr char kHelloMagic[4] = {'F', 'F', 'H', 'I'};
+inline constexpr std::uint32_t kMaxControlBytes = 64 * 1024;
+
+// "127.0.0.1:7070" -> host and port; throws std::invalid_argument with the reason.
+std::pair<std::string, std::uint16_t> parse_address(const std::string& address);
+
+// A control request from client `client`, answered later through LiveServer::reply.
+struct ControlInbox {
+  std::uint64_t client;
+  v1::ControlRequest request;
+};
+
+class LiveServer {
+ public:
+  // Listens on `address` (port 0: any free port). Binding to anything but loopback needs
+  // `allow_remote`. Streams `log_path` as `writer` commits it. Throws std::runtime_error.
+  LiveServer(const std::string& address, bool allow_remote, const std::string& log_path, const FrameLogWriter& writer);
+  ~LiveServer();
+  LiveServer(const LiveServer&) = delete;
+  LiveServer& operator=(const LiveServer&) = delete;
+
+  // The address actually bound ("127.0.0.1:40123").
+  const std::string& address() const { return address_; }
+  // Control requests received since the last call.
+  std::vector<ControlInbox> take_requests();
+  void reply(std::uint64_t client, const v1::ControlReply& reply);
+  // Waits (at most `linger_ms`) until every client has the whole finished log, then stops.
+  void finish(int linger_ms);
+  std::size_t clients() const;
+
+ private:
+  struct Client;
+  void loop();
+  void serve(Client& client);
+  bool read_from(Client& client);
+
+  std::string address_;
+  std::string log_path_;
+  const FrameLogWriter& writer_;
+  int listener_ = -1;
+  int wake_[2] = {-1, -1};
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::vector<ControlInbox> inbox_;
+  std::uint64_t next_client_ = 1;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// A live connection's client end: receives the stream into a local file (the log's bytes only)
+// and hands control replies to `on_reply`. Used by the viewer, `flowframe inspect ADDR` and
+// `flowframe control`.
+class LiveClient {
+ public:
+  // Connects and says hello; throws std::runtime_error with the reason.
+  LiveClient(const std::string& address, const std::string& file, std::string name);
+  ~LiveClient();
+  LiveClient(const LiveClient&) = delete;
+  LiveClient& operator=(const LiveClient&) = delete;
+
+  // Sends a request; its reply arrives through replies().
+  void send(const v1::ControlRequest& request);
+  std::vector<v1::ControlReply> take_replies();
+  // Bytes of the log written to the file so far (whole records only).
+  std::uint64_t received() const;
+  // The server closed the connection (the run ended, or it refused us: see error()).
+  bool closed() const;
+  std::string error() const;
+  const std::string& file() const { return file_; }
+
+ private:
+  void loop();
+
+  std::string file_;
+  int socket_ = -1;
+  mutable std::mutex mutex_;
+  std::vector<v1::ControlReply> replies_;
+  std::uint64_t received_ = 0;
+  bool closed_ = false;
+  std::string error_;
+  std::thread thread_;
+};
+
+}  // namespace flowframe

@@ -1,0 +1,213 @@
+// Live: attach to a running simulation over loopback, steer it, and misbehave at it.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <future>
+#include <thread>
+
+#include "runtime/live.hpp"
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+// A served run on its own thread; address() is known once it serves.
+class ServedRun {
+ public:
+  ServedRun(const std::string& scenario, const std::string& log, double speed, bool paused = false,
+            std::vector<std::string> overrides = {}, int linger_ms = 3000) {
+    RunOptions options;
+    options.out_path = log;
+    options.serve = "127.0.0.1:0";
+    options.speed = speed;
+    options.start_paused = paused;
+    options.linger_ms = linger_ms;
+    options.on_serving = [this](const std::string& address) { address_.set_value(address); };
+    run_ = std::async(std::launch::async, [scenario, options, overrides] {
+      return test::run_scenario(scenario, overrides, options).summary;
+    });
+    address = address_.get_future().get();
+  }
+  nlohmann::ordered_json wait() { return run_.get(); }
+  std::string address;
+
+ private:
+  std::promise<std::string> address_;
+  std::future<nlohmann::ordered_json> run_;
+};
+
+void wait_closed(const LiveClient& client) {
+  for (int i = 0; i < 1000 && !client.closed(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+TEST(Live, AttachMidRunReceivesExactlyTheLog) {
+  test::TempPath log(".ffl"), received(".ffl");
+  ServedRun run("load_balancing_failover", log.str(), 6.0);  // about half a second of wall time
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  LiveClient client(run.address, received.str(), "test");
+  run.wait();
+  wait_closed(client);
+  EXPECT_TRUE(client.error().empty()) << client.error();
+  const auto bytes = test::read_file(log.str());
+  ASSERT_GT(bytes.size(), 1000u);
+  EXPECT_TRUE(test::read_file(received.str()) == bytes);  // from the start, then live, to the end
+  EXPECT_EQ(test::read_file(received.str()).size(), bytes.size());
+  FrameLogReader reader(received.str());
+  EXPECT_TRUE(reader.health().ok());
+}
+
+TEST(Live, ControlTakesEffectAtALogicalTimeAndIsInTheLog) {
+  test::TempPath log(".ffl"), received(".ffl");
+  ServedRun run("load_balancing", log.str(), 0, /*paused=*/true, {"stop.requests=300", "workload.rate=120"});
+  LiveClient client(run.address, received.str(), "test");
+  auto ask = [&](v1::ControlRequest request, std::uint64_t id) {
+    request.set_id(id);
+    client.send(request);
+    for (int i = 0; i < 500; ++i) {
+      for (const auto& reply : client.take_replies())
+        if (reply.id() == id) return reply;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "no reply to " << request.ShortDebugString();
+    return v1::ControlReply{};
+  };
+  v1::ControlRequest step;
+  step.set_step(200);
+  EXPECT_TRUE(ask(step, 1).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it pauses again after 200 frames
+  v1::ControlRequest unknown;
+  unknown.set_node("server-9");
+  unknown.mutable_set()->set_field("capacity");
+  unknown.mutable_set()->set_value("0");
+  const auto refused = ask(unknown, 2);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), "unknown node 'server-9'");
+  v1::ControlRequest bad_field = unknown;
+  bad_field.set_node("server-2");
+  bad_field.mutable_set()->set_field("colour");
+  EXPECT_NE(ask(bad_field, 3).error().find("cannot change during a run"), std::string::npos);
+  v1::ControlRequest down = unknown;
+  down.set_node("server-2");
+  const auto accepted = ask(down, 4);
+  ASSERT_TRUE(accepted.ok()) << accepted.error();
+  const Time at = accepted.at_ns();
+  EXPECT_GT(at, 0);
+  v1::ControlRequest resume;
+  resume.set_resume(true);
+  EXPECT_TRUE(ask(resume, 5).ok());
+  run.wait();
+  wait_closed(client);
+  const NodeIndex server2 = 7;
+  int control_frames = 0, requests_after = 0;
+  for (const auto& view : test::read_frames(log.str())) {
+    const auto& f = view.frame;
+    if (f.kind() == v1::Frame::CONTROL && f.dst() == server2 && f.note() == "capacity=0") {
+      EXPECT_EQ(view.time, at);
+      ++control_frames;
+    }
+    if (f.kind() == v1::Frame::REQUEST && f.dst() == server2 && view.sent >= at) ++requests_after;
+  }
+  EXPECT_EQ(control_frames, 1);
+  EXPECT_EQ(requests_after, 0);  // nothing is sent to server-2 once it is down
+  EXPECT_TRUE(test::read_file(received.str()) == test::read_file(log.str()));
+}
+
+int connect_to(const std::string& address) {
+  const auto [host, port] = parse_address(address);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  inet_pton(AF_INET, host.c_str(), &to.sin_addr);
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  return fd;
+}
+
+// Garbage, an oversized message, a reader that never reads and one that leaves mid-run change
+// nothing: the run completes and its log is byte-identical to one nobody watched.
+TEST(Live, MisbehavingViewersNeverChangeOrStallTheRun) {
+  const std::vector<std::string> load{"stop.requests=3000", "workload.rate=400"};
+  test::TempPath quiet_log(".ffl"), busy_log(".ffl"), leaver(".ffl");
+  ServedRun quiet("load_balancing", quiet_log.str(), 20.0, false, load, 100);
+  quiet.wait();
+  ServedRun busy("load_balancing", busy_log.str(), 20.0, false, load, 100);
+  const int garbage = connect_to(busy.address);
+  ASSERT_GT(::send(garbage, "GET / HTTP/1.1\r\n\r\n", 18, MSG_NOSIGNAL), 0);
+  const int oversized = connect_to(busy.address);
+  std::string huge = std::string(kHelloMagic, 4) + std::string("\xff\xff\xff\x7f", 4);
+  ASSERT_GT(::send(oversized, huge.data(), huge.size(), MSG_NOSIGNAL), 0);
+  const int sleeper = connect_to(busy.address);  // says hello, then never reads
+  v1::Hello hello;
+  hello.set_protocol(kLiveProtocol);
+  const std::string body = hello.SerializeAsString();
+  const auto length = static_cast<std::uint32_t>(body.size());
+  std::string greeting = std::string(kHelloMagic, 4) + std::string(reinterpret_cast<const char*>(&length), 4) + body;
+  ASSERT_GT(::send(sleeper, greeting.data(), greeting.size(), MSG_NOSIGNAL), 0);
+  {
+    LiveClient leaving(busy.address, leaver.str(), "test");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }  // disconnects mid-run
+  const auto summary = busy.wait();
+  EXPECT_EQ(summary["requests"]["sent"].get<int>(), 3000);
+  EXPECT_TRUE(test::read_file(busy_log.str()) == test::read_file(quiet_log.str()));
+  char byte;
+  EXPECT_EQ(::recv(garbage, &byte, 1, 0), 0);  // the server closed those connections
+  EXPECT_EQ(::recv(oversized, &byte, 1, 0), 0);
+  ::close(garbage);
+  ::close(oversized);
+  ::close(sleeper);
+}
+
+TEST(Live, MismatchedProtocolIsToldWhy) {
+  test::TempPath log(".ffl");
+  ServedRun run("load_balancing", log.str(), 0, /*paused=*/true);
+  const int fd = connect_to(run.address);
+  v1::Hello hello;
+  hello.set_protocol(kLiveProtocol + 1);
+  hello.set_client("viewer 9");
+  const std::string body = hello.SerializeAsString();
+  const auto length = static_cast<std::uint32_t>(body.size());
+  const std::string greeting = std::string(kHelloMagic, 4) + std::string(reinterpret_cast<const char*>(&length), 4) + body;
+  ASSERT_GT(::send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL), 0);
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, static_cast<std::size_t>(n));
+  ::close(fd);
+  ASSERT_GT(answer.size(), framing::kRecordHeaderSize);
+  std::uint32_t magic = 0;
+  std::uint64_t total = 0;
+  ASSERT_TRUE(framing::record_size(answer.data(), magic, total));
+  EXPECT_EQ(magic, framing::kReplyMagic);
+  v1::ControlReply reply;
+  ASSERT_TRUE(reply.ParseFromArray(answer.data() + framing::kRecordHeaderSize, static_cast<int>(total - framing::kRecordHeaderSize)));
+  EXPECT_FALSE(reply.ok());
+  EXPECT_NE(reply.error().find("protocol mismatch: this run speaks live protocol 1, viewer 9 speaks 2"), std::string::npos)
+      << reply.error();
+  // Let the paused run finish.
+  test::TempPath control_file(".ffl");
+  LiveClient control(run.address, control_file.str(), "test");
+  v1::ControlRequest resume;
+  resume.set_resume(true);
+  control.send(resume);
+  run.wait();
+}
+
+TEST(Live, ServingBeyondLoopbackNeedsConsent) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.out_path = log.str();
+  options.serve = "0.0.0.0:0";
+  try {
+    test::run_scenario("load_balancing", {}, options);
+    FAIL() << "served on every interface without --allow-remote";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("add --allow-remote"), std::string::npos) << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace flowframe
