@@ -117,6 +117,42 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Open what was asked for before any window, so bad input fails fast and clearly.
+  const auto live_file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-view-live-{}.ffl", ::getpid())).string();
+  struct RemoveLiveFile {
+    std::string path;
+    ~RemoveLiveFile() { std::filesystem::remove(path); }
+  } remove_live_file{live_file};
+  using Opened = std::pair<std::unique_ptr<view::LogModel>, std::unique_ptr<LiveClient>>;
+  // A running simulation: its stream arrives in a local file the model reads as it grows.
+  auto connect = [&](const std::string& address) -> Opened {
+    auto client = std::make_unique<LiveClient>(address, live_file, std::string("flowframe-view ") + kFlowFrameVersion);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (client->received() == 0 && client->error().empty() && !client->closed() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!client->error().empty()) throw std::runtime_error(address + ": " + client->error());
+    if (client->received() == 0) throw std::runtime_error(address + ": no log arrived");
+    auto model = std::make_unique<view::LogModel>(live_file);
+    model->refresh(client->closed());
+    return {std::move(model), std::move(client)};
+  };
+  std::unique_ptr<viewer::RunningScenario> running;
+  Opened opened;
+  try {
+    if (!log_path.empty()) {
+      opened.first = std::make_unique<view::LogModel>(log_path);
+      if (opened.first->frame_count() == 0) throw std::runtime_error(log_path + ": holds no readable frames");
+    } else if (!attach.empty()) {
+      opened = connect(attach);
+    } else if (!scenario.empty()) {
+      running = std::make_unique<viewer::RunningScenario>(scenario, 1.0);
+      opened = connect(running->address());
+    }
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << '\n';
+    return 2;
+  }
+
   if (!glfwInit()) {
     std::cerr << "error: cannot open a window (no display? run under xvfb-run -a)\n";
     return 1;
@@ -144,34 +180,8 @@ int main(int argc, char** argv) {
   bool dark = theme.empty() ? load_dark_theme() : theme == "dark";
   viewer::apply_style(dark);
   std::unique_ptr<viewer::Viewer> shown;
-  std::unique_ptr<viewer::RunningScenario> running;
+  if (opened.first) shown = std::make_unique<viewer::Viewer>(std::move(opened.first), fonts, dark, std::move(opened.second));
   std::string gallery_error;
-  const auto live_file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-view-live-{}.ffl", ::getpid())).string();
-  // A running simulation: its stream arrives in a local file the model reads as it grows.
-  auto attach_to = [&](const std::string& address) {
-    auto client = std::make_unique<LiveClient>(address, live_file, std::string("flowframe-view ") + kFlowFrameVersion);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (client->received() == 0 && client->error().empty() && !client->closed() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (!client->error().empty()) throw std::runtime_error(address + ": " + client->error());
-    if (client->received() == 0) throw std::runtime_error(address + ": no log arrived");
-    auto model = std::make_unique<view::LogModel>(live_file);
-    model->refresh(client->closed());
-    return std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
-  };
-  try {
-    if (!log_path.empty()) shown = std::make_unique<viewer::Viewer>(std::make_unique<view::LogModel>(log_path), fonts, dark);
-    else if (!attach.empty()) shown = attach_to(attach);
-    else if (!scenario.empty()) {
-      running = std::make_unique<viewer::RunningScenario>(scenario, 1.0);
-      shown = attach_to(running->address());
-    }
-    if (shown && shown->model().frame_count() == 0 && !shown->live())
-      throw std::runtime_error(log_path + ": holds no readable frames");
-  } catch (const std::exception& error) {
-    std::cerr << "error: " << error.what() << '\n';
-    return 2;
-  }
   if (shown) {
     if (frame) {
       shown->following = false;
@@ -186,7 +196,6 @@ int main(int argc, char** argv) {
       }
     }
   }
-
   auto last = std::chrono::steady_clock::now();
   int frames_drawn = 0;
   int exit_code = 0;
@@ -211,7 +220,8 @@ int main(int argc, char** argv) {
     } else if (auto chosen = viewer::draw_gallery(size, fonts, gallery_error)) {
       try {
         running = std::make_unique<viewer::RunningScenario>(*chosen, 1.0);
-        shown = attach_to(running->address());
+        auto [model, client] = connect(running->address());
+        shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
         shown->from_gallery = true;
         gallery_error.clear();
       } catch (const std::exception& error) {
@@ -240,7 +250,6 @@ int main(int argc, char** argv) {
   if (screenshot.empty()) save_dark_theme(dark);
   shown.reset();
   running.reset();
-  std::filesystem::remove(live_file);
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();
   ImGui::DestroyContext();
