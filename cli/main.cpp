@@ -57,6 +57,7 @@ struct RunArgs {
   double speed = 0;
   bool paused = false;
   double linger_s = 10;
+  std::string controls_from;
 };
 
 int run(const RunArgs& args) {
@@ -71,6 +72,10 @@ int run(const RunArgs& args) {
   options.speed = args.speed;
   options.start_paused = args.paused;
   options.linger_ms = static_cast<int>(args.linger_s * 1000);
+  if (!args.controls_from.empty()) {
+    options.scheduled_controls = controls_from_log(args.controls_from);
+    options.live_chunks = true;
+  }
   options.on_serving = [](const std::string& address) {
     std::cerr << "serving on " << address << " (flowframe-view --attach " << address << ")" << std::endl;
   };  if (!args.no_frames) options.out_path = args.out.empty() ? scenario.name() + ".ffl" : args.out;
@@ -206,10 +211,11 @@ int control(const std::string& address, const std::vector<std::string>& words) {
     std::string path;
     ~Remove() { std::filesystem::remove(path); }
   } remove{file};
-  LiveClient client(address, file, std::string("flowframe control ") + kFlowFrameVersion);
+  LiveClient client(address, file, std::string("flowframe control ") + kFlowFrameVersion, /*control_only=*/true);
   client.send(request);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline && !client.closed()) {
+  for (bool last = false; !last && std::chrono::steady_clock::now() < deadline;) {
+    last = client.closed();  // the answers that came before the end still count
     for (const auto& reply : client.take_replies()) {
       if (reply.id() == 0 && !reply.ok()) throw std::runtime_error(address + ": " + reply.error());
       if (reply.id() != 1) continue;
@@ -253,6 +259,8 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_flag("--paused", run_args.paused, "Start paused (resume from a viewer or `flowframe control`)");
   run_cmd->add_option("--linger", run_args.linger_s, "Seconds to keep serving viewers after the run (default 10)");
+  run_cmd->add_option("--controls-from", run_args.controls_from,
+                      "Replay the live changes recorded in this log (a steered run) at their logical times");
 
   std::string validate_source;
   std::vector<std::string> validate_overrides;

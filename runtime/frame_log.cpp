@@ -288,6 +288,7 @@ FrameLogReader::FrameLogReader(const std::string& path) : path_(path) {
 
 bool FrameLogReader::refresh(bool final) {
   if (health_.complete) return false;
+  growing_ = true;
   std::fseek(file_, 0, SEEK_END);
   size_ = static_cast<std::uint64_t>(std::ftell(file_));
   const auto before = chunks_.size();
@@ -375,8 +376,8 @@ void FrameLogReader::scan_records(std::uint64_t offset, bool final) {
     }
     if (header.magic == kIndexMagic) {
       // The end of the log: a growing log found its index; a file whose trailer failed to load, a damaged one.
-      if (final) health_.problems.push_back("the footer index is damaged; chunks were found by scanning");
-      else health_.complete = true;
+      if (growing_) health_.complete = true;
+      else health_.problems.push_back("the footer index is damaged; chunks were found by scanning");
       scanned_to_ = size_;
       return;
     }

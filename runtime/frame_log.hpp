@@ -134,6 +134,7 @@ class FrameLogReader {
   std::uint64_t size_ = 0;
   std::uint64_t data_start_ = 0;
   std::uint64_t scanned_to_ = 0;  // records before this offset are known
+  bool growing_ = false;          // refresh() was called: a log being written or received
   std::uint16_t major_ = 0;
   std::uint16_t minor_ = 0;
   v1::LogHeader header_;

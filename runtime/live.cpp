@@ -199,7 +199,7 @@ bool LiveServer::read_from(Client& client) {
       }
       client.replies.push_back(answer);
       client.greeted = true;
-      client.file = std::fopen(log_path_.c_str(), "rb");
+      if (!hello.control_only()) client.file = std::fopen(log_path_.c_str(), "rb");
     } else {
       v1::ControlRequest request;
       if (!request.ParseFromArray(body, static_cast<int>(length))) {
@@ -230,7 +230,11 @@ void LiveServer::serve(Client& client) {
       client.replies.erase(client.replies.begin());
       continue;
     }
-    if (!client.greeted || client.closing || !client.file) return;
+    if (!client.greeted || client.closing) return;
+    if (!client.file) {  // control only: nothing to stream
+      client.done = writer_.finished();
+      return;
+    }
     const auto committed = writer_.committed();
     if (client.offset >= committed) {
       client.done = writer_.finished();
@@ -322,7 +326,8 @@ void LiveServer::loop() {
 
 // ---------------------------------------------------------------------------------------------
 
-LiveClient::LiveClient(const std::string& address, const std::string& file, std::string name) : file_(file) {
+LiveClient::LiveClient(const std::string& address, const std::string& file, std::string name, bool control_only)
+    : file_(file) {
   sockaddr_in to = socket_address(address);
   socket_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (socket_ < 0 || ::connect(socket_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
@@ -336,6 +341,7 @@ LiveClient::LiveClient(const std::string& address, const std::string& file, std:
   v1::Hello hello;
   hello.set_protocol(kLiveProtocol);
   hello.set_client(std::move(name));
+  hello.set_control_only(control_only);
   const std::string greeting = std::string(kHelloMagic, sizeof kHelloMagic) + framed(hello);
   if (::send(socket_, greeting.data(), greeting.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(greeting.size()))
     throw std::runtime_error(address + ": the connection dropped");

@@ -76,7 +76,7 @@ class LiveServer {
 class LiveClient {
  public:
   // Connects and says hello; throws std::runtime_error with the reason.
-  LiveClient(const std::string& address, const std::string& file, std::string name);
+  LiveClient(const std::string& address, const std::string& file, std::string name, bool control_only = false);
   ~LiveClient();
   LiveClient(const LiveClient&) = delete;
   LiveClient& operator=(const LiveClient&) = delete;

@@ -54,7 +54,7 @@ class Clock {
  public:
   Clock(Topology& topology, const RunOptions& options, unsigned shard_count)
       : topology_(topology), options_(options), record_(!options.out_path.empty()),
-        chunk_time_(options.serve.empty() ? kTimeNever : kLiveChunkTime) {
+        chunk_time_(options.serve.empty() && !options.live_chunks ? kTimeNever : kLiveChunkTime) {
     assign_shards(shard_count);
     for (unsigned i = 0; i < shard_count; ++i)
       shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_));
@@ -345,6 +345,7 @@ struct CoordinatorState {
   std::uint64_t step_until = 0;  // while stepping: pause once this many frames exist
   std::chrono::steady_clock::time_point pace_wall;
   Time pace_sim = 0;
+  std::size_t next_scheduled = 0;  // in RunOptions::scheduled_controls
 };
 
 caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clock* clock,
@@ -357,7 +358,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   st.live = live;
   st.paused = options->start_paused;
   st.speed = options->speed;
-  st.stepwise = live != nullptr || options->speed > 0 || options->start_paused;
+  st.stepwise = live != nullptr || options->speed > 0 || options->start_paused || !options->scheduled_controls.empty();
 
   auto start_window = [self, clock] {
     auto& st = self->state;
@@ -385,8 +386,12 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     self->send(st.writer, finish_atom::value);
   };
   // Live control requests: pacing ones act here, changes to nodes become control events.
-  auto handle_controls = [self, clock] {
+  auto handle_controls = [self, clock, options] {
     auto& st = self->state;
+    for (; st.next_scheduled < options->scheduled_controls.size() &&
+           options->scheduled_controls[st.next_scheduled].first <= clock->now();
+         ++st.next_scheduled)
+      clock->apply(options->scheduled_controls[st.next_scheduled].second);
     if (!st.live) return;
     for (auto& [client, request] : st.live->take_requests()) {
       v1::ControlReply reply;
@@ -490,6 +495,48 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
 }
 
 }  // namespace
+
+std::vector<std::pair<Time, v1::ControlRequest>> controls_from_log(const std::string& path) {
+  FrameLogReader reader(path);
+  // Changes the scenario makes by itself are in the log too; the replay's scenario makes them again.
+  const auto& header = reader.header();
+  auto scripted = [&](const v1::ControlRequest& request, Time at) {
+    std::string group;
+    for (const auto& info : header.nodes())
+      if (info.id() == request.node()) group = info.group();
+    for (const auto& event : header.scenario().events()) {
+      if (from_seconds(event.at_s()) != at || (event.node() != request.node() && event.node() != group)) continue;
+      if ((event.has_fail() && request.has_fail()) || (event.has_restore() && request.has_restore()) ||
+          (event.has_set() && request.has_set() && event.set().field() == request.set().field() &&
+           event.set().value() == request.set().value()))
+        return true;
+    }
+    return false;
+  };
+  std::vector<std::pair<Time, v1::ControlRequest>> controls;
+  DecodedChunk chunk;
+  for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
+    if (!reader.read_chunk(i, chunk)) throw LogError(path + ": a damaged chunk; its changes cannot be replayed");
+    for (const auto& view : chunk.frames) {
+      const auto& f = view.frame;
+      if (f.kind() != v1::Frame::CONTROL || f.note().rfind("health ", 0) == 0) continue;
+      v1::ControlRequest request;
+      request.set_node(reader.header().nodes(static_cast<int>(f.dst())).id());
+      const auto equals = f.note().find('=');
+      if (f.note() == "fail") request.set_fail(true);
+      else if (f.note() == "restore") request.set_restore(true);
+      else if (equals == std::string::npos) continue;
+      else if (f.note().substr(0, equals) == "burst")
+        request.set_burst(static_cast<std::uint32_t>(std::stoul(f.note().substr(equals + 1))));
+      else {
+        request.mutable_set()->set_field(f.note().substr(0, equals));
+        request.mutable_set()->set_value(f.note().substr(equals + 1));
+      }
+      if (!scripted(request, view.time)) controls.emplace_back(view.time, request);
+    }
+  }
+  return controls;
+}
 
 Simulation::Simulation(const v1::Scenario& scenario, RunOptions options, const ComponentFactory& factory)
     : options_(std::move(options)), topology_(std::make_unique<Topology>(scenario, options_.seed, factory)) {}

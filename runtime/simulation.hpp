@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "flowframe/v1/control.pb.h"
 #include "runtime/topology.hpp"
 
 namespace flowframe {
@@ -39,7 +40,16 @@ struct RunOptions {
   // After the run, how long to keep serving viewers that have not received everything yet.
   int linger_ms = 10000;
   std::function<void(const std::string& address)> on_serving;
+  // Changes to apply at given logical times, as a live client would (replaying a steered run).
+  std::vector<std::pair<Time, v1::ControlRequest>> scheduled_controls;
+  // Close chunks every 50 ms of simulated time as served runs do (implied by `serve`), so a
+  // replay of a steered run writes the very same bytes.
+  bool live_chunks = false;
 };
+
+// The changes a steered run's log recorded (control frames, less the derived health notices),
+// ready for RunOptions::scheduled_controls.
+std::vector<std::pair<Time, v1::ControlRequest>> controls_from_log(const std::string& path);
 
 struct RunResult {
   Time sim_end = 0;

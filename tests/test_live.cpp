@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -114,6 +117,17 @@ TEST(Live, ControlTakesEffectAtALogicalTimeAndIsInTheLog) {
   EXPECT_EQ(control_frames, 1);
   EXPECT_EQ(requests_after, 0);  // nothing is sent to server-2 once it is down
   EXPECT_TRUE(test::read_file(received.str()) == test::read_file(log.str()));
+
+  // Replaying the steered log's changes at their logical times writes the very same log.
+  test::TempPath replay(".ffl");
+  RunOptions options;
+  options.out_path = replay.str();
+  options.scheduled_controls = controls_from_log(log.str());
+  options.live_chunks = true;
+  ASSERT_EQ(options.scheduled_controls.size(), 1u);
+  EXPECT_EQ(options.scheduled_controls[0].first, at);
+  test::run_scenario("load_balancing", {"stop.requests=300", "workload.rate=120"}, options);
+  EXPECT_TRUE(test::read_file(replay.str()) == test::read_file(log.str()));
 }
 
 int connect_to(const std::string& address) {
@@ -207,6 +221,46 @@ TEST(Live, ServingBeyondLoopbackNeedsConsent) {
   } catch (const std::runtime_error& error) {
     EXPECT_NE(std::string(error.what()).find("add --allow-remote"), std::string::npos) << error.what();
   }
+}
+
+}  // namespace
+}  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+std::pair<int, std::string> shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (pipe && fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = pipe ? pclose(pipe) : -1;
+  return {WEXITSTATUS(status), output};
+}
+
+TEST(LiveCli, InspectAndControlFromTheShell) {
+  test::TempPath log(".ffl");
+  ServedRun run("load_balancing", log.str(), 0, /*paused=*/true);
+  auto inspect = std::async(std::launch::async, [&] {
+    return shell(std::string(FLOWFRAME_BIN) + " inspect " + run.address + " --json");
+  });
+  const std::string control = std::string(FLOWFRAME_BIN) + " control " + run.address + " ";
+  auto [code, said] = shell(control + "set server-9.capacity=0");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(said.find("error: unknown node 'server-9'"), std::string::npos) << said;
+  std::tie(code, said) = shell(control + "step zero");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(said.find("N must be a number"), std::string::npos) << said;
+  std::tie(code, said) = shell(control + "resume");
+  EXPECT_EQ(code, 0) << said;
+  EXPECT_NE(said.find("ok: resume at simulated time"), std::string::npos) << said;
+  const auto summary = run.wait();
+  const auto [inspect_code, lines] = inspect.get();
+  EXPECT_EQ(inspect_code, 0) << lines;
+  EXPECT_EQ(static_cast<std::uint64_t>(std::count(lines.begin(), lines.end(), '\n')), summary["frames"].get<std::uint64_t>());
+  std::tie(code, said) = shell(std::string(FLOWFRAME_BIN) + " control 127.0.0.1:1 pause");
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(said.find("cannot connect"), std::string::npos) << said;
 }
 
 }  // namespace
