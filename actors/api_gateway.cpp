@@ -36,6 +36,14 @@ class TokenBucket {
     return static_cast<double>(std::min(capacity_, tokens_ + added(now))) / kToken;
   }
   double burst() const { return static_cast<double>(capacity_) / kToken; }
+  // New rate and burst from now on; tokens held so far stay (up to the new burst).
+  void reconfigure(const v1::TokenBucket& spec, Time now) {
+    refill(now);
+    rate_ = spec.rate();
+    capacity_ = static_cast<std::int64_t>(std::llround(spec.burst() * kToken));
+    tokens_ = std::min(tokens_, capacity_);
+    since_ = now;
+  }
   // As of the last refill, so a snapshot does not depend on when it is taken.
   void snapshot(v1::BucketState& out) const {
     out.set_tokens(static_cast<double>(tokens_) / kToken);
@@ -126,8 +134,23 @@ class ApiGateway final : public Component {
     context.decide(Outcome::forwarded, backend, route->prefix + " -> " + pool.name + " pool");
   }
 
-  std::string apply(ControlAction& action, Context&) override {
-    if (action.type != ControlAction::Type::health) return "a gateway has no setting '" + action.field + "' yet";
+  std::string apply(ControlAction& action, Context& context) override {
+    if (action.type == ControlAction::Type::set) {  // a rate limit
+      auto params = spec_.api_gateway();
+      action.previous = read_setting(params, action.field);
+      if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
+      auto valid = [](const v1::TokenBucket& bucket) { return bucket.rate() > 0 && bucket.burst() >= 1; };
+      if ((params.has_per_client() && !valid(params.per_client())) || (params.has_global() && !valid(params.global())))
+        return "a rate limit needs rate > 0 and burst >= 1";
+      *spec_.mutable_api_gateway() = params;
+      for (auto& [owner, bucket] : per_client_) bucket.reconfigure(params.per_client(), context.now());
+      if (params.has_global()) {
+        if (global_) global_->reconfigure(params.global(), context.now());
+        else global_.emplace(params.global(), context.now());
+      }
+      return "";
+    }
+    if (action.type != ControlAction::Type::health) return "a gateway cannot fail or restore";
     bool found = false;
     for (auto& pool : pools_) {
       if (auto backend = pool.balancer.find(action.subject)) {

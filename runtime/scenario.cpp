@@ -646,7 +646,10 @@ google::protobuf::Message& node_params(v1::Node& node) {
 bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
   if (kind == v1::Node::LOAD_BALANCER) return field == "strategy";
   if (kind == v1::Node::SERVER)
-    return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0;
+    return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0 ||
+           field == "cache_aside.ttl_s";
+  if (kind == v1::Node::API_GATEWAY)
+    return field == "per_client.rate" || field == "per_client.burst" || field == "global.rate" || field == "global.burst";
   if (kind == v1::Node::DATABASE)
     return field == "max_connections" || field == "queue_limit" || field.rfind("query_time.", 0) == 0;
   if (kind == v1::Node::CLIENT) return field == "burst";

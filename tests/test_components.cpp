@@ -345,3 +345,41 @@ TEST(Valet, GoodUploadAcceptedMisusesRejectedWithTheirReasonAppNeverSeesBytes) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+// Rate limits and cache TTLs change during a run (timed events here; live control uses the same path).
+TEST(Gateway, RateLimitAndCacheTtlChangeDuringARun) {
+  test::TempPath gateway_log(".ffl");
+  RunOptions options;
+  options.out_path = gateway_log.str();
+  test::TempPath scenario(".textproto");
+  test::write_file(scenario.str(), test::read_file(std::string(FLOWFRAME_SOURCE_DIR) + "/scenarios/api_gateway.textproto") +
+                                       "events { at_s: 0.5 node: \"gateway\" set { field: \"per_client.burst\" value: \"20\" } }\n"
+                                       "events { at_s: 0.5 node: \"gateway\" set { field: \"per_client.rate\" value: \"100\" } }\n");
+  auto run = test::run_scenario(scenario.str(), {}, options);
+  int applied = 0;
+  for (const auto& view : test::read_frames(gateway_log.str()))
+    if (view.frame.kind() == v1::Frame::CONTROL && view.frame.note() == "per_client.burst=20") {
+      EXPECT_EQ(view.frame.outcome(), v1::Frame::APPLIED);
+      EXPECT_EQ(view.frame.previous(), "4");
+      ++applied;
+    }
+  EXPECT_EQ(applied, 1);
+  // Refilled at 100/s up to 20, the scripted burst of 8 at 1 s is not limited any more.
+  EXPECT_EQ(run.summary["requests"]["by_status"].value("429", 0), 0);
+
+  test::TempPath cache_log(".ffl");
+  options.out_path = cache_log.str();
+  test::TempPath cache_scenario(".textproto");
+  test::write_file(cache_scenario.str(), test::read_file(std::string(FLOWFRAME_SOURCE_DIR) + "/scenarios/cache_aside.textproto") +
+                                             "events { at_s: 0.15 node: \"app\" set { field: \"cache_aside.ttl_s\" value: \"60\" } }\n");
+  test::run_scenario(cache_scenario.str(), {}, options);
+  bool long_ttl = false;
+  for (const auto& view : test::read_frames(cache_log.str())) long_ttl |= view.frame.note() == "SET user:7 (ttl 60.0s)";
+  EXPECT_TRUE(long_ttl);
+}
+
+}  // namespace
+}  // namespace flowframe

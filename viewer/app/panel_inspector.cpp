@@ -83,6 +83,37 @@ void steer(Viewer& viewer, const v1::NodeInfo& info, const v1::NodeState& state)
       if (ImGui::Button("fail")) request.set_fail(true), viewer.send(request);
       ImGui::SameLine();
       if (ImGui::Button("restore")) request.set_restore(true), viewer.send(request);
+      if (viewer.model().header().scenario().nodes_size() > 0) {
+        // A cache-aside server's TTL for the keys it fills.
+        for (const auto& node : viewer.model().header().scenario().nodes()) {
+          if (node.id() != info.id() || !node.server().has_cache_aside()) continue;
+          static float ttl = -1;
+          if (!ImGui::IsAnyItemActive() || ttl < 0) ttl = static_cast<float>(node.server().cache_aside().ttl_s());
+          ImGui::SetNextItemWidth(180);
+          ImGui::SliderFloat("cache TTL (s)", &ttl, 0.0f, 120.0f, "%.1f");
+          if (ImGui::IsItemDeactivatedAfterEdit()) set("cache_aside.ttl_s", fmt::format("{:g}", ttl));
+        }
+      }
+      break;
+    }
+    case v1::Node::API_GATEWAY: {
+      for (const char* which : {"per_client", "global"}) {
+        static float rate[2] = {-1, -1}, burst[2] = {-1, -1};
+        const int k = std::string(which) == "global";
+        for (const auto& bucket : state.api_gateway().buckets()) {
+          if ((bucket.owner() == "global") != (k == 1) || ImGui::IsAnyItemActive()) continue;
+          rate[k] = static_cast<float>(bucket.rate());
+          burst[k] = static_cast<float>(bucket.burst());
+        }
+        if (rate[k] < 0) continue;  // no such limit in this scenario
+        ImGui::SetNextItemWidth(140);
+        ImGui::SliderFloat(fmt::format("{} rate/s", which).c_str(), &rate[k], 0.1f, 100.0f, "%.1f");
+        if (ImGui::IsItemDeactivatedAfterEdit()) set(std::string(which) + ".rate", fmt::format("{:g}", rate[k]));
+        ImGui::SameLine();
+        ImGui::SetNextItemWidth(120);
+        ImGui::SliderFloat(fmt::format("{} burst", which).c_str(), &burst[k], 1.0f, 100.0f, "%.0f");
+        if (ImGui::IsItemDeactivatedAfterEdit()) set(std::string(which) + ".burst", fmt::format("{:g}", std::round(burst[k])));
+      }
       break;
     }
     case v1::Node::LOAD_BALANCER: {
