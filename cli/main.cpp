@@ -141,14 +141,18 @@ int inspect(const std::string& path, bool json, std::uint64_t from, std::uint64_
   return report_health(reader, path);
 }
 
+// Where a live stream lands while we read it; removed afterwards.
+struct TempFile {
+  explicit TempFile(const char* purpose)
+      : path((std::filesystem::temp_directory_path() / fmt::format("flowframe-{}-{}.ffl", purpose, ::getpid())).string()) {}
+  ~TempFile() { std::filesystem::remove(path); }
+  std::string path;
+};
+
 // A running simulation's frames as they come: from the start, until the run ends.
 int inspect_live(const std::string& address, bool json, std::uint64_t from, std::uint64_t count) {
-  const auto file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-inspect-{}.ffl", ::getpid())).string();
-  struct Remove {
-    std::string path;
-    ~Remove() { std::filesystem::remove(path); }
-  } remove{file};
-  LiveClient client(address, file, std::string("flowframe inspect ") + kFlowFrameVersion);
+  const TempFile file("inspect");
+  LiveClient client(address, file.path, std::string("flowframe inspect ") + kFlowFrameVersion);
   std::unique_ptr<FrameLogReader> reader;
   std::unique_ptr<FrameText> text;
   std::size_t next_chunk = 0;
@@ -157,7 +161,7 @@ int inspect_live(const std::string& address, bool json, std::uint64_t from, std:
     const bool closed = client.closed();
     if (!client.error().empty()) throw std::runtime_error(address + ": " + client.error());
     if (!reader && client.received() > 0) {
-      reader = std::make_unique<FrameLogReader>(file);
+      reader = std::make_unique<FrameLogReader>(file.path);
       text = std::make_unique<FrameText>(reader->header());
     }
     if (reader) {
@@ -206,12 +210,8 @@ int control(const std::string& address, const std::vector<std::string>& words) {
   } else {
     throw std::invalid_argument("unknown control '" + verb + "': pause, resume, step N, speed X, set NODE.FIELD=VALUE, fail NODE, restore NODE, burst CLIENTS N");
   }
-  const auto file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-control-{}.ffl", ::getpid())).string();
-  struct Remove {
-    std::string path;
-    ~Remove() { std::filesystem::remove(path); }
-  } remove{file};
-  LiveClient client(address, file, std::string("flowframe control ") + kFlowFrameVersion, /*control_only=*/true);
+  const TempFile file("control");
+  LiveClient client(address, file.path, std::string("flowframe control ") + kFlowFrameVersion, /*control_only=*/true);
   client.send(request);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (bool last = false; !last && std::chrono::steady_clock::now() < deadline;) {
