@@ -14,6 +14,12 @@
 namespace flowframe {
 namespace {
 
+v1::LoadBalancerParams balancer_params(const v1::Pool& pool) {
+  v1::LoadBalancerParams params;
+  params.set_strategy(pool.strategy());
+  return params;
+}
+
 // A token bucket in exact integer arithmetic: nano-tokens, refilled by elapsed nanoseconds.
 class TokenBucket {
  public:
@@ -77,7 +83,7 @@ class ApiGateway final : public Component {
       : Component(spec, index, topology.seed()), topology_(topology) {
     const auto& params = spec.api_gateway();
     for (const auto& pool : params.pools())
-      pools_.push_back({pool.name(), Balancer(pool.strategy(), Balancer::backends_for(topology.resolve(pool.servers()), topology))});
+      pools_.push_back({pool.name(), Balancer(balancer_params(pool), Balancer::backends_for(topology.resolve(pool.servers()), topology))});
     for (const auto& route : params.routes()) {
       const auto pool = std::find_if(pools_.begin(), pools_.end(), [&](auto& p) { return p.name == route.pool(); });
       routes_.push_back({route.prefix(), static_cast<std::size_t>(pool - pools_.begin())});
@@ -93,7 +99,7 @@ class ApiGateway final : public Component {
   void handle(const Event& event, Context& context) override {
     if (event.kind == EventKind::response) {
       for (auto& pool : pools_)
-        if (auto backend = pool.balancer.find(event.src)) pool.balancer.on_answered(*backend);
+        if (auto backend = pool.balancer.find(event.src)) pool.balancer.on_answered(*backend, context.now() - event.arg);
       ++by_status_[event.status];
       context.decide(Outcome::forwarded, event.via_depth ? event.via[event.via_depth - 1] : kNoNode);
       return send_back(event, context);
@@ -124,12 +130,13 @@ class ApiGateway final : public Component {
                     fmt::format("429 rate limited (global {:.1f}/{:.0f} tokens), Retry-After {:.2f}s",
                                 global_->tokens(now), global_->burst(), to_seconds(retry)));
     auto& pool = pools_[route->pool];
-    const auto chosen = pool.balancer.pick(stable_hash(ip), context.rng());
+    const auto chosen = pool.balancer.pick(stable_hash(ip), event.id, context.rng());
     if (!chosen) return refuse(503, Outcome::pool_empty, "503 " + pool.name + " pool empty (no healthy server)");
     const auto backend = pool.balancer.backends()[*chosen].node;
     pool.balancer.on_sent(*chosen);
     Event forward = event;
     if (forward.via_depth < kMaxVia) forward.via[forward.via_depth++] = index();
+    forward.arg = now;  // comes back in the response: the backend's response time
     context.send(backend, forward);
     context.decide(Outcome::forwarded, backend, route->prefix + " -> " + pool.name + " pool");
   }

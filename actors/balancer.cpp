@@ -4,10 +4,25 @@
 
 namespace flowframe {
 
-Balancer::Balancer(Strategy strategy, std::vector<Backend> backends)
-    : strategy_(strategy), backends_(std::move(backends)) {
+Balancer::Balancer(const v1::LoadBalancerParams& params, std::vector<Backend> backends)
+    : strategy_(params.strategy()), choices_(std::max<std::uint32_t>(params.has_choices() ? params.choices() : 2, 1)),
+      backends_(std::move(backends)) {
   for (auto& backend : backends_) backend.hash = mix64(0x5EED0000ULL + backend.node);
+  const std::uint32_t points = params.has_virtual_nodes() ? std::max<std::uint32_t>(params.virtual_nodes(), 1) : 100;
+  for (std::size_t b = 0; b < backends_.size(); ++b)
+    for (std::uint32_t v = 0; v < points; ++v) ring_.emplace_back(mix64(backends_[b].hash + v * 0x9E3779B97F4A7C15ULL), b);
+  std::sort(ring_.begin(), ring_.end());
   rebuild_healthy();
+}
+
+// The first healthy backend clockwise from the key on the ring.
+std::size_t Balancer::ring_lookup(std::uint64_t key) const {
+  auto at = std::lower_bound(ring_.begin(), ring_.end(), std::make_pair(key, std::size_t{0}));
+  for (std::size_t step = 0; step < ring_.size(); ++step, ++at) {
+    if (at == ring_.end()) at = ring_.begin();
+    if (backends_[at->second].healthy) return at->second;
+  }
+  return healthy_.front();
 }
 
 std::vector<Balancer::Backend> Balancer::backends_for(const std::vector<NodeIndex>& nodes, const Topology& topology) {
@@ -59,14 +74,16 @@ void Balancer::on_sent(std::size_t backend) {
   ++outstanding_;
 }
 
-void Balancer::on_answered(std::size_t backend) {
+void Balancer::on_answered(std::size_t backend, Time response_time) {
+  auto& ewma = backends_[backend].response_ewma;
+  ewma = ewma == 0 ? static_cast<double>(response_time) : 0.8 * ewma + 0.2 * static_cast<double>(response_time);
   if (backends_[backend].outstanding > 0) {
     --backends_[backend].outstanding;
     --outstanding_;
   }
 }
 
-std::optional<std::size_t> Balancer::pick(std::uint64_t client_hash, Rng& rng) {
+std::optional<std::size_t> Balancer::pick(std::uint64_t client_hash, std::uint64_t key, Rng& rng) {
   const std::size_t count = healthy_.size();
   if (count == 0) return std::nullopt;
   switch (strategy_) {
@@ -115,13 +132,33 @@ std::optional<std::size_t> Balancer::pick(std::uint64_t client_hash, Rng& rng) {
     case v1::LoadBalancerParams::RANDOM:
       return healthy_[rng.below(count)];
     case v1::LoadBalancerParams::POWER_OF_TWO: {
+      // The power of d choices: d distinct random backends, the least loaded wins (ties: the first drawn).
       if (count == 1) return healthy_[0];
-      const std::size_t first = rng.below(count);
-      std::size_t second = rng.below(count - 1);
-      if (second >= first) ++second;
-      const std::size_t a = healthy_[first], b = healthy_[second];
-      return backends_[b].outstanding < backends_[a].outstanding ? b : a;
+      const std::size_t d = std::min<std::size_t>(choices_, count);
+      std::size_t drawn[16];
+      std::size_t best = 0;
+      for (std::size_t k = 0; k < std::min<std::size_t>(d, 16); ++k) {
+        std::size_t candidate;
+        do candidate = rng.below(count);
+        while (std::find(drawn, drawn + k, candidate) != drawn + k);
+        drawn[k] = candidate;
+        if (k == 0 || backends_[healthy_[candidate]].outstanding < backends_[healthy_[best]].outstanding) best = candidate;
+      }
+      return healthy_[best];
     }
+    case v1::LoadBalancerParams::LEAST_RESPONSE_TIME: {
+      // Expected wait: the recent response time times the requests it would be behind.
+      auto cost = [&](std::size_t i) { return (backends_[i].response_ewma + 1.0) * (backends_[i].outstanding + 1); };
+      std::size_t best = healthy_[cursor_ % count];
+      for (std::size_t k = 1; k < count; ++k) {
+        const std::size_t i = healthy_[(cursor_ + k) % count];
+        if (cost(i) < cost(best)) best = i;
+      }
+      cursor_ = (cursor_ % count) + 1;
+      return best;
+    }
+    case v1::LoadBalancerParams::CONSISTENT_HASH:
+      return ring_lookup(mix64(key ? key * 0xA24BAED4963EE407ULL : client_hash));
     default:
       return healthy_[0];
   }

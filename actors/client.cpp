@@ -33,11 +33,20 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
   ip_ = client_ip(spec, position);
   active_ = true;
   target_ = topology.workload_target();
-  poisson_ = workload.arrival() == v1::Workload::POISSON;
-  mean_gap_ = static_cast<double>(count) / workload.rate() * kNanosPerSecond;
+  arrival_ = workload.arrival();
+  poisson_ = arrival_ != v1::Workload::STEADY;
+  mean_gap_ = workload.rate() > 0 ? static_cast<double>(count) / workload.rate() * kNanosPerSecond : 0;
+  on_ = from_seconds(workload.on_s());
+  off_ = from_seconds(workload.off_s());
+  ramp_ = from_seconds(workload.ramp_s());
+  ramp_ratio_ = workload.rate() > 0 ? workload.ramp_to() / workload.rate() : 1;
+  if (arrival_ == v1::Workload::CLOSED) {
+    users_ = workload.users() / count + (position < workload.users() % count ? 1 : 0);
+    think_ = Sampler(workload.think_time());
+  }
   // The first request of each client is staggered so steady clients do not fire in lockstep.
   first_at_ = static_cast<Time>(std::llround(mean_gap_ * static_cast<double>(position) / static_cast<double>(count)));
-  if (workload.rate() <= 0) quota_ = 0;  // scripted requests only
+  if (workload.rate() <= 0 && arrival_ != v1::Workload::CLOSED) quota_ = 0;  // scripted requests only
   else if (stop.requests() > 0)
     quota_ = stop.requests() / count + (position < stop.requests() % count ? 1 : 0);
   stop_at_ = stop.duration_s() > 0 ? from_seconds(stop.duration_s()) : kTimeNever;
@@ -54,15 +63,46 @@ void Client::start(Context& context) {
     context.schedule(script_[k]->at, tick);
   }
   if (!active_ || quota_ == 0) return;
+  if (arrival_ == v1::Workload::CLOSED) {
+    for (std::uint32_t user = 0; user < users_; ++user) schedule_tick(think_.sample(context.rng()), context);
+    return;
+  }
+  schedule_tick(poisson_ ? next_gap(context) : std::max<Time>(first_at_, 1), context);
+}
+
+void Client::schedule_tick(Time delay, Context& context) {
   Event tick;
   tick.kind = EventKind::timer;
   tick.silent = true;
-  context.schedule(poisson_ ? next_gap(context) : std::max<Time>(first_at_, 1), tick);
+  context.schedule(delay, tick);
 }
 
 Time Client::next_gap(Context& context) {
-  const double gap = poisson_ ? context.rng().exponential(mean_gap_) : mean_gap_;
-  return std::max<Time>(1, static_cast<Time>(std::llround(gap)));
+  const Time now = context.now();
+  auto exponential = [&](double mean) { return std::max<Time>(1, static_cast<Time>(std::llround(context.rng().exponential(mean)))); };
+  switch (arrival_) {
+    case v1::Workload::STEADY:
+      return std::max<Time>(1, static_cast<Time>(std::llround(mean_gap_)));
+    case v1::Workload::ON_OFF: {
+      // A Poisson stream in "on" time, laid out over on / off cycles of real time.
+      on_clock_ += exponential(mean_gap_);
+      const Time cycles = on_clock_ / on_, within = on_clock_ % on_;
+      return std::max<Time>(1, cycles * (on_ + off_) + within - now);
+    }
+    case v1::Workload::RAMP: {
+      // Thinning (Lewis & Shedler): candidates at the highest rate, kept with probability rate(t) / highest.
+      const double top = std::max(1.0, ramp_ratio_);
+      Time at = now;
+      while (true) {
+        at += exponential(mean_gap_ / top);
+        const double progress = std::min(1.0, static_cast<double>(at) / static_cast<double>(ramp_));
+        const double ratio = 1.0 + (ramp_ratio_ - 1.0) * progress;
+        if (context.rng().next_double() * top < ratio) return at - now;
+      }
+    }
+    default:
+      return exponential(mean_gap_);
+  }
 }
 
 void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context) {
@@ -93,12 +133,8 @@ void Client::handle(const Event& event, Context& context) {
     ++generated_;
     const auto path = pick_path(context);
     send_request(path, topology_->ids(path).sample(context.rng()), context);
-    if (generated_ < quota_) {
-      Event tick;
-      tick.kind = EventKind::timer;
-      tick.silent = true;
-      context.schedule(next_gap(context), tick);
-    }
+    if (arrival_ == v1::Workload::CLOSED) closed_loop_.insert(sent_);  // its user waits for the answer
+    else if (generated_ < quota_) schedule_tick(next_gap(context), context);
     return;
   }
   if (event.kind != EventKind::response) return;
@@ -107,6 +143,8 @@ void Client::handle(const Event& event, Context& context) {
     return valet_token(event, context);
   if (flow != valet_.end()) valet_.erase(flow);
   finish(event, context);
+  // A closed-loop user thinks, then sends again.
+  if (closed_loop_.erase(event.request)) schedule_tick(std::max<Time>(1, think_.sample(context.rng())), context);
 }
 
 void Client::finish(const Event& response, Context& context) {

@@ -1,5 +1,8 @@
 #pragma once
 #include <map>
+#include <set>
+
+#include "runtime/distribution.hpp"
 
 #include "actors/components.hpp"
 
@@ -23,6 +26,7 @@ class Client final : public Component {
 
  private:
   Time next_gap(Context& context);
+  void schedule_tick(Time delay, Context& context);
   std::uint32_t pick_path(Context& context);
   void send_request(std::uint32_t path, std::uint64_t id, Context& context);
   void start_valet(const Topology::Scripted& item, Context& context);
@@ -44,6 +48,13 @@ class Client final : public Component {
   std::string ip_;
   NodeIndex target_ = kNoNode;
   bool poisson_ = true;
+  v1::Workload::Arrival arrival_ = v1::Workload::POISSON;
+  Time on_ = 0, off_ = 0, on_clock_ = 0;  // ON_OFF
+  Time ramp_ = 1;                         // RAMP
+  double ramp_ratio_ = 1;
+  std::uint32_t users_ = 0;               // CLOSED
+  Sampler think_;
+  std::set<std::uint64_t> closed_loop_;   // requests whose user waits for the answer
   double mean_gap_ = 0;
   Time first_at_ = 0;
   std::uint64_t quota_ = UINT64_MAX;

@@ -12,7 +12,7 @@ class LoadBalancer final : public Component {
  public:
   LoadBalancer(const v1::Node& spec, NodeIndex index, const Topology& topology)
       : Component(spec, index, topology.seed()),
-        balancer_(spec.load_balancer().strategy(), Balancer::backends_for(topology.downstream(index), topology)),
+        balancer_(spec.load_balancer(), Balancer::backends_for(topology.downstream(index), topology)),
         client_hash_(topology.size(), 0) {
     const auto& clients = topology.clients();
     for (std::size_t i = 0; i < clients.size(); ++i)
@@ -21,7 +21,7 @@ class LoadBalancer final : public Component {
 
   void handle(const Event& event, Context& context) override {
     if (event.kind == EventKind::request) {
-      const auto chosen = balancer_.pick(client_hash_[event.client], context.rng());
+      const auto chosen = balancer_.pick(client_hash_[event.client], event.id, context.rng());
       if (!chosen) {
         ++rejected_;
         context.decide(Outcome::rejected_no_backend);
@@ -33,12 +33,13 @@ class LoadBalancer final : public Component {
       balancer_.on_sent(*chosen);
       Event forward = event;
       if (forward.via_depth < kMaxVia) forward.via[forward.via_depth++] = index();
+      forward.arg = context.now();  // comes back in the response: the backend's response time
       context.decide(Outcome::forwarded, backend);
       context.send(backend, forward);
       return;
     }
     if (event.kind == EventKind::response) {
-      if (auto backend = balancer_.find(event.src)) balancer_.on_answered(*backend);
+      if (auto backend = balancer_.find(event.src)) balancer_.on_answered(*backend, context.now() - event.arg);
       context.decide(Outcome::forwarded, event.via_depth ? event.via[event.via_depth - 1] : kNoNode);
       send_back(event, context);
     }
@@ -57,6 +58,7 @@ class LoadBalancer final : public Component {
     action.previous = read_setting(params, action.field);
     if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
     balancer_.set_strategy(params.strategy());
+    balancer_.set_choices(params.choices());
     return "";
   }
 

@@ -16,6 +16,7 @@ class Server final : public Component {
   Server(const v1::Node& spec, NodeIndex index, const Topology& topology)
       : Component(spec, index, topology.seed()),
         work_(spec.server().capacity(), spec.server().queue_limit(), spec.server().service_time()) {
+    work_.set_speed(spec.server().speed());
     if (!spec.server().has_cache_aside()) return;
     const auto& handler = spec.server().cache_aside();
     cache_ = topology.index_of(handler.cache());
@@ -68,6 +69,7 @@ class Server final : public Component {
         if (action.field == "capacity" && params.capacity() == 0 && capacity > 0) capacity_before_fail_ = capacity;
         capacity = params.capacity();
         work_.set_service_time(params.service_time());
+        work_.set_speed(params.speed());
         break;
       }
       default:

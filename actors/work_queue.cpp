@@ -56,7 +56,8 @@ void WorkQueue::begin(const Event& request, Context& context) {
   done.created = request.created;
   done.status = 200;  // what finishing means unless the owner has more to do
   done.arg = token(slot);
-  context.schedule(service_.sample(context.rng()), done);
+  const Time service = service_.sample(context.rng());
+  context.schedule(speed_ == 1.0 ? service : static_cast<Time>(std::llround(static_cast<double>(service) / speed_)), done);
 }
 
 std::optional<std::uint32_t> WorkQueue::finished(const Event& timer) const { return slot_of(timer.arg); }

@@ -15,6 +15,11 @@ Sampler::Sampler(const v1::Distribution& spec)
   // Parameterised by its mean: E[X] = exp(mu + sigma^2 / 2).
   if (shape_ == v1::Distribution::LOGNORMAL && mean_ns_ > 0)
     log_mu_ = std::log(mean_ns_) - sigma_ * sigma_ / 2;
+  // Parameterised by its mean too: E[X] = x_m alpha / (alpha - 1).
+  if (shape_ == v1::Distribution::PARETO && spec.alpha() > 1) {
+    alpha_ = spec.alpha();
+    scale_ns_ = mean_ns_ * (alpha_ - 1) / alpha_;
+  }
 }
 
 Time Sampler::sample(Rng& rng) const {
@@ -32,6 +37,9 @@ Time Sampler::sample(Rng& rng) const {
     case v1::Distribution::LOGNORMAL:
       value = std::exp(log_mu_ + sigma_ * rng.standard_normal());
       break;
+    case v1::Distribution::PARETO:
+      value = scale_ns_ / std::pow(rng.next_open_double(), 1.0 / alpha_);
+      break;
     default:
       break;
   }
@@ -46,6 +54,8 @@ Time Sampler::minimum() const {
       return mean();
     case v1::Distribution::UNIFORM:
       return static_cast<Time>(std::llround(min_ns_));
+    case v1::Distribution::PARETO:
+      return static_cast<Time>(std::llround(scale_ns_));
     default:
       return 0;
   }

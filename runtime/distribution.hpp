@@ -25,6 +25,8 @@ class Sampler {
   double max_ns_ = 0;
   double log_mu_ = 0;
   double sigma_ = 0;
+  double alpha_ = 0;
+  double scale_ns_ = 0;  // Pareto's minimum
 };
 
 }  // namespace flowframe

@@ -147,6 +147,10 @@ class Validator {
         if (!(d.mean_ms() > 0)) problem(where, field + ".mean_ms", "must be > 0");
         if (!(d.sigma() > 0)) problem(where, field + ".sigma", "must be > 0");
         break;
+      case v1::Distribution::PARETO:
+        if (!(d.mean_ms() > 0)) problem(where, field + ".mean_ms", "must be > 0");
+        if (!(d.alpha() > 1)) problem(where, field + ".alpha", "must be > 1 (the mean is infinite otherwise)");
+        break;
       default:
         problem(where, field + ".shape", "unknown shape");
     }
@@ -200,6 +204,8 @@ class Validator {
                              "service_time");
         if (server.has_weight() && server.weight() == 0)
           problem(node_field(i, "server", "weight"), "weight", "must be >= 1");
+        if (server.has_speed() && !(server.speed() > 0))
+          problem(node_field(i, "server", "speed"), "speed", "must be > 0");
       }
     }
     // Components name other nodes: check them once every id is known.
@@ -426,7 +432,16 @@ class Validator {
               w.target().empty() ? "workload.clients" : "workload.target",
               "'" + w.clients() + "' has no link " + (w.target().empty() ? "to any node" : "to '" + w.target() + "'") +
                   "; add links { from: \"" + w.clients() + "\" to: ... }");
-    if (!(w.rate() > 0) && !(w.rate() == 0 && w.script_size() > 0))
+    const bool closed = w.arrival() == v1::Workload::CLOSED;
+    if (closed && w.users() == 0)
+      problem(at_.at({{"workload"}, {"users"}}), "workload.users", "a closed loop needs users >= 1");
+    if (closed && w.has_think_time())
+      check_distribution(w.think_time(), at_.at({{"workload"}, {"think_time"}}), "think_time");
+    if (w.arrival() == v1::Workload::ON_OFF && !(w.on_s() > 0 && w.off_s() >= 0))
+      problem(at_.at({{"workload"}, {"on_s"}}), "workload.on_s", "ON_OFF needs on_s > 0 and off_s >= 0");
+    if (w.arrival() == v1::Workload::RAMP && !(w.ramp_s() > 0 && w.ramp_to() >= 0))
+      problem(at_.at({{"workload"}, {"ramp_s"}}), "workload.ramp_s", "RAMP needs ramp_s > 0 and ramp_to >= 0");
+    if (!closed && !(w.rate() > 0) && !(w.rate() == 0 && w.script_size() > 0))
       problem(at_.at({{"workload"}, {"rate"}}), "workload.rate",
               "must be > 0 requests per second (or 0 with scripted requests)");
     for (int k = 0; k < w.script_size(); ++k) check_script(k);
@@ -555,6 +570,13 @@ void apply_defaults(v1::Scenario& flat) {
         if (!server.has_capacity()) server.set_capacity(1);
         if (!server.has_queue_limit()) server.set_queue_limit(64);
         if (!server.has_weight()) server.set_weight(1);
+        if (!server.has_speed()) server.set_speed(1);
+        break;
+      }
+      case v1::Node::LOAD_BALANCER: {
+        auto& balancer = *node.mutable_load_balancer();
+        if (!balancer.has_choices()) balancer.set_choices(2);
+        if (!balancer.has_virtual_nodes()) balancer.set_virtual_nodes(100);
         break;
       }
       case v1::Node::CACHE: {
@@ -644,10 +666,10 @@ google::protobuf::Message& node_params(v1::Node& node) {
 }
 
 bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
-  if (kind == v1::Node::LOAD_BALANCER) return field == "strategy";
+  if (kind == v1::Node::LOAD_BALANCER) return field == "strategy" || field == "choices";
   if (kind == v1::Node::SERVER)
     return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0 ||
-           field == "cache_aside.ttl_s";
+           field == "cache_aside.ttl_s" || field == "speed";
   if (kind == v1::Node::API_GATEWAY)
     return field == "per_client.rate" || field == "per_client.burst" || field == "global.rate" || field == "global.burst";
   if (kind == v1::Node::DATABASE)

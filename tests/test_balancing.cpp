@@ -23,13 +23,21 @@ std::vector<Balancer::Backend> backends(std::vector<std::uint32_t> weights) {
   return out;
 }
 
+v1::LoadBalancerParams params(v1::LoadBalancerParams::Strategy strategy, std::uint32_t choices = 2) {
+  v1::LoadBalancerParams out;
+  out.set_strategy(strategy);
+  out.set_choices(choices);
+  out.set_virtual_nodes(100);
+  return out;
+}
+
 TEST(Balancer, WeightedRoundRobinFollowsWeightsSmoothly) {
-  Balancer balancer(Strategy::WEIGHTED_ROUND_ROBIN, backends({1, 2, 3}));
+  Balancer balancer(params(Strategy::WEIGHTED_ROUND_ROBIN), backends({1, 2, 3}));
   Rng rng(1);
   std::vector<int> counts(3, 0);
   std::vector<std::size_t> first_six;
   for (int i = 0; i < 600; ++i) {
-    const auto pick = *balancer.pick(0, rng);
+    const auto pick = *balancer.pick(0, 0, rng);
     ++counts[pick];
     if (i < 6) first_six.push_back(pick);
   }
@@ -39,20 +47,20 @@ TEST(Balancer, WeightedRoundRobinFollowsWeightsSmoothly) {
 }
 
 TEST(Balancer, IpHashIsStickyAndRemapsOnlyTheFailedServersClients) {
-  Balancer balancer(Strategy::IP_HASH, backends({1, 1, 1, 1}));
+  Balancer balancer(params(Strategy::IP_HASH), backends({1, 1, 1, 1}));
   Rng rng(1);
   std::map<std::uint64_t, std::size_t> before;
   for (std::uint64_t ip = 0; ip < 400; ++ip) {
     const auto hash = stable_hash("10.0.0." + std::to_string(ip));
-    before[hash] = *balancer.pick(hash, rng);
-    EXPECT_EQ(*balancer.pick(hash, rng), before[hash]);  // same client, same server
+    before[hash] = *balancer.pick(hash, 0, rng);
+    EXPECT_EQ(*balancer.pick(hash, 0, rng), before[hash]);  // same client, same server
   }
   std::vector<int> spread(4, 0);
   for (auto& [hash, server] : before) ++spread[server];
   for (int count : spread) EXPECT_GT(count, 60);  // roughly even: 100 each
   balancer.set_healthy(1, false);
   for (auto& [hash, server] : before) {
-    const auto now = *balancer.pick(hash, rng);
+    const auto now = *balancer.pick(hash, 0, rng);
     if (server == 1) {
       EXPECT_NE(now, 1u);
     } else {
@@ -62,8 +70,8 @@ TEST(Balancer, IpHashIsStickyAndRemapsOnlyTheFailedServersClients) {
 }
 
 TEST(Balancer, LeastConnectionsAndPowerOfTwoPreferIdleServers) {
-  Balancer least(Strategy::LEAST_CONN, backends({1, 1, 1}));
-  Balancer two(Strategy::POWER_OF_TWO, backends({1, 1}));
+  Balancer least(params(Strategy::LEAST_CONN), backends({1, 1, 1}));
+  Balancer two(params(Strategy::POWER_OF_TWO), backends({1, 1}));
   Rng rng(5);
   for (int i = 0; i < 5; ++i) {
     least.on_sent(0);
@@ -71,19 +79,63 @@ TEST(Balancer, LeastConnectionsAndPowerOfTwoPreferIdleServers) {
     two.on_sent(0);
   }
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(*least.pick(0, rng), 1u);
-    EXPECT_EQ(*two.pick(0, rng), 1u);  // with two backends it always compares both
+    EXPECT_EQ(*least.pick(0, 0, rng), 1u);
+    EXPECT_EQ(*two.pick(0, 0, rng), 1u);  // with two backends it always compares both
   }
 }
 
+TEST(Balancer, ConsistentHashingMovesOnlyTheLeavingServersKeys) {
+  Balancer ring(params(Strategy::CONSISTENT_HASH), backends(std::vector<std::uint32_t>(10, 1)));
+  Rng rng(1);
+  const int keys = 20000;
+  std::vector<std::size_t> before(keys + 1);
+  std::vector<int> load(10, 0);
+  for (int key = 1; key <= keys; ++key) ++load[before[key] = *ring.pick(0, key, rng)];
+  // 100 virtual nodes each: every server holds its tenth within a few percent.
+  for (int count : load) EXPECT_NEAR(count, keys / 10, keys / 10 * 0.35) << "a server's share";
+  ring.set_healthy(3, false);
+  int moved = 0;
+  for (int key = 1; key <= keys; ++key) {
+    const auto now = *ring.pick(0, key, rng);
+    if (before[key] == 3) {
+      EXPECT_NE(now, 3u);
+      ++moved;
+    } else {
+      EXPECT_EQ(now, before[key]) << "key " << key << " moved though its server stayed";
+    }
+  }
+  EXPECT_EQ(moved, load[3]);  // exactly the leaving server's keys move: about 1/10 of all
+}
+
+TEST(Balancer, PowerOfDChoicesComparesDBackends) {
+  Balancer all(params(Strategy::POWER_OF_TWO, 8), backends(std::vector<std::uint32_t>(8, 1)));
+  Rng rng(2);
+  for (std::size_t i = 0; i < 8; ++i)
+    if (i != 5)
+      for (int k = 0; k < 3; ++k) all.on_sent(i);
+  for (int k = 0; k < 20; ++k) EXPECT_EQ(*all.pick(0, 0, rng), 5u);  // d = n: always the idle one
+}
+
+TEST(Balancer, LeastResponseTimePrefersTheFastServer) {
+  Balancer balancer(params(Strategy::LEAST_RESPONSE_TIME), backends({1, 1}));
+  Rng rng(3);
+  for (int k = 0; k < 5; ++k) {
+    balancer.on_sent(0);
+    balancer.on_answered(0, 50 * kNanosPerMilli);
+    balancer.on_sent(1);
+    balancer.on_answered(1, 5 * kNanosPerMilli);
+  }
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(*balancer.pick(0, 0, rng), 1u);
+}
+
 TEST(Balancer, NoHealthyBackendMeansNoPick) {
-  Balancer balancer(Strategy::ROUND_ROBIN, backends({1, 1}));
+  Balancer balancer(params(Strategy::ROUND_ROBIN), backends({1, 1}));
   Rng rng(1);
   balancer.set_healthy(0, false);
-  EXPECT_EQ(*balancer.pick(0, rng), 1u);
-  EXPECT_EQ(*balancer.pick(0, rng), 1u);
+  EXPECT_EQ(*balancer.pick(0, 0, rng), 1u);
+  EXPECT_EQ(*balancer.pick(0, 0, rng), 1u);
   balancer.set_healthy(1, false);
-  EXPECT_FALSE(balancer.pick(0, rng).has_value());
+  EXPECT_FALSE(balancer.pick(0, 0, rng).has_value());
 }
 
 TEST(LoadBalancing, RoundRobinSpreadsEvenly) {

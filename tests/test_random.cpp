@@ -84,3 +84,30 @@ TEST(Histogram, QuantilesWithinBucketPrecision) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+TEST(Random, ParetoHasItsMeanAndAHeavyTail) {
+  v1::Distribution spec;
+  spec.set_shape(v1::Distribution::PARETO);
+  spec.set_mean_ms(10);
+  spec.set_alpha(2.5);
+  Sampler sampler(spec);
+  Rng rng(9);
+  double sum = 0;
+  Time largest = 0;
+  const int n = 400000;
+  for (int i = 0; i < n; ++i) {
+    const Time value = sampler.sample(rng);
+    ASSERT_GE(value, sampler.minimum());
+    sum += static_cast<double>(value);
+    largest = std::max(largest, value);
+  }
+  EXPECT_NEAR(sum / n / kNanosPerMilli, 10.0, 0.2);  // sd/mean = 0.89: SE 0.014 ms
+  EXPECT_EQ(sampler.minimum(), 6 * kNanosPerMilli);  // x_m = mean (alpha - 1) / alpha
+  EXPECT_GT(largest, 100 * kNanosPerMilli);          // exponential of mean 10 ms would hardly reach this
+}
+
+}  // namespace
+}  // namespace flowframe
