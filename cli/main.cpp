@@ -4,16 +4,17 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-
-#include <filesystem>
 #include <thread>
 
 #include "actors/components.hpp"
+#include "runtime/experiment.hpp"
 #include "runtime/frame_log.hpp"
-#include "runtime/live.hpp"
 #include "runtime/frame_text.hpp"
+#include "runtime/live.hpp"
 #include "runtime/scenario.hpp"
 #include "runtime/summary.hpp"
 #include "runtime/version.hpp"
@@ -231,6 +232,73 @@ int control(const std::string& address, const std::vector<std::string>& words) {
   throw std::runtime_error(address + ": no answer (the run may have ended)");
 }
 
+struct BenchArgs {
+  std::string scenario;
+  std::vector<std::string> sweeps;
+  std::vector<std::string> overrides;
+  unsigned seeds = 3;
+  std::uint64_t requests = 0;
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  std::string format = "table";
+  std::string csv, json, plot, plot_metric = "latency_p99_ms", record;
+};
+
+std::ofstream open_output(const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw std::runtime_error(path + ": cannot write");
+  return out;
+}
+
+int bench(const BenchArgs& args) {
+  ExperimentSpec spec;
+  spec.scenario = args.scenario;
+  spec.overrides = args.overrides;
+  for (const auto& sweep : args.sweeps) spec.axes.push_back(parse_sweep(sweep));
+  spec.seeds = args.seeds;
+  spec.requests = args.requests;
+  spec.jobs = args.jobs;
+  spec.record_dir = args.record;
+  spec.factory = make_component;
+  const bool tty = isatty(STDERR_FILENO);
+  const auto started = std::chrono::steady_clock::now();
+  const auto points = run_experiment(spec, [&](std::size_t done, std::size_t total) {
+    if (!tty) return;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double eta = done ? elapsed / done * (total - done) : 0;
+    const int filled = static_cast<int>(30.0 * done / total);
+    std::cerr << fmt::format("\r\033[K[{}{}] {}/{} runs, ETA {:.0f} s", std::string(filled, '#'), std::string(30 - filled, '-'),
+                             done, total, eta)
+              << std::flush;
+  });
+  if (tty) std::cerr << "\r\033[K";
+  if (args.format == "table") write_table(points, std::cout);
+  else if (args.format == "csv") write_csv(points, std::cout);
+  else write_json(spec, points, std::cout);
+  if (!args.csv.empty()) {
+    auto out = open_output(args.csv);
+    write_csv(points, out);
+  }
+  if (!args.json.empty()) {
+    auto out = open_output(args.json);
+    write_json(spec, points, out);
+  }
+  if (!args.plot.empty()) {
+    const bool png = args.plot.size() > 4 && args.plot.substr(args.plot.size() - 4) == ".png";
+    const std::string svg = png ? args.plot + ".svg" : args.plot;
+    {
+      auto out = open_output(svg);
+      write_svg_plot(spec, points, args.plot_metric, out);
+    }
+    if (png) {
+      const std::string command = "rsvg-convert -o '" + args.plot + "' '" + svg + "'";
+      if (std::system(command.c_str()) != 0)
+        throw std::runtime_error("--plot " + args.plot + ": rsvg-convert (package librsvg2-bin) could not make the PNG; " + svg + " is there");
+      std::filesystem::remove(svg);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,6 +345,21 @@ int main(int argc, char** argv) {
   inspect_cmd->add_option("--from", from, "First frame to print");
   inspect_cmd->add_option("--count", count, "How many frames to print");
 
+  BenchArgs bench_args;
+  auto* bench_cmd = app.add_subcommand("bench", "Run a scenario over a grid of settings and seeds; report with confidence intervals");
+  bench_cmd->add_option("scenario", bench_args.scenario, "Built-in scenario name or .textproto file")->required();
+  bench_cmd->add_option("--sweep", bench_args.sweeps, "KEY=v1,v2,... (repeatable: every combination runs)");
+  bench_cmd->add_option("--set", bench_args.overrides, "Fixed overrides for every point");
+  bench_cmd->add_option("--seeds", bench_args.seeds, "Seeds per point (default 3)")->check(CLI::Range(1u, 1000u));
+  bench_cmd->add_option("--requests", bench_args.requests, "Requests per run (stop.requests)");
+  bench_cmd->add_option("--jobs", bench_args.jobs, "Runs at once (default: cores)")->check(CLI::Range(1u, 256u));
+  bench_cmd->add_option("--format", bench_args.format, "table, csv or json on stdout")->check(CLI::IsMember({"table", "csv", "json"}));
+  bench_cmd->add_option("--csv", bench_args.csv, "Also write CSV here");
+  bench_cmd->add_option("--json", bench_args.json, "Also write JSON here");
+  bench_cmd->add_option("--plot", bench_args.plot, "Latency against the numeric sweep: .svg, or .png (needs rsvg-convert)");
+  bench_cmd->add_option("--plot-metric", bench_args.plot_metric, "latency_p99_ms (default), latency_mean_ms, latency_p999_ms, ...");
+  bench_cmd->add_option("--record", bench_args.record, "Record every run's frames into this directory");
+
   std::string control_address;
   std::vector<std::string> control_words;
   auto* control_cmd = app.add_subcommand("control", "Steer a running `flowframe run --serve` from the shell");
@@ -305,6 +388,7 @@ int main(int argc, char** argv) {
       return address ? inspect_live(log_path, json, from, count) : inspect(log_path, json, from, count);
     }
     if (*control_cmd) return control(control_address, control_words);
+    if (*bench_cmd) return bench(bench_args);
   } catch (const ScenarioError& error) {
     std::cerr << "error: " << error.what() << '\n';
     return kBadInput;

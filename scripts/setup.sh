@@ -9,6 +9,7 @@ packages=(
   libssl-dev                                     # HMAC-SHA256 for valet-key upload tokens (libcrypto)
   libcli11-dev libfmt-dev nlohmann-json3-dev     # command line, formatting, JSON output
   libspdlog-dev                                  # logging (the live server's connection events)
+  librsvg2-bin                                   # flowframe bench --plot out.png (SVG to PNG)
   libimgui-dev libstb-dev libglfw3-dev libgl-dev # viewer: Dear ImGui 1.86, PNG screenshots, window, OpenGL
   fonts-inter fonts-jetbrains-mono fonts-font-awesome  # viewer: text, monospace and icon fonts
   libgtest-dev libgmock-dev                      # tests

@@ -1,0 +1,99 @@
+// flowframe bench: sweeps, seeds, statistics and the files it writes.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "runtime/experiment.hpp"
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+ExperimentSpec small_spec(unsigned jobs) {
+  ExperimentSpec spec;
+  spec.scenario = "load_balancing";
+  spec.axes = {parse_sweep("lb.strategy=random,least_conn"), parse_sweep("workload.rate=60,120")};
+  spec.seeds = 3;
+  spec.requests = 600;
+  spec.jobs = jobs;
+  spec.factory = make_component;
+  return spec;
+}
+
+TEST(Experiment, SweepParsing) {
+  const auto axis = parse_sweep("workload.rate=500,700,900");
+  EXPECT_EQ(axis.key, "workload.rate");
+  EXPECT_EQ(axis.values, (std::vector<std::string>{"500", "700", "900"}));
+  EXPECT_THROW(parse_sweep("workload.rate"), std::invalid_argument);
+  EXPECT_THROW(parse_sweep("workload.rate=1,,2"), std::invalid_argument);
+}
+
+TEST(Experiment, ConfidenceIntervalUsesStudentsT) {
+  const auto stat = summarize_samples({1, 2, 3, 4, 5});
+  EXPECT_DOUBLE_EQ(stat.mean, 3);
+  EXPECT_NEAR(stat.ci95, 2.776 * std::sqrt(2.5) / std::sqrt(5.0), 1e-9);  // t(4) = 2.776, sd = 1.581
+  EXPECT_EQ(summarize_samples({7}).ci95, 0);
+}
+
+TEST(Experiment, GridOfPointsSameResultsInParallel) {
+  std::size_t last_done = 0, total = 0;
+  const auto serial = run_experiment(small_spec(1), [&](std::size_t done, std::size_t all) {
+    EXPECT_EQ(done, last_done + 1);
+    last_done = done;
+    total = all;
+  });
+  EXPECT_EQ(total, 12u);  // 2 x 2 points, 3 seeds each
+  const auto parallel = run_experiment(small_spec(2));
+  ASSERT_EQ(serial.size(), 4u);
+  for (std::size_t p = 0; p < serial.size(); ++p) {
+    EXPECT_EQ(serial[p].settings, parallel[p].settings);
+    for (const auto& [name, stat] : serial[p].metrics) {
+      EXPECT_DOUBLE_EQ(stat.mean, parallel[p].metrics.at(name).mean) << name;
+      EXPECT_DOUBLE_EQ(stat.ci95, parallel[p].metrics.at(name).ci95) << name;
+    }
+  }
+  EXPECT_EQ(serial[0].settings, (std::vector<std::pair<std::string, std::string>>{{"lb.strategy", "random"}, {"workload.rate", "60"}}));
+  // Seeds differ, so the interval is not zero; more load, more latency.
+  EXPECT_GT(serial[1].metrics.at("latency_mean_ms").ci95, 0);
+  EXPECT_GT(serial[1].metrics.at("latency_mean_ms").mean, serial[0].metrics.at("latency_mean_ms").mean);
+  EXPECT_NEAR(serial[0].metrics.at("throughput_rps").mean, 60, 12);
+  EXPECT_NEAR(serial[0].status_rates.at("200").mean, 1.0, 1e-12);
+  EXPECT_GT(serial[0].metrics.at("utilization_spread").mean, 1.0);
+
+  std::ostringstream csv, json, svg;
+  write_csv(serial, csv);
+  const std::string table = csv.str();
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 5);  // header and 4 points
+  EXPECT_EQ(table.rfind("lb.strategy,workload.rate,seeds,", 0), 0u);
+  write_json(small_spec(1), serial, json);
+  const auto parsed = nlohmann::json::parse(json.str());
+  EXPECT_EQ(parsed["points"].size(), 4u);
+  EXPECT_EQ(parsed["points"][3]["settings"]["lb.strategy"], "least_conn");
+  write_svg_plot(small_spec(1), serial, "latency_p99_ms", svg);
+  const auto picture = svg.str();
+  EXPECT_EQ(picture.rfind("<svg", 0), 0u);
+  std::size_t lines = 0;
+  for (auto at = picture.find("<polyline"); at != std::string::npos; at = picture.find("<polyline", at + 1)) ++lines;
+  EXPECT_EQ(lines, 2u);  // one per strategy
+  EXPECT_NE(picture.find("lb.strategy=least_conn"), std::string::npos);
+}
+
+TEST(Experiment, BadSweepIsNamedBeforeAnythingRuns) {
+  auto spec = small_spec(2);
+  spec.axes.push_back(parse_sweep("lb.stratgy=random"));
+  try {
+    run_experiment(spec);
+    FAIL();
+  } catch (const ScenarioError& error) {
+    EXPECT_NE(std::string(error.what()).find("--set lb.stratgy=random"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("did you mean 'strategy'"), std::string::npos) << error.what();
+  }
+  auto text_only = small_spec(1);
+  text_only.axes = {parse_sweep("lb.strategy=random,least_conn")};
+  std::ostringstream svg;
+  EXPECT_THROW(write_svg_plot(text_only, run_experiment(text_only), "latency_p99_ms", svg), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace flowframe
