@@ -7,7 +7,10 @@ namespace flowframe {
 Balancer::Balancer(const v1::LoadBalancerParams& params, std::vector<Backend> backends)
     : strategy_(params.strategy()), choices_(std::max<std::uint32_t>(params.has_choices() ? params.choices() : 2, 1)),
       backends_(std::move(backends)) {
-  for (auto& backend : backends_) backend.hash = mix64(0x5EED0000ULL + backend.node);
+  for (std::size_t b = 0; b < backends_.size(); ++b) {
+    backends_[b].hash = mix64(0x5EED0000ULL + backends_[b].node);
+    position_.emplace(backends_[b].node, b);
+  }
   const std::uint32_t points = params.has_virtual_nodes() ? std::max<std::uint32_t>(params.virtual_nodes(), 1) : 100;
   for (std::size_t b = 0; b < backends_.size(); ++b)
     for (std::uint32_t v = 0; v < points; ++v) ring_.emplace_back(mix64(backends_[b].hash + v * 0x9E3779B97F4A7C15ULL), b);
@@ -58,9 +61,9 @@ void Balancer::rebuild_healthy() {
 }
 
 std::optional<std::size_t> Balancer::find(std::uint32_t node) const {
-  for (std::size_t i = 0; i < backends_.size(); ++i)
-    if (backends_[i].node == node) return i;
-  return std::nullopt;
+  const auto found = position_.find(node);
+  if (found == position_.end()) return std::nullopt;
+  return found->second;
 }
 
 void Balancer::set_healthy(std::size_t backend, bool healthy) {

@@ -2,6 +2,7 @@
 // Picking a backend for a request: the strategies of a load balancer, kept apart from the
 // load balancer actor so other components (the API gateway's pools) reuse them.
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "flowframe/v1/frame.pb.h"
@@ -56,6 +57,7 @@ class Balancer {
   // Consistent hashing: (point, backend) sorted by point.
   std::vector<std::pair<std::uint64_t, std::size_t>> ring_;
   std::vector<Backend> backends_;
+  std::unordered_map<std::uint32_t, std::size_t> position_;  // node -> backend
   std::vector<std::size_t> healthy_;
   std::size_t cursor_ = 0;
   std::uint32_t outstanding_ = 0;

@@ -94,7 +94,49 @@ Measured run_flowframe(const Workload& w, unsigned threads, const std::string& o
 
 }  // namespace
 
+// How time and memory grow with the run's length and with the number of servers.
+int scaling() {
+  std::cout << "| what | requests | servers | wall s | requests/s | peak MiB | KiB per extra server |\n|---|---|---|---|---|---|---|\n";
+  double base_mib = 0;  // the 16-server run's peak: what every run needs anyway
+  for (std::uint64_t requests : {100'000ULL, 1'000'000ULL, 10'000'000ULL}) {
+    const auto w = bench::dense_workload(requests);
+    const auto m = once_in_child([&] {
+      const auto scenario = parse_scenario(bench::scenario_text(w), w.name);
+      RunOptions options;
+      options.threads = 2;
+      Simulation simulation(scenario, options, make_component);
+      const auto result = simulation.run();
+      Measured out;
+      out.wall_s = result.wall_s;
+      return out;
+    });
+    std::cout << fmt::format("| run length | {} | 64 | {:.2f} | {:.2f} M | {:.0f} | - |\n", requests, m.wall_s,
+                             static_cast<double>(requests) / m.wall_s / 1e6, m.peak_mib);
+  }
+  for (int servers : {16, 100, 1000, 10000}) {
+    auto w = bench::dense_workload(1'000'000);
+    w.servers = servers;
+    const auto m = once_in_child([&] {
+      const auto scenario = parse_scenario(bench::scenario_text(w), w.name);
+      RunOptions options;
+      options.threads = 2;
+      Simulation simulation(scenario, options, make_component);
+      const auto result = simulation.run();
+      Measured out;
+      out.wall_s = result.wall_s;
+      return out;
+    });
+    if (servers == 16) base_mib = m.peak_mib;
+    std::cout << fmt::format("| servers | 1000000 | {} | {:.2f} | {:.2f} M | {:.0f} | {} |\n", servers, m.wall_s,
+                             1e6 / m.wall_s / 1e6, m.peak_mib,
+                             servers == 16 ? std::string("-") : fmt::format("{:.1f}", (m.peak_mib - base_mib) * 1024 / (servers - 16)));
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--scaling")) return scaling();
   const auto [requests, dir] = bench::parse_bench_args(argc, argv);
   const Workload workloads[] = {bench::sparse_workload(requests), bench::dense_workload(requests)};
   std::cout << fmt::format("{} requests per run, {} cores\n\n", requests, sysconf(_SC_NPROCESSORS_ONLN));
