@@ -115,6 +115,7 @@ void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context
   request.id = id;
   request.via[request.via_depth++] = index();
   context.send(target_, request);
+  if (sent_ == 1) first_sent_ = context.now();
   std::string name = topology_->paths()[path];
   if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(id));
   context.decide(Outcome::delegated, target_, "sends " + name);
@@ -149,6 +150,7 @@ void Client::handle(const Event& event, Context& context) {
 
 void Client::finish(const Event& response, Context& context) {
   latencies_.record(context.now() - response.created);
+  last_answer_ = context.now();
   if (response.status >= 200 && response.status < 300) ++completed_;
   else ++failed_;
   ++by_status_[response.status];
@@ -169,6 +171,7 @@ void Client::start_valet(const Topology::Scripted& item, Context& context) {
   payload->set_op(v1::Payload::ISSUE_TOKEN);
   payload->set_key(item.valet->object());
   request.payload = std::move(payload);
+  if (sent_ == 1) first_sent_ = context.now();
   valet_[request.request] = ValetFlow{&item, request, {}};
   context.send(target_, request);
   context.decide(Outcome::delegated, target_, "asks for an upload token for " + item.valet->object());
@@ -259,6 +262,8 @@ void Client::snapshot(v1::NodeState& state) const {
   client.set_completed(completed_);
   client.set_failed(failed_);
   for (const auto& [status, count] : by_status_) (*client.mutable_by_status())[status] = count;
+  client.set_first_sent_ns(first_sent_);
+  client.set_last_answer_ns(last_answer_);
 }
 
 }  // namespace flowframe

@@ -62,6 +62,8 @@ class Client final : public Component {
   std::vector<std::uint64_t> cumulative_weights_;
   std::uint64_t sent_ = 0;
   std::uint64_t generated_ = 0;
+  Time first_sent_ = 0;
+  Time last_answer_ = 0;
   std::uint64_t completed_ = 0;
   std::uint64_t failed_ = 0;
   std::map<std::uint16_t, std::uint64_t> by_status_;

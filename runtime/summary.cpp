@@ -35,6 +35,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
   LatencyHistogram latencies;
   std::uint64_t sent = 0, completed = 0, failed = 0;
   std::map<std::uint32_t, std::uint64_t> by_status;
+  Time first_sent = kTimeNever, last_answer = 0;
   nlohmann::ordered_json nodes = nlohmann::ordered_json::object();
   for (NodeIndex i = 1; i < topology.size(); ++i) {
     const auto& component = topology.component(i);
@@ -46,6 +47,8 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
       completed += state.client().completed();
       failed += state.client().failed();
       for (const auto& [status, count] : state.client().by_status()) by_status[status] += count;
+      if (state.client().sent()) first_sent = std::min(first_sent, state.client().first_sent_ns());
+      last_answer = std::max(last_answer, state.client().last_answer_ns());
     }
     nlohmann::ordered_json node;
     node["kind"] = kind_name(component.spec().kind());
@@ -70,6 +73,9 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
   requests["by_status"] = nlohmann::ordered_json::object();
   for (const auto& [status, count] : by_status) requests["by_status"][std::to_string(status)] = count;
   summary["requests"] = requests;
+  // Answers per second while the clients were at it (not counting a cache's sweeps afterwards).
+  const double busy_s = last_answer > first_sent && first_sent != kTimeNever ? to_seconds(last_answer - first_sent) : 0;
+  summary["throughput_rps"] = busy_s > 0 ? round3(static_cast<double>(completed + failed) / busy_s) : 0.0;
   auto ms = [](Time t) { return round3(to_millis(t)); };
   summary["latency_ms"] = {
       {"mean", round3(latencies.mean() / kNanosPerMilli)},
