@@ -43,6 +43,43 @@ sockaddr_in socket_address(const std::string& address) {
 
 }  // namespace
 
+v1::ControlRequest parse_control(const std::vector<std::string>& words) {
+  v1::ControlRequest request;
+  if (words.empty()) throw std::invalid_argument("a control needs words: pause, resume, step N, ...");
+  auto need = [&](std::size_t n, const char* usage) {
+    if (words.size() != n) throw std::invalid_argument(std::string("usage: ") + usage);
+  };
+  auto number = [&](const std::string& text, const char* what) {
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (*end != '\0' || text.empty()) throw std::invalid_argument(std::string(what) + " must be a number, got '" + text + "'");
+    return value;
+  };
+  const auto& verb = words[0];
+  if (verb == "pause") need(1, "pause"), request.set_pause(true);
+  else if (verb == "resume") need(1, "resume"), request.set_resume(true);
+  else if (verb == "step") need(2, "step N"), request.set_step(static_cast<std::uint64_t>(number(words[1], "N")));
+  else if (verb == "speed") need(2, "speed X"), request.set_speed(number(words[1], "X"));
+  else if (verb == "fail") need(2, "fail NODE"), request.set_fail(true), request.set_node(words[1]);
+  else if (verb == "restore") need(2, "restore NODE"), request.set_restore(true), request.set_node(words[1]);
+  else if (verb == "burst") need(3, "burst CLIENTS N"), request.set_node(words[1]),
+      request.set_burst(static_cast<std::uint32_t>(number(words[2], "N")));
+  else if (verb == "set") {
+    need(2, "set NODE.FIELD=VALUE");
+    const auto& text = words[1];
+    const auto dot = text.find('.'), equals = text.find('=');
+    if (dot == std::string::npos || equals == std::string::npos || dot > equals)
+      throw std::invalid_argument("usage: set NODE.FIELD=VALUE (e.g. server-2.capacity=0)");
+    request.set_node(text.substr(0, dot));
+    request.mutable_set()->set_field(text.substr(dot + 1, equals - dot - 1));
+    request.mutable_set()->set_value(text.substr(equals + 1));
+  } else {
+    throw std::invalid_argument("unknown control '" + verb +
+                                "': pause, resume, step N, speed X, set NODE.FIELD=VALUE, fail NODE, restore NODE, burst CLIENTS N");
+  }
+  return request;
+}
+
 std::pair<std::string, std::uint16_t> parse_address(const std::string& address) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos || colon + 1 == address.size())

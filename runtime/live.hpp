@@ -24,6 +24,11 @@ inline constexpr std::uint32_t kLiveProtocol = 1;
 inline constexpr char kHelloMagic[4] = {'F', 'F', 'H', 'I'};
 inline constexpr std::uint32_t kMaxControlBytes = 64 * 1024;
 
+// A control request from words, as `flowframe control ADDR ...` and the docs' "try it" lines
+// take them: pause | resume | step N | speed X | set NODE.FIELD=VALUE | fail NODE | restore NODE |
+// burst CLIENTS N. Throws std::invalid_argument with the usage.
+v1::ControlRequest parse_control(const std::vector<std::string>& words);
+
 // "127.0.0.1:7070" -> host and port; throws std::invalid_argument with the reason.
 std::pair<std::string, std::uint16_t> parse_address(const std::string& address);
 

@@ -22,6 +22,7 @@ class ScenarioError : public std::runtime_error {
 struct BuiltinScenario {
   std::string name;
   std::string text;
+  std::string page;  // scenarios/NAME.page: the concept explained, for the viewer's Learn panel ("" if none)
 };
 const std::vector<BuiltinScenario>& builtin_scenarios();
 

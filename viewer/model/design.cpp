@@ -1,0 +1,248 @@
+#include "viewer/model/design.hpp"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "runtime/scenario.hpp"
+#include "runtime/settings.hpp"
+
+namespace flowframe::view {
+namespace {
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+}  // namespace
+
+Design::Design(v1::Scenario scenario) : scenario_(std::move(scenario)) {}
+
+v1::Scenario Design::starter() {
+  v1::Scenario scenario;
+  google::protobuf::TextFormat::ParseFromString(R"(name: "my_design"
+description: "My design"
+nodes { id: "client" kind: CLIENT replicas: 2 position { x: 0 y: 0 } }
+nodes { id: "lb" kind: LOAD_BALANCER position { x: 4 y: 0.5 } }
+nodes { id: "server" kind: SERVER replicas: 2 position { x: 8 y: 0 } server { capacity: 2 service_time { shape: EXPONENTIAL mean_ms: 20 } } }
+links { from: "client" to: "lb" latency { mean_ms: 2 } }
+links { from: "lb" to: "server" latency { mean_ms: 1 } }
+workload { clients: "client" rate: 20 }
+stop { duration_s: 10 })",
+                                                &scenario);
+  return scenario;
+}
+
+Design Design::from_text(const std::string& text, const std::string& name) {
+  // Errors come from the loader, with line and column; this parser only has to stay quiet.
+  struct Quiet : google::protobuf::io::ErrorCollector {
+    void AddError(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+  } quiet;
+  v1::Scenario scenario;
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&quiet);
+  if (!parser.ParseFromString(text, &scenario)) parse_scenario(text, name);  // throws with line:column
+  return Design(std::move(scenario));
+}
+
+std::string Design::text() const {
+  std::string out;
+  google::protobuf::TextFormat::Printer printer;
+  printer.PrintToString(scenario_, &out);
+  return out;
+}
+
+std::string Design::edit(const std::function<std::string(v1::Scenario&)>& change) {
+  v1::Scenario next = scenario_;
+  if (auto error = change(next); !error.empty()) return error;
+  undo_.push_back(std::move(scenario_));
+  redo_.clear();
+  scenario_ = std::move(next);
+  last_moved_.clear();
+  return "";
+}
+
+v1::Node* Design::find(const std::string& id) {
+  for (auto& node : *scenario_.mutable_nodes())
+    if (node.id() == id) return &node;
+  return nullptr;
+}
+
+std::string Design::fresh_id(const std::string& base) const {
+  for (int n = 1;; ++n) {
+    const auto id = base + (n == 1 ? "" : std::to_string(n));
+    const bool taken = std::any_of(scenario_.nodes().begin(), scenario_.nodes().end(), [&](const v1::Node& node) {
+      if (node.id() == id) return true;
+      for (std::uint32_t r = 1; r <= node.replicas(); ++r)  // a replicated group's members
+        if (id == node.id() + "-" + std::to_string(r)) return true;
+      return false;
+    });
+    if (!taken) return id;
+  }
+}
+
+std::string Design::add_node(v1::Node::Kind kind, double x, double y, std::string* id) {
+  if (kind == v1::Node::KIND_UNSPECIFIED || kind == v1::Node::DIRECTOR) return "pick a kind of component";
+  const auto name = fresh_id(lower(v1::Node::Kind_Name(kind)));
+  return edit([&](v1::Scenario& s) {
+    auto& node = *s.add_nodes();
+    node.set_id(name);
+    node.set_kind(kind);
+    node.mutable_position()->set_x(x);
+    node.mutable_position()->set_y(y);
+    node_params(node);  // its kind's parameters, at their defaults
+    if (kind == v1::Node::SERVER) node.mutable_server()->mutable_service_time()->set_mean_ms(10);
+    if (id) *id = name;
+    return std::string();
+  });
+}
+
+std::string Design::remove_node(const std::string& id) {
+  if (!find(id)) return "no node '" + id + "'";
+  return edit([&](v1::Scenario& s) {
+    auto* nodes = s.mutable_nodes();
+    nodes->erase(std::remove_if(nodes->begin(), nodes->end(), [&](const v1::Node& n) { return n.id() == id; }), nodes->end());
+    auto* links = s.mutable_links();
+    links->erase(std::remove_if(links->begin(), links->end(), [&](const v1::Link& l) { return l.from() == id || l.to() == id; }),
+                 links->end());
+    return std::string();
+  });
+}
+
+std::string Design::move_node(const std::string& id, double x, double y, bool merge) {
+  auto* node = find(id);
+  if (!node) return "no node '" + id + "'";
+  if (merge && last_moved_ == id) {  // the rest of a drag: one undo step for the whole drag
+    node->mutable_position()->set_x(x);
+    node->mutable_position()->set_y(y);
+    return "";
+  }
+  const auto error = edit([&](v1::Scenario& s) {
+    for (auto& n : *s.mutable_nodes())
+      if (n.id() == id) {
+        n.mutable_position()->set_x(x);
+        n.mutable_position()->set_y(y);
+      }
+    return std::string();
+  });
+  last_moved_ = id;
+  return error;
+}
+
+std::string Design::connect(const std::string& from, const std::string& to, double latency_ms) {
+  if (!find(from) || !find(to)) return "connect two nodes of the design";
+  if (from == to) return "a link needs two different nodes";
+  for (const auto& link : scenario_.links())
+    if ((link.from() == from && link.to() == to) || (link.from() == to && link.to() == from))
+      return "'" + from + "' and '" + to + "' are linked already";
+  return edit([&](v1::Scenario& s) {
+    auto& link = *s.add_links();
+    link.set_from(from);
+    link.set_to(to);
+    link.mutable_latency()->set_mean_ms(latency_ms);
+    return std::string();
+  });
+}
+
+std::string Design::disconnect(const std::string& from, const std::string& to) {
+  return edit([&](v1::Scenario& s) {
+    auto* links = s.mutable_links();
+    const auto before = links->size();
+    links->erase(std::remove_if(links->begin(), links->end(), [&](const v1::Link& l) {
+                   return (l.from() == from && l.to() == to) || (l.from() == to && l.to() == from);
+                 }),
+                 links->end());
+    return links->size() == before ? "no link between '" + from + "' and '" + to + "'" : std::string();
+  });
+}
+
+std::string Design::set(const std::string& id, const std::string& field, const std::string& value) {
+  if (!find(id)) return "no node '" + id + "'";
+  return edit([&](v1::Scenario& s) -> std::string {
+    for (auto& node : *s.mutable_nodes()) {
+      if (node.id() != id) continue;
+      if (field == "id") {  // a rename reaches every reference
+        if (value.empty() || std::any_of(s.nodes().begin(), s.nodes().end(), [&](const v1::Node& n) { return n.id() == value; }))
+          return "'" + value + "' is taken or empty";
+        node.set_id(value);
+        for (auto& link : *s.mutable_links()) {
+          if (link.from() == id) link.set_from(value);
+          if (link.to() == id) link.set_to(value);
+        }
+        if (s.workload().clients() == id) s.mutable_workload()->set_clients(value);
+        if (s.workload().target() == id) s.mutable_workload()->set_target(value);
+        return "";
+      }
+      auto error = apply_setting(node_params(node), field, value);
+      if (!error.empty() && apply_setting(node, field, value).empty()) error.clear();
+      return error;
+    }
+    return "no node '" + id + "'";
+  });
+}
+
+std::string Design::set_workload(const std::string& field, const std::string& value) {
+  return edit([&](v1::Scenario& s) { return apply_setting(*s.mutable_workload(), field, value); });
+}
+
+std::string Design::duplicate(const std::string& id, std::string* copy) {
+  auto* node = find(id);
+  if (!node) return "no node '" + id + "'";
+  const auto name = fresh_id(id + "-copy");
+  v1::Node twin = *node;
+  return edit([&](v1::Scenario& s) {
+    twin.set_id(name);
+    twin.mutable_position()->set_y(twin.position().y() + 1);
+    *s.add_nodes() = twin;
+    // The same neighbours, so a duplicated server joins its balancer's pool.
+    std::vector<v1::Link> added;
+    for (const auto& link : s.links()) {
+      if (link.from() == id) added.push_back(link), added.back().set_from(name);
+      if (link.to() == id) added.push_back(link), added.back().set_to(name);
+    }
+    for (auto& link : added) *s.add_links() = link;
+    if (copy) *copy = name;
+    return std::string();
+  });
+}
+
+bool Design::undo() {
+  if (undo_.empty()) return false;
+  redo_.push_back(std::move(scenario_));
+  scenario_ = std::move(undo_.back());
+  undo_.pop_back();
+  last_moved_.clear();
+  return true;
+}
+
+bool Design::redo() {
+  if (redo_.empty()) return false;
+  undo_.push_back(std::move(scenario_));
+  scenario_ = std::move(redo_.back());
+  redo_.pop_back();
+  last_moved_.clear();
+  return true;
+}
+
+std::vector<std::string> Design::problems() const {
+  try {
+    parse_scenario(text(), scenario_.name().empty() ? "design" : scenario_.name());
+  } catch (const ScenarioError& error) {
+    return error.problems();
+  }
+  return {};
+}
+
+std::map<std::string, std::vector<std::string>> Design::problems_by_node() const {
+  std::map<std::string, std::vector<std::string>> by_node;
+  for (const auto& problem : problems())
+    for (const auto& node : scenario_.nodes())
+      if (problem.find("'" + node.id() + "'") != std::string::npos || problem.find("\"" + node.id() + "\"") != std::string::npos)
+        by_node[node.id()].push_back(problem);
+  return by_node;
+}
+
+}  // namespace flowframe::view

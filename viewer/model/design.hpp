@@ -1,0 +1,57 @@
+#pragma once
+// The sandbox's editable scenario, without UI: edits with undo / redo, validation by the same
+// loader `flowframe run` uses, text and link round trips.
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "flowframe/v1/scenario.pb.h"
+
+namespace flowframe::view {
+
+class Design {
+ public:
+  // A scenario as written (replicas not expanded).
+  explicit Design(v1::Scenario scenario = starter());
+  // The text of a scenario file; throws ScenarioError for text that does not parse.
+  static Design from_text(const std::string& text, const std::string& name);
+  // A small working design to start from.
+  static v1::Scenario starter();
+
+  const v1::Scenario& scenario() const { return scenario_; }
+  std::string text() const;  // as a scenario file
+
+  // Edits. Each is one undo step; a failed edit changes nothing and says why ("" = done).
+  std::string add_node(v1::Node::Kind kind, double x, double y, std::string* id = nullptr);
+  std::string remove_node(const std::string& id);
+  // `merge`: part of a drag, folded into the previous move of the same node.
+  std::string move_node(const std::string& id, double x, double y, bool merge = false);
+  std::string connect(const std::string& from, const std::string& to, double latency_ms = 1);
+  std::string disconnect(const std::string& from, const std::string& to);
+  // FIELD of the node's parameters (capacity, strategy, service_time.mean_ms) or the node itself
+  // (replicas, position.x); "id" renames it everywhere.
+  std::string set(const std::string& id, const std::string& field, const std::string& value);
+  std::string set_workload(const std::string& field, const std::string& value);
+  std::string duplicate(const std::string& id, std::string* copy = nullptr);
+
+  bool undo();
+  bool redo();
+  bool can_undo() const { return !undo_.empty(); }
+  bool can_redo() const { return !redo_.empty(); }
+
+  // What the loader says about the design now (empty: it runs), and the problems that name a node.
+  std::vector<std::string> problems() const;
+  std::map<std::string, std::vector<std::string>> problems_by_node() const;
+
+ private:
+  std::string edit(const std::function<std::string(v1::Scenario&)>& change);
+  v1::Node* find(const std::string& id);
+  std::string fresh_id(const std::string& base) const;
+
+  v1::Scenario scenario_;
+  std::vector<v1::Scenario> undo_, redo_;
+  std::string last_moved_;
+};
+
+}  // namespace flowframe::view
