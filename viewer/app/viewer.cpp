@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "runtime/scenario.hpp"
+
 namespace flowframe::viewer {
 namespace {
 
@@ -71,6 +73,8 @@ Viewer::Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark, st
   set_dark(dark);
   metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
   metrics_at_ = std::chrono::steady_clock::now();
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == model_->header().scenario().name() && !builtin.page.empty()) page_ = parse_page(builtin.page);
 }
 
 void Viewer::send(v1::ControlRequest request) {
@@ -195,18 +199,23 @@ void Viewer::frame(double wall_seconds, ImVec2 size) {
   playback_.tick(wall_seconds);
   // Layout: canvas and transport on the left; inspector and trace on the right; frame list and
   // metrics along the bottom.
-  const float margin = 6, right_width = std::max(360.0f, size.x * 0.27f), transport_height = live_ ? 128 : 92;
+  // With a concept page: the page on the left, the rest beside it.
+  const float page_width = page_ ? std::max(380.0f, size.x * 0.27f) : 0;
+  if (page_) draw_learn(*this, *page_, {6, 6}, {page_width, size.y - 12});
+  const float x0 = page_ ? page_width + 6 : 0;
+  size.x -= x0;
+  const float margin = 6, right_width = std::max(360.0f, size.x * 0.3f), transport_height = live_ ? 128 : 92;
   const float bottom_height = std::max(230.0f, size.y * 0.34f), metrics_width = std::max(300.0f, size.x * 0.28f);
   const float left_width = size.x - right_width - 3 * margin;
   const float canvas_height = size.y - bottom_height - transport_height - 4 * margin;
-  draw_canvas(*this, {margin, margin}, {left_width, canvas_height});
-  draw_transport(*this, {margin, 2 * margin + canvas_height}, {left_width, transport_height});
+  draw_canvas(*this, {x0 + margin, margin}, {left_width, canvas_height});
+  draw_transport(*this, {x0 + margin, 2 * margin + canvas_height}, {left_width, transport_height});
   const float bottom_y = 3 * margin + canvas_height + transport_height;
-  draw_frame_list(*this, {margin, bottom_y}, {size.x - metrics_width - 3 * margin, bottom_height});
-  draw_metrics(*this, {size.x - metrics_width - margin, bottom_y}, {metrics_width, bottom_height});
+  draw_frame_list(*this, {x0 + margin, bottom_y}, {size.x - metrics_width - 3 * margin, bottom_height});
+  draw_metrics(*this, {x0 + size.x - metrics_width - margin, bottom_y}, {metrics_width, bottom_height});
   const float inspector_height = (bottom_y - 2 * margin) * 0.62f;
-  draw_inspector(*this, {2 * margin + left_width, margin}, {right_width, inspector_height});
-  draw_trace(*this, {2 * margin + left_width, 2 * margin + inspector_height},
+  draw_inspector(*this, {x0 + 2 * margin + left_width, margin}, {right_width, inspector_height});
+  draw_trace(*this, {x0 + 2 * margin + left_width, 2 * margin + inspector_height},
              {right_width, bottom_y - 3 * margin - inspector_height});
   if (show_help) draw_help(*this);
 }

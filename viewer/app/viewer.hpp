@@ -10,6 +10,7 @@
 
 #include "runtime/frame_text.hpp"
 #include "runtime/live.hpp"
+#include "runtime/page.hpp"
 #include "viewer/model/playback.hpp"
 #include "viewer/model/queries.hpp"
 
@@ -52,6 +53,7 @@ class Viewer {
 
   void set_dark(bool dark);
   bool dark() const { return dark_; }
+  bool has_page() const { return page_.has_value(); }
   bool show_help = false;
   // Opened from the scenario gallery: offer the way back.
   bool from_gallery = false;
@@ -92,6 +94,7 @@ class Viewer {
   std::future<view::Trace> trace_job_;
   std::optional<view::Trace> trace_;
   std::unique_ptr<LiveClient> live_;
+  std::optional<Page> page_;  // the concept page of the scenario, if it has one
   std::uint64_t next_request_id_ = 1;
   std::string live_status_;
   std::chrono::steady_clock::time_point metrics_at_;
@@ -105,6 +108,7 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_trace(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_metrics(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_help(Viewer& viewer);
+void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size);
 
 // Shared drawing helpers.
 void apply_style(bool dark);
