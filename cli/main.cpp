@@ -1,5 +1,6 @@
 // flowframe: run, validate, list and inspect simulations. Bad input exits with code 2.
 #include <CLI/CLI.hpp>
+#include <google/protobuf/text_format.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "actors/components.hpp"
@@ -16,6 +18,7 @@
 #include "runtime/frame_text.hpp"
 #include "runtime/live.hpp"
 #include "runtime/scenario.hpp"
+#include "runtime/share_link.hpp"
 #include "runtime/summary.hpp"
 #include "runtime/version.hpp"
 
@@ -330,6 +333,10 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--plot-metric", bench_args.plot_metric, "latency_p99_ms (default), latency_mean_ms, latency_p999_ms, ...");
   bench_cmd->add_option("--record", bench_args.record, "Record every run's frames into this directory");
 
+  std::string share_source;
+  auto* share_cmd = app.add_subcommand("share", "Print a flowframe: link holding a scenario (flowframe-view --open LINK)");
+  share_cmd->add_option("scenario", share_source, "Built-in scenario name or .textproto file")->required();
+
   std::string control_address;
   std::vector<std::string> control_words;
   auto* control_cmd = app.add_subcommand("control", "Steer a running `flowframe run --serve` from the shell");
@@ -359,6 +366,23 @@ int main(int argc, char** argv) {
     }
     if (*control_cmd) return control(control_address, control_words);
     if (*bench_cmd) return bench(bench_args);
+    if (*share_cmd) {
+      // The scenario as written (its replicas not expanded), checked first.
+      load_scenario(share_source);
+      std::string text;
+      for (const auto& builtin : builtin_scenarios())
+        if (builtin.name == share_source) text = builtin.text;
+      if (text.empty()) {
+        std::ifstream in(share_source);
+        std::stringstream buffer;
+        buffer << in.rdbuf();
+        text = buffer.str();
+      }
+      v1::Scenario scenario;
+      google::protobuf::TextFormat::ParseFromString(text, &scenario);
+      std::cout << encode_link(scenario) << '\n';
+      return 0;
+    }
   } catch (const ScenarioError& error) {
     std::cerr << "error: " << error.what() << '\n';
     return kBadInput;

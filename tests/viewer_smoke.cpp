@@ -67,3 +67,39 @@ TEST(ViewerSmoke, EveryBuiltinScenarioRendersAndMoves) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+Image shot(const std::string& arguments) {
+  test::TempPath png(".png");
+  const auto command = "FLOWFRAME_BIN=" + std::string(FLOWFRAME_BIN) + " xvfb-run -a -s '-screen 0 1280x800x24' " +
+                       std::string(FLOWFRAME_VIEW_BIN) + " --size 1280x800 " + arguments + " --screenshot " + png.str();
+  EXPECT_EQ(run(command), 0) << command;
+  return load_png(png.str());
+}
+
+std::size_t colours(const Image& image) {
+  std::set<std::uint32_t> seen;
+  for (std::size_t i = 0; i + 2 < image.pixels.size(); i += 3 * 97)
+    seen.insert(image.pixels[i] << 16 | image.pixels[i + 1] << 8 | image.pixels[i + 2]);
+  return seen.size();
+}
+
+// The Learn page beside a live run, the gallery and the sandbox with a small topology.
+TEST(ViewerSmoke, LearnGalleryAndSandboxRender) {
+  const auto learn = shot("--scenario cache_aside --select cache");
+  const auto gallery = shot("");
+  const auto sandbox = shot("--build");
+  for (const auto* image : {&learn, &gallery, &sandbox}) {
+    ASSERT_EQ(image->width, 1280);
+    EXPECT_GT(colours(*image), 20u);
+  }
+  std::size_t differing = 0;
+  for (std::size_t i = 0; i < gallery.pixels.size(); ++i) differing += gallery.pixels[i] != sandbox.pixels[i];
+  EXPECT_GT(differing, 10000u);
+  EXPECT_EQ(run(std::string(FLOWFRAME_VIEW_BIN) + " --open flowframe:AAAA --screenshot /dev/null >/dev/null"), 2);
+}
+
+}  // namespace
+}  // namespace flowframe

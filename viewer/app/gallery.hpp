@@ -23,7 +23,7 @@ class RunningScenario {
   std::string log_;
 };
 
-// The home screen; returns the scenario the user opened.
-std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const std::string& error);
+// The home screen; returns the scenario the user opened; `build` turns true for the sandbox.
+std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const std::string& error, bool& build);
 
 }  // namespace flowframe::viewer

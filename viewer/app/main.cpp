@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 #include <cstdlib>
 #include <filesystem>
@@ -21,7 +22,9 @@
 #include <iostream>
 
 #include "runtime/version.hpp"
+#include "runtime/share_link.hpp"
 #include "viewer/app/gallery.hpp"
+#include "viewer/app/sandbox.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace {
@@ -95,12 +98,15 @@ bool write_screenshot(const std::string& path, int width, int height) {
 
 int main(int argc, char** argv) {
   CLI::App app{"FlowFrame viewer: replay a frame log and inspect every node."};
-  std::string log_path, attach, scenario, select, theme, screenshot;
+  std::string log_path, attach, scenario, select, theme, screenshot, open_link;
+  bool build = false;
   std::optional<std::uint64_t> frame;
   int width = 1600, height = 1000;
   auto* log_option = app.add_option("log", log_path, "A .ffl frame log (from flowframe run); none: the scenario gallery");
   auto* attach_option = app.add_option("--attach", attach, "HOST:PORT of a running `flowframe run --serve`")->excludes(log_option);
   app.add_option("--scenario", scenario, "Run this built-in scenario live and watch it")->excludes(log_option)->excludes(attach_option);
+  app.add_flag("--build", build, "Open the sandbox");
+  app.add_option("--open", open_link, "Open a flowframe: share link in the sandbox");
   app.add_option("--frame", frame, "Open at this frame");
   app.add_option("--select", select, "Select this node in the inspector");
   app.add_option("--theme", theme, "dark or light (default: the last one used)")->check(CLI::IsMember({"dark", "light"}));
@@ -137,8 +143,15 @@ int main(int argc, char** argv) {
     return {std::move(model), std::move(client)};
   };
   std::unique_ptr<viewer::RunningScenario> running;
+  std::unique_ptr<viewer::Sandbox> sandbox;
   Opened opened;
   try {
+    if (!open_link.empty()) {
+      sandbox = std::make_unique<viewer::Sandbox>();
+      sandbox->design = view::Design(decode_link(open_link));
+    } else if (build) {
+      sandbox = std::make_unique<viewer::Sandbox>();
+    }
     if (!log_path.empty()) {
       opened.first = std::make_unique<view::LogModel>(log_path);
       if (opened.first->frame_count() == 0) throw std::runtime_error(log_path + ": holds no readable frames");
@@ -210,6 +223,8 @@ int main(int argc, char** argv) {
     int fb_width, fb_height;
     glfwGetFramebufferSize(window, &fb_width, &fb_height);
     const ImVec2 size = ImGui::GetIO().DisplaySize;
+    if (build && !sandbox && !shown) sandbox = std::make_unique<viewer::Sandbox>();
+    build = false;
     if (shown) {
       shown->frame(screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
       dark = shown->dark();
@@ -217,7 +232,24 @@ int main(int argc, char** argv) {
         shown.reset();
         running.reset();
       }
-    } else if (auto chosen = viewer::draw_gallery(size, fonts, gallery_error)) {
+    } else if (sandbox) {
+      const auto action = viewer::draw_sandbox(*sandbox, size, fonts, dark);
+      if (action == viewer::SandboxAction::back) sandbox.reset();
+      if (action == viewer::SandboxAction::run) {
+        // The design runs from a file, as `flowframe run design.textproto` would.
+        const auto file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-sandbox-{}.textproto", ::getpid())).string();
+        std::ofstream(file) << sandbox->design.text();
+        try {
+          running = std::make_unique<viewer::RunningScenario>(file, 1.0);
+          auto [model, client] = connect(running->address());
+          shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
+          shown->from_gallery = true;
+        } catch (const std::exception& error) {
+          sandbox->status = error.what();
+          running.reset();
+        }
+      }
+    } else if (auto chosen = viewer::draw_gallery(size, fonts, gallery_error, build)) {
       try {
         running = std::make_unique<viewer::RunningScenario>(*chosen, 1.0);
         auto [model, client] = connect(running->address());

@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::size_t kMetricBuckets = 240;
 
-Palette make_palette(bool dark) {
+}  // namespace
+
+Palette palette_for(bool dark) {
   if (dark)
     return {IM_COL32(24, 26, 31, 255),   IM_COL32(38, 41, 48, 255),   IM_COL32(86, 92, 106, 255),
             IM_COL32(250, 200, 80, 255), IM_COL32(40, 44, 53, 255),   IM_COL32(120, 128, 145, 255),
@@ -25,7 +27,6 @@ Palette make_palette(bool dark) {
           IM_COL32(210, 130, 20, 255)};
 }
 
-}  // namespace
 
 ImU32 Palette::kind(v1::Node::Kind kind) const {
   switch (kind) {
@@ -107,7 +108,7 @@ void Viewer::follow_live() {
 
 void Viewer::set_dark(bool dark) {
   dark_ = dark;
-  palette_ = make_palette(dark);
+  palette_ = palette_for(dark);
   apply_style(dark);
 }
 

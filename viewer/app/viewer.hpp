@@ -112,6 +112,7 @@ void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size);
 
 // Shared drawing helpers.
 void apply_style(bool dark);
+Palette palette_for(bool dark);
 void begin_panel(const char* name, ImVec2 pos, ImVec2 size, ImGuiWindowFlags extra = 0);
 std::string format_time(Time t);
 const char* kind_icon(v1::Node::Kind kind);

@@ -188,6 +188,45 @@ std::string Design::set_workload(const std::string& field, const std::string& va
   return edit([&](v1::Scenario& s) { return apply_setting(*s.mutable_workload(), field, value); });
 }
 
+std::string Design::set_scenario(const std::string& path, const std::string& value) {
+  return edit([&](v1::Scenario& s) { return apply_setting(s, path, value); });
+}
+
+std::string Design::params_text(const std::string& id) const {
+  for (const auto& node : scenario_.nodes()) {
+    if (node.id() != id) continue;
+    v1::Node copy = node;
+    std::string out;
+    google::protobuf::TextFormat::PrintToString(node_params(copy), &out);
+    return out;
+  }
+  return "";
+}
+
+std::string Design::set_params_text(const std::string& id, const std::string& text) {
+  if (!find(id)) return "no node '" + id + "'";
+  return edit([&](v1::Scenario& s) -> std::string {
+    for (auto& node : *s.mutable_nodes()) {
+      if (node.id() != id) continue;
+      std::string problem;
+      struct Collect : google::protobuf::io::ErrorCollector {
+        std::string* out;
+        void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+          if (out->empty()) *out = "line " + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+        }
+      } collect;
+      collect.out = &problem;
+      google::protobuf::TextFormat::Parser parser;
+      parser.RecordErrorsTo(&collect);
+      auto& params = node_params(node);
+      params.Clear();
+      if (!parser.ParseFromString(text, &params)) return problem.empty() ? "not valid parameters" : problem;
+      return "";
+    }
+    return "no node '" + id + "'";
+  });
+}
+
 std::string Design::duplicate(const std::string& id, std::string* copy) {
   auto* node = find(id);
   if (!node) return "no node '" + id + "'";

@@ -33,6 +33,11 @@ class Design {
   // (replicas, position.x); "id" renames it everywhere.
   std::string set(const std::string& id, const std::string& field, const std::string& value);
   std::string set_workload(const std::string& field, const std::string& value);
+  // Any field of the scenario by its path (stop.requests, workload.rate, name).
+  std::string set_scenario(const std::string& path, const std::string& value);
+  // The node's whole parameters as text (e.g. "capacity: 2 service_time { mean_ms: 5 }").
+  std::string params_text(const std::string& id) const;
+  std::string set_params_text(const std::string& id, const std::string& text);
   std::string duplicate(const std::string& id, std::string* copy = nullptr);
 
   bool undo();

@@ -1,0 +1,251 @@
+#include "viewer/app/sandbox.hpp"
+
+#include <fmt/format.h>
+#include <imgui_stdlib.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "runtime/scenario.hpp"
+#include "runtime/share_link.hpp"
+
+namespace flowframe::viewer {
+namespace {
+
+const v1::Node::Kind kKinds[] = {v1::Node::CLIENT,   v1::Node::LOAD_BALANCER, v1::Node::SERVER,        v1::Node::CACHE,
+                                 v1::Node::DATABASE, v1::Node::API_GATEWAY,   v1::Node::TOKEN_SERVICE, v1::Node::OBJECT_STORAGE};
+
+std::string kind_label(v1::Node::Kind kind) {
+  std::string name = v1::Node::Kind_Name(kind);
+  for (auto& c : name) c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+void note(Sandbox& sandbox, const std::string& error, const std::string& done) { sandbox.status = error.empty() ? done : error; }
+
+void toolbar(Sandbox& sandbox, SandboxAction& action) {
+  auto& design = sandbox.design;
+  if (ImGui::Button("\xe2\x86\x90 Scenarios")) action = SandboxAction::back;
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!design.can_undo());
+  if (ImGui::Button("Undo")) design.undo();
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!design.can_redo());
+  if (ImGui::Button("Redo")) design.redo();
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::BeginDisabled(sandbox.selected.empty());
+  if (ImGui::Button("Duplicate")) {
+    std::string copy;
+    note(sandbox, design.duplicate(sandbox.selected, &copy), "duplicated as " + copy);
+    if (!copy.empty()) sandbox.selected = copy;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Delete")) {
+    note(sandbox, design.remove_node(sandbox.selected), "deleted " + sandbox.selected);
+    sandbox.selected.clear();
+  }
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(220);
+  ImGui::InputText("##path", &sandbox.path);
+  ImGui::SameLine();
+  if (ImGui::Button("Save")) {
+    std::ofstream out(sandbox.path);
+    out << design.text();
+    sandbox.status = out ? "saved " + sandbox.path + " (flowframe run " + sandbox.path + ")" : "cannot write " + sandbox.path;
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Open")) {
+    std::ifstream in(sandbox.path);
+    std::stringstream text;
+    text << in.rdbuf();
+    try {
+      if (!in) throw std::runtime_error("cannot read " + sandbox.path);
+      sandbox.design = view::Design::from_text(text.str(), sandbox.path);
+      sandbox.selected.clear();
+      sandbox.status = "opened " + sandbox.path;
+    } catch (const std::exception& error) {
+      sandbox.status = error.what();
+    }
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Share link")) {
+    ImGui::SetClipboardText(encode_link(design.scenario()).c_str());
+    sandbox.status = "a flowframe: link is on the clipboard (flowframe-view --open LINK)";
+  }
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!design.problems().empty());
+  if (ImGui::Button(fmt::format("{} Run", icon::play).c_str())) action = SandboxAction::run;
+  ImGui::EndDisabled();
+}
+
+void palette(Sandbox& sandbox, const Palette& colors, ImVec2 canvas_center) {
+  ImGui::TextDisabled("add a component");
+  for (auto kind : kKinds) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(colors.kind(kind)));
+    const bool pressed = ImGui::Button(fmt::format("{}  {}", kind_icon(kind), kind_label(kind)).c_str(), {-1, 0});
+    ImGui::PopStyleColor();
+    if (pressed) {
+      std::string id;
+      const float x = (canvas_center.x - sandbox.offset.x) / sandbox.scale, y = (canvas_center.y - sandbox.offset.y) / sandbox.scale;
+      note(sandbox, sandbox.design.add_node(kind, x, y, &id), "added " + id + ": drag it, right-drag from it to link");
+      sandbox.selected = id;
+    }
+  }
+  ImGui::Spacing();
+  ImGui::TextWrapped("Drag a node to move it. Right-drag from one node to another to link them. Select a node to edit it.");
+}
+
+void canvas(Sandbox& sandbox, const Palette& colors, ImVec2 size) {
+  auto& design = sandbox.design;
+  const ImVec2 corner = ImGui::GetCursorScreenPos();
+  auto* draw = ImGui::GetWindowDrawList();
+  draw->AddRectFilled(corner, {corner.x + size.x, corner.y + size.y}, colors.canvas, 6);
+  ImGui::InvisibleButton("sandbox-canvas", size, ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight);
+  auto& io = ImGui::GetIO();
+  auto screen = [&](const v1::Node& node) {
+    return ImVec2{corner.x + sandbox.offset.x + static_cast<float>(node.position().x()) * sandbox.scale,
+                  corner.y + sandbox.offset.y + static_cast<float>(node.position().y()) * sandbox.scale};
+  };
+  auto node_at = [&](ImVec2 at) -> std::string {
+    for (const auto& node : design.scenario().nodes()) {
+      const auto c = screen(node);
+      if (std::abs(at.x - c.x) < 26 && std::abs(at.y - c.y) < 26) return node.id();
+    }
+    return "";
+  };
+  const auto problems = design.problems_by_node();
+  std::map<std::string, const v1::Node*> by_id;
+  for (const auto& node : design.scenario().nodes()) by_id[node.id()] = &node;
+  for (const auto& link : design.scenario().links())
+    if (by_id.count(link.from()) && by_id.count(link.to()))
+      draw->AddLine(screen(*by_id[link.from()]), screen(*by_id[link.to()]), colors.link, 2);
+  const bool hovered = ImGui::IsItemHovered();
+  if (hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) {
+    sandbox.selected = sandbox.dragging = node_at(io.MousePos);
+  }
+  if (hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Right)) sandbox.linking = node_at(io.MousePos);
+  if (!sandbox.dragging.empty() && ImGui::IsMouseDown(ImGuiMouseButton_Left)) {
+    const auto* node = by_id.count(sandbox.dragging) ? by_id[sandbox.dragging] : nullptr;
+    if (node && (io.MouseDelta.x != 0 || io.MouseDelta.y != 0))
+      design.move_node(sandbox.dragging, node->position().x() + io.MouseDelta.x / sandbox.scale,
+                       node->position().y() + io.MouseDelta.y / sandbox.scale, /*merge=*/true);
+  } else {
+    sandbox.dragging.clear();
+  }
+  if (!sandbox.linking.empty()) {
+    if (by_id.count(sandbox.linking)) draw->AddLine(screen(*by_id[sandbox.linking]), io.MousePos, colors.selection, 2);
+    if (ImGui::IsMouseReleased(ImGuiMouseButton_Right)) {
+      const auto to = node_at(io.MousePos);
+      if (!to.empty() && to != sandbox.linking)
+        note(sandbox, design.connect(sandbox.linking, to), "linked " + sandbox.linking + " and " + to);
+      sandbox.linking.clear();
+    }
+  }
+  for (const auto& node : design.scenario().nodes()) {
+    const auto c = screen(node);
+    const bool wrong = problems.count(node.id()) != 0;
+    const bool selected = node.id() == sandbox.selected;
+    draw->AddRectFilled({c.x - 24, c.y - 24}, {c.x + 24, c.y + 24}, colors.node_fill, 8);
+    draw->AddRect({c.x - 24, c.y - 24}, {c.x + 24, c.y + 24}, wrong ? colors.error : colors.kind(node.kind()), 8, 0,
+                  selected ? 3.5f : 2.0f);
+    if (selected) draw->AddRect({c.x - 29, c.y - 29}, {c.x + 29, c.y + 29}, colors.selection, 10, 0, 2);
+    const char* icon = kind_icon(node.kind());
+    const auto icon_size = ImGui::CalcTextSize(icon);
+    draw->AddText({c.x - icon_size.x / 2, c.y - icon_size.y / 2}, colors.kind(node.kind()), icon);
+    const auto name = node.replicas() ? fmt::format("{} ×{}", node.id(), node.replicas()) : node.id();
+    const auto name_size = ImGui::CalcTextSize(name.c_str());
+    draw->AddText({c.x - name_size.x / 2, c.y + 28}, colors.text, name.c_str());
+    if (wrong && hovered && std::abs(io.MousePos.x - c.x) < 26 && std::abs(io.MousePos.y - c.y) < 26)
+      ImGui::SetTooltip("%s", problems.at(node.id()).front().c_str());
+  }
+}
+
+void properties(Sandbox& sandbox) {
+  auto& design = sandbox.design;
+  const v1::Node* node = nullptr;
+  for (const auto& candidate : design.scenario().nodes())
+    if (candidate.id() == sandbox.selected) node = &candidate;
+  if (node) {
+    ImGui::TextDisabled("%s", kind_label(node->kind()).c_str());
+    std::string id = node->id();
+    if (ImGui::InputText("id", &id, ImGuiInputTextFlags_EnterReturnsTrue)) {
+      note(sandbox, design.set(sandbox.selected, "id", id), "renamed to " + id);
+      if (sandbox.status.rfind("renamed", 0) == 0) sandbox.selected = id;
+    }
+    int replicas = static_cast<int>(node->replicas());
+    if (ImGui::InputInt("replicas", &replicas) && replicas >= 0)
+      note(sandbox, design.set(sandbox.selected, "replicas", std::to_string(replicas)), "");
+    if (sandbox.params_for != node->id()) {
+      sandbox.params = design.params_text(node->id());
+      sandbox.params_for = node->id();
+    }
+    ImGui::TextDisabled("parameters (scenario text)");
+    ImGui::InputTextMultiline("##params", &sandbox.params, {-1, 160});
+    if (ImGui::Button("Apply")) {
+      note(sandbox, design.set_params_text(node->id(), sandbox.params), "applied");
+      sandbox.params_for.clear();
+    }
+    for (const auto& problem : design.problems_by_node()[node->id()]) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%s", problem.c_str());
+    ImGui::Separator();
+  } else {
+    ImGui::TextDisabled("select a node to edit it");
+  }
+  ImGui::TextDisabled("workload");
+  const auto& workload = design.scenario().workload();
+  std::string clients = workload.clients();
+  if (ImGui::InputText("clients", &clients, ImGuiInputTextFlags_EnterReturnsTrue)) note(sandbox, design.set_workload("clients", clients), "");
+  float rate = static_cast<float>(workload.rate());
+  if (ImGui::InputFloat("rate /s", &rate, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
+    note(sandbox, design.set_workload("rate", fmt::format("{:g}", rate)), "");
+  int arrival = workload.arrival();
+  const char* arrivals[] = {"poisson", "steady", "on_off", "ramp", "closed"};
+  if (ImGui::Combo("arrival", &arrival, arrivals, 5)) note(sandbox, design.set_workload("arrival", arrivals[arrival]), "");
+  float duration = static_cast<float>(design.scenario().stop().duration_s());
+  if (ImGui::InputFloat("stop after s", &duration, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
+    note(sandbox, design.set_scenario("stop.duration_s", fmt::format("{:g}", duration)), "");
+}
+
+}  // namespace
+
+SandboxAction draw_sandbox(Sandbox& sandbox, ImVec2 size, const Fonts& fonts, bool dark) {
+  const Palette colors = palette_for(dark);
+  SandboxAction action = SandboxAction::none;
+  begin_panel("Build", {0, 0}, size, ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar);
+  ImGui::PushFont(fonts.title);
+  ImGui::TextUnformatted("Build");
+  ImGui::PopFont();
+  ImGui::SameLine();
+  toolbar(sandbox, action);
+  auto& io = ImGui::GetIO();
+  if (!io.WantTextInput) {
+    if (io.KeyCtrl && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Z))) sandbox.design.undo();
+    if (io.KeyCtrl && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Y))) sandbox.design.redo();
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Delete)) && !sandbox.selected.empty()) {
+      sandbox.design.remove_node(sandbox.selected);
+      sandbox.selected.clear();
+    }
+  }
+  const float side = 230, props = 360, height = size.y - 110;
+  ImGui::BeginChild("palette", {side, height}, true);
+  palette(sandbox, colors, {(size.x - side - props) / 2, height / 2});
+  ImGui::EndChild();
+  ImGui::SameLine();
+  ImGui::BeginChild("canvas", {size.x - side - props - 40, height}, false, ImGuiWindowFlags_NoScrollbar);
+  canvas(sandbox, colors, ImGui::GetContentRegionAvail());
+  ImGui::EndChild();
+  ImGui::SameLine();
+  ImGui::BeginChild("properties", {props, height}, true);
+  properties(sandbox);
+  ImGui::EndChild();
+  const auto problems = sandbox.design.problems();
+  if (!problems.empty()) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%zu problem%s: %s", problems.size(), problems.size() == 1 ? "" : "s", problems.front().c_str());
+  else ImGui::TextDisabled("ready to run");
+  ImGui::TextDisabled("%s", sandbox.status.c_str());
+  ImGui::End();
+  return action;
+}
+
+}  // namespace flowframe::viewer
