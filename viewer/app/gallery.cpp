@@ -78,14 +78,15 @@ void RunningScenario::stop() {
 
 RunningScenario::~RunningScenario() { stop(); }
 
-std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const std::string& error, bool& build) {
+std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const std::string& error, bool& build,
+                                        std::string& edit) {
   std::optional<std::string> chosen;
   begin_panel("FlowFrame", {0, 0}, size, ImGuiWindowFlags_NoTitleBar);
   ImGui::PushFont(fonts.title);
   ImGui::TextUnformatted("FlowFrame — watch backend architectures run");
   ImGui::PopFont();
   ImGui::TextDisabled("Pick a scenario: it runs live at real speed; pause it, step it, change a server's capacity or fail it, and watch the system react.");
-  if (ImGui::Button("Build your own â")) build = true;
+  if (ImGui::Button("Build your own")) build = true;
   ImGui::SameLine();
   ImGui::TextDisabled("sketch a topology, run it, share it");
   if (!error.empty()) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%s", error.c_str());
@@ -107,6 +108,8 @@ std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const s
     ImGui::PopStyleColor();
     ImGui::SetCursorPosY(std::max(ImGui::GetCursorPosY() + 4, 290 - ImGui::GetFrameHeightWithSpacing() - 8));
     if (ImGui::Button(fmt::format("{} Open live", icon::play).c_str())) chosen = builtin.name;
+    ImGui::SameLine();
+    if (ImGui::Button("Edit in the sandbox")) edit = builtin.name;
     ImGui::EndChild();
     ImGui::PopStyleVar();
   }

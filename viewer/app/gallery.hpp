@@ -23,7 +23,9 @@ class RunningScenario {
   std::string log_;
 };
 
-// The home screen; returns the scenario the user opened; `build` turns true for the sandbox.
-std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const std::string& error, bool& build);
+// The home screen; returns the scenario the user opened; `build` turns true for the sandbox, and
+// `edit` names a built-in scenario to open in it.
+std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const std::string& error, bool& build,
+                                        std::string& edit);
 
 }  // namespace flowframe::viewer

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "runtime/scenario.hpp"
 #include "runtime/version.hpp"
 #include "runtime/share_link.hpp"
 #include "viewer/app/gallery.hpp"
@@ -249,16 +249,27 @@ int main(int argc, char** argv) {
           running.reset();
         }
       }
-    } else if (auto chosen = viewer::draw_gallery(size, fonts, gallery_error, build)) {
-      try {
-        running = std::make_unique<viewer::RunningScenario>(*chosen, 1.0);
-        auto [model, client] = connect(running->address());
-        shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
-        shown->from_gallery = true;
-        gallery_error.clear();
-      } catch (const std::exception& error) {
-        gallery_error = error.what();
-        running.reset();
+    } else {
+      std::string edit;
+      const auto chosen = viewer::draw_gallery(size, fonts, gallery_error, build, edit);
+      for (const auto& builtin : builtin_scenarios()) {
+        if (builtin.name != edit) continue;
+        sandbox = std::make_unique<viewer::Sandbox>();
+        sandbox->design = view::Design::from_text(builtin.text, builtin.name);
+        sandbox->path = builtin.name + ".textproto";
+        sandbox->status = "editing a copy of " + builtin.name;
+      }
+      if (chosen) {
+        try {
+          running = std::make_unique<viewer::RunningScenario>(*chosen, 1.0);
+          auto [model, client] = connect(running->address());
+          shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
+          shown->from_gallery = true;
+          gallery_error.clear();
+        } catch (const std::exception& error) {
+          gallery_error = error.what();
+          running.reset();
+        }
       }
     }
     ImGui::Render();

@@ -76,6 +76,17 @@ void toolbar(Sandbox& sandbox, SandboxAction& action) {
     sandbox.status = "a flowframe: link is on the clipboard (flowframe-view --open LINK)";
   }
   ImGui::SameLine();
+  if (ImGui::Button("Paste link")) {
+    const char* clipboard = ImGui::GetClipboardText();
+    try {
+      sandbox.design = view::Design(decode_link(clipboard ? clipboard : ""));
+      sandbox.selected.clear();
+      sandbox.status = "opened the design from the link on the clipboard";
+    } catch (const std::exception& error) {
+      sandbox.status = std::string("clipboard: ") + error.what();
+    }
+  }
+  ImGui::SameLine();
   ImGui::BeginDisabled(!design.problems().empty());
   if (ImGui::Button(fmt::format("{} Run", icon::play).c_str())) action = SandboxAction::run;
   ImGui::EndDisabled();
