@@ -2,8 +2,12 @@
 // each request's end-to-end latency when the response comes back.
 #include "actors/client.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+
+#include "runtime/scenario.hpp"
 
 namespace flowframe {
 
@@ -234,6 +238,22 @@ void Client::valet_upload(std::uint64_t request_number, Context& context) {
   context.send(flow.item->storage, upload);
 }
 
+// A valet-key upload on demand, like the script's own, to the storage the script uploads to.
+std::string Client::start_live_upload(const std::string& misuse_name, Context& context) {
+  const auto scripted = std::find_if(script_.begin(), script_.end(), [](const Topology::Scripted* item) { return item->valet; });
+  if (scripted == script_.end()) return "this client has no valet-key flow to upload with";
+  const auto [misuse, error] = valet_misuse(misuse_name);
+  if (!error.empty()) return error;
+  auto& valet = live_valets_.emplace_back(*(*scripted)->valet);
+  valet.set_object(fmt::format("live-{}.png", live_valets_.size()));
+  valet.set_misuse(misuse);
+  auto& item = live_uploads_.emplace_back(**scripted);
+  item.at = context.now();
+  item.valet = &valet;
+  start_valet(item, context);
+  return "";
+}
+
 std::uint32_t Client::pick_path(Context& context) {
   if (cumulative_weights_.size() <= 1) return 0;
   const auto roll = context.rng().below(cumulative_weights_.back());
@@ -242,6 +262,7 @@ std::uint32_t Client::pick_path(Context& context) {
 }
 
 std::string Client::apply(ControlAction& action, Context& context) {
+  if (action.field == "upload") return start_live_upload(action.value, context);
   // A burst: this many extra requests right now (live control), on top of the workload.
   if (action.field != "burst" || !active_) return "a client has no setting '" + action.field + "'";
   const auto count = std::strtoull(action.value.c_str(), nullptr, 10);

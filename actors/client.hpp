@@ -1,4 +1,5 @@
 #pragma once
+#include <deque>
 #include <map>
 #include <set>
 
@@ -30,6 +31,7 @@ class Client final : public Component {
   std::uint32_t pick_path(Context& context);
   void send_request(std::uint32_t path, std::uint64_t id, Context& context);
   void start_valet(const Topology::Scripted& item, Context& context);
+  std::string start_live_upload(const std::string& misuse, Context& context);
   void valet_token(const Event& response, Context& context);
   void valet_upload(std::uint64_t request, Context& context);
   void finish(const Event& response, Context& context);
@@ -44,6 +46,9 @@ class Client final : public Component {
   const Topology* topology_ = nullptr;
   std::vector<const Topology::Scripted*> script_;
   std::map<std::uint64_t, ValetFlow> valet_;
+  // Uploads started by live controls; deques keep the addresses flows point at.
+  std::deque<v1::ValetUpload> live_valets_;
+  std::deque<Topology::Scripted> live_uploads_;
   bool active_ = false;
   std::string ip_;
   NodeIndex target_ = kNoNode;

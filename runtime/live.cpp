@@ -64,6 +64,7 @@ v1::ControlRequest parse_control(const std::vector<std::string>& words) {
   else if (verb == "restore") need(2, "restore NODE"), request.set_restore(true), request.set_node(words[1]);
   else if (verb == "burst") need(3, "burst CLIENTS N"), request.set_node(words[1]),
       request.set_burst(static_cast<std::uint32_t>(number(words[2], "N")));
+  else if (verb == "upload") need(3, "upload CLIENT MISUSE"), request.set_node(words[1]), request.set_upload(words[2]);
   else if (verb == "set") {
     need(2, "set NODE.FIELD=VALUE");
     const auto& text = words[1];
@@ -75,7 +76,7 @@ v1::ControlRequest parse_control(const std::vector<std::string>& words) {
     request.mutable_set()->set_value(text.substr(equals + 1));
   } else {
     throw std::invalid_argument("unknown control '" + verb +
-                                "': pause, resume, step N, speed X, set NODE.FIELD=VALUE, fail NODE, restore NODE, burst CLIENTS N");
+                                "': pause, resume, step N, speed X, set NODE.FIELD=VALUE, fail NODE, restore NODE, burst CLIENTS N, upload CLIENT MISUSE");
   }
   return request;
 }

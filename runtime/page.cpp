@@ -147,6 +147,13 @@ std::vector<std::string> check_page(const Page& page, const std::string& page_na
       problems.push_back(where + "fail and restore apply to servers; '" + request.node() + "' is not one");
     if (request.has_burst() && node->kind() != v1::Node::CLIENT)
       problems.push_back(where + "a burst comes from clients; '" + request.node() + "' is not one");
+    if (request.command_case() == v1::ControlRequest::kUpload) {
+      if (node->kind() != v1::Node::CLIENT) problems.push_back(where + "an upload comes from a client; '" + request.node() + "' is not one");
+      if (auto error = valet_misuse(request.upload()).second; !error.empty()) problems.push_back(where + error);
+      const auto& script = scenario.workload().script();
+      if (std::none_of(script.begin(), script.end(), [](const v1::ScriptedRequest& item) { return item.has_valet(); }))
+        problems.push_back(where + "an upload needs a valet-key flow in the scenario's script");
+    }
   }
   return problems;
 }

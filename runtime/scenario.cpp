@@ -1,3 +1,4 @@
+#include <cctype>
 #include "runtime/scenario.hpp"
 
 #include <google/protobuf/io/tokenizer.h>
@@ -721,6 +722,14 @@ v1::Scenario load_scenario(const std::string& source, const std::vector<std::str
   std::stringstream buffer;
   buffer << file.rdbuf();
   return parse_scenario(buffer.str(), source, overrides);
+}
+
+std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& name) {
+  std::string upper = name;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  v1::ValetUpload::Misuse misuse = v1::ValetUpload::NONE;
+  if (v1::ValetUpload::Misuse_Parse(upper, &misuse)) return {misuse, ""};
+  return {misuse, "unknown misuse '" + name + "': none, after_expiry, tampered, other_key, read_with_write_token"};
 }
 
 }  // namespace flowframe

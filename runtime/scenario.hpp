@@ -2,6 +2,7 @@
 // Loading, validating and expanding scenario files (protobuf text format).
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flowframe/v1/scenario.pb.h"
@@ -36,6 +37,9 @@ v1::Scenario parse_scenario(const std::string& text, const std::string& source_n
 
 // Fields a timed event or live control may change, per node kind.
 bool runtime_settable(v1::Node::Kind kind, const std::string& field);
+
+// A valet-key misuse by name, any case ("tampered"); the error names the choices ("" = found).
+std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& name);
 
 // The params message of a node for its kind (created if absent).
 google::protobuf::Message& node_params(v1::Node& node);

@@ -194,6 +194,11 @@ class Clock {
         if (spec.kind() != v1::Node::CLIENT) return refuse("a burst comes from clients; '" + spec.id() + "' is not one");
         action.field = "burst";
         action.value = std::to_string(request.burst());
+      } else if (request.command_case() == v1::ControlRequest::kUpload) {
+        if (spec.kind() != v1::Node::CLIENT) return refuse("an upload comes from a client; '" + spec.id() + "' is not one");
+        if (auto error = valet_misuse(request.upload()).second; !error.empty()) return refuse(error);
+        action.field = "upload";
+        action.value = request.upload();
       } else {
         return refuse("not a change to a node");
       }
@@ -528,6 +533,8 @@ std::vector<std::pair<Time, v1::ControlRequest>> controls_from_log(const std::st
       else if (equals == std::string::npos) continue;
       else if (f.note().substr(0, equals) == "burst")
         request.set_burst(static_cast<std::uint32_t>(std::stoul(f.note().substr(equals + 1))));
+      else if (f.note().substr(0, equals) == "upload")
+        request.set_upload(f.note().substr(equals + 1));
       else {
         request.mutable_set()->set_field(f.note().substr(0, equals));
         request.mutable_set()->set_value(f.note().substr(equals + 1));

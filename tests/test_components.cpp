@@ -5,6 +5,8 @@
 
 #include "actors/routing.hpp"
 #include "actors/upload_token.hpp"
+#include "runtime/live.hpp"
+#include "runtime/page.hpp"
 #include "support.hpp"
 
 namespace flowframe {
@@ -341,6 +343,50 @@ TEST(Valet, GoodUploadAcceptedMisusesRejectedWithTheirReasonAppNeverSeesBytes) {
   EXPECT_EQ(state.object_storage().objects(0).key(), "cat.png");
   EXPECT_EQ(state.object_storage().objects(0).size(), 2100000u);
   EXPECT_EQ(state.object_storage().rejected(), 4u);
+}
+
+// The Learn page's "tamper with a token" and "upload" actions: a live control starts a fresh
+// valet flow at its logical time, and storage judges it like the scripted ones.
+TEST(Valet, LiveUploadControlsStartFreshFlows) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.out_path = log.str();
+  for (auto [at_s, misuse] : {std::pair{5.0, "tampered"}, std::pair{6.0, "NONE"}}) {
+    v1::ControlRequest upload;
+    upload.set_node("client");
+    upload.set_upload(misuse);
+    options.scheduled_controls.emplace_back(from_seconds(at_s), upload);
+  }
+  auto run = test::run_scenario("valet_key", {}, options);
+  const auto& topology = run.simulation->topology();
+  const NodeIndex storage = topology.index_of("storage");
+  std::map<std::uint64_t, std::string> verdict;
+  Time first_live_upload = 0;
+  for (const auto& view : test::read_frames(log.str())) {
+    const auto& f = view.frame;
+    if (f.kind() == v1::Frame::REQUEST && f.dst() == storage && f.request() > 5) {
+      verdict[f.request()] = v1::Frame::Outcome_Name(f.outcome());
+      if (!first_live_upload) first_live_upload = view.time;
+    }
+  }
+  EXPECT_EQ(verdict, (std::map<std::uint64_t, std::string>{{6, "TOKEN_BAD_SIGNATURE"}, {7, "STORED"}}));
+  EXPECT_GT(first_live_upload, from_seconds(5.0));
+  v1::NodeState state;
+  topology.component(storage).snapshot(state);
+  ASSERT_EQ(state.object_storage().objects_size(), 2);
+  EXPECT_EQ(state.object_storage().objects(1).key(), "live-2.png");
+}
+
+TEST(Valet, UploadControlsAreCheckedBeforeTheyRun) {
+  EXPECT_EQ(valet_misuse("Tampered").first, v1::ValetUpload::TAMPERED);
+  EXPECT_EQ(valet_misuse("sideways").second,
+            "unknown misuse 'sideways': none, after_expiry, tampered, other_key, read_with_write_token");
+  EXPECT_EQ(parse_control({"upload", "client", "tampered"}).upload(), "tampered");
+  EXPECT_THROW(parse_control({"upload", "client"}), std::invalid_argument);
+  const auto scenario = load_scenario("load_balancing");
+  const auto problems = check_page(parse_page("# P\n\n[try: Upload | upload client-1 tampered]\n"), "p.page", scenario);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("needs a valet-key flow"), std::string::npos) << problems[0];
 }
 
 }  // namespace

@@ -56,7 +56,60 @@ TEST(Design, ValidationErrorsPointAtTheNode) {
   const auto by_node = design.problems_by_node();
   ASSERT_FALSE(design.problems().empty());
   EXPECT_NE(design.problems()[0].find("service_time.mean_ms: must be > 0"), std::string::npos) << design.problems()[0];
+  ASSERT_EQ(by_node.size(), 1u);  // found by the line it points at
+  EXPECT_EQ(by_node.begin()->first, "server");
   EXPECT_EQ(design.remove_node("nobody"), "no node 'nobody'");
+}
+
+TEST(Design, ParameterTextIsCheckedAsTypedWithoutChangingTheDesign) {
+  Design design;
+  const auto before = design.scenario();
+  EXPECT_TRUE(design.check_params_text("server", "capacity: 3 service_time { mean_ms: 5 }").empty());
+  const auto unparsable = design.check_params_text("server", "capacity: three");
+  ASSERT_EQ(unparsable.size(), 1u);
+  EXPECT_EQ(unparsable[0].rfind("line 1:", 0), 0u) << unparsable[0];
+  const auto invalid = design.check_params_text("server", "capacity: 2 service_time { mean_ms: -1 }");
+  ASSERT_FALSE(invalid.empty());
+  EXPECT_NE(invalid[0].find("service_time.mean_ms"), std::string::npos) << invalid[0];
+  EXPECT_TRUE(MessageDifferencer::Equals(design.scenario(), before));
+  EXPECT_FALSE(design.can_undo());
+}
+
+TEST(Design, RequestMixEditsAsLines) {
+  Design design;
+  EXPECT_EQ(design.mix_text(), "");
+  EXPECT_EQ(design.set_mix_text("GET /users/{id} 3 keys=1000 zipf=1.1\n\nPOST /orders 1\n"), "");
+  const auto& paths = design.scenario().workload().paths();
+  ASSERT_EQ(paths.size(), 2);
+  EXPECT_EQ(paths[0].method(), "");
+  EXPECT_EQ(paths[0].path(), "/users/{id}");
+  EXPECT_EQ(paths[0].weight(), 3u);
+  EXPECT_EQ(paths[0].keys(), 1000u);
+  EXPECT_DOUBLE_EQ(paths[0].zipf_s(), 1.1);
+  EXPECT_EQ(paths[1].method(), "POST");
+  EXPECT_EQ(design.mix_text(), "GET /users/{id} 3 keys=1000 zipf=1.1\nPOST /orders 1\n");
+  EXPECT_TRUE(design.problems().empty()) << design.problems().front();
+  EXPECT_EQ(design.set_mix_text("GET /a 1\nPUT /b"), "request mix line 2: expected METHOD PATH WEIGHT, e.g. GET /users/{id} 3");
+  EXPECT_EQ(design.set_mix_text("GET /a x"), "request mix line 1: not a number in 'GET /a x'");
+  EXPECT_EQ(design.set_mix_text("GET /a 1 hot=2"), "request mix line 1: unknown option 'hot=2' (keys=N or zipf=S)");
+  EXPECT_EQ(design.scenario().workload().paths_size(), 2);  // refused edits changed nothing
+  EXPECT_TRUE(design.undo());
+  EXPECT_EQ(design.scenario().workload().paths_size(), 0);
+}
+
+TEST(Design, WorkloadPanelFieldsReachTheScenario) {
+  Design design;
+  EXPECT_EQ(design.set_workload("arrival", "closed"), "");
+  EXPECT_EQ(design.set_workload("users", "50"), "");
+  EXPECT_EQ(design.set_workload("think_time.mean_ms", "200"), "");
+  EXPECT_EQ(design.scenario().workload().arrival(), v1::Workload::CLOSED);
+  EXPECT_EQ(design.scenario().workload().users(), 50u);
+  EXPECT_EQ(design.scenario().workload().think_time().mean_ms(), 200);
+  EXPECT_EQ(design.set_workload("arrival", "on_off"), "");
+  EXPECT_EQ(design.set_workload("on_s", "0.5"), "");
+  EXPECT_EQ(design.set_workload("off_s", "1.5"), "");
+  EXPECT_EQ(design.scenario().workload().off_s(), 1.5);
+  EXPECT_NE(design.set_workload("users", "many"), "");
 }
 
 TEST(Design, EveryBuiltinScenarioRoundTripsThroughTheEditor) {
@@ -65,6 +118,9 @@ TEST(Design, EveryBuiltinScenarioRoundTripsThroughTheEditor) {
     const auto again = Design::from_text(design.text(), builtin.name);
     EXPECT_TRUE(MessageDifferencer::Equals(design.scenario(), again.scenario())) << builtin.name;
     EXPECT_TRUE(design.problems().empty()) << builtin.name;
+    auto mixed = design;  // the request mix survives its text form
+    EXPECT_EQ(mixed.set_mix_text(design.mix_text()), "") << builtin.name;
+    EXPECT_TRUE(MessageDifferencer::Equals(mixed.scenario(), design.scenario())) << builtin.name;
     // And through a share link, exactly.
     EXPECT_TRUE(MessageDifferencer::Equals(decode_link(encode_link(design.scenario())), design.scenario())) << builtin.name;
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <imgui_stdlib.h>
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -14,6 +15,7 @@ namespace {
 
 const v1::Node::Kind kKinds[] = {v1::Node::CLIENT,   v1::Node::LOAD_BALANCER, v1::Node::SERVER,        v1::Node::CACHE,
                                  v1::Node::DATABASE, v1::Node::API_GATEWAY,   v1::Node::TOKEN_SERVICE, v1::Node::OBJECT_STORAGE};
+constexpr const char* kKindPayload = "flowframe-kind";  // a component dragged from the palette
 
 std::string kind_label(v1::Node::Kind kind) {
   std::string name = v1::Node::Kind_Name(kind);
@@ -98,6 +100,12 @@ void palette(Sandbox& sandbox, const Palette& colors, ImVec2 canvas_center) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(colors.kind(kind)));
     const bool pressed = ImGui::Button(fmt::format("{}  {}", kind_icon(kind), kind_label(kind)).c_str(), {-1, 0});
     ImGui::PopStyleColor();
+    if (ImGui::BeginDragDropSource()) {
+      const v1::Node::Kind dragged = kind;
+      ImGui::SetDragDropPayload(kKindPayload, &dragged, sizeof dragged);
+      ImGui::Text("%s  %s", kind_icon(kind), kind_label(kind).c_str());
+      ImGui::EndDragDropSource();
+    }
     if (pressed) {
       std::string id;
       const float x = (canvas_center.x - sandbox.offset.x) / sandbox.scale, y = (canvas_center.y - sandbox.offset.y) / sandbox.scale;
@@ -106,7 +114,7 @@ void palette(Sandbox& sandbox, const Palette& colors, ImVec2 canvas_center) {
     }
   }
   ImGui::Spacing();
-  ImGui::TextWrapped("Drag a node to move it. Right-drag from one node to another to link them. Select a node to edit it.");
+  ImGui::TextWrapped("Drag a component onto the canvas (or click it). Drag a node to move it. Right-drag from one node to another to link them. Select a node to edit it.");
 }
 
 void canvas(Sandbox& sandbox, const Palette& colors, ImVec2 size) {
@@ -116,6 +124,19 @@ void canvas(Sandbox& sandbox, const Palette& colors, ImVec2 size) {
   draw->AddRectFilled(corner, {corner.x + size.x, corner.y + size.y}, colors.canvas, 6);
   ImGui::InvisibleButton("sandbox-canvas", size, ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight);
   auto& io = ImGui::GetIO();
+  if (ImGui::BeginDragDropTarget()) {
+    if (const auto* payload = ImGui::AcceptDragDropPayload(kKindPayload)) {
+      v1::Node::Kind kind;
+      std::memcpy(&kind, payload->Data, sizeof kind);
+      std::string id;
+      note(sandbox,
+           design.add_node(kind, (io.MousePos.x - corner.x - sandbox.offset.x) / sandbox.scale,
+                           (io.MousePos.y - corner.y - sandbox.offset.y) / sandbox.scale, &id),
+           "added " + id + ": drag it, right-drag from it to link");
+      sandbox.selected = id;
+    }
+    ImGui::EndDragDropTarget();
+  }
   auto screen = [&](const v1::Node& node) {
     return ImVec2{corner.x + sandbox.offset.x + static_cast<float>(node.position().x()) * sandbox.scale,
                   corner.y + sandbox.offset.y + static_cast<float>(node.position().y()) * sandbox.scale};
@@ -127,7 +148,8 @@ void canvas(Sandbox& sandbox, const Palette& colors, ImVec2 size) {
     }
     return "";
   };
-  const auto problems = design.problems_by_node();
+  auto problems = design.problems_by_node();
+  if (!sandbox.typing_problems.empty()) problems[sandbox.params_for] = sandbox.typing_problems;
   std::map<std::string, const v1::Node*> by_id;
   for (const auto& node : design.scenario().nodes()) by_id[node.id()] = &node;
   for (const auto& link : design.scenario().links())
@@ -192,14 +214,19 @@ void properties(Sandbox& sandbox) {
     if (sandbox.params_for != node->id()) {
       sandbox.params = design.params_text(node->id());
       sandbox.params_for = node->id();
+      sandbox.typing_problems.clear();
     }
     ImGui::TextDisabled("parameters (scenario text)");
-    ImGui::InputTextMultiline("##params", &sandbox.params, {-1, 160});
+    if (ImGui::InputTextMultiline("##params", &sandbox.params, {-1, 160}))
+      sandbox.typing_problems = design.check_params_text(node->id(), sandbox.params);
+    ImGui::BeginDisabled(sandbox.params == design.params_text(node->id()));
     if (ImGui::Button("Apply")) {
       note(sandbox, design.set_params_text(node->id(), sandbox.params), "applied");
       sandbox.params_for.clear();
     }
-    for (const auto& problem : design.problems_by_node()[node->id()]) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%s", problem.c_str());
+    ImGui::EndDisabled();
+    const auto& shown = sandbox.typing_problems.empty() ? design.problems_by_node()[node->id()] : sandbox.typing_problems;
+    for (const auto& problem : shown) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%s", problem.c_str());
     ImGui::Separator();
   } else {
     ImGui::TextDisabled("select a node to edit it");
@@ -214,6 +241,29 @@ void properties(Sandbox& sandbox) {
   int arrival = workload.arrival();
   const char* arrivals[] = {"poisson", "steady", "on_off", "ramp", "closed"};
   if (ImGui::Combo("arrival", &arrival, arrivals, 5)) note(sandbox, design.set_workload("arrival", arrivals[arrival]), "");
+  // The knobs of the chosen arrival process.
+  auto number = [&](const char* label, const char* field, double value) {
+    float edited = static_cast<float>(value);
+    if (ImGui::InputFloat(label, &edited, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
+      note(sandbox, design.set_workload(field, fmt::format("{:g}", edited)), "");
+  };
+  if (workload.arrival() == v1::Workload::ON_OFF) {
+    number("on for s", "on_s", workload.on_s());
+    number("off for s", "off_s", workload.off_s());
+  } else if (workload.arrival() == v1::Workload::RAMP) {
+    number("ramp to /s", "ramp_to", workload.ramp_to());
+    number("over s", "ramp_s", workload.ramp_s());
+  } else if (workload.arrival() == v1::Workload::CLOSED) {
+    number("users", "users", workload.users());
+    number("think ms", "think_time.mean_ms", workload.think_time().mean_ms());
+  }
+  ImGui::TextDisabled("request mix, one path per line (empty: GET /)");
+  ImGui::TextDisabled("GET /users/{id} 3 keys=1000 zipf=1.1");
+  if (sandbox.mix_shown != design.mix_text()) sandbox.mix = sandbox.mix_shown = design.mix_text();
+  ImGui::InputTextMultiline("##mix", &sandbox.mix, {-1, 70});
+  ImGui::BeginDisabled(sandbox.mix == sandbox.mix_shown);
+  if (ImGui::Button("Apply mix")) note(sandbox, design.set_mix_text(sandbox.mix), "request mix applied");
+  ImGui::EndDisabled();
   float duration = static_cast<float>(design.scenario().stop().duration_s());
   if (ImGui::InputFloat("stop after s", &duration, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
     note(sandbox, design.set_scenario("stop.duration_s", fmt::format("{:g}", duration)), "");

@@ -1,6 +1,7 @@
 #pragma once
 // The sandbox ("Build"): sketch a topology, edit it with undo / redo, save, share, run it live.
 #include <string>
+#include <vector>
 
 #include "viewer/app/viewer.hpp"
 #include "viewer/model/design.hpp"
@@ -14,6 +15,8 @@ struct Sandbox {
   std::string path = "my_design.textproto";
   std::string params;      // the selected node's parameters being edited
   std::string params_for;  // whose
+  std::vector<std::string> typing_problems;  // what the loader says about `params` as typed
+  std::string mix, mix_shown;  // the request mix being edited, and the design's when editing began
   std::string dragging, linking;
   float scale = 70;
   ImVec2 offset{100, 120};

@@ -3,8 +3,13 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #include "runtime/scenario.hpp"
 #include "runtime/settings.hpp"
@@ -227,6 +232,53 @@ std::string Design::set_params_text(const std::string& id, const std::string& te
   });
 }
 
+std::vector<std::string> Design::check_params_text(const std::string& id, const std::string& text) const {
+  Design trial(scenario_);
+  if (auto error = trial.set_params_text(id, text); !error.empty()) return {error};
+  return trial.problems_by_node()[id];
+}
+
+std::string Design::mix_text() const {
+  std::string out;
+  for (const auto& path : scenario_.workload().paths()) {
+    out += (path.method().empty() ? "GET" : path.method()) + " " + path.path() + " " + std::to_string(path.weight());
+    if (path.keys()) out += " keys=" + std::to_string(path.keys());
+    if (path.zipf_s() > 0) out += " zipf=" + fmt::format("{:g}", path.zipf_s());
+    out += '\n';
+  }
+  return out;
+}
+
+std::string Design::set_mix_text(const std::string& text) {
+  google::protobuf::RepeatedPtrField<v1::PathWeight> paths;
+  std::istringstream lines(text);
+  std::string line;
+  for (int number = 1; std::getline(lines, line); ++number) {
+    std::istringstream words(line);
+    std::string method, path, weight, option;
+    if (!(words >> method)) continue;
+    const auto where = "request mix line " + std::to_string(number) + ": ";
+    if (!(words >> path >> weight)) return where + "expected METHOD PATH WEIGHT, e.g. GET /users/{id} 3";
+    auto& entry = *paths.Add();
+    entry.set_method(method == "GET" ? "" : method);
+    entry.set_path(path);
+    try {
+      entry.set_weight(static_cast<uint32_t>(std::stoul(weight)));
+      while (words >> option) {
+        if (option.rfind("keys=", 0) == 0) entry.set_keys(std::stoull(option.substr(5)));
+        else if (option.rfind("zipf=", 0) == 0) entry.set_zipf_s(std::stod(option.substr(5)));
+        else return where + "unknown option '" + option + "' (keys=N or zipf=S)";
+      }
+    } catch (const std::exception&) {
+      return where + "not a number in '" + line + "'";
+    }
+  }
+  return edit([&](v1::Scenario& s) {
+    *s.mutable_workload()->mutable_paths() = paths;
+    return std::string();
+  });
+}
+
 std::string Design::duplicate(const std::string& id, std::string* copy) {
   auto* node = find(id);
   if (!node) return "no node '" + id + "'";
@@ -276,11 +328,28 @@ std::vector<std::string> Design::problems() const {
 }
 
 std::map<std::string, std::vector<std::string>> Design::problems_by_node() const {
+  // A problem belongs to the node it names, or to the node whose block holds the line it points at.
+  std::vector<int> node_of_line{-1};  // 1-based lines of text()
+  int nodes_seen = 0, current = -1;
+  std::istringstream lines(text());
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "nodes {") current = nodes_seen++;
+    else if (!line.empty() && line[0] != ' ' && line != "}") current = -1;
+    node_of_line.push_back(current);
+  }
+  static const std::regex kWhere(R"(:(\d+):\d+: )");
   std::map<std::string, std::vector<std::string>> by_node;
-  for (const auto& problem : problems())
+  for (const auto& problem : problems()) {
+    std::set<std::string> owners;
     for (const auto& node : scenario_.nodes())
       if (problem.find("'" + node.id() + "'") != std::string::npos || problem.find("\"" + node.id() + "\"") != std::string::npos)
-        by_node[node.id()].push_back(problem);
+        owners.insert(node.id());
+    if (std::smatch where; std::regex_search(problem, where, kWhere)) {
+      const auto line = std::stoul(where[1].str());
+      if (line < node_of_line.size() && node_of_line[line] >= 0) owners.insert(scenario_.nodes(node_of_line[line]).id());
+    }
+    for (const auto& owner : owners) by_node[owner].push_back(problem);
+  }
   return by_node;
 }
 

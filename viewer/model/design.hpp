@@ -38,6 +38,12 @@ class Design {
   // The node's whole parameters as text (e.g. "capacity: 2 service_time { mean_ms: 5 }").
   std::string params_text(const std::string& id) const;
   std::string set_params_text(const std::string& id, const std::string& text);
+  // What set_params_text would leave wrong with the node, without changing anything: the
+  // errors shown as the user types.
+  std::vector<std::string> check_params_text(const std::string& id, const std::string& text) const;
+  // The workload's request mix, one "METHOD PATH WEIGHT [keys=N] [zipf=S]" line per path.
+  std::string mix_text() const;
+  std::string set_mix_text(const std::string& text);
   std::string duplicate(const std::string& id, std::string* copy = nullptr);
 
   bool undo();
