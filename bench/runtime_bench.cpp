@@ -68,28 +68,31 @@ Measured in_child(Work work) {
   return runs[1];
 }
 
+// One run, in the calling process (a child, so its peak memory is its own).
+Measured measure_flowframe(const Workload& w, unsigned threads, const std::string& out_path) {
+  const auto scenario = parse_scenario(bench::scenario_text(w), w.name);
+  RunOptions options;
+  options.seed = 1;
+  options.threads = threads;
+  options.out_path = out_path;
+  Simulation simulation(scenario, options, make_component);
+  const auto result = simulation.run();
+  Measured m;
+  m.wall_s = result.wall_s;
+  m.hops = result.hops;
+  m.frames = result.frames;
+  m.log_bytes = result.log_bytes;
+  m.shards = result.shards;
+  LatencyHistogram all;
+  for (NodeIndex i = 1; i < simulation.topology().size(); ++i)
+    if (const auto* h = simulation.topology().component(i).latencies()) all.merge(*h);
+  m.mean_ms = all.mean() / 1e6;
+  if (!out_path.empty()) std::filesystem::remove(out_path);
+  return m;
+}
+
 Measured run_flowframe(const Workload& w, unsigned threads, const std::string& out_path) {
-  return in_child([&] {
-    const auto scenario = parse_scenario(bench::scenario_text(w), w.name);
-    RunOptions options;
-    options.seed = 1;
-    options.threads = threads;
-    options.out_path = out_path;
-    Simulation simulation(scenario, options, make_component);
-    const auto result = simulation.run();
-    Measured m;
-    m.wall_s = result.wall_s;
-    m.hops = result.hops;
-    m.frames = result.frames;
-    m.log_bytes = result.log_bytes;
-    m.shards = result.shards;
-    LatencyHistogram all;
-    for (NodeIndex i = 1; i < simulation.topology().size(); ++i)
-      if (const auto* h = simulation.topology().component(i).latencies()) all.merge(*h);
-    m.mean_ms = all.mean() / 1e6;
-    if (!out_path.empty()) std::filesystem::remove(out_path);
-    return m;
-  });
+  return in_child([&] { return measure_flowframe(w, threads, out_path); });
 }
 
 }  // namespace
@@ -100,32 +103,14 @@ int scaling() {
   double base_mib = 0;  // the 16-server run's peak: what every run needs anyway
   for (std::uint64_t requests : {100'000ULL, 1'000'000ULL, 10'000'000ULL}) {
     const auto w = bench::dense_workload(requests);
-    const auto m = once_in_child([&] {
-      const auto scenario = parse_scenario(bench::scenario_text(w), w.name);
-      RunOptions options;
-      options.threads = 2;
-      Simulation simulation(scenario, options, make_component);
-      const auto result = simulation.run();
-      Measured out;
-      out.wall_s = result.wall_s;
-      return out;
-    });
+    const auto m = once_in_child([&] { return measure_flowframe(w, 2, ""); });
     std::cout << fmt::format("| run length | {} | 64 | {:.2f} | {:.2f} M | {:.0f} | - |\n", requests, m.wall_s,
                              static_cast<double>(requests) / m.wall_s / 1e6, m.peak_mib);
   }
   for (int servers : {16, 100, 1000, 10000}) {
     auto w = bench::dense_workload(1'000'000);
     w.servers = servers;
-    const auto m = once_in_child([&] {
-      const auto scenario = parse_scenario(bench::scenario_text(w), w.name);
-      RunOptions options;
-      options.threads = 2;
-      Simulation simulation(scenario, options, make_component);
-      const auto result = simulation.run();
-      Measured out;
-      out.wall_s = result.wall_s;
-      return out;
-    });
+    const auto m = once_in_child([&] { return measure_flowframe(w, 2, ""); });
     if (servers == 16) base_mib = m.peak_mib;
     std::cout << fmt::format("| servers | 1000000 | {} | {:.2f} | {:.2f} M | {:.0f} | {} |\n", servers, m.wall_s,
                              1e6 / m.wall_s / 1e6, m.peak_mib,

@@ -3,13 +3,10 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include "runtime/text.hpp"
+
 namespace flowframe {
 namespace {
-
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 }  // namespace
 
@@ -64,7 +61,7 @@ std::string FrameText::summary(const v1::Frame& f) const {
 std::string FrameText::line(const FrameView& view) const {
   const auto& f = view.frame;
   return fmt::format("{:>8}  {:>14.6f} s  {:<8} {:>12} -> {:<12} {}", view.index, view.time / 1e9,
-                     lower(v1::Frame::Kind_Name(f.kind())), node(f.src()), node(f.dst()), summary(f));
+                     lowercase(v1::Frame::Kind_Name(f.kind())), node(f.src()), node(f.dst()), summary(f));
 }
 
 nlohmann::ordered_json FrameText::json(const FrameView& view) const {
@@ -73,7 +70,7 @@ nlohmann::ordered_json FrameText::json(const FrameView& view) const {
   out["index"] = view.index;
   out["time_ns"] = view.time;
   out["sent_ns"] = view.sent;
-  out["kind"] = lower(v1::Frame::Kind_Name(f.kind()));
+  out["kind"] = lowercase(v1::Frame::Kind_Name(f.kind()));
   out["src"] = node(f.src());
   out["dst"] = node(f.dst());
   out["client"] = node(f.client());
@@ -81,7 +78,7 @@ nlohmann::ordered_json FrameText::json(const FrameView& view) const {
   out["path"] = path(f);
   out["id"] = f.id();
   out["status"] = f.status();
-  out["outcome"] = lower(v1::Frame::Outcome_Name(f.outcome()));
+  out["outcome"] = lowercase(v1::Frame::Outcome_Name(f.outcome()));
   out["load"] = f.load();
   out["queue"] = f.queue();
   if (f.chosen()) out["chosen"] = node(f.chosen() - 1);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "runtime/settings.hpp"
+#include "runtime/text.hpp"
 
 namespace flowframe {
 namespace {
@@ -725,10 +726,8 @@ v1::Scenario load_scenario(const std::string& source, const std::vector<std::str
 }
 
 std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& name) {
-  std::string upper = name;
-  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   v1::ValetUpload::Misuse misuse = v1::ValetUpload::NONE;
-  if (v1::ValetUpload::Misuse_Parse(upper, &misuse)) return {misuse, ""};
+  if (v1::ValetUpload::Misuse_Parse(uppercase(name), &misuse)) return {misuse, ""};
   return {misuse, "unknown misuse '" + name + "': none, after_expiry, tampered, other_key, read_with_write_token"};
 }
 

@@ -8,17 +8,13 @@
 #include <cmath>
 #include <vector>
 
+#include "runtime/text.hpp"
+
 namespace flowframe {
 namespace {
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string> field_names(const google::protobuf::Descriptor* type) {
   std::vector<std::string> names;
@@ -72,9 +68,9 @@ std::string resolve(Message*& message, std::string_view path, const FieldDescrip
 std::string closest_name(std::string_view name, const std::vector<std::string>& candidates) {
   std::string best;
   std::size_t best_distance = 4;
-  const std::string needle = lower(name);
+  const std::string needle = lowercase(name);
   for (const auto& candidate : candidates) {
-    const std::string target = lower(candidate);
+    const std::string target = lowercase(candidate);
     std::vector<std::size_t> row(target.size() + 1);
     for (std::size_t j = 0; j <= target.size(); ++j) row[j] = j;
     for (std::size_t i = 1; i <= needle.size(); ++i) {
@@ -106,7 +102,7 @@ std::string apply_setting(Message& root, std::string_view field_path, std::strin
   };
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_BOOL: {
-      const auto word = lower(text);
+      const auto word = lowercase(text);
       if (word == "true" || word == "1") reflection->SetBool(message, field, true);
       else if (word == "false" || word == "0") reflection->SetBool(message, field, false);
       else return bad("true or false");
@@ -152,11 +148,11 @@ std::string apply_setting(Message& root, std::string_view field_path, std::strin
       std::vector<std::string> names;
       for (int i = 0; i < type->value_count(); ++i) {
         const auto* candidate = type->value(i);
-        if (lower(candidate->name()) == lower(text)) {
+        if (lowercase(candidate->name()) == lowercase(text)) {
           reflection->SetEnum(message, field, candidate);
           return "";
         }
-        names.push_back(lower(candidate->name()));
+        names.push_back(lowercase(candidate->name()));
       }
       std::string error = bad("one of " + join(names));
       if (auto guess = closest_name(text, names); !guess.empty()) error += " (did you mean '" + guess + "'?)";
@@ -191,7 +187,7 @@ std::string read_setting(const Message& root, std::string_view field_path) {
     }
     case FieldDescriptor::CPPTYPE_FLOAT: return std::to_string(reflection->GetFloat(*message, field));
     case FieldDescriptor::CPPTYPE_STRING: return reflection->GetString(*message, field);
-    case FieldDescriptor::CPPTYPE_ENUM: return lower(reflection->GetEnum(*message, field)->name());
+    case FieldDescriptor::CPPTYPE_ENUM: return lowercase(reflection->GetEnum(*message, field)->name());
     case FieldDescriptor::CPPTYPE_MESSAGE: return "";
   }
   return "";

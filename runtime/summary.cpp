@@ -5,13 +5,13 @@
 #include <algorithm>
 #include <map>
 
+#include "runtime/text.hpp"
+
 namespace flowframe {
 namespace {
 
 std::string kind_name(v1::Node::Kind kind) {
-  std::string name = v1::Node::Kind_Name(kind);
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-  return name;
+  return lowercase(v1::Node::Kind_Name(kind));
 }
 
 double round3(double value) { return std::round(value * 1000.0) / 1000.0; }

@@ -4,6 +4,8 @@
 
 #include "viewer/app/viewer.hpp"
 
+#include "runtime/text.hpp"
+
 namespace flowframe::viewer {
 namespace {
 
@@ -38,12 +40,6 @@ void cells(std::initializer_list<std::string> values) {
 }
 
 std::string seconds(Time t) { return fmt::format("{:.2f}s", to_seconds(t)); }
-
-std::string lower_name(const std::string& name) {
-  std::string out = name;
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 void health(Viewer& viewer) {
   const auto health = viewer.model().health();
@@ -177,7 +173,7 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::Text("%s", info.id().c_str());
   ImGui::PopFont();
   ImGui::SameLine();
-  ImGui::TextDisabled("%s%s", lower_name(v1::Node::Kind_Name(info.kind())).c_str(),
+  ImGui::TextDisabled("%s%s", lowercase(v1::Node::Kind_Name(info.kind())).c_str(),
                       info.group().empty() ? "" : (" · group " + info.group()).c_str());
   ImGui::TextDisabled("at frame %llu, %s; details as of frame %llu", static_cast<unsigned long long>(world->frame),
                       format_time(now).c_str(), static_cast<unsigned long long>(node.state_frame));
@@ -208,7 +204,7 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
         break;
       }
       case v1::Node::LOAD_BALANCER:
-        row("strategy", lower_name(v1::LoadBalancerParams::Strategy_Name(s.load_balancer().strategy())));
+        row("strategy", lowercase(v1::LoadBalancerParams::Strategy_Name(s.load_balancer().strategy())));
         break;
       case v1::Node::CACHE: {
         const auto& cache = s.cache();

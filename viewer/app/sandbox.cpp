@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <imgui_stdlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "runtime/scenario.hpp"
 #include "runtime/share_link.hpp"
+#include "runtime/text.hpp"
 
 namespace flowframe::viewer {
 namespace {
@@ -18,8 +20,8 @@ const v1::Node::Kind kKinds[] = {v1::Node::CLIENT,   v1::Node::LOAD_BALANCER, v1
 constexpr const char* kKindPayload = "flowframe-kind";  // a component dragged from the palette
 
 std::string kind_label(v1::Node::Kind kind) {
-  std::string name = v1::Node::Kind_Name(kind);
-  for (auto& c : name) c = c == '_' ? ' ' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto name = lowercase(v1::Node::Kind_Name(kind));
+  std::replace(name.begin(), name.end(), '_', ' ');
   return name;
 }
 

@@ -13,16 +13,9 @@
 
 #include "runtime/scenario.hpp"
 #include "runtime/settings.hpp"
+#include "runtime/text.hpp"
 
 namespace flowframe::view {
-namespace {
-
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-}  // namespace
 
 Design::Design(v1::Scenario scenario) : scenario_(std::move(scenario)) {}
 
@@ -91,7 +84,7 @@ std::string Design::fresh_id(const std::string& base) const {
 
 std::string Design::add_node(v1::Node::Kind kind, double x, double y, std::string* id) {
   if (kind == v1::Node::KIND_UNSPECIFIED || kind == v1::Node::DIRECTOR) return "pick a kind of component";
-  const auto name = fresh_id(lower(v1::Node::Kind_Name(kind)));
+  const auto name = fresh_id(lowercase(v1::Node::Kind_Name(kind)));
   return edit([&](v1::Scenario& s) {
     auto& node = *s.add_nodes();
     node.set_id(name);

@@ -3,15 +3,9 @@
 #include <algorithm>
 #include <map>
 
+#include "runtime/text.hpp"
+
 namespace flowframe::view {
-namespace {
-
-std::string lower(std::string text) {
-  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-}  // namespace
 
 bool is_error(const v1::Frame& f) {
   using F = v1::Frame;
@@ -43,7 +37,7 @@ bool FrameFilter::matches(const FrameView& view, const FrameText& text_of) const
   if (request && (f.client() != request->first || f.request() != request->second)) return false;
   if (status == Status::ok && is_error(f)) return false;
   if (status == Status::error && !is_error(f)) return false;
-  if (!text.empty() && lower(text_of.line(view)).find(lower(text)) == std::string::npos) return false;
+  if (!text.empty() && lowercase(text_of.line(view)).find(lowercase(text)) == std::string::npos) return false;
   return true;
 }
 

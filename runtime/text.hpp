@@ -1,0 +1,21 @@
+#pragma once
+// Small text helpers every layer needs (enum names in messages, case-insensitive matching).
+#include <cctype>
+#include <string>
+#include <string_view>
+
+namespace flowframe {
+
+inline std::string lowercase(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+inline std::string uppercase(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace flowframe
