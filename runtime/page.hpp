@@ -21,7 +21,8 @@ struct PageSpan {
 
 struct PageBlock {
   enum class Kind { title, section, paragraph, item, code, action };
-  Kind kind = Kind::paragraph;
+  explicit PageBlock(Kind of = Kind::paragraph) : kind(of) {}
+  Kind kind;
   std::vector<PageSpan> spans;        // title, section, paragraph, item
   std::string text;                   // code
   std::string label;                  // action

@@ -204,8 +204,8 @@ class Clock {
       }
       actions.push_back(action);
       // Balancers in front learn at once when a server goes down or comes back.
-      if (spec.kind() != v1::Node::SERVER || (!request.has_set() || action.field != "capacity") &&
-                                                 action.type == ControlAction::Type::set)
+      if (spec.kind() != v1::Node::SERVER ||
+          ((!request.has_set() || action.field != "capacity") && action.type == ControlAction::Type::set))
         continue;
       v1::NodeState state;
       topology_.component(target).snapshot(state);

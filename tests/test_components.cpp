@@ -326,7 +326,9 @@ TEST(Valet, GoodUploadAcceptedMisusesRejectedWithTheirReasonAppNeverSeesBytes) {
   for (const auto& view : test::read_frames(log.str())) {
     const auto& f = view.frame;
     if (f.kind() != v1::Frame::REQUEST) continue;
-    if (f.dst() == app) EXPECT_EQ(f.outcome(), v1::Frame::TOKEN_ISSUED);  // the app only issues tokens
+    if (f.dst() == app) {
+      EXPECT_EQ(f.outcome(), v1::Frame::TOKEN_ISSUED);  // the app only issues tokens
+    }
     if (f.dst() == storage) {
       EXPECT_EQ(f.src(), topology.index_of("client"));  // bytes go straight from the client
       verdict[f.request()] = v1::Frame::Outcome_Name(f.outcome());
