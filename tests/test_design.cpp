@@ -59,6 +59,10 @@ TEST(Design, ValidationErrorsPointAtTheNode) {
   ASSERT_EQ(by_node.size(), 1u);  // found by the line it points at
   EXPECT_EQ(by_node.begin()->first, "server");
   EXPECT_EQ(design.remove_node("nobody"), "no node 'nobody'");
+  EXPECT_TRUE(design.undo());  // the checks follow the design back and forth
+  EXPECT_TRUE(design.problems().empty()) << design.problems().front();
+  EXPECT_TRUE(design.redo());
+  EXPECT_EQ(design.problems_of("server").size(), 1u);
 }
 
 TEST(Design, ParameterTextIsCheckedAsTypedWithoutChangingTheDesign) {

@@ -227,7 +227,7 @@ void properties(Sandbox& sandbox) {
       sandbox.params_for.clear();
     }
     ImGui::EndDisabled();
-    const auto& shown = sandbox.typing_problems.empty() ? design.problems_by_node()[node->id()] : sandbox.typing_problems;
+    const auto& shown = sandbox.typing_problems.empty() ? design.problems_of(node->id()) : sandbox.typing_problems;
     for (const auto& problem : shown) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%s", problem.c_str());
     ImGui::Separator();
   } else {

@@ -59,6 +59,7 @@ std::string Design::edit(const std::function<std::string(v1::Scenario&)>& change
   undo_.push_back(std::move(scenario_));
   redo_.clear();
   scenario_ = std::move(next);
+  checked_.reset();
   last_moved_.clear();
   return "";
 }
@@ -116,6 +117,7 @@ std::string Design::move_node(const std::string& id, double x, double y, bool me
   if (merge && last_moved_ == id) {  // the rest of a drag: one undo step for the whole drag
     node->mutable_position()->set_x(x);
     node->mutable_position()->set_y(y);
+    checked_.reset();
     return "";
   }
   const auto error = edit([&](v1::Scenario& s) {
@@ -228,7 +230,7 @@ std::string Design::set_params_text(const std::string& id, const std::string& te
 std::vector<std::string> Design::check_params_text(const std::string& id, const std::string& text) const {
   Design trial(scenario_);
   if (auto error = trial.set_params_text(id, text); !error.empty()) return {error};
-  return trial.problems_by_node()[id];
+  return trial.problems_of(id);
 }
 
 std::string Design::mix_text() const {
@@ -293,46 +295,44 @@ std::string Design::duplicate(const std::string& id, std::string* copy) {
   });
 }
 
-bool Design::undo() {
-  if (undo_.empty()) return false;
-  redo_.push_back(std::move(scenario_));
-  scenario_ = std::move(undo_.back());
-  undo_.pop_back();
+bool Design::undo() { return step(undo_, redo_); }
+bool Design::redo() { return step(redo_, undo_); }
+
+bool Design::step(std::vector<v1::Scenario>& from, std::vector<v1::Scenario>& to) {
+  if (from.empty()) return false;
+  to.push_back(std::move(scenario_));
+  scenario_ = std::move(from.back());
+  from.pop_back();
+  checked_.reset();
   last_moved_.clear();
   return true;
 }
 
-bool Design::redo() {
-  if (redo_.empty()) return false;
-  undo_.push_back(std::move(scenario_));
-  scenario_ = std::move(redo_.back());
-  redo_.pop_back();
-  last_moved_.clear();
-  return true;
+std::vector<std::string> Design::problems_of(const std::string& id) const {
+  const auto found = problems_by_node().find(id);
+  return found == problems_by_node().end() ? std::vector<std::string>{} : found->second;
 }
 
-std::vector<std::string> Design::problems() const {
+const Design::Checked& Design::checked() const {
+  if (checked_) return *checked_;
+  auto& checked = checked_.emplace();
+  const auto text_now = text();
   try {
-    parse_scenario(text(), scenario_.name().empty() ? "design" : scenario_.name());
+    parse_scenario(text_now, scenario_.name().empty() ? "design" : scenario_.name());
   } catch (const ScenarioError& error) {
-    return error.problems();
+    checked.problems = error.problems();
   }
-  return {};
-}
-
-std::map<std::string, std::vector<std::string>> Design::problems_by_node() const {
   // A problem belongs to the node it names, or to the node whose block holds the line it points at.
   std::vector<int> node_of_line{-1};  // 1-based lines of text()
   int nodes_seen = 0, current = -1;
-  std::istringstream lines(text());
+  std::istringstream lines(text_now);
   for (std::string line; std::getline(lines, line);) {
     if (line == "nodes {") current = nodes_seen++;
     else if (!line.empty() && line[0] != ' ' && line != "}") current = -1;
     node_of_line.push_back(current);
   }
   static const std::regex kWhere(R"(:(\d+):\d+: )");
-  std::map<std::string, std::vector<std::string>> by_node;
-  for (const auto& problem : problems()) {
+  for (const auto& problem : checked.problems) {
     std::set<std::string> owners;
     for (const auto& node : scenario_.nodes())
       if (problem.find("'" + node.id() + "'") != std::string::npos || problem.find("\"" + node.id() + "\"") != std::string::npos)
@@ -341,9 +341,9 @@ std::map<std::string, std::vector<std::string>> Design::problems_by_node() const
       const auto line = std::stoul(where[1].str());
       if (line < node_of_line.size() && node_of_line[line] >= 0) owners.insert(scenario_.nodes(node_of_line[line]).id());
     }
-    for (const auto& owner : owners) by_node[owner].push_back(problem);
+    for (const auto& owner : owners) checked.by_node[owner].push_back(problem);
   }
-  return by_node;
+  return checked;
 }
 
 }  // namespace flowframe::view

@@ -3,6 +3,7 @@
 // loader `flowframe run` uses, text and link round trips.
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,18 +52,29 @@ class Design {
   bool can_undo() const { return !undo_.empty(); }
   bool can_redo() const { return !redo_.empty(); }
 
-  // What the loader says about the design now (empty: it runs), and the problems that name a node.
-  std::vector<std::string> problems() const;
-  std::map<std::string, std::vector<std::string>> problems_by_node() const;
+  // What the loader says about the design now (empty: it runs), and the problems that belong to a
+  // node. Checked once per change, however often the UI asks.
+  const std::vector<std::string>& problems() const { return checked().problems; }
+  const std::map<std::string, std::vector<std::string>>& problems_by_node() const { return checked().by_node; }
+  std::vector<std::string> problems_of(const std::string& id) const;
 
  private:
   std::string edit(const std::function<std::string(v1::Scenario&)>& change);
+  // Undo or redo: the design goes to `to`, the newest of `from` becomes the design.
+  bool step(std::vector<v1::Scenario>& from, std::vector<v1::Scenario>& to);
   v1::Node* find(const std::string& id);
   std::string fresh_id(const std::string& base) const;
+
+  struct Checked {
+    std::vector<std::string> problems;
+    std::map<std::string, std::vector<std::string>> by_node;
+  };
+  const Checked& checked() const;
 
   v1::Scenario scenario_;
   std::vector<v1::Scenario> undo_, redo_;
   std::string last_moved_;
+  mutable std::optional<Checked> checked_;  // reset by every change
 };
 
 }  // namespace flowframe::view
