@@ -136,20 +136,8 @@ std::vector<std::string> check_page(const Page& page, const std::string& page_na
       problems.push_back(where + "no node '" + request.node() + "' in " + scenario.name());
       continue;
     }
-    if (request.has_set()) {
-      v1::Node probe = *node;
-      if (!runtime_settable(node->kind(), request.set().field()))
-        problems.push_back(where + "'" + request.set().field() + "' cannot change during a run on " + node->id());
-      else if (auto error = apply_setting(node_params(probe), request.set().field(), request.set().value()); !error.empty())
-        problems.push_back(where + error);
-    }
-    if ((request.has_fail() || request.has_restore()) && node->kind() != v1::Node::SERVER)
-      problems.push_back(where + "fail and restore apply to servers; '" + request.node() + "' is not one");
-    if (request.has_burst() && node->kind() != v1::Node::CLIENT)
-      problems.push_back(where + "a burst comes from clients; '" + request.node() + "' is not one");
-    if (request.command_case() == v1::ControlRequest::kUpload) {
-      if (node->kind() != v1::Node::CLIENT) problems.push_back(where + "an upload comes from a client; '" + request.node() + "' is not one");
-      if (auto error = valet_misuse(request.upload()).second; !error.empty()) problems.push_back(where + error);
+    if (auto error = check_control(request, *node); !error.empty()) problems.push_back(where + error);
+    if (request.has_upload()) {
       const auto& script = scenario.workload().script();
       if (std::none_of(script.begin(), script.end(), [](const v1::ScriptedRequest& item) { return item.has_valet(); }))
         problems.push_back(where + "an upload needs a valet-key flow in the scenario's script");

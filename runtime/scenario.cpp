@@ -725,6 +725,29 @@ v1::Scenario load_scenario(const std::string& source, const std::vector<std::str
   return parse_scenario(buffer.str(), source, overrides);
 }
 
+std::string check_control(const v1::ControlRequest& request, const v1::Node& node) {
+  switch (request.command_case()) {
+    case v1::ControlRequest::kSet: {
+      if (!runtime_settable(node.kind(), request.set().field()))
+        return "'" + request.set().field() + "' cannot change during a run on " + node.id();
+      v1::Node probe = node;
+      if (auto error = apply_setting(node_params(probe), request.set().field(), request.set().value()); !error.empty())
+        return node.id() + ": " + error;
+      return "";
+    }
+    case v1::ControlRequest::kFail:
+    case v1::ControlRequest::kRestore:
+      return node.kind() == v1::Node::SERVER ? "" : "fail and restore apply to servers; '" + node.id() + "' is not one";
+    case v1::ControlRequest::kBurst:
+      return node.kind() == v1::Node::CLIENT ? "" : "a burst comes from clients; '" + node.id() + "' is not one";
+    case v1::ControlRequest::kUpload:
+      if (node.kind() != v1::Node::CLIENT) return "an upload comes from a client; '" + node.id() + "' is not one";
+      return valet_misuse(request.upload()).second;
+    default:
+      return "not a change to a node";
+  }
+}
+
 std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& name) {
   v1::ValetUpload::Misuse misuse = v1::ValetUpload::NONE;
   if (v1::ValetUpload::Misuse_Parse(uppercase(name), &misuse)) return {misuse, ""};

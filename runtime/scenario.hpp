@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "flowframe/v1/control.pb.h"
 #include "flowframe/v1/scenario.pb.h"
 
 namespace flowframe {
@@ -37,6 +38,10 @@ v1::Scenario parse_scenario(const std::string& text, const std::string& source_n
 
 // Fields a timed event or live control may change, per node kind.
 bool runtime_settable(v1::Node::Kind kind, const std::string& field);
+
+// Whether a live control (or a page's try line) can change `node`: "" or the reason it cannot.
+// Pause, resume, step and speed name no node and are not checked here.
+std::string check_control(const v1::ControlRequest& request, const v1::Node& node);
 
 // A valet-key misuse by name, any case ("tampered"); the error names the choices ("" = found).
 std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& name);

@@ -179,28 +179,18 @@ class Clock {
       ControlAction action;
       action.at = now_;
       action.target = target;
+      if (auto error = check_control(request, spec); !error.empty()) return refuse(error);
       if (request.has_set()) {
         action.field = request.set().field();
         action.value = request.set().value();
-        if (!runtime_settable(spec.kind(), action.field))
-          return refuse("'" + action.field + "' cannot change during a run on " + spec.id());
-        v1::Node probe = spec;
-        if (auto error = apply_setting(node_params(probe), action.field, action.value); !error.empty())
-          return refuse(spec.id() + ": " + error);
-      } else if (request.command_case() == v1::ControlRequest::kFail || request.command_case() == v1::ControlRequest::kRestore) {
-        if (spec.kind() != v1::Node::SERVER) return refuse("fail and restore apply to servers; '" + spec.id() + "' is not one");
+      } else if (request.has_fail() || request.has_restore()) {
         action.type = request.has_fail() ? ControlAction::Type::fail : ControlAction::Type::restore;
-      } else if (request.command_case() == v1::ControlRequest::kBurst) {
-        if (spec.kind() != v1::Node::CLIENT) return refuse("a burst comes from clients; '" + spec.id() + "' is not one");
+      } else if (request.has_burst()) {
         action.field = "burst";
         action.value = std::to_string(request.burst());
-      } else if (request.command_case() == v1::ControlRequest::kUpload) {
-        if (spec.kind() != v1::Node::CLIENT) return refuse("an upload comes from a client; '" + spec.id() + "' is not one");
-        if (auto error = valet_misuse(request.upload()).second; !error.empty()) return refuse(error);
+      } else {
         action.field = "upload";
         action.value = request.upload();
-      } else {
-        return refuse("not a change to a node");
       }
       actions.push_back(action);
       // Balancers in front learn at once when a server goes down or comes back.
