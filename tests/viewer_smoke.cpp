@@ -99,6 +99,11 @@ TEST(ViewerSmoke, LearnGalleryAndSandboxRender) {
   for (std::size_t i = 0; i < gallery.pixels.size(); ++i) differing += gallery.pixels[i] != sandbox.pixels[i];
   EXPECT_GT(differing, 10000u);
   EXPECT_EQ(run(std::string(FLOWFRAME_VIEW_BIN) + " --open flowframe:AAAA --screenshot /dev/null >/dev/null"), 2);
+  // Run: the sandbox's design runs live and the viewer shows it (shot() fails on a non-zero exit).
+  const auto ran = shot("--build --run");
+  differing = 0;
+  for (std::size_t i = 0; i < sandbox.pixels.size(); ++i) differing += ran.pixels.size() == sandbox.pixels.size() && ran.pixels[i] != sandbox.pixels[i];
+  EXPECT_GT(differing, 10000u);
 }
 
 }  // namespace

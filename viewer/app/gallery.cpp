@@ -32,7 +32,9 @@ std::string flowframe_binary() {
 }  // namespace
 
 RunningScenario::RunningScenario(const std::string& scenario, double speed) {
-  log_ = (std::filesystem::temp_directory_path() / fmt::format("flowframe-view-{}-{}.ffl", ::getpid(), scenario)).string();
+  // `scenario` is a built-in name or a file path (the sandbox's design): the log is named by its stem.
+  const auto name = std::filesystem::path(scenario).stem().string();
+  log_ = (std::filesystem::temp_directory_path() / fmt::format("flowframe-view-{}-{}.ffl", ::getpid(), name)).string();
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
   posix_spawn_file_actions_t actions;

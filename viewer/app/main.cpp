@@ -17,6 +17,7 @@
 #include <thread>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 
@@ -99,7 +100,7 @@ bool write_screenshot(const std::string& path, int width, int height) {
 int main(int argc, char** argv) {
   CLI::App app{"FlowFrame viewer: replay a frame log and inspect every node."};
   std::string log_path, attach, scenario, select, theme, screenshot, open_link;
-  bool build = false;
+  bool build = false, run_design = false;
   std::optional<std::uint64_t> frame;
   int width = 1600, height = 1000;
   auto* log_option = app.add_option("log", log_path, "A .ffl frame log (from flowframe run); none: the scenario gallery");
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", scenario, "Run this built-in scenario live and watch it")->excludes(log_option)->excludes(attach_option);
   app.add_flag("--build", build, "Open the sandbox");
   app.add_option("--open", open_link, "Open a flowframe: share link in the sandbox");
+  app.add_flag("--run", run_design, "With --build or --open: run the design live at once");
   app.add_option("--frame", frame, "Open at this frame");
   app.add_option("--select", select, "Select this node in the inspector");
   app.add_option("--theme", theme, "dark or light (default: the last one used)")->check(CLI::IsMember({"dark", "light"}));
@@ -142,6 +144,16 @@ int main(int argc, char** argv) {
     model->refresh(client->closed());
     return {std::move(model), std::move(client)};
   };
+  // The sandbox's design runs from a file, as `flowframe run design.textproto` would.
+  auto start_design = [](const view::Design& design) {
+    const auto file = std::filesystem::temp_directory_path() / fmt::format("flowframe-sandbox-{}.textproto", ::getpid());
+    std::ofstream(file) << design.text();
+    struct Remove {
+      std::filesystem::path path;
+      ~Remove() { std::filesystem::remove(path); }  // read by the child before it serves
+    } remove{file};
+    return std::make_unique<viewer::RunningScenario>(file.string(), 1.0);
+  };
   std::unique_ptr<viewer::RunningScenario> running;
   std::unique_ptr<viewer::Sandbox> sandbox;
   Opened opened;
@@ -159,6 +171,10 @@ int main(int argc, char** argv) {
       opened = connect(attach);
     } else if (!scenario.empty()) {
       running = std::make_unique<viewer::RunningScenario>(scenario, 1.0);
+      opened = connect(running->address());
+    } else if (run_design) {
+      if (!sandbox) throw std::runtime_error("--run runs the sandbox's design: give --build or --open too");
+      running = start_design(sandbox->design);
       opened = connect(running->address());
     }
   } catch (const std::exception& error) {
@@ -194,6 +210,20 @@ int main(int argc, char** argv) {
   viewer::apply_style(dark);
   std::unique_ptr<viewer::Viewer> shown;
   if (opened.first) shown = std::make_unique<viewer::Viewer>(std::move(opened.first), fonts, dark, std::move(opened.second));
+  if (shown && sandbox) shown->from_gallery = true;  // "back" returns to the design
+  // Starts a live run and switches to it; "" or why it could not.
+  auto open_live = [&](const std::function<std::unique_ptr<viewer::RunningScenario>()>& start) -> std::string {
+    try {
+      running = start();
+      auto [model, client] = connect(running->address());
+      shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
+      shown->from_gallery = true;
+      return "";
+    } catch (const std::exception& error) {
+      running.reset();
+      return error.what();
+    }
+  };
   std::string gallery_error;
   if (shown) {
     if (frame) {
@@ -236,18 +266,7 @@ int main(int argc, char** argv) {
       const auto action = viewer::draw_sandbox(*sandbox, size, fonts, dark);
       if (action == viewer::SandboxAction::back) sandbox.reset();
       if (action == viewer::SandboxAction::run) {
-        // The design runs from a file, as `flowframe run design.textproto` would.
-        const auto file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-sandbox-{}.textproto", ::getpid())).string();
-        std::ofstream(file) << sandbox->design.text();
-        try {
-          running = std::make_unique<viewer::RunningScenario>(file, 1.0);
-          auto [model, client] = connect(running->address());
-          shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
-          shown->from_gallery = true;
-        } catch (const std::exception& error) {
-          sandbox->status = error.what();
-          running.reset();
-        }
+        if (auto error = open_live([&] { return start_design(sandbox->design); }); !error.empty()) sandbox->status = error;
       }
     } else {
       std::string edit;
@@ -259,18 +278,7 @@ int main(int argc, char** argv) {
         sandbox->path = builtin.name + ".textproto";
         sandbox->status = "editing a copy of " + builtin.name;
       }
-      if (chosen) {
-        try {
-          running = std::make_unique<viewer::RunningScenario>(*chosen, 1.0);
-          auto [model, client] = connect(running->address());
-          shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
-          shown->from_gallery = true;
-          gallery_error.clear();
-        } catch (const std::exception& error) {
-          gallery_error = error.what();
-          running.reset();
-        }
-      }
+      if (chosen) gallery_error = open_live([&] { return std::make_unique<viewer::RunningScenario>(*chosen, 1.0); });
     }
     ImGui::Render();
     glViewport(0, 0, fb_width, fb_height);
