@@ -168,11 +168,6 @@ void LiveServer::reply(std::uint64_t client, const v1::ControlReply& reply) {
   [[maybe_unused]] auto ignored = ::write(wake_[1], &byte, 1);
 }
 
-std::size_t LiveServer::clients() const {
-  std::lock_guard lock(mutex_);
-  return clients_.size();
-}
-
 void LiveServer::finish(int linger_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(linger_ms);
   while (std::chrono::steady_clock::now() < deadline) {

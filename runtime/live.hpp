@@ -54,7 +54,6 @@ class LiveServer {
   void reply(std::uint64_t client, const v1::ControlReply& reply);
   // Waits (at most `linger_ms`) until every client has the whole finished log, then stops.
   void finish(int linger_ms);
-  std::size_t clients() const;
 
  private:
   struct Client;

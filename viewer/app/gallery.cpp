@@ -95,8 +95,14 @@ std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const s
   ImGui::Spacing();
   const float card_width = std::max(320.0f, (size.x - 60) / 3);
   int column = 0;
-  for (const auto& builtin : builtin_scenarios()) {
-    const auto scenario = parse_scenario(builtin.text, builtin.name);
+  static const auto scenarios = [] {  // parsed once, not every UI frame
+    std::vector<v1::Scenario> all;
+    for (const auto& builtin : builtin_scenarios()) all.push_back(parse_scenario(builtin.text, builtin.name));
+    return all;
+  }();
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    const auto& builtin = builtin_scenarios()[i];
+    const auto& scenario = scenarios[i];
     if (column++ % 3) ImGui::SameLine();
     ImGui::PushStyleVar(ImGuiStyleVar_ChildRounding, 8);
     ImGui::BeginChild(builtin.name.c_str(), {card_width - 12, 290}, true);

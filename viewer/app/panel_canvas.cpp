@@ -25,9 +25,9 @@ struct Layout {
 
 Layout& layout_for(Viewer& viewer) {
   static Layout layout;
-  static const Viewer* laid_out = nullptr;
-  if (laid_out != &viewer) layout = Layout{};  // another log opened: lay it out anew
-  laid_out = &viewer;
+  static std::uint64_t laid_out = 0;
+  if (laid_out != viewer.serial()) layout = Layout{};  // another log opened: lay it out anew
+  laid_out = viewer.serial();
   if (layout.ready) return layout;
   const auto& header = viewer.model().header();
   std::map<std::string, std::vector<std::uint32_t>> named;

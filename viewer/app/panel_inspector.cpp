@@ -113,10 +113,20 @@ void steer(Viewer& viewer, const v1::NodeInfo& info, const v1::NodeState& state)
       break;
     }
     case v1::Node::LOAD_BALANCER: {
+      static const auto names = [] {
+        std::vector<std::string> all;
+        const auto* strategies = v1::LoadBalancerParams::Strategy_descriptor();
+        for (int i = 0; i < strategies->value_count(); ++i) all.push_back(lowercase(strategies->value(i)->name()));
+        return all;
+      }();
       int strategy = state.load_balancer().strategy();
-      const char* names[] = {"round_robin", "weighted_round_robin", "ip_hash", "least_conn", "random", "power_of_two"};
       ImGui::SetNextItemWidth(220);
-      if (ImGui::Combo("strategy", &strategy, names, 6)) set("strategy", names[strategy]);
+      const auto item = [](void* list, int i, const char** out) {
+        *out = (*static_cast<const std::vector<std::string>*>(list))[static_cast<std::size_t>(i)].c_str();
+        return true;
+      };
+      if (ImGui::Combo("strategy", &strategy, item, const_cast<std::vector<std::string>*>(&names), static_cast<int>(names.size())))
+        set("strategy", names[static_cast<std::size_t>(strategy)]);
       break;
     }
     case v1::Node::DATABASE: {

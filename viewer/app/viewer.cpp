@@ -11,22 +11,23 @@ namespace {
 
 constexpr std::size_t kMetricBuckets = 240;
 
+std::uint64_t viewers_made = 0;  // for Viewer::serial (UI thread only)
+
 }  // namespace
 
 Palette palette_for(bool dark) {
   if (dark)
     return {IM_COL32(24, 26, 31, 255),   IM_COL32(38, 41, 48, 255),   IM_COL32(86, 92, 106, 255),
-            IM_COL32(250, 200, 80, 255), IM_COL32(40, 44, 53, 255),   IM_COL32(120, 128, 145, 255),
+            IM_COL32(250, 200, 80, 255), IM_COL32(40, 44, 53, 255),
             IM_COL32(250, 200, 80, 255), IM_COL32(230, 232, 236, 255), IM_COL32(150, 156, 168, 255),
             IM_COL32(80, 200, 120, 255), IM_COL32(90, 160, 250, 255), IM_COL32(240, 90, 90, 255),
             IM_COL32(245, 170, 60, 255)};
   return {IM_COL32(246, 247, 250, 255), IM_COL32(228, 231, 237, 255), IM_COL32(160, 166, 178, 255),
-          IM_COL32(214, 140, 0, 255),   IM_COL32(255, 255, 255, 255), IM_COL32(120, 128, 145, 255),
+          IM_COL32(214, 140, 0, 255),   IM_COL32(255, 255, 255, 255),
           IM_COL32(214, 140, 0, 255),   IM_COL32(30, 33, 40, 255),    IM_COL32(100, 106, 118, 255),
           IM_COL32(30, 150, 80, 255),   IM_COL32(40, 110, 220, 255),  IM_COL32(210, 50, 50, 255),
           IM_COL32(210, 130, 20, 255)};
 }
-
 
 ImU32 Palette::kind(v1::Node::Kind kind) const {
   switch (kind) {
@@ -70,7 +71,8 @@ void begin_panel(const char* name, ImVec2 pos, ImVec2 size, ImGuiWindowFlags ext
 }
 
 Viewer::Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark, std::unique_ptr<LiveClient> live)
-    : model_(std::move(model)), playback_(*model_), text_(model_->header()), fonts_(fonts), live_(std::move(live)) {
+    : serial_(++viewers_made), model_(std::move(model)), playback_(*model_), text_(model_->header()), fonts_(fonts),
+      live_(std::move(live)) {
   set_dark(dark);
   metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
   metrics_at_ = std::chrono::steady_clock::now();

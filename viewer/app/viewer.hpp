@@ -23,7 +23,7 @@ struct Fonts {
 };
 
 struct Palette {
-  ImU32 canvas, grid, link, link_hot, node_fill, node_border, selection, text, text_dim;
+  ImU32 canvas, grid, link, link_hot, node_fill, selection, text, text_dim;
   ImU32 ok, request, error, warning;
   ImU32 kind(v1::Node::Kind kind) const;
 };
@@ -38,6 +38,8 @@ class Viewer {
   // True once every panel has what it needs (for screenshots).
   bool settled();
 
+  // Tells viewers apart even when one is freed and the next gets its address.
+  std::uint64_t serial() const { return serial_; }
   view::LogModel& model() { return *model_; }
   view::Playback& playback() { return playback_; }
   const FrameText& text() const { return text_; }
@@ -53,7 +55,6 @@ class Viewer {
 
   void set_dark(bool dark);
   bool dark() const { return dark_; }
-  bool has_page() const { return page_.has_value(); }
   bool show_help = false;
   // Opened from the scenario gallery: offer the way back.
   bool from_gallery = false;
@@ -79,6 +80,7 @@ class Viewer {
   std::optional<std::uint32_t> node_named(const std::string& id) const;
 
  private:
+  std::uint64_t serial_;
   void keyboard();
   void follow_live();
 

@@ -37,11 +37,12 @@ bool FrameFilter::matches(const FrameView& view, const FrameText& text_of) const
   if (request && (f.client() != request->first || f.request() != request->second)) return false;
   if (status == Status::ok && is_error(f)) return false;
   if (status == Status::error && !is_error(f)) return false;
-  if (!text.empty() && lowercase(text_of.line(view)).find(lowercase(text)) == std::string::npos) return false;
+  if (!text.empty() && lowercase(text_of.line(view)).find(text) == std::string::npos) return false;
   return true;
 }
 
 FilterScan::FilterScan(LogModel& model, FrameFilter filter) : model_(model), filter_(std::move(filter)) {
+  filter_.text = lowercase(filter_.text);
   thread_ = std::thread([this] {
     FrameText text(model_.header());
     const auto chunks = model_.chunk_count();

@@ -12,13 +12,13 @@ namespace flowframe::view {
 
 struct FrameFilter {
   enum class Status { any, ok, error };
-  std::string text;                    // case-insensitive, in the frame's text line
+  std::string text;                    // in the frame's text line, any case (FilterScan lowercases it once)
   std::optional<std::uint32_t> node;   // sender or receiver
   std::optional<std::pair<std::uint32_t, std::uint64_t>> request;  // (client, request number)
   Status status = Status::any;
 
   bool empty() const { return text.empty() && !node && !request && status == Status::any; }
-  bool matches(const FrameView& view, const FrameText& text) const;
+  bool matches(const FrameView& view, const FrameText& text) const;  // `text` must be lowercase
 };
 
 // Whether a frame is an error or refusal (non-2xx response, rejection, 4xx/5xx decision).
@@ -35,7 +35,6 @@ class FilterScan {
   std::size_t lower_bound(std::uint64_t frame) const;
   double progress() const { return progress_.load(); }
   bool done() const { return done_.load(); }
-  const FrameFilter& filter() const { return filter_; }
 
  private:
   LogModel& model_;
