@@ -368,18 +368,10 @@ int main(int argc, char** argv) {
     if (*bench_cmd) return bench(bench_args);
     if (*share_cmd) {
       // The scenario as written (its replicas not expanded), checked first.
-      load_scenario(share_source);
-      std::string text;
-      for (const auto& builtin : builtin_scenarios())
-        if (builtin.name == share_source) text = builtin.text;
-      if (text.empty()) {
-        std::ifstream in(share_source);
-        std::stringstream buffer;
-        buffer << in.rdbuf();
-        text = buffer.str();
-      }
+      const auto read = read_scenario(share_source);
+      parse_scenario(read.text, read.name);
       v1::Scenario scenario;
-      google::protobuf::TextFormat::ParseFromString(text, &scenario);
+      google::protobuf::TextFormat::ParseFromString(read.text, &scenario);
       std::cout << encode_link(scenario) << '\n';
       return 0;
     }

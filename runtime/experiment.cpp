@@ -98,8 +98,10 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
     for (const auto& [key, value] : settings) overrides.push_back(key + "=" + value);
     return overrides;
   };
-  // Bad input shows before anything runs: every point's settings are checked.
-  for (const auto& point : points) load_scenario(spec.scenario, overrides_for(point));
+  // Bad input shows before anything runs: every point's settings are checked, the source read once.
+  const auto source = read_scenario(spec.scenario);
+  std::vector<v1::Scenario> scenarios;
+  for (const auto& point : points) scenarios.push_back(parse_scenario(source.text, source.name, overrides_for(point)));
 
   const std::size_t runs = points.size() * spec.seeds;
   std::vector<nlohmann::ordered_json> summaries(runs);
@@ -108,9 +110,8 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
   std::exception_ptr failure;
   auto worker = [&] {
     for (std::size_t run; (run = next++) < runs && !failure;) {
-      const auto& point = points[run / spec.seeds];
       try {
-        const auto scenario = load_scenario(spec.scenario, overrides_for(point));
+        const auto& scenario = scenarios[run / spec.seeds];
         RunOptions options;
         options.seed = spec.first_seed + run % spec.seeds;
         options.threads = 1;

@@ -709,8 +709,13 @@ v1::Scenario parse_scenario(const std::string& text, const std::string& source_n
 }
 
 v1::Scenario load_scenario(const std::string& source, const std::vector<std::string>& overrides) {
+  const auto read = read_scenario(source);
+  return parse_scenario(read.text, read.name, overrides);
+}
+
+ScenarioSource read_scenario(const std::string& source) {
   for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == source) return parse_scenario(builtin.text, builtin.name + ".textproto", overrides);
+    if (builtin.name == source) return {builtin.text, builtin.name + ".textproto"};
   std::ifstream file(source, std::ios::binary);
   if (!file) {
     std::vector<std::string> names;
@@ -722,7 +727,7 @@ v1::Scenario load_scenario(const std::string& source, const std::vector<std::str
   }
   std::stringstream buffer;
   buffer << file.rdbuf();
-  return parse_scenario(buffer.str(), source, overrides);
+  return {buffer.str(), source};
 }
 
 std::string check_control(const v1::ControlRequest& request, const v1::Node& node) {

@@ -32,7 +32,15 @@ const std::vector<BuiltinScenario>& builtin_scenarios();
 // Returns the scenario with replicas expanded (members carry `group`) and overrides applied.
 v1::Scenario load_scenario(const std::string& source, const std::vector<std::string>& overrides = {});
 
-// Same, from text already in memory; `source_name` is used in messages.
+// The text of a built-in or a file, unparsed, and the name messages use for it; ScenarioError
+// (with a guess) for neither.
+struct ScenarioSource {
+  std::string text;
+  std::string name;
+};
+ScenarioSource read_scenario(const std::string& source);
+
+// Same as load_scenario, from text already in memory; `source_name` is used in messages.
 v1::Scenario parse_scenario(const std::string& text, const std::string& source_name,
                             const std::vector<std::string>& overrides = {});
 
