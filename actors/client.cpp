@@ -38,7 +38,6 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
   active_ = true;
   target_ = topology.workload_target();
   arrival_ = workload.arrival();
-  poisson_ = arrival_ != v1::Workload::STEADY;
   mean_gap_ = workload.rate() > 0 ? static_cast<double>(count) / workload.rate() * kNanosPerSecond : 0;
   on_ = from_seconds(workload.on_s());
   off_ = from_seconds(workload.off_s());
@@ -71,7 +70,7 @@ void Client::start(Context& context) {
     for (std::uint32_t user = 0; user < users_; ++user) schedule_tick(think_.sample(context.rng()), context);
     return;
   }
-  schedule_tick(poisson_ ? next_gap(context) : std::max<Time>(first_at_, 1), context);
+  schedule_tick(arrival_ != v1::Workload::STEADY ? next_gap(context) : std::max<Time>(first_at_, 1), context);
 }
 
 void Client::schedule_tick(Time delay, Context& context) {

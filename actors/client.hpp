@@ -52,7 +52,6 @@ class Client final : public Component {
   bool active_ = false;
   std::string ip_;
   NodeIndex target_ = kNoNode;
-  bool poisson_ = true;
   v1::Workload::Arrival arrival_ = v1::Workload::POISSON;
   Time on_ = 0, off_ = 0, on_clock_ = 0;  // ON_OFF
   Time ramp_ = 1;                         // RAMP

@@ -64,7 +64,6 @@ PlainResult run_plain_loop(const Workload& w, std::uint64_t seed) {
   std::vector<std::int64_t> created(w.requests);
   std::vector<bool> busy(static_cast<std::size_t>(w.servers), false);
   std::vector<std::deque<std::uint32_t>> waiting(static_cast<std::size_t>(w.servers));
-  std::vector<std::uint32_t> server_of(w.requests);
   std::uint64_t order = 0, events = 0, next_request = 0;
   std::uint32_t cursor = 0;
   double latency_sum = 0;
@@ -89,7 +88,6 @@ PlainResult run_plain_loop(const Workload& w, std::uint64_t seed) {
         break;
       }
       case kAtBalancer:
-        server_of[e.request] = cursor;
         push(e.time + link, kAtServer, e.request, cursor);
         cursor = (cursor + 1) % static_cast<std::uint32_t>(w.servers);
         break;
