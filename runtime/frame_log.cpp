@@ -73,19 +73,20 @@ bool read_varint(const unsigned char*& p, const unsigned char* end, std::uint64_
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Protobuf maps serialize in hash order unless told otherwise; logs must be byte-identical.
 std::string deterministic_bytes(const google::protobuf::Message& message) {
   std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
+  append_deterministic(message, bytes);
   return bytes;
 }
 
 }  // namespace
+
+void append_deterministic(const google::protobuf::Message& message, std::string& out) {
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+}
 
 namespace framing {
 
@@ -213,7 +214,7 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
     }
     previous = record.key.deliver;
   }
-  raw_ += deterministic_bytes(c);
+  append_deterministic(c, raw_);
   compressed_.resize(ZSTD_compressBound(raw_.size()));
   const std::size_t size = ZSTD_compress(compressed_.data(), compressed_.size(), raw_.data(), raw_.size(), level_);
   if (ZSTD_isError(size)) throw LogError(path_ + ": compression failed: " + ZSTD_getErrorName(size));

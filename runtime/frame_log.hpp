@@ -31,6 +31,10 @@ bool record_size(const char* header, std::uint32_t& magic, std::uint64_t& total)
 std::string record(std::uint32_t magic, const std::string& payload);
 }  // namespace framing
 
+// Appends `message`'s bytes with maps in key order (protobuf's default is hash order): logs must
+// be byte-identical run to run.
+void append_deterministic(const google::protobuf::Message& message, std::string& out);
+
 // A file that cannot be read as a frame log at all (wrong magic, newer major version, no header).
 class LogError : public std::runtime_error {
  public:

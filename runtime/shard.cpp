@@ -1,9 +1,8 @@
 #include "runtime/shard.hpp"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <algorithm>
+
+#include "runtime/frame_log.hpp"
 
 namespace flowframe {
 namespace {
@@ -12,13 +11,6 @@ namespace {
 constexpr std::size_t kMaxFrameState = 4096;
 // Scenarios with at most this many nodes record every frame's destination state.
 constexpr std::size_t kDetailedNodes = 33;
-
-void append_deterministic(const google::protobuf::Message& message, std::string& out) {
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
-  coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
-}
 
 // A control frame's note: "capacity=0", "fail", "health server-2 down".
 std::string describe_action(const ControlAction& action, const Topology& topology) {
@@ -175,7 +167,8 @@ void Shard::deliver(const Event& event) {
     v1::NodeState state;
     state.set_node(event.dst);
     component.snapshot(state);
-    if (state.ByteSizeLong() <= kMaxFrameState) append_deterministic(state, notes_);
+    append_deterministic(state, notes_);
+    if (notes_.size() - state_offset > kMaxFrameState) notes_.resize(state_offset);  // too big to carry
   }
   frames_.push_back(FrameRecord{
       .key = key_of(event),
