@@ -108,7 +108,8 @@ Time Client::next_gap(Context& context) {
   }
 }
 
-void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context) {
+// A new request from this client, numbered and stamped; the caller adds a payload and sends it.
+Event Client::new_request(std::uint32_t path, std::uint64_t id, Context& context) {
   Event request;
   request.kind = EventKind::request;
   request.client = index();
@@ -117,8 +118,12 @@ void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context
   request.path = path;
   request.id = id;
   request.via[request.via_depth++] = index();
-  context.send(target_, request);
   if (sent_ == 1) first_sent_ = context.now();
+  return request;
+}
+
+void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context) {
+  context.send(target_, new_request(path, id, context));
   std::string name = topology_->paths()[path];
   if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(id));
   context.decide(Outcome::delegated, target_, "sends " + name);
@@ -162,19 +167,11 @@ void Client::finish(const Event& response, Context& context) {
 
 // Step 1 of the valet-key flow: ask the token service for an upload token.
 void Client::start_valet(const Topology::Scripted& item, Context& context) {
-  Event request;
-  request.kind = EventKind::request;
-  request.client = index();
-  request.request = ++sent_;
-  request.created = context.now();
-  request.path = item.path;
-  request.id = item.id;
-  request.via[request.via_depth++] = index();
+  Event request = new_request(item.path, item.id, context);
   auto payload = std::make_shared<v1::Payload>();
   payload->set_op(v1::Payload::ISSUE_TOKEN);
   payload->set_key(item.valet->object());
   request.payload = std::move(payload);
-  if (sent_ == 1) first_sent_ = context.now();
   valet_[request.request] = ValetFlow{&item, request, {}};
   context.send(target_, request);
   context.decide(Outcome::delegated, target_, "asks for an upload token for " + item.valet->object());

@@ -29,6 +29,7 @@ class Client final : public Component {
   Time next_gap(Context& context);
   void schedule_tick(Time delay, Context& context);
   std::uint32_t pick_path(Context& context);
+  Event new_request(std::uint32_t path, std::uint64_t id, Context& context);
   void send_request(std::uint32_t path, std::uint64_t id, Context& context);
   void start_valet(const Topology::Scripted& item, Context& context);
   std::string start_live_upload(const std::string& misuse, Context& context);
