@@ -18,6 +18,13 @@ double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
 
 }  // namespace
 
+std::optional<double> utilization(const v1::ServerState& server, std::uint32_t load, Time now) {
+  const auto since = static_cast<std::uint64_t>(std::max<Time>(0, now - server.accounted_ns()));
+  const auto capacity = server.capacity_ns() + std::uint64_t{server.capacity()} * since;
+  if (!capacity) return std::nullopt;
+  return static_cast<double>(server.busy_ns() + std::uint64_t{load} * since) / static_cast<double>(capacity);
+}
+
 nlohmann::ordered_json summarize(const Topology& topology, const RunResult& result) {
   nlohmann::ordered_json summary;
   const double sim_s = to_seconds(result.sim_end);
@@ -55,10 +62,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
     node["handled"] = state.handled();
     node["rejected"] = state.rejected();
     const auto& server = state.server();
-    const auto since = static_cast<std::uint64_t>(std::max<Time>(0, result.sim_end - server.accounted_ns()));
-    const auto busy = server.busy_ns() + std::uint64_t{state.load()} * since;
-    const auto capacity = server.capacity_ns() + std::uint64_t{server.capacity()} * since;
-    node["utilization"] = capacity ? round3(static_cast<double>(busy) / static_cast<double>(capacity)) : 0.0;
+    node["utilization"] = round3(utilization(server, state.load(), result.sim_end).value_or(0));
     node["max_queue"] = server.max_queue();
     if (state.has_cache()) {
       const auto lookups = state.cache().hits() + state.cache().misses();

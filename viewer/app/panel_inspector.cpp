@@ -4,6 +4,7 @@
 
 #include "viewer/app/viewer.hpp"
 
+#include "runtime/summary.hpp"
 #include "runtime/text.hpp"
 
 namespace flowframe::viewer {
@@ -199,10 +200,7 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
         row("capacity", server.capacity() ? std::to_string(server.capacity()) : "0 (down)");
         row("queue limit", std::to_string(server.queue_limit()));
         row("longest queue", std::to_string(server.max_queue()));
-        const auto since = static_cast<std::uint64_t>(std::max<Time>(0, now - server.accounted_ns()));
-        const auto capacity = server.capacity_ns() + std::uint64_t{server.capacity()} * since;
-        if (capacity)
-          row("utilisation", fmt::format("{:.0f}%", 100.0 * static_cast<double>(server.busy_ns() + std::uint64_t{node.load} * since) / capacity));
+        if (const auto busy = utilization(server, node.load, now)) row("utilisation", fmt::format("{:.0f}%", 100 * *busy));
         break;
       }
       case v1::Node::CLIENT: {
