@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
       start = Clock::now();
       playback.tick(1.0 / 60);
       playback.world();
-      // The canvas reads the frames in flight after the current one.
-      for (std::uint64_t i = playback.frame() + 1; i < playback.frame() + 400 && i < model.frame_count(); ++i)
+      // The canvas reads the frames in flight after the current one (here always the most it reads).
+      for (std::uint64_t i = playback.frame() + 1; i <= playback.frame() + view::LogModel::kInFlightScan && i < model.frame_count(); ++i)
         if (!model.frame(i, false)) break;
       const double took = since(start);
       worst = std::max(worst, took);

@@ -164,7 +164,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   auto& model = viewer.model();
   std::optional<std::pair<std::uint32_t, std::uint64_t>> clicked_request;
   std::uint64_t clicked_frame = 0;
-  for (std::uint64_t i = viewer.playback().frame() + 1, scanned = 0; i < model.frame_count() && scanned < 4000; ++i, ++scanned) {
+  for (std::uint64_t i = viewer.playback().frame() + 1, scanned = 0; i < model.frame_count() && scanned < view::LogModel::kInFlightScan; ++i, ++scanned) {
     const auto view = model.frame(i, false);
     if (!view || view->time > now + layout.max_link_latency) break;
     const auto& f = view->frame;

@@ -40,6 +40,8 @@ class LogModel {
  public:
   // Chunks kept decoded; bounds memory however large the log (a chunk is ~16k frames).
   static constexpr std::size_t kCachedChunks = 48;
+  // Frames after the current one the canvas reads at most each UI frame for requests in flight.
+  static constexpr std::uint64_t kInFlightScan = 4000;
 
   // Throws LogError if the file is not a readable frame log.
   explicit LogModel(const std::string& path);
