@@ -10,7 +10,7 @@
 #include <queue>
 #include <vector>
 
-#include "runtime/random.hpp"
+#include "runtime/engine/random.hpp"
 
 namespace flowframe::bench {
 namespace {

@@ -15,10 +15,10 @@
 #include <iostream>
 #include <string>
 
-#include "actors/components.hpp"
+#include "actors/common/components.hpp"
 #include "bench/plain_loop.hpp"
-#include "runtime/scenario.hpp"
-#include "runtime/simulation.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/engine/simulation.hpp"
 
 namespace {
 

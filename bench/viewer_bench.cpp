@@ -11,10 +11,10 @@
 #include <iostream>
 #include <random>
 
-#include "actors/components.hpp"
+#include "actors/common/components.hpp"
 #include "bench/plain_loop.hpp"
-#include "runtime/scenario.hpp"
-#include "runtime/simulation.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/engine/simulation.hpp"
 #include "viewer/model/playback.hpp"
 
 namespace {

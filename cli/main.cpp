@@ -12,15 +12,15 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/components.hpp"
-#include "runtime/experiment.hpp"
-#include "runtime/frame_log.hpp"
-#include "runtime/frame_text.hpp"
-#include "runtime/live.hpp"
-#include "runtime/scenario.hpp"
-#include "runtime/share_link.hpp"
-#include "runtime/summary.hpp"
-#include "runtime/version.hpp"
+#include "actors/common/components.hpp"
+#include "runtime/lab/experiment.hpp"
+#include "runtime/framelog/frame_log.hpp"
+#include "runtime/framelog/frame_text.hpp"
+#include "runtime/live/live.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/learn/share_link.hpp"
+#include "runtime/lab/summary.hpp"
+#include "runtime/base/version.hpp"
 
 namespace {
 

@@ -6,11 +6,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "actors/components.hpp"
-#include "runtime/frame_log.hpp"
-#include "runtime/scenario.hpp"
-#include "runtime/simulation.hpp"
-#include "runtime/summary.hpp"
+#include "actors/common/components.hpp"
+#include "runtime/framelog/frame_log.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/engine/simulation.hpp"
+#include "runtime/lab/summary.hpp"
 
 namespace flowframe::test {
 

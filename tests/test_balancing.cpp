@@ -4,7 +4,7 @@
 #include <map>
 #include <set>
 
-#include "actors/balancer.hpp"
+#include "actors/common/balancer.hpp"
 #include "support.hpp"
 
 namespace flowframe {

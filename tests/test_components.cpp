@@ -3,10 +3,10 @@
 
 #include <map>
 
-#include "actors/routing.hpp"
-#include "actors/upload_token.hpp"
-#include "runtime/live.hpp"
-#include "runtime/page.hpp"
+#include "actors/common/routing.hpp"
+#include "actors/valet/upload_token.hpp"
+#include "runtime/live/live.hpp"
+#include "runtime/learn/page.hpp"
 #include "support.hpp"
 
 namespace flowframe {
@@ -54,7 +54,7 @@ class Probe final : public Component {
       Event request;
       request.client = index();
       request.request = static_cast<std::uint64_t>(event.arg) + 1;
-      context.send(cache_, sub_request(request, index(), event.arg, std::move(payload)));
+      context.call(cache_, sub_request(request, event.arg, std::move(payload)));
       return;
     }
     answers.resize(commands.size());

@@ -3,8 +3,8 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
-#include "runtime/page.hpp"
-#include "runtime/share_link.hpp"
+#include "runtime/learn/page.hpp"
+#include "runtime/learn/share_link.hpp"
 #include "support.hpp"
 #include "viewer/model/design.hpp"
 

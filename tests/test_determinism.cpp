@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "runtime/frame_text.hpp"
+#include "runtime/framelog/frame_text.hpp"
 #include "support.hpp"
 
 namespace flowframe {

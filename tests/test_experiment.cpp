@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "runtime/experiment.hpp"
+#include "runtime/lab/experiment.hpp"
 #include "support.hpp"
 
 namespace flowframe {

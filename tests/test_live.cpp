@@ -12,7 +12,7 @@
 #include <future>
 #include <thread>
 
-#include "runtime/live.hpp"
+#include "runtime/live/live.hpp"
 #include "support.hpp"
 
 namespace flowframe {

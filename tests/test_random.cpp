@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "runtime/distribution.hpp"
-#include "runtime/histogram.hpp"
-#include "runtime/random.hpp"
+#include "runtime/engine/distribution.hpp"
+#include "runtime/base/histogram.hpp"
+#include "runtime/engine/random.hpp"
 
 namespace flowframe {
 namespace {

@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "runtime/scenario.hpp"
+#include "runtime/scenario/scenario.hpp"
 #include "viewer/app/gallery.hpp"
 
 extern char** environ;

@@ -21,9 +21,9 @@
 #include <fstream>
 #include <iostream>
 
-#include "runtime/scenario.hpp"
-#include "runtime/version.hpp"
-#include "runtime/share_link.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/base/version.hpp"
+#include "runtime/learn/share_link.hpp"
 #include "viewer/app/gallery.hpp"
 #include "viewer/app/sandbox.hpp"
 #include "viewer/app/viewer.hpp"

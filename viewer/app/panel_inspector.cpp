@@ -4,8 +4,8 @@
 
 #include "viewer/app/viewer.hpp"
 
-#include "runtime/summary.hpp"
-#include "runtime/text.hpp"
+#include "runtime/framelog/frame_text.hpp"
+#include "runtime/base/text.hpp"
 
 namespace flowframe::viewer {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "runtime/live.hpp"
+#include "runtime/live/live.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace flowframe::viewer {

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "runtime/scenario.hpp"
-#include "runtime/share_link.hpp"
-#include "runtime/text.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/learn/share_link.hpp"
+#include "runtime/base/text.hpp"
 
 namespace flowframe::viewer {
 namespace {

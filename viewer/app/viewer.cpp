@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "runtime/scenario.hpp"
+#include "runtime/scenario/scenario.hpp"
 
 namespace flowframe::viewer {
 namespace {

@@ -8,9 +8,9 @@
 
 #include <imgui.h>
 
-#include "runtime/frame_text.hpp"
-#include "runtime/live.hpp"
-#include "runtime/page.hpp"
+#include "runtime/framelog/frame_text.hpp"
+#include "runtime/live/live.hpp"
+#include "runtime/learn/page.hpp"
 #include "viewer/model/playback.hpp"
 #include "viewer/model/queries.hpp"
 

@@ -11,9 +11,9 @@
 #include <set>
 #include <sstream>
 
-#include "runtime/scenario.hpp"
-#include "runtime/settings.hpp"
-#include "runtime/text.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/scenario/settings.hpp"
+#include "runtime/base/text.hpp"
 
 namespace flowframe::view {
 

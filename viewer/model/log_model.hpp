@@ -13,7 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "runtime/frame_log.hpp"
+#include "runtime/framelog/frame_log.hpp"
 
 namespace flowframe::view {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "runtime/text.hpp"
+#include "runtime/base/text.hpp"
 
 namespace flowframe::view {
 

@@ -4,8 +4,8 @@
 #include <atomic>
 #include <future>
 
-#include "runtime/frame_text.hpp"
-#include "runtime/histogram.hpp"
+#include "runtime/framelog/frame_text.hpp"
+#include "runtime/base/histogram.hpp"
 #include "viewer/model/log_model.hpp"
 
 namespace flowframe::view {

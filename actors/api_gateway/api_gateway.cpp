@@ -1,0 +1,234 @@
+// API gateway: routes each request by the longest matching path prefix to a pool of servers, each
+// pool balanced with its own strategy (the load balancer's Balancer), after token-bucket rate
+// limits per client address and overall. 404 no route, 429 rate limited, 503 pool empty.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "actors/common/balancer.hpp"
+#include "actors/common/components.hpp"
+#include "actors/common/routing.hpp"
+#include "runtime/scenario/settings.hpp"
+
+namespace flowframe {
+namespace {
+
+v1::LoadBalancerParams balancer_params(const v1::Pool& pool) {
+  v1::LoadBalancerParams params;
+  params.set_strategy(pool.strategy());
+  return params;
+}
+
+// A token bucket in exact integer arithmetic: nano-tokens, refilled by elapsed nanoseconds.
+class TokenBucket {
+ public:
+  static constexpr std::int64_t kToken = 1'000'000'000;
+  TokenBucket(const v1::TokenBucket& spec, Time now)
+      : rate_(spec.rate()), capacity_(static_cast<std::int64_t>(std::llround(spec.burst() * kToken))),
+        tokens_(capacity_), since_(now) {}
+
+  // Takes a token if there is one; otherwise says how long until there will be.
+  bool take(Time now, Time& retry_after) {
+    refill(now);
+    if (tokens_ >= kToken) {
+      tokens_ -= kToken;
+      return true;
+    }
+    retry_after = static_cast<Time>(std::ceil(static_cast<double>(kToken - tokens_) / rate_));
+    return false;
+  }
+  double tokens(Time now) const {
+    return static_cast<double>(std::min(capacity_, tokens_ + added(now))) / kToken;
+  }
+  double burst() const { return static_cast<double>(capacity_) / kToken; }
+  // New rate and burst from now on; tokens held so far stay (up to the new burst).
+  void reconfigure(const v1::TokenBucket& spec, Time now) {
+    refill(now);
+    rate_ = spec.rate();
+    capacity_ = static_cast<std::int64_t>(std::llround(spec.burst() * kToken));
+    tokens_ = std::min(tokens_, capacity_);
+    since_ = now;
+  }
+  // As of the last refill, so a snapshot does not depend on when it is taken.
+  void snapshot(v1::BucketState& out) const {
+    out.set_tokens(static_cast<double>(tokens_) / kToken);
+    out.set_at_ns(since_);
+    out.set_rate(rate_);
+    out.set_burst(burst());
+  }
+
+ private:
+  std::int64_t added(Time now) const { return static_cast<std::int64_t>(std::floor(rate_ * static_cast<double>(now - since_))); }
+  void refill(Time now) {
+    const std::int64_t gained = added(now);
+    // Advance `since_` only by the time the whole gain stands for, so no fraction is lost.
+    if (tokens_ + gained >= capacity_) {
+      tokens_ = capacity_;
+      since_ = now;
+    } else if (gained > 0) {
+      tokens_ += gained;
+      since_ += static_cast<Time>(static_cast<double>(gained) / rate_);
+    }
+  }
+  double rate_;  // nano-tokens per nanosecond = tokens per second
+  std::int64_t capacity_;
+  std::int64_t tokens_;
+  Time since_;
+};
+
+class ApiGateway final : public Component {
+ public:
+  ApiGateway(const v1::Node& spec, NodeIndex index, const Topology& topology)
+      : Component(spec, index, topology.seed()), topology_(topology) {
+    const auto& params = spec.api_gateway();
+    for (const auto& pool : params.pools())
+      pools_.push_back({pool.name(), Balancer(balancer_params(pool), Balancer::backends_for(topology.resolve(pool.servers()), topology))});
+    for (const auto& route : params.routes()) {
+      const auto pool = std::find_if(pools_.begin(), pools_.end(), [&](auto& p) { return p.name == route.pool(); });
+      routes_.push_back({route.prefix(), static_cast<std::size_t>(pool - pools_.begin())});
+    }
+    // Longest prefix first; equal lengths keep scenario order.
+    std::stable_sort(routes_.begin(), routes_.end(), [](auto& a, auto& b) { return a.prefix.size() > b.prefix.size(); });
+    const auto& clients = topology.clients();
+    client_ip_.resize(topology.size());
+    for (std::size_t i = 0; i < clients.size(); ++i) client_ip_[clients[i]] = client_ip(topology.spec(clients[i]), i);
+    if (params.has_global()) global_.emplace(params.global(), 0);
+  }
+
+  void handle(const Event& event, Context& context) override {
+    if (event.kind == EventKind::response) {
+      for (auto& pool : pools_)
+        if (auto backend = pool.balancer.find(event.src)) pool.balancer.on_answered(*backend, context.now() - event.arg);
+      ++by_status_[event.status];
+      context.decide(Outcome::forwarded, event.via.empty() ? kNoNode : event.via.top());
+      return send_back(event, context);
+    }
+    if (event.kind != EventKind::request) return;
+    const Time now = context.now();
+    const auto& name = topology_.paths()[event.path];
+    const std::string path = name.substr(name.find(' ') + 1);
+    auto refuse = [&](std::uint16_t status, Outcome outcome, const std::string& note) {
+      ++by_status_[status];
+      respond(event, status, context);
+      context.decide(outcome, kNoNode, note);
+    };
+    const auto route = std::find_if(routes_.begin(), routes_.end(),
+                                    [&](const Route& r) { return path.rfind(r.prefix, 0) == 0; });
+    if (route == routes_.end()) return refuse(404, Outcome::no_route, "404 no route for " + path);
+    Time retry = 0;
+    const auto& ip = client_ip_[event.client];
+    if (spec_.api_gateway().has_per_client()) {
+      auto bucket = per_client_.try_emplace(ip, spec_.api_gateway().per_client(), now).first;
+      if (!bucket->second.take(now, retry))
+        return refuse(429, Outcome::rate_limited,
+                      fmt::format("429 rate limited: {} has {:.1f}/{:.0f} tokens, Retry-After {:.2f}s", ip,
+                                  bucket->second.tokens(now), bucket->second.burst(), to_seconds(retry)));
+    }
+    if (global_ && !global_->take(now, retry))
+      return refuse(429, Outcome::rate_limited,
+                    fmt::format("429 rate limited (global {:.1f}/{:.0f} tokens), Retry-After {:.2f}s",
+                                global_->tokens(now), global_->burst(), to_seconds(retry)));
+    auto& pool = pools_[route->pool];
+    const auto chosen = pool.balancer.pick(stable_hash(ip), event.id, context.rng());
+    if (!chosen) return refuse(503, Outcome::pool_empty, "503 " + pool.name + " pool empty (no healthy server)");
+    const auto backend = pool.balancer.backends()[*chosen].node;
+    pool.balancer.on_sent(*chosen);
+    Event forward = event;
+    forward.via.push(index());
+    forward.arg = now;  // comes back in the response: the backend's response time
+    context.send(backend, forward);
+    context.decide(Outcome::forwarded, backend, route->prefix + " -> " + pool.name + " pool");
+  }
+
+  std::string apply(ControlAction& action, Context& context) override {
+    if (action.type == ControlAction::Type::set) {  // a rate limit
+      auto params = spec_.api_gateway();
+      action.previous = read_setting(params, action.field);
+      if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
+      auto valid = [](const v1::TokenBucket& bucket) { return bucket.rate() > 0 && bucket.burst() >= 1; };
+      if ((params.has_per_client() && !valid(params.per_client())) || (params.has_global() && !valid(params.global())))
+        return "a rate limit needs rate > 0 and burst >= 1";
+      *spec_.mutable_api_gateway() = params;
+      for (auto& [owner, bucket] : per_client_) bucket.reconfigure(params.per_client(), context.now());
+      if (params.has_global()) {
+        if (global_) global_->reconfigure(params.global(), context.now());
+        else global_.emplace(params.global(), context.now());
+      }
+      return "";
+    }
+    if (action.type != ControlAction::Type::health) return "a gateway cannot fail or restore";
+    bool found = false;
+    for (auto& pool : pools_) {
+      if (auto backend = pool.balancer.find(action.subject)) {
+        action.previous = pool.balancer.backends()[*backend].healthy ? "up" : "down";
+        pool.balancer.set_healthy(*backend, action.healthy);
+        found = true;
+      }
+    }
+    return found ? "" : "not a server of any pool";
+  }
+
+  bool rich() const override { return true; }
+  std::size_t state_size_hint() const override { return 256 + per_client_.size() * 40 + pools_.size() * 128; }
+
+  std::uint32_t load() const override {
+    std::uint32_t total = 0;
+    for (const auto& pool : pools_) total += pool.balancer.outstanding();
+    return total;
+  }
+
+  void snapshot(v1::NodeState& state) const override {
+    state.set_load(load());
+    auto& out = *state.mutable_api_gateway();
+    for (const auto& route : spec_.api_gateway().routes()) *out.add_routes() = route;
+    for (const auto& pool : pools_) {
+      auto& p = *out.add_pools();
+      p.set_name(pool.name);
+      p.set_strategy(pool.balancer.strategy());
+      pool.balancer.snapshot(*p.mutable_backends());
+    }
+    if (global_) {
+      auto& bucket = *out.add_buckets();
+      bucket.set_owner("global");
+      global_->snapshot(bucket);
+    }
+    for (const auto& [owner, tokens] : per_client_) {
+      auto& bucket = *out.add_buckets();
+      bucket.set_owner(owner);
+      tokens.snapshot(bucket);
+    }
+    std::uint64_t ok = 0, refused = 0;
+    for (const auto& [status, count] : by_status_) {
+      (*out.mutable_by_status())[status] = count;
+      (status < 400 ? ok : refused) += count;
+    }
+    state.set_handled(ok);
+    state.set_rejected(refused);
+  }
+
+ private:
+  struct Pool {
+    std::string name;
+    Balancer balancer;
+  };
+  struct Route {
+    std::string prefix;
+    std::size_t pool;
+  };
+  const Topology& topology_;
+  std::vector<Pool> pools_;
+  std::vector<Route> routes_;
+  std::vector<std::string> client_ip_;
+  std::map<std::string, TokenBucket> per_client_;
+  std::optional<TokenBucket> global_;
+  std::map<std::uint16_t, std::uint64_t> by_status_;
+};
+
+}  // namespace
+
+std::unique_ptr<Component> make_api_gateway(const v1::Node& spec, NodeIndex index, const Topology& topology) {
+  return std::make_unique<ApiGateway>(spec, index, topology);
+}
+
+}  // namespace flowframe

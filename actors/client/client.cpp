@@ -1,0 +1,305 @@
+// Client: generates the workload (its share of the total rate and request count) and measures
+// each request's end-to-end latency when the response comes back.
+#include "actors/client/client.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/scenario/scenario.hpp"
+
+namespace flowframe {
+
+std::string client_ip(const v1::Node& spec, std::size_t position) {
+  if (!spec.client().ip().empty()) return spec.client().ip();
+  return "10.0." + std::to_string((position + 1) / 256) + "." + std::to_string((position + 1) % 256);
+}
+
+namespace {
+// Timer arguments: 0 is the next generated request, kScripted + k the k-th scripted one,
+// kUpload + n the delayed upload of valet flow n.
+constexpr std::int64_t kScripted = 1;
+constexpr std::int64_t kUpload = std::int64_t{1} << 40;
+}  // namespace
+
+Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
+    : Component(spec, index, topology.seed()), topology_(&topology) {
+  for (const auto& item : topology.script())
+    if (item.client == index) script_.push_back(&item);
+  const auto& clients = topology.clients();
+  const auto found = std::find(clients.begin(), clients.end(), index);
+  if (found == clients.end()) return;  // a client node the workload does not use stays idle
+  const auto position = static_cast<std::size_t>(found - clients.begin());
+  const auto count = clients.size();
+  const auto& workload = topology.scenario().workload();
+  const auto& stop = topology.scenario().stop();
+  ip_ = client_ip(spec, position);
+  active_ = true;
+  target_ = topology.workload_target();
+  arrival_ = workload.arrival();
+  mean_gap_ = workload.rate() > 0 ? static_cast<double>(count) / workload.rate() * kNanosPerSecond : 0;
+  on_ = from_seconds(workload.on_s());
+  off_ = from_seconds(workload.off_s());
+  ramp_ = from_seconds(workload.ramp_s());
+  ramp_ratio_ = workload.rate() > 0 ? workload.ramp_to() / workload.rate() : 1;
+  if (arrival_ == v1::Workload::CLOSED) {
+    users_ = workload.users() / count + (position < workload.users() % count ? 1 : 0);
+    think_ = Sampler(workload.think_time());
+  }
+  // The first request of each client is staggered so steady clients do not fire in lockstep.
+  first_at_ = static_cast<Time>(std::llround(mean_gap_ * static_cast<double>(position) / static_cast<double>(count)));
+  if (workload.rate() <= 0 && arrival_ != v1::Workload::CLOSED) quota_ = 0;  // scripted requests only
+  else if (stop.requests() > 0)
+    quota_ = stop.requests() / count + (position < stop.requests() % count ? 1 : 0);
+  stop_at_ = stop.duration_s() > 0 ? from_seconds(stop.duration_s()) : kTimeNever;
+  std::uint64_t total = 0;
+  for (auto weight : topology.path_weights()) cumulative_weights_.push_back(total += weight);
+}
+
+void Client::start(Context& context) {
+  for (std::size_t k = 0; k < script_.size(); ++k) {
+    Event tick;
+    tick.kind = EventKind::timer;
+    tick.silent = true;
+    tick.arg = kScripted + static_cast<std::int64_t>(k);
+    context.schedule(script_[k]->at, tick);
+  }
+  if (!active_ || quota_ == 0) return;
+  if (arrival_ == v1::Workload::CLOSED) {
+    for (std::uint32_t user = 0; user < users_; ++user) schedule_tick(think_.sample(context.rng()), context);
+    return;
+  }
+  schedule_tick(arrival_ != v1::Workload::STEADY ? next_gap(context) : std::max<Time>(first_at_, 1), context);
+}
+
+void Client::schedule_tick(Time delay, Context& context) {
+  Event tick;
+  tick.kind = EventKind::timer;
+  tick.silent = true;
+  context.schedule(delay, tick);
+}
+
+Time Client::next_gap(Context& context) {
+  const Time now = context.now();
+  auto exponential = [&](double mean) { return std::max<Time>(1, static_cast<Time>(std::llround(context.rng().exponential(mean)))); };
+  switch (arrival_) {
+    case v1::Workload::STEADY:
+      return std::max<Time>(1, static_cast<Time>(std::llround(mean_gap_)));
+    case v1::Workload::ON_OFF: {
+      // A Poisson stream in "on" time, laid out over on / off cycles of real time.
+      on_clock_ += exponential(mean_gap_);
+      const Time cycles = on_clock_ / on_, within = on_clock_ % on_;
+      return std::max<Time>(1, cycles * (on_ + off_) + within - now);
+    }
+    case v1::Workload::RAMP: {
+      // Thinning (Lewis & Shedler): candidates at the highest rate, kept with probability rate(t) / highest.
+      const double top = std::max(1.0, ramp_ratio_);
+      Time at = now;
+      while (true) {
+        at += exponential(mean_gap_ / top);
+        const double progress = std::min(1.0, static_cast<double>(at) / static_cast<double>(ramp_));
+        const double ratio = 1.0 + (ramp_ratio_ - 1.0) * progress;
+        if (context.rng().next_double() * top < ratio) return at - now;
+      }
+    }
+    default:
+      return exponential(mean_gap_);
+  }
+}
+
+// A new request from this client, numbered and stamped; the caller adds a payload and sends it.
+Event Client::new_request(std::uint32_t path, std::uint64_t id, Context& context) {
+  Event request;
+  request.kind = EventKind::request;
+  request.client = index();
+  request.request = ++sent_;
+  request.created = context.now();
+  request.path = path;
+  request.id = id;
+  if (sent_ == 1) first_sent_ = context.now();
+  return request;
+}
+
+void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context) {
+  context.call(target_, new_request(path, id, context));
+  std::string name = topology_->paths()[path];
+  if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(id));
+  context.decide(Outcome::delegated, target_, "sends " + name);
+}
+
+void Client::handle(const Event& event, Context& context) {
+  if (event.kind == EventKind::timer) {
+    if (event.arg >= kUpload) return valet_upload(static_cast<std::uint64_t>(event.arg - kUpload), context);
+    if (event.arg >= kScripted) {
+      const auto& item = *script_[static_cast<std::size_t>(event.arg - kScripted)];
+      if (item.valet) return start_valet(item, context);
+      return send_request(item.path, item.id, context);
+    }
+    if (generated_ >= quota_ || context.now() >= stop_at_)
+      return context.decide(Outcome::none, kNoNode, "stops sending: the workload is done");
+    ++generated_;
+    const auto path = pick_path(context);
+    send_request(path, topology_->ids(path).sample(context.rng()), context);
+    if (arrival_ == v1::Workload::CLOSED) closed_loop_.insert(sent_);  // its user waits for the answer
+    else if (generated_ < quota_) schedule_tick(next_gap(context), context);
+    return;
+  }
+  if (event.kind == EventKind::timeout) {
+    valet_.erase(event.request);
+    Event gave_up = event;
+    gave_up.status = 504;
+    finish(gave_up, context);
+    context.decide(Outcome::timed_out, kNoNode, "no answer in time: counted as 504");
+  } else if (event.kind == EventKind::response) {
+    auto flow = valet_.find(event.request);
+    if (flow != valet_.end() && flow->second.token.signature().empty() && event.status == 200)
+      return valet_token(event, context);
+    if (flow != valet_.end()) valet_.erase(flow);
+    finish(event, context);
+  } else {
+    return;
+  }
+  // A closed-loop user thinks, then sends again.
+  if (closed_loop_.erase(event.request)) schedule_tick(std::max<Time>(1, think_.sample(context.rng())), context);
+}
+
+void Client::finish(const Event& response, Context& context) {
+  latencies_.record(context.now() - response.created);
+  last_answer_ = context.now();
+  if (response.status >= 200 && response.status < 300) ++completed_;
+  else ++failed_;
+  ++by_status_[response.status];
+  context.decide(Outcome::completed);
+}
+
+// Step 1 of the valet-key flow: ask the token service for an upload token.
+void Client::start_valet(const Topology::Scripted& item, Context& context) {
+  Event request = new_request(item.path, item.id, context);
+  auto payload = std::make_shared<v1::Payload>();
+  payload->set_op(v1::Payload::ISSUE_TOKEN);
+  payload->set_key(item.valet->object());
+  request.payload = std::move(payload);
+  valet_[request.request] = ValetFlow{&item, request, {}};
+  context.call(target_, request);
+  context.decide(Outcome::delegated, target_, "asks for an upload token for " + item.valet->object());
+}
+
+// Step 2: the token arrived; upload now, or later when misbehaving on purpose.
+void Client::valet_token(const Event& response, Context& context) {
+  auto& flow = valet_.at(response.request);
+  flow.token = response.payload ? response.payload->token() : v1::UploadToken{};
+  if (flow.token.signature().empty()) {
+    valet_.erase(response.request);
+    return finish(response, context);
+  }
+  if (flow.item->valet->misuse() == v1::ValetUpload::AFTER_EXPIRY) {
+    Event wait;
+    wait.kind = EventKind::timer;
+    wait.silent = true;
+    wait.arg = kUpload + static_cast<std::int64_t>(response.request);
+    context.schedule(flow.token.expires_ns() - context.now() + kNanosPerSecond, wait);
+    context.decide(Outcome::completed, kNoNode, "token received; waiting until it has expired");
+    return;
+  }
+  valet_upload(response.request, context);
+}
+
+void Client::valet_upload(std::uint64_t request_number, Context& context) {
+  auto& flow = valet_.at(request_number);
+  const auto& valet = *flow.item->valet;
+  auto payload = std::make_shared<v1::Payload>();
+  payload->set_op(v1::Payload::PUT);
+  payload->set_bucket(flow.token.bucket());
+  payload->set_key(valet.object());
+  payload->set_size(valet.size_bytes());
+  *payload->mutable_token() = flow.token;
+  switch (valet.misuse()) {
+    case v1::ValetUpload::TAMPERED:  // widen the token to another key, keeping the old signature
+      payload->mutable_token()->set_key("other-" + valet.object());
+      payload->set_key("other-" + valet.object());
+      break;
+    case v1::ValetUpload::OTHER_KEY:
+      payload->set_key("other-" + valet.object());
+      break;
+    case v1::ValetUpload::READ_WITH_WRITE_TOKEN:
+      payload->set_op(v1::Payload::READ);
+      payload->set_size(0);
+      break;
+    default:
+      break;
+  }
+  static const char* const kHow[] = {"uploads straight to storage", "uploads with its expired token",
+                                     "uploads with a tampered token", "uploads to another key than its token's",
+                                     "tries to read with its write token"};
+  const auto& object = payload->key();
+  context.decide(Outcome::delegated, flow.item->storage,
+                 std::string(kHow[static_cast<int>(valet.misuse()) % 5]) + ": " + object);
+  Event upload = flow.request;
+  upload.payload = std::move(payload);
+  context.call(flow.item->storage, upload);
+}
+
+// A valet-key upload on demand, like the script's own, to the storage the script uploads to.
+std::string Client::start_live_upload(const std::string& misuse_name, Context& context) {
+  const auto scripted = std::find_if(script_.begin(), script_.end(), [](const Topology::Scripted* item) { return item->valet; });
+  if (scripted == script_.end()) return "this client has no valet-key flow to upload with";
+  const auto [misuse, error] = valet_misuse(misuse_name);
+  if (!error.empty()) return error;
+  auto& valet = live_valets_.emplace_back(*(*scripted)->valet);
+  valet.set_object(fmt::format("live-{}.png", live_valets_.size()));
+  valet.set_misuse(misuse);
+  auto& item = live_uploads_.emplace_back(**scripted);
+  item.at = context.now();
+  item.valet = &valet;
+  start_valet(item, context);
+  return "";
+}
+
+std::uint32_t Client::pick_path(Context& context) {
+  if (cumulative_weights_.size() <= 1) return 0;
+  const auto roll = context.rng().below(cumulative_weights_.back());
+  return static_cast<std::uint32_t>(
+      std::upper_bound(cumulative_weights_.begin(), cumulative_weights_.end(), roll) - cumulative_weights_.begin());
+}
+
+std::string Client::apply(ControlAction& action, Context& context) {
+  if (action.field == "upload") return start_live_upload(action.value, context);
+  // A burst: this many extra requests right now (live control), on top of the workload.
+  if (action.field != "burst" || !active_) return "a client has no setting '" + action.field + "'";
+  const auto count = std::strtoull(action.value.c_str(), nullptr, 10);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto path = pick_path(context);
+    send_request(path, topology_->ids(path).sample(context.rng()), context);
+  }
+  return "";
+}
+
+void Client::survive_crash(Component& fresh) const {
+  auto& restarted = static_cast<Client&>(fresh);
+  // Request numbers go on, so a restarted client's requests stay distinct in the log.
+  restarted.sent_ = sent_;
+  restarted.generated_ = generated_;
+  restarted.completed_ = completed_;
+  restarted.failed_ = failed_;
+  restarted.by_status_ = by_status_;
+  restarted.latencies_ = latencies_;
+  restarted.first_sent_ = first_sent_;
+  restarted.last_answer_ = last_answer_;
+}
+
+void Client::snapshot(v1::NodeState& state) const {
+  state.set_load(load());
+  state.set_handled(completed_);
+  state.set_rejected(failed_);
+  auto& client = *state.mutable_client();
+  client.set_ip(ip_);
+  client.set_sent(sent_);
+  client.set_completed(completed_);
+  client.set_failed(failed_);
+  for (const auto& [status, count] : by_status_) (*client.mutable_by_status())[status] = count;
+  client.set_first_sent_ns(first_sent_);
+  client.set_last_answer_ns(last_answer_);
+}
+
+}  // namespace flowframe

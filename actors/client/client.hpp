@@ -1,0 +1,79 @@
+#pragma once
+#include <deque>
+#include <map>
+#include <set>
+
+#include "runtime/engine/distribution.hpp"
+
+#include "actors/common/components.hpp"
+
+namespace flowframe {
+
+class Client final : public Component {
+ public:
+  Client(const v1::Node& spec, NodeIndex index, const Topology& topology);
+  void start(Context& context) override;
+  void handle(const Event& event, Context& context) override;
+  std::string apply(ControlAction& action, Context& context) override;
+  std::uint32_t load() const override { return static_cast<std::uint32_t>(sent_ - completed_ - failed_); }
+  void snapshot(v1::NodeState& state) const override;
+  void survive_crash(Component& fresh) const override;
+  const LatencyHistogram* latencies() const override { return &latencies_; }
+
+  std::uint64_t sent() const { return sent_; }
+  std::uint64_t completed() const { return completed_; }
+  std::uint64_t failed() const { return failed_; }
+  const std::map<std::uint16_t, std::uint64_t>& by_status() const { return by_status_; }
+  const std::string& ip() const { return ip_; }
+
+ private:
+  Time next_gap(Context& context);
+  void schedule_tick(Time delay, Context& context);
+  std::uint32_t pick_path(Context& context);
+  Event new_request(std::uint32_t path, std::uint64_t id, Context& context);
+  void send_request(std::uint32_t path, std::uint64_t id, Context& context);
+  void start_valet(const Topology::Scripted& item, Context& context);
+  std::string start_live_upload(const std::string& misuse, Context& context);
+  void valet_token(const Event& response, Context& context);
+  void valet_upload(std::uint64_t request, Context& context);
+  void finish(const Event& response, Context& context);
+
+  // A valet-key flow under way: its script entry and, once issued, the token.
+  struct ValetFlow {
+    const Topology::Scripted* item;
+    Event request;
+    v1::UploadToken token;
+  };
+
+  const Topology* topology_ = nullptr;
+  std::vector<const Topology::Scripted*> script_;
+  std::map<std::uint64_t, ValetFlow> valet_;
+  // Uploads started by live controls; deques keep the addresses flows point at.
+  std::deque<v1::ValetUpload> live_valets_;
+  std::deque<Topology::Scripted> live_uploads_;
+  bool active_ = false;
+  std::string ip_;
+  NodeIndex target_ = kNoNode;
+  v1::Workload::Arrival arrival_ = v1::Workload::POISSON;
+  Time on_ = 0, off_ = 0, on_clock_ = 0;  // ON_OFF
+  Time ramp_ = 1;                         // RAMP
+  double ramp_ratio_ = 1;
+  std::uint32_t users_ = 0;               // CLOSED
+  Sampler think_;
+  std::set<std::uint64_t> closed_loop_;   // requests whose user waits for the answer
+  double mean_gap_ = 0;
+  Time first_at_ = 0;
+  std::uint64_t quota_ = UINT64_MAX;
+  Time stop_at_ = kTimeNever;
+  std::vector<std::uint64_t> cumulative_weights_;
+  std::uint64_t sent_ = 0;
+  std::uint64_t generated_ = 0;
+  Time first_sent_ = 0;
+  Time last_answer_ = 0;
+  std::uint64_t completed_ = 0;
+  std::uint64_t failed_ = 0;
+  std::map<std::uint16_t, std::uint64_t> by_status_;
+  LatencyHistogram latencies_;
+};
+
+}  // namespace flowframe

@@ -1,0 +1,89 @@
+// Load balancer: forwards each request to a healthy backend picked by its strategy, relays the
+// response back, and answers 503 itself when no backend is healthy.
+#include "actors/common/balancer.hpp"
+#include "actors/common/components.hpp"
+#include "actors/common/routing.hpp"
+#include "runtime/scenario/settings.hpp"
+
+namespace flowframe {
+namespace {
+
+class LoadBalancer final : public Component {
+ public:
+  LoadBalancer(const v1::Node& spec, NodeIndex index, const Topology& topology)
+      : Component(spec, index, topology.seed()),
+        balancer_(spec.load_balancer(), Balancer::backends_for(topology.downstream(index), topology)),
+        client_hash_(topology.size(), 0) {
+    const auto& clients = topology.clients();
+    for (std::size_t i = 0; i < clients.size(); ++i)
+      client_hash_[clients[i]] = stable_hash(client_ip(topology.spec(clients[i]), i));
+  }
+
+  void handle(const Event& event, Context& context) override {
+    if (event.kind == EventKind::request) {
+      const auto chosen = balancer_.pick(client_hash_[event.client], event.id, context.rng());
+      if (!chosen) {
+        ++rejected_;
+        context.decide(Outcome::rejected_no_backend);
+        respond(event, 503, context);
+        return;
+      }
+      ++handled_;
+      const auto backend = balancer_.backends()[*chosen].node;
+      balancer_.on_sent(*chosen);
+      Event forward = event;
+      forward.via.push(index());
+      forward.arg = context.now();  // comes back in the response: the backend's response time
+      context.decide(Outcome::forwarded, backend);
+      context.send(backend, forward);
+      return;
+    }
+    if (event.kind == EventKind::response) {
+      if (auto backend = balancer_.find(event.src)) balancer_.on_answered(*backend, context.now() - event.arg);
+      context.decide(Outcome::forwarded, event.via.empty() ? kNoNode : event.via.top());
+      send_back(event, context);
+    }
+  }
+
+  std::string apply(ControlAction& action, Context&) override {
+    if (action.type == ControlAction::Type::health) {
+      const auto backend = balancer_.find(action.subject);
+      if (!backend) return "not a backend of this balancer";
+      action.previous = balancer_.backends()[*backend].healthy ? "up" : "down";
+      balancer_.set_healthy(*backend, action.healthy);
+      return "";
+    }
+    if (action.type != ControlAction::Type::set) return "a load balancer cannot fail or restore";
+    auto& params = *spec_.mutable_load_balancer();
+    action.previous = read_setting(params, action.field);
+    if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
+    balancer_.set_strategy(params.strategy());
+    balancer_.set_choices(params.choices());
+    return "";
+  }
+
+  std::uint32_t load() const override { return balancer_.outstanding(); }
+
+  void snapshot(v1::NodeState& state) const override {
+    state.set_load(load());
+    state.set_handled(handled_);
+    state.set_rejected(rejected_);
+    auto& lb = *state.mutable_load_balancer();
+    lb.set_strategy(balancer_.strategy());
+    balancer_.snapshot(*lb.mutable_backends());
+  }
+
+ private:
+  Balancer balancer_;
+  std::vector<std::uint64_t> client_hash_;
+  std::uint64_t handled_ = 0;
+  std::uint64_t rejected_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Component> make_load_balancer(const v1::Node& spec, NodeIndex index, const Topology& topology) {
+  return std::make_unique<LoadBalancer>(spec, index, topology);
+}
+
+}  // namespace flowframe

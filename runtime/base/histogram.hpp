@@ -1,0 +1,36 @@
+#pragma once
+// Latency histogram with log-linear buckets (HdrHistogram's layout): memory does not grow with
+// the number of samples, and any percentile is within 1/64 (1.6 %) of the true value.
+#include <cstdint>
+#include <vector>
+
+#include "runtime/base/time.hpp"
+
+namespace flowframe {
+
+class LatencyHistogram {
+ public:
+  void record(Time value);
+  void merge(const LatencyHistogram& other);
+
+  std::uint64_t count() const { return count_; }
+  double mean() const { return count_ ? static_cast<double>(sum_) / static_cast<double>(count_) : 0.0; }
+  Time max() const { return max_; }
+  Time min() const { return count_ ? min_ : 0; }
+  // Value at quantile q in [0, 1] (the midpoint of its bucket, clamped to [min, max]).
+  Time quantile(double q) const;
+
+ private:
+  static constexpr int kSubBits = 6;
+  static constexpr int kSub = 1 << kSubBits;
+  static std::size_t bucket_of(std::uint64_t value);
+  static std::uint64_t bucket_low(std::size_t bucket);
+
+  std::vector<std::uint64_t> counts_;
+  std::uint64_t count_ = 0;
+  __int128 sum_ = 0;
+  Time max_ = 0;
+  Time min_ = kTimeNever;
+};
+
+}  // namespace flowframe

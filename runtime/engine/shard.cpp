@@ -1,0 +1,374 @@
+#include "runtime/engine/shard.hpp"
+
+#include <algorithm>
+
+#include "runtime/framelog/frame_log.hpp"
+
+namespace flowframe {
+namespace {
+
+// Frames carry their destination's state only while it is this small.
+constexpr std::size_t kMaxFrameState = 4096;
+// Scenarios with at most this many nodes record every frame's destination state.
+constexpr std::size_t kDetailedNodes = 33;
+
+// Calls with a deadline carry this bit in their number, so an answer can tell it is awaited.
+constexpr std::uint32_t kTimedCall = 0x80000000u;
+constexpr std::uint32_t kCallNumber = 0x7FFFFFFFu;
+
+// A control frame's note: "capacity=0", "fail", "health server-2 down", "crash", "pause 2s".
+std::string describe_action(const ControlAction& action, const Topology& topology) {
+  switch (action.type) {
+    case ControlAction::Type::set: return action.field + "=" + action.value;
+    case ControlAction::Type::fail: return "fail";
+    case ControlAction::Type::restore: return "restore";
+    case ControlAction::Type::health:
+      return "health " + topology.spec(action.subject).id() + (action.healthy ? " up" : " down");
+    case ControlAction::Type::crash: return "crash";
+    case ControlAction::Type::restart: return "restart";
+    case ControlAction::Type::pause: return "pause " + action.value + "s";
+    case ControlAction::Type::slow: return "slow x" + action.value;
+    case ControlAction::Type::link:
+      return "link -> " + topology.spec(action.subject).id() + " " + action.field +
+             (action.value.empty() ? "" : "=" + action.value);
+  }
+  return "";
+}
+
+// Control events at a negative index end a pause.
+constexpr std::int64_t kEndOfPause = -1;
+
+}  // namespace
+
+Rng& Context::rng() { return component_->runtime_->rng; }
+NodeRuntime& Context::node() { return *component_->runtime_; }
+
+void Context::send(NodeIndex to, Event event, Time processing) {
+  auto& node = this->node();
+  event.src = self_;
+  event.dst = to;
+  event.sent = now_ + processing;
+  event.seq = node.next_seq++;
+  const LinkState* fault = nullptr;
+  if (!node.links.empty())
+    if (auto found = node.links.find(to); found != node.links.end()) fault = &found->second;
+  const Sampler& latency = fault && fault->latency ? *fault->latency : topology_.link(self_, to);
+  event.deliver = event.sent + latency.sample(node.rng);
+  if (fault && fault->cut) event.fate = Outcome::partitioned;
+  else if (fault && fault->loss > 0 && node.rng.next_double() < fault->loss) event.fate = Outcome::lost;
+  shard_.route(event);
+}
+
+std::uint32_t Context::call(NodeIndex to, Event request, Time timeout, Time processing) {
+  auto& node = this->node();
+  if (timeout < 0) timeout = node.call_timeout;
+  request.kind = EventKind::request;
+  request.via.clear();
+  request.via.push(self_);
+  request.call = (++node.next_call & kCallNumber) | (timeout > 0 ? kTimedCall : 0);
+  if (timeout > 0) {
+    const Time deadline = now_ + processing + timeout;
+    request.deadline = std::min(request.deadline, deadline);
+    node.waiting_calls.insert(request.call);
+    Event expiry = request;
+    expiry.kind = EventKind::timeout;
+    expiry.silent = true;  // a deadline that was met leaves no trace
+    expiry.via.clear();
+    expiry.payload.reset();
+    send(to, request, processing);
+    schedule(deadline - now_, expiry);
+  } else {
+    send(to, request, processing);
+  }
+  return request.call;
+}
+
+void Context::notify(NodeIndex to, Event message, Time processing) {
+  message.kind = EventKind::message;
+  message.via.clear();
+  message.call = 0;
+  send(to, message, processing);
+}
+
+void Context::schedule(Time delay, Event event) {
+  event.src = self_;
+  event.dst = self_;
+  event.sent = now_;
+  event.seq = node().next_seq++;
+  event.deliver = now_ + std::max<Time>(delay, 1);
+  shard_.route(event);
+}
+
+Time Context::work(const Sampler& duration) {
+  const Time sampled = duration.sample(node().rng);
+  const double slowdown = node().slowdown;
+  return slowdown == 1 ? sampled : static_cast<Time>(std::llround(static_cast<double>(sampled) * slowdown));
+}
+
+Shard::Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
+             const std::vector<std::uint32_t>& shard_of, bool record)
+    : topology_(topology),
+      id_(id),
+      shard_of_(shard_of),
+      record_(record),
+      detailed_(topology.size() <= kDetailedNodes),
+      context_(*this, topology) {
+  outbox_[0].resize(shard_count);
+  outbox_[1].resize(shard_count);
+}
+
+void Shard::start() {
+  for (NodeIndex node = 1; node < topology_.size(); ++node) {
+    if (shard_of_[node] != id_) continue;
+    context_.component_ = &topology_.component(node);
+    context_.self_ = node;
+    context_.now_ = 0;
+    context_.component_->start(context_);
+  }
+  const auto& actions = topology_.actions();
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    if (shard_of_[actions[i].target] != id_) continue;
+    Event control;
+    control.kind = EventKind::control;
+    control.src = kDirector;
+    control.dst = actions[i].target;
+    control.seq = i;
+    control.sent = control.deliver = actions[i].at;
+    control.arg = static_cast<std::int64_t>(i);
+    push(control);
+  }
+}
+
+void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window) {
+  const auto previous = (window & 1) ^ 1;
+  for (auto& sender : shards) {
+    auto& mail = sender->outbox_[previous][id_];
+    for (const auto& event : mail) push(event);
+    mail.clear();
+  }
+}
+
+void Shard::route(const Event& event) {
+  const auto target = shard_of_[event.dst];
+  if (target == id_) {
+    push(event);
+    return;
+  }
+  outbox_[parity_][target].push_back(event);
+  earliest_sent_ = std::min(earliest_sent_, event.deliver);
+}
+
+void Shard::push(const Event& event) {
+  std::uint32_t slot;
+  if (free_slots_.empty()) {
+    slot = static_cast<std::uint32_t>(slab_.size());
+    slab_.push_back(event);
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    slab_[slot] = event;
+  }
+  heap_.push({key_of(event), slot});
+}
+
+Time Shard::next_time() const {
+  const Time local = heap_.empty() ? kTimeNever : heap_.top().key.deliver;
+  return std::min(local, earliest_sent_);
+}
+
+void Shard::run(Time end, std::uint64_t window) {
+  parity_ = window & 1;
+  earliest_sent_ = kTimeNever;
+  while (!heap_.empty() && heap_.top().key.deliver < end) {
+    const auto slot = heap_.top().slot;
+    heap_.pop();
+    const Event event = slab_[slot];
+    free_slots_.push_back(slot);
+    deliver(event);
+  }
+}
+
+void Shard::run_alone(Time lookahead, std::size_t frames, std::uint64_t events) {
+  const std::uint64_t stop = delivered_ + events;
+  while (!heap_.empty() && frames_.size() < frames && delivered_ < stop) run(heap_.top().key.deliver + lookahead, 0);
+}
+
+// What the engine itself does with an event before (or instead of) the component: faults,
+// deadlines and late answers. Returns false when the component should handle it.
+bool Shard::intercept(const Event& event, Component& component) {
+  auto& node = *component.runtime_;
+  if (event.fate != Outcome::none) {
+    context_.decide(event.fate, kNoNode,
+                    (event.fate == Outcome::lost ? "lost on the link from " : "partitioned away from ") +
+                        topology_.spec(event.src).id());
+    return true;
+  }
+  if (event.kind == EventKind::control) return false;
+  const bool own_timer = event.kind == EventKind::timer || event.kind == EventKind::timeout;
+  if (node.crashed) {
+    if (event.kind == EventKind::request && !event.via.empty()) {
+      Event refusal = event;
+      refusal.kind = EventKind::response;
+      refusal.status = 503;
+      const NodeIndex back = refusal.via.pop();
+      context_.send(back, refusal);
+      context_.decide(Outcome::refused, back, "crashed: connection refused");
+    } else {
+      context_.decide(Outcome::dropped, kNoNode, "crashed: nobody handles it");
+    }
+    return true;
+  }
+  if (own_timer && event.sent < node.restarted_at) {
+    context_.decide(Outcome::dropped, kNoNode, "set before the node crashed");
+    return true;
+  }
+  if (context_.now_ < node.paused_until) {
+    node.held.push_back(event);
+    context_.decide(Outcome::held, kNoNode, "paused: handled when the pause ends");
+    return true;
+  }
+  if (event.kind == EventKind::timeout) {
+    node.waiting_calls.erase(event.call);  // the caller handles it (checked awaited in deliver)
+    context_.decide(Outcome::timed_out, kNoNode, "deadline passed");
+    return false;
+  }
+  if ((event.kind == EventKind::response) && event.via.empty() && event.call != 0) {
+    const bool before_crash = (event.call & kCallNumber) < node.first_live_call;
+    if (before_crash || ((event.call & kTimedCall) && !node.waiting_calls.erase(event.call))) {
+      context_.decide(Outcome::late, kNoNode,
+                      before_crash ? "answer to a call made before the node crashed; dropped"
+                                   : "answer after the call timed out; dropped");
+      return true;
+    }
+  }
+  return false;
+}
+
+// Crash, restart, pause, slow and link faults work the same on every kind, so the engine applies
+// them; everything else is the component's. Returns "" or an error.
+std::string Shard::apply_fault(ControlAction& action, Component*& component) {
+  auto& node = *component->runtime_;
+  switch (action.type) {
+    case ControlAction::Type::crash: {
+      if (node.crashed) return "already crashed";
+      action.previous = "up";
+      node.crashed = true;
+      node.waiting_calls.clear();
+      node.first_live_call = (node.next_call & kCallNumber) + 1;
+      node.held.clear();
+      node.paused_until = 0;
+      component = &topology_.rebuild(action.target);
+      context_.component_ = component;
+      return "";
+    }
+    case ControlAction::Type::restart:
+      if (!node.crashed) return "not crashed";
+      action.previous = "crashed";
+      node.crashed = false;
+      node.restarted_at = context_.now_;
+      component->start(context_);
+      return "";
+    case ControlAction::Type::pause: {
+      action.previous = node.paused_until > context_.now_ ? "paused" : "running";
+      const Time until = context_.now_ + action.duration;
+      if (until <= node.paused_until) return "";
+      node.paused_until = until;
+      Event end;
+      end.kind = EventKind::control;
+      end.arg = kEndOfPause;
+      context_.schedule(action.duration, end);
+      return "";
+    }
+    case ControlAction::Type::slow:
+      action.previous = "x" + std::to_string(node.slowdown);
+      node.slowdown = action.factor;
+      return "";
+    case ControlAction::Type::link: {
+      auto& link = node.links[action.subject];
+      if (action.field == "cut") link.cut = true;
+      else if (action.field == "loss") link.loss = action.factor;
+      else if (action.field == "latency") link.latency = action.latency;
+      else node.links.erase(action.subject);  // heal
+      return "";
+    }
+    default:
+      return component->apply(action, context_);
+  }
+}
+
+void Shard::end_pause(Component& component) {
+  auto& node = *component.runtime_;
+  if (context_.now_ < node.paused_until) return context_.decide(Outcome::none, kNoNode, "a longer pause goes on");
+  auto held = std::move(node.held);
+  node.held.clear();
+  // Held messages follow in the order they arrived, a nanosecond apart.
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    held[i].deliver = context_.now_ + 1 + static_cast<Time>(i);
+    push(held[i]);
+  }
+  context_.decide(Outcome::applied, kNoNode, "pause over: " + std::to_string(held.size()) + " held messages follow");
+}
+
+void Shard::deliver(const Event& event) {
+  Component* component = &topology_.component(event.dst);
+  context_.component_ = component;
+  context_.self_ = event.dst;
+  context_.now_ = event.deliver;
+  context_.outcome_ = Outcome::none;
+  context_.chosen_ = kNoNode;
+  context_.note_.clear();
+  ++delivered_;
+  if (event.kind == EventKind::timeout && !component->runtime_->waiting_calls.count(event.call)) return;  // met
+  // The run ends at its last frame; an unrecorded idle tick past a client's stop is not activity.
+  if (!event.silent || (record_ && detailed_) || event.kind == EventKind::timeout) last_time_ = event.deliver;
+  if (event.kind == EventKind::request || event.kind == EventKind::response || event.kind == EventKind::message)
+    ++hops_;
+  const ControlAction* action = nullptr;
+  if (event.kind == EventKind::control && event.arg == kEndOfPause) {
+    end_pause(*component);
+  } else if (event.kind == EventKind::control) {
+    auto& applied = topology_.actions()[static_cast<std::size_t>(event.arg)];
+    action = &applied;
+    const auto error = apply_fault(applied, component);
+    context_.outcome_ = error.empty() ? Outcome::applied : Outcome::none;
+    context_.note_ = describe_action(applied, topology_) + (error.empty() ? "" : ": " + error);
+  } else if (!intercept(event, *component)) {
+    component->handle(event, context_);
+  }
+  // Silent events (a client's next-request tick) make no frame, except in small scenarios where
+  // every state change must be visible to a reader; a deadline that fired always does.
+  if (!record_ || (event.silent && !detailed_ && event.kind != EventKind::timeout)) return;
+  const auto note_offset = static_cast<std::uint32_t>(notes_.size());
+  notes_ += context_.note_;
+  if (action) notes_ += action->previous;
+  const auto state_offset = notes_.size();
+  if (action || detailed_ || (component->rich() && component->state_size_hint() <= kMaxFrameState)) {
+    v1::NodeState state;
+    state.set_node(event.dst);
+    component->snapshot(state);
+    append_deterministic(state, notes_);
+    if (notes_.size() - state_offset > kMaxFrameState) notes_.resize(state_offset);  // too big to carry
+  }
+  frames_.push_back(FrameRecord{
+      .key = key_of(event),
+      .sent = event.sent,
+      .request = event.request,
+      .id = event.id,
+      .src = event.src,
+      .dst = event.dst,
+      .client = event.client,
+      .chosen = context_.chosen_,
+      .path = event.path,
+      .load = component->load(),
+      .queue = component->queue(),
+      .note_offset = note_offset,
+      .note_size = static_cast<std::uint32_t>(context_.note_.size()),
+      .previous_size = action ? static_cast<std::uint32_t>(action->previous.size()) : 0,
+      .state_size = static_cast<std::uint32_t>(notes_.size() - state_offset),
+      .status = event.status,
+      .kind = event.kind,
+      .outcome = context_.outcome_,
+  });
+}
+
+}  // namespace flowframe

@@ -1,0 +1,79 @@
+#pragma once
+// A shard delivers events to the components it hosts, in (time, sender, sequence) order, and
+// records a frame per delivery. It knows nothing of threads: the simulation runs each shard inside
+// a CAF actor and calls run() once per window.
+#include <memory>
+#include <queue>
+#include <vector>
+
+#include "runtime/engine/component.hpp"
+#include "runtime/engine/topology.hpp"
+
+namespace flowframe {
+
+class Shard {
+ public:
+  Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
+        const std::vector<std::uint32_t>& shard_of, bool record);
+
+  std::uint32_t id() const { return id_; }
+  // Calls start() on the hosted components and queues their control actions.
+  void start();
+  // A control event from the coordinator, between windows.
+  void inject(const Event& event) { push(event); }
+  // Takes the events other shards sent here during the previous window.
+  void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window);
+  // Delivers every event before `end`. `window` picks the outbox buffer, so other shards can
+  // read last window's mail while this one fills the next.
+  void run(Time end, std::uint64_t window);
+  // The only shard runs the same windows on its own, with no one to wait for, until at least
+  // `frames` frames or `events` events are done (always stopping at a window's end).
+  void run_alone(Time lookahead, std::size_t frames, std::uint64_t events);
+  // Earliest pending event here or in mail this shard sent in its last run.
+  Time next_time() const;
+
+  std::vector<FrameRecord>& frames() { return frames_; }
+  // The notes frames() refer to.
+  std::string& notes() { return notes_; }
+  std::uint64_t delivered() const { return delivered_; }
+  // Requests and responses delivered: messages that crossed a link.
+  std::uint64_t hops() const { return hops_; }
+  Time last_time() const { return last_time_; }
+
+ private:
+  friend class Context;
+  struct Pending {
+    EventKey key;
+    std::uint32_t slot;
+    friend bool operator>(const Pending& a, const Pending& b) { return b.key < a.key; }
+  };
+
+  void route(const Event& event);
+  void push(const Event& event);
+  void deliver(const Event& event);
+  bool intercept(const Event& event, Component& component);
+  std::string apply_fault(ControlAction& action, Component*& component);
+  void end_pause(Component& component);
+
+  Topology& topology_;
+  std::uint32_t id_;
+  const std::vector<std::uint32_t>& shard_of_;
+  bool record_;
+  // Small scenarios (learners' pictures) record every event, each with its destination's state.
+  bool detailed_;
+  Context context_;
+  std::vector<Event> slab_;
+  std::vector<std::uint32_t> free_slots_;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> heap_;
+  // outbox_[parity][shard]: events for another shard, read by it at its next window.
+  std::vector<std::vector<Event>> outbox_[2];
+  std::uint64_t parity_ = 0;
+  Time earliest_sent_ = kTimeNever;
+  std::vector<FrameRecord> frames_;
+  std::string notes_;
+  std::uint64_t delivered_ = 0;
+  std::uint64_t hops_ = 0;
+  Time last_time_ = 0;
+};
+
+}  // namespace flowframe

@@ -1,0 +1,647 @@
+#include "runtime/engine/simulation.hpp"
+
+#include <caf/all.hpp>
+#include <google/protobuf/text_format.h>
+
+#include <cstring>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+#include "runtime/framelog/frame_log.hpp"
+#include "runtime/live/live.hpp"
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/scenario/settings.hpp"
+#include "runtime/engine/shard.hpp"
+#include "runtime/base/version.hpp"
+
+namespace flowframe {
+namespace {
+
+// A finished chunk on its way to the writer actor.
+struct ChunkJob {
+  bool has_keyframe = false;
+  v1::Keyframe keyframe;
+  std::vector<FrameRecord> frames;
+  std::string notes;
+};
+
+}  // namespace
+}  // namespace flowframe
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flowframe::ChunkJob>)
+
+namespace flowframe {
+namespace {
+
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using chunk_atom = caf::atom_constant<caf::atom("chunk")>;
+using written_atom = caf::atom_constant<caf::atom("written")>;
+using finish_atom = caf::atom_constant<caf::atom("finish")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+
+// While paused or pacing, the coordinator looks for control requests this often.
+constexpr auto kControlPoll = std::chrono::milliseconds(20);
+constexpr Time kLiveChunkTime = 50 * kNanosPerMilli;
+
+// A single shard needs no windows: it runs ahead in slices of this many events.
+constexpr std::uint64_t kSingleShardSlice = 1 << 16;
+// Chunks handed to the writer and not yet written; past this the clock waits (bounded memory).
+constexpr int kMaxChunksInFlight = 4;
+
+// A live change as the timed event that would make it; a burst or an upload is a client setting.
+v1::TimedEvent as_change(const v1::ControlRequest& request) {
+  v1::TimedEvent change;
+  change.set_node(request.node());
+  switch (request.command_case()) {
+    case v1::ControlRequest::kSet: *change.mutable_set() = request.set(); break;
+    case v1::ControlRequest::kFail: change.set_fail(true); break;
+    case v1::ControlRequest::kRestore: change.set_restore(true); break;
+    case v1::ControlRequest::kFault: *change.mutable_fault() = request.fault(); break;
+    case v1::ControlRequest::kBurst:
+      change.mutable_set()->set_field("burst");
+      change.mutable_set()->set_value(std::to_string(request.burst()));
+      break;
+    default:
+      change.mutable_set()->set_field("upload");
+      change.mutable_set()->set_value(request.upload());
+  }
+  return change;
+}
+
+// The window logic, free of CAF: which window runs next, frame merging and chunking.
+class Clock {
+ public:
+  Clock(Topology& topology, const RunOptions& options, unsigned shard_count)
+      : topology_(topology), options_(options), record_(!options.out_path.empty()),
+        chunk_time_(options.serve.empty() && !options.live_chunks ? kTimeNever : kLiveChunkTime) {
+    assign_shards(shard_count);
+    for (unsigned i = 0; i < shard_count; ++i)
+      shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_));
+    for (auto& shard : shards_) shard->start();
+    if (record_) start_chunk(0);
+  }
+
+  const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
+  bool recording() const { return record_; }
+
+  // After every shard finished its window: gathers frames and plans the next window. Windows
+  // depend only on the events (each starts at the earliest pending event and is one lookahead
+  // wide), never on the shard count, so chunk ends and keyframes fall at the same frames for
+  // any --shards and --threads. Returns false when no event is left anywhere.
+  bool advance(Time& end) {
+    if (record_) gather_frames();
+    Time next = kTimeNever;
+    for (const auto& shard : shards_) next = std::min(next, shard->next_time());
+    if (next == kTimeNever) return false;
+    now_ = next;
+    ++window_;
+    end = next + topology_.lookahead();
+    return true;
+  }
+
+  // For a lone shard: how many frames to produce before coming back to close the chunk.
+  std::size_t frames_wanted() const {
+    return record_ ? options_.chunk_frames - std::min(options_.chunk_frames, chunk_->frames.size()) : SIZE_MAX;
+  }
+
+  std::uint64_t window() const { return window_; }
+  Time now() const { return now_; }
+  Time lookahead() const { return topology_.lookahead(); }
+
+  // A chunk ready for the writer if the current one is full (or `final`), else nullptr.
+  std::shared_ptr<ChunkJob> take_chunk(bool final) {
+    if (!record_) return nullptr;
+    const bool due = chunk_->frames.size() >= options_.chunk_frames ||
+                     (!chunk_->frames.empty() && now_ - chunk_start_ >= chunk_time_);
+    if (!final && !due) return nullptr;
+    if (final && chunk_->frames.empty() && !chunk_->has_keyframe) return nullptr;
+    auto full = std::move(chunk_);
+    frames_flushed_ += full->frames.size();
+    if (!final) start_chunk(now_);
+    return full;
+  }
+
+  std::uint64_t frames() const { return frames_flushed_ + (chunk_ ? chunk_->frames.size() : 0); }
+  std::uint64_t events() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->delivered();
+    return total;
+  }
+  std::uint64_t hops() const {
+    std::uint64_t total = 0;
+    for (const auto& shard : shards_) total += shard->hops();
+    return total;
+  }
+  std::uint64_t requests_done() const {
+    std::uint64_t done = 0;
+    for (NodeIndex client : topology_.clients())
+      if (const auto* latencies = topology_.component(client).latencies()) done += latencies->count();
+    return done;
+  }
+  Time last_time() const {
+    Time last = 0;
+    for (const auto& shard : shards_) last = std::max(last, shard->last_time());
+    return last;
+  }
+
+  // Heaviest nodes first onto the least-loaded shard. A node's weight is the share of the
+  // workload that passes through it (each request costs every node it visits about two events):
+  // the clients' rate, split evenly over each node's downstream links.
+  void assign_shards(unsigned count) {
+    const auto nodes = static_cast<NodeIndex>(topology_.size());
+    std::vector<double> traffic(nodes, 0.0);
+    std::vector<NodeIndex> frontier;
+    for (NodeIndex client : topology_.clients()) {
+      traffic[client] = 1.0;
+      frontier.push_back(client);
+    }
+    // Breadth-first along downstream links; a cycle stops after `nodes` rounds.
+    for (NodeIndex round = 0; round < nodes && !frontier.empty(); ++round) {
+      std::vector<NodeIndex> next;
+      for (NodeIndex node : frontier) {
+        const auto& down = topology_.downstream(node);
+        if (down.empty() || topology_.spec(node).kind() == v1::Node::SERVER) continue;
+        for (NodeIndex to : down) {
+          if (traffic[to] == 0) next.push_back(to);
+          traffic[to] += traffic[node] / static_cast<double>(down.size());
+        }
+      }
+      frontier = std::move(next);
+    }
+    std::vector<std::pair<double, NodeIndex>> weights;
+    for (NodeIndex i = 1; i < nodes; ++i) weights.emplace_back(traffic[i] + 1e-9, i);
+    std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    shard_of_.assign(nodes, 0);
+    std::vector<double> load(count, 0.0);
+    for (const auto& [weight, node] : weights) {
+      const auto lightest = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+      shard_of_[node] = lightest;
+      load[lightest] += weight;
+    }
+  }
+
+  // A control request from a live client, taking effect at the start of the next window.
+  v1::ControlReply apply(const v1::ControlRequest& request) {
+    v1::ControlReply reply;
+    reply.set_id(request.id());
+    reply.set_at_ns(now_);
+    auto refuse = [&](const std::string& why) {
+      reply.set_ok(false);
+      reply.set_error(why);
+      return reply;
+    };
+    const auto targets = topology_.resolve(request.node());
+    if (targets.empty()) return refuse("unknown node '" + request.node() + "'");
+    const auto change = as_change(request);
+    std::vector<ControlAction> actions;
+    for (NodeIndex target : targets) {
+      if (auto error = check_control(request, topology_.component(target).spec()); !error.empty()) return refuse(error);
+      if (auto error = topology_.plan(change, target, now_, actions); !error.empty())
+        return refuse(topology_.spec(target).id() + ": " + error);
+    }
+    for (auto& action : actions) {
+      const auto index = topology_.actions().size();
+      topology_.actions().push_back(action);
+      Event control;
+      control.kind = EventKind::control;
+      control.src = kDirector;
+      control.dst = action.target;
+      control.seq = index;
+      control.sent = control.deliver = action.at;
+      control.arg = static_cast<std::int64_t>(index);
+      shards_[shard_of_[action.target]]->inject(control);
+    }
+    reply.set_ok(true);
+    return reply;
+  }
+
+ private:
+  void start_chunk(Time now) {
+    chunk_start_ = now;
+    chunk_ = std::make_shared<ChunkJob>();
+    chunk_->frames.reserve(options_.chunk_frames + options_.chunk_frames / 4);
+    // Every node's state as of the chunk start. Frequent enough to seek fast, rare enough that
+    // keyframes stay a small part of the log in scenarios with many nodes.
+    if (frames_flushed_ >= next_keyframe_at_) {
+      chunk_->has_keyframe = true;
+      auto& keyframe = chunk_->keyframe;
+      keyframe.set_frame(frames_flushed_);
+      keyframe.set_time(now);
+      for (NodeIndex i = 1; i < topology_.size(); ++i) {
+        auto& state = *keyframe.add_nodes();
+        state.set_node(i);
+        topology_.component(i).snapshot(state);
+      }
+      next_keyframe_at_ = frames_flushed_ + std::max<std::uint64_t>(options_.chunk_frames, 4 * topology_.size());
+    }
+  }
+
+  void gather_frames() {
+    auto& out = chunk_->frames;
+    const std::size_t before = out.size();
+    for (auto& shard : shards_) {
+      auto& frames = shard->frames();
+      const auto base = static_cast<std::uint32_t>(chunk_->notes.size());
+      chunk_->notes += shard->notes();
+      shard->notes().clear();
+      const std::size_t first = out.size();
+      out.insert(out.end(), frames.begin(), frames.end());
+      if (base) for (std::size_t i = first; i < out.size(); ++i) out[i].note_offset += base;
+      frames.clear();
+    }
+    // Each shard's frames are in key order; across shards they interleave within the window.
+    if (shards_.size() > 1)
+      std::sort(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(),
+                [](const FrameRecord& a, const FrameRecord& b) { return a.key < b.key; });
+  }
+
+  Topology& topology_;
+  const RunOptions& options_;
+  bool record_;
+  std::vector<std::uint32_t> shard_of_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::shared_ptr<ChunkJob> chunk_;
+  Time chunk_time_;
+  Time chunk_start_ = 0;
+  std::uint64_t frames_flushed_ = 0;
+  std::uint64_t next_keyframe_at_ = 0;
+  std::uint64_t window_ = 0;
+  Time now_ = 0;
+};
+
+caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vector<std::unique_ptr<Shard>>* all,
+                          Time lookahead) {
+  return {
+      [=](run_atom, Time end, std::uint64_t window) {
+        shard->take_mail(*all, window);
+        shard->run(end, window);
+        return done_atom::value;
+      },
+      [=](run_atom, std::size_t frames) {
+        shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice);
+        return done_atom::value;
+      },
+  };
+}
+
+caf::behavior writer_actor(caf::event_based_actor*, FrameLogWriter* writer) {
+  return {
+      [=](chunk_atom, const std::shared_ptr<ChunkJob>& job) -> caf::message {
+        try {
+          writer->write_chunk(job->has_keyframe ? &job->keyframe : nullptr, job->frames.data(), job->frames.size(),
+                              job->notes);
+          return caf::make_message(written_atom::value);
+        } catch (const std::exception& error) {
+          return caf::make_message(failed_atom::value, std::string(error.what()));
+        }
+      },
+      [=](finish_atom) -> caf::message {
+        try {
+          writer->finish();
+          return caf::make_message(finish_atom::value);
+        } catch (const std::exception& error) {
+          return caf::make_message(failed_atom::value, std::string(error.what()));
+        }
+      },
+  };
+}
+
+struct CoordinatorState {
+  std::vector<caf::actor> shards;
+  caf::actor writer;
+  std::size_t waiting = 0;  // shards still running the current window
+  int chunks_in_flight = 0;
+  bool window_pending = false;  // a window is planned but held back
+  bool tick_pending = false;    // a delayed look at controls and pacing is on its way
+  bool finishing = false;
+  Time end = 0;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point last_progress;
+  // Live runs.
+  LiveServer* live = nullptr;
+  bool stepwise = false;  // one window per round even with one shard, so controls and pacing act often
+  bool paused = false;
+  double speed = 0;
+  std::uint64_t step_until = 0;  // while stepping: pause once this many frames exist
+  std::chrono::steady_clock::time_point pace_wall;
+  Time pace_sim = 0;
+  std::size_t next_scheduled = 0;  // in RunOptions::scheduled_controls
+};
+
+caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clock* clock,
+                                FrameLogWriter* log, LiveServer* live, const RunOptions* options, caf::actor waiter) {
+  auto& st = self->state;
+  for (const auto& shard : clock->shards())
+    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), clock->lookahead()));
+  if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log);
+  st.started = st.last_progress = std::chrono::steady_clock::now();
+  st.live = live;
+  st.paused = options->start_paused;
+  st.speed = options->speed;
+  st.stepwise = live != nullptr || options->speed > 0 || options->start_paused || !options->scheduled_controls.empty();
+
+  auto start_window = [self, clock] {
+    auto& st = self->state;
+    st.window_pending = false;
+    st.waiting = st.shards.size();
+    if (st.shards.size() == 1 && !st.stepwise) {
+      self->send(st.shards[0], run_atom::value, clock->frames_wanted());
+      return;
+    }
+    for (auto& shard : st.shards) self->send(shard, run_atom::value, st.end, clock->window());
+  };
+  auto send_chunk = [self](std::shared_ptr<ChunkJob> job) {
+    ++self->state.chunks_in_flight;
+    self->send(self->state.writer, chunk_atom::value, std::move(job));
+  };
+  auto finish = [self, clock, send_chunk, waiter] {
+    auto& st = self->state;
+    st.finishing = true;
+    if (!st.writer) {
+      self->send(waiter, done_atom::value);
+      self->quit();
+      return;
+    }
+    if (auto job = clock->take_chunk(true)) send_chunk(std::move(job));
+    self->send(st.writer, finish_atom::value);
+  };
+  // Live control requests: pacing ones act here, changes to nodes become control events.
+  auto handle_controls = [self, clock, options] {
+    auto& st = self->state;
+    for (; st.next_scheduled < options->scheduled_controls.size() &&
+           options->scheduled_controls[st.next_scheduled].first <= clock->now();
+         ++st.next_scheduled)
+      clock->apply(options->scheduled_controls[st.next_scheduled].second);
+    if (!st.live) return;
+    for (auto& [client, request] : st.live->take_requests()) {
+      v1::ControlReply reply;
+      reply.set_id(request.id());
+      reply.set_ok(true);
+      reply.set_at_ns(clock->now());
+      switch (request.command_case()) {
+        case v1::ControlRequest::kPause: st.paused = true; break;
+        case v1::ControlRequest::kResume: st.paused = false; st.step_until = 0; break;
+        case v1::ControlRequest::kStep:
+          st.paused = false;
+          st.step_until = clock->frames() + std::max<std::uint64_t>(1, request.step());
+          break;
+        case v1::ControlRequest::kSpeed:
+          if (request.speed() < 0) {
+            reply.set_ok(false);
+            reply.set_error("speed must be >= 0 (0: as fast as possible)");
+          } else {
+            st.speed = request.speed();
+            st.pace_wall = std::chrono::steady_clock::now();
+            st.pace_sim = clock->now();
+          }
+          break;
+        default:
+          reply = clock->apply(request);
+      }
+      st.live->reply(client, reply);
+    }
+  };
+  // Starts the planned window unless paused, ahead of the wall clock, or the writer is behind;
+  // then looks again a little later.
+  auto maybe_start = [self, clock, handle_controls, start_window] {
+    auto& st = self->state;
+    handle_controls();
+    if (st.step_until && clock->frames() >= st.step_until) {
+      st.paused = true;
+      st.step_until = 0;
+    }
+    auto wait = std::chrono::steady_clock::duration::zero();
+    if (st.speed > 0 && !st.paused) {
+      const auto due = st.pace_wall + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                          static_cast<double>(clock->now() - st.pace_sim) / st.speed));
+      wait = due - std::chrono::steady_clock::now();
+    }
+    // A timer cannot wake us much more precisely than this; run slightly early instead.
+    constexpr auto kPaceSlack = std::chrono::milliseconds(2);
+    if (st.paused || wait > kPaceSlack || st.chunks_in_flight >= kMaxChunksInFlight) {
+      st.window_pending = true;
+      if (st.chunks_in_flight < kMaxChunksInFlight && !st.tick_pending) {
+        st.tick_pending = true;
+        const auto delay = st.paused ? kControlPoll : std::min<std::chrono::steady_clock::duration>(wait, kControlPoll);
+        self->delayed_send(self, delay, tick_atom::value);
+      }
+      return;
+    }
+    start_window();
+  };
+  auto next = [self, clock, options, send_chunk, finish, maybe_start] {
+    auto& st = self->state;
+    if (!clock->advance(st.end)) {
+      finish();
+      return;
+    }
+    if (auto job = clock->take_chunk(false)) send_chunk(std::move(job));
+    if (options->progress) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - st.last_progress > std::chrono::milliseconds(500)) {
+        st.last_progress = now;
+        options->progress({clock->now(), clock->events(), clock->requests_done(),
+                           std::chrono::duration<double>(now - st.started).count()});
+      }
+    }
+    maybe_start();
+  };
+  st.pace_wall = std::chrono::steady_clock::now();
+  next();
+  st.pace_sim = clock->now();
+
+  return {
+      [=](done_atom) {
+        if (--self->state.waiting == 0) next();
+      },
+      [=](tick_atom) {
+        self->state.tick_pending = false;
+        if (self->state.window_pending) maybe_start();
+      },
+      [=](written_atom) {
+        auto& st = self->state;
+        --st.chunks_in_flight;
+        if (st.window_pending && st.chunks_in_flight < kMaxChunksInFlight) maybe_start();
+      },
+      [=](finish_atom) {
+        self->send(waiter, done_atom::value);
+        self->quit();
+      },
+      [=](failed_atom, const std::string& error) {
+        self->send(waiter, failed_atom::value, error);
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+namespace {
+
+// A control frame's note ("capacity=0", "crash", "link -> db loss=0.1") as the request that made
+// it; false for notes that are not a change (a refused one carries its error after ": ").
+bool parse_control_note(const std::string& note, v1::ControlRequest& request) {
+  if (note.find(": ") != std::string::npos) return false;
+  auto& fault = *request.mutable_fault();
+  if (note == "fail") return request.set_fail(true), true;
+  if (note == "restore") return request.set_restore(true), true;
+  if (note == "crash") return fault.set_crash(true), true;
+  if (note == "restart") return fault.set_restart(true), true;
+  auto number_after = [&](std::size_t at, const char* unit) {
+    const auto text = note.substr(at, note.size() - at - std::strlen(unit));
+    char* end = nullptr;
+    const double value = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size()) throw LogError("a control frame's note '" + note + "' is damaged");
+    return value;
+  };
+  if (note.rfind("pause ", 0) == 0) return fault.set_pause_s(number_after(6, "s")), true;
+  if (note.rfind("slow x", 0) == 0) return fault.set_slow(number_after(6, "")), true;
+  if (note.rfind("link -> ", 0) == 0) {
+    // One frame per direction, each at its sender.
+    const auto space = note.find(' ', 8);
+    auto& link = *fault.mutable_link();
+    link.set_to(note.substr(8, space - 8));
+    link.set_direction(v1::LinkFault::OUTBOUND);
+    const auto change = space == std::string::npos ? "" : note.substr(space + 1);
+    if (change == "cut") link.set_partition(true);
+    else if (change == "heal") link.set_heal(true);
+    else if (change.rfind("loss=", 0) == 0) link.set_loss(number_after(space + 6, ""));
+    else if (change.rfind("latency=", 0) != 0 ||
+             !google::protobuf::TextFormat::ParseFromString(change.substr(8), link.mutable_latency()))
+      throw LogError("a control frame's note '" + note + "' is damaged");
+    return true;
+  }
+  request.clear_fault();
+  const auto equals = note.find('=');
+  if (equals == std::string::npos) return false;
+  const auto field = note.substr(0, equals), value = note.substr(equals + 1);
+  if (field == "burst") {
+    char* end = nullptr;
+    const auto count = std::strtoul(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0') throw LogError("a control frame's note '" + note + "' is damaged");
+    request.set_burst(static_cast<std::uint32_t>(count));
+  } else if (field == "upload") {
+    request.set_upload(value);
+  } else {
+    request.mutable_set()->set_field(field);
+    request.mutable_set()->set_value(value);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::pair<Time, v1::ControlRequest>> controls_from_log(const std::string& path) {
+  FrameLogReader reader(path);
+  // Changes the scenario makes by itself are in the log too; the replay's scenario makes them again.
+  const auto& header = reader.header();
+  auto scripted = [&](const v1::ControlRequest& request, Time at) {
+    std::string group;
+    for (const auto& info : header.nodes())
+      if (info.id() == request.node()) group = info.group();
+    for (const auto& event : header.scenario().events()) {
+      if (from_seconds(event.at_s()) != at || (event.node() != request.node() && event.node() != group)) continue;
+      if ((event.has_fail() && request.has_fail()) || (event.has_restore() && request.has_restore()) ||
+          (event.has_set() && request.has_set() && event.set().field() == request.set().field() &&
+           event.set().value() == request.set().value()))
+        return true;
+      if (event.has_fault() && request.has_fault() && event.fault().verb_case() == request.fault().verb_case())
+        return true;
+    }
+    // A scripted link fault names one end; its other direction's frame is at the far end.
+    for (const auto& event : header.scenario().events()) {
+      if (from_seconds(event.at_s()) == at && request.has_fault() && request.fault().has_link() &&
+          event.has_fault() && event.fault().has_link() && event.fault().link().to() == request.node())
+        return true;
+    }
+    return false;
+  };
+  std::vector<std::pair<Time, v1::ControlRequest>> controls;
+  DecodedChunk chunk;
+  for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
+    if (!reader.read_chunk(i, chunk)) throw LogError(path + ": a damaged chunk; its changes cannot be replayed");
+    for (const auto& view : chunk.frames) {
+      const auto& f = view.frame;
+      if (f.kind() != v1::Frame::CONTROL || f.note().rfind("health ", 0) == 0) continue;
+      v1::ControlRequest request;
+      request.set_node(reader.header().nodes(static_cast<int>(f.dst())).id());
+      if (!parse_control_note(f.note(), request)) continue;
+      if (!scripted(request, view.time)) controls.emplace_back(view.time, request);
+    }
+  }
+  return controls;
+}
+
+Simulation::Simulation(const v1::Scenario& scenario, RunOptions options, const ComponentFactory& factory)
+    : options_(std::move(options)), topology_(std::make_unique<Topology>(scenario, options_.seed, factory)) {}
+
+Simulation::~Simulation() = default;
+
+v1::LogHeader Simulation::header() const {
+  v1::LogHeader header;
+  header.set_flowframe_version(kFlowFrameVersion);
+  *header.mutable_scenario() = topology_->scenario();
+  header.set_seed(options_.seed);
+  topology_->describe(header);
+  return header;
+}
+
+unsigned Simulation::choose_shards() const {
+  const auto nodes = static_cast<unsigned>(topology_->size() - 1);
+  if (options_.shards > 0) return std::min(options_.shards, nodes);
+  if (options_.threads <= 1) return 1;
+  // Windows pay off only when each holds enough events to share out; a sparse workload runs
+  // fastest as one shard with no windows at all. Each request makes about six events.
+  const double events_per_window =
+      topology_->scenario().workload().rate() * 6.0 * to_seconds(topology_->lookahead());
+  if (events_per_window < 64) return 1;
+  return std::min(options_.threads, nodes);
+}
+
+RunResult Simulation::run() {
+  RunResult result;
+  result.shards = choose_shards();
+  result.threads = std::max(1u, options_.threads);
+  const auto wall_start = std::chrono::steady_clock::now();
+
+  std::unique_ptr<FrameLogWriter> log;
+  if (!options_.out_path.empty())
+    log = std::make_unique<FrameLogWriter>(options_.out_path, header(), options_.compression_level);
+  std::unique_ptr<LiveServer> live;
+  if (!options_.serve.empty()) {
+    if (!log) throw std::invalid_argument("--serve streams the frame log: it cannot be used with --no-frames");
+    live = std::make_unique<LiveServer>(options_.serve, options_.allow_remote, options_.out_path, *log);
+    if (options_.on_serving) options_.on_serving(live->address());
+  }
+  Clock clock(*topology_, options_, result.shards);
+
+  caf::actor_system_config config;
+  config.set("scheduler.max-threads", static_cast<std::size_t>(result.threads));
+  // Windows are short (tens of microseconds of work): keep idle workers polling instead of
+  // sleeping, or the second thread never gets to help (STACK.md).
+  config.set("work-stealing.aggressive-poll-attempts", std::size_t{10000});
+  std::string failure;
+  {
+    caf::actor_system system{config};
+    caf::scoped_actor waiter{system};
+    system.spawn(coordinator_actor, &clock, log.get(), live.get(), &options_, caf::actor_cast<caf::actor>(waiter));
+    waiter->receive([](done_atom) {}, [&](failed_atom, const std::string& error) { failure = error; });
+  }
+  if (!failure.empty()) throw LogError(failure);
+  if (live) live->finish(options_.linger_ms);
+
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  result.sim_end = clock.last_time();
+  result.events = clock.events();
+  result.hops = clock.hops();
+  result.windows = clock.window();
+  result.frames = clock.frames();
+  if (log) result.log_bytes = log->bytes_written();
+  return result;
+}
+
+}  // namespace flowframe

@@ -1,0 +1,494 @@
+#include "runtime/framelog/frame_log.hpp"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+namespace flowframe {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "the .ffl layout is little-endian");
+
+constexpr unsigned char kFileMagic[8] = {0x89, 'F', 'F', 'L', '\r', '\n', 0x1A, '\n'};
+constexpr unsigned char kTrailerMagic[8] = {'F', 'F', 'I', 'N', 'D', 'E', 'X', '\n'};
+constexpr std::uint32_t kChunkMagic = 0x4B434646;  // "FFCK"
+constexpr std::uint32_t kIndexMagic = 0x58494646;  // "FFIX"
+constexpr std::uint32_t kHasKeyframe = 1;
+
+struct FileHeader {
+  unsigned char magic[8];
+  std::uint16_t major;
+  std::uint16_t minor;
+  std::uint32_t header_size;
+  std::uint64_t header_hash;
+};
+static_assert(sizeof(FileHeader) == 24);
+
+struct RecordHeader {
+  std::uint32_t magic;
+  std::uint32_t flags;
+  std::uint32_t payload_size;
+  std::uint32_t raw_size;
+  std::uint64_t first_frame;
+  std::int64_t first_time;
+  std::int64_t last_time;
+  std::uint32_t frame_count;
+  std::uint32_t reserved;
+  std::uint64_t payload_hash;
+  std::uint64_t header_hash;  // of every field above
+};
+static_assert(sizeof(RecordHeader) == 64);
+
+struct Trailer {
+  std::uint64_t index_offset;
+  unsigned char magic[8];
+};
+static_assert(sizeof(Trailer) == 16);
+
+std::uint64_t hash(const void* data, std::size_t size) { return XXH3_64bits(data, size); }
+std::uint64_t header_hash(const RecordHeader& h) { return hash(&h, offsetof(RecordHeader, header_hash)); }
+
+void append_varint(std::string& out, std::uint64_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+bool read_varint(const unsigned char*& p, const unsigned char* end, std::uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const unsigned char byte = *p++;
+    value |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string deterministic_bytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  append_deterministic(message, bytes);
+  return bytes;
+}
+
+}  // namespace
+
+void append_deterministic(const google::protobuf::Message& message, std::string& out) {
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeToCodedStream(&coded);
+}
+
+namespace framing {
+
+std::uint64_t file_header_size(const char* first_bytes) {
+  FileHeader header;
+  std::memcpy(&header, first_bytes, sizeof header);
+  if (std::memcmp(header.magic, kFileMagic, sizeof kFileMagic) != 0) return 0;
+  return sizeof header + header.header_size;
+}
+
+bool record_size(const char* bytes, std::uint32_t& magic, std::uint64_t& total) {
+  RecordHeader header;
+  std::memcpy(&header, bytes, sizeof header);
+  if (header.header_hash != header_hash(header)) return false;
+  magic = header.magic;
+  total = sizeof header + header.payload_size;
+  return true;
+}
+
+std::string record(std::uint32_t magic, const std::string& payload) {
+  RecordHeader header{};
+  header.magic = magic;
+  header.payload_size = static_cast<std::uint32_t>(payload.size());
+  header.raw_size = header.payload_size;
+  header.payload_hash = hash(payload.data(), payload.size());
+  header.header_hash = header_hash(header);
+  std::string out(reinterpret_cast<const char*>(&header), sizeof header);
+  return out + payload;
+}
+
+}  // namespace framing
+
+FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& header, int compression_level)
+    : path_(path), level_(compression_level) {
+  file_ = std::fopen(path.c_str(), "wb");
+  if (file_ == nullptr) throw LogError(path + ": cannot write: " + errno_text());
+  const std::string bytes = deterministic_bytes(header);
+  FileHeader file_header{};
+  std::memcpy(file_header.magic, kFileMagic, sizeof kFileMagic);
+  file_header.major = kLogMajorVersion;
+  file_header.minor = kLogMinorVersion;
+  file_header.header_size = static_cast<std::uint32_t>(bytes.size());
+  file_header.header_hash = hash(bytes.data(), bytes.size());
+  write_bytes(&file_header, sizeof file_header);
+  write_bytes(bytes.data(), bytes.size());
+  if (std::fflush(file_) != 0) throw LogError(path_ + ": write failed: " + errno_text());
+  committed_.store(offset_, std::memory_order_release);
+}
+
+FrameLogWriter::~FrameLogWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void FrameLogWriter::write_bytes(const void* data, std::size_t size) {
+  if (std::fwrite(data, 1, size, file_) != size) throw LogError(path_ + ": write failed: " + errno_text());
+  offset_ += size;
+}
+
+void FrameLogWriter::write_record(std::uint32_t magic, const std::string& payload, std::uint32_t raw_size,
+                                  const v1::ChunkRef& ref, std::uint32_t flags) {
+  RecordHeader header{};
+  header.magic = magic;
+  header.flags = flags;
+  header.payload_size = static_cast<std::uint32_t>(payload.size());
+  header.raw_size = raw_size;
+  header.first_frame = ref.first_frame();
+  header.first_time = ref.first_time();
+  header.last_time = ref.last_time();
+  header.frame_count = ref.frame_count();
+  header.payload_hash = hash(payload.data(), payload.size());
+  header.header_hash = header_hash(header);
+  write_bytes(&header, sizeof header);
+  write_bytes(payload.data(), payload.size());
+}
+
+void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord* frames, std::size_t count,
+                                 std::string_view notes) {
+  if (count == 0 && keyframe == nullptr) return;
+  raw_.clear();
+  if (keyframe != nullptr) {
+    const std::string bytes = deterministic_bytes(*keyframe);
+    append_varint(raw_, bytes.size());
+    raw_.append(bytes);
+  } else {
+    append_varint(raw_, 0);
+  }
+  const Time first_time = count ? frames[0].key.deliver : 0;
+  Time previous = first_time;
+  std::uint64_t previous_request = 0;
+  auto& c = columns_;
+  c.Clear();
+  for (auto* column : {c.mutable_src(), c.mutable_dst(), c.mutable_kind(), c.mutable_client(), c.mutable_path(),
+                       c.mutable_status(), c.mutable_outcome(), c.mutable_load(), c.mutable_queue(), c.mutable_chosen()})
+    column->Reserve(static_cast<int>(count));
+  c.mutable_time_delta()->Reserve(static_cast<int>(count));
+  c.mutable_latency()->Reserve(static_cast<int>(count));
+  c.mutable_request_delta()->Reserve(static_cast<int>(count));
+  c.mutable_id()->Reserve(static_cast<int>(count));
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& record = frames[i];
+    c.add_time_delta(record.key.deliver - previous);
+    c.add_latency(record.key.deliver - record.sent);
+    c.add_src(record.src);
+    c.add_dst(record.dst);
+    c.add_kind(static_cast<std::uint32_t>(record.kind));
+    c.add_client(record.client);
+    c.add_request_delta(static_cast<std::int64_t>(record.request - previous_request));
+    previous_request = record.request;
+    c.add_path(record.path);
+    c.add_status(record.status);
+    c.add_outcome(static_cast<std::uint32_t>(record.outcome));
+    c.add_load(record.load);
+    c.add_queue(record.queue);
+    c.add_chosen(record.chosen == kNoNode ? 0 : record.chosen + 1);
+    c.add_id(record.id);
+    if (record.note_size || record.previous_size) {
+      c.add_note_frame(static_cast<std::uint32_t>(i));
+      c.add_note(std::string(notes.substr(record.note_offset, record.note_size)));
+      c.add_previous(std::string(notes.substr(record.note_offset + record.note_size, record.previous_size)));
+    }
+    if (record.state_size) {
+      c.add_state_frame(static_cast<std::uint32_t>(i));
+      const auto bytes = notes.substr(record.note_offset + record.note_size + record.previous_size, record.state_size);
+      c.add_state(bytes.data(), bytes.size());
+    }
+    previous = record.key.deliver;
+  }
+  append_deterministic(c, raw_);
+  compressed_.resize(ZSTD_compressBound(raw_.size()));
+  const std::size_t size = ZSTD_compress(compressed_.data(), compressed_.size(), raw_.data(), raw_.size(), level_);
+  if (ZSTD_isError(size)) throw LogError(path_ + ": compression failed: " + ZSTD_getErrorName(size));
+  compressed_.resize(size);
+
+  v1::ChunkRef ref;
+  ref.set_offset(offset_);
+  ref.set_first_frame(index_.frames());
+  ref.set_frame_count(static_cast<std::uint32_t>(count));
+  ref.set_first_time(first_time);
+  ref.set_last_time(count ? frames[count - 1].key.deliver : first_time);
+  ref.set_has_keyframe(keyframe != nullptr);
+  write_record(kChunkMagic, compressed_, static_cast<std::uint32_t>(raw_.size()), ref,
+               keyframe ? kHasKeyframe : 0);
+  if (std::fflush(file_) != 0) throw LogError(path_ + ": write failed: " + errno_text());
+  committed_.store(offset_, std::memory_order_release);
+  *index_.add_chunks() = ref;
+  index_.set_frames(index_.frames() + count);
+  if (count) index_.set_end_time(ref.last_time());
+}
+
+void FrameLogWriter::finish() {
+  if (finished_) return;
+  finished_ = true;
+  const std::uint64_t index_offset = offset_;
+  const std::string payload = deterministic_bytes(index_);
+  v1::ChunkRef ref;
+  ref.set_first_frame(index_.frames());
+  write_record(kIndexMagic, payload, static_cast<std::uint32_t>(payload.size()), ref, 0);
+  Trailer trailer{};
+  trailer.index_offset = index_offset;
+  std::memcpy(trailer.magic, kTrailerMagic, sizeof kTrailerMagic);
+  write_bytes(&trailer, sizeof trailer);
+  if (std::fclose(file_) != 0) {
+    file_ = nullptr;
+    throw LogError(path_ + ": write failed: " + errno_text());
+  }
+  file_ = nullptr;
+  committed_.store(offset_, std::memory_order_release);
+  finished_flag_.store(true, std::memory_order_release);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+FrameLogReader::FrameLogReader(const std::string& path) : path_(path) {
+  file_ = std::fopen(path.c_str(), "rb");
+  if (file_ == nullptr) throw LogError(path + ": cannot open: " + errno_text());
+  std::fseek(file_, 0, SEEK_END);
+  size_ = static_cast<std::uint64_t>(std::ftell(file_));
+  std::fseek(file_, 0, SEEK_SET);
+
+  FileHeader file_header{};
+  if (std::fread(&file_header, 1, sizeof file_header, file_) != sizeof file_header ||
+      std::memcmp(file_header.magic, kFileMagic, sizeof kFileMagic) != 0)
+    throw LogError(path + ": not a FlowFrame frame log (bad magic; expected a .ffl file from `flowframe run`)");
+  major_ = file_header.major;
+  minor_ = file_header.minor;
+  if (major_ > kLogMajorVersion)
+    throw LogError(path + ": frame log format " + std::to_string(major_) + "." + std::to_string(minor_) +
+                   " is newer than this FlowFrame reads (" + std::to_string(kLogMajorVersion) + "." +
+                   std::to_string(kLogMinorVersion) + "); upgrade FlowFrame");
+  if (file_header.header_size > size_ - sizeof file_header)
+    throw LogError(path + ": truncated inside the log header");
+  buffer_.resize(file_header.header_size);
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+      hash(buffer_.data(), buffer_.size()) != file_header.header_hash || !header_.ParseFromString(buffer_))
+    throw LogError(path + ": the log header is corrupted (checksum mismatch)");
+  data_start_ = sizeof file_header + file_header.header_size;
+  scanned_to_ = data_start_;
+  if (!load_index()) scan_records(data_start_, true);
+}
+
+bool FrameLogReader::refresh(bool final) {
+  if (health_.complete) return false;
+  growing_ = true;
+  std::fseek(file_, 0, SEEK_END);
+  size_ = static_cast<std::uint64_t>(std::ftell(file_));
+  const auto before = chunks_.size();
+  health_.problems.clear();
+  health_.truncated_bytes = 0;
+  scan_records(scanned_to_, final);
+  return chunks_.size() != before;
+}
+
+FrameLogReader::~FrameLogReader() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+std::uint64_t FrameLogReader::frame_count() const {
+  return chunks_.empty() ? 0 : chunks_.back().first_frame() + chunks_.back().frame_count();
+}
+
+bool FrameLogReader::load_index() {
+  if (size_ < data_start_ + sizeof(Trailer) + sizeof(RecordHeader)) return false;
+  Trailer trailer{};
+  std::fseek(file_, static_cast<long>(size_ - sizeof trailer), SEEK_SET);
+  if (std::fread(&trailer, 1, sizeof trailer, file_) != sizeof trailer ||
+      std::memcmp(trailer.magic, kTrailerMagic, sizeof kTrailerMagic) != 0 || trailer.index_offset < data_start_ ||
+      trailer.index_offset > size_ - sizeof trailer - sizeof(RecordHeader))
+    return false;
+  RecordHeader header{};
+  std::fseek(file_, static_cast<long>(trailer.index_offset), SEEK_SET);
+  if (std::fread(&header, 1, sizeof header, file_) != sizeof header || header.magic != kIndexMagic ||
+      header.header_hash != header_hash(header) ||
+      header.payload_size != size_ - sizeof trailer - sizeof header - trailer.index_offset)
+    return false;
+  buffer_.resize(header.payload_size);
+  v1::LogIndex index;
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+      hash(buffer_.data(), buffer_.size()) != header.payload_hash || !index.ParseFromString(buffer_))
+    return false;
+  chunks_.assign(index.chunks().begin(), index.chunks().end());
+  health_.complete = true;
+  return true;
+}
+
+void FrameLogReader::scan_records(std::uint64_t offset, bool final) {
+  RecordHeader header{};
+  while (offset < size_) {
+    scanned_to_ = offset;
+    const std::uint64_t left = size_ - offset;
+    std::fseek(file_, static_cast<long>(offset), SEEK_SET);
+    const bool whole_header = left >= sizeof header && std::fread(&header, 1, sizeof header, file_) == sizeof header;
+    if (!whole_header && !final) return;  // still arriving
+    if (!whole_header) {
+      health_.truncated_bytes = left;
+      health_.problems.push_back("log cut short: the last " + std::to_string(left) +
+                                 " bytes hold no complete chunk (the run did not finish writing)");
+      return;
+    }
+    const bool valid = (header.magic == kChunkMagic || header.magic == kIndexMagic) &&
+                       header.header_hash == header_hash(header);
+    if (!valid) {
+      // Look for the next intact chunk header; everything in between is lost.
+      std::uint64_t probe = offset + 1;
+      bool found = false;
+      for (; probe + sizeof header <= size_ && !found; ++probe) {
+        std::fseek(file_, static_cast<long>(probe), SEEK_SET);
+        if (std::fread(&header, 1, sizeof header, file_) == sizeof header && header.magic == kChunkMagic &&
+            header.header_hash == header_hash(header))
+          found = true;
+      }
+      if (!found) {
+        health_.truncated_bytes = size_ - offset;
+        health_.problems.push_back("corrupted data at byte " + std::to_string(offset) +
+                                   "; nothing readable after it");
+        return;
+      }
+      --probe;
+      health_.problems.push_back("corrupted chunk header at byte " + std::to_string(offset) + "; skipped " +
+                                 std::to_string(probe - offset) + " bytes");
+      offset = probe;
+    }
+    if (header.payload_size > size_ - offset - sizeof header && !final) return;  // still arriving
+    if (header.payload_size > size_ - offset - sizeof header) {
+      health_.truncated_bytes = size_ - offset;
+      health_.problems.push_back("log cut short inside the chunk at byte " + std::to_string(offset) + " (frames " +
+                                 std::to_string(header.first_frame) + "+ lost)");
+      return;
+    }
+    if (header.magic == kIndexMagic) {
+      // The end of the log: a growing log found its index; a file whose trailer failed to load, a damaged one.
+      if (growing_) health_.complete = true;
+      else health_.problems.push_back("the footer index is damaged; chunks were found by scanning");
+      scanned_to_ = size_;
+      return;
+    }
+    if (header.magic == framing::kReplyMagic) {  // a live stream's reply record: not part of the log
+      offset += sizeof header + header.payload_size;
+      continue;
+    }
+    v1::ChunkRef ref;
+    ref.set_offset(offset);
+    ref.set_first_frame(header.first_frame);
+    ref.set_frame_count(header.frame_count);
+    ref.set_first_time(header.first_time);
+    ref.set_last_time(header.last_time);
+    ref.set_has_keyframe(header.flags & kHasKeyframe);
+    chunks_.push_back(ref);
+    offset += sizeof header + header.payload_size;
+    scanned_to_ = offset;
+  }
+  if (!final) return;
+  health_.problems.push_back("no footer index: the run did not finish writing this log (read up to its last complete chunk)");
+}
+
+std::size_t FrameLogReader::chunk_of(std::uint64_t index) const {
+  std::size_t low = 0, high = chunks_.size();
+  while (low < high) {
+    const std::size_t mid = (low + high) / 2;
+    if (chunks_[mid].first_frame() + chunks_[mid].frame_count() <= index) low = mid + 1;
+    else high = mid;
+  }
+  if (low < chunks_.size() && chunks_[low].first_frame() <= index) return low;
+  return chunks_.size();
+}
+
+bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
+  const auto& ref = chunks_.at(i);
+  auto fail = [&](const std::string& what) {
+    health_.problems.push_back("chunk " + std::to_string(i) + " (frames " + std::to_string(ref.first_frame()) +
+                               "-" + std::to_string(ref.first_frame() + ref.frame_count()) + ", byte " +
+                               std::to_string(ref.offset()) + "): " + what + "; skipped");
+    return false;
+  };
+  RecordHeader header{};
+  std::fseek(file_, static_cast<long>(ref.offset()), SEEK_SET);
+  if (std::fread(&header, 1, sizeof header, file_) != sizeof header || header.magic != kChunkMagic ||
+      header.header_hash != header_hash(header))
+    return fail("corrupted chunk header");
+  buffer_.resize(header.payload_size);
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) return fail("cut short");
+  if (hash(buffer_.data(), buffer_.size()) != header.payload_hash) return fail("checksum mismatch (corrupted)");
+  raw_.resize(header.raw_size);
+  const std::size_t size = ZSTD_decompress(raw_.data(), raw_.size(), buffer_.data(), buffer_.size());
+  if (ZSTD_isError(size) || size != raw_.size()) return fail("does not decompress");
+
+  out.chunk = i;
+  out.frames.clear();
+  const auto* p = reinterpret_cast<const unsigned char*>(raw_.data());
+  const auto* end = p + raw_.size();
+  std::uint64_t length = 0;
+  if (!read_varint(p, end, length) || length > static_cast<std::uint64_t>(end - p)) return fail("bad keyframe");
+  out.has_keyframe = length > 0;
+  if (out.has_keyframe && !out.keyframe.ParseFromArray(p, static_cast<int>(length))) return fail("bad keyframe");
+  p += length;
+  auto& c = columns_;
+  if (!c.ParseFromArray(p, static_cast<int>(end - p))) return fail("bad frames");
+  const int n = c.time_delta_size();
+  for (int size : {c.latency_size(), c.src_size(), c.dst_size(), c.kind_size(), c.client_size(), c.request_delta_size(),
+                   c.path_size(), c.status_size(), c.outcome_size(), c.load_size(), c.queue_size(), c.chosen_size(),
+                   c.id_size()})
+    if (size != n) return fail("frame columns of different lengths");
+  if (c.note_size() != c.note_frame_size() || c.previous_size() != c.note_frame_size()) return fail("bad notes");
+  out.frames.resize(static_cast<std::size_t>(n));
+  Time time = header.first_time;
+  std::uint64_t request = 0;
+  for (int i = 0; i < n; ++i) {
+    auto& view = out.frames[static_cast<std::size_t>(i)];
+    auto& f = view.frame;
+    f.Clear();
+    f.set_time_delta(c.time_delta(i));
+    f.set_latency(c.latency(i));
+    f.set_src(c.src(i));
+    f.set_dst(c.dst(i));
+    f.set_kind(static_cast<v1::Frame::Kind>(c.kind(i)));
+    f.set_client(c.client(i));
+    request += static_cast<std::uint64_t>(c.request_delta(i));
+    f.set_request(request);
+    f.set_path(c.path(i));
+    f.set_status(c.status(i));
+    f.set_outcome(static_cast<v1::Frame::Outcome>(c.outcome(i)));
+    f.set_load(c.load(i));
+    f.set_queue(c.queue(i));
+    f.set_chosen(c.chosen(i));
+    f.set_id(c.id(i));
+    time += c.time_delta(i);
+    view.index = header.first_frame + static_cast<std::uint64_t>(i);
+    view.time = time;
+    view.sent = time - c.latency(i);
+  }
+  for (int k = 0; k < c.note_frame_size(); ++k) {
+    if (c.note_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad notes");
+    auto& f = out.frames[c.note_frame(k)].frame;
+    f.set_note(c.note(k));
+    f.set_previous(c.previous(k));
+  }
+  if (c.state_size() != c.state_frame_size()) return fail("bad states");
+  for (int k = 0; k < c.state_frame_size(); ++k) {
+    if (c.state_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad states");
+    if (!out.frames[c.state_frame(k)].frame.mutable_state()->ParseFromString(c.state(k))) return fail("bad state");
+  }
+  if (out.frames.size() != header.frame_count) return fail("frame count mismatch");
+  return true;
+}
+
+}  // namespace flowframe

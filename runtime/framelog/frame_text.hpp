@@ -1,0 +1,30 @@
+#pragma once
+// Frames in words: the summary a learner reads (`GET /users -> server-2`, `503 queue full`),
+// a one-line text form and a JSON form. Shared by `flowframe inspect` and the viewer.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "runtime/framelog/frame_log.hpp"
+
+namespace flowframe {
+
+class FrameText {
+ public:
+  explicit FrameText(const v1::LogHeader& header) : header_(header) {}
+
+  const std::string& node(std::uint32_t index) const;
+  std::string summary(const v1::Frame& frame) const;
+  std::string line(const FrameView& view) const;
+  nlohmann::ordered_json json(const FrameView& view) const;
+
+ private:
+  std::string path(const v1::Frame& frame) const;
+  const v1::LogHeader& header_;
+};
+
+// A server's busy time over its capacity time from the start to `now`, with `load` requests in
+// service since its last accounting; nullopt before it had any capacity.
+std::optional<double> utilization(const v1::ServerState& server, std::uint32_t load, Time now);
+
+}  // namespace flowframe

@@ -1,0 +1,332 @@
+#include "runtime/lab/experiment.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "runtime/scenario/scenario.hpp"
+#include "runtime/engine/simulation.hpp"
+#include "runtime/lab/summary.hpp"
+
+namespace flowframe {
+
+namespace {
+
+// Student's t, two-sided 95 %, by degrees of freedom (1..30); beyond that the normal 1.96.
+double t95(std::size_t dof) {
+  static const double table[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                 2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                 2.080, 2.074,  2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  return dof < std::size(table) ? table[dof] : 1.96;
+}
+
+bool numeric(const std::string& text) {
+  char* end = nullptr;
+  std::strtod(text.c_str(), &end);
+  return !text.empty() && *end == '\0';
+}
+
+// Every combination of the axes' values, the last axis varying fastest.
+std::vector<std::vector<std::pair<std::string, std::string>>> grid(const std::vector<SweepAxis>& axes) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> points{{}};
+  for (const auto& axis : axes) {
+    std::vector<std::vector<std::pair<std::string, std::string>>> next;
+    for (const auto& point : points)
+      for (const auto& value : axis.values) {
+        auto extended = point;
+        extended.emplace_back(axis.key, value);
+        next.push_back(std::move(extended));
+      }
+    points = std::move(next);
+  }
+  return points;
+}
+
+std::string label(const std::vector<std::pair<std::string, std::string>>& settings, std::size_t skip = SIZE_MAX) {
+  std::string out;
+  for (std::size_t i = 0; i < settings.size(); ++i)
+    if (i != skip) out += (out.empty() ? "" : " ") + settings[i].first + "=" + settings[i].second;
+  return out.empty() ? "all" : out;
+}
+
+}  // namespace
+
+SweepAxis parse_sweep(const std::string& text) {
+  const auto equals = text.find('=');
+  if (equals == std::string::npos || equals == 0 || equals + 1 == text.size())
+    throw std::invalid_argument("--sweep " + text + ": expected KEY=v1,v2,... (e.g. lb.strategy=random,least_conn)");
+  SweepAxis axis{text.substr(0, equals), {}};
+  std::size_t start = equals + 1;
+  while (start <= text.size()) {
+    const auto comma = text.find(',', start);
+    const auto value = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (value.empty()) throw std::invalid_argument("--sweep " + text + ": an empty value");
+    axis.values.push_back(value);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return axis;
+}
+
+Stat summarize_samples(const std::vector<double>& samples) {
+  Stat stat;
+  if (samples.empty()) return stat;
+  double sum = 0;
+  for (double x : samples) sum += x;
+  stat.mean = sum / static_cast<double>(samples.size());
+  if (samples.size() < 2) return stat;
+  double squares = 0;
+  for (double x : samples) squares += (x - stat.mean) * (x - stat.mean);
+  const double sd = std::sqrt(squares / static_cast<double>(samples.size() - 1));
+  stat.ci95 = t95(samples.size() - 1) * sd / std::sqrt(static_cast<double>(samples.size()));
+  return stat;
+}
+
+std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
+                                        const std::function<void(std::size_t, std::size_t)>& progress) {
+  const auto points = grid(spec.axes);
+  auto overrides_for = [&](const std::vector<std::pair<std::string, std::string>>& settings) {
+    auto overrides = spec.overrides;
+    if (spec.requests) overrides.push_back("stop.requests=" + std::to_string(spec.requests));
+    for (const auto& [key, value] : settings) overrides.push_back(key + "=" + value);
+    return overrides;
+  };
+  // Bad input shows before anything runs: every point's settings are checked, the source read once.
+  const auto source = read_scenario(spec.scenario);
+  std::vector<v1::Scenario> scenarios;
+  for (const auto& point : points) scenarios.push_back(parse_scenario(source.text, source.name, overrides_for(point)));
+
+  const std::size_t runs = points.size() * spec.seeds;
+  std::vector<nlohmann::ordered_json> summaries(runs);
+  std::atomic<std::size_t> next{0}, done{0};
+  std::mutex progress_mutex;
+  std::exception_ptr failure;
+  auto worker = [&] {
+    for (std::size_t run; (run = next++) < runs && !failure;) {
+      try {
+        const auto& scenario = scenarios[run / spec.seeds];
+        RunOptions options;
+        options.seed = spec.first_seed + run % spec.seeds;
+        options.threads = 1;
+        options.shards = 1;
+        if (!spec.record_dir.empty())
+          options.out_path = fmt::format("{}/{}-point{}-seed{}.ffl", spec.record_dir, scenario.name(), run / spec.seeds,
+                                         options.seed);
+        Simulation simulation(scenario, options, spec.factory);
+        summaries[run] = summarize(simulation.topology(), simulation.run());
+      } catch (...) {
+        std::lock_guard lock(progress_mutex);
+        if (!failure) failure = std::current_exception();
+      }
+      const auto finished = ++done;
+      if (progress) {
+        std::lock_guard lock(progress_mutex);
+        progress(finished, runs);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned j = 0; j < std::max(1u, spec.jobs); ++j) threads.emplace_back(worker);
+  for (auto& thread : threads) thread.join();
+  if (failure) std::rethrow_exception(failure);
+
+  std::vector<PointResult> results;
+  for (std::size_t p = 0; p < points.size(); ++p) {
+    PointResult result;
+    result.settings = points[p];
+    result.seeds = spec.seeds;
+    std::map<std::string, std::vector<double>> samples;
+    std::map<std::string, std::vector<double>> statuses;
+    std::set<std::string> status_names;
+    for (unsigned s = 0; s < spec.seeds; ++s)
+      for (const auto& [status, count] : summaries[p * spec.seeds + s]["requests"]["by_status"].items()) status_names.insert(status);
+    for (unsigned s = 0; s < spec.seeds; ++s) {
+      const auto& summary = summaries[p * spec.seeds + s];
+      const auto& requests = summary["requests"];
+      const double sent = std::max(1.0, requests["sent"].get<double>());
+      samples["throughput_rps"].push_back(summary["throughput_rps"].get<double>());
+      for (const char* name : {"mean", "p50", "p95", "p99", "p999", "max"})
+        samples[std::string("latency_") + name + "_ms"].push_back(summary["latency_ms"][name].get<double>());
+      samples["error_rate"].push_back(requests["failed"].get<double>() / sent);
+      for (const auto& status : status_names)
+        statuses[status].push_back(requests["by_status"].value(status, 0.0) / sent);
+      double sum = 0, top = 0, count = 0, hits = 0, caches = 0;
+      for (const auto& [id, node] : summary["nodes"].items()) {
+        if (node["kind"] == "server") {
+          const double u = node["utilization"].get<double>();
+          sum += u;
+          top = std::max(top, u);
+          ++count;
+        }
+        if (node.contains("hit_ratio")) {
+          hits += node["hit_ratio"].get<double>();
+          ++caches;
+        }
+      }
+      if (count) {
+        samples["utilization_mean"].push_back(sum / count);
+        samples["utilization_spread"].push_back(sum > 0 ? top / (sum / count) : 0);
+      }
+      if (caches) samples["hit_ratio"].push_back(hits / caches);
+    }
+    for (const auto& [name, values] : samples) result.metrics[name] = summarize_samples(values);
+    for (const auto& [status, values] : statuses) result.status_rates[status] = summarize_samples(values);
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+void write_table(const std::vector<PointResult>& points, std::ostream& out) {
+  std::size_t width = 5;
+  for (const auto& point : points) width = std::max(width, label(point.settings).size());
+  out << fmt::format("{:<{}}  {:>11} {:>21} {:>21} {:>21} {:>21} {:>9} {:>8} {:>7}\n", "point", width, "req/s",
+                     "mean ms", "p50 ms", "p99 ms", "p99.9 ms", "errors", "util", "spread");
+  auto cell = [](const Stat& stat) { return fmt::format("{:.3f} ±{:.3f}", stat.mean, stat.ci95); };
+  for (const auto& point : points) {
+    const auto& m = point.metrics;
+    auto get = [&](const char* name) { auto it = m.find(name); return it == m.end() ? Stat{} : it->second; };
+    out << fmt::format("{:<{}}  {:>11.1f} {:>21} {:>21} {:>21} {:>21} {:>8.2f}% {:>7.0f}% {:>7.2f}", label(point.settings),
+                       width, get("throughput_rps").mean, cell(get("latency_mean_ms")), cell(get("latency_p50_ms")),
+                       cell(get("latency_p99_ms")), cell(get("latency_p999_ms")), get("error_rate").mean * 100,
+                       get("utilization_mean").mean * 100, get("utilization_spread").mean);
+    if (m.count("hit_ratio")) out << fmt::format("  hit {:.1f}%", m.at("hit_ratio").mean * 100);
+    out << '\n';
+  }
+}
+
+void write_csv(const std::vector<PointResult>& points, std::ostream& out) {
+  if (points.empty()) return;
+  std::set<std::string> metrics, statuses;
+  for (const auto& point : points) {
+    for (const auto& [name, stat] : point.metrics) metrics.insert(name);
+    for (const auto& [status, stat] : point.status_rates) statuses.insert(status);
+  }
+  for (const auto& [key, value] : points.front().settings) out << key << ',';
+  out << "seeds";
+  for (const auto& name : metrics) out << ',' << name << ',' << name << "_ci95";
+  for (const auto& status : statuses) out << ",status_" << status << "_rate";
+  out << '\n';
+  for (const auto& point : points) {
+    for (const auto& [key, value] : point.settings) out << value << ',';
+    out << point.seeds;
+    for (const auto& name : metrics) {
+      const auto it = point.metrics.find(name);
+      if (it == point.metrics.end()) out << ",,";
+      else out << fmt::format(",{:.6g},{:.6g}", it->second.mean, it->second.ci95);
+    }
+    for (const auto& status : statuses) {
+      const auto it = point.status_rates.find(status);
+      out << ',' << (it == point.status_rates.end() ? 0.0 : it->second.mean);
+    }
+    out << '\n';
+  }
+}
+
+void write_json(const ExperimentSpec& spec, const std::vector<PointResult>& points, std::ostream& out) {
+  nlohmann::ordered_json json;
+  json["scenario"] = spec.scenario;
+  json["seeds"] = spec.seeds;
+  json["requests"] = spec.requests;
+  json["overrides"] = spec.overrides;
+  json["axes"] = nlohmann::ordered_json::array();
+  for (const auto& axis : spec.axes) json["axes"].push_back({{"key", axis.key}, {"values", axis.values}});
+  json["points"] = nlohmann::ordered_json::array();
+  for (const auto& point : points) {
+    nlohmann::ordered_json p;
+    for (const auto& [key, value] : point.settings) p["settings"][key] = value;
+    for (const auto& [name, stat] : point.metrics) p["metrics"][name] = {{"mean", stat.mean}, {"ci95", stat.ci95}};
+    for (const auto& [status, stat] : point.status_rates) p["status_rates"][status] = {{"mean", stat.mean}, {"ci95", stat.ci95}};
+    json["points"].push_back(p);
+  }
+  out << json.dump(2) << '\n';
+}
+
+void write_svg_plot(const ExperimentSpec& spec, const std::vector<PointResult>& points, const std::string& metric,
+                    std::ostream& out) {
+  // The x axis: the last axis whose values are all numbers.
+  std::size_t x_axis = SIZE_MAX;
+  for (std::size_t a = 0; a < spec.axes.size(); ++a)
+    if (std::all_of(spec.axes[a].values.begin(), spec.axes[a].values.end(), numeric)) x_axis = a;
+  if (x_axis == SIZE_MAX) throw std::invalid_argument("--plot needs a numeric --sweep for its x axis (e.g. workload.rate=500,700,900)");
+  struct Sample {
+    double x, y, ci;
+  };
+  std::map<std::string, std::vector<Sample>> series;
+  double x_low = 1e300, x_high = -1e300, y_high = 0;
+  for (const auto& point : points) {
+    const auto it = point.metrics.find(metric);
+    if (it == point.metrics.end()) continue;
+    const double x = std::stod(point.settings[x_axis].second);
+    series[label(point.settings, x_axis)].push_back({x, it->second.mean, it->second.ci95});
+    x_low = std::min(x_low, x);
+    x_high = std::max(x_high, x);
+    y_high = std::max(y_high, it->second.mean + it->second.ci95);
+  }
+  if (series.empty()) throw std::invalid_argument("--plot-metric " + metric + ": no such metric");
+  if (x_high == x_low) x_high = x_low + 1;
+  // A round top for the y axis.
+  const double magnitude = std::pow(10.0, std::floor(std::log10(std::max(y_high, 1e-9))));
+  double y_top = magnitude;
+  for (double step : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (step * magnitude >= y_high) {
+      y_top = step * magnitude;
+      break;
+    }
+  const double width = 900, height = 540, left = 80, right = 250, top = 50, bottom = 70;
+  auto sx = [&](double x) { return left + (x - x_low) / (x_high - x_low) * (width - left - right); };
+  auto sy = [&](double y) { return height - bottom - y / y_top * (height - top - bottom); };
+  const char* colors[] = {"#2f6fdb", "#e0562b", "#2aa876", "#9b51e0", "#d4a017", "#17a2b8", "#c2185b", "#555555"};
+  out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="Inter, Helvetica, Arial, sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="28" font-size="18" font-weight="600">{} — {} against {}</text>
+)svg",
+                     width, height, width, height, left, spec.scenario, metric, spec.axes[x_axis].key);
+  for (int tick = 0; tick <= 5; ++tick) {
+    const double y = y_top * tick / 5;
+    out << fmt::format(R"svg(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#e4e6eb"/><text x="{}" y="{:.1f}" font-size="12" text-anchor="end" fill="#555">{:g}</text>
+)svg",
+                       left, sy(y), width - right, sy(y), left - 8, sy(y) + 4, y);
+  }
+  for (const auto& value : spec.axes[x_axis].values) {
+    const double x = std::stod(value);
+    out << fmt::format(R"svg(<line x1="{:.1f}" y1="{}" x2="{:.1f}" y2="{}" stroke="#e4e6eb"/><text x="{:.1f}" y="{}" font-size="12" text-anchor="middle" fill="#555">{}</text>
+)svg",
+                       sx(x), top, sx(x), height - bottom, sx(x), height - bottom + 18, value);
+  }
+  out << fmt::format(R"svg(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333"/><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333"/>
+<text x="{}" y="{}" font-size="14" text-anchor="middle">{}</text>
+<text x="20" y="{}" font-size="14" text-anchor="middle" transform="rotate(-90 20 {})">{}</text>
+)svg",
+                     left, height - bottom, width - right, height - bottom, left, top, left, height - bottom,
+                     (left + width - right) / 2, height - 24, spec.axes[x_axis].key, (top + height - bottom) / 2,
+                     (top + height - bottom) / 2, metric + " (mean ± 95 % CI over seeds)");
+  int index = 0;
+  for (auto& [name, samples] : series) {
+    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.x < b.x; });
+    const char* color = colors[index % std::size(colors)];
+    std::string band, line;
+    for (const auto& s : samples) band += fmt::format("{:.1f},{:.1f} ", sx(s.x), sy(s.y + s.ci));
+    for (auto s = samples.rbegin(); s != samples.rend(); ++s) band += fmt::format("{:.1f},{:.1f} ", sx(s->x), sy(std::max(0.0, s->y - s->ci)));
+    for (const auto& s : samples) line += fmt::format("{:.1f},{:.1f} ", sx(s.x), sy(s.y));
+    out << fmt::format(R"svg(<polygon points="{}" fill="{}" fill-opacity="0.18" stroke="none"/>
+<polyline points="{}" fill="none" stroke="{}" stroke-width="2.5"/>
+)svg",
+                       band, color, line, color);
+    for (const auto& s : samples) out << fmt::format(R"svg(<circle cx="{:.1f}" cy="{:.1f}" r="3.5" fill="{}"/>)svg", sx(s.x), sy(s.y), color) << '\n';
+    const double legend_y = top + 10 + index * 24;
+    out << fmt::format(R"svg(<rect x="{}" y="{:.1f}" width="18" height="4" fill="{}"/><text x="{}" y="{:.1f}" font-size="13">{}</text>
+)svg",
+                       width - right + 20, legend_y, color, width - right + 44, legend_y + 6, name);
+    ++index;
+  }
+  out << "</svg>\n";
+}
+
+}  // namespace flowframe

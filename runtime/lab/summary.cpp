@@ -1,0 +1,130 @@
+#include "runtime/lab/summary.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "runtime/base/text.hpp"
+
+namespace flowframe {
+namespace {
+
+std::string kind_name(v1::Node::Kind kind) {
+  return lowercase(v1::Node::Kind_Name(kind));
+}
+
+double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
+
+}  // namespace
+
+nlohmann::ordered_json summarize(const Topology& topology, const RunResult& result) {
+  nlohmann::ordered_json summary;
+  const double sim_s = to_seconds(result.sim_end);
+  summary["scenario"] = topology.scenario().name();
+  summary["seed"] = topology.seed();
+  summary["sim_time_s"] = round3(sim_s);
+  summary["wall_s"] = round3(result.wall_s);
+  summary["frames"] = result.frames;
+  summary["hops"] = result.hops;
+  summary["hops_per_s"] = result.wall_s > 0 ? std::round(static_cast<double>(result.hops) / result.wall_s) : 0.0;
+  summary["threads"] = result.threads;
+  summary["shards"] = result.shards;
+  summary["windows"] = result.windows;  // synchronisation rounds between shards
+
+  LatencyHistogram latencies;
+  std::uint64_t sent = 0, completed = 0, failed = 0;
+  std::map<std::uint32_t, std::uint64_t> by_status;
+  Time first_sent = kTimeNever, last_answer = 0;
+  nlohmann::ordered_json nodes = nlohmann::ordered_json::object();
+  for (NodeIndex i = 1; i < topology.size(); ++i) {
+    const auto& component = topology.component(i);
+    v1::NodeState state;
+    component.snapshot(state);
+    if (const auto* measured = component.latencies()) latencies.merge(*measured);
+    if (state.has_client()) {
+      sent += state.client().sent();
+      completed += state.client().completed();
+      failed += state.client().failed();
+      for (const auto& [status, count] : state.client().by_status()) by_status[status] += count;
+      if (state.client().sent()) first_sent = std::min(first_sent, state.client().first_sent_ns());
+      last_answer = std::max(last_answer, state.client().last_answer_ns());
+    }
+    nlohmann::ordered_json node;
+    node["kind"] = kind_name(component.spec().kind());
+    node["handled"] = state.handled();
+    node["rejected"] = state.rejected();
+    const auto& server = state.server();
+    node["utilization"] = round3(utilization(server, state.load(), result.sim_end).value_or(0));
+    node["max_queue"] = server.max_queue();
+    if (state.has_cache()) {
+      const auto lookups = state.cache().hits() + state.cache().misses();
+      node["hit_ratio"] = lookups ? round3(static_cast<double>(state.cache().hits()) / static_cast<double>(lookups)) : 0.0;
+    }
+    nodes[component.id()] = node;
+  }
+  nlohmann::ordered_json requests;
+  requests["sent"] = sent;
+  requests["completed"] = completed;
+  requests["failed"] = failed;
+  requests["by_status"] = nlohmann::ordered_json::object();
+  for (const auto& [status, count] : by_status) requests["by_status"][std::to_string(status)] = count;
+  summary["requests"] = requests;
+  // Answers per second while the clients were at it (not counting a cache's sweeps afterwards).
+  const double busy_s = last_answer > first_sent && first_sent != kTimeNever ? to_seconds(last_answer - first_sent) : 0;
+  summary["throughput_rps"] = busy_s > 0 ? round3(static_cast<double>(completed + failed) / busy_s) : 0.0;
+  auto ms = [](Time t) { return round3(to_millis(t)); };
+  summary["latency_ms"] = {
+      {"mean", round3(latencies.mean() / kNanosPerMilli)},
+      {"p50", ms(latencies.quantile(0.5))},
+      {"p95", ms(latencies.quantile(0.95))},
+      {"p99", ms(latencies.quantile(0.99))},
+      {"p999", ms(latencies.quantile(0.999))},
+      {"max", ms(latencies.max())},
+  };
+  summary["nodes"] = nodes;
+  return summary;
+}
+
+void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
+  out << fmt::format("{}  seed {}  simulated {:.3f} s in {:.3f} s wall  ({} frames, {} hops, {:.0f} hops/s, {} thread{}, {} shard{})\n",
+                     s["scenario"].get<std::string>(), s["seed"].get<std::uint64_t>(), s["sim_time_s"].get<double>(),
+                     s["wall_s"].get<double>(), s["frames"].get<std::uint64_t>(), s["hops"].get<std::uint64_t>(),
+                     s["hops_per_s"].get<double>(), s["threads"].get<unsigned>(),
+                     s["threads"].get<unsigned>() == 1 ? "" : "s", s["shards"].get<unsigned>(),
+                     s["shards"].get<unsigned>() == 1 ? "" : "s");
+  const auto& r = s["requests"];
+  std::string statuses;
+  for (const auto& [status, count] : r["by_status"].items())
+    statuses += fmt::format("  {}: {}", status, count.get<std::uint64_t>());
+  out << fmt::format("requests  sent {}  completed {}  failed {}   by status:{}\n", r["sent"].get<std::uint64_t>(),
+                     r["completed"].get<std::uint64_t>(), r["failed"].get<std::uint64_t>(),
+                     statuses.empty() ? " none" : statuses);
+  const auto& l = s["latency_ms"];
+  out << fmt::format("latency   mean {:.3f} ms  p50 {:.3f}  p95 {:.3f}  p99 {:.3f}  p99.9 {:.3f}  max {:.3f}\n",
+                     l["mean"].get<double>(), l["p50"].get<double>(), l["p95"].get<double>(), l["p99"].get<double>(),
+                     l["p999"].get<double>(), l["max"].get<double>());
+  std::size_t width = 4;
+  for (const auto& [id, node] : s["nodes"].items()) width = std::max(width, id.size());
+  out << fmt::format("\n{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}\n", "node", width, "kind", "handled", "rejected",
+                     "util", "max queue", "detail");
+  constexpr std::size_t kMaxRows = 40;  // the JSON summary has every node
+  std::size_t rows = 0;
+  for (const auto& [id, node] : s["nodes"].items()) {
+    if (++rows > kMaxRows) {
+      out << fmt::format("… and {} more nodes (see --summary-json)\n", s["nodes"].size() - kMaxRows);
+      break;
+    }
+    const bool server = node["kind"] == "server";
+    const std::string detail =
+        node.contains("hit_ratio") ? fmt::format("hit ratio {:.1f}%", node["hit_ratio"].get<double>() * 100) : "";
+    auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),
+                           node["handled"].get<std::uint64_t>(), node["rejected"].get<std::uint64_t>(),
+                           server ? fmt::format("{:.0f}%", node["utilization"].get<double>() * 100) : "-",
+                           server ? std::to_string(node["max_queue"].get<std::uint32_t>()) : "-", detail);
+    row.erase(row.find_last_not_of(' ') + 1);
+    out << row << '\n';
+  }
+}
+
+}  // namespace flowframe

@@ -1,0 +1,808 @@
+#include <cctype>
+#include "runtime/scenario/scenario.hpp"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "runtime/scenario/settings.hpp"
+#include "runtime/base/text.hpp"
+
+namespace flowframe {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::TextFormat;
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += (out.empty() ? "" : "\n") + line;
+  return out;
+}
+
+class CollectErrors : public google::protobuf::io::ErrorCollector {
+ public:
+  CollectErrors(std::string file, std::vector<std::string>& out) : file_(std::move(file)), out_(out) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column, const std::string& message) override {
+    out_.push_back(file_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " +
+                   with_suggestion(message));
+  }
+
+ private:
+  // Protobuf says `Message type "flowframe.v1.Node" has no field named "capasity".`; add the likely fix.
+  static std::string with_suggestion(const std::string& message) {
+    static const std::regex pattern(R"(Message type \"([\w.]+)\" has no field named \"(\w+)\")");
+    std::smatch match;
+    if (!std::regex_search(message, match, pattern)) return message;
+    const Descriptor* type =
+        google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(match[1].str());
+    if (type == nullptr) return message;
+    std::vector<std::string> names;
+    for (int i = 0; i < type->field_count(); ++i) names.push_back(type->field(i)->name());
+    auto guess = closest_name(match[2].str(), names);
+    return guess.empty() ? message : message + " Did you mean \"" + guess + "\"?";
+  }
+
+  std::string file_;
+  std::vector<std::string>& out_;
+};
+
+// Turns a field path in the written file into "file:line:column".
+class Locator {
+ public:
+  Locator(std::string file, const TextFormat::ParseInfoTree* tree) : file_(std::move(file)), tree_(tree) {}
+
+  struct Step {
+    const char* field;
+    int index = -1;
+  };
+  std::string at(std::initializer_list<Step> path) const { return at(std::vector<Step>(path)); }
+  std::string at(const std::vector<Step>& path) const {
+    const Descriptor* type = v1::Scenario::descriptor();
+    const TextFormat::ParseInfoTree* tree = tree_;
+    std::string best = file_;
+    for (const auto& step : path) {
+      if (tree == nullptr || type == nullptr) break;
+      const auto* field = type->FindFieldByName(step.field);
+      if (field == nullptr) break;
+      const auto location = tree->GetLocation(field, step.index);
+      if (location.line < 0) break;
+      best = file_ + ":" + std::to_string(location.line + 1) + ":" + std::to_string(location.column + 1);
+      if (field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) break;
+      tree = tree->GetTreeForNested(field, step.index);
+      type = field->message_type();
+    }
+    return best;
+  }
+
+ private:
+  std::string file_;
+  const TextFormat::ParseInfoTree* tree_;
+};
+
+const char* params_field(v1::Node::Kind kind) {
+  switch (kind) {
+    case v1::Node::CLIENT: return "client";
+    case v1::Node::LOAD_BALANCER: return "load_balancer";
+    case v1::Node::SERVER: return "server";
+    case v1::Node::CACHE: return "cache";
+    case v1::Node::DATABASE: return "database";
+    case v1::Node::API_GATEWAY: return "api_gateway";
+    case v1::Node::TOKEN_SERVICE: return "token_service";
+    case v1::Node::OBJECT_STORAGE: return "object_storage";
+    default: return nullptr;
+  }
+}
+
+v1::Distribution constant_ms(double ms) {
+  v1::Distribution d;
+  d.set_mean_ms(ms);
+  return d;
+}
+
+bool valid_distribution(const v1::Distribution& d) {
+  switch (d.shape()) {
+    case v1::Distribution::CONSTANT:
+    case v1::Distribution::EXPONENTIAL: return d.mean_ms() > 0;
+    case v1::Distribution::UNIFORM: return d.min_ms() >= 0 && d.max_ms() > 0 && d.max_ms() >= d.min_ms();
+    case v1::Distribution::LOGNORMAL: return d.mean_ms() > 0 && d.sigma() > 0;
+    case v1::Distribution::PARETO: return d.mean_ms() > 0 && d.alpha() > 1;
+    default: return false;
+  }
+}
+
+bool valid_id(const std::string& id) {
+  if (id.empty()) return false;
+  for (char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  return true;
+}
+
+class Validator {
+ public:
+  Validator(const v1::Scenario& written, const Locator& locate) : s_(written), at_(locate) {}
+
+  std::vector<std::string> run() {
+    check_nodes();
+    check_links();
+    check_workload();
+    check_stop();
+    check_events();
+    return problems_;
+  }
+
+ private:
+  void problem(const std::string& where, const std::string& field, const std::string& message) {
+    problems_.push_back(where + ": " + field + ": " + message);
+  }
+
+  std::string node_field(int i, const char* params, const char* field) const {
+    return params ? at_.at({{"nodes", i}, {params}, {field}}) : at_.at({{"nodes", i}, {field}});
+  }
+
+  void check_distribution(const v1::Distribution& d, const std::string& where, const std::string& field) {
+    switch (d.shape()) {
+      case v1::Distribution::CONSTANT:
+      case v1::Distribution::EXPONENTIAL:
+        if (!(d.mean_ms() > 0)) problem(where, field + ".mean_ms", "must be > 0 (got " + fmt_number(d.mean_ms()) + ")");
+        break;
+      case v1::Distribution::UNIFORM:
+        if (d.min_ms() < 0) problem(where, field + ".min_ms", "must be >= 0 (got " + fmt_number(d.min_ms()) + ")");
+        if (!(d.max_ms() > 0) || d.max_ms() < d.min_ms())
+          problem(where, field + ".max_ms", "must be > 0 and >= min_ms");
+        break;
+      case v1::Distribution::LOGNORMAL:
+        if (!(d.mean_ms() > 0)) problem(where, field + ".mean_ms", "must be > 0");
+        if (!(d.sigma() > 0)) problem(where, field + ".sigma", "must be > 0");
+        break;
+      case v1::Distribution::PARETO:
+        if (!(d.mean_ms() > 0)) problem(where, field + ".mean_ms", "must be > 0");
+        if (!(d.alpha() > 1)) problem(where, field + ".alpha", "must be > 1 (the mean is infinite otherwise)");
+        break;
+      default:
+        problem(where, field + ".shape", "unknown shape");
+    }
+  }
+
+  void check_nodes() {
+    if (s_.nodes().empty()) problem(at_.at({}), "nodes", "a scenario needs nodes");
+    for (int i = 0; i < s_.nodes_size(); ++i) {
+      const auto& node = s_.nodes(i);
+      const auto where = at_.at({{"nodes", i}});
+      if (!valid_id(node.id())) {
+        problem(node_field(i, nullptr, "id"), "id",
+                "'" + node.id() + "' is not a valid id (letters, digits, '-' and '_')");
+        continue;
+      }
+      if (node.kind() == v1::Node::KIND_UNSPECIFIED || node.kind() == v1::Node::DIRECTOR) {
+        problem(where, "kind",
+                "node '" + node.id() +
+                    "' needs a kind: CLIENT, LOAD_BALANCER, SERVER, CACHE, DATABASE, API_GATEWAY, TOKEN_SERVICE or "
+                    "OBJECT_STORAGE");
+        continue;
+      }
+      if (node.params_case() != v1::Node::PARAMS_NOT_SET) {
+        const auto* set = v1::Node::descriptor()->FindFieldByNumber(node.params_case());
+        if (set->name() != params_field(node.kind()))
+          problem(at_.at({{"nodes", i}, {set->name().c_str()}}), set->name(),
+                  "node '" + node.id() + "' is a " + v1::Node::Kind_Name(node.kind()) + ", it takes '" +
+                      params_field(node.kind()) + "' parameters");
+      }
+      if (!(node.timeout_ms() >= 0))
+        problem(node_field(i, nullptr, "timeout_ms"), "timeout_ms", "must be >= 0 (0: no timeout)");
+      std::vector<std::string> ids;
+      if (node.replicas() == 0) ids.push_back(node.id());
+      for (std::uint32_t r = 1; r <= node.replicas(); ++r) ids.push_back(node.id() + "-" + std::to_string(r));
+      groups_[node.id()] = i;
+      if (!node.group().empty()) groups_[node.group()] = i;
+      for (const auto& id : ids) {
+        if (!ids_.emplace(id, i).second)
+          problem(node_field(i, nullptr, "id"), "id", "duplicate node id '" + id + "'");
+      }
+      if (node.kind() == v1::Node::SERVER) {
+        const auto& server = node.server();
+        if (!server.has_service_time())
+          problem(where, "server.service_time", "server '" + node.id() + "' needs a service_time");
+        else
+          check_distribution(server.service_time(), at_.at({{"nodes", i}, {"server"}, {"service_time"}}),
+                             "service_time");
+        if (server.has_weight() && server.weight() == 0)
+          problem(node_field(i, "server", "weight"), "weight", "must be >= 1");
+        if (server.has_speed() && !(server.speed() > 0))
+          problem(node_field(i, "server", "speed"), "speed", "must be > 0");
+      }
+    }
+    // Components name other nodes: check them once every id is known.
+    for (int i = 0; i < s_.nodes_size(); ++i)
+      if (valid_id(s_.nodes(i).id())) check_component(i);
+  }
+
+  // Checks of the richer components, each naming the field at fault.
+  void check_component(int i) {
+    const auto& node = s_.nodes(i);
+    auto at = [&](std::initializer_list<Locator::Step> rest) {
+      std::vector<Locator::Step> path{{"nodes", i}};
+      path.insert(path.end(), rest.begin(), rest.end());
+      return at_.at(path);
+    };
+    auto optional_distribution = [&](bool has, const v1::Distribution& d, const char* params, const char* field) {
+      if (has) check_distribution(d, at({{params}, {field}}), field);
+    };
+    switch (node.kind()) {
+      case v1::Node::CACHE: {
+        const auto& cache = node.cache();
+        optional_distribution(cache.has_op_time(), cache.op_time(), "cache", "op_time");
+        if (cache.has_sweep_interval_ms() && !(cache.sweep_interval_ms() > 0))
+          problem(at({{"cache"}, {"sweep_interval_ms"}}), "cache.sweep_interval_ms", "must be > 0");
+        for (int k = 0; k < cache.entries_size(); ++k) {
+          if (cache.entries(k).ttl_s() < 0)
+            problem(at({{"cache"}, {"entries", k}, {"ttl_s"}}), "cache.entries.ttl_s",
+                    "negative TTL " + fmt_number(cache.entries(k).ttl_s()) + " s (0 means no expiry)");
+          if (cache.entries(k).key().empty())
+            problem(at({{"cache"}, {"entries", k}}), "cache.entries.key", "an entry needs a key");
+        }
+        break;
+      }
+      case v1::Node::DATABASE: {
+        const auto& database = node.database();
+        optional_distribution(database.has_query_time(), database.query_time(), "database", "query_time");
+        if (database.has_max_connections() && database.max_connections() == 0)
+          problem(at({{"database"}, {"max_connections"}}), "database.max_connections", "must be >= 1");
+        std::set<std::string> names;
+        for (int t = 0; t < database.tables_size(); ++t) {
+          const auto& table = database.tables(t);
+          if (table.name().empty() || !names.insert(table.name()).second)
+            problem(at({{"database"}, {"tables", t}, {"name"}}), "database.tables.name",
+                    table.name().empty() ? "a table needs a name" : "duplicate table '" + table.name() + "'");
+          std::set<std::uint64_t> ids;
+          for (int r = 0; r < table.rows_size(); ++r)
+            if (!ids.insert(table.rows(r).id()).second)
+              problem(at({{"database"}, {"tables", t}, {"rows", r}, {"id"}}), "database.tables.rows.id",
+                      "duplicate id " + std::to_string(table.rows(r).id()) + " in table '" + table.name() + "'");
+        }
+        break;
+      }
+      case v1::Node::SERVER: {
+        if (!node.server().has_cache_aside()) break;
+        const auto& handler = node.server().cache_aside();
+        auto needs = [&](const std::string& id, v1::Node::Kind kind, const char* field) {
+          const auto where = at({{"server"}, {"cache_aside"}, {field}});
+          const std::string name = std::string("cache_aside.") + field;
+          if (!known(id)) return problem(where, name, id.empty() ? "missing" : unknown(id)), false;
+          if (kind_of(id) != kind) return problem(where, name, "'" + id + "' is not a " + v1::Node::Kind_Name(kind)), false;
+          if (!linked_from(node.group().empty() ? node.id() : node.group(), id) && !linked_from(node.id(), id))
+            return problem(where, name, "'" + node.id() + "' has no link to '" + id + "'"), false;
+          return true;
+        };
+        needs(handler.cache(), v1::Node::CACHE, "cache");
+        if (needs(handler.database(), v1::Node::DATABASE, "database") && !has_table(handler.database(), handler.table()))
+          problem(at({{"server"}, {"cache_aside"}, {"table"}}), "cache_aside.table",
+                  "unknown table '" + handler.table() + "' in database '" + handler.database() + "'");
+        if (handler.ttl_s() < 0)
+          problem(at({{"server"}, {"cache_aside"}, {"ttl_s"}}), "cache_aside.ttl_s",
+                  "negative TTL " + fmt_number(handler.ttl_s()) + " s (0 means no expiry)");
+        break;
+      }
+      case v1::Node::API_GATEWAY: {
+        const auto& gateway = node.api_gateway();
+        std::set<std::string> pools;
+        for (int p = 0; p < gateway.pools_size(); ++p) {
+          const auto& pool = gateway.pools(p);
+          if (pool.name().empty() || !pools.insert(pool.name()).second)
+            problem(at({{"api_gateway"}, {"pools", p}, {"name"}}), "api_gateway.pools.name",
+                    pool.name().empty() ? "a pool needs a name" : "duplicate pool '" + pool.name() + "'");
+          if (!known(pool.servers()))
+            problem(at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
+                    pool.servers().empty() ? "missing: name a server or group" : unknown(pool.servers()));
+          else if (!linked_from(node.id(), pool.servers()))
+            problem(at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
+                    "'" + node.id() + "' has no link to '" + pool.servers() + "'");
+        }
+        if (gateway.routes().empty())
+          problem(at({{"api_gateway"}}), "api_gateway.routes", "a gateway needs at least one route");
+        for (int r = 0; r < gateway.routes_size(); ++r) {
+          const auto& route = gateway.routes(r);
+          if (route.prefix().empty() || route.prefix()[0] != '/')
+            problem(at({{"api_gateway"}, {"routes", r}, {"prefix"}}), "api_gateway.routes.prefix", "a prefix starts with '/'");
+          if (!pools.count(route.pool())) {
+            std::vector<std::string> names(pools.begin(), pools.end());
+            auto guess = closest_name(route.pool(), names);
+            problem(at({{"api_gateway"}, {"routes", r}, {"pool"}}), "api_gateway.routes.pool",
+                    "route to unknown pool '" + route.pool() + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
+          }
+        }
+        for (const char* which : {"per_client", "global"}) {
+          const bool per_client = std::string(which) == "per_client";
+          if (per_client ? !gateway.has_per_client() : !gateway.has_global()) continue;
+          const auto& bucket = per_client ? gateway.per_client() : gateway.global();
+          if (!(bucket.rate() > 0))
+            problem(at({{"api_gateway"}, {which}, {"rate"}}), std::string("api_gateway.") + which + ".rate", "must be > 0");
+          if (bucket.burst() < 1)
+            problem(at({{"api_gateway"}, {which}, {"burst"}}), std::string("api_gateway.") + which + ".burst", "must be >= 1");
+        }
+        break;
+      }
+      case v1::Node::TOKEN_SERVICE: {
+        const auto& service = node.token_service();
+        if (service.secret().empty())
+          problem(at({{"token_service"}, {"secret"}}), "token_service.secret", "empty secret: tokens could be forged");
+        if (service.bucket().empty()) problem(at({{"token_service"}, {"bucket"}}), "token_service.bucket", "missing");
+        if (!(service.token_ttl_s() > 0))
+          problem(at({{"token_service"}, {"token_ttl_s"}}), "token_service.token_ttl_s", "must be > 0");
+        optional_distribution(service.has_service_time(), service.service_time(), "token_service", "service_time");
+        break;
+      }
+      case v1::Node::OBJECT_STORAGE: {
+        const auto& storage = node.object_storage();
+        if (storage.secret().empty())
+          problem(at({{"object_storage"}, {"secret"}}), "object_storage.secret", "empty secret: tokens could be forged");
+        if (storage.buckets().empty()) problem(at({{"object_storage"}}), "object_storage.buckets", "needs a bucket");
+        optional_distribution(storage.has_op_time(), storage.op_time(), "object_storage", "op_time");
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  bool has_table(const std::string& database, const std::string& table) const {
+    auto it = ids_.find(database);
+    if (it == ids_.end()) return false;
+    for (const auto& t : s_.nodes(it->second).database().tables())
+      if (t.name() == table) return true;
+    return false;
+  }
+
+  // A link end or event target: a node id, a replicated group, or a member of one.
+  bool known(const std::string& id) const { return ids_.count(id) || groups_.count(id); }
+  v1::Node::Kind kind_of(const std::string& id) const {
+    auto it = ids_.find(id);
+    if (it != ids_.end()) return s_.nodes(it->second).kind();
+    auto group = groups_.find(id);
+    return group == groups_.end() ? v1::Node::KIND_UNSPECIFIED : s_.nodes(group->second).kind();
+  }
+  std::string unknown(const std::string& id) const {
+    std::vector<std::string> names;
+    for (const auto& [name, index] : groups_) names.push_back(name);
+    for (const auto& [name, index] : ids_) names.push_back(name);
+    auto guess = closest_name(id, names);
+    return "unknown node '" + id + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)");
+  }
+
+  // Whether a link goes from `from` (a node, group or member) to `to` (any node if empty).
+  bool linked_from(const std::string& from, const std::string& to) const {
+    auto group_of = [&](const std::string& id) {
+      auto it = ids_.find(id);
+      return it == ids_.end() ? id : s_.nodes(it->second).id();
+    };
+    for (const auto& link : s_.links()) {
+      const bool starts = link.from() == from || group_of(link.from()) == group_of(from);
+      if (starts && (to.empty() || link.to() == to || group_of(link.to()) == group_of(to))) return true;
+      const bool ends = link.to() == from || group_of(link.to()) == group_of(from);
+      if (ends && !to.empty() && (link.from() == to || group_of(link.from()) == group_of(to))) return true;
+    }
+    return false;
+  }
+
+  void check_links() {
+    for (int i = 0; i < s_.links_size(); ++i) {
+      const auto& link = s_.links(i);
+      for (const char* end : {"from", "to"}) {
+        const auto& id = std::string(end) == "from" ? link.from() : link.to();
+        if (!known(id)) problem(at_.at({{"links", i}, {end}}), std::string("links.") + end, unknown(id));
+      }
+      if (link.from() == link.to())
+        problem(at_.at({{"links", i}}), "links", "a link needs two different nodes");
+      const auto where = at_.at({{"links", i}, {"latency"}});
+      auto at = [&](const char* field) { return at_.at({{"links", i}, {"latency"}, {field}}); };
+      if (!link.has_latency()) {
+        problem(at_.at({{"links", i}}), "links.latency", "a link needs a latency (e.g. latency { mean_ms: 1 })");
+        continue;
+      }
+      const auto& latency = link.latency();
+      if (latency.shape() == v1::Distribution::CONSTANT) {
+        if (latency.mean_ms() < 0)
+          problem(at("mean_ms"), "latency.mean_ms", "negative latency " + fmt_number(latency.mean_ms()) + " ms");
+        else if (latency.mean_ms() == 0)
+          problem(at("mean_ms"), "latency.mean_ms",
+                  "zero-latency link: every link needs a positive latency (it is the lookahead that "
+                  "lets nodes run in parallel)");
+      } else if (latency.shape() == v1::Distribution::UNIFORM) {
+        if (!(latency.min_ms() > 0))
+          problem(at("min_ms"), "latency.min_ms", "a uniform link latency needs min_ms > 0 (got " + fmt_number(latency.min_ms()) + ")");
+        if (latency.max_ms() < latency.min_ms()) problem(at("max_ms"), "latency.max_ms", "must be >= min_ms");
+      } else {
+        problem(where, "latency.shape", "links take CONSTANT or UNIFORM latency (a positive minimum is needed)");
+      }
+      // The link's minimum is its lookahead; far below a nanosecond it would round to zero.
+      if (latency.shape() == v1::Distribution::CONSTANT && latency.mean_ms() > 0 && latency.mean_ms() < 1e-6)
+        problem(at("mean_ms"), "latency.mean_ms", "below 1 ns");
+    }
+  }
+
+  void check_workload() {
+    if (!s_.has_workload()) {
+      problem(at_.at({}), "workload", "missing workload (which clients send what, at what rate)");
+      return;
+    }
+    const auto& w = s_.workload();
+    if (!known(w.clients()))
+      problem(at_.at({{"workload"}, {"clients"}}), "workload.clients",
+              w.clients().empty() ? "missing: name the client node or group" : unknown(w.clients()));
+    else if (kind_of(w.clients()) != v1::Node::CLIENT)
+      problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "'" + w.clients() + "' is not a CLIENT");
+    else if (!linked_from(w.clients(), w.target()))
+      problem(at_.at({{"workload"}, {w.target().empty() ? "clients" : "target"}}),
+              w.target().empty() ? "workload.clients" : "workload.target",
+              "'" + w.clients() + "' has no link " + (w.target().empty() ? "to any node" : "to '" + w.target() + "'") +
+                  "; add links { from: \"" + w.clients() + "\" to: ... }");
+    const bool closed = w.arrival() == v1::Workload::CLOSED;
+    if (closed && w.users() == 0)
+      problem(at_.at({{"workload"}, {"users"}}), "workload.users", "a closed loop needs users >= 1");
+    if (closed && w.has_think_time())
+      check_distribution(w.think_time(), at_.at({{"workload"}, {"think_time"}}), "think_time");
+    if (w.arrival() == v1::Workload::ON_OFF && !(w.on_s() > 0 && w.off_s() >= 0))
+      problem(at_.at({{"workload"}, {"on_s"}}), "workload.on_s", "ON_OFF needs on_s > 0 and off_s >= 0");
+    if (w.arrival() == v1::Workload::RAMP && !(w.ramp_s() > 0 && w.ramp_to() >= 0))
+      problem(at_.at({{"workload"}, {"ramp_s"}}), "workload.ramp_s", "RAMP needs ramp_s > 0 and ramp_to >= 0");
+    if (!closed && !(w.rate() > 0) && !(w.rate() == 0 && w.script_size() > 0))
+      problem(at_.at({{"workload"}, {"rate"}}), "workload.rate",
+              "must be > 0 requests per second (or 0 with scripted requests)");
+    for (int k = 0; k < w.script_size(); ++k) check_script(k);
+    for (int i = 0; i < w.paths_size(); ++i) {
+      if (w.paths(i).keys() > 1'000'000 && w.paths(i).zipf_s() > 0)
+        problem(at_.at({{"workload"}, {"paths", i}, {"keys"}}), "workload.paths.keys", "at most 1,000,000 with zipf_s");
+      if (w.paths(i).zipf_s() < 0)
+        problem(at_.at({{"workload"}, {"paths", i}, {"zipf_s"}}), "workload.paths.zipf_s", "must be >= 0");
+      if (!valid_method(w.paths(i).method()))
+        problem(at_.at({{"workload"}, {"paths", i}, {"method"}}), "workload.paths.method", "GET, PUT, POST or DELETE");
+    }
+    if (!w.target().empty() && !known(w.target()))
+      problem(at_.at({{"workload"}, {"target"}}), "workload.target", unknown(w.target()));
+    for (int i = 0; i < w.paths_size(); ++i) {
+      if (w.paths(i).path().empty() || w.paths(i).path()[0] != '/')
+        problem(at_.at({{"workload"}, {"paths", i}}), "workload.paths.path", "a path starts with '/'");
+      if (w.paths(i).weight() == 0)
+        problem(at_.at({{"workload"}, {"paths", i}}), "workload.paths.weight", "must be >= 1");
+    }
+  }
+
+  static bool valid_method(const std::string& method) {
+    return method.empty() || method == "GET" || method == "PUT" || method == "POST" || method == "DELETE";
+  }
+
+  void check_script(int k) {
+    const auto& item = s_.workload().script(k);
+    auto at = [&](const char* field) { return at_.at({{"workload"}, {"script", k}, {field}}); };
+    if (item.at_s() < 0) problem(at("at_s"), "workload.script.at_s", "must be >= 0");
+    if (!item.client().empty() && kind_of(item.client()) != v1::Node::CLIENT)
+      problem(at("client"), "workload.script.client",
+              known(item.client()) ? "'" + item.client() + "' is not a CLIENT" : unknown(item.client()));
+    if (!item.client().empty() && ids_.count(item.client()) == 0)
+      problem(at("client"), "workload.script.client", "name one client node (e.g. client-1), not a group");
+    if (!valid_method(item.method())) problem(at("method"), "workload.script.method", "GET, PUT, POST or DELETE");
+    if (!item.has_valet()) return;
+    const auto& valet = item.valet();
+    auto valet_at = [&](const char* field) { return at_.at({{"workload"}, {"script", k}, {"valet"}, {field}}); };
+    if (valet.object().empty()) problem(valet_at("object"), "workload.script.valet.object", "missing object key");
+    if (!known(valet.storage()))
+      problem(valet_at("storage"), "workload.script.valet.storage",
+              valet.storage().empty() ? "missing: name the object storage node" : unknown(valet.storage()));
+    else if (kind_of(valet.storage()) != v1::Node::OBJECT_STORAGE)
+      problem(valet_at("storage"), "workload.script.valet.storage", "'" + valet.storage() + "' is not OBJECT_STORAGE");
+    else if (!linked_from(s_.workload().clients(), valet.storage()))
+      problem(valet_at("storage"), "workload.script.valet.storage",
+              "'" + s_.workload().clients() + "' has no link to '" + valet.storage() + "'");
+  }
+
+  void check_stop() {
+    if (s_.workload().rate() == 0 && s_.workload().script_size() > 0) return;  // ends after the script
+    if (s_.stop().requests() == 0 && !(s_.stop().duration_s() > 0))
+      problem(at_.at({{"stop"}}), "stop", "set stop.requests or stop.duration_s so the run ends");
+    if (s_.stop().duration_s() < 0) problem(at_.at({{"stop"}, {"duration_s"}}), "stop.duration_s", "must be >= 0");
+  }
+
+  void check_events() {
+    for (int i = 0; i < s_.events_size(); ++i) {
+      const auto& event = s_.events(i);
+      const auto where = at_.at({{"events", i}});
+      if (event.at_s() < 0) problem(at_.at({{"events", i}, {"at_s"}}), "events.at_s", "must be >= 0");
+      if (!known(event.node())) {
+        problem(at_.at({{"events", i}, {"node"}}), "events.node", unknown(event.node()));
+        continue;
+      }
+      const auto kind = kind_of(event.node());
+      switch (event.action_case()) {
+        case v1::TimedEvent::kSet: {
+          const auto& field = event.set().field();
+          v1::Node probe;
+          probe.set_kind(kind);
+          if (!runtime_settable(kind, field)) {
+            problem(at_.at({{"events", i}, {"set"}, {"field"}}), "events.set.field",
+                    "'" + field + "' cannot change during a run on a " + v1::Node::Kind_Name(kind));
+          } else if (auto error = apply_setting(node_params(probe), field, event.set().value()); !error.empty()) {
+            problem(at_.at({{"events", i}, {"set"}, {"value"}}), "events.set.value", error);
+          }
+          break;
+        }
+        case v1::TimedEvent::kFail:
+        case v1::TimedEvent::kRestore:
+          if (kind != v1::Node::SERVER)
+            problem(where, "events", "fail and restore apply to servers; '" + event.node() + "' is not one");
+          break;
+        case v1::TimedEvent::kFault: {
+          const auto& fault = event.fault();
+          if (auto error = check_fault(fault); !error.empty())
+            problem(at_.at({{"events", i}, {"fault"}}), "events.fault", error);
+          else if (fault.has_link() && !known(fault.link().to()))
+            problem(at_.at({{"events", i}, {"fault"}}), "events.fault.link.to", unknown(fault.link().to()));
+          else if (fault.has_link() && !linked_from(event.node(), fault.link().to()) &&
+                   !linked_from(fault.link().to(), event.node()))
+            problem(at_.at({{"events", i}, {"fault"}}), "events.fault.link.to",
+                    "no link between '" + event.node() + "' and '" + fault.link().to() + "'");
+          break;
+        }
+        default:
+          problem(where, "events", "an event needs an action: set { field value }, fail, restore or fault");
+      }
+    }
+  }
+
+  const v1::Scenario& s_;
+  const Locator& at_;
+  std::map<std::string, int> ids_;     // every concrete node id -> written node index
+  std::map<std::string, int> groups_;  // every written id (group or single) -> written index
+  std::vector<std::string> problems_;
+};
+
+v1::Scenario expand_replicas(const v1::Scenario& written) {
+  v1::Scenario flat = written;
+  flat.clear_nodes();
+  for (const auto& node : written.nodes()) {
+    if (node.replicas() == 0) {
+      *flat.add_nodes() = node;
+      continue;
+    }
+    for (std::uint32_t r = 1; r <= node.replicas(); ++r) {
+      auto& member = *flat.add_nodes();
+      member = node;
+      member.set_id(node.id() + "-" + std::to_string(r));
+      member.set_group(node.id());
+      member.set_replicas(0);
+      // Members stack below the group's position so the canvas shows them all.
+      member.mutable_position()->set_y(node.position().y() + (r - 1) * 1.0);
+    }
+  }
+  return flat;
+}
+
+// Unset optional parameters get their documented defaults, so every reader of the scenario
+// (components, the log header, the viewer) sees the values the run used.
+void apply_defaults(v1::Scenario& flat) {
+  for (auto& node : *flat.mutable_nodes()) {
+    switch (node.kind()) {
+      case v1::Node::SERVER: {
+        auto& server = *node.mutable_server();
+        if (!server.has_capacity()) server.set_capacity(1);
+        if (!server.has_queue_limit()) server.set_queue_limit(64);
+        if (!server.has_weight()) server.set_weight(1);
+        if (!server.has_speed()) server.set_speed(1);
+        break;
+      }
+      case v1::Node::LOAD_BALANCER: {
+        auto& balancer = *node.mutable_load_balancer();
+        if (!balancer.has_choices()) balancer.set_choices(2);
+        if (!balancer.has_virtual_nodes()) balancer.set_virtual_nodes(100);
+        break;
+      }
+      case v1::Node::CACHE: {
+        auto& cache = *node.mutable_cache();
+        if (!cache.has_sweep_interval_ms()) cache.set_sweep_interval_ms(1000);
+        if (!cache.has_op_time()) *cache.mutable_op_time() = constant_ms(0.1);
+        break;
+      }
+      case v1::Node::DATABASE: {
+        auto& database = *node.mutable_database();
+        if (!database.has_query_time()) *database.mutable_query_time() = constant_ms(2);
+        if (!database.has_max_connections()) database.set_max_connections(10);
+        if (!database.has_queue_limit()) database.set_queue_limit(64);
+        break;
+      }
+      case v1::Node::TOKEN_SERVICE:
+        if (!node.token_service().has_service_time()) *node.mutable_token_service()->mutable_service_time() = constant_ms(5);
+        break;
+      case v1::Node::OBJECT_STORAGE:
+        if (!node.object_storage().has_op_time()) *node.mutable_object_storage()->mutable_op_time() = constant_ms(5);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrides) {
+  std::vector<std::string> problems;
+  for (const auto& text : overrides) {
+    const auto where = "--set " + text;
+    const auto equals = text.find('=');
+    const auto dot = text.find('.');
+    if (equals == std::string::npos || dot == std::string::npos || dot > equals) {
+      problems.push_back(where + ": expected NODE.FIELD=VALUE (e.g. server-2.capacity=0 or workload.rate=900)");
+      continue;
+    }
+    const auto target = text.substr(0, dot);
+    const auto field = text.substr(dot + 1, equals - dot - 1);
+    const auto value = text.substr(equals + 1);
+    if (target == "workload" || target == "stop") {
+      auto& message = target == "workload" ? static_cast<google::protobuf::Message&>(*flat.mutable_workload())
+                                           : static_cast<google::protobuf::Message&>(*flat.mutable_stop());
+      if (auto error = apply_setting(message, field, value); !error.empty()) problems.push_back(where + ": " + error);
+      continue;
+    }
+    int matched = 0;
+    std::vector<std::string> names{"workload", "stop"};
+    for (auto& node : *flat.mutable_nodes()) {
+      names.push_back(node.id());
+      if (!node.group().empty()) names.push_back(node.group());
+      if (node.id() != target && node.group() != target) continue;
+      ++matched;
+      // Fields of the kind's parameters first (capacity, strategy), then of the node itself.
+      auto error = apply_setting(node_params(node), field, value);
+      if (!error.empty() && apply_setting(node, field, value).empty()) error.clear();
+      if (!error.empty()) {
+        problems.push_back(where + ": " + error);
+        break;
+      }
+    }
+    if (matched == 0) {
+      auto guess = closest_name(target, names);
+      problems.push_back(where + ": unknown node '" + target + "'" +
+                         (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
+    }
+  }
+  if (!problems.empty()) throw ScenarioError(problems);
+}
+
+}  // namespace
+
+ScenarioError::ScenarioError(const std::vector<std::string>& problems)
+    : std::runtime_error(join_lines(problems)), problems_(problems) {}
+
+google::protobuf::Message& node_params(v1::Node& node) {
+  switch (node.kind()) {
+    case v1::Node::CLIENT: return *node.mutable_client();
+    case v1::Node::LOAD_BALANCER: return *node.mutable_load_balancer();
+    case v1::Node::CACHE: return *node.mutable_cache();
+    case v1::Node::DATABASE: return *node.mutable_database();
+    case v1::Node::API_GATEWAY: return *node.mutable_api_gateway();
+    case v1::Node::TOKEN_SERVICE: return *node.mutable_token_service();
+    case v1::Node::OBJECT_STORAGE: return *node.mutable_object_storage();
+    default: return *node.mutable_server();
+  }
+}
+
+bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
+  if (kind == v1::Node::LOAD_BALANCER) return field == "strategy" || field == "choices";
+  if (kind == v1::Node::SERVER)
+    return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0 ||
+           field == "cache_aside.ttl_s" || field == "speed";
+  if (kind == v1::Node::API_GATEWAY)
+    return field == "per_client.rate" || field == "per_client.burst" || field == "global.rate" || field == "global.burst";
+  if (kind == v1::Node::DATABASE)
+    return field == "max_connections" || field == "queue_limit" || field.rfind("query_time.", 0) == 0;
+  if (kind == v1::Node::CLIENT) return field == "burst";
+  return false;
+}
+
+v1::Scenario parse_scenario(const std::string& text, const std::string& source_name,
+                            const std::vector<std::string>& overrides) {
+  std::vector<std::string> problems;
+  CollectErrors collector(source_name, problems);
+  TextFormat::Parser parser;
+  TextFormat::ParseInfoTree tree;
+  parser.RecordErrorsTo(&collector);
+  parser.WriteLocationsTo(&tree);
+  v1::Scenario written;
+  if (!parser.ParseFromString(text, &written)) {
+    if (problems.empty()) problems.push_back(source_name + ": not a valid scenario text file");
+    throw ScenarioError(problems);
+  }
+  Locator locate(source_name, &tree);
+  if (auto found = Validator(written, locate).run(); !found.empty()) throw ScenarioError(found);
+
+  v1::Scenario flat = expand_replicas(written);
+  if (flat.name().empty()) flat.set_name("scenario");
+  apply_defaults(flat);
+  apply_overrides(flat, overrides);
+  // Overrides may have set bad values; check again, now naming the --set arguments.
+  if (!overrides.empty()) {
+    Locator plain("after --set " + join_lines(overrides), nullptr);
+    if (auto found = Validator(flat, plain).run(); !found.empty()) throw ScenarioError(found);
+  }
+  return flat;
+}
+
+v1::Scenario load_scenario(const std::string& source, const std::vector<std::string>& overrides) {
+  const auto read = read_scenario(source);
+  return parse_scenario(read.text, read.name, overrides);
+}
+
+ScenarioSource read_scenario(const std::string& source) {
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == source) return {builtin.text, builtin.name + ".textproto"};
+  std::ifstream file(source, std::ios::binary);
+  if (!file) {
+    std::vector<std::string> names;
+    for (const auto& builtin : builtin_scenarios()) names.push_back(builtin.name);
+    auto guess = closest_name(source, names);
+    throw ScenarioError({source + ": no such file and no built-in scenario of that name" +
+                         (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
+                         "; `flowframe scenarios` lists the built-ins"});
+  }
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  return {buffer.str(), source};
+}
+
+std::string check_control(const v1::ControlRequest& request, const v1::Node& node) {
+  switch (request.command_case()) {
+    case v1::ControlRequest::kSet: {
+      if (!runtime_settable(node.kind(), request.set().field()))
+        return "'" + request.set().field() + "' cannot change during a run on " + node.id();
+      v1::Node probe = node;
+      if (auto error = apply_setting(node_params(probe), request.set().field(), request.set().value()); !error.empty())
+        return node.id() + ": " + error;
+      return "";
+    }
+    case v1::ControlRequest::kFail:
+    case v1::ControlRequest::kRestore:
+      return node.kind() == v1::Node::SERVER ? "" : "fail and restore apply to servers; '" + node.id() + "' is not one";
+    case v1::ControlRequest::kFault:
+      return check_fault(request.fault());
+    case v1::ControlRequest::kBurst:
+      return node.kind() == v1::Node::CLIENT ? "" : "a burst comes from clients; '" + node.id() + "' is not one";
+    case v1::ControlRequest::kUpload:
+      if (node.kind() != v1::Node::CLIENT) return "an upload comes from a client; '" + node.id() + "' is not one";
+      return valet_misuse(request.upload()).second;
+    default:
+      return "not a change to a node";
+  }
+}
+
+std::string check_fault(const v1::Fault& fault) {
+  switch (fault.verb_case()) {
+    case v1::Fault::kCrash:
+    case v1::Fault::kRestart: return "";
+    case v1::Fault::kPauseS:
+      return fault.pause_s() > 0 && fault.pause_s() <= 86400 ? "" : "pause_s must be > 0 and at most a day (got " + fmt_number(fault.pause_s()) + ")";
+    case v1::Fault::kSlow:
+      return fault.slow() > 0 && fault.slow() <= 1e6 ? "" : "slow must be > 0 (1: normal speed; got " + fmt_number(fault.slow()) + ")";
+    case v1::Fault::kLink: {
+      const auto& link = fault.link();
+      if (link.to().empty()) return "link.to: name the node at the link's other end";
+      switch (link.change_case()) {
+        case v1::LinkFault::kPartition:
+        case v1::LinkFault::kHeal: return "";
+        case v1::LinkFault::kLoss:
+          return link.loss() >= 0 && link.loss() <= 1 ? "" : "link.loss is a probability from 0 to 1 (got " + fmt_number(link.loss()) + ")";
+        case v1::LinkFault::kLatency:
+          return valid_distribution(link.latency()) ? "" : "link.latency is not a valid distribution";
+        default: return "a link fault needs partition, heal, loss or latency";
+      }
+    }
+    default: return "a fault needs crash, restart, pause_s, slow or link";
+  }
+}
+
+std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& name) {
+  v1::ValetUpload::Misuse misuse = v1::ValetUpload::NONE;
+  if (v1::ValetUpload::Misuse_Parse(uppercase(name), &misuse)) return {misuse, ""};
+  return {misuse, "unknown misuse '" + name + "': none, after_expiry, tampered, other_key, read_with_write_token"};
+}
+
+}  // namespace flowframe
