@@ -72,6 +72,24 @@ TEST(Determinism, EveryBuiltinScenarioAnyThreadsAndShards) {
   }
 }
 
+TEST(Determinism, FaultsAndTimeoutsAnyThreadsAndShards) {
+  test::TempPath scenario(".textproto");
+  test::write_file(scenario.str(), read_scenario("load_balancing").text + R"(
+events { at_s: 0.2 node: "server-1" fault { pause_s: 0.15 } }
+events { at_s: 0.3 node: "server-2" fault { crash: true } }
+events { at_s: 0.6 node: "server-2" fault { restart: true } }
+events { at_s: 0.1 node: "lb" fault { link { to: "server-3" loss: 0.1 } } }
+events { at_s: 0.4 node: "server" fault { slow: 2.5 } }
+)");
+  const std::vector<std::string> overrides{"workload.rate=300", "stop.requests=300", "client.timeout_ms=40"};
+  const auto reference = log_of(scenario.str(), 1, 1, overrides);
+  ASSERT_GT(reference.records.size(), 1000u);
+  for (unsigned threads : {1u, 2u})
+    for (unsigned shards : {0u, 2u, 3u, 6u})
+      expect_same(log_of(scenario.str(), threads, shards, overrides), reference,
+                  "faults threads " + std::to_string(threads) + " shards " + std::to_string(shards));
+}
+
 TEST(Determinism, DifferentSeedsDiffer) {
   test::TempPath a(".ffl"), b(".ffl");
   RunOptions options;

@@ -101,7 +101,7 @@ class ApiGateway final : public Component {
       for (auto& pool : pools_)
         if (auto backend = pool.balancer.find(event.src)) pool.balancer.on_answered(*backend, context.now() - event.arg);
       ++by_status_[event.status];
-      context.decide(Outcome::forwarded, event.via.empty() ? kNoNode : event.via.top());
+      context.decide(Outcome::forwarded, event.via_empty() ? kNoNode : event.via_top());
       return send_back(event, context);
     }
     if (event.kind != EventKind::request) return;
@@ -135,7 +135,7 @@ class ApiGateway final : public Component {
     const auto backend = pool.balancer.backends()[*chosen].node;
     pool.balancer.on_sent(*chosen);
     Event forward = event;
-    forward.via.push(index());
+    forward.via_push(index());
     forward.arg = now;  // comes back in the response: the backend's response time
     context.send(backend, forward);
     context.decide(Outcome::forwarded, backend, route->prefix + " -> " + pool.name + " pool");

@@ -6,8 +6,8 @@ namespace flowframe {
 
 // Sends a response one hop back towards the client, `processing` after now.
 inline void send_back(Event response, Context& context, Time processing = 0) {
-  if (response.via.empty()) return;
-  const NodeIndex back = response.via.pop();
+  if (response.via_empty()) return;
+  const NodeIndex back = response.via_pop();
   context.send(back, response, processing);
 }
 
@@ -17,7 +17,7 @@ inline void respond(const Event& request, std::uint16_t status, Context& context
   Event response = request;
   response.kind = EventKind::response;
   response.status = status;
-  response.payload = std::move(payload);
+  response.replace_payload(std::move(payload));
   send_back(response, context, processing);
 }
 

@@ -32,7 +32,7 @@ class LoadBalancer final : public Component {
       const auto backend = balancer_.backends()[*chosen].node;
       balancer_.on_sent(*chosen);
       Event forward = event;
-      forward.via.push(index());
+      forward.via_push(index());
       forward.arg = context.now();  // comes back in the response: the backend's response time
       context.decide(Outcome::forwarded, backend);
       context.send(backend, forward);
@@ -40,7 +40,7 @@ class LoadBalancer final : public Component {
     }
     if (event.kind == EventKind::response) {
       if (auto backend = balancer_.find(event.src)) balancer_.on_answered(*backend, context.now() - event.arg);
-      context.decide(Outcome::forwarded, event.via.empty() ? kNoNode : event.via.top());
+      context.decide(Outcome::forwarded, event.via_empty() ? kNoNode : event.via_top());
       send_back(event, context);
     }
   }

@@ -52,6 +52,8 @@ struct NodeRuntime {
   std::unordered_set<std::uint32_t> waiting_calls;  // calls with a deadline, not yet answered
   Time call_timeout = 0;                            // the node's default deadline for calls (0: none)
   bool crashed = false;
+  // Set once the node crashed or paused: its deliveries need the engine's checks from then on.
+  bool disturbed = false;
   Time paused_until = 0;
   std::vector<Event> held;  // arrived while paused, in arrival order
   double slowdown = 1;
@@ -107,7 +109,7 @@ class Context {
 class Component {
  public:
   Component(const v1::Node& spec, NodeIndex index, std::uint64_t run_seed)
-      : spec_(spec), index_(index), runtime_(std::make_unique<NodeRuntime>(Rng::for_node(run_seed, spec.id()))) {}
+      : spec_(spec), index_(index), runtime_(Rng::for_node(run_seed, spec.id())) {}
   virtual ~Component() = default;
 
   // Called once at time 0, before any event, and again when the node restarts after a crash.
@@ -137,7 +139,7 @@ class Component {
   const v1::Node& spec() const { return spec_; }
   NodeIndex index() const { return index_; }
   const std::string& id() const { return spec_.id(); }
-  const NodeRuntime& runtime() const { return *runtime_; }
+  const NodeRuntime& runtime() const { return runtime_; }
 
  protected:
   v1::Node spec_;
@@ -147,7 +149,7 @@ class Component {
   friend class Shard;
   friend class Topology;
   NodeIndex index_;
-  std::unique_ptr<NodeRuntime> runtime_;
+  NodeRuntime runtime_;
 };
 
 }  // namespace flowframe

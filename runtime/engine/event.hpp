@@ -14,44 +14,6 @@
 
 namespace flowframe {
 
-// Nodes a response must travel back through, innermost on top (like HTTP Via). The first
-// kInline entries live in the event; deeper chains continue in a shared, immutable list, so a
-// chain of any depth answers its client and the common short one costs no allocation.
-class ViaStack {
- public:
-  static constexpr std::uint32_t kInline = 6;
-
-  std::uint32_t depth() const { return depth_; }
-  bool empty() const { return depth_ == 0; }
-  void clear() {
-    depth_ = 0;
-    spill_.reset();
-  }
-  void push(NodeIndex node) {
-    if (depth_ < kInline) inline_[depth_] = node;
-    else spill_ = std::make_shared<const Spilled>(Spilled{node, std::move(spill_)});
-    ++depth_;
-  }
-  NodeIndex top() const { return depth_ > kInline ? spill_->node : inline_[depth_ - 1]; }
-  NodeIndex pop() {
-    const NodeIndex node = top();
-    if (depth_ > kInline) spill_ = spill_->below;
-    --depth_;
-    return node;
-  }
-  // The node that made the call this chain leads back to.
-  NodeIndex bottom() const { return inline_[0]; }
-
- private:
-  struct Spilled {
-    NodeIndex node;
-    std::shared_ptr<const Spilled> below;
-  };
-  std::array<NodeIndex, kInline> inline_{};
-  std::uint32_t depth_ = 0;
-  std::shared_ptr<const Spilled> spill_;
-};
-
 struct Event {
   Time deliver = 0;
   Time sent = 0;
@@ -73,10 +35,47 @@ struct Event {
   bool silent = false;  // a component-internal timer, recorded only in small scenarios
   // Set by the sending link: the message never arrives (kept to record where it was lost).
   Outcome fate = Outcome::none;
-  ViaStack via;
+  std::uint16_t via_depth = 0;
+  // Nodes a response must travel back through, innermost on top (like HTTP Via): the first
+  // kViaInline here, deeper ones in the payload's via_spill, so a chain of any depth answers its
+  // client while the common short one costs nothing extra.
+  static constexpr std::uint16_t kViaInline = 4;
+  std::array<NodeIndex, kViaInline> via{};
   // What this message carries beyond the header, for components that need it; shared and
   // immutable, so copying an event stays cheap.
   std::shared_ptr<const v1::Payload> payload;
+
+  bool via_empty() const { return via_depth == 0; }
+  void via_clear() { via_depth = 0; }
+  NodeIndex via_top() const {
+    return via_depth > kViaInline ? payload->via_spill(via_depth - kViaInline - 1) : via[via_depth - 1];
+  }
+  NodeIndex via_pop() {
+    const NodeIndex node = via_top();
+    --via_depth;
+    return node;
+  }
+  // Replaces what the message carries, keeping the spilled part of its way back.
+  void replace_payload(std::shared_ptr<const v1::Payload> replacement) {
+    if (via_depth > kViaInline) {
+      auto merged = replacement ? std::make_shared<v1::Payload>(*replacement) : std::make_shared<v1::Payload>();
+      *merged->mutable_via_spill() = payload->via_spill();
+      replacement = std::move(merged);
+    }
+    payload = std::move(replacement);
+  }
+  void via_push(NodeIndex node) {
+    if (via_depth < kViaInline) {
+      via[via_depth++] = node;
+      return;
+    }
+    // Deep chains are rare: copy the payload and keep exactly the spilled entries below this one.
+    auto copy = payload ? std::make_shared<v1::Payload>(*payload) : std::make_shared<v1::Payload>();
+    copy->mutable_via_spill()->Truncate(via_depth - kViaInline);
+    copy->add_via_spill(node);
+    payload = std::move(copy);
+    ++via_depth;
+  }
 };
 
 inline EventKey key_of(const Event& e) {

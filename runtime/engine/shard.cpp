@@ -12,8 +12,7 @@ constexpr std::size_t kMaxFrameState = 4096;
 // Scenarios with at most this many nodes record every frame's destination state.
 constexpr std::size_t kDetailedNodes = 33;
 
-// Calls with a deadline carry this bit in their number, so an answer can tell it is awaited.
-constexpr std::uint32_t kTimedCall = 0x80000000u;
+constexpr std::uint32_t kTimedCall = Shard::kTimedCall;
 constexpr std::uint32_t kCallNumber = 0x7FFFFFFFu;
 
 // A control frame's note: "capacity=0", "fail", "health server-2 down", "crash", "pause 2s".
@@ -40,8 +39,8 @@ constexpr std::int64_t kEndOfPause = -1;
 
 }  // namespace
 
-Rng& Context::rng() { return component_->runtime_->rng; }
-NodeRuntime& Context::node() { return *component_->runtime_; }
+Rng& Context::rng() { return component_->runtime_.rng; }
+NodeRuntime& Context::node() { return component_->runtime_; }
 
 void Context::send(NodeIndex to, Event event, Time processing) {
   auto& node = this->node();
@@ -56,15 +55,15 @@ void Context::send(NodeIndex to, Event event, Time processing) {
   event.deliver = event.sent + latency.sample(node.rng);
   if (fault && fault->cut) event.fate = Outcome::partitioned;
   else if (fault && fault->loss > 0 && node.rng.next_double() < fault->loss) event.fate = Outcome::lost;
-  shard_.route(event);
+  shard_.route(std::move(event));
 }
 
 std::uint32_t Context::call(NodeIndex to, Event request, Time timeout, Time processing) {
   auto& node = this->node();
   if (timeout < 0) timeout = node.call_timeout;
   request.kind = EventKind::request;
-  request.via.clear();
-  request.via.push(self_);
+  request.via_clear();
+  request.via_push(self_);
   request.call = (++node.next_call & kCallNumber) | (timeout > 0 ? kTimedCall : 0);
   if (timeout > 0) {
     const Time deadline = now_ + processing + timeout;
@@ -73,21 +72,23 @@ std::uint32_t Context::call(NodeIndex to, Event request, Time timeout, Time proc
     Event expiry = request;
     expiry.kind = EventKind::timeout;
     expiry.silent = true;  // a deadline that was met leaves no trace
-    expiry.via.clear();
+    expiry.via_clear();
     expiry.payload.reset();
-    send(to, request, processing);
-    schedule(deadline - now_, expiry);
-  } else {
-    send(to, request, processing);
+    const auto call = request.call;
+    send(to, std::move(request), processing);
+    schedule(deadline - now_, std::move(expiry));
+    return call;
   }
-  return request.call;
+  const auto call = request.call;
+  send(to, std::move(request), processing);
+  return call;
 }
 
 void Context::notify(NodeIndex to, Event message, Time processing) {
   message.kind = EventKind::message;
-  message.via.clear();
+  message.via_clear();
   message.call = 0;
-  send(to, message, processing);
+  send(to, std::move(message), processing);
 }
 
 void Context::schedule(Time delay, Event event) {
@@ -96,7 +97,7 @@ void Context::schedule(Time delay, Event event) {
   event.sent = now_;
   event.seq = node().next_seq++;
   event.deliver = now_ + std::max<Time>(delay, 1);
-  shard_.route(event);
+  shard_.route(std::move(event));
 }
 
 Time Context::work(const Sampler& duration) {
@@ -135,7 +136,7 @@ void Shard::start() {
     control.seq = i;
     control.sent = control.deliver = actions[i].at;
     control.arg = static_cast<std::int64_t>(i);
-    push(control);
+    push(std::move(control));
   }
 }
 
@@ -143,32 +144,33 @@ void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::ui
   const auto previous = (window & 1) ^ 1;
   for (auto& sender : shards) {
     auto& mail = sender->outbox_[previous][id_];
-    for (const auto& event : mail) push(event);
+    for (auto& event : mail) push(std::move(event));
     mail.clear();
   }
 }
 
-void Shard::route(const Event& event) {
+void Shard::route(Event&& event) {
   const auto target = shard_of_[event.dst];
   if (target == id_) {
-    push(event);
+    push(std::move(event));
     return;
   }
-  outbox_[parity_][target].push_back(event);
   earliest_sent_ = std::min(earliest_sent_, event.deliver);
+  outbox_[parity_][target].push_back(std::move(event));
 }
 
-void Shard::push(const Event& event) {
+void Shard::push(Event&& event) {
+  const auto key = key_of(event);
   std::uint32_t slot;
   if (free_slots_.empty()) {
     slot = static_cast<std::uint32_t>(slab_.size());
-    slab_.push_back(event);
+    slab_.push_back(std::move(event));
   } else {
     slot = free_slots_.back();
     free_slots_.pop_back();
-    slab_[slot] = event;
+    slab_[slot] = std::move(event);
   }
-  heap_.push({key_of(event), slot});
+  heap_.push({key, slot});
 }
 
 Time Shard::next_time() const {
@@ -182,7 +184,7 @@ void Shard::run(Time end, std::uint64_t window) {
   while (!heap_.empty() && heap_.top().key.deliver < end) {
     const auto slot = heap_.top().slot;
     heap_.pop();
-    const Event event = slab_[slot];
+    const Event event = std::move(slab_[slot]);
     free_slots_.push_back(slot);
     deliver(event);
   }
@@ -196,7 +198,7 @@ void Shard::run_alone(Time lookahead, std::size_t frames, std::uint64_t events) 
 // What the engine itself does with an event before (or instead of) the component: faults,
 // deadlines and late answers. Returns false when the component should handle it.
 bool Shard::intercept(const Event& event, Component& component) {
-  auto& node = *component.runtime_;
+  auto& node = component.runtime_;
   if (event.fate != Outcome::none) {
     context_.decide(event.fate, kNoNode,
                     (event.fate == Outcome::lost ? "lost on the link from " : "partitioned away from ") +
@@ -206,11 +208,11 @@ bool Shard::intercept(const Event& event, Component& component) {
   if (event.kind == EventKind::control) return false;
   const bool own_timer = event.kind == EventKind::timer || event.kind == EventKind::timeout;
   if (node.crashed) {
-    if (event.kind == EventKind::request && !event.via.empty()) {
+    if (event.kind == EventKind::request && !event.via_empty()) {
       Event refusal = event;
       refusal.kind = EventKind::response;
       refusal.status = 503;
-      const NodeIndex back = refusal.via.pop();
+      const NodeIndex back = refusal.via_pop();
       context_.send(back, refusal);
       context_.decide(Outcome::refused, back, "crashed: connection refused");
     } else {
@@ -232,7 +234,7 @@ bool Shard::intercept(const Event& event, Component& component) {
     context_.decide(Outcome::timed_out, kNoNode, "deadline passed");
     return false;
   }
-  if ((event.kind == EventKind::response) && event.via.empty() && event.call != 0) {
+  if ((event.kind == EventKind::response) && event.via_empty() && event.call != 0) {
     const bool before_crash = (event.call & kCallNumber) < node.first_live_call;
     if (before_crash || ((event.call & kTimedCall) && !node.waiting_calls.erase(event.call))) {
       context_.decide(Outcome::late, kNoNode,
@@ -247,12 +249,13 @@ bool Shard::intercept(const Event& event, Component& component) {
 // Crash, restart, pause, slow and link faults work the same on every kind, so the engine applies
 // them; everything else is the component's. Returns "" or an error.
 std::string Shard::apply_fault(ControlAction& action, Component*& component) {
-  auto& node = *component->runtime_;
+  auto& node = component->runtime_;
   switch (action.type) {
     case ControlAction::Type::crash: {
       if (node.crashed) return "already crashed";
       action.previous = "up";
       node.crashed = true;
+      node.disturbed = true;
       node.waiting_calls.clear();
       node.first_live_call = (node.next_call & kCallNumber) + 1;
       node.held.clear();
@@ -273,6 +276,7 @@ std::string Shard::apply_fault(ControlAction& action, Component*& component) {
       const Time until = context_.now_ + action.duration;
       if (until <= node.paused_until) return "";
       node.paused_until = until;
+      node.disturbed = true;
       Event end;
       end.kind = EventKind::control;
       end.arg = kEndOfPause;
@@ -297,14 +301,14 @@ std::string Shard::apply_fault(ControlAction& action, Component*& component) {
 }
 
 void Shard::end_pause(Component& component) {
-  auto& node = *component.runtime_;
+  auto& node = component.runtime_;
   if (context_.now_ < node.paused_until) return context_.decide(Outcome::none, kNoNode, "a longer pause goes on");
   auto held = std::move(node.held);
   node.held.clear();
   // Held messages follow in the order they arrived, a nanosecond apart.
   for (std::size_t i = 0; i < held.size(); ++i) {
     held[i].deliver = context_.now_ + 1 + static_cast<Time>(i);
-    push(held[i]);
+    push(std::move(held[i]));
   }
   context_.decide(Outcome::applied, kNoNode, "pause over: " + std::to_string(held.size()) + " held messages follow");
 }
@@ -318,7 +322,7 @@ void Shard::deliver(const Event& event) {
   context_.chosen_ = kNoNode;
   context_.note_.clear();
   ++delivered_;
-  if (event.kind == EventKind::timeout && !component->runtime_->waiting_calls.count(event.call)) return;  // met
+  if (event.kind == EventKind::timeout && !component->runtime_.waiting_calls.count(event.call)) return;  // met
   // The run ends at its last frame; an unrecorded idle tick past a client's stop is not activity.
   if (!event.silent || (record_ && detailed_) || event.kind == EventKind::timeout) last_time_ = event.deliver;
   if (event.kind == EventKind::request || event.kind == EventKind::response || event.kind == EventKind::message)
@@ -332,7 +336,7 @@ void Shard::deliver(const Event& event) {
     const auto error = apply_fault(applied, component);
     context_.outcome_ = error.empty() ? Outcome::applied : Outcome::none;
     context_.note_ = describe_action(applied, topology_) + (error.empty() ? "" : ": " + error);
-  } else if (!intercept(event, *component)) {
+  } else if (!concerns_engine(event, component->runtime_) || !intercept(event, *component)) {
     component->handle(event, context_);
   }
   // Silent events (a client's next-request tick) make no frame, except in small scenarios where

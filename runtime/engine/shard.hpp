@@ -13,6 +13,9 @@ namespace flowframe {
 
 class Shard {
  public:
+  // Calls with a deadline carry this bit in their number, so an answer can tell it is awaited.
+  static constexpr std::uint32_t kTimedCall = 0x80000000u;
+
   Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
         const std::vector<std::uint32_t>& shard_of, bool record);
 
@@ -20,7 +23,7 @@ class Shard {
   // Calls start() on the hosted components and queues their control actions.
   void start();
   // A control event from the coordinator, between windows.
-  void inject(const Event& event) { push(event); }
+  void inject(Event event) { push(std::move(event)); }
   // Takes the events other shards sent here during the previous window.
   void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window);
   // Delivers every event before `end`. `window` picks the outbox buffer, so other shards can
@@ -48,9 +51,15 @@ class Shard {
     friend bool operator>(const Pending& a, const Pending& b) { return b.key < a.key; }
   };
 
-  void route(const Event& event);
-  void push(const Event& event);
+  void route(Event&& event);
+  void push(Event&& event);
   void deliver(const Event& event);
+  // Whether the engine must look at an event before its component does: a fault on the node or
+  // the link, or a deadline. False for nearly every event, so the check stays inline.
+  static bool concerns_engine(const Event& event, const NodeRuntime& node) {
+    return event.fate != Outcome::none || node.disturbed || event.kind == EventKind::timeout ||
+           (event.call & kTimedCall);
+  }
   bool intercept(const Event& event, Component& component);
   std::string apply_fault(ControlAction& action, Component*& component);
   void end_pause(Component& component);

@@ -95,7 +95,7 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
   components_.push_back(std::make_unique<Director>(director_spec(), kDirector, seed_));
   for (NodeIndex i = 1; i < specs.size(); ++i) {
     components_.push_back(factory(*specs[i], i, *this));
-    components_.back()->runtime_->call_timeout = from_millis(specs[i]->timeout_ms());
+    components_.back()->runtime_.call_timeout = from_millis(specs[i]->timeout_ms());
   }
   std::vector<v1::TimedEvent> events(scenario_.events().begin(), scenario_.events().end());
   std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.at_s() < b.at_s(); });

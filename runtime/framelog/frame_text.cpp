@@ -52,6 +52,8 @@ std::string FrameText::summary(const v1::Frame& f) const {
         return fmt::format("{} served in {:.3f} ms -> {} (busy {}, waiting {})", request, f.latency() / 1e6,
                            f.status(), f.load(), f.queue());
       return fmt::format("{} timer", request);
+    case F::MESSAGE: return fmt::format("{} message", request);
+    case F::TIMEOUT: return fmt::format("{} timed out", request);
     case F::CONTROL:
       return fmt::format("{}{}{}", f.note(), f.previous().empty() ? "" : " (was " + f.previous() + ")",
                          f.outcome() == F::APPLIED ? "" : " REFUSED");

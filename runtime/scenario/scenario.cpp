@@ -378,7 +378,9 @@ class Validator {
   bool linked_from(const std::string& from, const std::string& to) const {
     auto group_of = [&](const std::string& id) {
       auto it = ids_.find(id);
-      return it == ids_.end() ? id : s_.nodes(it->second).id();
+      if (it == ids_.end()) return id;
+      const auto& node = s_.nodes(it->second);  // written: the group itself; expanded: a member
+      return node.group().empty() ? node.id() : node.group();
     };
     for (const auto& link : s_.links()) {
       const bool starts = link.from() == from || group_of(link.from()) == group_of(from);

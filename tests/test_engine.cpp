@@ -1,0 +1,244 @@
+// The engine's own features, on any kind: deadlines and late answers, faults on nodes and links,
+// request chains of any depth.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+using F = v1::Frame;
+
+struct Recorded {
+  test::Run run;
+  std::vector<FrameView> frames;
+  v1::LogHeader header;
+};
+
+// Runs scenario text (written to a file, as a user would) with frames recorded.
+Recorded record(const std::string& text, const std::vector<std::string>& overrides = {}, RunOptions options = {}) {
+  test::TempPath scenario(".textproto"), log(".ffl");
+  test::write_file(scenario.str(), text);
+  options.out_path = log.str();
+  Recorded out;
+  out.run = test::run_scenario(scenario.str(), overrides, options);
+  out.frames = test::read_frames(log.str());
+  out.header = FrameLogReader(log.str()).header();
+  return out;
+}
+
+NodeIndex node_index(const Recorded& r, const std::string& id) {
+  for (const auto& node : r.header.nodes())
+    if (node.id() == id) return node.index();
+  ADD_FAILURE() << "no node " << id;
+  return kNoNode;
+}
+
+std::size_t count(const Recorded& r, const std::function<bool(const FrameView&)>& which) {
+  return static_cast<std::size_t>(std::count_if(r.frames.begin(), r.frames.end(), which));
+}
+
+// One client straight to one server; `extra` adds to the scenario.
+std::string direct(const std::string& client_extra, const std::string& server, const std::string& extra) {
+  return R"(name: "direct"
+nodes { id: "client" kind: CLIENT )" + client_extra + R"( }
+nodes { id: "server" kind: SERVER server { )" + server + R"( } }
+links { from: "client" to: "server" latency { mean_ms: 1 } }
+)" + extra;
+}
+
+TEST(Deadlines, TimeoutFiresLateAnswerIsDroppedAndQueuedWorkIsCancelled) {
+  // Two requests 10 ms apart to a one-slot server that takes 100 ms; the client waits 50 ms.
+  const auto r = record(direct("timeout_ms: 50", "capacity: 1 service_time { mean_ms: 100 }",
+                               R"(workload { clients: "client" arrival: STEADY rate: 100 }
+stop { requests: 2 })"));
+  const auto client = node_index(r, "client"), server = node_index(r, "server");
+  auto at_client = [&](F::Kind kind, F::Outcome outcome) {
+    return count(r, [&](const FrameView& v) {
+      return v.frame.dst() == client && v.frame.kind() == kind && v.frame.outcome() == outcome;
+    });
+  };
+  EXPECT_EQ(at_client(F::TIMEOUT, F::TIMED_OUT), 2u);
+  EXPECT_EQ(at_client(F::RESPONSE, F::LATE), 2u);   // both answers came after their deadlines
+  EXPECT_EQ(at_client(F::RESPONSE, F::COMPLETED), 0u);
+  for (const auto& view : r.frames) {
+    if (view.frame.kind() == F::TIMEOUT) EXPECT_EQ(view.time - view.sent, 50 * kNanosPerMilli);
+  }
+  // The second request waited past its deadline: answered 504 without being served.
+  EXPECT_EQ(count(r, [&](const FrameView& v) {
+              return v.frame.dst() == server && v.frame.kind() == F::TIMER && v.frame.outcome() == F::SERVED;
+            }),
+            1u);
+  EXPECT_EQ(count(r, [&](const FrameView& v) { return v.frame.src() == server && v.frame.status() == 504; }), 1u);
+  const auto& requests = r.run.summary["requests"];
+  EXPECT_EQ(requests["failed"], 2);
+  EXPECT_EQ(requests["by_status"]["504"], 2);
+}
+
+TEST(Deadlines, AnswersInTimeDisarmTheirDeadline) {
+  const auto r = record(direct("timeout_ms: 500", "capacity: 4 service_time { mean_ms: 10 }",
+                               R"(workload { clients: "client" rate: 50 }
+stop { requests: 50 })"));
+  EXPECT_EQ(count(r, [](const FrameView& v) { return v.frame.kind() == F::TIMEOUT; }), 0u);
+  EXPECT_EQ(r.run.summary["requests"]["completed"], 50);
+}
+
+std::string partitioned(const std::string& direction) {
+  return direct("", "capacity: 10 service_time { mean_ms: 20 }", R"(workload { clients: "client" arrival: STEADY rate: 200 }
+stop { duration_s: 1.5 }
+events { at_s: 0.5 node: "client" fault { link { to: "server" )" + direction + R"( partition: true } } }
+events { at_s: 1.0 node: "client" fault { link { to: "server" heal: true } } })");
+}
+
+TEST(Faults, PartitionDropsBothWaysWhileItLasts) {
+  const auto r = record(partitioned(""));
+  const auto client = node_index(r, "client"), server = node_index(r, "server");
+  std::size_t requests = 0, responses = 0;
+  for (const auto& view : r.frames) {
+    if (view.frame.outcome() != F::PARTITIONED) continue;
+    EXPECT_GE(view.sent, from_seconds(0.5));
+    EXPECT_LT(view.sent, from_seconds(1.0));
+    if (view.frame.dst() == server && view.frame.kind() == F::REQUEST) ++requests;
+    if (view.frame.dst() == client && view.frame.kind() == F::RESPONSE) ++responses;
+  }
+  EXPECT_NEAR(static_cast<double>(requests), 100, 2);  // 0.5 s at 200/s
+  EXPECT_GT(responses, 0u);                            // answers on their way back were cut too
+  // Before and after, everything arrives.
+  EXPECT_GT(count(r, [&](const FrameView& v) { return v.time > from_seconds(1.1) && v.frame.outcome() == F::COMPLETED; }), 50u);
+}
+
+TEST(Faults, OneWayPartitionDropsOneDirectionOnly) {
+  const auto r = record(partitioned("direction: INBOUND"));  // server -> client only
+  const auto client = node_index(r, "client");
+  EXPECT_GT(count(r, [&](const FrameView& v) { return v.frame.outcome() == F::PARTITIONED; }), 0u);
+  for (const auto& view : r.frames) {
+    if (view.frame.outcome() == F::PARTITIONED) EXPECT_EQ(view.frame.dst(), client);
+  }
+}
+
+TEST(Faults, LossProbabilityIsMeasured) {
+  const auto r = record(direct("", "capacity: 100 service_time { mean_ms: 1 }", R"(workload { clients: "client" rate: 2000 }
+stop { requests: 10000 }
+events { at_s: 0 node: "client" fault { link { to: "server" direction: OUTBOUND loss: 0.2 } } })"));
+  const auto lost = count(r, [](const FrameView& v) { return v.frame.outcome() == F::LOST; });
+  EXPECT_NEAR(static_cast<double>(lost) / 10000, 0.2, 0.015);
+  EXPECT_EQ(r.run.summary["requests"]["completed"].get<std::uint64_t>(), 10000 - lost);
+}
+
+TEST(Faults, PauseHoldsWorkThenHandlesItInArrivalOrder) {
+  const auto r = record(direct("", "capacity: 4 service_time { mean_ms: 5 }", R"(workload { clients: "client" arrival: STEADY rate: 100 }
+stop { duration_s: 1.2 }
+events { at_s: 0.5 node: "server" fault { pause_s: 0.3 } })"));
+  const auto server = node_index(r, "server");
+  std::vector<std::uint64_t> held;
+  std::vector<std::uint64_t> after;
+  for (const auto& view : r.frames) {
+    if (view.frame.dst() != server || view.frame.kind() != F::REQUEST) continue;
+    if (view.time >= from_seconds(0.5) && view.time < from_seconds(0.8)) {
+      EXPECT_EQ(view.frame.outcome(), F::HELD);
+      held.push_back(view.frame.request());
+    } else if (view.time >= from_seconds(0.8) && view.time < from_seconds(0.8) + 1000) {
+      after.push_back(view.frame.request());
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(held.size()), 30, 1);
+  EXPECT_EQ(after, held);  // every held request handled right at the end, in the order it came
+  EXPECT_EQ(r.run.summary["requests"]["completed"], r.run.summary["requests"]["sent"]);
+}
+
+TEST(Faults, SlowStretchesServiceTimes) {
+  const auto r = record(direct("", "capacity: 4 service_time { mean_ms: 10 }", R"(workload { clients: "client" arrival: STEADY rate: 20 }
+stop { duration_s: 2 }
+events { at_s: 1 node: "server" fault { slow: 3 } })"));
+  for (const auto& view : r.frames) {
+    if (view.frame.kind() != F::TIMER || view.frame.outcome() != F::SERVED) continue;
+    EXPECT_EQ(view.time - view.sent, (view.sent < from_seconds(1) ? 10 : 30) * kNanosPerMilli);
+  }
+}
+
+TEST(Faults, CrashAndRestart) {
+  // cache_aside with the cache crashing at 1 s and back at 1.5 s: its keys are gone, calls to it
+  // meanwhile are refused, and the servers read the database instead.
+  auto text = read_scenario("cache_aside").text;
+  text += R"(
+events { at_s: 1 node: "cache" fault { crash: true } }
+events { at_s: 1.5 node: "cache" fault { restart: true } }
+)";
+  const auto r = record(text);
+  const auto cache = node_index(r, "cache");
+  int keys_before = -1;
+  bool crashed = false, restarted = false;
+  for (const auto& view : r.frames) {
+    if (view.frame.dst() != cache) continue;
+    if (view.frame.kind() == F::CONTROL && view.frame.note() == "crash") {
+      crashed = true;
+      EXPECT_EQ(view.frame.state().cache().keys_size(), 0);  // lost at once
+      EXPECT_GT(keys_before, 0);
+    } else if (view.frame.kind() == F::CONTROL && view.frame.note() == "restart") {
+      restarted = true;
+    } else if (!crashed && view.frame.has_state()) {
+      keys_before = view.frame.state().cache().keys_size();
+    } else if (crashed && !restarted && view.frame.kind() == F::REQUEST) {
+      EXPECT_EQ(view.frame.outcome(), F::REFUSED);
+    }
+  }
+  EXPECT_TRUE(crashed && restarted);
+  EXPECT_GT(count(r, [&](const FrameView& v) { return v.frame.dst() == cache && v.frame.outcome() == F::REFUSED; }), 0u);
+  EXPECT_GT(count(r, [&](const FrameView& v) {
+              return v.frame.dst() == cache && v.time > from_seconds(1.5) && v.frame.outcome() == F::CACHE_HIT;
+            }),
+            0u);
+}
+
+TEST(Faults, CrashedServerLeavesTheBalancersPoolAndComesBack) {
+  auto text = read_scenario("load_balancing").text;
+  text += R"(
+events { at_s: 0.5 node: "server-2" fault { crash: true } }
+events { at_s: 1.0 node: "server-2" fault { restart: true } }
+)";
+  const auto r = record(text, {"stop.duration_s=2"});
+  std::vector<std::string> notes;
+  for (const auto& view : r.frames)
+    if (view.frame.kind() == F::CONTROL && view.frame.note().rfind("health server-2", 0) == 0)
+      notes.push_back(view.frame.note());
+  EXPECT_EQ(notes, (std::vector<std::string>{"health server-2 down", "health server-2 up"}));
+  const auto server = node_index(r, "server-2");
+  EXPECT_EQ(count(r, [&](const FrameView& v) {
+              return v.frame.dst() == server && v.frame.kind() == F::REQUEST && v.time > from_seconds(0.5) &&
+                     v.time < from_seconds(1.0);
+            }),
+            0u);
+}
+
+TEST(Chains, TwentyForwardersDeepAnswerTheirClient) {
+  std::string text = R"(name: "deep"
+nodes { id: "client" kind: CLIENT }
+nodes { id: "server" kind: SERVER server { service_time { mean_ms: 1 } } }
+links { from: "client" to: "lb-1" latency { mean_ms: 1 } }
+links { from: "lb-20" to: "server" latency { mean_ms: 1 } }
+workload { clients: "client" target: "lb-1" rate: 10 }
+stop { requests: 5 }
+)";
+  for (int i = 1; i <= 20; ++i) {
+    text += "nodes { id: \"lb-" + std::to_string(i) + "\" kind: LOAD_BALANCER }\n";
+    if (i < 20)
+      text += "links { from: \"lb-" + std::to_string(i) + "\" to: \"lb-" + std::to_string(i + 1) +
+              "\" latency { mean_ms: 1 } }\n";
+  }
+  const auto r = record(text);
+  EXPECT_EQ(r.run.summary["requests"]["completed"], 5);
+  // 21 links there and back, 1 ms each, plus 1 ms of service.
+  std::map<std::uint64_t, Time> sent;
+  for (const auto& view : r.frames) {
+    if (view.frame.kind() == F::REQUEST && view.frame.dst() == node_index(r, "lb-1")) sent[view.frame.request()] = view.sent;
+    if (view.frame.outcome() == F::COMPLETED) {
+      EXPECT_EQ(view.time - sent.at(view.frame.request()), 43 * kNanosPerMilli);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace flowframe
