@@ -65,7 +65,9 @@ stop { requests: 2 })"));
   EXPECT_EQ(at_client(F::RESPONSE, F::LATE), 2u);   // both answers came after their deadlines
   EXPECT_EQ(at_client(F::RESPONSE, F::COMPLETED), 0u);
   for (const auto& view : r.frames) {
-    if (view.frame.kind() == F::TIMEOUT) EXPECT_EQ(view.time - view.sent, 50 * kNanosPerMilli);
+    if (view.frame.kind() == F::TIMEOUT) {
+      EXPECT_EQ(view.time - view.sent, 50 * kNanosPerMilli);
+    }
   }
   // The second request waited past its deadline: answered 504 without being served.
   EXPECT_EQ(count(r, [&](const FrameView& v) {
@@ -115,7 +117,9 @@ TEST(Faults, OneWayPartitionDropsOneDirectionOnly) {
   const auto client = node_index(r, "client");
   EXPECT_GT(count(r, [&](const FrameView& v) { return v.frame.outcome() == F::PARTITIONED; }), 0u);
   for (const auto& view : r.frames) {
-    if (view.frame.outcome() == F::PARTITIONED) EXPECT_EQ(view.frame.dst(), client);
+    if (view.frame.outcome() == F::PARTITIONED) {
+      EXPECT_EQ(view.frame.dst(), client);
+    }
   }
 }
 
