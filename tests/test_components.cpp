@@ -4,7 +4,7 @@
 #include <map>
 
 #include "actors/common/routing.hpp"
-#include "actors/valet/upload_token.hpp"
+#include "actors/common/upload_token.hpp"
 #include "runtime/live/live.hpp"
 #include "runtime/learn/page.hpp"
 #include "support.hpp"

@@ -102,7 +102,7 @@ events { at_s: 1 node: "lb" fail: true }
   EXPECT_NE(problems[0].find("bad.textproto:9:18: events.node: unknown node 's-3'"), std::string::npos) << problems[0];
   EXPECT_NE(problems[1].find("bad.textproto:10:"), std::string::npos) << problems[1];
   EXPECT_NE(problems[1].find("round_robin"), std::string::npos) << problems[1];
-  EXPECT_NE(problems[2].find("fail and restore apply to servers"), std::string::npos) << problems[2];
+  EXPECT_NE(problems[2].find("fail applies to servers"), std::string::npos) << problems[2];
 }
 
 TEST(Overrides, GroupMemberWorkloadAndEnum) {

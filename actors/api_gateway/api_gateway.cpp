@@ -231,4 +231,56 @@ std::unique_ptr<Component> make_api_gateway(const v1::Node& spec, NodeIndex inde
   return std::make_unique<ApiGateway>(spec, index, topology);
 }
 
+namespace {
+
+void check_api_gateway(NodeChecks& c) {
+  const auto& node = c.node();
+  const auto& gateway = node.api_gateway();
+  std::set<std::string> pools;
+  for (int p = 0; p < gateway.pools_size(); ++p) {
+    const auto& pool = gateway.pools(p);
+    if (pool.name().empty() || !pools.insert(pool.name()).second)
+      c.problem(c.at({{"api_gateway"}, {"pools", p}, {"name"}}), "api_gateway.pools.name",
+                pool.name().empty() ? "a pool needs a name" : "duplicate pool '" + pool.name() + "'");
+    if (!c.known(pool.servers()))
+      c.problem(c.at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
+                pool.servers().empty() ? "missing: name a server or group" : c.unknown(pool.servers()));
+    else if (!c.linked(node.id(), pool.servers()))
+      c.problem(c.at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
+                "'" + node.id() + "' has no link to '" + pool.servers() + "'");
+  }
+  if (gateway.routes().empty())
+    c.problem(c.at({{"api_gateway"}}), "api_gateway.routes", "a gateway needs at least one route");
+  for (int r = 0; r < gateway.routes_size(); ++r) {
+    const auto& route = gateway.routes(r);
+    if (route.prefix().empty() || route.prefix()[0] != '/')
+      c.problem(c.at({{"api_gateway"}, {"routes", r}, {"prefix"}}), "api_gateway.routes.prefix", "a prefix starts with '/'");
+    if (!pools.count(route.pool())) {
+      std::vector<std::string> names(pools.begin(), pools.end());
+      auto guess = closest_name(route.pool(), names);
+      c.problem(c.at({{"api_gateway"}, {"routes", r}, {"pool"}}), "api_gateway.routes.pool",
+                "route to unknown pool '" + route.pool() + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
+    }
+  }
+  for (const char* which : {"per_client", "global"}) {
+    const bool per_client = std::string(which) == "per_client";
+    if (per_client ? !gateway.has_per_client() : !gateway.has_global()) continue;
+    const auto& bucket = per_client ? gateway.per_client() : gateway.global();
+    if (!(bucket.rate() > 0))
+      c.problem(c.at({{"api_gateway"}, {which}, {"rate"}}), std::string("api_gateway.") + which + ".rate", "must be > 0");
+    if (bucket.burst() < 1)
+      c.problem(c.at({{"api_gateway"}, {which}, {"burst"}}), std::string("api_gateway.") + which + ".burst", "must be >= 1");
+  }
+}
+
+const KindDescription kApiGateway{
+    .kind = v1::Node::API_GATEWAY,
+    .name = "api_gateway",
+    .check = check_api_gateway,
+    .settable = {"per_client.rate", "per_client.burst", "global.rate", "global.burst"},
+};
+FLOWFRAME_KIND(kApiGateway, make_api_gateway);
+
+}  // namespace
+
 }  // namespace flowframe

@@ -215,4 +215,42 @@ std::unique_ptr<Component> make_cache(const v1::Node& spec, NodeIndex index, con
   return std::make_unique<Cache>(spec, index, topology.seed());
 }
 
+namespace {
+
+void check_cache(NodeChecks& c) {
+  const auto& cache = c.node().cache();
+  check_optional_distribution(c, cache.has_op_time(), cache.op_time(), "cache", "op_time");
+  if (cache.has_sweep_interval_ms() && !(cache.sweep_interval_ms() > 0))
+    c.problem(c.at({{"cache"}, {"sweep_interval_ms"}}), "cache.sweep_interval_ms", "must be > 0");
+  for (int k = 0; k < cache.entries_size(); ++k) {
+    if (cache.entries(k).ttl_s() < 0)
+      c.problem(c.at({{"cache"}, {"entries", k}, {"ttl_s"}}), "cache.entries.ttl_s",
+                "negative TTL " + fmt_number(cache.entries(k).ttl_s()) + " s (0 means no expiry)");
+    if (cache.entries(k).key().empty())
+      c.problem(c.at({{"cache"}, {"entries", k}}), "cache.entries.key", "an entry needs a key");
+  }
+}
+
+const KindDescription kCache{
+    .kind = v1::Node::CACHE,
+    .name = "cache",
+    .defaults =
+        [](v1::Node& node) {
+          auto& cache = *node.mutable_cache();
+          if (!cache.has_sweep_interval_ms()) cache.set_sweep_interval_ms(1000);
+          if (!cache.has_op_time()) *cache.mutable_op_time() = constant_ms(0.1);
+        },
+    .check = check_cache,
+    .metrics =
+        [](const v1::NodeState& state, Time, nlohmann::ordered_json& node) {
+          const auto lookups = state.cache().hits() + state.cache().misses();
+          node["hit_ratio"] =
+              lookups ? std::round(static_cast<double>(state.cache().hits()) / static_cast<double>(lookups) * 1000) / 1000
+                      : 0.0;
+        },
+};
+FLOWFRAME_KIND(kCache, make_cache);
+
+}  // namespace
+
 }  // namespace flowframe

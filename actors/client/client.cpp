@@ -302,4 +302,22 @@ void Client::snapshot(v1::NodeState& state) const {
   client.set_last_answer_ns(last_answer_);
 }
 
+namespace {
+
+std::unique_ptr<Component> make_client(const v1::Node& spec, NodeIndex index, const Topology& topology) {
+  return std::make_unique<Client>(spec, index, topology);
+}
+
+const KindDescription kClient{
+    .kind = v1::Node::CLIENT,
+    .name = "client",
+    .settable = {"burst"},
+    .commands = {{v1::ControlRequest::kBurst, nullptr},
+                 {v1::ControlRequest::kUpload,
+                  [](const v1::ControlRequest& request) { return valet_misuse(request.upload()).second; }}},
+};
+FLOWFRAME_KIND(kClient, make_client);
+
+}  // namespace
+
 }  // namespace flowframe

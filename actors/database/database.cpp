@@ -182,4 +182,42 @@ std::unique_ptr<Component> make_database(const v1::Node& spec, NodeIndex index, 
   return std::make_unique<Database>(spec, index, topology.seed());
 }
 
+namespace {
+
+void check_database(NodeChecks& c) {
+  const auto& database = c.node().database();
+  check_optional_distribution(c, database.has_query_time(), database.query_time(), "database", "query_time");
+  if (database.has_max_connections() && database.max_connections() == 0)
+    c.problem(c.at({{"database"}, {"max_connections"}}), "database.max_connections", "must be >= 1");
+  std::set<std::string> names;
+  for (int t = 0; t < database.tables_size(); ++t) {
+    const auto& table = database.tables(t);
+    if (table.name().empty() || !names.insert(table.name()).second)
+      c.problem(c.at({{"database"}, {"tables", t}, {"name"}}), "database.tables.name",
+                table.name().empty() ? "a table needs a name" : "duplicate table '" + table.name() + "'");
+    std::set<std::uint64_t> ids;
+    for (int r = 0; r < table.rows_size(); ++r)
+      if (!ids.insert(table.rows(r).id()).second)
+        c.problem(c.at({{"database"}, {"tables", t}, {"rows", r}, {"id"}}), "database.tables.rows.id",
+                  "duplicate id " + std::to_string(table.rows(r).id()) + " in table '" + table.name() + "'");
+  }
+}
+
+const KindDescription kDatabase{
+    .kind = v1::Node::DATABASE,
+    .name = "database",
+    .defaults =
+        [](v1::Node& node) {
+          auto& database = *node.mutable_database();
+          if (!database.has_query_time()) *database.mutable_query_time() = constant_ms(2);
+          if (!database.has_max_connections()) database.set_max_connections(10);
+          if (!database.has_queue_limit()) database.set_queue_limit(64);
+        },
+    .check = check_database,
+    .settable = {"max_connections", "queue_limit", "query_time."},
+};
+FLOWFRAME_KIND(kDatabase, make_database);
+
+}  // namespace
+
 }  // namespace flowframe

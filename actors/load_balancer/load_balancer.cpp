@@ -86,4 +86,21 @@ std::unique_ptr<Component> make_load_balancer(const v1::Node& spec, NodeIndex in
   return std::make_unique<LoadBalancer>(spec, index, topology);
 }
 
+namespace {
+
+const KindDescription kLoadBalancer{
+    .kind = v1::Node::LOAD_BALANCER,
+    .name = "load_balancer",
+    .defaults =
+        [](v1::Node& node) {
+          auto& balancer = *node.mutable_load_balancer();
+          if (!balancer.has_choices()) balancer.set_choices(2);
+          if (!balancer.has_virtual_nodes()) balancer.set_virtual_nodes(100);
+        },
+    .settable = {"strategy", "choices"},
+};
+FLOWFRAME_KIND(kLoadBalancer, make_load_balancer);
+
+}  // namespace
+
 }  // namespace flowframe

@@ -3,9 +3,14 @@
 // aborts what it held. With a handler it then does more before answering (cache-aside).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "actors/common/components.hpp"
 #include "actors/common/routing.hpp"
 #include "actors/common/work_queue.hpp"
+#include "runtime/base/text.hpp"
+#include "runtime/framelog/frame_text.hpp"
 #include "runtime/scenario/settings.hpp"
 
 namespace flowframe {
@@ -231,5 +236,62 @@ class Server final : public Component {
 std::unique_ptr<Component> make_server(const v1::Node& spec, NodeIndex index, const Topology& topology) {
   return std::make_unique<Server>(spec, index, topology);
 }
+
+namespace {
+
+void check_server(NodeChecks& c) {
+  const auto& node = c.node();
+  const auto& server = node.server();
+  if (!server.has_service_time())
+    c.problem(c.at({}), "server.service_time", "server '" + node.id() + "' needs a service_time");
+  else
+    c.distribution(server.service_time(), c.at({{"server"}, {"service_time"}}), "service_time");
+  if (server.has_weight() && server.weight() == 0) c.problem(c.at({{"server"}, {"weight"}}), "weight", "must be >= 1");
+  if (server.has_speed() && !(server.speed() > 0)) c.problem(c.at({{"server"}, {"speed"}}), "speed", "must be > 0");
+  if (!server.has_cache_aside()) return;
+  const auto& handler = server.cache_aside();
+  auto needs = [&](const std::string& id, v1::Node::Kind kind, const char* field) {
+    const auto where = c.at({{"server"}, {"cache_aside"}, {field}});
+    const std::string name = std::string("cache_aside.") + field;
+    if (!c.known(id)) return c.problem(where, name, id.empty() ? "missing" : c.unknown(id)), false;
+    if (c.kind_of(id) != kind) return c.problem(where, name, "'" + id + "' is not a " + v1::Node::Kind_Name(kind)), false;
+    if (!c.linked(node.id(), id)) return c.problem(where, name, "'" + node.id() + "' has no link to '" + id + "'"), false;
+    return true;
+  };
+  needs(handler.cache(), v1::Node::CACHE, "cache");
+  if (needs(handler.database(), v1::Node::DATABASE, "database")) {
+    const auto& tables = c.find(handler.database())->database().tables();
+    if (std::none_of(tables.begin(), tables.end(), [&](const v1::Table& t) { return t.name() == handler.table(); }))
+      c.problem(c.at({{"server"}, {"cache_aside"}, {"table"}}), "cache_aside.table",
+                "unknown table '" + handler.table() + "' in database '" + handler.database() + "'");
+  }
+  if (handler.ttl_s() < 0)
+    c.problem(c.at({{"server"}, {"cache_aside"}, {"ttl_s"}}), "cache_aside.ttl_s",
+              "negative TTL " + fmt_number(handler.ttl_s()) + " s (0 means no expiry)");
+}
+
+const KindDescription kServer{
+    .kind = v1::Node::SERVER,
+    .name = "server",
+    .defaults =
+        [](v1::Node& node) {
+          auto& server = *node.mutable_server();
+          if (!server.has_capacity()) server.set_capacity(1);
+          if (!server.has_queue_limit()) server.set_queue_limit(64);
+          if (!server.has_weight()) server.set_weight(1);
+          if (!server.has_speed()) server.set_speed(1);
+        },
+    .check = check_server,
+    .settable = {"capacity", "queue_limit", "service_time.", "cache_aside.ttl_s", "speed"},
+    .commands = {{v1::ControlRequest::kFail, nullptr}, {v1::ControlRequest::kRestore, nullptr}},
+    .metrics =
+        [](const v1::NodeState& state, Time end, nlohmann::ordered_json& node) {
+          node["utilization"] = std::round(utilization(state.server(), state.load(), end).value_or(0) * 1000) / 1000;
+          node["max_queue"] = state.server().max_queue();
+        },
+};
+FLOWFRAME_KIND(kServer, make_server);
+
+}  // namespace
 
 }  // namespace flowframe

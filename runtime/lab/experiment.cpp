@@ -159,7 +159,7 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
         statuses[status].push_back(requests["by_status"].value(status, 0.0) / sent);
       double sum = 0, top = 0, count = 0, hits = 0, caches = 0;
       for (const auto& [id, node] : summary["nodes"].items()) {
-        if (node["kind"] == "server") {
+        if (node.contains("utilization")) {
           const double u = node["utilization"].get<double>();
           sum += u;
           top = std::max(top, u);

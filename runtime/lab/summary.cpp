@@ -6,13 +6,10 @@
 #include <map>
 
 #include "runtime/base/text.hpp"
+#include "runtime/scenario/kind.hpp"
 
 namespace flowframe {
 namespace {
-
-std::string kind_name(v1::Node::Kind kind) {
-  return lowercase(v1::Node::Kind_Name(kind));
-}
 
 double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
 
@@ -54,13 +51,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
     node["kind"] = kind_name(component.spec().kind());
     node["handled"] = state.handled();
     node["rejected"] = state.rejected();
-    const auto& server = state.server();
-    node["utilization"] = round3(utilization(server, state.load(), result.sim_end).value_or(0));
-    node["max_queue"] = server.max_queue();
-    if (state.has_cache()) {
-      const auto lookups = state.cache().hits() + state.cache().misses();
-      node["hit_ratio"] = lookups ? round3(static_cast<double>(state.cache().hits()) / static_cast<double>(lookups)) : 0.0;
-    }
+    if (const auto* kind = find_kind(component.spec().kind())) kind->metrics(state, result.sim_end, node);
     nodes[component.id()] = node;
   }
   nlohmann::ordered_json requests;
@@ -115,13 +106,14 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
       out << fmt::format("… and {} more nodes (see --summary-json)\n", s["nodes"].size() - kMaxRows);
       break;
     }
-    const bool server = node["kind"] == "server";
+    const bool server = node.contains("utilization");
     const std::string detail =
         node.contains("hit_ratio") ? fmt::format("hit ratio {:.1f}%", node["hit_ratio"].get<double>() * 100) : "";
     auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),
                            node["handled"].get<std::uint64_t>(), node["rejected"].get<std::uint64_t>(),
                            server ? fmt::format("{:.0f}%", node["utilization"].get<double>() * 100) : "-",
-                           server ? std::to_string(node["max_queue"].get<std::uint32_t>()) : "-", detail);
+                           node.contains("max_queue") ? std::to_string(node["max_queue"].get<std::uint32_t>()) : "-",
+                           detail);
     row.erase(row.find_last_not_of(' ') + 1);
     out << row << '\n';
   }

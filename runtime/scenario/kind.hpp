@@ -54,10 +54,10 @@ struct KindDescription {
   std::function<void(NodeChecks&)> check = [](NodeChecks&) {};
   // Parameter fields timed events and live control may change ("capacity"; "service_time." for
   // every field below it).
-  std::vector<std::string_view> settable;
+  std::vector<std::string_view> settable = {};
   // Live control commands beyond set and fault that this kind takes (fail and restore on servers,
   // burst and upload on clients), each with a check of its argument ("" = fine).
-  std::vector<std::pair<v1::ControlRequest::CommandCase, std::function<std::string(const v1::ControlRequest&)>>> commands;
+  std::vector<std::pair<v1::ControlRequest::CommandCase, std::function<std::string(const v1::ControlRequest&)>>> commands = {};
   // Figures the run summary shows for a node of this kind, from its final state at `end`.
   std::function<void(const v1::NodeState&, Time end, nlohmann::ordered_json& node)> metrics =
       [](const v1::NodeState&, Time, nlohmann::ordered_json&) {};

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "runtime/scenario/kind.hpp"
 #include "runtime/scenario/settings.hpp"
 #include "runtime/base/text.hpp"
 
@@ -85,26 +86,6 @@ class Locator {
   const TextFormat::ParseInfoTree* tree_;
 };
 
-const char* params_field(v1::Node::Kind kind) {
-  switch (kind) {
-    case v1::Node::CLIENT: return "client";
-    case v1::Node::LOAD_BALANCER: return "load_balancer";
-    case v1::Node::SERVER: return "server";
-    case v1::Node::CACHE: return "cache";
-    case v1::Node::DATABASE: return "database";
-    case v1::Node::API_GATEWAY: return "api_gateway";
-    case v1::Node::TOKEN_SERVICE: return "token_service";
-    case v1::Node::OBJECT_STORAGE: return "object_storage";
-    default: return nullptr;
-  }
-}
-
-v1::Distribution constant_ms(double ms) {
-  v1::Distribution d;
-  d.set_mean_ms(ms);
-  return d;
-}
-
 bool valid_distribution(const v1::Distribution& d) {
   switch (d.shape()) {
     case v1::Distribution::CONSTANT:
@@ -179,19 +160,17 @@ class Validator {
                 "'" + node.id() + "' is not a valid id (letters, digits, '-' and '_')");
         continue;
       }
-      if (node.kind() == v1::Node::KIND_UNSPECIFIED || node.kind() == v1::Node::DIRECTOR) {
-        problem(where, "kind",
-                "node '" + node.id() +
-                    "' needs a kind: CLIENT, LOAD_BALANCER, SERVER, CACHE, DATABASE, API_GATEWAY, TOKEN_SERVICE or "
-                    "OBJECT_STORAGE");
+      const auto* kind = find_kind(node.kind());
+      if (kind == nullptr) {
+        problem(where, "kind", "node '" + node.id() + "' needs a kind: " + kind_list());
         continue;
       }
       if (node.params_case() != v1::Node::PARAMS_NOT_SET) {
         const auto* set = v1::Node::descriptor()->FindFieldByNumber(node.params_case());
-        if (set->name() != params_field(node.kind()))
+        if (set->name() != kind->name)
           problem(at_.at({{"nodes", i}, {set->name().c_str()}}), set->name(),
                   "node '" + node.id() + "' is a " + v1::Node::Kind_Name(node.kind()) + ", it takes '" +
-                      params_field(node.kind()) + "' parameters");
+                      std::string(kind->name) + "' parameters");
       }
       if (!(node.timeout_ms() >= 0))
         problem(node_field(i, nullptr, "timeout_ms"), "timeout_ms", "must be >= 0 (0: no timeout)");
@@ -204,159 +183,56 @@ class Validator {
         if (!ids_.emplace(id, i).second)
           problem(node_field(i, nullptr, "id"), "id", "duplicate node id '" + id + "'");
       }
-      if (node.kind() == v1::Node::SERVER) {
-        const auto& server = node.server();
-        if (!server.has_service_time())
-          problem(where, "server.service_time", "server '" + node.id() + "' needs a service_time");
-        else
-          check_distribution(server.service_time(), at_.at({{"nodes", i}, {"server"}, {"service_time"}}),
-                             "service_time");
-        if (server.has_weight() && server.weight() == 0)
-          problem(node_field(i, "server", "weight"), "weight", "must be >= 1");
-        if (server.has_speed() && !(server.speed() > 0))
-          problem(node_field(i, "server", "speed"), "speed", "must be > 0");
-      }
     }
     // Components name other nodes: check them once every id is known.
     for (int i = 0; i < s_.nodes_size(); ++i)
       if (valid_id(s_.nodes(i).id())) check_component(i);
   }
 
-  // Checks of the richer components, each naming the field at fault.
+  // The kind's own checks, each naming the field at fault.
   void check_component(int i) {
-    const auto& node = s_.nodes(i);
-    auto at = [&](std::initializer_list<Locator::Step> rest) {
-      std::vector<Locator::Step> path{{"nodes", i}};
-      path.insert(path.end(), rest.begin(), rest.end());
-      return at_.at(path);
-    };
-    auto optional_distribution = [&](bool has, const v1::Distribution& d, const char* params, const char* field) {
-      if (has) check_distribution(d, at({{params}, {field}}), field);
-    };
-    switch (node.kind()) {
-      case v1::Node::CACHE: {
-        const auto& cache = node.cache();
-        optional_distribution(cache.has_op_time(), cache.op_time(), "cache", "op_time");
-        if (cache.has_sweep_interval_ms() && !(cache.sweep_interval_ms() > 0))
-          problem(at({{"cache"}, {"sweep_interval_ms"}}), "cache.sweep_interval_ms", "must be > 0");
-        for (int k = 0; k < cache.entries_size(); ++k) {
-          if (cache.entries(k).ttl_s() < 0)
-            problem(at({{"cache"}, {"entries", k}, {"ttl_s"}}), "cache.entries.ttl_s",
-                    "negative TTL " + fmt_number(cache.entries(k).ttl_s()) + " s (0 means no expiry)");
-          if (cache.entries(k).key().empty())
-            problem(at({{"cache"}, {"entries", k}}), "cache.entries.key", "an entry needs a key");
-        }
-        break;
-      }
-      case v1::Node::DATABASE: {
-        const auto& database = node.database();
-        optional_distribution(database.has_query_time(), database.query_time(), "database", "query_time");
-        if (database.has_max_connections() && database.max_connections() == 0)
-          problem(at({{"database"}, {"max_connections"}}), "database.max_connections", "must be >= 1");
-        std::set<std::string> names;
-        for (int t = 0; t < database.tables_size(); ++t) {
-          const auto& table = database.tables(t);
-          if (table.name().empty() || !names.insert(table.name()).second)
-            problem(at({{"database"}, {"tables", t}, {"name"}}), "database.tables.name",
-                    table.name().empty() ? "a table needs a name" : "duplicate table '" + table.name() + "'");
-          std::set<std::uint64_t> ids;
-          for (int r = 0; r < table.rows_size(); ++r)
-            if (!ids.insert(table.rows(r).id()).second)
-              problem(at({{"database"}, {"tables", t}, {"rows", r}, {"id"}}), "database.tables.rows.id",
-                      "duplicate id " + std::to_string(table.rows(r).id()) + " in table '" + table.name() + "'");
-        }
-        break;
-      }
-      case v1::Node::SERVER: {
-        if (!node.server().has_cache_aside()) break;
-        const auto& handler = node.server().cache_aside();
-        auto needs = [&](const std::string& id, v1::Node::Kind kind, const char* field) {
-          const auto where = at({{"server"}, {"cache_aside"}, {field}});
-          const std::string name = std::string("cache_aside.") + field;
-          if (!known(id)) return problem(where, name, id.empty() ? "missing" : unknown(id)), false;
-          if (kind_of(id) != kind) return problem(where, name, "'" + id + "' is not a " + v1::Node::Kind_Name(kind)), false;
-          if (!linked_from(node.group().empty() ? node.id() : node.group(), id) && !linked_from(node.id(), id))
-            return problem(where, name, "'" + node.id() + "' has no link to '" + id + "'"), false;
-          return true;
-        };
-        needs(handler.cache(), v1::Node::CACHE, "cache");
-        if (needs(handler.database(), v1::Node::DATABASE, "database") && !has_table(handler.database(), handler.table()))
-          problem(at({{"server"}, {"cache_aside"}, {"table"}}), "cache_aside.table",
-                  "unknown table '" + handler.table() + "' in database '" + handler.database() + "'");
-        if (handler.ttl_s() < 0)
-          problem(at({{"server"}, {"cache_aside"}, {"ttl_s"}}), "cache_aside.ttl_s",
-                  "negative TTL " + fmt_number(handler.ttl_s()) + " s (0 means no expiry)");
-        break;
-      }
-      case v1::Node::API_GATEWAY: {
-        const auto& gateway = node.api_gateway();
-        std::set<std::string> pools;
-        for (int p = 0; p < gateway.pools_size(); ++p) {
-          const auto& pool = gateway.pools(p);
-          if (pool.name().empty() || !pools.insert(pool.name()).second)
-            problem(at({{"api_gateway"}, {"pools", p}, {"name"}}), "api_gateway.pools.name",
-                    pool.name().empty() ? "a pool needs a name" : "duplicate pool '" + pool.name() + "'");
-          if (!known(pool.servers()))
-            problem(at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
-                    pool.servers().empty() ? "missing: name a server or group" : unknown(pool.servers()));
-          else if (!linked_from(node.id(), pool.servers()))
-            problem(at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
-                    "'" + node.id() + "' has no link to '" + pool.servers() + "'");
-        }
-        if (gateway.routes().empty())
-          problem(at({{"api_gateway"}}), "api_gateway.routes", "a gateway needs at least one route");
-        for (int r = 0; r < gateway.routes_size(); ++r) {
-          const auto& route = gateway.routes(r);
-          if (route.prefix().empty() || route.prefix()[0] != '/')
-            problem(at({{"api_gateway"}, {"routes", r}, {"prefix"}}), "api_gateway.routes.prefix", "a prefix starts with '/'");
-          if (!pools.count(route.pool())) {
-            std::vector<std::string> names(pools.begin(), pools.end());
-            auto guess = closest_name(route.pool(), names);
-            problem(at({{"api_gateway"}, {"routes", r}, {"pool"}}), "api_gateway.routes.pool",
-                    "route to unknown pool '" + route.pool() + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
-          }
-        }
-        for (const char* which : {"per_client", "global"}) {
-          const bool per_client = std::string(which) == "per_client";
-          if (per_client ? !gateway.has_per_client() : !gateway.has_global()) continue;
-          const auto& bucket = per_client ? gateway.per_client() : gateway.global();
-          if (!(bucket.rate() > 0))
-            problem(at({{"api_gateway"}, {which}, {"rate"}}), std::string("api_gateway.") + which + ".rate", "must be > 0");
-          if (bucket.burst() < 1)
-            problem(at({{"api_gateway"}, {which}, {"burst"}}), std::string("api_gateway.") + which + ".burst", "must be >= 1");
-        }
-        break;
-      }
-      case v1::Node::TOKEN_SERVICE: {
-        const auto& service = node.token_service();
-        if (service.secret().empty())
-          problem(at({{"token_service"}, {"secret"}}), "token_service.secret", "empty secret: tokens could be forged");
-        if (service.bucket().empty()) problem(at({{"token_service"}, {"bucket"}}), "token_service.bucket", "missing");
-        if (!(service.token_ttl_s() > 0))
-          problem(at({{"token_service"}, {"token_ttl_s"}}), "token_service.token_ttl_s", "must be > 0");
-        optional_distribution(service.has_service_time(), service.service_time(), "token_service", "service_time");
-        break;
-      }
-      case v1::Node::OBJECT_STORAGE: {
-        const auto& storage = node.object_storage();
-        if (storage.secret().empty())
-          problem(at({{"object_storage"}, {"secret"}}), "object_storage.secret", "empty secret: tokens could be forged");
-        if (storage.buckets().empty()) problem(at({{"object_storage"}}), "object_storage.buckets", "needs a bucket");
-        optional_distribution(storage.has_op_time(), storage.op_time(), "object_storage", "op_time");
-        break;
-      }
-      default:
-        break;
+    if (const auto* kind = find_kind(s_.nodes(i).kind())) {
+      Checks checks(*this, i);
+      kind->check(checks);
     }
   }
 
-  bool has_table(const std::string& database, const std::string& table) const {
-    auto it = ids_.find(database);
-    if (it == ids_.end()) return false;
-    for (const auto& t : s_.nodes(it->second).database().tables())
-      if (t.name() == table) return true;
-    return false;
-  }
+  // What a kind's checks see of the scenario being validated.
+  class Checks final : public NodeChecks {
+   public:
+    Checks(Validator& validator, int index) : v_(validator), index_(index) {}
+    const v1::Node& node() const override { return v_.s_.nodes(index_); }
+    std::string at(std::initializer_list<Step> rest) const override {
+      std::vector<Locator::Step> path{{"nodes", index_}};
+      for (const auto& step : rest) path.push_back({step.field, step.index});
+      return v_.at_.at(path);
+    }
+    void problem(const std::string& where, const std::string& field, const std::string& message) override {
+      v_.problem(where, field, message);
+    }
+    void distribution(const v1::Distribution& d, const std::string& where, const std::string& field) override {
+      v_.check_distribution(d, where, field);
+    }
+    bool known(const std::string& id) const override { return v_.known(id); }
+    v1::Node::Kind kind_of(const std::string& id) const override { return v_.kind_of(id); }
+    bool linked(const std::string& from, const std::string& to) const override {
+      const auto& self = node();
+      // A member of a replicated group is linked wherever its group is.
+      if (from == self.id() && !self.group().empty() && v_.linked_from(self.group(), to)) return true;
+      return v_.linked_from(from, to);
+    }
+    const v1::Node* find(const std::string& id) const override {
+      auto it = v_.ids_.find(id);
+      if (it == v_.ids_.end()) it = v_.groups_.find(id);
+      return it == v_.groups_.end() ? nullptr : &v_.s_.nodes(it->second);
+    }
+    std::string unknown(const std::string& id) const override { return v_.unknown(id); }
+
+   private:
+    Validator& v_;
+    int index_;
+  };
+
 
   // A link end or event target: a node id, a replicated group, or a member of one.
   bool known(const std::string& id) const { return ids_.count(id) || groups_.count(id); }
@@ -533,10 +409,16 @@ class Validator {
           break;
         }
         case v1::TimedEvent::kFail:
-        case v1::TimedEvent::kRestore:
-          if (kind != v1::Node::SERVER)
-            problem(where, "events", "fail and restore apply to servers; '" + event.node() + "' is not one");
+        case v1::TimedEvent::kRestore: {
+          v1::ControlRequest request;
+          if (event.has_fail()) request.set_fail(true);
+          else request.set_restore(true);
+          v1::Node probe;
+          probe.set_id(event.node());
+          probe.set_kind(kind);
+          if (auto error = check_control(request, probe); !error.empty()) problem(where, "events", error);
           break;
+        }
         case v1::TimedEvent::kFault: {
           const auto& fault = event.fault();
           if (auto error = check_fault(fault); !error.empty())
@@ -586,45 +468,7 @@ v1::Scenario expand_replicas(const v1::Scenario& written) {
 // Unset optional parameters get their documented defaults, so every reader of the scenario
 // (components, the log header, the viewer) sees the values the run used.
 void apply_defaults(v1::Scenario& flat) {
-  for (auto& node : *flat.mutable_nodes()) {
-    switch (node.kind()) {
-      case v1::Node::SERVER: {
-        auto& server = *node.mutable_server();
-        if (!server.has_capacity()) server.set_capacity(1);
-        if (!server.has_queue_limit()) server.set_queue_limit(64);
-        if (!server.has_weight()) server.set_weight(1);
-        if (!server.has_speed()) server.set_speed(1);
-        break;
-      }
-      case v1::Node::LOAD_BALANCER: {
-        auto& balancer = *node.mutable_load_balancer();
-        if (!balancer.has_choices()) balancer.set_choices(2);
-        if (!balancer.has_virtual_nodes()) balancer.set_virtual_nodes(100);
-        break;
-      }
-      case v1::Node::CACHE: {
-        auto& cache = *node.mutable_cache();
-        if (!cache.has_sweep_interval_ms()) cache.set_sweep_interval_ms(1000);
-        if (!cache.has_op_time()) *cache.mutable_op_time() = constant_ms(0.1);
-        break;
-      }
-      case v1::Node::DATABASE: {
-        auto& database = *node.mutable_database();
-        if (!database.has_query_time()) *database.mutable_query_time() = constant_ms(2);
-        if (!database.has_max_connections()) database.set_max_connections(10);
-        if (!database.has_queue_limit()) database.set_queue_limit(64);
-        break;
-      }
-      case v1::Node::TOKEN_SERVICE:
-        if (!node.token_service().has_service_time()) *node.mutable_token_service()->mutable_service_time() = constant_ms(5);
-        break;
-      case v1::Node::OBJECT_STORAGE:
-        if (!node.object_storage().has_op_time()) *node.mutable_object_storage()->mutable_op_time() = constant_ms(5);
-        break;
-      default:
-        break;
-    }
-  }
+  for (auto& node : *flat.mutable_nodes()) find_kind(node.kind())->defaults(node);
 }
 
 void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrides) {
@@ -676,28 +520,17 @@ ScenarioError::ScenarioError(const std::vector<std::string>& problems)
     : std::runtime_error(join_lines(problems)), problems_(problems) {}
 
 google::protobuf::Message& node_params(v1::Node& node) {
-  switch (node.kind()) {
-    case v1::Node::CLIENT: return *node.mutable_client();
-    case v1::Node::LOAD_BALANCER: return *node.mutable_load_balancer();
-    case v1::Node::CACHE: return *node.mutable_cache();
-    case v1::Node::DATABASE: return *node.mutable_database();
-    case v1::Node::API_GATEWAY: return *node.mutable_api_gateway();
-    case v1::Node::TOKEN_SERVICE: return *node.mutable_token_service();
-    case v1::Node::OBJECT_STORAGE: return *node.mutable_object_storage();
-    default: return *node.mutable_server();
-  }
+  const auto* kind = find_kind(node.kind());
+  if (kind == nullptr) throw std::invalid_argument("node '" + node.id() + "' has no kind with parameters");
+  const auto* field = v1::Node::descriptor()->FindFieldByName(std::string(kind->name));
+  return *node.GetReflection()->MutableMessage(&node, field);
 }
 
 bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
-  if (kind == v1::Node::LOAD_BALANCER) return field == "strategy" || field == "choices";
-  if (kind == v1::Node::SERVER)
-    return field == "capacity" || field == "queue_limit" || field.rfind("service_time.", 0) == 0 ||
-           field == "cache_aside.ttl_s" || field == "speed";
-  if (kind == v1::Node::API_GATEWAY)
-    return field == "per_client.rate" || field == "per_client.burst" || field == "global.rate" || field == "global.burst";
-  if (kind == v1::Node::DATABASE)
-    return field == "max_connections" || field == "queue_limit" || field.rfind("query_time.", 0) == 0;
-  if (kind == v1::Node::CLIENT) return field == "burst";
+  const auto* description = find_kind(kind);
+  if (description == nullptr) return false;
+  for (const auto& settable : description->settable)
+    if (settable.back() == '.' ? field.rfind(settable, 0) == 0 : field == settable) return true;
   return false;
 }
 
@@ -751,6 +584,32 @@ ScenarioSource read_scenario(const std::string& source) {
   return {buffer.str(), source};
 }
 
+namespace {
+
+// The kinds that take a live command, for messages: "servers".
+std::string kinds_taking(v1::ControlRequest::CommandCase command) {
+  std::string names;
+  for (const auto* kind : kind_descriptions())
+    for (const auto& [taken, check] : kind->commands)
+      if (taken == command) names += (names.empty() ? "" : " and ") + std::string(kind->name) + "s";
+  return names.empty() ? "no kind" : names;
+}
+
+std::string command_name(v1::ControlRequest::CommandCase command) {
+  return v1::ControlRequest::descriptor()->FindFieldByNumber(command)->name();
+}
+
+// A command only some kinds take (fail on servers, burst on clients), checked by the kind.
+std::string check_kind_command(const v1::ControlRequest& request, const v1::Node& node) {
+  const auto command = request.command_case();
+  if (const auto* kind = find_kind(node.kind()))
+    for (const auto& [taken, check] : kind->commands)
+      if (taken == command) return check ? check(request) : "";
+  return command_name(command) + " applies to " + kinds_taking(command) + "; '" + node.id() + "' is not one";
+}
+
+}  // namespace
+
 std::string check_control(const v1::ControlRequest& request, const v1::Node& node) {
   switch (request.command_case()) {
     case v1::ControlRequest::kSet: {
@@ -761,19 +620,21 @@ std::string check_control(const v1::ControlRequest& request, const v1::Node& nod
         return node.id() + ": " + error;
       return "";
     }
-    case v1::ControlRequest::kFail:
-    case v1::ControlRequest::kRestore:
-      return node.kind() == v1::Node::SERVER ? "" : "fail and restore apply to servers; '" + node.id() + "' is not one";
     case v1::ControlRequest::kFault:
       return check_fault(request.fault());
-    case v1::ControlRequest::kBurst:
-      return node.kind() == v1::Node::CLIENT ? "" : "a burst comes from clients; '" + node.id() + "' is not one";
-    case v1::ControlRequest::kUpload:
-      if (node.kind() != v1::Node::CLIENT) return "an upload comes from a client; '" + node.id() + "' is not one";
-      return valet_misuse(request.upload()).second;
-    default:
+    case v1::ControlRequest::kPause:
+    case v1::ControlRequest::kResume:
+    case v1::ControlRequest::kStep:
+    case v1::ControlRequest::kSpeed:
+    case v1::ControlRequest::COMMAND_NOT_SET:
       return "not a change to a node";
+    case v1::ControlRequest::kFail:
+    case v1::ControlRequest::kRestore:
+    case v1::ControlRequest::kBurst:
+    case v1::ControlRequest::kUpload:
+      return check_kind_command(request, node);
   }
+  return "not a change to a node";
 }
 
 std::string check_fault(const v1::Fault& fault) {

@@ -1,4 +1,4 @@
-#include "actors/valet/upload_token.hpp"
+#include "actors/common/upload_token.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

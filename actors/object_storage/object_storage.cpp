@@ -1,7 +1,5 @@
-// The valet-key pattern's two services. The token service holds the storage account's secret and
-// issues upload tokens scoped to one bucket, one key and one permission, until an expiry. Object
-// storage checks each request's token (signature, expiry, scope, permission) and stores the bytes
-// itself: the app never sees them.
+// Object storage (valet-key pattern): checks each request's token (signature, expiry, scope,
+// permission) and stores the bytes itself.
 #include <fmt/format.h>
 
 #include <deque>
@@ -9,7 +7,7 @@
 
 #include "actors/common/components.hpp"
 #include "actors/common/routing.hpp"
-#include "actors/valet/upload_token.hpp"
+#include "actors/common/upload_token.hpp"
 #include "runtime/engine/distribution.hpp"
 
 namespace flowframe {
@@ -18,56 +16,6 @@ namespace {
 constexpr std::size_t kShown = 16;
 
 std::string megabytes(std::uint64_t bytes) { return fmt::format("{:.1f}MB", static_cast<double>(bytes) / 1e6); }
-
-class TokenService final : public Component {
- public:
-  TokenService(const v1::Node& spec, NodeIndex index, std::uint64_t seed)
-      : Component(spec, index, seed), service_(spec.token_service().service_time()) {}
-
-  void handle(const Event& event, Context& context) override {
-    if (event.kind != EventKind::request) return;
-    const auto& params = spec_.token_service();
-    if (!event.payload || event.payload->op() != v1::Payload::ISSUE_TOKEN || event.payload->key().empty()) {
-      respond(event, 400, context);
-      return context.decide(Outcome::bad_request, kNoNode, "400 ask for a token for an object key");
-    }
-    auto reply = std::make_shared<v1::Payload>();
-    auto& token = *reply->mutable_token();
-    token.set_bucket(params.bucket());
-    token.set_key(event.payload->key());
-    token.set_permission("write");
-    const Time processing = context.work(service_);
-    token.set_expires_ns(context.now() + processing + from_seconds(params.token_ttl_s()));
-    token.set_signature(token_signature(token, params.secret()));
-    v1::IssuedToken issued;
-    *issued.mutable_token() = token;
-    issued.set_issued_ns(context.now());
-    issued_.push_front(std::move(issued));
-    if (issued_.size() > kShown) issued_.pop_back();
-    ++handled_;
-    context.decide(Outcome::token_issued, kNoNode,
-                   fmt::format("token for {}/{} (write, expires in {:.1f}s)", token.bucket(), token.key(),
-                               params.token_ttl_s()));
-    respond(event, 200, context, processing, std::move(reply));
-  }
-
-  std::string apply(ControlAction& action, Context&) override {
-    return "a token service has no setting '" + action.field + "' to change during a run";
-  }
-  bool rich() const override { return true; }
-  std::size_t state_size_hint() const override { return issued_.size() * 160; }
-
-  void snapshot(v1::NodeState& state) const override {
-    state.set_handled(handled_);
-    auto& out = *state.mutable_token_service();
-    for (const auto& issued : issued_) *out.add_issued() = issued;
-  }
-
- private:
-  Sampler service_;
-  std::deque<v1::IssuedToken> issued_;
-  std::uint64_t handled_ = 0;
-};
 
 class ObjectStorage final : public Component {
  public:
@@ -163,12 +111,31 @@ class ObjectStorage final : public Component {
 
 }  // namespace
 
-std::unique_ptr<Component> make_token_service(const v1::Node& spec, NodeIndex index, const Topology& topology) {
-  return std::make_unique<TokenService>(spec, index, topology.seed());
-}
-
 std::unique_ptr<Component> make_object_storage(const v1::Node& spec, NodeIndex index, const Topology& topology) {
   return std::make_unique<ObjectStorage>(spec, index, topology.seed());
 }
+
+namespace {
+
+void check_object_storage(NodeChecks& c) {
+  const auto& storage = c.node().object_storage();
+  if (storage.secret().empty())
+    c.problem(c.at({{"object_storage"}, {"secret"}}), "object_storage.secret", "empty secret: tokens could be forged");
+  if (storage.buckets().empty()) c.problem(c.at({{"object_storage"}}), "object_storage.buckets", "needs a bucket");
+  check_optional_distribution(c, storage.has_op_time(), storage.op_time(), "object_storage", "op_time");
+}
+
+const KindDescription kObjectStorage{
+    .kind = v1::Node::OBJECT_STORAGE,
+    .name = "object_storage",
+    .defaults =
+        [](v1::Node& node) {
+          if (!node.object_storage().has_op_time()) *node.mutable_object_storage()->mutable_op_time() = constant_ms(5);
+        },
+    .check = check_object_storage,
+};
+FLOWFRAME_KIND(kObjectStorage, make_object_storage);
+
+}  // namespace
 
 }  // namespace flowframe
