@@ -341,9 +341,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> control_words;
   auto* control_cmd = app.add_subcommand("control", "Steer a running `flowframe run --serve` from the shell");
   control_cmd->add_option("address", control_address, "HOST:PORT")->required();
-  control_cmd->add_option("command", control_words,
-                          "pause | resume | step N | speed X | set NODE.FIELD=VALUE | fail NODE | restore NODE | burst CLIENTS N")
-      ->required();
+  control_cmd->add_option("command", control_words, kControlUsage)->required();
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "runtime/live/live.hpp"
 #include "support.hpp"
 
 namespace flowframe {
@@ -242,6 +243,56 @@ stop { requests: 5 }
       EXPECT_EQ(view.time - sent.at(view.frame.request()), 43 * kNanosPerMilli);
     }
   }
+}
+
+TEST(Faults, ControlWordsMakeFaults) {
+  auto fault = [](std::vector<std::string> words) { return parse_control(words).fault().ShortDebugString(); };
+  EXPECT_EQ(fault({"crash", "db"}), "crash: true");
+  EXPECT_EQ(fault({"pause", "server-1", "2.5"}), "pause_s: 2.5");
+  EXPECT_EQ(fault({"slow", "server-1", "3"}), "slow: 3");
+  EXPECT_EQ(fault({"partition", "lb", "server-2", "one-way"}), "link { to: \"server-2\" direction: OUTBOUND partition: true }");
+  EXPECT_EQ(fault({"loss", "lb", "server-2", "0.1"}), "link { to: \"server-2\" loss: 0.1 }");
+  EXPECT_TRUE(parse_control({"pause"}).pause());
+  EXPECT_THROW(parse_control({"slow", "server-1", "fast"}), std::invalid_argument);
+  EXPECT_THROW(parse_control({"partition", "lb", "server-2", "sideways"}), std::invalid_argument);
+}
+
+// Faults steered live are recorded as control frames and replay to the very same log.
+TEST(Faults, SteeredFaultsReplayByteForByte) {
+  test::TempPath steered(".ffl"), replay(".ffl");
+  const std::vector<std::string> overrides{"stop.requests=300", "workload.rate=150"};
+  RunOptions options;
+  options.out_path = steered.str();
+  options.live_chunks = true;
+  auto at = [&](double s, std::vector<std::string> words) {
+    options.scheduled_controls.emplace_back(from_seconds(s), parse_control(words));
+  };
+  at(0.2, {"crash", "server-2"});
+  at(0.5, {"restart", "server-2"});
+  at(0.3, {"pause", "server-1", "0.2"});
+  at(0.4, {"partition", "lb", "server-3"});
+  at(0.6, {"heal", "lb", "server-3"});
+  at(0.7, {"loss", "lb", "server-1", "0.25"});
+  at(0.8, {"latency", "lb", "server-1", "3"});
+  at(0.9, {"slow", "server-3", "2"});
+  std::stable_sort(options.scheduled_controls.begin(), options.scheduled_controls.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  test::run_scenario("load_balancing", overrides, options);
+  options.out_path = replay.str();
+  options.scheduled_controls = controls_from_log(steered.str());
+  EXPECT_EQ(options.scheduled_controls.size(), 12u) << [&] {
+    std::string notes;  // what the log holds, to see which change was not read back
+    for (const auto& view : test::read_frames(steered.str()))
+      if (view.frame.kind() == F::CONTROL) notes += std::to_string(view.time) + " " + view.frame.note() + "\n";
+    for (auto& [t, r] : options.scheduled_controls) notes += "READ " + std::to_string(t) + " " + r.ShortDebugString() + "\n";
+    return notes;
+  }();  // a link change is one per direction
+  test::run_scenario("load_balancing", overrides, options);
+  EXPECT_TRUE(test::read_file(replay.str()) == test::read_file(steered.str()));
+  std::size_t faults = 0;
+  for (const auto& view : test::read_frames(steered.str()))
+    if (view.frame.kind() == F::CONTROL && view.frame.outcome() == F::APPLIED) ++faults;
+  EXPECT_GE(faults, 12u);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 
 #include <set>
 
+#include "runtime/scenario/kind.hpp"
 #include "support.hpp"
+#include "viewer/app/kind_view.hpp"
 
 namespace flowframe {
 namespace {
@@ -104,6 +106,16 @@ TEST(ViewerSmoke, LearnGalleryAndSandboxRender) {
   differing = 0;
   for (std::size_t i = 0; i < sandbox.pixels.size(); ++i) differing += ran.pixels.size() == sandbox.pixels.size() && ran.pixels[i] != sandbox.pixels[i];
   EXPECT_GT(differing, 10000u);
+}
+
+// Every kind the engine knows has a view: colour, icon, badge, inspector and live controls.
+TEST(ViewerKinds, EveryRegisteredKindHasAView) {
+  for (const auto* kind : kind_descriptions()) {
+    SCOPED_TRACE(kind->name);
+    EXPECT_TRUE(viewer::has_kind_view(kind->kind)) << "add viewer/kinds/" << kind->name << ".cpp";
+  }
+  EXPECT_EQ(viewer::kind_views().size(), kind_descriptions().size());
+  EXPECT_FALSE(kind_descriptions().empty());
 }
 
 }  // namespace

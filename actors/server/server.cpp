@@ -281,6 +281,7 @@ const KindDescription kServer{
           if (!server.has_weight()) server.set_weight(1);
           if (!server.has_speed()) server.set_speed(1);
         },
+    .example = [](v1::Node& node) { node.mutable_server()->mutable_service_time()->set_mean_ms(10); },
     .check = check_server,
     .settable = {"capacity", "queue_limit", "service_time.", "cache_aside.ttl_s", "speed"},
     .commands = {{v1::ControlRequest::kFail, nullptr}, {v1::ControlRequest::kRestore, nullptr}},

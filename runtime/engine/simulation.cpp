@@ -483,9 +483,8 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
 namespace {
 
 // A control frame's note ("capacity=0", "crash", "link -> db loss=0.1") as the request that made
-// it; false for notes that are not a change (a refused one carries its error after ": ").
+// it; false for notes that are not a change.
 bool parse_control_note(const std::string& note, v1::ControlRequest& request) {
-  if (note.find(": ") != std::string::npos) return false;
   auto& fault = *request.mutable_fault();
   if (note == "fail") return request.set_fail(true), true;
   if (note == "restore") return request.set_restore(true), true;
@@ -566,7 +565,10 @@ std::vector<std::pair<Time, v1::ControlRequest>> controls_from_log(const std::st
     if (!reader.read_chunk(i, chunk)) throw LogError(path + ": a damaged chunk; its changes cannot be replayed");
     for (const auto& view : chunk.frames) {
       const auto& f = view.frame;
-      if (f.kind() != v1::Frame::CONTROL || f.note().rfind("health ", 0) == 0) continue;
+      // Refused changes changed nothing; health notices and a pause's end follow from other changes.
+      if (f.kind() != v1::Frame::CONTROL || f.outcome() != v1::Frame::APPLIED || f.note().rfind("health ", 0) == 0 ||
+          f.note().rfind("pause over", 0) == 0)
+        continue;
       v1::ControlRequest request;
       request.set_node(reader.header().nodes(static_cast<int>(f.dst())).id());
       if (!parse_control_note(f.note(), request)) continue;

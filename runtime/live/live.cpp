@@ -56,7 +56,31 @@ v1::ControlRequest parse_control(const std::vector<std::string>& words) {
     return value;
   };
   const auto& verb = words[0];
-  if (verb == "pause") need(1, "pause"), request.set_pause(true);
+  auto& fault = *request.mutable_fault();
+  auto link = [&](const char* usage) -> v1::LinkFault& {
+    if (words.size() < 3) throw std::invalid_argument(std::string("usage: ") + usage);
+    request.set_node(words[1]);
+    fault.mutable_link()->set_to(words[2]);
+    return *fault.mutable_link();
+  };
+  if (verb == "pause" && words.size() == 3) {
+    request.set_node(words[1]);
+    fault.set_pause_s(number(words[2], "SECONDS"));
+  } else if (verb == "crash") need(2, "crash NODE"), request.set_node(words[1]), fault.set_crash(true);
+  else if (verb == "restart") need(2, "restart NODE"), request.set_node(words[1]), fault.set_restart(true);
+  else if (verb == "slow") need(3, "slow NODE FACTOR"), request.set_node(words[1]), fault.set_slow(number(words[2], "FACTOR"));
+  else if (verb == "partition") {
+    auto& cut = link("partition NODE OTHER [one-way]");
+    if (words.size() > 4 || (words.size() == 4 && words[3] != "one-way"))
+      throw std::invalid_argument("usage: partition NODE OTHER [one-way]");
+    cut.set_partition(true);
+    if (words.size() == 4) cut.set_direction(v1::LinkFault::OUTBOUND);
+  } else if (verb == "heal") need(3, "heal NODE OTHER"), link("heal NODE OTHER").set_heal(true);
+  else if (verb == "loss") need(4, "loss NODE OTHER PROBABILITY"), link("loss NODE OTHER PROBABILITY").set_loss(number(words[3], "PROBABILITY"));
+  else if (verb == "latency") {
+    need(4, "latency NODE OTHER MS");
+    link("latency NODE OTHER MS").mutable_latency()->set_mean_ms(number(words[3], "MS"));
+  } else if (verb == "pause") need(1, "pause  (the run)  or  pause NODE SECONDS"), request.set_pause(true);
   else if (verb == "resume") need(1, "resume"), request.set_resume(true);
   else if (verb == "step") need(2, "step N"), request.set_step(static_cast<std::uint64_t>(number(words[1], "N")));
   else if (verb == "speed") need(2, "speed X"), request.set_speed(number(words[1], "X"));
@@ -75,9 +99,9 @@ v1::ControlRequest parse_control(const std::vector<std::string>& words) {
     request.mutable_set()->set_field(text.substr(dot + 1, equals - dot - 1));
     request.mutable_set()->set_value(text.substr(equals + 1));
   } else {
-    throw std::invalid_argument("unknown control '" + verb +
-                                "': pause, resume, step N, speed X, set NODE.FIELD=VALUE, fail NODE, restore NODE, burst CLIENTS N, upload CLIENT MISUSE");
+    throw std::invalid_argument("unknown control '" + verb + "': " + std::string(kControlUsage));
   }
+  if (!request.fault().has_link() && request.fault().verb_case() == v1::Fault::VERB_NOT_SET) request.clear_fault();
   return request;
 }
 

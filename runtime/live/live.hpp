@@ -27,6 +27,11 @@ inline constexpr std::uint32_t kMaxControlBytes = 64 * 1024;
 // A control request from words, as `flowframe control ADDR ...` and the docs' "try it" lines
 // take them: pause | resume | step N | speed X | set NODE.FIELD=VALUE | fail NODE | restore NODE |
 // burst CLIENTS N. Throws std::invalid_argument with the usage.
+// Every control `flowframe control` and a page's try line take.
+inline constexpr const char* kControlUsage =
+    "pause | resume | step N | speed X | set NODE.FIELD=VALUE | fail NODE | restore NODE | burst CLIENTS N | "
+    "upload CLIENT MISUSE | crash NODE | restart NODE | pause NODE SECONDS | slow NODE FACTOR | "
+    "partition NODE OTHER [one-way] | heal NODE OTHER | loss NODE OTHER PROBABILITY | latency NODE OTHER MS";
 v1::ControlRequest parse_control(const std::vector<std::string>& words);
 
 // "127.0.0.1:7070" -> host and port; throws std::invalid_argument with the reason.

@@ -50,6 +50,9 @@ struct KindDescription {
   // Fills unset optional parameters with their documented defaults, so every reader of the
   // scenario (components, the log header, the viewer) sees the values the run used.
   std::function<void(v1::Node&)> defaults = [](v1::Node&) {};
+  // A new node of this kind as the sandbox's palette adds it: parameters present, the required
+  // ones filled in with sensible values.
+  std::function<void(v1::Node&)> example = [](v1::Node&) {};
   // The kind's own checks, beyond what the schema says.
   std::function<void(NodeChecks&)> check = [](NodeChecks&) {};
   // Parameter fields timed events and live control may change ("capacity"; "service_time." for

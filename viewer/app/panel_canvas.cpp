@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "viewer/app/kind_view.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace flowframe::viewer {
@@ -57,33 +58,6 @@ std::uint32_t shown_as(const Viewer& viewer, const v1::LogHeader& header, std::u
   for (const auto& other : header.nodes())
     if (other.group() == group) return other.index();
   return node;
-}
-
-bool is_down(const view::NodeView& node) { return node.state.has_server() && node.state.server().capacity() == 0; }
-
-// The small live figure under a node's name.
-std::string badge_of(const view::NodeView& node, v1::Node::Kind kind) {
-  const auto& s = node.state;
-  switch (kind) {
-    case v1::Node::SERVER:
-      if (s.server().capacity() == 0) return "DOWN";
-      return node.queue ? fmt::format("{}/{} +{} queued", node.load, s.server().capacity(), node.queue)
-                        : fmt::format("{}/{}", node.load, s.server().capacity());
-    case v1::Node::CACHE: {
-      const auto lookups = s.cache().hits() + s.cache().misses();
-      return fmt::format("{} key{}{}", s.cache().keys_size(), s.cache().keys_size() == 1 ? "" : "s",
-                         lookups ? fmt::format(" · {:.0f}% hits", 100.0 * s.cache().hits() / lookups) : "");
-    }
-    case v1::Node::DATABASE:
-      return fmt::format("pool {}/{}{}", node.load, s.database().max_connections(),
-                         node.queue ? fmt::format(" +{}", node.queue) : "");
-    case v1::Node::LOAD_BALANCER:
-    case v1::Node::API_GATEWAY: return fmt::format("{} in flight", node.load);
-    case v1::Node::OBJECT_STORAGE: return fmt::format("{} objects", node.load);
-    case v1::Node::TOKEN_SERVICE: return fmt::format("{} tokens", s.token_service().issued_size());
-    case v1::Node::CLIENT: return fmt::format("{} sent", s.client().sent());
-    default: return "";
-  }
 }
 
 void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
@@ -198,7 +172,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     int members = 1, down = 0;
     if (world && n < world->nodes.size()) {
       node = world->nodes[n];
-      down = is_down(node);
+      down = kind_view(info.kind()).down(node);
       if (group) {
         members = 0;
         node.load = node.queue = 0;
@@ -208,7 +182,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
           ++members;
           node.load += member.load;
           node.queue += member.queue;
-          down += is_down(member);
+          down += kind_view(info.kind()).down(member);
         }
       }
     }
@@ -226,7 +200,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     const ImVec2 name_size = ImGui::CalcTextSize(name.c_str());
     draw->AddText({c.x - name_size.x / 2, high.y + 4}, palette.text, name.c_str());
     std::string figure = group ? fmt::format("{} busy{}", node.load, down ? fmt::format(" · {} down", down) : "")
-                               : badge_of(node, info.kind());
+                               : kind_view(info.kind()).badge(node);
     if (!figure.empty()) {
       const ImVec2 figure_size = ImGui::CalcTextSize(figure.c_str());
       const ImVec2 at{c.x - figure_size.x / 2, high.y + 6 + name_size.y};

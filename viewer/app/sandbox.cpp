@@ -1,5 +1,7 @@
 #include "viewer/app/sandbox.hpp"
 
+#include "viewer/app/kind_view.hpp"
+
 #include <fmt/format.h>
 #include <imgui_stdlib.h>
 
@@ -15,8 +17,6 @@
 namespace flowframe::viewer {
 namespace {
 
-const v1::Node::Kind kKinds[] = {v1::Node::CLIENT,   v1::Node::LOAD_BALANCER, v1::Node::SERVER,        v1::Node::CACHE,
-                                 v1::Node::DATABASE, v1::Node::API_GATEWAY,   v1::Node::TOKEN_SERVICE, v1::Node::OBJECT_STORAGE};
 constexpr const char* kKindPayload = "flowframe-kind";  // a component dragged from the palette
 
 std::string kind_label(v1::Node::Kind kind) {
@@ -98,7 +98,8 @@ void toolbar(Sandbox& sandbox, SandboxAction& action) {
 
 void palette(Sandbox& sandbox, const Palette& colors, ImVec2 canvas_center) {
   ImGui::TextDisabled("add a component");
-  for (auto kind : kKinds) {
+  for (const auto* view : kind_views()) {
+    const auto kind = view->kind;
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(colors.kind(kind)));
     const bool pressed = ImGui::Button(fmt::format("{}  {}", kind_icon(kind), kind_label(kind)).c_str(), {-1, 0});
     ImGui::PopStyleColor();

@@ -1,5 +1,7 @@
 #include "viewer/app/viewer.hpp"
 
+#include "viewer/app/kind_view.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -29,33 +31,9 @@ Palette palette_for(bool dark) {
           IM_COL32(210, 130, 20, 255)};
 }
 
-ImU32 Palette::kind(v1::Node::Kind kind) const {
-  switch (kind) {
-    case v1::Node::CLIENT: return IM_COL32(120, 170, 255, 255);
-    case v1::Node::LOAD_BALANCER: return IM_COL32(190, 140, 255, 255);
-    case v1::Node::SERVER: return IM_COL32(90, 200, 150, 255);
-    case v1::Node::CACHE: return IM_COL32(250, 110, 110, 255);
-    case v1::Node::DATABASE: return IM_COL32(90, 170, 230, 255);
-    case v1::Node::API_GATEWAY: return IM_COL32(240, 170, 80, 255);
-    case v1::Node::TOKEN_SERVICE: return IM_COL32(230, 200, 90, 255);
-    case v1::Node::OBJECT_STORAGE: return IM_COL32(160, 190, 120, 255);
-    default: return IM_COL32(160, 160, 160, 255);
-  }
-}
+ImU32 Palette::kind(v1::Node::Kind kind) const { return kind_view(kind).colour; }
 
-const char* kind_icon(v1::Node::Kind kind) {
-  switch (kind) {
-    case v1::Node::CLIENT: return "\xef\x80\x87";          // user
-    case v1::Node::LOAD_BALANCER: return "\xef\x81\xb4";   // random
-    case v1::Node::SERVER: return "\xef\x88\xb3";          // server
-    case v1::Node::CACHE: return "\xef\x83\xa7";           // bolt
-    case v1::Node::DATABASE: return "\xef\x87\x80";        // database
-    case v1::Node::API_GATEWAY: return "\xef\x83\xa8";     // sitemap
-    case v1::Node::TOKEN_SERVICE: return "\xef\x82\x84";   // key
-    case v1::Node::OBJECT_STORAGE: return "\xef\x86\x87";  // archive
-    default: return "\xef\x80\x93";                        // cog
-  }
-}
+const char* kind_icon(v1::Node::Kind kind) { return kind_view(kind).icon; }
 
 std::string format_time(Time t) {
   if (t < kNanosPerSecond) return fmt::format("{:.3f} ms", to_millis(t));

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "runtime/scenario/kind.hpp"
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/scenario/settings.hpp"
 #include "runtime/base/text.hpp"
@@ -84,7 +85,7 @@ std::string Design::fresh_id(const std::string& base) const {
 }
 
 std::string Design::add_node(v1::Node::Kind kind, double x, double y, std::string* id) {
-  if (kind == v1::Node::KIND_UNSPECIFIED || kind == v1::Node::DIRECTOR) return "pick a kind of component";
+  if (find_kind(kind) == nullptr) return "pick a kind of component";
   const auto name = fresh_id(lowercase(v1::Node::Kind_Name(kind)));
   return edit([&](v1::Scenario& s) {
     auto& node = *s.add_nodes();
@@ -92,8 +93,7 @@ std::string Design::add_node(v1::Node::Kind kind, double x, double y, std::strin
     node.set_kind(kind);
     node.mutable_position()->set_x(x);
     node.mutable_position()->set_y(y);
-    node_params(node);  // its kind's parameters, at their defaults
-    if (kind == v1::Node::SERVER) node.mutable_server()->mutable_service_time()->set_mean_ms(10);
+    find_kind(kind)->example(node);  // its kind's parameters, the required ones filled in
     if (id) *id = name;
     return std::string();
   });
