@@ -163,7 +163,7 @@ TEST(Pages, EveryTryLineNamesNodesAndFieldsOfItsScenario) {
     EXPECT_TRUE(problems.empty()) << problems.front();
     for (const auto& block : page.blocks) actions += block.kind == PageBlock::Kind::action;
   }
-  EXPECT_EQ(pages, 4);  // load balancers, cache-aside, API gateways, valet key
+  EXPECT_EQ(pages, 5);  // load balancers, cache-aside, API gateways, valet key, health checks
   EXPECT_GT(actions, 8);
 }
 
@@ -179,7 +179,7 @@ TEST(Pages, MarkupAndBadTryLines) {
   EXPECT_EQ(page.blocks[2].kind, PageBlock::Kind::item);
   EXPECT_EQ(page.blocks[3].text, "x = 1");
   EXPECT_EQ(page.blocks[4].command, (std::vector<std::string>{"fail", "server-9"}));
-  const auto problems = check_page(page, "t.page", parse_scenario(builtin_scenarios()[2].text, "lb"));
+  const auto problems = check_page(page, "t.page", load_scenario("load_balancing"));
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_EQ(problems[0], "t.page:10: no node 'server-9' in load_balancing");
   EXPECT_NE(problems[1].find("t.page:11: unknown control 'explode'"), std::string::npos) << problems[1];

@@ -295,5 +295,48 @@ TEST(Faults, SteeredFaultsReplayByteForByte) {
   EXPECT_GE(faults, 12u);
 }
 
+// The health checker (a kind added through the recipe in docs/ARCHITECTURE.md): probes with a
+// deadline, thresholds, one-way notices, and background timers that do not keep the run alive.
+TEST(HealthChecker, BalancerLearnsOfACrashFromProbesAndNotAtOnce) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.out_path = log.str();
+  const auto run = test::run_scenario("health_checks", {}, options);
+  const auto frames = test::read_frames(log.str());
+  const auto header = FrameLogReader(log.str()).header();
+  NodeIndex lb = 0, server2 = 0, checker = 0;
+  for (const auto& node : header.nodes()) {
+    if (node.id() == "lb") lb = node.index();
+    if (node.id() == "server-2") server2 = node.index();
+    if (node.id() == "checker") checker = node.index();
+  }
+  Time down = 0, up = 0;
+  std::size_t refused = 0, messages = 0;
+  for (const auto& view : frames) {
+    const auto& f = view.frame;
+    if (f.kind() == F::MESSAGE) {
+      ++messages;
+      EXPECT_EQ(f.src(), checker);
+      EXPECT_EQ(f.dst(), lb);
+      EXPECT_EQ(f.outcome(), F::HEALTH_CHANGED);
+      (down == 0 ? down : up) = view.time;
+    }
+    if (f.dst() == server2 && f.src() == lb && f.kind() == F::REQUEST) {
+      if (f.outcome() == F::REFUSED) ++refused;
+      // Between the notices the balancer sends server-2 nothing.
+      EXPECT_FALSE(down && !up) << "request to server-2 at " << view.time;
+    }
+    EXPECT_FALSE(f.kind() == F::RESPONSE && f.src() == lb && f.dst() == checker);  // notices get no answer
+  }
+  EXPECT_EQ(messages, 4u);  // server-2 down and up, server-3 down and up
+  // Two failed probes 500 ms apart after the crash at 1 s: about half a second of refused requests.
+  EXPECT_GT(down, from_seconds(1.5));
+  EXPECT_LT(down, from_seconds(1.51));
+  EXPECT_GT(refused, 3u);
+  EXPECT_EQ(run.summary["requests"]["by_status"]["503"], refused);
+  // The checker probes for ever in the background, but the run ends with the workload.
+  EXPECT_LT(frames.back().time, from_seconds(7.2));
+}
+
 }  // namespace
 }  // namespace flowframe

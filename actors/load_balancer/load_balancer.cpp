@@ -38,6 +38,14 @@ class LoadBalancer final : public Component {
       context.send(backend, forward);
       return;
     }
+    if (event.kind == EventKind::message && event.payload && event.payload->op() == v1::Payload::HEALTH) {
+      const auto backend = balancer_.find(event.payload->node());
+      if (!backend) return context.decide(Outcome::none, kNoNode, "a health notice about a node it does not balance");
+      balancer_.set_healthy(*backend, event.payload->healthy());
+      return context.decide(Outcome::health_changed, event.payload->node(),
+                            context.topology().spec(event.payload->node()).id() +
+                                (event.payload->healthy() ? " is up: back in the pool" : " is down: out of the pool"));
+    }
     if (event.kind == EventKind::response) {
       if (auto backend = balancer_.find(event.src)) balancer_.on_answered(*backend, context.now() - event.arg);
       context.decide(Outcome::forwarded, event.via_empty() ? kNoNode : event.via_top());
@@ -61,6 +69,8 @@ class LoadBalancer final : public Component {
     balancer_.set_choices(params.choices());
     return "";
   }
+
+  bool takes_ideal_health() const override { return !spec_.load_balancer().probed_health(); }
 
   std::uint32_t load() const override { return balancer_.outstanding(); }
 

@@ -33,6 +33,9 @@ struct Event {
   std::uint16_t status = 0;
   EventKind kind = EventKind::request;
   bool silent = false;  // a component-internal timer, recorded only in small scenarios
+  // A periodic timer (a probe, a heartbeat) that does not keep the run going: the run ends when
+  // only such events are left.
+  bool background = false;
   // Set by the sending link: the message never arrives (kept to record where it was lost).
   Outcome fate = Outcome::none;
   std::uint16_t via_depth = 0;

@@ -156,11 +156,13 @@ void Shard::route(Event&& event) {
     return;
   }
   earliest_sent_ = std::min(earliest_sent_, event.deliver);
+  if (!event.background) ++mail_foreground_[parity_];
   outbox_[parity_][target].push_back(std::move(event));
 }
 
 void Shard::push(Event&& event) {
   const auto key = key_of(event);
+  if (!event.background) ++foreground_;
   std::uint32_t slot;
   if (free_slots_.empty()) {
     slot = static_cast<std::uint32_t>(slab_.size());
@@ -181,10 +183,12 @@ Time Shard::next_time() const {
 void Shard::run(Time end, std::uint64_t window) {
   parity_ = window & 1;
   earliest_sent_ = kTimeNever;
+  mail_foreground_[parity_] = 0;  // that mail was taken at the start of the last window
   while (!heap_.empty() && heap_.top().key.deliver < end) {
     const auto slot = heap_.top().slot;
     heap_.pop();
     const Event event = std::move(slab_[slot]);
+    if (!event.background) --foreground_;
     free_slots_.push_back(slot);
     deliver(event);
   }
@@ -192,7 +196,8 @@ void Shard::run(Time end, std::uint64_t window) {
 
 void Shard::run_alone(Time lookahead, std::size_t frames, std::uint64_t events) {
   const std::uint64_t stop = delivered_ + events;
-  while (!heap_.empty() && frames_.size() < frames && delivered_ < stop) run(heap_.top().key.deliver + lookahead, 0);
+  while (!heap_.empty() && foreground_ > 0 && frames_.size() < frames && delivered_ < stop)
+    run(heap_.top().key.deliver + lookahead, 0);
 }
 
 // What the engine itself does with an event before (or instead of) the component: faults,

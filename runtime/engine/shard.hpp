@@ -34,6 +34,8 @@ class Shard {
   void run_alone(Time lookahead, std::size_t frames, std::uint64_t events);
   // Earliest pending event here or in mail this shard sent in its last run.
   Time next_time() const;
+  // Pending events here and in that mail that keep the run going (all but background timers).
+  std::uint64_t foreground() const { return foreground_ + mail_foreground_[parity_]; }
 
   std::vector<FrameRecord>& frames() { return frames_; }
   // The notes frames() refer to.
@@ -77,6 +79,8 @@ class Shard {
   // outbox_[parity][shard]: events for another shard, read by it at its next window.
   std::vector<std::vector<Event>> outbox_[2];
   std::uint64_t parity_ = 0;
+  std::uint64_t foreground_ = 0;
+  std::uint64_t mail_foreground_[2] = {0, 0};
   Time earliest_sent_ = kTimeNever;
   std::vector<FrameRecord> frames_;
   std::string notes_;

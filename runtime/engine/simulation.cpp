@@ -95,8 +95,12 @@ class Clock {
   bool advance(Time& end) {
     if (record_) gather_frames();
     Time next = kTimeNever;
-    for (const auto& shard : shards_) next = std::min(next, shard->next_time());
-    if (next == kTimeNever) return false;
+    std::uint64_t foreground = 0;
+    for (const auto& shard : shards_) {
+      next = std::min(next, shard->next_time());
+      foreground += shard->foreground();
+    }
+    if (next == kTimeNever || foreground == 0) return false;
     now_ = next;
     ++window_;
     end = next + topology_.lookahead();

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "runtime/base/text.hpp"
+#include "runtime/scenario/kind.hpp"
 
 namespace flowframe {
 namespace {
@@ -65,6 +66,14 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
     path_weights_.push_back(1);
     id_samplers_.emplace_back();
   }
+  // Paths components send on their own (a health checker's probes).
+  for (const auto& node : scenario_.nodes())
+    if (const auto* kind = find_kind(node.kind()))
+      for (const auto& name : kind->paths(node))
+        if (std::find(paths_.begin(), paths_.end(), name) == paths_.end()) {
+          paths_.push_back(name);
+          id_samplers_.emplace_back();
+        }
   clients_ = resolve(workload.clients());
   for (const auto& item : workload.script()) {
     const auto name = path_name(item.method(), item.path().empty() ? "/" : item.path());
@@ -206,6 +215,7 @@ std::string Topology::plan(const v1::TimedEvent& change, NodeIndex target, Time 
 
 void Topology::add_health_notices(NodeIndex node, bool healthy, Time at, std::vector<ControlAction>& out) const {
   for (NodeIndex balancer : upstream_[node]) {
+    if (!component(balancer).takes_ideal_health()) continue;
     ControlAction health;
     health.type = ControlAction::Type::health;
     health.at = at;
@@ -222,6 +232,12 @@ Component& Topology::rebuild(NodeIndex index) {
   fresh->runtime_ = std::move(components_[index]->runtime_);
   components_[index] = std::move(fresh);
   return *components_[index];
+}
+
+std::uint32_t Topology::path_index(const std::string& name) const {
+  const auto found = std::find(paths_.begin(), paths_.end(), name);
+  if (found == paths_.end()) throw std::logic_error("no path '" + name + "'");
+  return static_cast<std::uint32_t>(found - paths_.begin());
 }
 
 NodeIndex Topology::index_of(const std::string& id) const {

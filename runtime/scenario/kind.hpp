@@ -55,6 +55,10 @@ struct KindDescription {
   std::function<void(v1::Node&)> example = [](v1::Node&) {};
   // The kind's own checks, beyond what the schema says.
   std::function<void(NodeChecks&)> check = [](NodeChecks&) {};
+  // Request paths ("GET /health") a node of this kind sends besides the workload's.
+  std::function<std::vector<std::string>(const v1::Node&)> paths = [](const v1::Node&) {
+    return std::vector<std::string>();
+  };
   // Parameter fields timed events and live control may change ("capacity"; "service_time." for
   // every field below it).
   std::vector<std::string_view> settable = {};
