@@ -31,6 +31,11 @@ Recorded record(const std::string& text, const std::vector<std::string>& overrid
   return out;
 }
 
+// A built-in scenario's text with more timed events.
+std::string builtin_with(const std::string& name, const std::string& events) {
+  return read_scenario(name).text + "\n" + events + "\n";
+}
+
 NodeIndex node_index(const Recorded& r, const std::string& id) {
   for (const auto& node : r.header.nodes())
     if (node.id() == id) return node.index();
@@ -164,15 +169,33 @@ events { at_s: 1 node: "server" fault { slow: 3 } })"));
   }
 }
 
+TEST(Faults, LinkLatencyChangesOneDirectionAndIsNeverBelowTheLookahead) {
+  const auto r = record(direct("", "capacity: 4 service_time { mean_ms: 2 }", R"(workload { clients: "client" arrival: STEADY rate: 20 }
+stop { duration_s: 2 }
+events { at_s: 1 node: "client" fault { link { to: "server" direction: OUTBOUND latency { mean_ms: 7 } } } })"));
+  const auto server = node_index(r, "server");
+  std::size_t slow = 0;
+  for (const auto& view : r.frames) {
+    if (view.frame.kind() == F::REQUEST && view.frame.dst() == server) {
+      EXPECT_EQ(view.time - view.sent, (view.sent < from_seconds(1) ? 1 : 7) * kNanosPerMilli);
+      slow += view.sent >= from_seconds(1);
+    }
+    if (view.frame.kind() == F::RESPONSE) {
+      EXPECT_EQ(view.time - view.sent, kNanosPerMilli);  // the other way: as before
+    }
+  }
+  EXPECT_GT(slow, 15u);
+  EXPECT_THROW(record(direct("", "service_time { mean_ms: 2 }", R"(workload { clients: "client" rate: 20 }
+stop { requests: 5 }
+events { at_s: 1 node: "client" fault { link { to: "server" latency { mean_ms: 0.5 } } } })")),
+               ScenarioError);
+}
+
 TEST(Faults, CrashAndRestart) {
   // cache_aside with the cache crashing at 1 s and back at 1.5 s: its keys are gone, calls to it
   // meanwhile are refused, and the servers read the database instead.
-  auto text = read_scenario("cache_aside").text;
-  text += R"(
-events { at_s: 1 node: "cache" fault { crash: true } }
-events { at_s: 1.5 node: "cache" fault { restart: true } }
-)";
-  const auto r = record(text);
+  const auto r = record(builtin_with("cache_aside", R"(events { at_s: 1 node: "cache" fault { crash: true } }
+events { at_s: 1.5 node: "cache" fault { restart: true } })"));
   const auto cache = node_index(r, "cache");
   int keys_before = -1;
   bool crashed = false, restarted = false;
@@ -199,12 +222,9 @@ events { at_s: 1.5 node: "cache" fault { restart: true } }
 }
 
 TEST(Faults, CrashedServerLeavesTheBalancersPoolAndComesBack) {
-  auto text = read_scenario("load_balancing").text;
-  text += R"(
-events { at_s: 0.5 node: "server-2" fault { crash: true } }
-events { at_s: 1.0 node: "server-2" fault { restart: true } }
-)";
-  const auto r = record(text, {"stop.duration_s=2"});
+  const auto r = record(builtin_with("load_balancing", R"(events { at_s: 0.5 node: "server-2" fault { crash: true } }
+events { at_s: 1.0 node: "server-2" fault { restart: true } })"),
+                        {"stop.duration_s=2"});
   std::vector<std::string> notes;
   for (const auto& view : r.frames)
     if (view.frame.kind() == F::CONTROL && view.frame.note().rfind("health server-2", 0) == 0)

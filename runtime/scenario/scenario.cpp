@@ -5,6 +5,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <fstream>
+#include <limits>
 #include <map>
 #include <regex>
 #include <set>
@@ -429,12 +430,26 @@ class Validator {
                    !linked_from(fault.link().to(), event.node()))
             problem(at_.at({{"events", i}, {"fault"}}), "events.fault.link.to",
                     "no link between '" + event.node() + "' and '" + fault.link().to() + "'");
+          else if (fault.link().has_latency() && smallest_minimum(fault.link().latency()) < smallest_link_latency())
+            problem(at_.at({{"events", i}, {"fault"}}), "events.fault.link.latency",
+                    "a link's latency can go no lower than the scenario's smallest link latency (" +
+                        fmt_number(smallest_link_latency()) + " ms): it is the window nodes run in parallel in");
           break;
         }
         default:
           problem(where, "events", "an event needs an action: set { field value }, fail, restore or fault");
       }
     }
+  }
+
+  // The least a latency can be, in ms: links are constant or uniform.
+  static double smallest_minimum(const v1::Distribution& d) {
+    return d.shape() == v1::Distribution::CONSTANT ? d.mean_ms() : d.shape() == v1::Distribution::UNIFORM ? d.min_ms() : 0;
+  }
+  double smallest_link_latency() const {
+    double smallest = std::numeric_limits<double>::infinity();
+    for (const auto& link : s_.links()) smallest = std::min(smallest, smallest_minimum(link.latency()));
+    return smallest;
   }
 
   const v1::Scenario& s_;
