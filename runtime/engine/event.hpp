@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "flowframe/v1/control.pb.h"
 #include "flowframe/v1/message.pb.h"
 #include "runtime/base/time.hpp"
 #include "runtime/engine/distribution.hpp"
@@ -109,6 +110,9 @@ struct ControlAction {
   std::string field;            // set: field; link: "cut", "loss", "latency" or "heal"
   std::string value;            // set: the value; others: the figure in words, for the frame's note
   std::string previous;  // filled in by the node that applies it
+  // A change made live: the request as this node takes it (recorded typed in its control frame, so
+  // the steered run replays exactly); none for scripted changes and the notices they cause.
+  std::optional<v1::ControlRequest> change;
 };
 
 }  // namespace flowframe

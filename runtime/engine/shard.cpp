@@ -350,6 +350,9 @@ void Shard::deliver(const Event& event) {
   const auto note_offset = static_cast<std::uint32_t>(notes_.size());
   notes_ += context_.note_;
   if (action) notes_ += action->previous;
+  const auto change_offset = notes_.size();
+  if (action && action->change) append_deterministic(*action->change, notes_);
+  const auto change_size = static_cast<std::uint32_t>(notes_.size() - change_offset);
   const auto state_offset = notes_.size();
   if (action || detailed_ || (component->rich() && component->state_size_hint() <= kMaxFrameState)) {
     v1::NodeState state;
@@ -373,6 +376,7 @@ void Shard::deliver(const Event& event) {
       .note_offset = note_offset,
       .note_size = static_cast<std::uint32_t>(context_.note_.size()),
       .previous_size = action ? static_cast<std::uint32_t>(action->previous.size()) : 0,
+      .change_size = change_size,
       .state_size = static_cast<std::uint32_t>(notes_.size() - state_offset),
       .status = event.status,
       .kind = event.kind,

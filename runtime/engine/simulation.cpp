@@ -1,9 +1,6 @@
 #include "runtime/engine/simulation.hpp"
 
 #include <caf/all.hpp>
-#include <google/protobuf/text_format.h>
-
-#include <cstring>
 
 #include <algorithm>
 #include <chrono>
@@ -204,8 +201,22 @@ class Clock {
     std::vector<ControlAction> actions;
     for (NodeIndex target : targets) {
       if (auto error = check_control(request, topology_.component(target).spec()); !error.empty()) return refuse(error);
+      const auto planned = actions.size();
       if (auto error = topology_.plan(change, target, now_, actions); !error.empty())
         return refuse(topology_.spec(target).id() + ": " + error);
+      // Each change at a node records the request as that node takes it; the notices it causes
+      // follow from it again on replay.
+      for (auto i = planned; i < actions.size(); ++i) {
+        auto& action = actions[i];
+        if (action.type == ControlAction::Type::health) continue;
+        auto& typed = action.change.emplace(request);
+        typed.clear_id();
+        typed.set_node(topology_.spec(action.target).id());
+        if (action.type == ControlAction::Type::link) {
+          typed.mutable_fault()->mutable_link()->set_to(topology_.spec(action.subject).id());
+          typed.mutable_fault()->mutable_link()->set_direction(v1::LinkFault::OUTBOUND);
+        }
+      }
     }
     for (auto& action : actions) {
       const auto index = topology_.actions().size();
@@ -484,100 +495,21 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
 
 }  // namespace
 
-namespace {
-
-// A control frame's note ("capacity=0", "crash", "link -> db loss=0.1") as the request that made
-// it; false for notes that are not a change.
-bool parse_control_note(const std::string& note, v1::ControlRequest& request) {
-  auto& fault = *request.mutable_fault();
-  if (note == "fail") return request.set_fail(true), true;
-  if (note == "restore") return request.set_restore(true), true;
-  if (note == "crash") return fault.set_crash(true), true;
-  if (note == "restart") return fault.set_restart(true), true;
-  auto number_after = [&](std::size_t at, const char* unit) {
-    const auto text = note.substr(at, note.size() - at - std::strlen(unit));
-    char* end = nullptr;
-    const double value = std::strtod(text.c_str(), &end);
-    if (end != text.c_str() + text.size()) throw LogError("a control frame's note '" + note + "' is damaged");
-    return value;
-  };
-  if (note.rfind("pause ", 0) == 0) return fault.set_pause_s(number_after(6, "s")), true;
-  if (note.rfind("slow x", 0) == 0) return fault.set_slow(number_after(6, "")), true;
-  if (note.rfind("link -> ", 0) == 0) {
-    // One frame per direction, each at its sender.
-    const auto space = note.find(' ', 8);
-    auto& link = *fault.mutable_link();
-    link.set_to(note.substr(8, space - 8));
-    link.set_direction(v1::LinkFault::OUTBOUND);
-    const auto change = space == std::string::npos ? "" : note.substr(space + 1);
-    if (change == "cut") link.set_partition(true);
-    else if (change == "heal") link.set_heal(true);
-    else if (change.rfind("loss=", 0) == 0) link.set_loss(number_after(space + 6, ""));
-    else if (change.rfind("latency=", 0) != 0 ||
-             !google::protobuf::TextFormat::ParseFromString(change.substr(8), link.mutable_latency()))
-      throw LogError("a control frame's note '" + note + "' is damaged");
-    return true;
-  }
-  request.clear_fault();
-  const auto equals = note.find('=');
-  if (equals == std::string::npos) return false;
-  const auto field = note.substr(0, equals), value = note.substr(equals + 1);
-  if (field == "burst") {
-    char* end = nullptr;
-    const auto count = std::strtoul(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0') throw LogError("a control frame's note '" + note + "' is damaged");
-    request.set_burst(static_cast<std::uint32_t>(count));
-  } else if (field == "upload") {
-    request.set_upload(value);
-  } else {
-    request.mutable_set()->set_field(field);
-    request.mutable_set()->set_value(value);
-  }
-  return true;
-}
-
-}  // namespace
-
 std::vector<std::pair<Time, v1::ControlRequest>> controls_from_log(const std::string& path) {
   FrameLogReader reader(path);
-  // Changes the scenario makes by itself are in the log too; the replay's scenario makes them again.
-  const auto& header = reader.header();
-  auto scripted = [&](const v1::ControlRequest& request, Time at) {
-    std::string group;
-    for (const auto& info : header.nodes())
-      if (info.id() == request.node()) group = info.group();
-    for (const auto& event : header.scenario().events()) {
-      if (from_seconds(event.at_s()) != at || (event.node() != request.node() && event.node() != group)) continue;
-      if ((event.has_fail() && request.has_fail()) || (event.has_restore() && request.has_restore()) ||
-          (event.has_set() && request.has_set() && event.set().field() == request.set().field() &&
-           event.set().value() == request.set().value()))
-        return true;
-      if (event.has_fault() && request.has_fault() && event.fault().verb_case() == request.fault().verb_case())
-        return true;
-    }
-    // A scripted link fault names one end; its other direction's frame is at the far end.
-    for (const auto& event : header.scenario().events()) {
-      if (from_seconds(event.at_s()) == at && request.has_fault() && request.fault().has_link() &&
-          event.has_fault() && event.fault().has_link() && event.fault().link().to() == request.node())
-        return true;
-    }
-    return false;
-  };
+  if (reader.minor_version() < 1)
+    throw LogError(path + ": recorded by an older FlowFrame (format 1." + std::to_string(reader.minor_version()) +
+                   "), whose live changes cannot be read back; record the steered run again");
+  // Only changes made live carry their request: the scenario's own changes and the health notices
+  // any change causes happen again by themselves. A change the node refused is replayed too: it is
+  // refused again and leaves the same frame.
   std::vector<std::pair<Time, v1::ControlRequest>> controls;
   DecodedChunk chunk;
   for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
     if (!reader.read_chunk(i, chunk)) throw LogError(path + ": a damaged chunk; its changes cannot be replayed");
-    for (const auto& view : chunk.frames) {
-      const auto& f = view.frame;
-      // Refused changes changed nothing; health notices and a pause's end follow from other changes.
-      if (f.kind() != v1::Frame::CONTROL || f.outcome() != v1::Frame::APPLIED || f.note().rfind("health ", 0) == 0 ||
-          f.note().rfind("pause over", 0) == 0)
-        continue;
-      v1::ControlRequest request;
-      request.set_node(reader.header().nodes(static_cast<int>(f.dst())).id());
-      if (!parse_control_note(f.note(), request)) continue;
-      if (!scripted(request, view.time)) controls.emplace_back(view.time, request);
-    }
+    for (const auto& view : chunk.frames)
+      if (view.frame.kind() == v1::Frame::CONTROL && view.frame.has_change())
+        controls.emplace_back(view.time, view.frame.change());
   }
   return controls;
 }

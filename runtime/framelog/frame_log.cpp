@@ -207,9 +207,15 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
       c.add_note(std::string(notes.substr(record.note_offset, record.note_size)));
       c.add_previous(std::string(notes.substr(record.note_offset + record.note_size, record.previous_size)));
     }
+    if (record.change_size) {
+      c.add_change_frame(static_cast<std::uint32_t>(i));
+      const auto bytes = notes.substr(record.note_offset + record.note_size + record.previous_size, record.change_size);
+      c.add_change(bytes.data(), bytes.size());
+    }
     if (record.state_size) {
       c.add_state_frame(static_cast<std::uint32_t>(i));
-      const auto bytes = notes.substr(record.note_offset + record.note_size + record.previous_size, record.state_size);
+      const auto bytes =
+          notes.substr(record.note_offset + record.note_size + record.previous_size + record.change_size, record.state_size);
       c.add_state(bytes.data(), bytes.size());
     }
     previous = record.key.deliver;
@@ -481,6 +487,11 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
     auto& f = out.frames[c.note_frame(k)].frame;
     f.set_note(c.note(k));
     f.set_previous(c.previous(k));
+  }
+  if (c.change_size() != c.change_frame_size()) return fail("bad changes");
+  for (int k = 0; k < c.change_frame_size(); ++k) {
+    if (c.change_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad changes");
+    if (!out.frames[c.change_frame(k)].frame.mutable_change()->ParseFromString(c.change(k))) return fail("bad change");
   }
   if (c.state_size() != c.state_frame_size()) return fail("bad states");
   for (int k = 0; k < c.state_frame_size(); ++k) {

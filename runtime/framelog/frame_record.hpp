@@ -96,13 +96,15 @@ struct FrameRecord {
   std::uint32_t path;
   std::uint32_t load;
   std::uint32_t queue;
-  // The frame's note, (control frames) previous value and (some frames) the destination's state:
-  // note_size bytes at note_offset in the notes buffer that travels with the frames, then
-  // previous_size bytes, then state_size bytes.
+  // The frame's note, (control frames) previous value and live change, and (some frames) the
+  // destination's state: note_size bytes at note_offset in the notes buffer that travels with the
+  // frames, then previous_size bytes, then change_size bytes of serialized ControlRequest, then
+  // state_size bytes of serialized NodeState.
   std::uint32_t note_offset;
   std::uint32_t note_size;
   std::uint32_t previous_size;
-  std::uint32_t state_size;  // then this many bytes of serialized NodeState
+  std::uint32_t change_size;
+  std::uint32_t state_size;
   std::uint16_t status;
   EventKind kind;
   Outcome outcome;
