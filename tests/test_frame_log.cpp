@@ -201,7 +201,9 @@ TEST_F(RecordedLog, NewerMajorVersionIsRefused) {
     FrameLogReader reader(path.str());
     FAIL() << "a newer major version was accepted";
   } catch (const LogError& error) {
-    EXPECT_NE(std::string(error.what()).find("format 2.0 is newer than this FlowFrame reads (1.0)"), std::string::npos)
+    const auto minor = std::to_string(kLogMinorVersion);
+    EXPECT_NE(std::string(error.what()).find("format 2." + minor + " is newer than this FlowFrame reads (1." + minor + ")"),
+              std::string::npos)
         << error.what();
   }
 }
