@@ -349,7 +349,9 @@ void Shard::deliver(const Event& event) {
   if (!record_ || (event.silent && !detailed_ && event.kind != EventKind::timeout)) return;
   const auto note_offset = static_cast<std::uint32_t>(notes_.size());
   notes_ += context_.note_;
-  if (action) notes_ += action->previous;
+  // What a setting was before: for people to read, so a very long one is cut.
+  const std::size_t previous_size = action ? std::min<std::size_t>(action->previous.size(), 0xFFFF) : 0;
+  if (action) notes_.append(action->previous, 0, previous_size);
   const auto change_offset = notes_.size();
   if (action && action->change) append_deterministic(*action->change, notes_);
   const auto change_size = static_cast<std::uint32_t>(notes_.size() - change_offset);
@@ -375,9 +377,9 @@ void Shard::deliver(const Event& event) {
       .queue = component->queue(),
       .note_offset = note_offset,
       .note_size = static_cast<std::uint32_t>(context_.note_.size()),
-      .previous_size = action ? static_cast<std::uint32_t>(action->previous.size()) : 0,
-      .change_size = change_size,
       .state_size = static_cast<std::uint32_t>(notes_.size() - state_offset),
+      .previous_size = static_cast<std::uint16_t>(previous_size),
+      .change_size = static_cast<std::uint16_t>(change_size),
       .status = event.status,
       .kind = event.kind,
       .outcome = context_.outcome_,

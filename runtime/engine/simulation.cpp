@@ -197,6 +197,8 @@ class Clock {
     };
     const auto targets = topology_.resolve(request.node());
     if (targets.empty()) return refuse("unknown node '" + request.node() + "'");
+    // Its record in a control frame has 16 bits of size; no real change comes near.
+    if (request.ByteSizeLong() > 0xFFF0) return refuse("a change this large (over 64 KiB) cannot be recorded");
     const auto change = as_change(request);
     std::vector<ControlAction> actions;
     for (NodeIndex target : targets) {

@@ -102,9 +102,9 @@ struct FrameRecord {
   // state_size bytes of serialized NodeState.
   std::uint32_t note_offset;
   std::uint32_t note_size;
-  std::uint32_t previous_size;
-  std::uint32_t change_size;
   std::uint32_t state_size;
+  std::uint16_t previous_size;  // a setting's value before the change: short
+  std::uint16_t change_size;    // live requests are checked to fit (Simulation)
   std::uint16_t status;
   EventKind kind;
   Outcome outcome;
