@@ -145,8 +145,18 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     if (view->sent > now || f.src() == f.dst() || f.kind() == v1::Frame::CONTROL) continue;
     const float progress = std::clamp(static_cast<float>(now - view->sent) / static_cast<float>(std::max<Time>(1, view->time - view->sent)), 0.0f, 1.0f);
     const ImVec2 a = screen(f.src()), b = screen(f.dst());
+    // A message lost on its link or cut by a partition gets halfway, then a cross marks where it went.
+    if ((f.outcome() == v1::Frame::LOST || f.outcome() == v1::Frame::PARTITIONED) && progress > 0.5f) {
+      const ImVec2 mid{(a.x + b.x) / 2, (a.y + b.y) / 2};
+      draw->AddLine({mid.x - 6, mid.y - 6}, {mid.x + 6, mid.y + 6}, palette.error, 3.0f);
+      draw->AddLine({mid.x - 6, mid.y + 6}, {mid.x + 6, mid.y - 6}, palette.error, 3.0f);
+      continue;
+    }
     const ImVec2 dot{a.x + (b.x - a.x) * progress, a.y + (b.y - a.y) * progress};
-    const ImU32 color = view::is_error(f) ? palette.error : f.kind() == v1::Frame::RESPONSE ? palette.ok : palette.request;
+    const ImU32 color = view::is_error(f) ? palette.error
+                        : f.kind() == v1::Frame::RESPONSE ? palette.ok
+                        : f.kind() == v1::Frame::MESSAGE  ? palette.warning
+                                                          : palette.request;
     draw->AddCircleFilled(dot, 5.5f, color);
     draw->AddCircle(dot, 5.5f, palette.canvas, 0, 1.5f);
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left) && hovered) {
@@ -226,10 +236,10 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     ImGui::SameLine();
     if (ImGui::Button("\xe2\x86\x90 Scenarios")) viewer.wants_home = true;
   }
-  const char* legend[] = {"request", "response", "error / refused"};
-  const ImU32 colors[] = {palette.request, palette.ok, palette.error};
+  const char* legend[] = {"request", "response", "one-way", "error / lost"};
+  const ImU32 colors[] = {palette.request, palette.ok, palette.warning, palette.error};
   float x = corner.x + area.x - 10;
-  for (int k = 2; k >= 0; --k) {
+  for (int k = 3; k >= 0; --k) {
     const ImVec2 label = ImGui::CalcTextSize(legend[k]);
     x -= label.x;
     draw->AddText({x, corner.y + 14}, palette.text_dim, legend[k]);

@@ -22,6 +22,14 @@ bool is_error(const v1::Frame& f) {
     case F::POOL_EMPTY:
     case F::TOKEN_EXPIRED:
     case F::TOKEN_BAD_SIGNATURE:
+    case F::TIMED_OUT:
+    case F::LATE:
+    case F::CANCELLED:
+    case F::REFUSED:
+    case F::DROPPED:
+    case F::LOST:
+    case F::PARTITIONED:
+    case F::PROBE_FAILED:
     case F::TOKEN_WRONG_KEY:
     case F::TOKEN_WRONG_PERMISSION:
     case F::BAD_REQUEST:
