@@ -86,6 +86,34 @@ stop { requests: 2 })"));
   EXPECT_EQ(requests["by_status"]["504"], 2);
 }
 
+TEST(Deadlines, ABalancerWithATimeoutAnswers504ForASlowBackend) {
+  const auto r = record(R"(name: "lb_timeout"
+nodes { id: "client" kind: CLIENT }
+nodes { id: "lb" kind: LOAD_BALANCER timeout_ms: 30 }
+nodes { id: "server" kind: SERVER replicas: 2 server { capacity: 4 service_time { mean_ms: 100 } } }
+links { from: "client" to: "lb" latency { mean_ms: 1 } }
+links { from: "lb" to: "server" latency { mean_ms: 1 } }
+workload { clients: "client" arrival: STEADY rate: 10 }
+stop { requests: 4 })");
+  const auto lb = node_index(r, "lb"), client = node_index(r, "client");
+  std::map<std::uint64_t, Time> sent;
+  std::size_t late = 0, answered = 0;
+  for (const auto& view : r.frames) {
+    const auto& f = view.frame;
+    if (f.kind() == F::REQUEST && f.dst() == lb) sent[f.request()] = view.sent;
+    if (f.dst() == lb && f.outcome() == F::LATE) ++late;
+    if (f.dst() == client && f.kind() == F::RESPONSE) {
+      ++answered;
+      EXPECT_EQ(f.status(), 504u);
+      EXPECT_EQ(view.time - sent.at(f.request()), 32 * kNanosPerMilli);  // 1 ms there, 30 ms deadline, 1 ms back
+    }
+  }
+  EXPECT_EQ(answered, 4u);
+  EXPECT_EQ(late, 4u);  // the servers' answers came after the balancer gave up
+  // Its backends' outstanding counts are settled: all four requests ended.
+  EXPECT_EQ(r.run.summary["requests"]["by_status"]["504"], 4);
+}
+
 TEST(Deadlines, AnswersInTimeDisarmTheirDeadline) {
   const auto r = record(direct("timeout_ms: 500", "capacity: 4 service_time { mean_ms: 10 }",
                                R"(workload { clients: "client" rate: 50 }

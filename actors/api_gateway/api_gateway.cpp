@@ -97,6 +97,12 @@ class ApiGateway final : public Component {
   }
 
   void handle(const Event& event, Context& context) override {
+    if (auto ended = relay_.end(event)) {
+      for (auto& pool : pools_)
+        if (auto backend = pool.balancer.find(ended->backend)) pool.balancer.on_answered(*backend, context.now() - ended->sent);
+      ++by_status_[ended->timed_out ? 504 : event.status];
+      return Relay::answer(*ended, event, context);
+    }
     if (event.kind == EventKind::response) {
       for (auto& pool : pools_)
         if (auto backend = pool.balancer.find(event.src)) pool.balancer.on_answered(*backend, context.now() - event.arg);
@@ -134,10 +140,7 @@ class ApiGateway final : public Component {
     if (!chosen) return refuse(503, Outcome::pool_empty, "503 " + pool.name + " pool empty (no healthy server)");
     const auto backend = pool.balancer.backends()[*chosen].node;
     pool.balancer.on_sent(*chosen);
-    Event forward = event;
-    forward.via_push(index());
-    forward.arg = now;  // comes back in the response: the backend's response time
-    context.send(backend, forward);
+    relay_.forward(event, backend, context);
     context.decide(Outcome::forwarded, backend, route->prefix + " -> " + pool.name + " pool");
   }
 
@@ -223,6 +226,7 @@ class ApiGateway final : public Component {
   std::map<std::string, TokenBucket> per_client_;
   std::optional<TokenBucket> global_;
   std::map<std::uint16_t, std::uint64_t> by_status_;
+  Relay relay_;
 };
 
 }  // namespace

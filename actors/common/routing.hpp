@@ -1,6 +1,10 @@
 #pragma once
 // Responses travel back along the request's path: each forwarder pushed itself onto `via`.
+#include <optional>
+#include <unordered_map>
+
 #include "runtime/engine/component.hpp"
+#include "runtime/engine/topology.hpp"
 
 namespace flowframe {
 
@@ -33,5 +37,57 @@ inline Event sub_request(const Event& original, std::int64_t arg, std::shared_pt
   request.payload = std::move(payload);
   return request;
 }
+
+// How a forwarder (balancer, gateway) passes a request on. Without a timeout it forwards along
+// `via` and the answer passes back through it. With the node's `timeout_ms` it calls the backend
+// itself, so the engine holds the deadline, and answers the original when the call ends: with the
+// backend's answer, or 504 when the deadline passes (a late answer is dropped).
+class Relay {
+ public:
+  struct Ended {
+    Event original;  // the request to answer
+    NodeIndex backend;
+    Time sent;       // when it went to the backend
+    bool timed_out;
+  };
+
+  void forward(const Event& request, NodeIndex backend, Context& context) {
+    Event forward = request;
+    forward.arg = context.now();  // comes back in the answer: the backend's response time
+    if (context.topology().spec(context.self()).timeout_ms() <= 0) {
+      forward.via_push(context.self());
+      context.send(backend, forward);
+      return;
+    }
+    waiting_.emplace(context.call(backend, forward), Ended{request, backend, context.now(), false});
+  }
+
+  // The call a response or timeout ends, if it is one of this node's; nullopt for an answer
+  // passing back through it.
+  std::optional<Ended> end(const Event& event) {
+    if (event.kind != EventKind::timeout && !(event.kind == EventKind::response && event.via_empty())) return std::nullopt;
+    const auto found = waiting_.find(event.call);
+    if (found == waiting_.end()) return std::nullopt;
+    auto ended = std::move(found->second);
+    waiting_.erase(found);
+    ended.timed_out = event.kind == EventKind::timeout;
+    return ended;
+  }
+
+  // Answers what a call that ended was for; `answer` is the backend's (ignored after a timeout).
+  static void answer(const Ended& ended, const Event& answer, Context& context) {
+    if (ended.timed_out) {
+      respond(ended.original, 504, context);
+      context.decide(Outcome::timed_out, ended.backend,
+                     "504: " + context.topology().spec(ended.backend).id() + " did not answer in time");
+      return;
+    }
+    respond(ended.original, answer.status, context, 0, answer.payload);
+    context.decide(Outcome::forwarded, ended.original.via_empty() ? kNoNode : ended.original.via_top());
+  }
+
+ private:
+  std::unordered_map<std::uint32_t, Ended> waiting_;
+};
 
 }  // namespace flowframe

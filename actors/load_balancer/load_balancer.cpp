@@ -31,11 +31,8 @@ class LoadBalancer final : public Component {
       ++handled_;
       const auto backend = balancer_.backends()[*chosen].node;
       balancer_.on_sent(*chosen);
-      Event forward = event;
-      forward.via_push(index());
-      forward.arg = context.now();  // comes back in the response: the backend's response time
       context.decide(Outcome::forwarded, backend);
-      context.send(backend, forward);
+      relay_.forward(event, backend, context);
       return;
     }
     if (event.kind == EventKind::message && event.payload && event.payload->op() == v1::Payload::HEALTH) {
@@ -45,6 +42,10 @@ class LoadBalancer final : public Component {
       return context.decide(Outcome::health_changed, event.payload->node(),
                             context.topology().spec(event.payload->node()).id() +
                                 (event.payload->healthy() ? " is up: back in the pool" : " is down: out of the pool"));
+    }
+    if (auto ended = relay_.end(event)) {
+      if (auto backend = balancer_.find(ended->backend)) balancer_.on_answered(*backend, context.now() - ended->sent);
+      return Relay::answer(*ended, event, context);
     }
     if (event.kind == EventKind::response) {
       if (auto backend = balancer_.find(event.src)) balancer_.on_answered(*backend, context.now() - event.arg);
@@ -85,6 +86,7 @@ class LoadBalancer final : public Component {
 
  private:
   Balancer balancer_;
+  Relay relay_;
   std::vector<std::uint64_t> client_hash_;
   std::uint64_t handled_ = 0;
   std::uint64_t rejected_ = 0;
