@@ -386,5 +386,24 @@ TEST(HealthChecker, BalancerLearnsOfACrashFromProbesAndNotAtOnce) {
   EXPECT_LT(frames.back().time, from_seconds(7.2));
 }
 
+TEST(HealthChecker, AGatewayWithProbedHealthTakesNoticesToo) {
+  auto text = read_scenario("api_gateway").text;
+  // Every pool server probed; the gateway learns only from the checker.
+  text = text.substr(0, text.find("events {")) + R"(
+nodes { id: "checker" kind: HEALTH_CHECKER health_checker { targets: "users-svc" notify: "gateway" } }
+links { from: "checker" to: "users-svc" latency { mean_ms: 1 } }
+links { from: "checker" to: "gateway" latency { mean_ms: 1 } }
+events { at_s: 0.5 node: "users-svc-1" fault { crash: true } }
+)";
+  const auto r = record(text, {"gateway.probed_health=true", "stop.duration_s=2"});
+  std::size_t notices = 0, ideal = 0;
+  for (const auto& view : r.frames) {
+    if (view.frame.kind() == F::MESSAGE && view.frame.outcome() == F::HEALTH_CHANGED) ++notices;
+    if (view.frame.kind() == F::CONTROL && view.frame.note().rfind("health ", 0) == 0) ++ideal;
+  }
+  EXPECT_EQ(notices, 1u);  // users-svc-1 down
+  EXPECT_EQ(ideal, 0u);
+}
+
 }  // namespace
 }  // namespace flowframe

@@ -110,6 +110,18 @@ class ApiGateway final : public Component {
       context.decide(Outcome::forwarded, event.via_empty() ? kNoNode : event.via_top());
       return send_back(event, context);
     }
+    if (event.kind == EventKind::message && event.payload && event.payload->op() == v1::Payload::HEALTH) {
+      bool found = false;
+      for (auto& pool : pools_)
+        if (auto backend = pool.balancer.find(event.payload->node())) {
+          pool.balancer.set_healthy(*backend, event.payload->healthy());
+          found = true;
+        }
+      return context.decide(found ? Outcome::health_changed : Outcome::none, event.payload->node(),
+                            context.topology().spec(event.payload->node()).id() +
+                                (found ? (event.payload->healthy() ? " is up: back in its pool" : " is down: out of its pool")
+                                       : ": a health notice about a server in no pool"));
+    }
     if (event.kind != EventKind::request) return;
     const Time now = context.now();
     const auto& name = topology_.paths()[event.path];
@@ -172,6 +184,7 @@ class ApiGateway final : public Component {
     return found ? "" : "not a server of any pool";
   }
 
+  bool takes_ideal_health() const override { return !spec_.api_gateway().probed_health(); }
   bool rich() const override { return true; }
   std::size_t state_size_hint() const override { return 256 + per_client_.size() * 40 + pools_.size() * 128; }
 

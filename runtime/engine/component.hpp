@@ -120,9 +120,9 @@ class Component {
   virtual std::string apply(ControlAction& action, Context& context) = 0;
   // Its health rule, or nullptr for kinds that have no notion of health.
   virtual const HealthRule* health_rule() const { return nullptr; }
-  // Whether it learns a downstream node's health changes at once (an ideal health check); a
-  // balancer that relies on a health checker's notices says no.
-  virtual bool takes_ideal_health() const { return true; }
+  // Whether it learns a downstream node's health changes at once (an ideal health check): kinds
+  // that balance over backends, unless they rely on a health checker's notices.
+  virtual bool takes_ideal_health() const { return false; }
   // A crash replaces the component with a fresh one built from the scenario; what survives a
   // crash (a database's rows, a client's counters) is copied into `fresh` here.
   virtual void survive_crash(Component& /*fresh*/) const {}
