@@ -170,5 +170,24 @@ TEST(ViewModel, DamagedLogsShowEverythingReadable) {
   EXPECT_THROW(LogModel{text.str()}, LogError);
 }
 
+TEST(ViewModel, NeighboursFollowLinksThroughGroups) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.out_path = log.str();
+  test::run_scenario("load_balancing", {}, options);
+  const auto header = FrameLogReader(log.str()).header();
+  auto id = [&](std::uint32_t n) { return header.nodes(static_cast<int>(n)).id(); };
+  auto ids = [&](const std::string& node) {
+    std::vector<std::string> out;
+    for (const auto& info : header.nodes())
+      if (info.id() == node)
+        for (auto n : view::neighbours(header, info.index())) out.push_back(id(n));
+    return out;
+  };
+  EXPECT_EQ(ids("server-2"), (std::vector<std::string>{"lb"}));
+  EXPECT_EQ(ids("lb"), (std::vector<std::string>{"client-1", "client-2", "client-3", "client-4", "server-1", "server-2", "server-3"}));
+  EXPECT_EQ(view::linked_pairs(header).size(), 7u);
+}
+
 }  // namespace
 }  // namespace flowframe::view

@@ -31,21 +31,14 @@ Layout& layout_for(Viewer& viewer) {
   laid_out = viewer.serial();
   if (layout.ready) return layout;
   const auto& header = viewer.model().header();
-  std::map<std::string, std::vector<std::uint32_t>> named;
-  for (const auto& node : header.nodes()) {
+  for (const auto& node : header.nodes())
     layout.position.push_back({static_cast<float>(node.position().x()), static_cast<float>(node.position().y())});
-    named[node.id()].push_back(node.index());
-    if (!node.group().empty()) named[node.group()].push_back(node.index());
-  }
-  std::set<std::pair<std::uint32_t, std::uint32_t>> links;
   for (const auto& link : header.scenario().links()) {
-    for (auto from : named[link.from()])
-      for (auto to : named[link.to()]) links.insert({from, to});
     const auto& latency = link.latency();
     layout.max_link_latency =
         std::max(layout.max_link_latency, from_millis(std::max(latency.mean_ms(), latency.max_ms())));
   }
-  layout.links.assign(links.begin(), links.end());
+  layout.links = view::linked_pairs(header);
   layout.ready = true;
   return layout;
 }
@@ -238,13 +231,18 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   }
   const char* legend[] = {"request", "response", "one-way", "error / lost"};
   const ImU32 colors[] = {palette.request, palette.ok, palette.warning, palette.error};
+  // Right-aligned beside the buttons, or below them when the canvas is too narrow for both.
+  const float buttons_end = ImGui::GetItemRectMax().x + 16;
+  float legend_width = 0;
+  for (const char* label : legend) legend_width += ImGui::CalcTextSize(label).x + 28;
+  const float legend_y = corner.x + area.x - 10 - legend_width < buttons_end ? corner.y + 44 : corner.y + 14;
   float x = corner.x + area.x - 10;
   for (int k = 3; k >= 0; --k) {
     const ImVec2 label = ImGui::CalcTextSize(legend[k]);
     x -= label.x;
-    draw->AddText({x, corner.y + 14}, palette.text_dim, legend[k]);
+    draw->AddText({x, legend_y}, palette.text_dim, legend[k]);
     x -= 14;
-    draw->AddCircleFilled({x + 5, corner.y + 14 + label.y / 2}, 5, colors[k]);
+    draw->AddCircleFilled({x + 5, legend_y + label.y / 2}, 5, colors[k]);
     x -= 14;
   }
   const std::string title = header.scenario().name() + (header.scenario().description().empty() ? "" : " — " + header.scenario().description());

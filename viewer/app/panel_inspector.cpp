@@ -2,7 +2,10 @@
 // earlier state), and the log's health.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "viewer/app/kind_view.hpp"
+#include "viewer/model/queries.hpp"
 #include "viewer/app/viewer.hpp"
 
 #include "runtime/framelog/frame_text.hpp"
@@ -52,6 +55,24 @@ void steer(const Inspected& in) {
   if (button("pause 2 s")) fault.set_pause_s(2), in.send(request);
   if (button("slow x3")) fault.set_slow(3), in.send(request);
   if (button("speed x1")) fault.set_slow(1), in.send(request);
+  // Its links, one at a time: the change applies in both directions.
+  const auto& header = in.viewer.model().header();
+  const auto others = view::neighbours(header, in.info.index());
+  if (others.empty()) return;
+  static std::uint32_t other = 0;
+  if (std::find(others.begin(), others.end(), other) == others.end()) other = others.front();
+  ImGui::SetNextItemWidth(160);
+  if (ImGui::BeginCombo("link to", header.nodes(static_cast<int>(other)).id().c_str())) {
+    for (auto n : others)
+      if (ImGui::Selectable(header.nodes(static_cast<int>(n)).id().c_str(), n == other)) other = n;
+    ImGui::EndCombo();
+  }
+  auto& link = *fault.mutable_link();
+  link.set_to(header.nodes(static_cast<int>(other)).id());
+  first = false;
+  if (button("partition")) link.set_partition(true), in.send(request);
+  if (button("heal")) link.set_heal(true), in.send(request);
+  if (button("lose 10%")) link.set_loss(0.1), in.send(request);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "viewer/model/queries.hpp"
 
+#include <set>
+
 #include <algorithm>
 #include <map>
 
@@ -37,6 +39,28 @@ bool is_error(const v1::Frame& f) {
     default:
       return false;
   }
+}
+
+std::vector<std::pair<std::uint32_t, std::uint32_t>> linked_pairs(const v1::LogHeader& header) {
+  std::map<std::string, std::vector<std::uint32_t>> named;
+  for (const auto& node : header.nodes()) {
+    named[node.id()].push_back(node.index());
+    if (!node.group().empty()) named[node.group()].push_back(node.index());
+  }
+  std::set<std::pair<std::uint32_t, std::uint32_t>> links;
+  for (const auto& link : header.scenario().links())
+    for (auto from : named[link.from()])
+      for (auto to : named[link.to()]) links.insert({from, to});
+  return {links.begin(), links.end()};
+}
+
+std::vector<std::uint32_t> neighbours(const v1::LogHeader& header, std::uint32_t node) {
+  std::set<std::uint32_t> found;
+  for (const auto& [from, to] : linked_pairs(header)) {
+    if (from == node) found.insert(to);
+    if (to == node) found.insert(from);
+  }
+  return {found.begin(), found.end()};
 }
 
 bool FrameFilter::matches(const FrameView& view, const FrameText& text_of) const {

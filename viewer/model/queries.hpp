@@ -24,6 +24,11 @@ struct FrameFilter {
 // Whether a frame is an error or refusal (non-2xx response, rejection, 4xx/5xx decision).
 bool is_error(const v1::Frame& frame);
 
+// Every pair of nodes a link joins (a link naming a group joins each member), as written (from, to).
+std::vector<std::pair<std::uint32_t, std::uint32_t>> linked_pairs(const v1::LogHeader& header);
+// The nodes at the other end of `node`'s links, in node order.
+std::vector<std::uint32_t> neighbours(const v1::LogHeader& header, std::uint32_t node);
+
 // Runs a filter over every chunk on its own thread; matches grow while it runs.
 class FilterScan {
  public:
