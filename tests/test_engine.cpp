@@ -405,5 +405,23 @@ events { at_s: 0.5 node: "users-svc-1" fault { crash: true } }
   EXPECT_EQ(ideal, 0u);
 }
 
+TEST(HealthChecker, BadNumbersAreNamedWithTheirPlace) {
+  auto problems = [](const std::vector<std::string>& overrides) {
+    try {
+      load_scenario("health_checks", overrides);
+      return std::string();
+    } catch (const ScenarioError& error) {
+      return std::string(error.what());
+    }
+  };
+  EXPECT_NE(problems({"checker.interval_ms=0"}).find("health_checker.interval_ms"), std::string::npos);
+  EXPECT_NE(problems({"checker.timeout_ms=1e300"}).find("health_checker.timeout_ms"), std::string::npos);
+  EXPECT_NE(problems({"checker.timeout_ms=nan"}).find("field 'timeout_ms' expects a number"), std::string::npos);
+  EXPECT_NE(problems({"lb.timeout_ms=-1"}).find("timeout_ms"), std::string::npos);
+  EXPECT_NE(problems({"lb.timeout_ms=inf"}).find("timeout_ms"), std::string::npos);
+  EXPECT_NE(problems({"checker.targets=nowhere"}).find("unknown node 'nowhere'"), std::string::npos);
+  EXPECT_EQ(problems({"checker.interval_ms=250"}), "");
+}
+
 }  // namespace
 }  // namespace flowframe

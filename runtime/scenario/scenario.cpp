@@ -87,6 +87,8 @@ class Locator {
   const TextFormat::ParseInfoTree* tree_;
 };
 
+constexpr double kDayMs = 86'400'000;
+
 bool valid_distribution(const v1::Distribution& d) {
   switch (d.shape()) {
     case v1::Distribution::CONSTANT:
@@ -173,8 +175,8 @@ class Validator {
                   "node '" + node.id() + "' is a " + v1::Node::Kind_Name(node.kind()) + ", it takes '" +
                       std::string(kind->name) + "' parameters");
       }
-      if (!(node.timeout_ms() >= 0))
-        problem(node_field(i, nullptr, "timeout_ms"), "timeout_ms", "must be >= 0 (0: no timeout)");
+      if (!(node.timeout_ms() >= 0 && node.timeout_ms() <= kDayMs))
+        problem(node_field(i, nullptr, "timeout_ms"), "timeout_ms", "must be from 0 (no timeout) to a day (86400000)");
       std::vector<std::string> ids;
       if (node.replicas() == 0) ids.push_back(node.id());
       for (std::uint32_t r = 1; r <= node.replicas(); ++r) ids.push_back(node.id() + "-" + std::to_string(r));
