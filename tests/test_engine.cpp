@@ -302,6 +302,13 @@ TEST(Faults, ControlWordsMakeFaults) {
   EXPECT_EQ(fault({"loss", "lb", "server-2", "0.1"}), "link { to: \"server-2\" loss: 0.1 }");
   EXPECT_TRUE(parse_control({"pause"}).pause());
   EXPECT_THROW(parse_control({"slow", "server-1", "fast"}), std::invalid_argument);
+  v1::Node server;
+  server.set_id("server-1");
+  server.set_kind(v1::Node::SERVER);
+  EXPECT_NE(check_control(parse_control({"latency", "server-1", "lb", "1e300"}), server), "");
+  EXPECT_NE(check_control(parse_control({"loss", "server-1", "lb", "1.5"}), server), "");
+  EXPECT_NE(check_control(parse_control({"pause", "server-1", "-2"}), server), "");
+  EXPECT_EQ(check_control(parse_control({"latency", "server-1", "lb", "5"}), server), "");
   EXPECT_THROW(parse_control({"partition", "lb", "server-2", "sideways"}), std::invalid_argument);
 }
 

@@ -90,6 +90,7 @@ class Locator {
 constexpr double kDayMs = 86'400'000;
 
 bool valid_distribution(const v1::Distribution& d) {
+  if (!(d.mean_ms() <= kDayMs && d.max_ms() <= kDayMs)) return false;  // beyond a day: no latency, an overflow
   switch (d.shape()) {
     case v1::Distribution::CONSTANT:
     case v1::Distribution::EXPONENTIAL: return d.mean_ms() > 0;
