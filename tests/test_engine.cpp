@@ -232,9 +232,11 @@ events { at_s: 1.5 node: "cache" fault { restart: true } })"));
     if (view.frame.kind() == F::CONTROL && view.frame.note() == "crash") {
       crashed = true;
       EXPECT_EQ(view.frame.state().cache().keys_size(), 0);  // lost at once
+      EXPECT_TRUE(view.frame.state().crashed());  // readers can show it
       EXPECT_GT(keys_before, 0);
     } else if (view.frame.kind() == F::CONTROL && view.frame.note() == "restart") {
       restarted = true;
+      EXPECT_FALSE(view.frame.state().crashed());
     } else if (!crashed && view.frame.has_state()) {
       keys_before = view.frame.state().cache().keys_size();
     } else if (crashed && !restarted && view.frame.kind() == F::REQUEST) {

@@ -143,6 +143,12 @@ class Component {
   NodeIndex index() const { return index_; }
   const std::string& id() const { return spec_.id(); }
   const NodeRuntime& runtime() const { return runtime_; }
+  // Its kind's snapshot plus what the engine keeps of the node (crashed, paused).
+  void snapshot_node(v1::NodeState& state) const {
+    snapshot(state);
+    state.set_crashed(runtime_.crashed);
+    state.set_paused_until_ns(runtime_.paused_until);
+  }
 
  protected:
   v1::Node spec_;

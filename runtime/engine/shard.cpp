@@ -359,7 +359,7 @@ void Shard::deliver(const Event& event) {
   if (action || detailed_ || (component->rich() && component->state_size_hint() <= kMaxFrameState)) {
     v1::NodeState state;
     state.set_node(event.dst);
-    component->snapshot(state);
+    component->snapshot_node(state);
     append_deterministic(state, notes_);
     if (notes_.size() - state_offset > kMaxFrameState) notes_.resize(state_offset);  // too big to carry
   }

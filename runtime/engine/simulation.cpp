@@ -251,7 +251,7 @@ class Clock {
       for (NodeIndex i = 1; i < topology_.size(); ++i) {
         auto& state = *keyframe.add_nodes();
         state.set_node(i);
-        topology_.component(i).snapshot(state);
+        topology_.component(i).snapshot_node(state);
       }
       next_keyframe_at_ = frames_flushed_ + std::max<std::uint64_t>(options_.chunk_frames, 4 * topology_.size());
     }

@@ -175,7 +175,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     int members = 1, down = 0;
     if (world && n < world->nodes.size()) {
       node = world->nodes[n];
-      down = kind_view(info.kind()).down(node);
+      down = node.state.crashed() || kind_view(info.kind()).down(node);
       if (group) {
         members = 0;
         node.load = node.queue = 0;
@@ -185,7 +185,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
           ++members;
           node.load += member.load;
           node.queue += member.queue;
-          down += kind_view(info.kind()).down(member);
+          down += member.state.crashed() || kind_view(info.kind()).down(member);
         }
       }
     }
@@ -203,7 +203,9 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     const ImVec2 name_size = ImGui::CalcTextSize(name.c_str());
     draw->AddText({c.x - name_size.x / 2, high.y + 4}, palette.text, name.c_str());
     std::string figure = group ? fmt::format("{} busy{}", node.load, down ? fmt::format(" · {} down", down) : "")
-                               : kind_view(info.kind()).badge(node);
+                               : node.state.crashed()                             ? std::string("CRASHED")
+                               : node.state.paused_until_ns() > now ? std::string("PAUSED")
+                                                                    : kind_view(info.kind()).badge(node);
     if (!figure.empty()) {
       const ImVec2 figure_size = ImGui::CalcTextSize(figure.c_str());
       const ImVec2 at{c.x - figure_size.x / 2, high.y + 6 + name_size.y};

@@ -121,6 +121,8 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     row("waiting", std::to_string(node.queue));
     row("handled", std::to_string(s.handled()));
     row("rejected", std::to_string(s.rejected()));
+    if (s.crashed()) row("fault", "CRASHED: refuses every request");
+    else if (s.paused_until_ns() > now) row("fault", "paused until " + format_time(s.paused_until_ns()));
     view.rows(inspected);
     ImGui::EndTable();
   }
