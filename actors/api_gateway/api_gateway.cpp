@@ -126,15 +126,20 @@ class ApiGateway final : public Component {
     const Time now = context.now();
     const auto& name = topology_.paths()[event.path];
     const std::string path = name.substr(name.find(' ') + 1);
+    Time retry = 0;  // a 429's Retry-After, set by the bucket that refused
     auto refuse = [&](std::uint16_t status, Outcome outcome, const std::string& note) {
       ++by_status_[status];
-      respond(event, status, context);
+      std::shared_ptr<v1::Payload> retry_after;
+      if (retry > 0) {
+        retry_after = std::make_shared<v1::Payload>();
+        retry_after->set_retry_after_ns(retry);
+      }
+      respond(event, status, context, 0, std::move(retry_after));
       context.decide(outcome, kNoNode, note);
     };
     const auto route = std::find_if(routes_.begin(), routes_.end(),
                                     [&](const Route& r) { return path.rfind(r.prefix, 0) == 0; });
     if (route == routes_.end()) return refuse(404, Outcome::no_route, "404 no route for " + path);
-    Time retry = 0;
     const auto& ip = client_ip_[event.client];
     if (spec_.api_gateway().has_per_client()) {
       auto bucket = per_client_.try_emplace(ip, spec_.api_gateway().per_client(), now).first;

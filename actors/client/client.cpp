@@ -24,7 +24,7 @@ constexpr std::int64_t kUpload = std::int64_t{1} << 40;
 }  // namespace
 
 Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
-    : Component(spec, index, topology.seed()), topology_(&topology) {
+    : Component(spec, index, topology.seed()), topology_(&topology), retrier_(spec.client().retry()) {
   for (const auto& item : topology.script())
     if (item.client == index) script_.push_back(&item);
   const auto& clients = topology.clients();
@@ -55,6 +55,19 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
   stop_at_ = stop.duration_s() > 0 ? from_seconds(stop.duration_s()) : kTimeNever;
   std::uint64_t total = 0;
   for (auto weight : topology.path_weights()) cumulative_weights_.push_back(total += weight);
+  configure_guards();
+}
+
+// Retries and the breaker follow the client's parameters (again after a live change).
+void Client::configure_guards() {
+  const auto& params = spec_.client();
+  retrier_.reconfigure(params.retry());
+  if (params.has_breaker() && target_ != kNoNode) {
+    if (breakers_.empty()) breakers_.add(params.breaker(), target_);
+    else breakers_.at(0).reconfigure(params.breaker());
+    breaker_cells_ = breakers_.at(0).params().window_size();
+  }
+  guarded_ = retrier_.enabled() || !breakers_.empty();
 }
 
 void Client::start(Context& context) {
@@ -121,14 +134,90 @@ Event Client::new_request(std::uint32_t path, std::uint64_t id, Context& context
   return request;
 }
 
+std::string Client::describe(const Event& request) const {
+  std::string name = topology_->paths()[request.path];
+  if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(request.id));
+  return name;
+}
+
 void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context) {
-  context.call(target_, new_request(path, id, context));
-  std::string name = topology_->paths()[path];
-  if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(id));
-  context.decide(Outcome::delegated, target_, "sends " + name);
+  const Event request = new_request(path, id, context);
+  if (!guarded_) {
+    context.call(target_, request);
+    return context.decide(Outcome::delegated, target_, "sends " + describe(request));
+  }
+  retrier_.on_first_attempt(context.now());
+  Attempts attempts;
+  attempts.request = request;
+  attempts_.emplace(request.request, std::move(attempts));
+  make_attempt(request.request, context);
+}
+
+void Client::make_attempt(std::uint64_t number, Context& context) {
+  auto& attempts = attempts_.at(number);
+  if (!breakers_.empty()) {
+    attempts.epoch = breakers_.acquire(0);
+    if (!attempts.epoch) {
+      std::string note;
+      Event answer = attempts.request;
+      answer.status = breakers_.fallback(0, request_key(answer), context, note);
+      attempts_.erase(number);
+      return conclude(answer, Outcome::short_circuited, note, context);
+    }
+  }
+  attempts.sent = context.now();
+  context.call(target_, attempts.request);
+  std::string note = "sends " + describe(attempts.request);
+  if (retrier_.enabled()) note += fmt::format(" (attempt {} of {})", attempts.attempt, retrier_.max_attempts());
+  context.decide(Outcome::delegated, target_, note);
+}
+
+// An attempt's answer or timeout: recorded by the breaker, then retried or concluded.
+void Client::attempt_ended(std::uint64_t number, const Event& event, Context& context) {
+  auto& attempts = attempts_.at(number);
+  const bool timed_out = event.kind == EventKind::timeout;
+  Event answer = event;
+  if (timed_out) answer.status = 504;
+  if (attempts.epoch)
+    breakers_.record(0, *attempts.epoch, answer.status, timed_out, context.now() - attempts.sent,
+                     request_key(attempts.request), context);
+  Retrier::Decision decision;
+  if (retrier_.enabled() && (timed_out || answer.status >= 400)) {
+    const Time retry_after = event.payload && !timed_out ? event.payload->retry_after_ns() : 0;
+    decision = retrier_.after_failure(attempts.attempt, answer.status, timed_out, retry_after, attempts.delay,
+                                      context.now(), context.rng());
+  }
+  if (decision.retry) {
+    ++attempts.attempt;
+    attempts.delay = decision.delay;
+    Event wake;
+    wake.kind = EventKind::timer;
+    wake.status = kRetryTimer;
+    wake.arg = static_cast<std::int64_t>(number);
+    context.schedule(decision.delay, wake);
+    return context.decide(Outcome::retry_scheduled, kNoNode, decision.why);
+  }
+  attempts_.erase(number);
+  if (!decision.why.empty()) return conclude(answer, Outcome::gave_up, decision.why, context);
+  conclude(answer, timed_out ? Outcome::timed_out : Outcome::completed,
+           timed_out ? "no answer in time: counted as 504" : "", context);
+}
+
+void Client::conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context) {
+  finish(answer, context);
+  context.decide(outcome, kNoNode, note);
+  // A closed-loop user thinks, then sends again.
+  if (closed_loop_.erase(answer.request)) schedule_tick(std::max<Time>(1, think_.sample(context.rng())), context);
 }
 
 void Client::handle(const Event& event, Context& context) {
+  if (breakers_.handle(event, context)) return;
+  if (event.kind == EventKind::timer && event.status == kRetryTimer) {
+    if (attempts_.count(static_cast<std::uint64_t>(event.arg))) make_attempt(static_cast<std::uint64_t>(event.arg), context);
+    return;
+  }
+  if ((event.kind == EventKind::timeout || event.kind == EventKind::response) && attempts_.count(event.request))
+    return attempt_ended(event.request, event, context);
   if (event.kind == EventKind::timer) {
     if (event.arg >= kUpload) return valet_upload(static_cast<std::uint64_t>(event.arg - kUpload), context);
     if (event.arg >= kScripted) {
@@ -149,19 +238,14 @@ void Client::handle(const Event& event, Context& context) {
     valet_.erase(event.request);
     Event gave_up = event;
     gave_up.status = 504;
-    finish(gave_up, context);
-    context.decide(Outcome::timed_out, kNoNode, "no answer in time: counted as 504");
+    conclude(gave_up, Outcome::timed_out, "no answer in time: counted as 504", context);
   } else if (event.kind == EventKind::response) {
     auto flow = valet_.find(event.request);
     if (flow != valet_.end() && flow->second.token.signature().empty() && event.status == 200)
       return valet_token(event, context);
     if (flow != valet_.end()) valet_.erase(flow);
-    finish(event, context);
-  } else {
-    return;
+    conclude(event, Outcome::completed, "", context);
   }
-  // A closed-loop user thinks, then sends again.
-  if (closed_loop_.erase(event.request)) schedule_tick(std::max<Time>(1, think_.sample(context.rng())), context);
 }
 
 void Client::finish(const Event& response, Context& context) {
@@ -170,7 +254,6 @@ void Client::finish(const Event& response, Context& context) {
   if (response.status >= 200 && response.status < 300) ++completed_;
   else ++failed_;
   ++by_status_[response.status];
-  context.decide(Outcome::completed);
 }
 
 // Step 1 of the valet-key flow: ask the token service for an upload token.
@@ -191,7 +274,7 @@ void Client::valet_token(const Event& response, Context& context) {
   flow.token = response.payload ? response.payload->token() : v1::UploadToken{};
   if (flow.token.signature().empty()) {
     valet_.erase(response.request);
-    return finish(response, context);
+    return conclude(response, Outcome::completed, "", context);
   }
   if (flow.item->valet->misuse() == v1::ValetUpload::AFTER_EXPIRY) {
     Event wait;
@@ -265,6 +348,16 @@ std::uint32_t Client::pick_path(Context& context) {
 
 std::string Client::apply(ControlAction& action, Context& context) {
   if (action.field == "upload") return start_live_upload(action.value, context);
+  if (action.field.rfind("retry.", 0) == 0 || action.field.rfind("breaker.", 0) == 0) {
+    auto params = spec_.client();
+    action.previous = read_setting(params, action.field);
+    if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
+    if (params.has_breaker()) fill_defaults(*params.mutable_breaker());
+    if (params.has_retry()) fill_defaults(*params.mutable_retry());
+    *spec_.mutable_client() = params;
+    configure_guards();
+    return "";
+  }
   // A burst: this many extra requests right now (live control), on top of the workload.
   if (action.field != "burst" || !active_) return "a client has no setting '" + action.field + "'";
   const auto count = std::strtoull(action.value.c_str(), nullptr, 10);
@@ -286,6 +379,7 @@ void Client::survive_crash(Component& fresh) const {
   restarted.latencies_ = latencies_;
   restarted.first_sent_ = first_sent_;
   restarted.last_answer_ = last_answer_;
+  restarted.retrier_ = retrier_;  // its counts; a budget's window is lost with the process in reality, kept here for the summary
 }
 
 void Client::snapshot(v1::NodeState& state) const {
@@ -300,6 +394,8 @@ void Client::snapshot(v1::NodeState& state) const {
   for (const auto& [status, count] : by_status_) (*client.mutable_by_status())[status] = count;
   client.set_first_sent_ns(first_sent_);
   client.set_last_answer_ns(last_answer_);
+  if (retrier_.enabled()) retrier_.snapshot(*state.mutable_retries());
+  breakers_.snapshot(state);
 }
 
 namespace {
@@ -311,7 +407,22 @@ std::unique_ptr<Component> make_client(const v1::Node& spec, NodeIndex index, co
 const KindDescription kClient{
     .kind = v1::Node::CLIENT,
     .name = "client",
-    .settable = {"burst"},
+    .defaults =
+        [](v1::Node& node) {
+          auto& client = *node.mutable_client();
+          if (client.has_retry()) fill_defaults(*client.mutable_retry());
+          if (client.has_breaker()) fill_defaults(*client.mutable_breaker());
+        },
+    .check =
+        [](NodeChecks& c) {
+          const auto& client = c.node().client();
+          if (client.has_retry())
+            check_retry(c, client.retry(), [&](const char* f) { return c.at({{"client"}, {"retry"}, {f}}); }, "retry.");
+          if (client.has_breaker())
+            check_breaker(c, client.breaker(), [&](const char* f) { return c.at({{"client"}, {"breaker"}, {f}}); },
+                          "breaker.");
+        },
+    .settable = {"burst", "retry.", "breaker."},
     .commands = {{v1::ControlRequest::kBurst, nullptr},
                  {v1::ControlRequest::kUpload,
                   [](const v1::ControlRequest& request) { return valet_misuse(request.upload()).second; }}},

@@ -3,8 +3,11 @@
 #include <map>
 #include <set>
 
+#include <unordered_map>
+
 #include "runtime/engine/distribution.hpp"
 
+#include "actors/common/breakers.hpp"
 #include "actors/common/components.hpp"
 
 namespace flowframe {
@@ -18,6 +21,8 @@ class Client final : public Component {
   std::uint32_t load() const override { return static_cast<std::uint32_t>(sent_ - completed_ - failed_); }
   void snapshot(v1::NodeState& state) const override;
   void survive_crash(Component& fresh) const override;
+  bool rich() const override { return guarded_; }
+  std::size_t state_size_hint() const override { return guarded_ ? 64 + 8 * breaker_cells_ : 0; }
   const LatencyHistogram* latencies() const override { return &latencies_; }
 
   std::uint64_t sent() const { return sent_; }
@@ -37,6 +42,20 @@ class Client final : public Component {
   void valet_token(const Event& response, Context& context);
   void valet_upload(std::uint64_t request, Context& context);
   void finish(const Event& response, Context& context);
+  // A request under retries or a breaker: what each attempt repeats.
+  struct Attempts {
+    Event request;  // as first made: path, id, creation time
+    std::uint32_t attempt = 1;
+    Time sent = 0;   // the present attempt's
+    Time delay = 0;  // the backoff before it
+    std::optional<std::uint32_t> epoch;  // the breaker's, when it let the attempt through
+  };
+  void configure_guards();
+  void make_attempt(std::uint64_t request, Context& context);
+  void attempt_ended(std::uint64_t request, const Event& event, Context& context);
+  // The request's final answer: counted, framed, and its closed-loop user thinks again.
+  void conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context);
+  std::string describe(const Event& request) const;
 
   // A valet-key flow under way: its script entry and, once issued, the token.
   struct ValetFlow {
@@ -74,6 +93,11 @@ class Client final : public Component {
   std::uint64_t failed_ = 0;
   std::map<std::uint16_t, std::uint64_t> by_status_;
   LatencyHistogram latencies_;
+  bool guarded_ = false;
+  Retrier retrier_;
+  Breakers breakers_;  // at most one: towards its target
+  std::size_t breaker_cells_ = 0;
+  std::unordered_map<std::uint64_t, Attempts> attempts_;  // by request number
 };
 
 }  // namespace flowframe

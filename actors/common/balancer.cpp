@@ -23,7 +23,7 @@ std::size_t Balancer::ring_lookup(std::uint64_t key) const {
   auto at = std::lower_bound(ring_.begin(), ring_.end(), std::make_pair(key, std::size_t{0}));
   for (std::size_t step = 0; step < ring_.size(); ++step, ++at) {
     if (at == ring_.end()) at = ring_.begin();
-    if (backends_[at->second].healthy) return at->second;
+    if (in_pool(at->second)) return at->second;
   }
   return healthy_.front();
 }
@@ -57,7 +57,7 @@ void Balancer::snapshot(google::protobuf::RepeatedPtrField<v1::BackendState>& ou
 void Balancer::rebuild_healthy() {
   healthy_.clear();
   for (std::size_t i = 0; i < backends_.size(); ++i)
-    if (backends_[i].healthy) healthy_.push_back(i);
+    if (in_pool(i)) healthy_.push_back(i);
 }
 
 std::optional<std::size_t> Balancer::find(std::uint32_t node) const {
@@ -68,6 +68,12 @@ std::optional<std::size_t> Balancer::find(std::uint32_t node) const {
 
 void Balancer::set_healthy(std::size_t backend, bool healthy) {
   backends_[backend].healthy = healthy;
+  rebuild_healthy();
+}
+
+void Balancer::set_tripped(std::size_t backend, bool tripped) {
+  if (backends_[backend].tripped == tripped) return;
+  backends_[backend].tripped = tripped;
   rebuild_healthy();
 }
 

@@ -19,6 +19,7 @@ class Balancer {
     std::uint32_t node;
     std::uint32_t weight = 1;
     bool healthy = true;
+    bool tripped = false;  // its breaker is open: out of the pool while healthy
     std::uint32_t outstanding = 0;
     std::uint64_t sent = 0;
     std::int64_t current_weight = 0;  // smooth weighted round robin
@@ -39,6 +40,9 @@ class Balancer {
   // Position of a node among the backends, if it is one.
   std::optional<std::size_t> find(std::uint32_t node) const;
   void set_healthy(std::size_t backend, bool healthy);
+  void set_tripped(std::size_t backend, bool tripped);
+  // Backends taking requests: healthy and not tripped.
+  std::size_t available() const { return healthy_.size(); }
   void set_strategy(Strategy strategy) { strategy_ = strategy; }
   void set_choices(std::uint32_t choices) { choices_ = std::max<std::uint32_t>(choices, 1); }
 
@@ -50,6 +54,7 @@ class Balancer {
 
  private:
   void rebuild_healthy();
+  bool in_pool(std::size_t i) const { return backends_[i].healthy && !backends_[i].tripped; }
   std::size_t ring_lookup(std::uint64_t key) const;
 
   Strategy strategy_;
@@ -58,7 +63,7 @@ class Balancer {
   std::vector<std::pair<std::uint64_t, std::size_t>> ring_;
   std::vector<Backend> backends_;
   std::unordered_map<std::uint32_t, std::size_t> position_;  // node -> backend
-  std::vector<std::size_t> healthy_;
+  std::vector<std::size_t> healthy_;  // in the pool: healthy and not tripped
   std::size_t cursor_ = 0;
   std::uint32_t outstanding_ = 0;
 };

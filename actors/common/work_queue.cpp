@@ -78,12 +78,21 @@ void WorkQueue::release(std::uint32_t slot, Context& context) {
 
 void WorkQueue::start_waiting(Context& context) {
   while (busy_ < capacity_ && !waiting_.empty()) {
-    const Event next = waiting_.front();
-    waiting_.pop_front();
+    // Under overload the oldest have most likely been given up on: serve the newest.
+    const bool newest_first = lifo_above_ > 0 && waiting_.size() > lifo_above_;
+    const Event next = newest_first ? waiting_.back() : waiting_.front();
+    if (newest_first) waiting_.pop_back();
+    else waiting_.pop_front();
     // Its caller gave up while it waited: no work for an answer nobody reads.
     if (next.deadline <= context.now() && cancel_) {
       ++cancelled_;
       cancel_(next, context);
+      continue;
+    }
+    // `deliver` is when it arrived here.
+    if (max_wait_ > 0 && shed_ && context.now() - next.deliver > max_wait_) {
+      ++shed_count_;
+      shed_(next, context);
       continue;
     }
     begin(next, context);

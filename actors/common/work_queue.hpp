@@ -33,6 +33,14 @@ class WorkQueue {
   // without it they are served anyway.
   void on_cancel(std::function<void(const Event&, Context&)> cancel) { cancel_ = std::move(cancel); }
   std::uint64_t cancelled() const { return cancelled_; }
+  // Load shedding: a request that waited longer than `max_wait` (0: no limit) is handed to `shed`
+  // instead of served; above `lifo_above` waiting (0: never) the newest is served first.
+  void set_shedding(Time max_wait, std::uint32_t lifo_above, std::function<void(const Event&, Context&)> shed) {
+    max_wait_ = max_wait;
+    lifo_above_ = lifo_above;
+    shed_ = std::move(shed);
+  }
+  std::uint64_t shed() const { return shed_count_; }
 
   // Changes capacity. At 0 every request held is dropped and handed to `drop` (to answer it).
   void set_capacity(std::uint32_t capacity, Context& context, const std::function<void(const Event&)>& drop);
@@ -72,6 +80,10 @@ class WorkQueue {
   std::uint32_t max_queue_ = 0;
   std::function<void(const Event&, Context&)> cancel_;
   std::uint64_t cancelled_ = 0;
+  Time max_wait_ = 0;
+  std::uint32_t lifo_above_ = 0;
+  std::function<void(const Event&, Context&)> shed_;
+  std::uint64_t shed_count_ = 0;
   Time since_ = 0;
   std::uint64_t busy_ns_ = 0;
   std::uint64_t capacity_ns_ = 0;

@@ -135,7 +135,6 @@ void check_health_checker(NodeChecks& c) {
     if (!c.known(id)) c.problem(where, name, id.empty() ? "missing: name a node or group" : c.unknown(id));
     else if (!c.linked(node.id(), id)) c.problem(where, name, "'" + node.id() + "' has no link to '" + id + "'");
   }
-  constexpr double kDayMs = 86'400'000;
   if (params.has_interval_ms() && !(params.interval_ms() > 0 && params.interval_ms() <= kDayMs))
     c.problem(c.at({{"health_checker"}, {"interval_ms"}}), "health_checker.interval_ms", "must be > 0 and at most a day");
   if (params.has_timeout_ms() && !(params.timeout_ms() > 0 && params.timeout_ms() <= kDayMs))

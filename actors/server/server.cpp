@@ -1,11 +1,13 @@
 // Server: serves up to `capacity` requests at once, each for a sampled service time; others
 // wait in a bounded FIFO queue (full: 503). Capacity 0 means down: it refuses everything and
-// aborts what it held. With a handler it then does more before answering (cache-aside).
+// aborts what it held. Then it calls its dependencies (each behind its own retries, breaker and
+// bulkhead) or its handler (cache-aside) before answering; its worker waits meanwhile.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "actors/common/breakers.hpp"
 #include "actors/common/components.hpp"
 #include "actors/common/routing.hpp"
 #include "actors/common/work_queue.hpp"
@@ -55,7 +57,24 @@ class Server final : public Component {
         work_(spec.server().capacity(), spec.server().queue_limit(), spec.server().service_time()),
         capacity_(spec.server().capacity()) {
     work_.set_speed(spec.server().speed());
-    work_.on_cancel([this](const Event& request, Context& context) { cancel(request, context); });
+    configure_queue();
+    for (const auto& written : spec.server().dependencies()) {
+      Dependency dependency{topology.index_of(written.node()), {}, from_millis(written.timeout_ms()),
+                            Retrier(written.retry()), {}, {}};
+      for (const auto& path : topology.paths())
+        dependency.on_path.push_back(written.paths().empty() ||
+                                     std::find(written.paths().begin(), written.paths().end(), path) !=
+                                         written.paths().end());
+      if (written.has_breaker()) {
+        dependency.breaker = breakers_.add(written.breaker(), dependency.node);
+        breaker_cells_ += breakers_.at(*dependency.breaker).params().window_size();
+      }
+      if (written.has_bulkhead()) {
+        dependency.bulkhead.emplace(written.bulkhead(), dependency.node);
+        has_bulkheads_ = true;
+      }
+      dependencies_.push_back(std::move(dependency));
+    }
     if (!spec.server().has_cache_aside()) return;
     const auto& handler = spec.server().cache_aside();
     cache_ = topology.index_of(handler.cache());
@@ -64,6 +83,18 @@ class Server final : public Component {
   }
 
   void handle(const Event& event, Context& context) override {
+    if (breakers_.handle(event, context)) return;
+    if (event.kind == EventKind::timer && event.status == kShedTimer) {
+      ++rejected_;
+      respond(event, 503, context);
+      return context.decide(Outcome::shed, kNoNode,
+                            "503 shed: waited " + fmt_number(std::round(to_millis(context.now() - event.deliver))) +
+                                " ms, over the " + fmt_number(spec_.server().max_queue_time_ms()) + " ms limit");
+    }
+    if (event.kind == EventKind::timer && event.status == kRetryTimer) {
+      if (const auto slot = work_.slot_of(event.arg)) return call_dependency(*slot, context);
+      return context.decide(Outcome::none, kNoNode, "retry of a request aborted meanwhile; dropped");
+    }
     switch (event.kind) {
       case EventKind::request:
         switch (work_.admit(event, context)) {
@@ -79,17 +110,20 @@ class Server final : public Component {
       case EventKind::timer: {
         const auto slot = work_.finished(event);
         if (!slot) return context.decide(Outcome::none, kNoNode, "timer of a request aborted when the server went down");
+        if (!dependencies_.empty()) return next_dependency(*slot, 0, context);
         if (cache_ == kNoNode) return answer(*slot, 200, Outcome::served, "", context);
         return begin_cache_aside(*slot, context);
       }
       case EventKind::response: {
         const auto slot = work_.slot_of(event.arg);
         if (!slot) return context.decide(Outcome::none, kNoNode, "late answer for an aborted request; ignored");
+        if (!dependencies_.empty()) return dependency_ended(*slot, event, context);
         return continue_cache_aside(*slot, event, context);
       }
       case EventKind::timeout: {
         const auto slot = work_.slot_of(event.arg);
         if (!slot) return;
+        if (!dependencies_.empty()) return dependency_ended(*slot, event, context);
         return answer(*slot, 504, Outcome::timed_out,
                       "504: its dependency did not answer in time", context);
       }
@@ -110,6 +144,7 @@ class Server final : public Component {
         if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
         work_.set_service_time(params.service_time());
         work_.set_speed(params.speed());
+        configure_queue();
         break;
       }
       default:
@@ -119,6 +154,9 @@ class Server final : public Component {
     const auto capacity = capacity_.capacity();
     params.set_capacity(capacity);
     const auto drop = [&](const Event& request) { reject(request, Outcome::aborted, context); };
+    if (capacity == 0)
+      for (auto& dependency : dependencies_)
+        if (dependency.bulkhead) dependency.bulkhead->clear();  // every call it held is aborted
     work_.set_capacity(capacity, context, drop);
     work_.set_queue_limit(params.queue_limit(), drop);
     return "";
@@ -140,7 +178,29 @@ class Server final : public Component {
     server.set_accounted_ns(work_.accounted());
     server.set_max_queue(work_.max_queue());
     server.set_capacity_before_fail(capacity_.before_fail());
+    server.set_shed(work_.shed());
+    server.set_cancelled(work_.cancelled());
+    breakers_.snapshot(state);
+    for (const auto& dependency : dependencies_)
+      if (dependency.bulkhead) dependency.bulkhead->snapshot(*state.add_bulkheads());
+    // One retry state for all its dependencies: their counts add up.
+    v1::RetryState retries;
+    for (const auto& dependency : dependencies_) {
+      if (!dependency.retrier.enabled()) continue;
+      v1::RetryState one;
+      dependency.retrier.snapshot(one);
+      retries.set_first_attempts(retries.first_attempts() + one.first_attempts());
+      retries.set_retries(retries.retries() + one.retries());
+      retries.set_gave_up(retries.gave_up() + one.gave_up());
+      retries.set_budget_denied(retries.budget_denied() + one.budget_denied());
+      retries.set_window_first(retries.window_first() + one.window_first());
+      retries.set_window_retries(retries.window_retries() + one.window_retries());
+    }
+    if (retries.first_attempts() > 0) *state.mutable_retries() = retries;
   }
+
+  bool rich() const override { return !breakers_.empty() || has_bulkheads_; }
+  std::size_t state_size_hint() const override { return 64 + 8 * breaker_cells_; }
 
  private:
   // Where a cache-aside request is, per slot.
@@ -212,6 +272,146 @@ class Server final : public Component {
     }
   }
 
+  // ---- dependencies ----
+
+  struct Dependency {
+    NodeIndex node;
+    std::vector<bool> on_path;  // per request path: whether it calls this dependency
+    Time timeout;               // 0: the node's timeout_ms
+    Retrier retrier;
+    std::optional<std::size_t> breaker;  // in breakers_
+    std::optional<Bulkhead> bulkhead;
+  };
+  // Where a slot's request is among its dependencies.
+  struct Calling {
+    std::size_t dependency = 0;
+    std::uint32_t attempt = 1;
+    Time sent = 0;
+    Time delay = 0;  // the backoff before this attempt
+    std::optional<std::uint32_t> epoch;
+    bool waiting = false;     // for a place in the bulkhead
+    bool in_bulkhead = false;
+    bool degraded = false;    // a fallback answered for a dependency
+  };
+
+  // The first dependency from `from` on that the slot's request path uses; none left: answer.
+  void next_dependency(std::uint32_t slot, std::size_t from, Context& context) {
+    if (slot >= calling_.size()) calling_.resize(slot + 1);
+    const bool degraded = from > 0 && calling_[slot].degraded;
+    const auto path = work_.request(slot).path;
+    for (std::size_t d = from; d < dependencies_.size(); ++d) {
+      if (!dependencies_[d].on_path[path]) continue;
+      calling_[slot] = Calling{d, 1, 0, 0, std::nullopt, false, false, degraded};
+      if (dependencies_[d].retrier.enabled()) dependencies_[d].retrier.on_first_attempt(context.now());
+      return call_dependency(slot, context);
+    }
+    answer(slot, degraded ? 203 : 200, Outcome::served, degraded ? "203: answered with a fallback's value" : "", context);
+  }
+
+  std::string dependency_id(const Dependency& dependency, const Context& context) const {
+    return context.topology().spec(dependency.node).id();
+  }
+
+  // One attempt at the slot's present dependency: through its breaker and bulkhead, then sent.
+  void call_dependency(std::uint32_t slot, Context& context) {
+    auto& calling = calling_[slot];
+    auto& dependency = dependencies_[calling.dependency];
+    if (dependency.breaker) {
+      calling.epoch = breakers_.acquire(*dependency.breaker);
+      if (!calling.epoch) {
+        std::string note;
+        const auto status = breakers_.fallback(*dependency.breaker, request_key(work_.request(slot)), context, note);
+        if (status != 203) return answer(slot, status, Outcome::short_circuited, note, context);
+        calling.degraded = true;
+        context.decide(Outcome::short_circuited, dependency.node, note);
+        return next_dependency(slot, calling.dependency + 1, context);
+      }
+    }
+    if (dependency.bulkhead && !calling.waiting) {
+      switch (dependency.bulkhead->enter(work_.token(slot))) {
+        case Bulkhead::Entry::full:
+          return answer(slot, 503, Outcome::bulkhead_full,
+                        "503: the bulkhead to " + dependency_id(dependency, context) + " and its queue are full", context);
+        case Bulkhead::Entry::wait:
+          calling.waiting = true;
+          return context.decide(Outcome::queued, dependency.node,
+                                "waits for a place in the bulkhead to " + dependency_id(dependency, context));
+        case Bulkhead::Entry::enter:
+          break;
+      }
+    }
+    calling.waiting = false;
+    calling.in_bulkhead = dependency.bulkhead.has_value();
+    calling.sent = context.now();
+    Event request = sub_request(work_.request(slot), work_.token(slot), nullptr);
+    if (!drops_expired()) request.deadline = kTimeNever;  // the caller's deadline did not travel with it
+    context.call(dependency.node, request, dependency.timeout > 0 ? dependency.timeout : -1);
+    std::string note = "calls " + dependency_id(dependency, context);
+    if (dependency.retrier.enabled())
+      note += fmt::format(" (attempt {} of {})", calling.attempt, dependency.retrier.max_attempts());
+    context.decide(Outcome::delegated, dependency.node, note);
+  }
+
+  // A dependency answered or timed out: record, free its bulkhead place, then go on, retry or answer.
+  void dependency_ended(std::uint32_t slot, const Event& event, Context& context) {
+    auto& calling = calling_[slot];
+    auto& dependency = dependencies_[calling.dependency];
+    const bool timed_out = event.kind == EventKind::timeout;
+    const std::uint16_t status = timed_out ? 504 : event.status;
+    if (dependency.breaker && calling.epoch)
+      breakers_.record(*dependency.breaker, *calling.epoch, status, timed_out, context.now() - calling.sent,
+                       request_key(work_.request(slot)), context);
+    if (calling.in_bulkhead) {
+      calling.in_bulkhead = false;
+      const auto next = dependency.bulkhead->leave([&](std::int64_t token) {
+        const auto waiting = work_.slot_of(token);
+        return waiting && *waiting < calling_.size() && calling_[*waiting].waiting;
+      });
+      // The next waiting call goes now; its frame is this one's (the place passed on).
+      if (next) call_dependency(*work_.slot_of(*next), context);
+    }
+    if (!timed_out && status < 400) return next_dependency(slot, calling.dependency + 1, context);
+    Retrier::Decision decision;
+    if (dependency.retrier.enabled()) {
+      const Time retry_after = event.payload && !timed_out ? event.payload->retry_after_ns() : 0;
+      decision = dependency.retrier.after_failure(calling.attempt, status, timed_out, retry_after, calling.delay,
+                                                  context.now(), context.rng());
+    }
+    if (decision.retry) {
+      ++calling.attempt;
+      calling.delay = decision.delay;
+      Event wake;
+      wake.kind = EventKind::timer;
+      wake.status = kRetryTimer;
+      wake.arg = work_.token(slot);
+      wake.client = event.client;
+      wake.request = event.request;
+      context.schedule(decision.delay, wake);
+      return context.decide(Outcome::retry_scheduled, dependency.node,
+                            dependency_id(dependency, context) + " " + decision.why);
+    }
+    if (!decision.why.empty()) return answer(slot, status, Outcome::gave_up, decision.why, context);
+    answer(slot, status, timed_out ? Outcome::timed_out : Outcome::none,
+           timed_out ? "504: " + dependency_id(dependency, context) + " did not answer in time"
+                     : std::to_string(status) + " from " + dependency_id(dependency, context),
+           context);
+  }
+
+  // Deadlines and load shedding as the parameters say (again after a live change).
+  void configure_queue() {
+    if (drops_expired()) work_.on_cancel([this](const Event& request, Context& context) { cancel(request, context); });
+    else work_.on_cancel(nullptr);
+    work_.set_shedding(from_millis(spec_.server().max_queue_time_ms()), spec_.server().lifo_above(),
+                       [](const Event& request, Context& context) {
+                         Event shed = request;  // answered by its own frame, right after
+                         shed.kind = EventKind::timer;
+                         shed.status = kShedTimer;
+                         context.schedule(1, shed);
+                       });
+  }
+
+  bool drops_expired() const { return !spec_.server().has_drop_expired() || spec_.server().drop_expired(); }
+
   // A request whose caller has given up: answered 504 without the work, so every forwarder on
   // its way back settles its count; the caller drops it as late.
   void cancel(const Event& request, Context& context) {
@@ -229,6 +429,13 @@ class Server final : public Component {
   NodeIndex database_ = kNoNode;
   std::vector<bool> reads_;  // per request path: a GET
   std::vector<Stage> stages_;
+  std::vector<Dependency> dependencies_;
+  std::vector<Calling> calling_;  // per slot
+  Breakers breakers_;
+  bool has_bulkheads_ = false;
+  std::size_t breaker_cells_ = 0;
+  // The timer that answers a request shed from the queue (its `status`; resilience's are 1-3).
+  static constexpr std::uint16_t kShedTimer = 4;
 };
 
 }  // namespace
@@ -248,6 +455,36 @@ void check_server(NodeChecks& c) {
     c.distribution(server.service_time(), c.at({{"server"}, {"service_time"}}), "service_time");
   if (server.has_weight() && server.weight() == 0) c.problem(c.at({{"server"}, {"weight"}}), "weight", "must be >= 1");
   if (server.has_speed() && !(server.speed() > 0)) c.problem(c.at({{"server"}, {"speed"}}), "speed", "must be > 0");
+  if (!(server.max_queue_time_ms() >= 0 && server.max_queue_time_ms() <= kDayMs))
+    c.problem(c.at({{"server"}, {"max_queue_time_ms"}}), "max_queue_time_ms", "must be 0 to a day (86400000 ms)");
+  if (server.has_cache_aside() && server.dependencies_size() > 0)
+    c.problem(c.at({{"server"}, {"dependencies", 0}}), "dependencies",
+              "a server calls either its dependencies or a cache_aside handler, not both");
+  for (int d = 0; d < server.dependencies_size(); ++d) {
+    const auto& dependency = server.dependencies(d);
+    const std::string name = "dependencies[" + std::to_string(d) + "].";
+    auto where = [&](const char* field) { return c.at({{"server"}, {"dependencies", d}, {field}}); };
+    const auto& id = dependency.node();
+    if (!c.known(id)) c.problem(where("node"), name + "node", id.empty() ? "missing: name the node it calls" : c.unknown(id));
+    else if (!c.linked(node.id(), id)) c.problem(where("node"), name + "node", "'" + node.id() + "' has no link to '" + id + "'");
+    else if (const auto kind = c.kind_of(id);
+             kind != v1::Node::SERVER && kind != v1::Node::LOAD_BALANCER && kind != v1::Node::API_GATEWAY)
+      c.problem(where("node"), name + "node",
+                "'" + id + "' is a " + v1::Node::Kind_Name(kind) + ": a dependency is a SERVER, LOAD_BALANCER or API_GATEWAY");
+    const auto sent = c.request_paths();
+    for (int p = 0; p < dependency.paths_size(); ++p)
+      if (std::find(sent.begin(), sent.end(), dependency.paths(p)) == sent.end())
+        c.problem(c.at({{"server"}, {"dependencies", d}, {"paths", p}}), name + "paths",
+                  "no request has the path '" + dependency.paths(p) + "'; the workload sends " + join(sent, ", "));
+    if (!(dependency.timeout_ms() >= 0 && dependency.timeout_ms() <= kDayMs))
+      c.problem(where("timeout_ms"), name + "timeout_ms", "must be 0 to a day (86400000 ms)");
+    if (dependency.has_retry())
+      check_retry(c, dependency.retry(), [&](const char*) { return where("retry"); }, name + "retry.");
+    if (dependency.has_breaker())
+      check_breaker(c, dependency.breaker(), [&](const char*) { return where("breaker"); }, name + "breaker.");
+    if (dependency.has_bulkhead())
+      check_bulkhead(c, dependency.bulkhead(), [&](const char*) { return where("bulkhead"); }, name + "bulkhead.");
+  }
   if (!server.has_cache_aside()) return;
   const auto& handler = server.cache_aside();
   auto needs = [&](const std::string& id, v1::Node::Kind kind, const char* field) {
@@ -280,15 +517,23 @@ const KindDescription kServer{
           if (!server.has_queue_limit()) server.set_queue_limit(64);
           if (!server.has_weight()) server.set_weight(1);
           if (!server.has_speed()) server.set_speed(1);
+          if (!server.has_drop_expired()) server.set_drop_expired(true);
+          for (auto& dependency : *server.mutable_dependencies()) {
+            if (dependency.has_retry()) fill_defaults(*dependency.mutable_retry());
+            if (dependency.has_breaker()) fill_defaults(*dependency.mutable_breaker());
+          }
         },
     .example = [](v1::Node& node) { node.mutable_server()->mutable_service_time()->set_mean_ms(10); },
     .check = check_server,
-    .settable = {"capacity", "queue_limit", "service_time.", "cache_aside.ttl_s", "speed"},
+    .settable = {"capacity", "queue_limit", "service_time.", "cache_aside.ttl_s", "speed", "max_queue_time_ms",
+                 "lifo_above", "drop_expired"},
     .commands = {{v1::ControlRequest::kFail, nullptr}, {v1::ControlRequest::kRestore, nullptr}},
     .metrics =
         [](const v1::NodeState& state, Time end, nlohmann::ordered_json& node) {
           node["utilization"] = std::round(utilization(state.server(), state.load(), end).value_or(0) * 1000) / 1000;
           node["max_queue"] = state.server().max_queue();
+          if (state.server().shed()) node["shed"] = state.server().shed();
+          if (state.server().cancelled()) node["cancelled"] = state.server().cancelled();
         },
 };
 FLOWFRAME_KIND(kServer, make_server);

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <sstream>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace flowframe {
@@ -12,6 +13,16 @@ inline std::string fmt_number(double value) {
   std::ostringstream out;
   out << value;
   return out.str();
+}
+
+// "a, b, c"
+inline std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += separator;
+    out += items[i];
+  }
+  return out;
 }
 
 inline std::string lowercase(std::string_view text) {

@@ -11,6 +11,8 @@ using Time = std::int64_t;
 inline constexpr Time kNanosPerMilli = 1'000'000;
 inline constexpr Time kNanosPerSecond = 1'000'000'000;
 inline constexpr Time kTimeNever = std::numeric_limits<Time>::max();
+// The longest duration a scenario may write (ms): longer ones overflow nanoseconds in sums.
+inline constexpr double kDayMs = 86'400'000;
 
 inline Time from_millis(double ms) { return static_cast<Time>(std::llround(ms * kNanosPerMilli)); }
 inline Time from_seconds(double s) { return static_cast<Time>(std::llround(s * kNanosPerSecond)); }

@@ -5,6 +5,7 @@
 
 #include "runtime/base/text.hpp"
 #include "runtime/scenario/kind.hpp"
+#include "runtime/scenario/scenario.hpp"
 
 namespace flowframe {
 namespace {
@@ -53,11 +54,8 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
       }
   }
   const auto& workload = scenario_.workload();
-  auto path_name = [](const std::string& method, const std::string& path) {
-    return (method.empty() ? std::string("GET") : method) + " " + path;
-  };
   for (const auto& path : workload.paths()) {
-    paths_.push_back(path_name(path.method(), path.path()));
+    paths_.push_back(request_path_name(path.method(), path.path()));
     path_weights_.push_back(path.weight());
     id_samplers_.emplace_back(path.keys(), path.zipf_s());
   }
@@ -76,7 +74,7 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
         }
   clients_ = resolve(workload.clients());
   for (const auto& item : workload.script()) {
-    const auto name = path_name(item.method(), item.path().empty() ? "/" : item.path());
+    const auto name = request_path_name(item.method(), item.path().empty() ? "/" : item.path());
     auto found = std::find(paths_.begin(), paths_.end(), name);
     if (found == paths_.end()) {
       paths_.push_back(name);

@@ -60,7 +60,13 @@ enum class EventKind : std::uint8_t { request = 0, response = 1, timer = 2, cont
   X(partitioned, PARTITIONED) \
   X(probe_ok, PROBE_OK) \
   X(probe_failed, PROBE_FAILED) \
-  X(health_changed, HEALTH_CHANGED)
+  X(health_changed, HEALTH_CHANGED) \
+  X(retry_scheduled, RETRY_SCHEDULED) \
+  X(gave_up, GAVE_UP) \
+  X(short_circuited, SHORT_CIRCUITED) \
+  X(breaker_changed, BREAKER_CHANGED) \
+  X(bulkhead_full, BULKHEAD_FULL) \
+  X(shed, SHED)
 enum class Outcome : std::uint8_t {
 #define FLOWFRAME_OUTCOME_VALUE(name, NAME) name = v1::Frame::NAME,
   FLOWFRAME_OUTCOMES(FLOWFRAME_OUTCOME_VALUE)

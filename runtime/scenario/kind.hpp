@@ -41,6 +41,8 @@ class NodeChecks {
   virtual const v1::Node* find(const std::string& id) const = 0;
   // "unknown node 'x' (did you mean 'y'?)"
   virtual std::string unknown(const std::string& id) const = 0;
+  // The request paths the workload and script send ("GET /users/{id}").
+  virtual std::vector<std::string> request_paths() const = 0;
 };
 
 struct KindDescription {

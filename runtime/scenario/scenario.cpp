@@ -87,7 +87,6 @@ class Locator {
   const TextFormat::ParseInfoTree* tree_;
 };
 
-constexpr double kDayMs = 86'400'000;
 
 bool valid_distribution(const v1::Distribution& d) {
   if (!(d.mean_ms() <= kDayMs && d.max_ms() <= kDayMs)) return false;  // beyond a day: no latency, an overflow
@@ -231,6 +230,15 @@ class Validator {
       return it == v_.groups_.end() ? nullptr : &v_.s_.nodes(it->second);
     }
     std::string unknown(const std::string& id) const override { return v_.unknown(id); }
+    std::vector<std::string> request_paths() const override {
+      std::vector<std::string> paths;
+      const auto& workload = v_.s_.workload();
+      for (const auto& path : workload.paths()) paths.push_back(request_path_name(path.method(), path.path()));
+      if (paths.empty()) paths.push_back("GET /");
+      for (const auto& item : workload.script())
+        paths.push_back(request_path_name(item.method(), item.path().empty() ? "/" : item.path()));
+      return paths;
+    }
 
    private:
     Validator& v_;

@@ -60,4 +60,9 @@ std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& 
 // The params message of a node for its kind (created if absent).
 google::protobuf::Message& node_params(v1::Node& node);
 
+// A request path's name as frames and settings show it: "GET /users/{id}" (no method: GET).
+inline std::string request_path_name(const std::string& method, const std::string& path) {
+  return (method.empty() ? std::string("GET") : method) + " " + path;
+}
+
 }  // namespace flowframe

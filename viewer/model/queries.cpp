@@ -35,6 +35,10 @@ bool is_error(const v1::Frame& f) {
     case F::TOKEN_WRONG_KEY:
     case F::TOKEN_WRONG_PERMISSION:
     case F::BAD_REQUEST:
+    case F::GAVE_UP:
+    case F::SHORT_CIRCUITED:
+    case F::BULKHEAD_FULL:
+    case F::SHED:
       return true;
     default:
       return false;

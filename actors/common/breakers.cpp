@@ -1,0 +1,87 @@
+#include "actors/common/breakers.hpp"
+
+#include "runtime/engine/topology.hpp"
+
+namespace flowframe {
+
+std::size_t Breakers::add(const v1::CircuitBreaker& params, NodeIndex target) {
+  breakers_.push_back(Guarded{CircuitBreaker(params, target), {}});
+  return breakers_.size() - 1;
+}
+
+void Breakers::record(std::size_t i, std::uint32_t epoch, std::uint16_t status, bool timed_out, Time duration,
+                      std::uint64_t key, Context& context) {
+  auto& guarded = breakers_[i];
+  const bool failed = timed_out || status >= 500;
+  if (!failed && status < 300 && guarded.breaker.params().fallback() == v1::CircuitBreaker::CACHED)
+    guarded.answered.insert(key);
+  if (auto transition = guarded.breaker.record(epoch, failed, duration, context.now())) changed(i, *transition, context);
+}
+
+void Breakers::changed(std::size_t i, const CircuitBreaker::Transition& transition, Context& context) {
+  const auto& breaker = breakers_[i].breaker;
+  notices_.push_back(std::string("breaker to ") + context.topology().spec(breaker.target()).id() + ": " +
+                     breaker_state_name(transition.from) + " -> " + breaker_state_name(transition.to) + " (" +
+                     transition.why + ")");
+  Event notice;
+  notice.kind = EventKind::timer;
+  notice.status = kBreakerNotice;
+  notice.arg = static_cast<std::int64_t>(i);
+  context.schedule(1, notice);
+  if (transition.to == v1::BreakerState::OPEN) {
+    Event wake = notice;
+    wake.status = kBreakerTimer;
+    context.schedule(breaker.half_open_at() - context.now(), wake);
+  }
+  if (on_change_) on_change_(i, context);
+}
+
+std::uint16_t Breakers::fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const {
+  const auto& guarded = breakers_[i];
+  const std::string open = std::string("breaker to ") + context.topology().spec(guarded.breaker.target()).id() + " " +
+                           breaker_state_name(guarded.breaker.state());
+  switch (guarded.breaker.params().fallback()) {
+    case v1::CircuitBreaker::DEFAULT:
+      note = open + ": fallback 203 with a default answer";
+      return 203;
+    case v1::CircuitBreaker::CACHED:
+      if (guarded.answered.count(key)) {
+        note = open + ": fallback 203 with the last good answer";
+        return 203;
+      }
+      note = open + ": nothing cached for it, fail fast 503";
+      return 503;
+    default:
+      note = open + ": fail fast 503";
+      return 503;
+  }
+}
+
+bool Breakers::handle(const Event& event, Context& context) {
+  if (event.kind != EventKind::timer || (event.status != kBreakerTimer && event.status != kBreakerNotice)) return false;
+  const auto i = static_cast<std::size_t>(event.arg);
+  if (i >= breakers_.size()) return true;
+  if (event.status == kBreakerNotice) {
+    if (notices_.empty()) return true;
+    context.decide(Outcome::breaker_changed, breakers_[i].breaker.target(), notices_.front());
+    notices_.pop_front();
+    return true;
+  }
+  auto& breaker = breakers_[i].breaker;
+  const auto transition = breaker.half_open(context.now());
+  if (!transition) {
+    context.decide(Outcome::none, breaker.target(), "breaker timer of an earlier opening; ignored");
+    return true;
+  }
+  context.decide(Outcome::breaker_changed, breaker.target(),
+                 std::string("breaker to ") + context.topology().spec(breaker.target()).id() + ": OPEN -> HALF_OPEN (" +
+                     transition->why + ")");
+  if (on_change_) on_change_(i, context);
+  return true;
+}
+
+void Breakers::snapshot(v1::NodeState& state) const {
+  for (const auto& guarded : breakers_) guarded.breaker.snapshot(*state.add_breakers());
+}
+
+}  // namespace flowframe

@@ -1,0 +1,54 @@
+#pragma once
+// A component's circuit breakers at work: each guards calls to one node; what they decide becomes
+// frames (a change a result caused is framed by a notice to itself right after, OPEN -> HALF_OPEN
+// by a timer at the moment the wait ends) and fallback answers.
+#include <deque>
+#include <functional>
+#include <unordered_set>
+#include <vector>
+
+#include "actors/common/resilience.hpp"
+#include "runtime/engine/component.hpp"
+
+namespace flowframe {
+
+class Breakers {
+ public:
+  // Called after every change, with the breaker's index (a balancer updates its pool).
+  using OnChange = std::function<void(std::size_t, Context&)>;
+
+  std::size_t add(const v1::CircuitBreaker& params, NodeIndex target);
+  bool empty() const { return breakers_.empty(); }
+  std::size_t size() const { return breakers_.size(); }
+  CircuitBreaker& at(std::size_t i) { return breakers_[i].breaker; }
+  const CircuitBreaker& at(std::size_t i) const { return breakers_[i].breaker; }
+  void on_change(OnChange callback) { on_change_ = std::move(callback); }
+
+  // The epoch for a call through breaker i, or nothing: it is open (the caller falls back).
+  std::optional<std::uint32_t> acquire(std::size_t i) { return breakers_[i].breaker.acquire(); }
+  // A call's result: a failure is a 5xx or a timeout. `key` names what was asked (path and id),
+  // remembered on success for CACHED fallbacks.
+  void record(std::size_t i, std::uint32_t epoch, std::uint16_t status, bool timed_out, Time duration,
+              std::uint64_t key, Context& context);
+  // The fallback's answer for a call breaker i refused: 203 (default, or cached when `key` was
+  // answered before) or 503; `note` says which, for the frame.
+  std::uint16_t fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const;
+  // Its timers and notices; false for any other event.
+  bool handle(const Event& event, Context& context);
+  void snapshot(v1::NodeState& state) const;
+
+ private:
+  void changed(std::size_t i, const CircuitBreaker::Transition& transition, Context& context);
+  struct Guarded {
+    CircuitBreaker breaker;
+    std::unordered_set<std::uint64_t> answered;  // CACHED: keys with a good answer
+  };
+  std::vector<Guarded> breakers_;
+  std::deque<std::string> notices_;  // notes of changes not yet framed, in order
+  OnChange on_change_;
+};
+
+// What a request asks, as a key for cached fallbacks.
+inline std::uint64_t request_key(const Event& request) { return (std::uint64_t{request.path} << 48) ^ request.id; }
+
+}  // namespace flowframe
