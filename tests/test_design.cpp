@@ -163,7 +163,7 @@ TEST(Pages, EveryTryLineNamesNodesAndFieldsOfItsScenario) {
     EXPECT_TRUE(problems.empty()) << problems.front();
     for (const auto& block : page.blocks) actions += block.kind == PageBlock::Kind::action;
   }
-  EXPECT_EQ(pages, 5);  // load balancers, cache-aside, API gateways, valet key, health checks
+  EXPECT_EQ(pages, 8);  // load balancers, cache-aside, API gateways, valet key, health checks, retry storms, breakers, bulkheads
   EXPECT_GT(actions, 8);
 }
 
@@ -178,7 +178,7 @@ TEST(Pages, MarkupAndBadTryLines) {
   EXPECT_TRUE(paragraph.spans[3].code);
   EXPECT_EQ(page.blocks[2].kind, PageBlock::Kind::item);
   EXPECT_EQ(page.blocks[3].text, "x = 1");
-  EXPECT_EQ(page.blocks[4].command, (std::vector<std::string>{"fail", "server-9"}));
+  EXPECT_EQ(page.blocks[4].commands, (std::vector<std::vector<std::string>>{{"fail", "server-9"}}));
   const auto problems = check_page(page, "t.page", load_scenario("load_balancing"));
   ASSERT_EQ(problems.size(), 2u);
   EXPECT_EQ(problems[0], "t.page:10: no node 'server-9' in load_balancing");

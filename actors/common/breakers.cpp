@@ -21,7 +21,7 @@ void Breakers::record(std::size_t i, std::uint32_t epoch, std::uint16_t status, 
 void Breakers::changed(std::size_t i, const CircuitBreaker::Transition& transition, Context& context) {
   const auto& breaker = breakers_[i].breaker;
   notices_.push_back(std::string("breaker to ") + context.topology().spec(breaker.target()).id() + ": " +
-                     breaker_state_name(transition.from) + " -> " + breaker_state_name(transition.to) + " (" +
+                     v1::BreakerState::State_Name(transition.from) + " -> " + v1::BreakerState::State_Name(transition.to) + " (" +
                      transition.why + ")");
   Event notice;
   notice.kind = EventKind::timer;
@@ -39,7 +39,7 @@ void Breakers::changed(std::size_t i, const CircuitBreaker::Transition& transiti
 std::uint16_t Breakers::fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const {
   const auto& guarded = breakers_[i];
   const std::string open = std::string("breaker to ") + context.topology().spec(guarded.breaker.target()).id() + " " +
-                           breaker_state_name(guarded.breaker.state());
+                           v1::BreakerState::State_Name(guarded.breaker.state());
   switch (guarded.breaker.params().fallback()) {
     case v1::CircuitBreaker::DEFAULT:
       note = open + ": fallback 203 with a default answer";

@@ -21,14 +21,6 @@ std::string rate_text(double percent) { return fmt_number(std::round(percent * 1
 
 }  // namespace
 
-const char* breaker_state_name(v1::BreakerState::State state) {
-  switch (state) {
-    case v1::BreakerState::OPEN: return "OPEN";
-    case v1::BreakerState::HALF_OPEN: return "HALF_OPEN";
-    default: return "CLOSED";
-  }
-}
-
 // ---- retry budget ----
 
 RetryBudget::RetryBudget(const v1::RetryBudget& params)

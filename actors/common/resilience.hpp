@@ -142,6 +142,8 @@ class CircuitBreaker {
 class Bulkhead {
  public:
   Bulkhead(const v1::Bulkhead& params, NodeIndex target) : params_(params), target_(target) {}
+  // New limits: calls in flight finish; waiting ones start as places free up.
+  void reconfigure(const v1::Bulkhead& params) { params_ = params; }
   enum class Entry { enter, wait, full };
   Entry enter(std::int64_t key);
   // A call ended: its place goes to the first waiting caller still wanted (`wanted(key)`), whose
@@ -172,7 +174,5 @@ using FieldPlace = std::function<std::string(const char* field)>;
 void check_retry(NodeChecks& c, const v1::RetryPolicy& policy, const FieldPlace& where, const std::string& prefix);
 void check_breaker(NodeChecks& c, const v1::CircuitBreaker& breaker, const FieldPlace& where, const std::string& prefix);
 void check_bulkhead(NodeChecks& c, const v1::Bulkhead& bulkhead, const FieldPlace& where, const std::string& prefix);
-
-const char* breaker_state_name(v1::BreakerState::State state);
 
 }  // namespace flowframe

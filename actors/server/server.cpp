@@ -58,23 +58,7 @@ class Server final : public Component {
         capacity_(spec.server().capacity()) {
     work_.set_speed(spec.server().speed());
     configure_queue();
-    for (const auto& written : spec.server().dependencies()) {
-      Dependency dependency{topology.index_of(written.node()), {}, from_millis(written.timeout_ms()),
-                            Retrier(written.retry()), {}, {}};
-      for (const auto& path : topology.paths())
-        dependency.on_path.push_back(written.paths().empty() ||
-                                     std::find(written.paths().begin(), written.paths().end(), path) !=
-                                         written.paths().end());
-      if (written.has_breaker()) {
-        dependency.breaker = breakers_.add(written.breaker(), dependency.node);
-        breaker_cells_ += breakers_.at(*dependency.breaker).params().window_size();
-      }
-      if (written.has_bulkhead()) {
-        dependency.bulkhead.emplace(written.bulkhead(), dependency.node);
-        has_bulkheads_ = true;
-      }
-      dependencies_.push_back(std::move(dependency));
-    }
+    configure_dependencies(topology);
     if (!spec.server().has_cache_aside()) return;
     const auto& handler = spec.server().cache_aside();
     cache_ = topology.index_of(handler.cache());
@@ -110,6 +94,8 @@ class Server final : public Component {
       case EventKind::timer: {
         const auto slot = work_.finished(event);
         if (!slot) return context.decide(Outcome::none, kNoNode, "timer of a request aborted when the server went down");
+        if (spec_.server().error_rate() > 0 && context.rng().next_double() < spec_.server().error_rate())
+          return answer(*slot, 500, Outcome::served, "500: failed (error rate " + fmt_number(spec_.server().error_rate()) + ")", context);
         if (!dependencies_.empty()) return next_dependency(*slot, 0, context);
         if (cache_ == kNoNode) return answer(*slot, 200, Outcome::served, "", context);
         return begin_cache_aside(*slot, context);
@@ -140,8 +126,16 @@ class Server final : public Component {
         action.previous = "capacity=" + std::to_string(capacity_.capacity());
         break;
       case ControlAction::Type::set: {
+        if (action.field.rfind("dependencies[", 0) == 0 &&
+            (action.field.find(".node") != std::string::npos || action.field.find(".paths") != std::string::npos))
+          return "a dependency's node and paths are fixed for the run; change its timeout, retry, breaker or bulkhead";
         action.previous = read_setting(params, action.field);
         if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
+        for (auto& dependency : *params.mutable_dependencies()) {
+          if (dependency.has_retry()) fill_defaults(*dependency.mutable_retry());
+          if (dependency.has_breaker()) fill_defaults(*dependency.mutable_breaker());
+        }
+        configure_dependencies(context.topology());
         work_.set_service_time(params.service_time());
         work_.set_speed(params.speed());
         configure_queue();
@@ -410,6 +404,37 @@ class Server final : public Component {
                        });
   }
 
+  // Dependencies as the parameters say; again after a live change (their node and paths stay).
+  void configure_dependencies(const Topology& topology) {
+    const auto& written = spec_.server().dependencies();
+    for (int d = 0; d < written.size(); ++d) {
+      const auto& params = written[d];
+      if (static_cast<std::size_t>(d) == dependencies_.size()) {
+        Dependency dependency{topology.index_of(params.node()), {}, 0, Retrier(params.retry()), {}, {}};
+        for (const auto& path : topology.paths())
+          dependency.on_path.push_back(params.paths().empty() ||
+                                       std::find(params.paths().begin(), params.paths().end(), path) != params.paths().end());
+        dependencies_.push_back(std::move(dependency));
+      }
+      auto& dependency = dependencies_[static_cast<std::size_t>(d)];
+      dependency.timeout = from_millis(params.timeout_ms());
+      dependency.retrier.reconfigure(params.retry());
+      if (params.has_breaker()) {
+        if (!dependency.breaker) {
+          dependency.breaker = breakers_.add(params.breaker(), dependency.node);
+          breaker_cells_ += breakers_.at(*dependency.breaker).params().window_size();
+        } else {
+          breakers_.at(*dependency.breaker).reconfigure(params.breaker());
+        }
+      }
+      if (params.has_bulkhead()) {
+        if (dependency.bulkhead) dependency.bulkhead->reconfigure(params.bulkhead());
+        else dependency.bulkhead.emplace(params.bulkhead(), dependency.node);
+        has_bulkheads_ = true;
+      }
+    }
+  }
+
   bool drops_expired() const { return !spec_.server().has_drop_expired() || spec_.server().drop_expired(); }
 
   // A request whose caller has given up: answered 504 without the work, so every forwarder on
@@ -455,6 +480,8 @@ void check_server(NodeChecks& c) {
     c.distribution(server.service_time(), c.at({{"server"}, {"service_time"}}), "service_time");
   if (server.has_weight() && server.weight() == 0) c.problem(c.at({{"server"}, {"weight"}}), "weight", "must be >= 1");
   if (server.has_speed() && !(server.speed() > 0)) c.problem(c.at({{"server"}, {"speed"}}), "speed", "must be > 0");
+  if (!(server.error_rate() >= 0 && server.error_rate() <= 1))
+    c.problem(c.at({{"server"}, {"error_rate"}}), "error_rate", "a share of requests: 0 to 1");
   if (!(server.max_queue_time_ms() >= 0 && server.max_queue_time_ms() <= kDayMs))
     c.problem(c.at({{"server"}, {"max_queue_time_ms"}}), "max_queue_time_ms", "must be 0 to a day (86400000 ms)");
   if (server.has_cache_aside() && server.dependencies_size() > 0)
@@ -526,7 +553,7 @@ const KindDescription kServer{
     .example = [](v1::Node& node) { node.mutable_server()->mutable_service_time()->set_mean_ms(10); },
     .check = check_server,
     .settable = {"capacity", "queue_limit", "service_time.", "cache_aside.ttl_s", "speed", "max_queue_time_ms",
-                 "lifo_above", "drop_expired"},
+                 "lifo_above", "drop_expired", "error_rate", "dependencies["},
     .commands = {{v1::ControlRequest::kFail, nullptr}, {v1::ControlRequest::kRestore, nullptr}},
     .metrics =
         [](const v1::NodeState& state, Time end, nlohmann::ordered_json& node) {

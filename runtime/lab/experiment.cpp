@@ -152,6 +152,9 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
       const auto& requests = summary["requests"];
       const double sent = std::max(1.0, requests["sent"].get<double>());
       samples["throughput_rps"].push_back(summary["throughput_rps"].get<double>());
+      samples["goodput_rps"].push_back(summary["goodput_rps"].get<double>());
+      if (requests.contains("attempts_per_request"))
+        samples["attempts_per_request"].push_back(requests["attempts_per_request"].get<double>());
       for (const char* name : {"mean", "p50", "p95", "p99", "p999", "max"})
         samples[std::string("latency_") + name + "_ms"].push_back(summary["latency_ms"][name].get<double>());
       samples["error_rate"].push_back(requests["failed"].get<double>() / sent);
@@ -186,17 +189,20 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
 void write_table(const std::vector<PointResult>& points, std::ostream& out) {
   std::size_t width = 5;
   for (const auto& point : points) width = std::max(width, label(point.settings).size());
-  out << fmt::format("{:<{}}  {:>11} {:>21} {:>21} {:>21} {:>21} {:>9} {:>8} {:>7}\n", "point", width, "req/s",
-                     "mean ms", "p50 ms", "p99 ms", "p99.9 ms", "errors", "util", "spread");
+  out << fmt::format("{:<{}}  {:>11} {:>17} {:>21} {:>21} {:>21} {:>21} {:>9} {:>8} {:>7}\n", "point", width, "req/s",
+                     "goodput/s", "mean ms", "p50 ms", "p99 ms", "p99.9 ms", "errors", "util", "spread");
   auto cell = [](const Stat& stat) { return fmt::format("{:.3f} ±{:.3f}", stat.mean, stat.ci95); };
   for (const auto& point : points) {
     const auto& m = point.metrics;
     auto get = [&](const char* name) { auto it = m.find(name); return it == m.end() ? Stat{} : it->second; };
-    out << fmt::format("{:<{}}  {:>11.1f} {:>21} {:>21} {:>21} {:>21} {:>8.2f}% {:>7.0f}% {:>7.2f}", label(point.settings),
-                       width, get("throughput_rps").mean, cell(get("latency_mean_ms")), cell(get("latency_p50_ms")),
+    const auto goodput = get("goodput_rps");
+    out << fmt::format("{:<{}}  {:>11.1f} {:>17} {:>21} {:>21} {:>21} {:>21} {:>8.2f}% {:>7.0f}% {:>7.2f}", label(point.settings),
+                       width, get("throughput_rps").mean, fmt::format("{:.1f} ±{:.1f}", goodput.mean, goodput.ci95),
+                       cell(get("latency_mean_ms")), cell(get("latency_p50_ms")),
                        cell(get("latency_p99_ms")), cell(get("latency_p999_ms")), get("error_rate").mean * 100,
                        get("utilization_mean").mean * 100, get("utilization_spread").mean);
     if (m.count("hit_ratio")) out << fmt::format("  hit {:.1f}%", m.at("hit_ratio").mean * 100);
+    if (m.count("attempts_per_request")) out << fmt::format("  attempts/request {:.3f}", m.at("attempts_per_request").mean);
     out << '\n';
   }
 }

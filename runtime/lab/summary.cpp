@@ -13,6 +13,24 @@ namespace {
 
 double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
 
+// What any caller's breakers, retries and bulkheads did, for its row in the summary.
+void resilience_metrics(const v1::NodeState& state, const Topology& topology, nlohmann::ordered_json& node) {
+  for (const auto& breaker : state.breakers()) {
+    auto& out = node["breakers"][topology.spec(breaker.target()).id()];
+    out["state"] = v1::BreakerState::State_Name(breaker.state());
+    out["transitions"] = breaker.transitions();
+    out["short_circuited"] = breaker.short_circuited();
+  }
+  if (state.has_retries()) {
+    node["retries"] = state.retries().retries();
+    node["gave_up"] = state.retries().gave_up();
+    if (state.retries().budget_denied()) node["budget_denied"] = state.retries().budget_denied();
+  }
+  for (const auto& bulkhead : state.bulkheads())
+    node["bulkheads"][topology.spec(bulkhead.target()).id()] = {{"max_concurrent", bulkhead.max_concurrent()},
+                                                                 {"refused", bulkhead.refused()}};
+}
+
 }  // namespace
 
 nlohmann::ordered_json summarize(const Topology& topology, const RunResult& result) {
@@ -31,6 +49,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
 
   LatencyHistogram latencies;
   std::uint64_t sent = 0, completed = 0, failed = 0;
+  std::uint64_t first_attempts = 0, retries = 0, gave_up = 0, short_circuited = 0;
   std::map<std::uint32_t, std::uint64_t> by_status;
   Time first_sent = kTimeNever, last_answer = 0;
   nlohmann::ordered_json nodes = nlohmann::ordered_json::object();
@@ -46,24 +65,39 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
       for (const auto& [status, count] : state.client().by_status()) by_status[status] += count;
       if (state.client().sent()) first_sent = std::min(first_sent, state.client().first_sent_ns());
       last_answer = std::max(last_answer, state.client().last_answer_ns());
+      first_attempts += state.retries().first_attempts();
+      retries += state.retries().retries();
+      gave_up += state.retries().gave_up();
+      for (const auto& breaker : state.breakers()) short_circuited += breaker.short_circuited();
     }
     nlohmann::ordered_json node;
     node["kind"] = kind_name(component.spec().kind());
     node["handled"] = state.handled();
     node["rejected"] = state.rejected();
     if (const auto* kind = find_kind(component.spec().kind())) kind->metrics(state, result.sim_end, node);
+    resilience_metrics(state, topology, node);
     nodes[component.id()] = node;
   }
   nlohmann::ordered_json requests;
   requests["sent"] = sent;
   requests["completed"] = completed;
   requests["failed"] = failed;
+  // Sent but never answered by the end (still waiting, or lost without a timeout to notice).
+  requests["unanswered"] = sent - std::min(sent, completed + failed);
+  if (first_attempts) {
+    requests["retries"] = retries;
+    requests["attempts_per_request"] = round3(static_cast<double>(first_attempts + retries) / first_attempts);
+    requests["gave_up"] = gave_up;
+  }
+  if (short_circuited) requests["short_circuited"] = short_circuited;
   requests["by_status"] = nlohmann::ordered_json::object();
   for (const auto& [status, count] : by_status) requests["by_status"][std::to_string(status)] = count;
   summary["requests"] = requests;
   // Answers per second while the clients were at it (not counting a cache's sweeps afterwards).
   const double busy_s = last_answer > first_sent && first_sent != kTimeNever ? to_seconds(last_answer - first_sent) : 0;
   summary["throughput_rps"] = busy_s > 0 ? round3(static_cast<double>(completed + failed) / busy_s) : 0.0;
+  // Only the successful answers (2xx): what users got out of it.
+  summary["goodput_rps"] = busy_s > 0 ? round3(static_cast<double>(completed) / busy_s) : 0.0;
   auto ms = [](Time t) { return round3(to_millis(t)); };
   summary["latency_ms"] = {
       {"mean", round3(latencies.mean() / kNanosPerMilli)},
@@ -88,9 +122,17 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
   std::string statuses;
   for (const auto& [status, count] : r["by_status"].items())
     statuses += fmt::format("  {}: {}", status, count.get<std::uint64_t>());
-  out << fmt::format("requests  sent {}  completed {}  failed {}   by status:{}\n", r["sent"].get<std::uint64_t>(),
+  out << fmt::format("requests  sent {}  completed {}  failed {}{}   by status:{}\n", r["sent"].get<std::uint64_t>(),
                      r["completed"].get<std::uint64_t>(), r["failed"].get<std::uint64_t>(),
+                     r["unanswered"].get<std::uint64_t>() ? fmt::format("  unanswered {}", r["unanswered"].get<std::uint64_t>()) : "",
                      statuses.empty() ? " none" : statuses);
+  out << fmt::format("rates     throughput {:.1f}/s  goodput {:.1f}/s (2xx)", s["throughput_rps"].get<double>(),
+                     s["goodput_rps"].get<double>());
+  if (r.contains("retries"))
+    out << fmt::format("   retries {}  ({:.3f} attempts per request, {} gave up)", r["retries"].get<std::uint64_t>(),
+                       r["attempts_per_request"].get<double>(), r["gave_up"].get<std::uint64_t>());
+  if (r.contains("short_circuited")) out << fmt::format("   short-circuited {}", r["short_circuited"].get<std::uint64_t>());
+  out << '\n';
   const auto& l = s["latency_ms"];
   out << fmt::format("latency   mean {:.3f} ms  p50 {:.3f}  p95 {:.3f}  p99 {:.3f}  p99.9 {:.3f}  max {:.3f}\n",
                      l["mean"].get<double>(), l["p50"].get<double>(), l["p95"].get<double>(), l["p99"].get<double>(),
@@ -107,8 +149,20 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
       break;
     }
     const bool server = node.contains("utilization");
-    const std::string detail =
-        node.contains("hit_ratio") ? fmt::format("hit ratio {:.1f}%", node["hit_ratio"].get<double>() * 100) : "";
+    std::string detail;
+    auto add = [&](const std::string& part) { detail += (detail.empty() ? "" : ", ") + part; };
+    if (node.contains("hit_ratio")) add(fmt::format("hit ratio {:.1f}%", node["hit_ratio"].get<double>() * 100));
+    if (node.contains("retries"))
+      add(fmt::format("{} retries, {} gave up", node["retries"].get<std::uint64_t>(), node["gave_up"].get<std::uint64_t>()));
+    if (node.contains("breakers"))
+      for (const auto& [target, breaker] : node["breakers"].items())
+        add(fmt::format("breaker to {} {} ({} changes, {} refused)", target, breaker["state"].get<std::string>(),
+                        breaker["transitions"].get<std::uint32_t>(), breaker["short_circuited"].get<std::uint64_t>()));
+    if (node.contains("bulkheads"))
+      for (const auto& [target, bulkhead] : node["bulkheads"].items())
+        add(fmt::format("bulkhead to {}: {} refused", target, bulkhead["refused"].get<std::uint64_t>()));
+    if (node.contains("shed")) add(fmt::format("{} shed", node["shed"].get<std::uint64_t>()));
+    if (node.contains("cancelled")) add(fmt::format("{} cancelled (deadline)", node["cancelled"].get<std::uint64_t>()));
     auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),
                            node["handled"].get<std::uint64_t>(), node["rejected"].get<std::uint64_t>(),
                            server ? fmt::format("{:.0f}%", node["utilization"].get<double>() * 100) : "-",

@@ -100,8 +100,13 @@ Page parse_page(const std::string& text) {
       const auto body = line.substr(5, line.size() - 6);
       const auto bar = body.find('|');
       action.label = trim(body.substr(0, bar));
-      std::istringstream words(bar == std::string::npos ? "" : body.substr(bar + 1));
-      for (std::string word; words >> word;) action.command.push_back(word);
+      std::istringstream controls(bar == std::string::npos ? "" : body.substr(bar + 1));
+      for (std::string control; std::getline(controls, control, ';');) {
+        std::istringstream words(control);
+        auto& command = action.commands.emplace_back();
+        for (std::string word; words >> word;) command.push_back(word);
+      }
+      if (action.commands.empty()) action.commands.emplace_back();
       page.blocks.push_back(action);
       continue;
     }
@@ -117,31 +122,30 @@ Page parse_page(const std::string& text) {
 std::vector<std::string> check_page(const Page& page, const std::string& page_name, const v1::Scenario& scenario) {
   std::vector<std::string> problems;
   if (page.title.empty()) problems.push_back(page_name + ":1: a page starts with a # title");
-  for (const auto& block : page.blocks) {
-    if (block.kind != PageBlock::Kind::action) continue;
-    const auto where = page_name + ":" + std::to_string(block.line) + ": ";
-    if (block.label.empty()) problems.push_back(where + "a try line needs a label: [try: LABEL | CONTROL]");
+  auto check_command = [&](const std::vector<std::string>& command, const std::string& where) {
     v1::ControlRequest request;
     try {
-      request = parse_control(block.command);
+      request = parse_control(command);
     } catch (const std::invalid_argument& error) {
-      problems.push_back(where + error.what());
-      continue;
+      return problems.push_back(where + error.what());
     }
-    if (request.node().empty()) continue;  // pause, resume, step, speed
+    if (request.node().empty()) return;  // pause, resume, step, speed
     const v1::Node* node = nullptr;
     for (const auto& candidate : scenario.nodes())
       if (candidate.id() == request.node() || candidate.group() == request.node()) node = &candidate;
-    if (!node) {
-      problems.push_back(where + "no node '" + request.node() + "' in " + scenario.name());
-      continue;
-    }
+    if (!node) return problems.push_back(where + "no node '" + request.node() + "' in " + scenario.name());
     if (auto error = check_control(request, *node); !error.empty()) problems.push_back(where + error);
     if (request.has_upload()) {
       const auto& script = scenario.workload().script();
       if (std::none_of(script.begin(), script.end(), [](const v1::ScriptedRequest& item) { return item.has_valet(); }))
         problems.push_back(where + "an upload needs a valet-key flow in the scenario's script");
     }
+  };
+  for (const auto& block : page.blocks) {
+    if (block.kind != PageBlock::Kind::action) continue;
+    const auto where = page_name + ":" + std::to_string(block.line) + ": ";
+    if (block.label.empty()) problems.push_back(where + "a try line needs a label: [try: LABEL | CONTROL]");
+    for (const auto& command : block.commands) check_command(command, where);
   }
   return problems;
 }

@@ -4,7 +4,8 @@
 //   - item                    a list item
 //   ``` ... ```               code
 //   **bold**, `code`          inside text
-//   [try: LABEL | CONTROL]    a button that runs CONTROL (as `flowframe control` words) on the live run
+//   [try: LABEL | CONTROL]    a button that runs CONTROL (as `flowframe control` words) on the live run;
+//                             several controls are separated by ';'
 // Blank lines separate paragraphs.
 #include <string>
 #include <vector>
@@ -26,7 +27,7 @@ struct PageBlock {
   std::vector<PageSpan> spans;        // title, section, paragraph, item
   std::string text;                   // code
   std::string label;                  // action
-  std::vector<std::string> command;   // action: control words
+  std::vector<std::vector<std::string>> commands;  // action: control words, one list per control
   int line = 0;
 };
 

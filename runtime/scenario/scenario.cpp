@@ -556,7 +556,8 @@ bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
   const auto* description = find_kind(kind);
   if (description == nullptr) return false;
   for (const auto& settable : description->settable)
-    if (settable.back() == '.' ? field.rfind(settable, 0) == 0 : field == settable) return true;
+    // "service_time." and "dependencies[" name every field below them.
+    if (settable.back() == '.' || settable.back() == '[' ? field.rfind(settable, 0) == 0 : field == settable) return true;
   return false;
 }
 

@@ -22,12 +22,6 @@ std::vector<std::string> field_names(const google::protobuf::Descriptor* type) {
   return names;
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
-
 template <class Number>
 bool parse_number(std::string_view text, Number& out) {
   const auto* end = text.data() + text.size();
@@ -42,18 +36,38 @@ bool parse_number(std::string_view text, Number& out) {
   }
 }
 
-// Walks a dotted path down to the message holding the last field. Returns an error or "".
+// Walks a dotted path down to the message holding the last field; "dependencies[1]" steps into
+// an element of a repeated message field that exists. Returns an error or "".
 std::string resolve(Message*& message, std::string_view path, const FieldDescriptor*& field) {
   while (true) {
     const auto dot = path.find('.');
-    const std::string name(path.substr(0, dot));
+    std::string name(path.substr(0, dot));
+    int element = -1;
+    if (const auto open = name.find('['); open != std::string::npos && name.back() == ']') {
+      if (!parse_number(std::string_view(name).substr(open + 1, name.size() - open - 2), element))
+        return "'" + name + "': expected NAME[INDEX] with a whole number";
+      name.resize(open);
+    }
     const auto* type = message->GetDescriptor();
     field = type->FindFieldByName(name);
-    if (field == nullptr || field->is_repeated()) {
+    if (field != nullptr && field->is_repeated() && field->type() == FieldDescriptor::TYPE_MESSAGE && element >= 0) {
+      const int size = message->GetReflection()->FieldSize(*message, field);
+      if (element >= size)
+        return "'" + name + "' has " + std::to_string(size) + " element" + (size == 1 ? "" : "s") + "; no [" +
+               std::to_string(element) + "]";
+      if (dot == std::string_view::npos) return "'" + name + "[" + std::to_string(element) + "]' is a message; set one of its fields";
+      message = message->GetReflection()->MutableRepeatedMessage(message, field, element);
+      path = path.substr(dot + 1);
+      continue;
+    }
+    if (field != nullptr && field->is_repeated())
+      return "'" + name + "' is a list" +
+             (field->type() == FieldDescriptor::TYPE_MESSAGE ? "; name an element: " + name + "[0]" : " and cannot be set");
+    if (field == nullptr || element >= 0) {
       std::string error = "unknown field '" + name + "' in " + type->name();
       if (auto guess = closest_name(name, field_names(type)); !guess.empty())
         error += " (did you mean '" + guess + "'?)";
-      return error + "; fields: " + join(field_names(type));
+      return error + "; fields: " + join(field_names(type), ", ");
     }
     if (dot == std::string_view::npos) return "";
     if (field->type() != FieldDescriptor::TYPE_MESSAGE)
@@ -154,13 +168,13 @@ std::string apply_setting(Message& root, std::string_view field_path, std::strin
         }
         names.push_back(lowercase(candidate->name()));
       }
-      std::string error = bad("one of " + join(names));
+      std::string error = bad("one of " + join(names, ", "));
       if (auto guess = closest_name(text, names); !guess.empty()) error += " (did you mean '" + guess + "'?)";
       return error;
     }
     case FieldDescriptor::CPPTYPE_MESSAGE:
       return "field '" + name + "' is a message; set one of its fields: " +
-             join(field_names(field->message_type()));
+             join(field_names(field->message_type()), ", ");
   }
   return "field '" + name + "' cannot be set";
 }

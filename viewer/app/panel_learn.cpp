@@ -71,8 +71,11 @@ void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size) {
         ImGui::BeginDisabled(!viewer.live() || viewer.run_ended());
         if (ImGui::Button(fmt::format("{} Try it: {}##{}", icon::play, block.label, block.line).c_str())) {
           try {
-            auto request = parse_control(block.command);
-            viewer.send(request);
+            v1::ControlRequest request;
+            for (const auto& command : block.commands) {
+              request = parse_control(command);
+              viewer.send(request);
+            }
             // Point at it: select the node and show the frames that involve it.
             if (auto node = viewer.node_named(request.node())) viewer.selected_node = node;
             else if (auto member = viewer.node_named(request.node() + "-1")) viewer.selected_node = member;
