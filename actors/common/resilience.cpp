@@ -346,7 +346,8 @@ void Bulkhead::snapshot(v1::BulkheadState& state) const {
 // ---- defaults and checks ----
 
 void fill_defaults(v1::RetryPolicy& policy) {
-  if (!policy.has_base_ms()) policy.set_base_ms(policy.backoff() == v1::RetryPolicy::EXPONENTIAL ? 100 : 0);
+  // Defaults never depend on other fields: --set changes fields after defaults are filled in.
+  if (!policy.has_base_ms()) policy.set_base_ms(100);
   if (!policy.has_cap_ms()) policy.set_cap_ms(10000);
   if (!policy.has_retry_on_timeout()) policy.set_retry_on_timeout(true);
   if (policy.retry_on().empty()) {
@@ -361,8 +362,7 @@ void fill_defaults(v1::RetryPolicy& policy) {
 }
 
 void fill_defaults(v1::CircuitBreaker& breaker) {
-  const bool time_based = breaker.window() == v1::CircuitBreaker::TIME_BASED;
-  if (!breaker.has_window_size()) breaker.set_window_size(time_based ? 60 : 100);
+  if (!breaker.has_window_size()) breaker.set_window_size(100);  // calls or seconds, as resilience4j
   if (!breaker.has_failure_rate_threshold()) breaker.set_failure_rate_threshold(50);
   if (!breaker.has_slow_call_rate_threshold()) breaker.set_slow_call_rate_threshold(100);
   if (!breaker.has_slow_call_ms()) breaker.set_slow_call_ms(60000);
@@ -382,7 +382,9 @@ void check_retry(NodeChecks& c, const v1::RetryPolicy& policy, const FieldPlace&
   duration(policy.has_base_ms(), policy.base_ms(), "base_ms");
   duration(policy.has_cap_ms(), policy.cap_ms(), "cap_ms");
   if (policy.has_base_ms() && policy.has_cap_ms() && policy.cap_ms() < policy.base_ms())
-    c.problem(where("cap_ms"), prefix + "cap_ms", "smaller than base_ms: no backoff could be that short");
+    c.problem(where("cap_ms"), prefix + "cap_ms",
+              "cap_ms " + fmt_number(policy.cap_ms()) + " is smaller than base_ms " + fmt_number(policy.base_ms()) +
+                  ": no backoff could be that short");
   if (!policy.has_budget()) return;
   const auto& budget = policy.budget();
   if (!(budget.ratio() >= 0 && budget.ratio() <= 100))

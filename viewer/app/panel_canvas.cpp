@@ -126,6 +126,21 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     draw->AddLine(screen(a), screen(b), hot ? palette.link_hot : palette.link, hot ? 3.5f : 1.5f);
   }
 
+  // Circuit breakers: a mark on the link a third of the way from the caller; open is red and says so.
+  if (world)
+    for (auto n : shown)
+      for (const auto& breaker : world->nodes[n].state.breakers()) {
+        const ImVec2 a = screen(n), b = screen(shown_as(viewer, header, breaker.target()));
+        const ImVec2 mark{a.x + (b.x - a.x) * 0.33f, a.y + (b.y - a.y) * 0.33f};
+        const bool open = breaker.state() == v1::BreakerState::OPEN;
+        const bool half = breaker.state() == v1::BreakerState::HALF_OPEN;
+        const ImU32 colour = open ? palette.error : half ? palette.warning : palette.ok;
+        draw->AddCircleFilled(mark, open || half ? 7.0f : 4.5f, colour);
+        draw->AddCircle(mark, open || half ? 7.0f : 4.5f, palette.canvas, 0, 1.5f);
+        if (open || half)
+          draw->AddText({mark.x + 9, mark.y - 8}, colour, open ? "OPEN" : "HALF-OPEN");
+      }
+
   // Requests in flight: frames sent at or before now and delivered after it.
   const Time now = viewer.playback().time();
   auto& model = viewer.model();

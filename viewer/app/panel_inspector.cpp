@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/resilience_view.hpp"
 #include "viewer/model/queries.hpp"
 #include "viewer/app/viewer.hpp"
 
@@ -124,10 +125,12 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     if (s.crashed()) row("fault", "CRASHED: refuses every request");
     else if (s.paused_until_ns() > now) row("fault", "paused until " + format_time(s.paused_until_ns()));
     view.rows(inspected);
+    resilience_rows(inspected);
     ImGui::EndTable();
   }
   if (viewer.live() && !viewer.run_ended()) steer(inspected);
   ImGui::Spacing();
+  resilience_tables(inspected);
   inspected.table_height = std::max(120.0f, ImGui::GetContentRegionAvail().y - 8);
   view.tables(inspected);
   ImGui::End();

@@ -49,6 +49,8 @@ const KindView kServerView{
           row("queue limit", std::to_string(server.queue_limit()));
           row("longest queue", std::to_string(server.max_queue()));
           if (const auto busy = utilization(server, in.node.load, in.now)) row("utilisation", fmt::format("{:.0f}%", 100 * *busy));
+          if (server.shed()) row("shed", fmt::format("{} (waited too long)", server.shed()));
+          if (server.cancelled()) row("cancelled", fmt::format("{} (caller's deadline passed)", server.cancelled()));
         },
     .steer = steer_server,
     .down = [](const view::NodeView& node) { return node.state.server().capacity() == 0; },
