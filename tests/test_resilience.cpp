@@ -410,6 +410,34 @@ TEST(CircuitBreakerScenario, OpensProbesAndClosesAfterRecovery) {
   EXPECT_GT(all.summary["requests"]["by_status"].value("203", 0), 100);
 }
 
+TEST(CircuitBreakerScenario, AGatewayPoolHasABreakerPerServerAndRoutesTheirTimeouts) {
+  const std::vector<std::string> busy{"workload.rate=40", "gateway.per_client.rate=1000", "gateway.per_client.burst=1000",
+                                      "stop.duration_s=20"};
+  auto overrides = busy;
+  for (const char* setting : {"gateway.pools[1].breaker.window_size=10", "gateway.pools[1].breaker.minimum_calls=5",
+                              "gateway.pools[1].breaker.wait_open_ms=2000", "gateway.pools[1].breaker.half_open_calls=2",
+                              "orders-svc-1.error_rate=1"})
+    overrides.push_back(setting);
+  const auto run = test::run_scenario("api_gateway", overrides);
+  const auto& gateway = run.summary["nodes"]["gateway"];
+  ASSERT_TRUE(gateway.contains("breakers")) << gateway.dump();
+  EXPECT_GT(gateway["breakers"]["orders-svc-1"]["transitions"].get<int>(), 0);
+  EXPECT_EQ(gateway["breakers"]["orders-svc-2"]["transitions"].get<int>(), 0);
+  EXPECT_FALSE(gateway["breakers"].contains("users-svc-1"));  // only the orders pool has breakers
+  // Without the breaker half the orders fail (more: least connections favours the server that fails
+  // fast); with it, a few before it opens and the probes every 2 s.
+  auto unguarded = busy;
+  unguarded.push_back("orders-svc-1.error_rate=1");
+  const auto failing = [](const test::Run& r) { return r.summary["requests"]["by_status"].value("500", 0); };
+  EXPECT_LT(failing(run) * 3, failing(test::run_scenario("api_gateway", unguarded)));
+
+  // A route's own timeout: /users answered 504 by the gateway after 1 ms.
+  auto timed = busy;
+  timed.push_back("gateway.routes[0].timeout_ms=1");
+  const auto timed_run = test::run_scenario("api_gateway", timed);
+  EXPECT_GT(timed_run.summary["requests"]["by_status"].value("504", 0), 10);
+}
+
 // ---- settings ----
 
 TEST(ResilienceSettings, BadValuesNameTheirPlace) {

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <map>
 
-#include "actors/common/balancer.hpp"
 #include "actors/common/components.hpp"
+#include "actors/common/guarded_pool.hpp"
 #include "actors/common/routing.hpp"
 #include "runtime/scenario/settings.hpp"
 
@@ -83,10 +83,13 @@ class ApiGateway final : public Component {
       : Component(spec, index, topology.seed()), topology_(topology) {
     const auto& params = spec.api_gateway();
     for (const auto& pool : params.pools())
-      pools_.push_back({pool.name(), Balancer(balancer_params(pool), Balancer::backends_for(topology.resolve(pool.servers()), topology))});
+      pools_.push_back({pool.name(), GuardedPool(Balancer(balancer_params(pool), Balancer::backends_for(topology.resolve(pool.servers()), topology)),
+                                                  static_cast<std::uint32_t>(pools_.size()))});
+    configure_breakers();
+
     for (const auto& route : params.routes()) {
       const auto pool = std::find_if(pools_.begin(), pools_.end(), [&](auto& p) { return p.name == route.pool(); });
-      routes_.push_back({route.prefix(), static_cast<std::size_t>(pool - pools_.begin())});
+      routes_.push_back({route.prefix(), static_cast<std::size_t>(pool - pools_.begin()), from_millis(route.timeout_ms())});
     }
     // Longest prefix first; equal lengths keep scenario order.
     std::stable_sort(routes_.begin(), routes_.end(), [](auto& a, auto& b) { return a.prefix.size() > b.prefix.size(); });
@@ -96,16 +99,35 @@ class ApiGateway final : public Component {
     if (params.has_global()) global_.emplace(params.global(), 0);
   }
 
+  // A breaker per server in pools that ask for one; again after a live change.
+  void configure_breakers() {
+    const auto& written = spec_.api_gateway().pools();
+    for (int p = 0; p < written.size(); ++p)
+      if (written[p].has_breaker()) {
+        pools_[static_cast<std::size_t>(p)].guarded.guard(written[p].breaker());
+        relay_.own_every_call();  // to see every server's answer
+      }
+  }
+
   void handle(const Event& event, Context& context) override {
+    for (auto& pool : pools_)
+      if (pool.guarded.handle(event, context)) return;
     if (auto ended = relay_.end(event)) {
-      for (auto& pool : pools_)
-        if (auto backend = pool.balancer.find(ended->backend)) pool.balancer.on_answered(*backend, context.now() - ended->sent);
-      ++by_status_[ended->timed_out ? 504 : event.status];
-      return Relay::answer(*ended, event, context);
+      const std::uint16_t status = ended->timed_out ? 504 : event.status;
+      ++by_status_[status];
+      Relay::answer(*ended, event, context);
+      // The tag says which pool it went through (a server may be in several), and its breaker's epoch.
+      auto& pool = pools_[static_cast<std::size_t>(ended->tag >> 32)].guarded;
+      if (auto backend = pool.balancer().find(ended->backend)) {
+        pool.balancer().on_answered(*backend, context.now() - ended->sent);
+        pool.ended(*backend, static_cast<std::uint32_t>(ended->tag), status, ended->timed_out,
+                   context.now() - ended->sent, request_key(ended->original), context);
+      }
+      return;
     }
     if (event.kind == EventKind::response) {
       for (auto& pool : pools_)
-        if (auto backend = pool.balancer.find(event.src)) pool.balancer.on_answered(*backend, context.now() - event.arg);
+        if (auto backend = pool.guarded.balancer().find(event.src)) pool.guarded.balancer().on_answered(*backend, context.now() - event.arg);
       ++by_status_[event.status];
       context.decide(Outcome::forwarded, event.via_empty() ? kNoNode : event.via_top());
       return send_back(event, context);
@@ -113,8 +135,8 @@ class ApiGateway final : public Component {
     if (event.kind == EventKind::message && event.payload && event.payload->op() == v1::Payload::HEALTH) {
       bool found = false;
       for (auto& pool : pools_)
-        if (auto backend = pool.balancer.find(event.payload->node())) {
-          pool.balancer.set_healthy(*backend, event.payload->healthy());
+        if (auto backend = pool.guarded.balancer().find(event.payload->node())) {
+          pool.guarded.balancer().set_healthy(*backend, event.payload->healthy());
           found = true;
         }
       return context.decide(found ? Outcome::health_changed : Outcome::none, event.payload->node(),
@@ -153,11 +175,18 @@ class ApiGateway final : public Component {
                     fmt::format("429 rate limited (global {:.1f}/{:.0f} tokens), Retry-After {:.2f}s",
                                 global_->tokens(now), global_->burst(), to_seconds(retry)));
     auto& pool = pools_[route->pool];
-    const auto chosen = pool.balancer.pick(stable_hash(ip), event.id, context.rng());
+    const auto chosen = pool.guarded.pick(stable_hash(ip), event.id, context.rng());
+    if (!chosen && pool.guarded.tripped()) {
+      std::string note;
+      const auto status = pool.guarded.fallback(request_key(event), context, note);
+      return refuse(status, Outcome::short_circuited,
+                    std::to_string(status) + " " + pool.name + " pool: every healthy server's breaker is open (" +
+                        note.substr(note.find(':') + 2) + ")");
+    }
     if (!chosen) return refuse(503, Outcome::pool_empty, "503 " + pool.name + " pool empty (no healthy server)");
-    const auto backend = pool.balancer.backends()[*chosen].node;
-    pool.balancer.on_sent(*chosen);
-    relay_.forward(event, backend, context);
+    const auto backend = pool.guarded.balancer().backends()[chosen->backend].node;
+    pool.guarded.balancer().on_sent(chosen->backend);
+    relay_.forward(event, backend, context, (std::uint64_t{route->pool} << 32) | chosen->epoch, route->timeout);
     context.decide(Outcome::forwarded, backend, route->prefix + " -> " + pool.name + " pool");
   }
 
@@ -165,11 +194,20 @@ class ApiGateway final : public Component {
     if (action.type == ControlAction::Type::set) {  // a rate limit
       auto params = spec_.api_gateway();
       action.previous = read_setting(params, action.field);
+      if ((action.field.rfind("pools[", 0) == 0 || action.field.rfind("routes[", 0) == 0) &&
+          action.field.find(".breaker.") == std::string::npos && action.field.find(".timeout_ms") == std::string::npos)
+        return "of a gateway's pools and routes only breakers and timeouts change during a run";
       if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
+      for (auto& pool : *params.mutable_pools())
+        if (pool.has_breaker()) fill_defaults(*pool.mutable_breaker());
       auto valid = [](const v1::TokenBucket& bucket) { return bucket.rate() > 0 && bucket.burst() >= 1; };
       if ((params.has_per_client() && !valid(params.per_client())) || (params.has_global() && !valid(params.global())))
         return "a rate limit needs rate > 0 and burst >= 1";
       *spec_.mutable_api_gateway() = params;
+      configure_breakers();
+      for (auto& route : routes_)
+        for (const auto& written : params.routes())
+          if (written.prefix() == route.prefix) route.timeout = from_millis(written.timeout_ms());
       for (auto& [owner, bucket] : per_client_) bucket.reconfigure(params.per_client(), context.now());
       if (params.has_global()) {
         if (global_) global_->reconfigure(params.global(), context.now());
@@ -180,9 +218,9 @@ class ApiGateway final : public Component {
     if (action.type != ControlAction::Type::health) return "a gateway cannot fail or restore";
     bool found = false;
     for (auto& pool : pools_) {
-      if (auto backend = pool.balancer.find(action.subject)) {
-        action.previous = pool.balancer.backends()[*backend].healthy ? "up" : "down";
-        pool.balancer.set_healthy(*backend, action.healthy);
+      if (auto backend = pool.guarded.balancer().find(action.subject)) {
+        action.previous = pool.guarded.balancer().backends()[*backend].healthy ? "up" : "down";
+        pool.guarded.balancer().set_healthy(*backend, action.healthy);
         found = true;
       }
     }
@@ -195,7 +233,7 @@ class ApiGateway final : public Component {
 
   std::uint32_t load() const override {
     std::uint32_t total = 0;
-    for (const auto& pool : pools_) total += pool.balancer.outstanding();
+    for (const auto& pool : pools_) total += pool.guarded.balancer().outstanding();
     return total;
   }
 
@@ -206,8 +244,9 @@ class ApiGateway final : public Component {
     for (const auto& pool : pools_) {
       auto& p = *out.add_pools();
       p.set_name(pool.name);
-      p.set_strategy(pool.balancer.strategy());
-      pool.balancer.snapshot(*p.mutable_backends());
+      p.set_strategy(pool.guarded.balancer().strategy());
+      pool.guarded.balancer().snapshot(*p.mutable_backends());
+      pool.guarded.breakers().snapshot(state);
     }
     if (global_) {
       auto& bucket = *out.add_buckets();
@@ -231,11 +270,12 @@ class ApiGateway final : public Component {
  private:
   struct Pool {
     std::string name;
-    Balancer balancer;
+    GuardedPool guarded;
   };
   struct Route {
     std::string prefix;
     std::size_t pool;
+    Time timeout;  // 0: the gateway's
   };
   const Topology& topology_;
   std::vector<Pool> pools_;
@@ -270,6 +310,9 @@ void check_api_gateway(NodeChecks& c) {
     else if (!c.linked(node.id(), pool.servers()))
       c.problem(c.at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
                 "'" + node.id() + "' has no link to '" + pool.servers() + "'");
+    if (pool.has_breaker())
+      check_breaker(c, pool.breaker(), [&](const char* f) { return c.at({{"api_gateway"}, {"pools", p}, {"breaker"}, {f}}); },
+                    "api_gateway.pools[" + std::to_string(p) + "].breaker.");
   }
   if (gateway.routes().empty())
     c.problem(c.at({{"api_gateway"}}), "api_gateway.routes", "a gateway needs at least one route");
@@ -283,6 +326,9 @@ void check_api_gateway(NodeChecks& c) {
       c.problem(c.at({{"api_gateway"}, {"routes", r}, {"pool"}}), "api_gateway.routes.pool",
                 "route to unknown pool '" + route.pool() + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)"));
     }
+    if (!(route.timeout_ms() >= 0 && route.timeout_ms() <= kDayMs))
+      c.problem(c.at({{"api_gateway"}, {"routes", r}, {"timeout_ms"}}), "api_gateway.routes.timeout_ms",
+                "must be 0 to a day (86400000 ms)");
   }
   for (const char* which : {"per_client", "global"}) {
     const bool per_client = std::string(which) == "per_client";
@@ -298,8 +344,13 @@ void check_api_gateway(NodeChecks& c) {
 const KindDescription kApiGateway{
     .kind = v1::Node::API_GATEWAY,
     .name = "api_gateway",
+    .defaults =
+        [](v1::Node& node) {
+          for (auto& pool : *node.mutable_api_gateway()->mutable_pools())
+            if (pool.has_breaker()) fill_defaults(*pool.mutable_breaker());
+        },
     .check = check_api_gateway,
-    .settable = {"per_client.rate", "per_client.burst", "global.rate", "global.burst"},
+    .settable = {"per_client.rate", "per_client.burst", "global.rate", "global.burst", "pools[", "routes["},
 };
 FLOWFRAME_KIND(kApiGateway, make_api_gateway);
 

@@ -26,14 +26,13 @@ void Breakers::changed(std::size_t i, const CircuitBreaker::Transition& transiti
   Event notice;
   notice.kind = EventKind::timer;
   notice.status = kBreakerNotice;
-  notice.arg = static_cast<std::int64_t>(i);
+  notice.arg = static_cast<std::int64_t>((std::uint64_t{tag_} << 32) | i);
   context.schedule(1, notice);
   if (transition.to == v1::BreakerState::OPEN) {
     Event wake = notice;
     wake.status = kBreakerTimer;
     context.schedule(breaker.half_open_at() - context.now(), wake);
   }
-  if (on_change_) on_change_(i, context);
 }
 
 std::uint16_t Breakers::fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const {
@@ -57,27 +56,27 @@ std::uint16_t Breakers::fallback(std::size_t i, std::uint64_t key, const Context
   }
 }
 
-bool Breakers::handle(const Event& event, Context& context) {
-  if (event.kind != EventKind::timer || (event.status != kBreakerTimer && event.status != kBreakerNotice)) return false;
-  const auto i = static_cast<std::size_t>(event.arg);
-  if (i >= breakers_.size()) return true;
+std::optional<std::size_t> Breakers::handle(const Event& event, Context& context) {
+  if (event.kind != EventKind::timer || (event.status != kBreakerTimer && event.status != kBreakerNotice)) return std::nullopt;
+  if (static_cast<std::uint64_t>(event.arg) >> 32 != tag_) return std::nullopt;
+  const auto i = static_cast<std::size_t>(event.arg & 0xFFFFFFFF);
+  auto& breaker = breakers_.at(i).breaker;
   if (event.status == kBreakerNotice) {
-    if (notices_.empty()) return true;
-    context.decide(Outcome::breaker_changed, breakers_[i].breaker.target(), notices_.front());
-    notices_.pop_front();
-    return true;
+    if (!notices_.empty()) {
+      context.decide(Outcome::breaker_changed, breaker.target(), notices_.front());
+      notices_.pop_front();
+    }
+    return i;
   }
-  auto& breaker = breakers_[i].breaker;
   const auto transition = breaker.half_open(context.now());
   if (!transition) {
     context.decide(Outcome::none, breaker.target(), "breaker timer of an earlier opening; ignored");
-    return true;
+    return i;
   }
   context.decide(Outcome::breaker_changed, breaker.target(),
                  std::string("breaker to ") + context.topology().spec(breaker.target()).id() + ": OPEN -> HALF_OPEN (" +
                      transition->why + ")");
-  if (on_change_) on_change_(i, context);
-  return true;
+  return i;
 }
 
 void Breakers::snapshot(v1::NodeState& state) const {

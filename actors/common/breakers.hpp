@@ -3,7 +3,7 @@
 // frames (a change a result caused is framed by a notice to itself right after, OPEN -> HALF_OPEN
 // by a timer at the moment the wait ends) and fallback answers.
 #include <deque>
-#include <functional>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -14,15 +14,14 @@ namespace flowframe {
 
 class Breakers {
  public:
-  // Called after every change, with the breaker's index (a balancer updates its pool).
-  using OnChange = std::function<void(std::size_t, Context&)>;
+  // `tag` tells this set's timers from another set's in the same component (a gateway's pools).
+  explicit Breakers(std::uint32_t tag = 0) : tag_(tag) {}
 
   std::size_t add(const v1::CircuitBreaker& params, NodeIndex target);
   bool empty() const { return breakers_.empty(); }
   std::size_t size() const { return breakers_.size(); }
   CircuitBreaker& at(std::size_t i) { return breakers_[i].breaker; }
   const CircuitBreaker& at(std::size_t i) const { return breakers_[i].breaker; }
-  void on_change(OnChange callback) { on_change_ = std::move(callback); }
 
   // The epoch for a call through breaker i, or nothing: it is open (the caller falls back).
   std::optional<std::uint32_t> acquire(std::size_t i) { return breakers_[i].breaker.acquire(); }
@@ -33,8 +32,8 @@ class Breakers {
   // The fallback's answer for a call breaker i refused: 203 (default, or cached when `key` was
   // answered before) or 503; `note` says which, for the frame.
   std::uint16_t fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const;
-  // Its timers and notices; false for any other event.
-  bool handle(const Event& event, Context& context);
+  // Its timers and notices: the breaker's index, or nothing for any other event.
+  std::optional<std::size_t> handle(const Event& event, Context& context);
   void snapshot(v1::NodeState& state) const;
 
  private:
@@ -45,7 +44,7 @@ class Breakers {
   };
   std::vector<Guarded> breakers_;
   std::deque<std::string> notices_;  // notes of changes not yet framed, in order
-  OnChange on_change_;
+  std::uint32_t tag_;
 };
 
 // What a request asks, as a key for cached fallbacks.

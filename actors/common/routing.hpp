@@ -49,22 +49,24 @@ class Relay {
     NodeIndex backend;
     Time sent;       // when it went to the backend
     bool timed_out;
-    std::uint32_t tag;  // the forwarder's, from forward()
+    std::uint64_t tag;  // the forwarder's, from forward()
   };
 
   // Every forward becomes a call of this node's, timeout or not (a forwarder that records each
   // backend's answers, like a breaker per backend).
   void own_every_call() { own_every_call_ = true; }
 
-  void forward(const Event& request, NodeIndex backend, Context& context, std::uint32_t tag = 0) {
+  // `timeout` (> 0) overrides the node's timeout_ms for this call (a gateway route's).
+  void forward(const Event& request, NodeIndex backend, Context& context, std::uint64_t tag = 0, Time timeout = 0) {
     Event forward = request;
     forward.arg = context.now();  // comes back in the answer: the backend's response time
-    if (!own_every_call_ && context.topology().spec(context.self()).timeout_ms() <= 0) {
+    if (!own_every_call_ && timeout <= 0 && context.topology().spec(context.self()).timeout_ms() <= 0) {
       forward.via_push(context.self());
       context.send(backend, forward);
       return;
     }
-    waiting_.emplace(context.call(backend, forward), Ended{request, backend, context.now(), false, tag});
+    waiting_.emplace(context.call(backend, forward, timeout > 0 ? timeout : -1),
+                     Ended{request, backend, context.now(), false, tag});
   }
 
   // The call a response or timeout ends, if it is one of this node's; nullopt for an answer

@@ -1,0 +1,42 @@
+#include "actors/common/guarded_pool.hpp"
+
+#include <algorithm>
+
+namespace flowframe {
+
+void GuardedPool::guard(const v1::CircuitBreaker& params) {
+  if (guarded()) {
+    for (std::size_t i = 0; i < breakers_.size(); ++i) breakers_.at(i).reconfigure(params);
+    return;
+  }
+  for (const auto& backend : balancer_.backends()) breakers_.add(params, backend.node);
+}
+
+std::optional<GuardedPool::Pick> GuardedPool::pick(std::uint64_t client_hash, std::uint64_t key, Rng& rng) {
+  while (const auto chosen = balancer_.pick(client_hash, key, rng)) {
+    if (!guarded()) return Pick{*chosen, 0};
+    if (const auto epoch = breakers_.acquire(*chosen)) return Pick{*chosen, *epoch};
+    balancer_.set_tripped(*chosen, true);  // half-open with every probe out: no more until they answer
+  }
+  return std::nullopt;
+}
+
+bool GuardedPool::tripped() const {
+  const auto& backends = balancer_.backends();
+  return std::any_of(backends.begin(), backends.end(), [](const Balancer::Backend& b) { return b.healthy && b.tripped; });
+}
+
+void GuardedPool::ended(std::size_t backend, std::uint32_t epoch, std::uint16_t status, bool timed_out, Time duration,
+                        std::uint64_t key, Context& context) {
+  if (!guarded()) return;
+  breakers_.record(backend, epoch, status, timed_out, duration, key, context);
+  sync(backend);  // a half-open breaker whose probes answered takes requests again
+}
+
+bool GuardedPool::handle(const Event& event, Context& context) {
+  const auto backend = breakers_.handle(event, context);
+  if (backend) sync(*backend);
+  return backend.has_value();
+}
+
+}  // namespace flowframe
