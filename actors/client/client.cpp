@@ -181,22 +181,9 @@ void Client::attempt_ended(std::uint64_t number, const Event& event, Context& co
   if (attempts.epoch)
     breakers_.record(0, *attempts.epoch, answer.status, timed_out, context.now() - attempts.sent,
                      request_key(attempts.request), context);
-  Retrier::Decision decision;
-  if (retrier_.enabled() && (timed_out || answer.status >= 400)) {
-    const Time retry_after = event.payload && !timed_out ? event.payload->retry_after_ns() : 0;
-    decision = retrier_.after_failure(attempts.attempt, answer.status, timed_out, retry_after, attempts.delay,
-                                      context.now(), context.rng());
-  }
-  if (decision.retry) {
-    ++attempts.attempt;
-    attempts.delay = decision.delay;
-    Event wake;
-    wake.kind = EventKind::timer;
-    wake.status = kRetryTimer;
-    wake.arg = static_cast<std::int64_t>(number);
-    context.schedule(decision.delay, wake);
-    return context.decide(Outcome::retry_scheduled, kNoNode, decision.why);
-  }
+  const auto decision = retry_after_failure(retrier_, event, answer.status, attempts.attempt, attempts.delay,
+                                            static_cast<std::int64_t>(number), context);
+  if (decision.retry) return context.decide(Outcome::retry_scheduled, kNoNode, decision.why);
   attempts_.erase(number);
   if (!decision.why.empty()) return conclude(answer, Outcome::gave_up, decision.why, context);
   conclude(answer, timed_out ? Outcome::timed_out : Outcome::completed,

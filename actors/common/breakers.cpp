@@ -83,4 +83,24 @@ void Breakers::snapshot(v1::NodeState& state) const {
   for (const auto& guarded : breakers_) guarded.breaker.snapshot(*state.add_breakers());
 }
 
+Retrier::Decision retry_after_failure(Retrier& retrier, const Event& ended, std::uint16_t status, std::uint32_t& attempt,
+                                      Time& delay, std::int64_t key, Context& context) {
+  const bool timed_out = ended.kind == EventKind::timeout;
+  if (!retrier.enabled() || (!timed_out && status < 400)) return {};
+  const Time retry_after = ended.payload && !timed_out ? ended.payload->retry_after_ns() : 0;
+  auto decision = retrier.after_failure(attempt, status, timed_out, retry_after, delay, context.now(), context.rng());
+  if (!decision.retry) return decision;
+  ++attempt;
+  delay = decision.delay;
+  Event wake;
+  wake.kind = EventKind::timer;
+  wake.status = kRetryTimer;
+  wake.arg = key;
+  wake.client = ended.client;  // whose request it is, for the frame
+  wake.request = ended.request;
+  wake.path = ended.path;
+  context.schedule(decision.delay, wake);
+  return decision;
+}
+
 }  // namespace flowframe

@@ -1,7 +1,7 @@
 #pragma once
-// A component's circuit breakers at work: each guards calls to one node; what they decide becomes
-// frames (a change a result caused is framed by a notice to itself right after, OPEN -> HALF_OPEN
-// by a timer at the moment the wait ends) and fallback answers.
+// A component's circuit breakers and retries at work. Each breaker guards calls to one node; what
+// it decides becomes frames (a change a result caused is framed by a notice to itself right after,
+// OPEN -> HALF_OPEN by a timer at the moment the wait ends) and fallback answers. A retry is a timer.
 #include <deque>
 #include <optional>
 #include <unordered_set>
@@ -46,6 +46,13 @@ class Breakers {
   std::deque<std::string> notices_;  // notes of changes not yet framed, in order
   std::uint32_t tag_;
 };
+
+// After attempt `attempt` failed (`ended` is the answer or the timeout): asks `retrier`, and when it
+// retries, sets a kRetryTimer with `key` in its arg and moves `attempt` and `delay` (the backoff
+// before the next attempt) on. The decision's `why` says why it retried or gave up ("" when the
+// failure is not one it retries, or it has no retries).
+Retrier::Decision retry_after_failure(Retrier& retrier, const Event& ended, std::uint16_t status, std::uint32_t& attempt,
+                                      Time& delay, std::int64_t key, Context& context);
 
 // What a request asks, as a key for cached fallbacks.
 inline std::uint64_t request_key(const Event& request) { return (std::uint64_t{request.path} << 48) ^ request.id; }

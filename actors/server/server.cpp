@@ -365,25 +365,10 @@ class Server final : public Component {
       if (next) call_dependency(*work_.slot_of(*next), context);
     }
     if (!timed_out && status < 400) return next_dependency(slot, calling.dependency + 1, context);
-    Retrier::Decision decision;
-    if (dependency.retrier.enabled()) {
-      const Time retry_after = event.payload && !timed_out ? event.payload->retry_after_ns() : 0;
-      decision = dependency.retrier.after_failure(calling.attempt, status, timed_out, retry_after, calling.delay,
-                                                  context.now(), context.rng());
-    }
-    if (decision.retry) {
-      ++calling.attempt;
-      calling.delay = decision.delay;
-      Event wake;
-      wake.kind = EventKind::timer;
-      wake.status = kRetryTimer;
-      wake.arg = work_.token(slot);
-      wake.client = event.client;
-      wake.request = event.request;
-      context.schedule(decision.delay, wake);
-      return context.decide(Outcome::retry_scheduled, dependency.node,
-                            dependency_id(dependency, context) + " " + decision.why);
-    }
+    const auto decision =
+        retry_after_failure(dependency.retrier, event, status, calling.attempt, calling.delay, work_.token(slot), context);
+    if (decision.retry)
+      return context.decide(Outcome::retry_scheduled, dependency.node, dependency_id(dependency, context) + " " + decision.why);
     if (!decision.why.empty()) return answer(slot, status, Outcome::gave_up, decision.why, context);
     answer(slot, status, timed_out ? Outcome::timed_out : Outcome::none,
            timed_out ? "504: " + dependency_id(dependency, context) + " did not answer in time"
