@@ -332,6 +332,15 @@ TEST(RetryStorm, EachMitigationBringsGoodputBackWithinTenSeconds) {
     EXPECT_GT(goodput_share("retry_storm", overrides, 25, 40), 0.9) << name;
 }
 
+TEST(RetryStorm, ABudgetSwitchedOnMidRunEndsIt) {
+  // The same change as a timed event (and so as live control): at 20 s, deep in the storm.
+  test::TempPath file(".textproto");
+  test::write_file(file.str(), read_scenario("retry_storm").text +
+                                   "events { at_s: 20 node: \"client\" set { field: \"retry.budget.ratio\" value: \"0.2\" } }\n");
+  EXPECT_LT(goodput_share(file.str(), {}, 16, 20), 0.1);
+  EXPECT_GT(goodput_share(file.str(), {}, 27, 40), 0.9);
+}
+
 TEST(RetryStorm, FramesSayWhichAttemptAndWhy) {
   test::TempPath log(".ffl");
   RunOptions options;
