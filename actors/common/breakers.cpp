@@ -56,8 +56,7 @@ std::uint16_t Breakers::fallback(std::size_t i, std::uint64_t key, const Context
   }
 }
 
-std::optional<std::size_t> Breakers::handle(const Event& event, Context& context) {
-  if (event.kind != EventKind::timer || (event.status != kBreakerTimer && event.status != kBreakerNotice)) return std::nullopt;
+std::optional<std::size_t> Breakers::handle_timer(const Event& event, Context& context) {
   if (static_cast<std::uint64_t>(event.arg) >> 32 != tag_) return std::nullopt;
   const auto i = static_cast<std::size_t>(event.arg & 0xFFFFFFFF);
   auto& breaker = breakers_.at(i).breaker;

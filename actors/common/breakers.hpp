@@ -32,12 +32,18 @@ class Breakers {
   // The fallback's answer for a call breaker i refused: 203 (default, or cached when `key` was
   // answered before) or 503; `note` says which, for the frame.
   std::uint16_t fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const;
-  // Its timers and notices: the breaker's index, or nothing for any other event.
-  std::optional<std::size_t> handle(const Event& event, Context& context);
+  // Its timers and notices: the breaker's index, or nothing for any other event. Every event of
+  // a guarded component passes here, so the common answer is inline.
+  std::optional<std::size_t> handle(const Event& event, Context& context) {
+    if (event.kind != EventKind::timer || (event.status != kBreakerTimer && event.status != kBreakerNotice))
+      return std::nullopt;
+    return handle_timer(event, context);
+  }
   void snapshot(v1::NodeState& state) const;
 
  private:
   void changed(std::size_t i, const CircuitBreaker::Transition& transition, Context& context);
+  std::optional<std::size_t> handle_timer(const Event& event, Context& context);
   struct Guarded {
     CircuitBreaker breaker;
     std::unordered_set<std::uint64_t> answered;  // CACHED: keys with a good answer
