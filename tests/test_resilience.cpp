@@ -99,8 +99,8 @@ TEST(Breaker, TimeWindowCountsTheLastSeconds) {
 }
 
 TEST(Breaker, HalfOpenLetsExactlyItsProbesThroughAndTheyDecide) {
-  CircuitBreaker breaker(count_breaker(4, 2, 50), 7);
-  ASSERT_TRUE(feed(breaker, {true, true}, 0));
+  CircuitBreaker breaker(count_breaker(4, 3, 50), 7);  // 3 probes; decided after min(3 minimum, 3 probes)
+  ASSERT_TRUE(feed(breaker, {true, true, true}, 0));
   EXPECT_FALSE(breaker.acquire());  // open: refused
   EXPECT_EQ(breaker.short_circuited(), 1u);
   EXPECT_FALSE(breaker.half_open(999 * kNanosPerMilli));  // the wait is 1000 ms
@@ -123,7 +123,7 @@ TEST(Breaker, HalfOpenLetsExactlyItsProbesThroughAndTheyDecide) {
   EXPECT_EQ(state.transitions(), 3u);
 
   // Probes failing at the threshold open it again, with a fresh wait.
-  ASSERT_TRUE(feed(breaker, {true, true}, 2 * kNanosPerSecond));
+  ASSERT_TRUE(feed(breaker, {true, true, true}, 2 * kNanosPerSecond));
   ASSERT_TRUE(breaker.half_open(3 * kNanosPerSecond));
   const auto x = breaker.acquire(), y = breaker.acquire(), z = breaker.acquire();
   breaker.record(*x, true, 1, 3 * kNanosPerSecond);
@@ -134,18 +134,46 @@ TEST(Breaker, HalfOpenLetsExactlyItsProbesThroughAndTheyDecide) {
   EXPECT_EQ(breaker.half_open_at(), 4 * kNanosPerSecond);
 }
 
-TEST(Breaker, ASlowCallThatFailsCountsAsBoth) {
-  auto params = count_breaker(10, 2, 100);  // failures alone never open it (2 of 2 needed)
-  params.set_slow_call_ms(100);
-  params.set_slow_call_rate_threshold(50);
+TEST(Breaker, HalfOpenDecidesAfterTheMinimumWhenItIsBelowTheProbes) {
+  auto params = count_breaker(10, 2, 50);
+  params.set_half_open_calls(10);  // resilience4j: decided after min(2, 10) answers
   CircuitBreaker breaker(params, 1);
-  auto first = breaker.acquire();
-  EXPECT_FALSE(breaker.record(*first, false, 10 * kNanosPerMilli, 0));    // fast success
-  auto second = breaker.acquire();
-  const auto opened = breaker.record(*second, true, 100 * kNanosPerMilli, 0);  // slow (at the limit) and failed
-  ASSERT_TRUE(opened);
-  EXPECT_NE(opened->why.find("slow-call rate 50 %"), std::string::npos) << opened->why;
-  // Its failure counted as well: the state at the change said 1 failed, 1 slow of 2.
+  ASSERT_TRUE(feed(breaker, {true, true}));
+  ASSERT_TRUE(breaker.half_open(kNanosPerSecond));
+  const auto a = breaker.acquire(), b = breaker.acquire();
+  EXPECT_FALSE(breaker.record(*a, true, 1, kNanosPerSecond));
+  const auto reopened = breaker.record(*b, true, 1, kNanosPerSecond);
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->to, State::OPEN);
+}
+
+TEST(Breaker, AnAbortedProbeIsGivenBack) {
+  CircuitBreaker breaker(count_breaker(4, 1, 50), 1);
+  ASSERT_TRUE(feed(breaker, {true}));
+  ASSERT_TRUE(breaker.half_open(kNanosPerSecond));
+  const auto a = breaker.acquire(), b = breaker.acquire(), c = breaker.acquire();
+  ASSERT_TRUE(a && b && c);
+  EXPECT_FALSE(breaker.acquire());
+  breaker.release(*b);  // its call was aborted: it will never answer
+  EXPECT_TRUE(breaker.acquire());
+}
+
+TEST(Breaker, ASlowCallThatFailsCountsAsBoth) {
+  // The same two calls: 100 ms exactly (not slow: resilience4j counts longer ones) and a failure
+  // that took 101 ms. Judged by slow calls alone, or by failures alone, both open the breaker.
+  for (const bool by_slowness : {true, false}) {
+    auto params = count_breaker(10, 2, by_slowness ? 100 : 50);
+    params.set_slow_call_ms(100);
+    params.set_slow_call_rate_threshold(by_slowness ? 50 : 100);
+    CircuitBreaker breaker(params, 1);
+    auto first = breaker.acquire();
+    EXPECT_FALSE(breaker.record(*first, false, 100 * kNanosPerMilli, 0));
+    auto second = breaker.acquire();
+    const auto opened = breaker.record(*second, true, 101 * kNanosPerMilli, 0);
+    ASSERT_TRUE(opened);
+    EXPECT_NE(opened->why.find(by_slowness ? "slow-call rate 50 %" : "failure rate 50 %"), std::string::npos)
+        << opened->why;
+  }
 }
 
 TEST(Breaker, AResultFromAnEarlierStateDoesNotCount) {
@@ -349,7 +377,7 @@ TEST(RetryStorm, FramesSayWhichAttemptAndWhy) {
   bool retried = false, gave_up = false, attempt_two = false;
   for (const auto& view : test::read_frames(log.str())) {
     const auto& f = view.frame;
-    if (f.outcome() == v1::Frame::RETRY_SCHEDULED && f.note().find("attempt 2 of 4 in") != std::string::npos) retried = true;
+    if (f.outcome() == v1::Frame::RETRY_SCHEDULED && f.note().find("attempt 2 of 4 at once") != std::string::npos) retried = true;
     if (f.outcome() == v1::Frame::GAVE_UP && f.note().find("gave up after 4 attempts") != std::string::npos) gave_up = true;
     if (f.outcome() == v1::Frame::DELEGATED && f.note().find("(attempt 2 of 4)") != std::string::npos) attempt_two = true;
   }
@@ -412,7 +440,8 @@ TEST(CircuitBreakerScenario, OpensProbesAndClosesAfterRecovery) {
   // Clients barely notice: without breakers a third of the requests in 3 s..9 s would fail.
   const double sent = run.summary["requests"]["sent"].get<double>();
   EXPECT_LT(run.summary["requests"]["failed"].get<double>() / sent, 0.05);
-  EXPECT_EQ(run.summary["nodes"]["lb"]["breakers"]["server-2"]["state"], "CLOSED");
+  EXPECT_EQ(run.summary["nodes"]["lb"]["breakers"][1]["to"], "server-2");
+  EXPECT_EQ(run.summary["nodes"]["lb"]["breakers"][1]["state"], "CLOSED");
 
   // Every backend failing: every breaker opens and the fallback answers 203 at once.
   const auto all = test::run_scenario("circuit_breaker", {"server-1.error_rate=1", "server-3.error_rate=1"});
@@ -430,9 +459,10 @@ TEST(CircuitBreakerScenario, AGatewayPoolHasABreakerPerServerAndRoutesTheirTimeo
   const auto run = test::run_scenario("api_gateway", overrides);
   const auto& gateway = run.summary["nodes"]["gateway"];
   ASSERT_TRUE(gateway.contains("breakers")) << gateway.dump();
-  EXPECT_GT(gateway["breakers"]["orders-svc-1"]["transitions"].get<int>(), 0);
-  EXPECT_EQ(gateway["breakers"]["orders-svc-2"]["transitions"].get<int>(), 0);
-  EXPECT_FALSE(gateway["breakers"].contains("users-svc-1"));  // only the orders pool has breakers
+  ASSERT_EQ(gateway["breakers"].size(), 2u);  // only the orders pool has breakers
+  EXPECT_EQ(gateway["breakers"][0]["to"], "orders-svc-1");
+  EXPECT_GT(gateway["breakers"][0]["transitions"].get<int>(), 0);
+  EXPECT_EQ(gateway["breakers"][1]["transitions"].get<int>(), 0);
   // Without the breaker half the orders fail (more: least connections favours the server that fails
   // fast); with it, a few before it opens and the probes every 2 s.
   auto unguarded = busy;
@@ -480,6 +510,78 @@ workload { clients: "c" rate: 10 paths { path: "/a" } }
   EXPECT_NE(got.find("no request has the path 'GET /b'"), std::string::npos) << got;
   EXPECT_NE(got.find("dependencies[0].bulkhead.max_concurrent"), std::string::npos) << got;
   EXPECT_NE(got.find("has no link to 's'"), std::string::npos) << got;
+}
+
+TEST(ResilienceSettings, ChangesDuringARunAreCheckedLikeTheFile) {
+  // Timed events: judged on the node they change, with the kind's own checks.
+  auto problems = [](const std::string& scenario, const std::string& event) {
+    try {
+      parse_scenario(read_scenario(scenario).text + event, "t.textproto");
+    } catch (const ScenarioError& error) {
+      return error.problems();
+    }
+    return std::vector<std::string>{};
+  };
+  auto bad = problems("circuit_breaker", R"(events { at_s: 1 node: "lb" set { field: "breaker.window_size" value: "0" } })");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_NE(bad[0].find("breaker.window_size: must be 1 to 100000 calls"), std::string::npos) << bad[0];
+  EXPECT_NE(problems("circuit_breaker", R"(events { at_s: 1 node: "lb" set { field: "breaker.half_open_calls" value: "0" } })")
+                .size(),
+            0u);
+  EXPECT_NE(problems("retry_storm", R"(events { at_s: 1 node: "client" set { field: "retry.max_attempts" value: "1000" } })")
+                .size(),
+            0u);
+  // Lists the node has are there to change; what must stay is refused by name.
+  EXPECT_TRUE(problems("retry_storm", R"(events { at_s: 1 node: "service" set { field: "dependencies[0].timeout_ms" value: "3" } })")
+                  .empty());
+  EXPECT_TRUE(problems("api_gateway", R"(events { at_s: 1 node: "gateway" set { field: "pools[0].breaker.minimum_calls" value: "5" } })")
+                  .empty());
+  EXPECT_TRUE(problems("api_gateway", R"(events { at_s: 1 node: "gateway" set { field: "routes[1].timeout_ms" value: "50" } })")
+                  .empty());
+  bad = problems("retry_storm", R"(events { at_s: 1 node: "service" set { field: "dependencies[0].node" value: "client-1" } })");
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_NE(bad[0].find("cannot change during a run"), std::string::npos) << bad[0];
+
+  // Live control goes through the same check.
+  v1::ControlRequest request;
+  request.set_node("service");
+  request.mutable_set()->set_field("dependencies[0].bulkhead.max_concurrent");
+  request.mutable_set()->set_value("0");
+  const auto scenario = load_scenario("retry_storm");
+  const v1::Node* service = nullptr;
+  for (const auto& node : scenario.nodes())
+    if (node.id() == "service") service = &node;
+  ASSERT_NE(service, nullptr);
+  EXPECT_NE(check_control(request, *service).find("max_concurrent"), std::string::npos);
+  request.mutable_set()->set_value("8");
+  EXPECT_EQ(check_control(request, *service), "");
+}
+
+TEST(ResilienceSettings, RetryOnIsAListOfStatuses) {
+  v1::RetryPolicy policy;
+  EXPECT_EQ(apply_setting(policy, "retry_on", "500, 503"), "");
+  EXPECT_EQ(policy.retry_on_size(), 2);
+  EXPECT_EQ(read_setting(policy, "retry_on"), "500,503");
+  EXPECT_NE(apply_setting(policy, "retry_on", "500,x"), "");
+  EXPECT_EQ(policy.retry_on_size(), 2);  // unchanged after an error
+  // A bad status in a file names its line, not a crash.
+  try {
+    parse_scenario(R"(name: "t"
+nodes { id: "c" kind: CLIENT client { retry { max_attempts: 4
+  retry_on: 503
+  retry_on: 700 } } }
+nodes { id: "s" kind: SERVER server { service_time { mean_ms: 5 } } }
+links { from: "c" to: "s" latency { mean_ms: 1 } }
+workload { clients: "c" rate: 10 }
+stop { duration_s: 1 }
+)",
+                   "r.textproto");
+    ADD_FAILURE() << "loaded";
+  } catch (const ScenarioError& error) {
+    ASSERT_EQ(error.problems().size(), 1u);
+    EXPECT_NE(error.problems()[0].find("r.textproto:4:"), std::string::npos) << error.problems()[0];
+    EXPECT_NE(error.problems()[0].find("not an HTTP status: 700"), std::string::npos) << error.problems()[0];
+  }
 }
 
 TEST(ResilienceSettings, SetReachesIntoAListElement) {

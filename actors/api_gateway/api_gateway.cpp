@@ -113,17 +113,10 @@ class ApiGateway final : public Component {
     for (auto& pool : pools_)
       if (pool.guarded.handle(event, context)) return;
     if (auto ended = relay_.end(event)) {
-      const std::uint16_t status = ended->timed_out ? 504 : event.status;
-      ++by_status_[status];
+      ++by_status_[ended->timed_out ? 504 : event.status];
       Relay::answer(*ended, event, context);
-      // The tag says which pool it went through (a server may be in several), and its breaker's epoch.
-      auto& pool = pools_[static_cast<std::size_t>(ended->tag >> 32)].guarded;
-      if (auto backend = pool.balancer().find(ended->backend)) {
-        pool.balancer().on_answered(*backend, context.now() - ended->sent);
-        pool.ended(*backend, static_cast<std::uint32_t>(ended->tag), status, ended->timed_out,
-                   context.now() - ended->sent, request_key(ended->original), context);
-      }
-      return;
+      // The tag's high bits say which pool it went through (a server may be in several).
+      return pools_[static_cast<std::size_t>(ended->tag >> 32)].guarded.call_ended(*ended, event, context);
     }
     if (event.kind == EventKind::response) {
       for (auto& pool : pools_)
@@ -178,10 +171,8 @@ class ApiGateway final : public Component {
     const auto chosen = pool.guarded.pick(stable_hash(ip), event.id, context.rng());
     if (!chosen && pool.guarded.tripped()) {
       std::string note;
-      const auto status = pool.guarded.fallback(request_key(event), context, note);
-      return refuse(status, Outcome::short_circuited,
-                    std::to_string(status) + " " + pool.name + " pool: every healthy server's breaker is open (" +
-                        note.substr(note.find(':') + 2) + ")");
+      const auto status = pool.guarded.fallback(request_key(event), note);
+      return refuse(status, Outcome::short_circuited, pool.name + " pool: " + note);
     }
     if (!chosen) return refuse(503, Outcome::pool_empty, "503 " + pool.name + " pool empty (no healthy server)");
     const auto backend = pool.guarded.balancer().backends()[chosen->backend].node;
@@ -194,16 +185,12 @@ class ApiGateway final : public Component {
     if (action.type == ControlAction::Type::set) {  // a rate limit
       auto params = spec_.api_gateway();
       action.previous = read_setting(params, action.field);
-      if ((action.field.rfind("pools[", 0) == 0 || action.field.rfind("routes[", 0) == 0) &&
-          action.field.find(".breaker.") == std::string::npos && action.field.find(".timeout_ms") == std::string::npos)
-        return "of a gateway's pools and routes only breakers and timeouts change during a run";
       if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
-      for (auto& pool : *params.mutable_pools())
-        if (pool.has_breaker()) fill_defaults(*pool.mutable_breaker());
       auto valid = [](const v1::TokenBucket& bucket) { return bucket.rate() > 0 && bucket.burst() >= 1; };
       if ((params.has_per_client() && !valid(params.per_client())) || (params.has_global() && !valid(params.global())))
         return "a rate limit needs rate > 0 and burst >= 1";
       *spec_.mutable_api_gateway() = params;
+      find_kind(v1::Node::API_GATEWAY)->defaults(spec_);
       configure_breakers();
       for (auto& route : routes_)
         for (const auto& written : params.routes())
@@ -311,7 +298,7 @@ void check_api_gateway(NodeChecks& c) {
       c.problem(c.at({{"api_gateway"}, {"pools", p}, {"servers"}}), "api_gateway.pools.servers",
                 "'" + node.id() + "' has no link to '" + pool.servers() + "'");
     if (pool.has_breaker())
-      check_breaker(c, pool.breaker(), [&](const char* f) { return c.at({{"api_gateway"}, {"pools", p}, {"breaker"}, {f}}); },
+      check_breaker(c, pool.breaker(), {{"api_gateway"}, {"pools", p}, {"breaker"}},
                     "api_gateway.pools[" + std::to_string(p) + "].breaker.");
   }
   if (gateway.routes().empty())
@@ -351,6 +338,7 @@ const KindDescription kApiGateway{
         },
     .check = check_api_gateway,
     .settable = {"per_client.rate", "per_client.burst", "global.rate", "global.burst", "pools[", "routes["},
+    .fixed = {"name", "servers", "strategy", "prefix", "pool"},  // of a pool or route: only breakers and timeouts change
 };
 FLOWFRAME_KIND(kApiGateway, make_api_gateway);
 

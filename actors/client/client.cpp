@@ -65,7 +65,6 @@ void Client::configure_guards() {
   if (params.has_breaker() && target_ != kNoNode) {
     if (breakers_.empty()) breakers_.add(params.breaker(), target_);
     else breakers_.at(0).reconfigure(params.breaker());
-    breaker_cells_ = breakers_.at(0).params().window_size();
   }
   guarded_ = retrier_.enabled() || !breakers_.empty();
 }
@@ -158,11 +157,12 @@ void Client::make_attempt(std::uint64_t number, Context& context) {
   if (!breakers_.empty()) {
     attempts.epoch = breakers_.acquire(0);
     if (!attempts.epoch) {
-      std::string note;
+      if (attempts.attempt > 1) retrier_.retry_not_sent();
+      std::string how;
       Event answer = attempts.request;
-      answer.status = breakers_.fallback(0, request_key(answer), context, note);
+      answer.status = breakers_.fallback(0, request_key(answer), how);
       attempts_.erase(number);
-      return conclude(answer, Outcome::short_circuited, note, context);
+      return conclude(answer, Outcome::short_circuited, breakers_.describe(0, context) + ": " + how, context);
     }
   }
   attempts.sent = context.now();
@@ -339,9 +339,8 @@ std::string Client::apply(ControlAction& action, Context& context) {
     auto params = spec_.client();
     action.previous = read_setting(params, action.field);
     if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
-    if (params.has_breaker()) fill_defaults(*params.mutable_breaker());
-    if (params.has_retry()) fill_defaults(*params.mutable_retry());
     *spec_.mutable_client() = params;
+    find_kind(v1::Node::CLIENT)->defaults(spec_);
     configure_guards();
     return "";
   }
@@ -366,7 +365,7 @@ void Client::survive_crash(Component& fresh) const {
   restarted.latencies_ = latencies_;
   restarted.first_sent_ = first_sent_;
   restarted.last_answer_ = last_answer_;
-  restarted.retrier_ = retrier_;  // its counts; a budget's window is lost with the process in reality, kept here for the summary
+  restarted.retrier_.carry_counts(retrier_);  // totals go on; its settings are the scenario's again
 }
 
 void Client::snapshot(v1::NodeState& state) const {
@@ -404,10 +403,8 @@ const KindDescription kClient{
         [](NodeChecks& c) {
           const auto& client = c.node().client();
           if (client.has_retry())
-            check_retry(c, client.retry(), [&](const char* f) { return c.at({{"client"}, {"retry"}, {f}}); }, "retry.");
-          if (client.has_breaker())
-            check_breaker(c, client.breaker(), [&](const char* f) { return c.at({{"client"}, {"breaker"}, {f}}); },
-                          "breaker.");
+            check_retry(c, client.retry(), {{"client"}, {"retry"}}, "retry.");
+          if (client.has_breaker()) check_breaker(c, client.breaker(), {{"client"}, {"breaker"}}, "breaker.");
         },
     .settable = {"burst", "retry.", "breaker."},
     .commands = {{v1::ControlRequest::kBurst, nullptr},

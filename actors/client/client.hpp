@@ -22,7 +22,7 @@ class Client final : public Component {
   void snapshot(v1::NodeState& state) const override;
   void survive_crash(Component& fresh) const override;
   bool rich() const override { return guarded_; }
-  std::size_t state_size_hint() const override { return guarded_ ? 64 + 8 * breaker_cells_ : 0; }
+  std::size_t state_size_hint() const override { return guarded_ ? 64 + 8 * breakers_.cells() : 0; }
   const LatencyHistogram* latencies() const override { return &latencies_; }
 
   std::uint64_t sent() const { return sent_; }
@@ -96,7 +96,6 @@ class Client final : public Component {
   bool guarded_ = false;
   Retrier retrier_;
   Breakers breakers_;  // at most one: towards its target
-  std::size_t breaker_cells_ = 0;
   std::unordered_map<std::uint64_t, Attempts> attempts_;  // by request number
 };
 

@@ -4,9 +4,14 @@
 
 namespace flowframe {
 
-std::size_t Breakers::add(const v1::CircuitBreaker& params, NodeIndex target) {
-  breakers_.push_back(Guarded{CircuitBreaker(params, target), {}});
+std::size_t Breakers::add(const v1::CircuitBreaker& params, NodeIndex target, std::size_t group) {
+  breakers_.push_back(Guarded{CircuitBreaker(params, target), group == SIZE_MAX ? breakers_.size() : group});
   return breakers_.size() - 1;
+}
+
+std::string Breakers::describe(std::size_t i, const Context& context) const {
+  const auto& breaker = breakers_[i].breaker;
+  return "breaker to " + context.topology().spec(breaker.target()).id() + " " + v1::BreakerState::State_Name(breaker.state());
 }
 
 void Breakers::record(std::size_t i, std::uint32_t epoch, std::uint16_t status, bool timed_out, Time duration,
@@ -14,7 +19,7 @@ void Breakers::record(std::size_t i, std::uint32_t epoch, std::uint16_t status, 
   auto& guarded = breakers_[i];
   const bool failed = timed_out || status >= 500;
   if (!failed && status < 300 && guarded.breaker.params().fallback() == v1::CircuitBreaker::CACHED)
-    guarded.answered.insert(key);
+    answered_[guarded.group].insert(key);
   if (auto transition = guarded.breaker.record(epoch, failed, duration, context.now())) changed(i, *transition, context);
 }
 
@@ -31,27 +36,28 @@ void Breakers::changed(std::size_t i, const CircuitBreaker::Transition& transiti
   if (transition.to == v1::BreakerState::OPEN) {
     Event wake = notice;
     wake.status = kBreakerTimer;
+    wake.background = true;  // waiting to probe does not keep a run going that has nothing else to do
     context.schedule(breaker.half_open_at() - context.now(), wake);
   }
 }
 
-std::uint16_t Breakers::fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const {
+std::uint16_t Breakers::fallback(std::size_t i, std::uint64_t key, std::string& how) const {
   const auto& guarded = breakers_[i];
-  const std::string open = std::string("breaker to ") + context.topology().spec(guarded.breaker.target()).id() + " " +
-                           v1::BreakerState::State_Name(guarded.breaker.state());
   switch (guarded.breaker.params().fallback()) {
     case v1::CircuitBreaker::DEFAULT:
-      note = open + ": fallback 203 with a default answer";
+      how = "fallback 203 with a default answer";
       return 203;
-    case v1::CircuitBreaker::CACHED:
-      if (guarded.answered.count(key)) {
-        note = open + ": fallback 203 with the last good answer";
+    case v1::CircuitBreaker::CACHED: {
+      const auto known = answered_.find(guarded.group);
+      if (known != answered_.end() && known->second.count(key)) {
+        how = "fallback 203 with the last good answer";
         return 203;
       }
-      note = open + ": nothing cached for it, fail fast 503";
+      how = "nothing cached for it, fail fast 503";
       return 503;
+    }
     default:
-      note = open + ": fail fast 503";
+      how = "fail fast 503";
       return 503;
   }
 }

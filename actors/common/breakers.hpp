@@ -4,6 +4,7 @@
 // OPEN -> HALF_OPEN by a timer at the moment the wait ends) and fallback answers. A retry is a timer.
 #include <deque>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -17,21 +18,33 @@ class Breakers {
   // `tag` tells this set's timers from another set's in the same component (a gateway's pools).
   explicit Breakers(std::uint32_t tag = 0) : tag_(tag) {}
 
-  std::size_t add(const v1::CircuitBreaker& params, NodeIndex target);
+  // A breaker guarding calls to `target`. Breakers of one `group` share what CACHED fallbacks know
+  // (a pool's backends answer the same requests); by default each is its own group.
+  std::size_t add(const v1::CircuitBreaker& params, NodeIndex target, std::size_t group = SIZE_MAX);
   bool empty() const { return breakers_.empty(); }
+  // Cells in all their windows: what a snapshot of them roughly weighs.
+  std::size_t cells() const {
+    std::size_t total = 0;
+    for (const auto& guarded : breakers_) total += guarded.breaker.params().window_size();
+    return total;
+  }
   std::size_t size() const { return breakers_.size(); }
   CircuitBreaker& at(std::size_t i) { return breakers_[i].breaker; }
   const CircuitBreaker& at(std::size_t i) const { return breakers_[i].breaker; }
 
   // The epoch for a call through breaker i, or nothing: it is open (the caller falls back).
   std::optional<std::uint32_t> acquire(std::size_t i) { return breakers_[i].breaker.acquire(); }
+  // A permission that will never be used or answered (the call was aborted): back to the breaker.
+  void release(std::size_t i, std::uint32_t epoch) { breakers_[i].breaker.release(epoch); }
   // A call's result: a failure is a 5xx or a timeout. `key` names what was asked (path and id),
   // remembered on success for CACHED fallbacks.
   void record(std::size_t i, std::uint32_t epoch, std::uint16_t status, bool timed_out, Time duration,
               std::uint64_t key, Context& context);
   // The fallback's answer for a call breaker i refused: 203 (default, or cached when `key` was
-  // answered before) or 503; `note` says which, for the frame.
-  std::uint16_t fallback(std::size_t i, std::uint64_t key, const Context& context, std::string& note) const;
+  // answered before) or 503; `how` says which in words, for the frame.
+  std::uint16_t fallback(std::size_t i, std::uint64_t key, std::string& how) const;
+  // "breaker to server-2 OPEN"
+  std::string describe(std::size_t i, const Context& context) const;
   // Its timers and notices: the breaker's index, or nothing for any other event. Every event of
   // a guarded component passes here, so the common answer is inline.
   std::optional<std::size_t> handle(const Event& event, Context& context) {
@@ -46,9 +59,10 @@ class Breakers {
   std::optional<std::size_t> handle_timer(const Event& event, Context& context);
   struct Guarded {
     CircuitBreaker breaker;
-    std::unordered_set<std::uint64_t> answered;  // CACHED: keys with a good answer
+    std::size_t group;
   };
   std::vector<Guarded> breakers_;
+  std::unordered_map<std::size_t, std::unordered_set<std::uint64_t>> answered_;  // CACHED: good keys by group
   std::deque<std::string> notices_;  // notes of changes not yet framed, in order
   std::uint32_t tag_;
 };

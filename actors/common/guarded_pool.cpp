@@ -9,7 +9,7 @@ void GuardedPool::guard(const v1::CircuitBreaker& params) {
     for (std::size_t i = 0; i < breakers_.size(); ++i) breakers_.at(i).reconfigure(params);
     return;
   }
-  for (const auto& backend : balancer_.backends()) breakers_.add(params, backend.node);
+  for (const auto& backend : balancer_.backends()) breakers_.add(params, backend.node, 0);  // one group: CACHED answers are the pool's
 }
 
 std::optional<GuardedPool::Pick> GuardedPool::pick(std::uint64_t client_hash, std::uint64_t key, Rng& rng) {
@@ -26,11 +26,15 @@ bool GuardedPool::tripped() const {
   return std::any_of(backends.begin(), backends.end(), [](const Balancer::Backend& b) { return b.healthy && b.tripped; });
 }
 
-void GuardedPool::ended(std::size_t backend, std::uint32_t epoch, std::uint16_t status, bool timed_out, Time duration,
-                        std::uint64_t key, Context& context) {
+void GuardedPool::call_ended(const Relay::Ended& ended, const Event& answer, Context& context) {
+  const auto backend = balancer_.find(ended.backend);
+  if (!backend) return;
+  const Time duration = context.now() - ended.sent;
+  balancer_.on_answered(*backend, duration);
   if (!guarded()) return;
-  breakers_.record(backend, epoch, status, timed_out, duration, key, context);
-  sync(backend);  // a half-open breaker whose probes answered takes requests again
+  breakers_.record(*backend, static_cast<std::uint32_t>(ended.tag), ended.timed_out ? 504 : answer.status,
+                   ended.timed_out, duration, request_key(ended.original), context);
+  sync(*backend);  // a half-open breaker whose probes answered takes requests again
 }
 
 bool GuardedPool::handle(const Event& event, Context& context) {

@@ -6,6 +6,7 @@
 
 #include "actors/common/balancer.hpp"
 #include "actors/common/breakers.hpp"
+#include "actors/common/routing.hpp"
 
 namespace flowframe {
 
@@ -30,12 +31,16 @@ class GuardedPool {
   // Whether some healthy backend is out of the pool only because of its breaker.
   bool tripped() const;
   // The fallback answer when tripped() left nothing to pick, and its note.
-  std::uint16_t fallback(std::uint64_t key, const Context& context, std::string& note) const {
-    return breakers_.fallback(0, key, context, note);
+  std::uint16_t fallback(std::uint64_t key, std::string& note) const {
+    std::string how;
+    const auto status = breakers_.fallback(0, key, how);
+    note = "no server can take it (every healthy one's breaker is open or has its probes out): " + how;
+    return status;
   }
-  // A call to `backend` ended after `duration` with `status` (or timed out).
-  void ended(std::size_t backend, std::uint32_t epoch, std::uint16_t status, bool timed_out, Time duration,
-             std::uint64_t key, Context& context);
+  // A relayed call to one of its backends ended (`answer`: the backend's, unless it timed out): the
+  // balancer learns the response time, the backend's breaker the outcome. The call's relay tag holds
+  // the breaker's epoch in its low 32 bits.
+  void call_ended(const Relay::Ended& ended, const Event& answer, Context& context);
   // The breakers' timers and notices; false for other events.
   bool handle(const Event& event, Context& context);
 

@@ -12,6 +12,7 @@ namespace flowframe {
 namespace {
 
 std::string duration_text(Time t) {
+  if (t <= 1) return "at once";
   if (t < kNanosPerMilli) return fmt::format("{} ns", t);
   if (t < 10 * kNanosPerSecond) return fmt_number(std::round(to_millis(t) * 10) / 10) + " ms";
   return fmt_number(std::round(to_seconds(t) * 100) / 100) + " s";
@@ -119,8 +120,9 @@ Retrier::Decision Retrier::after_failure(std::uint32_t attempt, std::uint16_t st
   if (budget_ && !budget_->try_retry(now)) {
     ++gave_up_;
     ++budget_denied_;
-    decision.why = fmt::format("retry budget spent ({} retries for {} first attempts in the window): {}",
-                               budget_->window_retries(), budget_->window_first(), cause);
+    decision.why = fmt::format("retry budget spent ({} retries for {} first attempts in the last {} s; it allows {:.0f}): {}",
+                               budget_->window_retries(), budget_->window_first(), fmt_number(policy_.budget().window_s()),
+                               budget_->allowance(), cause);
     return decision;
   }
   ++retries_;
@@ -131,19 +133,20 @@ Retrier::Decision Retrier::after_failure(std::uint32_t attempt, std::uint16_t st
     decision.delay = retry_after;
     after = " (Retry-After)";
   }
-  decision.why = fmt::format("{}: attempt {} of {} in {}{}", cause, attempt + 1, max_attempts_,
-                             duration_text(decision.delay), after);
+  const auto when = duration_text(decision.delay);
+  decision.why = fmt::format("{}: attempt {} of {} {}{}{}", cause, attempt + 1, max_attempts_,
+                             when == "at once" ? "" : "in ", when, after);
   return decision;
 }
 
 void Retrier::snapshot(v1::RetryState& state) const {
-  state.set_first_attempts(first_attempts_);
-  state.set_retries(retries_);
-  state.set_gave_up(gave_up_);
-  state.set_budget_denied(budget_denied_);
+  state.set_first_attempts(state.first_attempts() + first_attempts_);
+  state.set_retries(state.retries() + retries_);
+  state.set_gave_up(state.gave_up() + gave_up_);
+  state.set_budget_denied(state.budget_denied() + budget_denied_);
   if (budget_) {
-    state.set_window_first(budget_->window_first());
-    state.set_window_retries(budget_->window_retries());
+    state.set_window_first(state.window_first() + budget_->window_first());
+    state.set_window_retries(state.window_retries() + budget_->window_retries());
   }
 }
 
@@ -166,7 +169,7 @@ void CircuitBreaker::reconfigure(const v1::CircuitBreaker& params) {
 }
 
 void CircuitBreaker::reset_window() {
-  window_.assign(params_.window_size(), Cell{});
+  window_.assign(std::max<std::uint32_t>(1, params_.window_size()), Cell{});
   next_ = 0;
   calls_ = failed_ = slow_ = 0;
 }
@@ -202,13 +205,13 @@ void CircuitBreaker::advance(Time now) {
 std::optional<CircuitBreaker::Transition> CircuitBreaker::record(std::uint32_t epoch, bool failed, Time duration,
                                                                  Time now) {
   if (epoch != epoch_ || state_ == v1::BreakerState::OPEN) return std::nullopt;
-  const bool slow = duration >= from_millis(params_.slow_call_ms());
+  const bool slow = duration > from_millis(params_.slow_call_ms());  // resilience4j: strictly longer
   if (state_ == v1::BreakerState::HALF_OPEN) {
     ++calls_;
     failed_ += failed;
     slow_ += slow;
-    if (calls_ < params_.half_open_calls()) return std::nullopt;
-    return evaluate(now, params_.half_open_calls());
+    // resilience4j decides once min(minimum calls, permitted probes) have answered.
+    return evaluate(now, std::min(params_.minimum_calls(), params_.half_open_calls()));
   }
   Cell* cell;
   if (params_.window() == v1::CircuitBreaker::TIME_BASED) {
@@ -371,55 +374,74 @@ void fill_defaults(v1::CircuitBreaker& breaker) {
   if (!breaker.has_half_open_calls()) breaker.set_half_open_calls(10);
 }
 
-void check_retry(NodeChecks& c, const v1::RetryPolicy& policy, const FieldPlace& where, const std::string& prefix) {
-  if (policy.max_attempts() > 100) c.problem(where("max_attempts"), prefix + "max_attempts", "at most 100 attempts");
-  for (const auto status : policy.retry_on())
-    if (status < 100 || status > 599)
-      c.problem(where("retry_on"), prefix + "retry_on", "not an HTTP status: " + std::to_string(status));
-  auto duration = [&](bool has, double ms, const char* field) {
-    if (has && !(ms >= 0 && ms <= kDayMs)) c.problem(where(field), prefix + field, "must be 0 to a day (86400000 ms)");
-  };
-  duration(policy.has_base_ms(), policy.base_ms(), "base_ms");
-  duration(policy.has_cap_ms(), policy.cap_ms(), "cap_ms");
+namespace {
+
+// Where a field below `base` is written.
+std::string place(NodeChecks& c, const FieldPath& base, std::initializer_list<NodeChecks::Step> rest) {
+  auto path = base;
+  path.insert(path.end(), rest);
+  return c.at(path);
+}
+
+// A duration setting: 0 to a day when set (`above_zero`: more than 0).
+void check_duration(NodeChecks& c, bool has, double ms, const FieldPath& base, const char* field,
+                    const std::string& prefix, bool above_zero = false) {
+  if (has && !((above_zero ? ms > 0 : ms >= 0) && ms <= kDayMs))
+    c.problem(place(c, base, {{field}}), prefix + field,
+              std::string(above_zero ? "must be above 0" : "must be 0") + " and at most a day (86400000 ms), got " +
+                  fmt_number(ms));
+}
+
+}  // namespace
+
+void check_retry(NodeChecks& c, const v1::RetryPolicy& policy, const FieldPath& base, const std::string& prefix) {
+  if (policy.max_attempts() > 100)
+    c.problem(place(c, base, {{"max_attempts"}}), prefix + "max_attempts", "at most 100 attempts");
+  for (int i = 0; i < policy.retry_on_size(); ++i)
+    if (policy.retry_on(i) < 100 || policy.retry_on(i) > 599)
+      c.problem(place(c, base, {{"retry_on", i}}), prefix + "retry_on",
+                "not an HTTP status: " + std::to_string(policy.retry_on(i)));
+  check_duration(c, policy.has_base_ms(), policy.base_ms(), base, "base_ms", prefix);
+  check_duration(c, policy.has_cap_ms(), policy.cap_ms(), base, "cap_ms", prefix);
   if (policy.has_base_ms() && policy.has_cap_ms() && policy.cap_ms() < policy.base_ms())
-    c.problem(where("cap_ms"), prefix + "cap_ms",
+    c.problem(place(c, base, {{"cap_ms"}}), prefix + "cap_ms",
               "cap_ms " + fmt_number(policy.cap_ms()) + " is smaller than base_ms " + fmt_number(policy.base_ms()) +
                   ": no backoff could be that short");
   if (!policy.has_budget()) return;
   const auto& budget = policy.budget();
   if (!(budget.ratio() >= 0 && budget.ratio() <= 100))
-    c.problem(where("budget"), prefix + "budget.ratio", "must be 0 to 100 (0.2: retries at most 20 % of first attempts)");
+    c.problem(place(c, base, {{"budget"}, {"ratio"}}), prefix + "budget.ratio",
+              "must be 0 to 100 (0.2: retries at most 20 % of first attempts)");
   if (budget.has_min_per_s() && !(budget.min_per_s() >= 0 && budget.min_per_s() <= 1e6))
-    c.problem(where("budget"), prefix + "budget.min_per_s", "must be 0 to 1000000");
+    c.problem(place(c, base, {{"budget"}, {"min_per_s"}}), prefix + "budget.min_per_s", "must be 0 to 1000000");
   if (budget.has_window_s() && !(budget.window_s() >= 0.01 && budget.window_s() <= 3600))
-    c.problem(where("budget"), prefix + "budget.window_s", "must be 0.01 to 3600 s");
+    c.problem(place(c, base, {{"budget"}, {"window_s"}}), prefix + "budget.window_s", "must be 0.01 to 3600 s");
 }
 
-void check_breaker(NodeChecks& c, const v1::CircuitBreaker& breaker, const FieldPlace& where, const std::string& prefix) {
+void check_breaker(NodeChecks& c, const v1::CircuitBreaker& breaker, const FieldPath& base, const std::string& prefix) {
   const bool time_based = breaker.window() == v1::CircuitBreaker::TIME_BASED;
   if (breaker.has_window_size() && !(breaker.window_size() >= 1 && breaker.window_size() <= (time_based ? 3600u : 100000u)))
-    c.problem(where("window_size"), prefix + "window_size",
+    c.problem(place(c, base, {{"window_size"}}), prefix + "window_size",
               time_based ? "must be 1 to 3600 seconds" : "must be 1 to 100000 calls");
   auto percent = [&](bool has, double value, const char* field) {
-    if (has && !(value > 0 && value <= 100)) c.problem(where(field), prefix + field, "a percentage: above 0, at most 100");
+    if (has && !(value > 0 && value <= 100))
+      c.problem(place(c, base, {{field}}), prefix + field, "a percentage: above 0, at most 100");
   };
   percent(breaker.has_failure_rate_threshold(), breaker.failure_rate_threshold(), "failure_rate_threshold");
   percent(breaker.has_slow_call_rate_threshold(), breaker.slow_call_rate_threshold(), "slow_call_rate_threshold");
-  auto duration = [&](bool has, double ms, const char* field) {
-    if (has && !(ms >= 0 && ms <= kDayMs)) c.problem(where(field), prefix + field, "must be 0 to a day (86400000 ms)");
-  };
-  duration(breaker.has_slow_call_ms(), breaker.slow_call_ms(), "slow_call_ms");
-  duration(breaker.has_wait_open_ms(), breaker.wait_open_ms(), "wait_open_ms");
+  check_duration(c, breaker.has_slow_call_ms(), breaker.slow_call_ms(), base, "slow_call_ms", prefix, true);
+  check_duration(c, breaker.has_wait_open_ms(), breaker.wait_open_ms(), base, "wait_open_ms", prefix);
   if (breaker.has_minimum_calls() && !(breaker.minimum_calls() >= 1 && breaker.minimum_calls() <= 1000000))
-    c.problem(where("minimum_calls"), prefix + "minimum_calls", "must be 1 to 1000000");
+    c.problem(place(c, base, {{"minimum_calls"}}), prefix + "minimum_calls", "must be 1 to 1000000");
   if (breaker.has_half_open_calls() && !(breaker.half_open_calls() >= 1 && breaker.half_open_calls() <= 100000))
-    c.problem(where("half_open_calls"), prefix + "half_open_calls", "must be 1 to 100000");
+    c.problem(place(c, base, {{"half_open_calls"}}), prefix + "half_open_calls", "must be 1 to 100000");
 }
 
-void check_bulkhead(NodeChecks& c, const v1::Bulkhead& bulkhead, const FieldPlace& where, const std::string& prefix) {
+void check_bulkhead(NodeChecks& c, const v1::Bulkhead& bulkhead, const FieldPath& base, const std::string& prefix) {
   if (bulkhead.max_concurrent() < 1 || bulkhead.max_concurrent() > 1000000)
-    c.problem(where("max_concurrent"), prefix + "max_concurrent", "must be 1 to 1000000 calls at once");
-  if (bulkhead.queue_limit() > 1000000) c.problem(where("queue_limit"), prefix + "queue_limit", "at most 1000000");
+    c.problem(place(c, base, {{"max_concurrent"}}), prefix + "max_concurrent", "must be 1 to 1000000 calls at once");
+  if (bulkhead.queue_limit() > 1000000)
+    c.problem(place(c, base, {{"queue_limit"}}), prefix + "queue_limit", "at most 1000000");
 }
 
 }  // namespace flowframe

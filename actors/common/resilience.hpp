@@ -13,10 +13,10 @@
 #include "runtime/base/time.hpp"
 #include "runtime/engine/random.hpp"
 #include "runtime/framelog/frame_record.hpp"
+#include "runtime/scenario/kind.hpp"
 
 namespace flowframe {
 
-class NodeChecks;
 
 // A timer's `status` says what it is for when resilience set it (components' own timers use 0,
 // a work queue's completion 200). `arg` is the caller's key for the call, or a breaker's index.
@@ -72,8 +72,20 @@ class Retrier {
   // The delay before retry number `retry` (1 = the first retry).
   Time backoff(std::uint32_t retry, Time previous_delay, Rng& rng) const;
 
+  // Adds its counts to `state` (a server's dependencies report together).
   void snapshot(v1::RetryState& state) const;
   std::uint64_t retries() const { return retries_; }
+  // A retry it allowed was not sent after all (a breaker refused it): it does not count as one.
+  void retry_not_sent() {
+    if (retries_ > 0) --retries_;
+  }
+  // The counts of an earlier incarnation (a restarted client keeps its totals, not its settings).
+  void carry_counts(const Retrier& before) {
+    first_attempts_ = before.first_attempts_;
+    retries_ = before.retries_;
+    gave_up_ = before.gave_up_;
+    budget_denied_ = before.budget_denied_;
+  }
 
  private:
   v1::RetryPolicy policy_;
@@ -106,6 +118,11 @@ class CircuitBreaker {
   // The epoch to record the call's result with, or nothing: the breaker refuses the call.
   std::optional<std::uint32_t> acquire();
   std::optional<Transition> record(std::uint32_t epoch, bool failed, Time duration, Time now);
+  // A permission of this epoch that will never be recorded (its call was aborted): a half-open
+  // breaker may let another probe through instead.
+  void release(std::uint32_t epoch) {
+    if (epoch == epoch_ && state_ == v1::BreakerState::HALF_OPEN) ++probes_left_;
+  }
   // OPEN -> HALF_OPEN; the owner calls it at half_open_at() (its timer).
   std::optional<Transition> half_open(Time now);
   Time half_open_at() const { return half_open_at_; }
@@ -168,11 +185,11 @@ class Bulkhead {
 // The documented defaults, filled in where a scenario leaves them unset.
 void fill_defaults(v1::RetryPolicy& policy);
 void fill_defaults(v1::CircuitBreaker& breaker);
-// Checks written settings; `where(field)` gives the place of a field, `prefix` its name as users
-// write it ("retry.", "dependencies[0].breaker.").
-using FieldPlace = std::function<std::string(const char* field)>;
-void check_retry(NodeChecks& c, const v1::RetryPolicy& policy, const FieldPlace& where, const std::string& prefix);
-void check_breaker(NodeChecks& c, const v1::CircuitBreaker& breaker, const FieldPlace& where, const std::string& prefix);
-void check_bulkhead(NodeChecks& c, const v1::Bulkhead& bulkhead, const FieldPlace& where, const std::string& prefix);
+// Checks written settings. `base` is the path to the settings below the node ({"client"},
+// {"retry"}), `prefix` their name as users write it ("retry.", "dependencies[0].breaker.").
+using FieldPath = std::vector<NodeChecks::Step>;
+void check_retry(NodeChecks& c, const v1::RetryPolicy& policy, const FieldPath& base, const std::string& prefix);
+void check_breaker(NodeChecks& c, const v1::CircuitBreaker& breaker, const FieldPath& base, const std::string& prefix);
+void check_bulkhead(NodeChecks& c, const v1::Bulkhead& bulkhead, const FieldPath& base, const std::string& prefix);
 
 }  // namespace flowframe

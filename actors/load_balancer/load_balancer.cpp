@@ -37,10 +37,9 @@ class LoadBalancer final : public Component {
         ++rejected_;
         if (pool_.tripped()) {
           std::string note;
-          const auto status = pool_.fallback(request_key(event), context, note);
+          const auto status = pool_.fallback(request_key(event), note);
           respond(event, status, context);
-          return context.decide(Outcome::short_circuited, kNoNode,
-                                "every healthy backend's breaker is open: " + note.substr(note.find(':') + 2));
+          return context.decide(Outcome::short_circuited, kNoNode, note);
         }
         context.decide(Outcome::rejected_no_backend);
         respond(event, 503, context);
@@ -63,12 +62,7 @@ class LoadBalancer final : public Component {
     }
     if (auto ended = relay_.end(event)) {
       Relay::answer(*ended, event, context);
-      if (auto backend = balancer.find(ended->backend)) {
-        balancer.on_answered(*backend, context.now() - ended->sent);
-        pool_.ended(*backend, static_cast<std::uint32_t>(ended->tag), ended->timed_out ? 504 : event.status,
-                    ended->timed_out, context.now() - ended->sent, request_key(ended->original), context);
-      }
-      return;
+      return pool_.call_ended(*ended, event, context);
     }
     if (event.kind == EventKind::response) {
       if (auto backend = balancer.find(event.src)) balancer.on_answered(*backend, context.now() - event.arg);
@@ -91,7 +85,7 @@ class LoadBalancer final : public Component {
     if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
     pool_.balancer().set_strategy(params.strategy());
     pool_.balancer().set_choices(params.choices());
-    if (params.has_breaker()) fill_defaults(*params.mutable_breaker());
+    find_kind(v1::Node::LOAD_BALANCER)->defaults(spec_);
     configure_breakers();
     return "";
   }
@@ -112,8 +106,7 @@ class LoadBalancer final : public Component {
 
   bool rich() const override { return pool_.guarded(); }
   std::size_t state_size_hint() const override {
-    const auto& breakers = pool_.breakers();
-    return breakers.empty() ? 0 : breakers.size() * (32 + 8 * breakers.at(0).params().window_size());
+    return pool_.breakers().size() * 32 + 8 * pool_.breakers().cells();
   }
 
  private:
@@ -145,8 +138,7 @@ const KindDescription kLoadBalancer{
     .check =
         [](NodeChecks& c) {
           if (c.node().load_balancer().has_breaker())
-            check_breaker(c, c.node().load_balancer().breaker(),
-                          [&](const char* f) { return c.at({{"load_balancer"}, {"breaker"}, {f}}); }, "breaker.");
+            check_breaker(c, c.node().load_balancer().breaker(), {{"load_balancer"}, {"breaker"}}, "breaker.");
         },
     .settable = {"strategy", "choices", "breaker."},
 };

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <cmath>
 
 #include "actors/common/breakers.hpp"
@@ -71,13 +72,15 @@ class Server final : public Component {
     if (event.kind == EventKind::timer && event.status == kShedTimer) {
       ++rejected_;
       respond(event, 503, context);
+      const Time waited = shed_waits_.empty() ? 0 : shed_waits_.front();
+      if (!shed_waits_.empty()) shed_waits_.pop_front();
       return context.decide(Outcome::shed, kNoNode,
-                            "503 shed: waited " + fmt_number(std::round(to_millis(context.now() - event.deliver))) +
-                                " ms, over the " + fmt_number(spec_.server().max_queue_time_ms()) + " ms limit");
+                            "503 shed: waited " + fmt_number(std::round(to_millis(waited))) + " ms, over the " +
+                                fmt_number(spec_.server().max_queue_time_ms()) + " ms limit");
     }
-    if (event.kind == EventKind::timer && event.status == kRetryTimer) {
+    if (event.kind == EventKind::timer && (event.status == kRetryTimer || event.status == kPlaceTimer)) {
       if (const auto slot = work_.slot_of(event.arg)) return call_dependency(*slot, context);
-      return context.decide(Outcome::none, kNoNode, "retry of a request aborted meanwhile; dropped");
+      return context.decide(Outcome::none, kNoNode, "for a request aborted meanwhile; dropped");
     }
     switch (event.kind) {
       case EventKind::request:
@@ -126,15 +129,9 @@ class Server final : public Component {
         action.previous = "capacity=" + std::to_string(capacity_.capacity());
         break;
       case ControlAction::Type::set: {
-        if (action.field.rfind("dependencies[", 0) == 0 &&
-            (action.field.find(".node") != std::string::npos || action.field.find(".paths") != std::string::npos))
-          return "a dependency's node and paths are fixed for the run; change its timeout, retry, breaker or bulkhead";
         action.previous = read_setting(params, action.field);
         if (auto error = apply_setting(params, action.field, action.value); !error.empty()) return error;
-        for (auto& dependency : *params.mutable_dependencies()) {
-          if (dependency.has_retry()) fill_defaults(*dependency.mutable_retry());
-          if (dependency.has_breaker()) fill_defaults(*dependency.mutable_breaker());
-        }
+        find_kind(v1::Node::SERVER)->defaults(spec_);  // a breaker set up by this change gets its defaults
         configure_dependencies(context.topology());
         work_.set_service_time(params.service_time());
         work_.set_speed(params.speed());
@@ -148,9 +145,16 @@ class Server final : public Component {
     const auto capacity = capacity_.capacity();
     params.set_capacity(capacity);
     const auto drop = [&](const Event& request) { reject(request, Outcome::aborted, context); };
-    if (capacity == 0)
+    if (capacity == 0) {
+      // Every call it held is aborted: their answers will be ignored, so their places and probes return.
       for (auto& dependency : dependencies_)
-        if (dependency.bulkhead) dependency.bulkhead->clear();  // every call it held is aborted
+        if (dependency.bulkhead) dependency.bulkhead->clear();
+      for (auto& calling : calling_) {
+        const auto& dependency = dependencies_[calling.dependency];
+        if (calling.in_flight && calling.epoch && dependency.breaker) breakers_.release(*dependency.breaker, *calling.epoch);
+        calling = Calling{};
+      }
+    }
     work_.set_capacity(capacity, context, drop);
     work_.set_queue_limit(params.queue_limit(), drop);
     return "";
@@ -179,29 +183,22 @@ class Server final : public Component {
       if (dependency.bulkhead) dependency.bulkhead->snapshot(*state.add_bulkheads());
     // One retry state for all its dependencies: their counts add up.
     v1::RetryState retries;
-    for (const auto& dependency : dependencies_) {
-      if (!dependency.retrier.enabled()) continue;
-      v1::RetryState one;
-      dependency.retrier.snapshot(one);
-      retries.set_first_attempts(retries.first_attempts() + one.first_attempts());
-      retries.set_retries(retries.retries() + one.retries());
-      retries.set_gave_up(retries.gave_up() + one.gave_up());
-      retries.set_budget_denied(retries.budget_denied() + one.budget_denied());
-      retries.set_window_first(retries.window_first() + one.window_first());
-      retries.set_window_retries(retries.window_retries() + one.window_retries());
-    }
+    for (const auto& dependency : dependencies_)
+      if (dependency.retrier.enabled()) dependency.retrier.snapshot(retries);
     if (retries.first_attempts() > 0) *state.mutable_retries() = retries;
   }
 
   bool rich() const override { return !breakers_.empty() || has_bulkheads_; }
-  std::size_t state_size_hint() const override { return 64 + 8 * breaker_cells_; }
+  std::size_t state_size_hint() const override { return 64 + 8 * breakers_.cells(); }
 
  private:
   // Where a cache-aside request is, per slot.
   enum class Stage { ask_cache, read_database, fill_cache, write_database, invalidate };
 
-  void answer(std::uint32_t slot, std::uint16_t status, Outcome outcome, std::string_view note, Context& context) {
-    ++handled_;
+  // Answers the slot's request and frees the slot; `refused`: it was turned away, not served.
+  void answer(std::uint32_t slot, std::uint16_t status, Outcome outcome, std::string_view note, Context& context,
+              bool refused = false) {
+    ++(refused ? rejected_ : handled_);
     respond(work_.request(slot), status, context);
     work_.release(slot, context);
     context.decide(outcome, kNoNode, note);
@@ -284,7 +281,8 @@ class Server final : public Component {
     Time delay = 0;  // the backoff before this attempt
     std::optional<std::uint32_t> epoch;
     bool waiting = false;     // for a place in the bulkhead
-    bool in_bulkhead = false;
+    bool in_bulkhead = false; // holds a place (also while its call waits for the timer that sends it)
+    bool in_flight = false;   // sent, not yet answered
     bool degraded = false;    // a fallback answered for a dependency
   };
 
@@ -295,7 +293,7 @@ class Server final : public Component {
     const auto path = work_.request(slot).path;
     for (std::size_t d = from; d < dependencies_.size(); ++d) {
       if (!dependencies_[d].on_path[path]) continue;
-      calling_[slot] = Calling{d, 1, 0, 0, std::nullopt, false, false, degraded};
+      calling_[slot] = Calling{d, 1, 0, 0, std::nullopt, false, false, false, degraded};
       if (dependencies_[d].retrier.enabled()) dependencies_[d].retrier.on_first_attempt(context.now());
       return call_dependency(slot, context);
     }
@@ -310,33 +308,42 @@ class Server final : public Component {
   void call_dependency(std::uint32_t slot, Context& context) {
     auto& calling = calling_[slot];
     auto& dependency = dependencies_[calling.dependency];
-    if (dependency.breaker) {
-      calling.epoch = breakers_.acquire(*dependency.breaker);
-      if (!calling.epoch) {
-        std::string note;
-        const auto status = breakers_.fallback(*dependency.breaker, request_key(work_.request(slot)), context, note);
-        if (status != 203) return answer(slot, status, Outcome::short_circuited, note, context);
-        calling.degraded = true;
-        context.decide(Outcome::short_circuited, dependency.node, note);
-        return next_dependency(slot, calling.dependency + 1, context);
-      }
-    }
-    if (dependency.bulkhead && !calling.waiting) {
+    // A place in the bulkhead first (a waiting call comes back here with its place, from a timer), then
+    // the breaker's permission, so a permission is only taken for a call that is made.
+    if (dependency.bulkhead && !calling.in_bulkhead) {
       switch (dependency.bulkhead->enter(work_.token(slot))) {
         case Bulkhead::Entry::full:
           return answer(slot, 503, Outcome::bulkhead_full,
-                        "503: the bulkhead to " + dependency_id(dependency, context) + " and its queue are full", context);
+                        "503: the bulkhead to " + dependency_id(dependency, context) + " and its queue are full", context,
+                        true);
         case Bulkhead::Entry::wait:
           calling.waiting = true;
           return context.decide(Outcome::queued, dependency.node,
                                 "waits for a place in the bulkhead to " + dependency_id(dependency, context));
         case Bulkhead::Entry::enter:
+          calling.in_bulkhead = true;
           break;
       }
     }
     calling.waiting = false;
-    calling.in_bulkhead = dependency.bulkhead.has_value();
+    if (dependency.breaker) {
+      calling.epoch = breakers_.acquire(*dependency.breaker);
+      if (!calling.epoch) {
+        release_place(calling, context);
+        if (calling.attempt > 1) dependency.retrier.retry_not_sent();
+        std::string how;
+        const auto status = breakers_.fallback(*dependency.breaker, request_key(work_.request(slot)), how);
+        const std::string note = breakers_.describe(*dependency.breaker, context) + ": " + how;
+        if (status != 203) {
+          return answer(slot, status, Outcome::short_circuited, note, context, true);
+        }
+        calling.degraded = true;
+        context.decide(Outcome::short_circuited, dependency.node, note);
+        return next_dependency(slot, calling.dependency + 1, context);
+      }
+    }
     calling.sent = context.now();
+    calling.in_flight = true;
     Event request = sub_request(work_.request(slot), work_.token(slot), nullptr);
     if (!drops_expired()) request.deadline = kTimeNever;  // the caller's deadline did not travel with it
     context.call(dependency.node, request, dependency.timeout > 0 ? dependency.timeout : -1);
@@ -346,24 +353,40 @@ class Server final : public Component {
     context.decide(Outcome::delegated, dependency.node, note);
   }
 
+  // Gives the slot's bulkhead place back; the first caller waiting for one gets it, and its call
+  // goes out in a frame of its own right after.
+  void release_place(Calling& calling, Context& context) {
+    if (!calling.in_bulkhead) return;
+    calling.in_bulkhead = false;
+    auto& bulkhead = *dependencies_[calling.dependency].bulkhead;
+    const auto next = bulkhead.leave([&](std::int64_t token) {
+      const auto waiting = work_.slot_of(token);
+      return waiting && *waiting < calling_.size() && calling_[*waiting].waiting;
+    });
+    if (!next) return;
+    calling_[*work_.slot_of(*next)].in_bulkhead = true;
+    Event place;
+    place.kind = EventKind::timer;
+    place.status = kPlaceTimer;
+    place.arg = *next;
+    const auto& waiter = work_.request(*work_.slot_of(*next));
+    place.client = waiter.client;
+    place.request = waiter.request;
+    place.path = waiter.path;
+    context.schedule(1, place);
+  }
+
   // A dependency answered or timed out: record, free its bulkhead place, then go on, retry or answer.
   void dependency_ended(std::uint32_t slot, const Event& event, Context& context) {
     auto& calling = calling_[slot];
     auto& dependency = dependencies_[calling.dependency];
     const bool timed_out = event.kind == EventKind::timeout;
     const std::uint16_t status = timed_out ? 504 : event.status;
+    calling.in_flight = false;
     if (dependency.breaker && calling.epoch)
       breakers_.record(*dependency.breaker, *calling.epoch, status, timed_out, context.now() - calling.sent,
                        request_key(work_.request(slot)), context);
-    if (calling.in_bulkhead) {
-      calling.in_bulkhead = false;
-      const auto next = dependency.bulkhead->leave([&](std::int64_t token) {
-        const auto waiting = work_.slot_of(token);
-        return waiting && *waiting < calling_.size() && calling_[*waiting].waiting;
-      });
-      // The next waiting call goes now; its frame is this one's (the place passed on).
-      if (next) call_dependency(*work_.slot_of(*next), context);
-    }
+    release_place(calling, context);
     if (!timed_out && status < 400) return next_dependency(slot, calling.dependency + 1, context);
     const auto decision =
         retry_after_failure(dependency.retrier, event, status, calling.attempt, calling.delay, work_.token(slot), context);
@@ -381,7 +404,8 @@ class Server final : public Component {
     if (drops_expired()) work_.on_cancel([this](const Event& request, Context& context) { cancel(request, context); });
     else work_.on_cancel(nullptr);
     work_.set_shedding(from_millis(spec_.server().max_queue_time_ms()), spec_.server().lifo_above(),
-                       [](const Event& request, Context& context) {
+                       [this](const Event& request, Context& context) {
+                         shed_waits_.push_back(context.now() - request.deliver);  // `deliver`: when it arrived
                          Event shed = request;  // answered by its own frame, right after
                          shed.kind = EventKind::timer;
                          shed.status = kShedTimer;
@@ -407,7 +431,6 @@ class Server final : public Component {
       if (params.has_breaker()) {
         if (!dependency.breaker) {
           dependency.breaker = breakers_.add(params.breaker(), dependency.node);
-          breaker_cells_ += breakers_.at(*dependency.breaker).params().window_size();
         } else {
           breakers_.at(*dependency.breaker).reconfigure(params.breaker());
         }
@@ -441,11 +464,13 @@ class Server final : public Component {
   std::vector<Stage> stages_;
   std::vector<Dependency> dependencies_;
   std::vector<Calling> calling_;  // per slot
+  std::deque<Time> shed_waits_;   // how long each shed request had waited, until its frame
   Breakers breakers_;
   bool has_bulkheads_ = false;
-  std::size_t breaker_cells_ = 0;
-  // The timer that answers a request shed from the queue (its `status`; resilience's are 1-3).
+  // Timers of its own (their `status`; resilience's are 1-3): answers a request shed from the queue;
+  // sends a call that got a bulkhead place.
   static constexpr std::uint16_t kShedTimer = 4;
+  static constexpr std::uint16_t kPlaceTimer = 5;
 };
 
 }  // namespace
@@ -490,12 +515,15 @@ void check_server(NodeChecks& c) {
                   "no request has the path '" + dependency.paths(p) + "'; the workload sends " + join(sent, ", "));
     if (!(dependency.timeout_ms() >= 0 && dependency.timeout_ms() <= kDayMs))
       c.problem(where("timeout_ms"), name + "timeout_ms", "must be 0 to a day (86400000 ms)");
-    if (dependency.has_retry())
-      check_retry(c, dependency.retry(), [&](const char*) { return where("retry"); }, name + "retry.");
-    if (dependency.has_breaker())
-      check_breaker(c, dependency.breaker(), [&](const char*) { return where("breaker"); }, name + "breaker.");
-    if (dependency.has_bulkhead())
-      check_bulkhead(c, dependency.bulkhead(), [&](const char*) { return where("bulkhead"); }, name + "bulkhead.");
+    const FieldPath here{{"server"}, {"dependencies", d}};
+    auto below = [&](const char* field) {
+      auto path = here;
+      path.push_back({field});
+      return path;
+    };
+    if (dependency.has_retry()) check_retry(c, dependency.retry(), below("retry"), name + "retry.");
+    if (dependency.has_breaker()) check_breaker(c, dependency.breaker(), below("breaker"), name + "breaker.");
+    if (dependency.has_bulkhead()) check_bulkhead(c, dependency.bulkhead(), below("bulkhead"), name + "bulkhead.");
   }
   if (!server.has_cache_aside()) return;
   const auto& handler = server.cache_aside();
@@ -539,6 +567,7 @@ const KindDescription kServer{
     .check = check_server,
     .settable = {"capacity", "queue_limit", "service_time.", "cache_aside.ttl_s", "speed", "max_queue_time_ms",
                  "lifo_above", "drop_expired", "error_rate", "dependencies["},
+    .fixed = {"node", "paths"},  // a dependency's
     .commands = {{v1::ControlRequest::kFail, nullptr}, {v1::ControlRequest::kRestore, nullptr}},
     .metrics =
         [](const v1::NodeState& state, Time end, nlohmann::ordered_json& node) {

@@ -15,20 +15,21 @@ double round3(double value) { return std::round(value * 1000.0) / 1000.0; }
 
 // What any caller's breakers, retries and bulkheads did, for its row in the summary.
 void resilience_metrics(const v1::NodeState& state, const Topology& topology, nlohmann::ordered_json& node) {
-  for (const auto& breaker : state.breakers()) {
-    auto& out = node["breakers"][topology.spec(breaker.target()).id()];
-    out["state"] = v1::BreakerState::State_Name(breaker.state());
-    out["transitions"] = breaker.transitions();
-    out["short_circuited"] = breaker.short_circuited();
-  }
+  // Lists, not maps by target: a node may guard one target twice (two dependencies, two pools).
+  for (const auto& breaker : state.breakers())
+    node["breakers"].push_back({{"to", topology.spec(breaker.target()).id()},
+                                {"state", v1::BreakerState::State_Name(breaker.state())},
+                                {"transitions", breaker.transitions()},
+                                {"short_circuited", breaker.short_circuited()}});
   if (state.has_retries()) {
     node["retries"] = state.retries().retries();
     node["gave_up"] = state.retries().gave_up();
     if (state.retries().budget_denied()) node["budget_denied"] = state.retries().budget_denied();
   }
   for (const auto& bulkhead : state.bulkheads())
-    node["bulkheads"][topology.spec(bulkhead.target()).id()] = {{"max_concurrent", bulkhead.max_concurrent()},
-                                                                 {"refused", bulkhead.refused()}};
+    node["bulkheads"].push_back({{"to", topology.spec(bulkhead.target()).id()},
+                                 {"max_concurrent", bulkhead.max_concurrent()},
+                                 {"refused", bulkhead.refused()}});
 }
 
 }  // namespace
@@ -155,12 +156,13 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
     if (node.contains("retries"))
       add(fmt::format("{} retries, {} gave up", node["retries"].get<std::uint64_t>(), node["gave_up"].get<std::uint64_t>()));
     if (node.contains("breakers"))
-      for (const auto& [target, breaker] : node["breakers"].items())
-        add(fmt::format("breaker to {} {} ({} changes, {} refused)", target, breaker["state"].get<std::string>(),
-                        breaker["transitions"].get<std::uint32_t>(), breaker["short_circuited"].get<std::uint64_t>()));
+      for (const auto& breaker : node["breakers"])
+        add(fmt::format("breaker to {} {} ({} changes, {} short-circuited)", breaker["to"].get<std::string>(),
+                        breaker["state"].get<std::string>(), breaker["transitions"].get<std::uint32_t>(),
+                        breaker["short_circuited"].get<std::uint64_t>()));
     if (node.contains("bulkheads"))
-      for (const auto& [target, bulkhead] : node["bulkheads"].items())
-        add(fmt::format("bulkhead to {}: {} refused", target, bulkhead["refused"].get<std::uint64_t>()));
+      for (const auto& bulkhead : node["bulkheads"])
+        add(fmt::format("bulkhead to {}: {} refused", bulkhead["to"].get<std::string>(), bulkhead["refused"].get<std::uint64_t>()));
     if (node.contains("shed")) add(fmt::format("{} shed", node["shed"].get<std::uint64_t>()));
     if (node.contains("cancelled")) add(fmt::format("{} cancelled (deadline)", node["cancelled"].get<std::uint64_t>()));
     auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),

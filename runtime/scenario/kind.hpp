@@ -29,7 +29,8 @@ class NodeChecks {
   virtual ~NodeChecks() = default;
   virtual const v1::Node& node() const = 0;
   // "file:line:column" of a field path below the node ({"server"}, {"cache_aside"}, {"ttl_s"}).
-  virtual std::string at(std::initializer_list<Step> path) const = 0;
+  virtual std::string at(const std::vector<Step>& path) const = 0;
+  std::string at(std::initializer_list<Step> path) const { return at(std::vector<Step>(path)); }
   // A problem with `field` (as users write it: "cache_aside.ttl_s") at `where`.
   virtual void problem(const std::string& where, const std::string& field, const std::string& message) = 0;
   // Checks a distribution's own fields; `field` names it.
@@ -64,6 +65,8 @@ struct KindDescription {
   // Parameter fields timed events and live control may change ("capacity"; "service_time." for
   // every field below it).
   std::vector<std::string_view> settable = {};
+  // Fields below a settable prefix that still never change during a run ("node" of a dependency).
+  std::vector<std::string_view> fixed = {};
   // Live control commands beyond set and fault that this kind takes (fail and restore on servers,
   // burst and upload on clients), each with a check of its argument ("" = fine).
   std::vector<std::pair<v1::ControlRequest::CommandCase, std::function<std::string(const v1::ControlRequest&)>>> commands = {};

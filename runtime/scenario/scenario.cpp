@@ -72,11 +72,13 @@ class Locator {
       if (tree == nullptr || type == nullptr) break;
       const auto* field = type->FindFieldByName(step.field);
       if (field == nullptr) break;
-      const auto location = tree->GetLocation(field, step.index);
+      // A list named without an index points at its first element; a single field has none.
+      const int index = field->is_repeated() ? std::max(step.index, 0) : -1;
+      const auto location = tree->GetLocation(field, index);
       if (location.line < 0) break;
       best = file_ + ":" + std::to_string(location.line + 1) + ":" + std::to_string(location.column + 1);
       if (field->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) break;
-      tree = tree->GetTreeForNested(field, step.index);
+      tree = tree->GetTreeForNested(field, index);
       type = field->message_type();
     }
     return best;
@@ -205,7 +207,7 @@ class Validator {
    public:
     Checks(Validator& validator, int index) : v_(validator), index_(index) {}
     const v1::Node& node() const override { return v_.s_.nodes(index_); }
-    std::string at(std::initializer_list<Step> rest) const override {
+    std::string at(const std::vector<Step>& rest) const override {
       std::vector<Locator::Step> path{{"nodes", index_}};
       for (const auto& step : rest) path.push_back({step.field, step.index});
       return v_.at_.at(path);
@@ -248,6 +250,11 @@ class Validator {
 
   // A link end or event target: a node id, a replicated group, or a member of one.
   bool known(const std::string& id) const { return ids_.count(id) || groups_.count(id); }
+  // A node by id, or a member of a group.
+  const v1::Node& first_node(const std::string& id) const {
+    auto it = ids_.find(id);
+    return s_.nodes(it != ids_.end() ? it->second : groups_.at(id));
+  }
   v1::Node::Kind kind_of(const std::string& id) const {
     auto it = ids_.find(id);
     if (it != ids_.end()) return s_.nodes(it->second).kind();
@@ -410,14 +417,17 @@ class Validator {
       switch (event.action_case()) {
         case v1::TimedEvent::kSet: {
           const auto& field = event.set().field();
-          v1::Node probe;
-          probe.set_kind(kind);
           if (!runtime_settable(kind, field)) {
             problem(at_.at({{"events", i}, {"set"}, {"field"}}), "events.set.field",
                     "'" + field + "' cannot change during a run on a " + v1::Node::Kind_Name(kind));
-          } else if (auto error = apply_setting(node_params(probe), field, event.set().value()); !error.empty()) {
-            problem(at_.at({{"events", i}, {"set"}, {"value"}}), "events.set.value", error);
+            break;
           }
+          // Tried on the node it changes (a group: its first member), as the run will.
+          v1::ControlRequest request;
+          request.mutable_set()->set_field(field);
+          request.mutable_set()->set_value(event.set().value());
+          if (auto error = check_control(request, first_node(event.node())); !error.empty())
+            problem(at_.at({{"events", i}, {"set"}, {"value"}}), "events.set.value", error);
           break;
         }
         case v1::TimedEvent::kFail:
@@ -555,6 +565,9 @@ google::protobuf::Message& node_params(v1::Node& node) {
 bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
   const auto* description = find_kind(kind);
   if (description == nullptr) return false;
+  const auto last = std::string_view(field).substr(field.rfind('.') == std::string::npos ? 0 : field.rfind('.') + 1);
+  for (const auto& fixed : description->fixed)
+    if (last == fixed) return false;
   for (const auto& settable : description->settable)
     // "service_time." and "dependencies[" name every field below them.
     if (settable.back() == '.' || settable.back() == '[' ? field.rfind(settable, 0) == 0 : field == settable) return true;
@@ -637,6 +650,41 @@ std::string check_kind_command(const v1::ControlRequest& request, const v1::Node
 
 }  // namespace
 
+namespace {
+
+// A kind's checks on one node by itself: other nodes count as known and linked, so only the node's
+// own values are judged (what a change during a run may break). Problems read "field: message".
+class AloneChecks final : public NodeChecks {
+ public:
+  explicit AloneChecks(const v1::Node& node) : node_(node) {}
+  const v1::Node& node() const override { return node_; }
+  std::string at(const std::vector<Step>&) const override { return ""; }
+  void problem(const std::string&, const std::string& field, const std::string& message) override {
+    problems.push_back(field + ": " + message);
+  }
+  void distribution(const v1::Distribution& d, const std::string&, const std::string& field) override {
+    if (!valid_distribution(d)) problems.push_back(field + ": not a valid distribution");
+  }
+  bool known(const std::string&) const override { return true; }
+  v1::Node::Kind kind_of(const std::string&) const override { return v1::Node::KIND_UNSPECIFIED; }
+  bool linked(const std::string&, const std::string&) const override { return true; }
+  const v1::Node* find(const std::string&) const override { return nullptr; }
+  std::string unknown(const std::string& id) const override { return "unknown node '" + id + "'"; }
+  std::vector<std::string> request_paths() const override { return {}; }
+  std::vector<std::string> problems;
+
+ private:
+  const v1::Node& node_;
+};
+
+std::vector<std::string> own_problems(const v1::Node& node) {
+  AloneChecks checks(node);
+  if (const auto* kind = find_kind(node.kind())) kind->check(checks);
+  return checks.problems;
+}
+
+}  // namespace
+
 std::string check_control(const v1::ControlRequest& request, const v1::Node& node) {
   switch (request.command_case()) {
     case v1::ControlRequest::kSet: {
@@ -645,6 +693,11 @@ std::string check_control(const v1::ControlRequest& request, const v1::Node& nod
       v1::Node probe = node;
       if (auto error = apply_setting(node_params(probe), request.set().field(), request.set().value()); !error.empty())
         return node.id() + ": " + error;
+      // The kind's own checks judge the value as they would in a file: only what the change adds counts.
+      find_kind(node.kind())->defaults(probe);
+      const auto before = own_problems(node);
+      for (const auto& problem : own_problems(probe))
+        if (std::find(before.begin(), before.end(), problem) == before.end()) return node.id() + ": " + problem;
       return "";
     }
     case v1::ControlRequest::kFault:

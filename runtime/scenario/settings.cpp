@@ -6,6 +6,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <sstream>
 #include <vector>
 
 #include "runtime/base/text.hpp"
@@ -60,6 +61,10 @@ std::string resolve(Message*& message, std::string_view path, const FieldDescrip
       path = path.substr(dot + 1);
       continue;
     }
+    const bool list_of_numbers = field != nullptr && field->is_repeated() && dot == std::string_view::npos &&
+                                 (field->cpp_type() == FieldDescriptor::CPPTYPE_UINT32 ||
+                                  field->cpp_type() == FieldDescriptor::CPPTYPE_INT32);
+    if (list_of_numbers && element < 0) return "";  // set whole, as "500,503"
     if (field != nullptr && field->is_repeated())
       return "'" + name + "' is a list" +
              (field->type() == FieldDescriptor::TYPE_MESSAGE ? "; name an element: " + name + "[0]" : " and cannot be set");
@@ -114,6 +119,26 @@ std::string apply_setting(Message& root, std::string_view field_path, std::strin
   auto bad = [&](std::string_view expected) {
     return "field '" + name + "' expects " + std::string(expected) + ", got '" + text + "'";
   };
+  if (field->is_repeated()) {  // a list of whole numbers, written "500,503"; all or nothing
+    std::vector<std::int64_t> numbers;
+    std::string part;
+    for (std::istringstream parts(text); std::getline(parts, part, ',');) {
+      std::int64_t number;
+      part.erase(0, part.find_first_not_of(' '));
+      part.erase(part.find_last_not_of(' ') + 1);
+      const bool unsigned_field = field->cpp_type() == FieldDescriptor::CPPTYPE_UINT32;
+      if (!parse_number(part, number) || number > 0xFFFFFFFFLL || (unsigned_field && number < 0) ||
+          (!unsigned_field && (number < INT32_MIN || number > INT32_MAX)))
+        return bad("whole numbers separated by commas (500,503)");
+      numbers.push_back(number);
+    }
+    reflection->ClearField(message, field);
+    for (const auto number : numbers) {
+      if (field->cpp_type() == FieldDescriptor::CPPTYPE_UINT32) reflection->AddUInt32(message, field, static_cast<std::uint32_t>(number));
+      else reflection->AddInt32(message, field, static_cast<std::int32_t>(number));
+    }
+    return "";
+  }
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_BOOL: {
       const auto word = lowercase(text);
@@ -187,6 +212,14 @@ std::string read_setting(const Message& root, std::string_view field_path) {
   const FieldDescriptor* field = nullptr;
   if (!resolve(message, field_path, field).empty()) return "";
   const auto* reflection = message->GetReflection();
+  if (field->is_repeated()) {
+    std::string text;
+    for (int i = 0; i < reflection->FieldSize(*message, field); ++i)
+      text += (i ? "," : "") + (field->cpp_type() == FieldDescriptor::CPPTYPE_UINT32
+                                    ? std::to_string(reflection->GetRepeatedUInt32(*message, field, i))
+                                    : std::to_string(reflection->GetRepeatedInt32(*message, field, i)));
+    return text;
+  }
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_BOOL: return reflection->GetBool(*message, field) ? "true" : "false";
     case FieldDescriptor::CPPTYPE_INT32: return std::to_string(reflection->GetInt32(*message, field));
