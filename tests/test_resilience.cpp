@@ -448,6 +448,16 @@ TEST(CircuitBreakerScenario, OpensProbesAndClosesAfterRecovery) {
   EXPECT_GT(all.summary["requests"]["by_status"].value("203", 0), 100);
 }
 
+TEST(CircuitBreakerScenario, ABalancerRetriesOnAnotherBackend) {
+  // Until its breaker opens, server-2's 500s reach the clients; retried elsewhere, none does.
+  const auto plain = test::run_scenario("circuit_breaker");
+  EXPECT_GT(plain.summary["requests"]["failed"].get<int>(), 5);
+  const auto retried =
+      test::run_scenario("circuit_breaker", {"lb.retry.max_attempts=3", "lb.retry.retry_on=500", "lb.retry.base_ms=0"});
+  EXPECT_EQ(retried.summary["requests"]["failed"].get<int>(), 0);
+  EXPECT_GE(retried.summary["nodes"]["lb"]["retries"].get<int>(), plain.summary["requests"]["failed"].get<int>());
+}
+
 TEST(CircuitBreakerScenario, AGatewayPoolHasABreakerPerServerAndRoutesTheirTimeouts) {
   const std::vector<std::string> busy{"workload.rate=40", "gateway.per_client.rate=1000", "gateway.per_client.burst=1000",
                                       "stop.duration_s=20"};

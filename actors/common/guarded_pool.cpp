@@ -21,6 +21,15 @@ std::optional<GuardedPool::Pick> GuardedPool::pick(std::uint64_t client_hash, st
   return std::nullopt;
 }
 
+std::optional<GuardedPool::Pick> GuardedPool::pick_other(std::size_t avoid, std::uint64_t client_hash, std::uint64_t key,
+                                                         Rng& rng) {
+  const bool was_tripped = balancer_.backends()[avoid].tripped;
+  balancer_.set_tripped(avoid, true);  // out of the pool for this one pick
+  auto chosen = pick(client_hash, key, rng);
+  balancer_.set_tripped(avoid, was_tripped);
+  return chosen;
+}
+
 bool GuardedPool::tripped() const {
   const auto& backends = balancer_.backends();
   return std::any_of(backends.begin(), backends.end(), [](const Balancer::Backend& b) { return b.healthy && b.tripped; });

@@ -28,6 +28,12 @@ class GuardedPool {
   };
   // A backend for the request whose breaker lets it through; nothing when none can take it.
   std::optional<Pick> pick(std::uint64_t client_hash, std::uint64_t key, Rng& rng);
+  // A backend other than `avoid` (a retry's), or nothing when only `avoid` can take it.
+  std::optional<Pick> pick_other(std::size_t avoid, std::uint64_t client_hash, std::uint64_t key, Rng& rng);
+  // A pick that will not be used: its breaker's permission goes back.
+  void give_back(const Pick& pick) {
+    if (guarded()) breakers_.release(pick.backend, pick.epoch);
+  }
   // Whether some healthy backend is out of the pool only because of its breaker.
   bool tripped() const;
   // The fallback answer when tripped() left nothing to pick, and its note.

@@ -1,6 +1,10 @@
 // Load balancer: forwards each request to a healthy backend picked by its strategy, relays the
 // response back, and answers 503 itself when no backend is healthy. With a breaker per backend,
 // an open breaker takes its backend out of the pool until its probes pass.
+#include <fmt/format.h>
+
+#include <unordered_map>
+
 #include "actors/common/components.hpp"
 #include "actors/common/guarded_pool.hpp"
 #include "actors/common/routing.hpp"
@@ -14,6 +18,7 @@ class LoadBalancer final : public Component {
   LoadBalancer(const v1::Node& spec, NodeIndex index, const Topology& topology)
       : Component(spec, index, topology.seed()),
         pool_(Balancer(spec.load_balancer(), Balancer::backends_for(topology.downstream(index), topology)), 0),
+        retrier_(spec.load_balancer().retry()),
         client_hash_(topology.size(), 0) {
     const auto& clients = topology.clients();
     for (std::size_t i = 0; i < clients.size(); ++i)
@@ -23,33 +28,57 @@ class LoadBalancer final : public Component {
 
   // A breaker per backend, as the parameters say; again after a live change.
   void configure_breakers() {
+    retrier_.reconfigure(spec_.load_balancer().retry());
+    if (retrier_.enabled()) relay_.own_every_call();  // it answers only when no retry follows
     if (!spec_.load_balancer().has_breaker()) return;
     pool_.guard(spec_.load_balancer().breaker());
     relay_.own_every_call();  // to see every backend's answer
+  }
+
+  // Forwards `request` to a backend the pool picks, avoiding `avoid` when another can take it.
+  // Returns false when no backend can (the request is answered then).
+  bool forward(const Event& request, NodeIndex avoid, std::string note, Context& context) {
+    auto& balancer = pool_.balancer();
+    auto chosen = pool_.pick(client_hash_[request.client], request.id, context.rng());
+    if (chosen && balancer.backends()[chosen->backend].node == avoid && balancer.available() > 1) {
+      pool_.give_back(*chosen);
+      chosen = pool_.pick_other(chosen->backend, client_hash_[request.client], request.id, context.rng());
+    }
+    if (!chosen) {
+      ++rejected_;
+      if (pool_.tripped()) {
+        std::string fallback;
+        const auto status = pool_.fallback(request_key(request), fallback);
+        respond(request, status, context);
+        context.decide(Outcome::short_circuited, kNoNode, fallback);
+        return false;
+      }
+      context.decide(Outcome::rejected_no_backend);
+      respond(request, 503, context);
+      return false;
+    }
+    const auto backend = balancer.backends()[chosen->backend].node;
+    balancer.on_sent(chosen->backend);
+    context.decide(Outcome::forwarded, backend, note);
+    relay_.forward(request, backend, context, chosen->epoch);
+    return true;
   }
 
   void handle(const Event& event, Context& context) override {
     if (pool_.handle(event, context)) return;
     auto& balancer = pool_.balancer();
     if (event.kind == EventKind::request) {
-      const auto chosen = pool_.pick(client_hash_[event.client], event.id, context.rng());
-      if (!chosen) {
-        ++rejected_;
-        if (pool_.tripped()) {
-          std::string note;
-          const auto status = pool_.fallback(request_key(event), note);
-          respond(event, status, context);
-          return context.decide(Outcome::short_circuited, kNoNode, note);
-        }
-        context.decide(Outcome::rejected_no_backend);
-        respond(event, 503, context);
-        return;
-      }
-      ++handled_;
-      const auto backend = balancer.backends()[chosen->backend].node;
-      balancer.on_sent(chosen->backend);
-      context.decide(Outcome::forwarded, backend);
-      relay_.forward(event, backend, context, chosen->epoch);
+      if (retrier_.enabled()) retrier_.on_first_attempt(context.now());
+      if (forward(event, kNoNode, "", context)) ++handled_;
+      return;
+    }
+    if (event.kind == EventKind::timer && event.status == kRetryTimer) {
+      const auto found = retrying_.find(static_cast<std::uint64_t>(event.arg));
+      if (found == retrying_.end()) return;
+      const auto& retry = found->second;
+      const std::string note = fmt::format("retries on another backend (attempt {} of {})", retry.attempt,
+                                           retrier_.max_attempts());
+      if (!forward(retry.original, retry.failed_on, note, context)) retrying_.erase(found);
       return;
     }
     if (event.kind == EventKind::message && event.payload && event.payload->op() == v1::Payload::HEALTH) {
@@ -61,8 +90,10 @@ class LoadBalancer final : public Component {
                                 (event.payload->healthy() ? " is up: back in the pool" : " is down: out of the pool"));
     }
     if (auto ended = relay_.end(event)) {
-      Relay::answer(*ended, event, context);
-      return pool_.call_ended(*ended, event, context);
+      pool_.call_ended(*ended, event, context);
+      if (retrier_.enabled() && retry(*ended, event, context)) return;
+      retrying_.erase(retry_key(ended->original));
+      return Relay::answer(*ended, event, context);
     }
     if (event.kind == EventKind::response) {
       if (auto backend = balancer.find(event.src)) balancer.on_answered(*backend, context.now() - event.arg);
@@ -102,15 +133,50 @@ class LoadBalancer final : public Component {
     lb.set_strategy(pool_.balancer().strategy());
     pool_.balancer().snapshot(*lb.mutable_backends());
     pool_.breakers().snapshot(state);
+    if (retrier_.enabled()) retrier_.snapshot(*state.mutable_retries());
   }
 
-  bool rich() const override { return pool_.guarded(); }
+  bool rich() const override { return pool_.guarded() || retrier_.enabled(); }
   std::size_t state_size_hint() const override {
     return pool_.breakers().size() * 32 + 8 * pool_.breakers().cells();
   }
 
  private:
+  // A forward that failed, waiting to be retried on another backend.
+  struct Retrying {
+    Event original;
+    std::uint32_t attempt = 1;
+    Time delay = 0;
+    NodeIndex failed_on = kNoNode;
+  };
+  static std::uint64_t retry_key(const Event& request) { return (std::uint64_t{request.client} << 40) | request.request; }
+
+  // A forward ended: retried when it failed in a way the policy retries and attempts are left.
+  bool retry(const Relay::Ended& ended, const Event& answer, Context& context) {
+    const auto key = retry_key(ended.original);
+    auto& retrying = retrying_.try_emplace(key, Retrying{ended.original}).first->second;
+    Event failure = ended.timed_out ? ended.original : answer;  // what the retry step reads
+    if (ended.timed_out) failure.kind = EventKind::timeout;
+    const auto decision = retry_after_failure(retrier_, failure, ended.timed_out ? 504 : answer.status, retrying.attempt,
+                                              retrying.delay, static_cast<std::int64_t>(key), context);
+    if (!decision.retry) {
+      if (!decision.why.empty()) {
+        Relay::answer(ended, answer, context);
+        context.decide(Outcome::gave_up, ended.backend, decision.why);
+        retrying_.erase(key);
+        return true;
+      }
+      return false;
+    }
+    retrying.failed_on = ended.backend;
+    context.decide(Outcome::retry_scheduled, ended.backend,
+                   context.topology().spec(ended.backend).id() + " " + decision.why);
+    return true;
+  }
+
   GuardedPool pool_;
+  Retrier retrier_;
+  std::unordered_map<std::uint64_t, Retrying> retrying_;  // by client and request
   Relay relay_;
   std::vector<std::uint64_t> client_hash_;
   std::uint64_t handled_ = 0;
@@ -134,13 +200,16 @@ const KindDescription kLoadBalancer{
           if (!balancer.has_choices()) balancer.set_choices(2);
           if (!balancer.has_virtual_nodes()) balancer.set_virtual_nodes(100);
           if (balancer.has_breaker()) fill_defaults(*balancer.mutable_breaker());
+          if (balancer.has_retry()) fill_defaults(*balancer.mutable_retry());
         },
     .check =
         [](NodeChecks& c) {
           if (c.node().load_balancer().has_breaker())
             check_breaker(c, c.node().load_balancer().breaker(), {{"load_balancer"}, {"breaker"}}, "breaker.");
+          if (c.node().load_balancer().has_retry())
+            check_retry(c, c.node().load_balancer().retry(), {{"load_balancer"}, {"retry"}}, "retry.");
         },
-    .settable = {"strategy", "choices", "breaker."},
+    .settable = {"strategy", "choices", "breaker.", "retry."},
 };
 FLOWFRAME_KIND(kLoadBalancer, make_load_balancer);
 
