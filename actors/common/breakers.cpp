@@ -104,6 +104,7 @@ Retrier::Decision retry_after_failure(Retrier& retrier, const Event& ended, std:
   wake.client = ended.client;  // whose request it is, for the frame
   wake.request = ended.request;
   wake.path = ended.path;
+  wake.id = ended.id;
   context.schedule(decision.delay, wake);
   return decision;
 }

@@ -388,7 +388,7 @@ void check_duration(NodeChecks& c, bool has, double ms, const FieldPath& base, c
                     const std::string& prefix, bool above_zero = false) {
   if (has && !((above_zero ? ms > 0 : ms >= 0) && ms <= kDayMs))
     c.problem(place(c, base, {{field}}), prefix + field,
-              std::string(above_zero ? "must be above 0" : "must be 0") + " and at most a day (86400000 ms), got " +
+              std::string(above_zero ? "must be above 0" : "must be from 0") + " to at most a day (86400000 ms), got " +
                   fmt_number(ms));
 }
 

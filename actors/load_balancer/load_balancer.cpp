@@ -35,9 +35,10 @@ class LoadBalancer final : public Component {
     relay_.own_every_call();  // to see every backend's answer
   }
 
-  // Forwards `request` to a backend the pool picks, avoiding `avoid` when another can take it.
-  // Returns false when no backend can (the request is answered then).
-  bool forward(const Event& request, NodeIndex avoid, std::string note, Context& context) {
+  // Forwards `request` to a backend the pool picks: a first attempt, or a retry (attempt > 1) that
+  // avoids `avoid` when another backend can take it. Returns false when no backend can (the request
+  // is answered then).
+  bool forward(const Event& request, std::uint32_t attempt, NodeIndex avoid, Context& context) {
     auto& balancer = pool_.balancer();
     auto chosen = pool_.pick(client_hash_[request.client], request.id, context.rng());
     if (chosen && balancer.backends()[chosen->backend].node == avoid && balancer.available() > 1) {
@@ -45,7 +46,8 @@ class LoadBalancer final : public Component {
       chosen = pool_.pick_other(chosen->backend, client_hash_[request.client], request.id, context.rng());
     }
     if (!chosen) {
-      ++rejected_;
+      if (attempt == 1) ++rejected_;  // a retry's request was counted when it was first forwarded
+      else retrier_.retry_not_sent();
       if (pool_.tripped()) {
         std::string fallback;
         const auto status = pool_.fallback(request_key(request), fallback);
@@ -59,6 +61,13 @@ class LoadBalancer final : public Component {
     }
     const auto backend = balancer.backends()[chosen->backend].node;
     balancer.on_sent(chosen->backend);
+    std::string note;
+    if (attempt > 1)
+      note = fmt::format("{} (attempt {} of {})",
+                         backend == avoid ? "retries on " + context.topology().spec(backend).id() +
+                                                " again: no other backend can take it"
+                                          : std::string("retries on another backend"),
+                         attempt, retrier_.max_attempts());
     context.decide(Outcome::forwarded, backend, note);
     relay_.forward(request, backend, context, chosen->epoch);
     return true;
@@ -69,16 +78,14 @@ class LoadBalancer final : public Component {
     auto& balancer = pool_.balancer();
     if (event.kind == EventKind::request) {
       if (retrier_.enabled()) retrier_.on_first_attempt(context.now());
-      if (forward(event, kNoNode, "", context)) ++handled_;
+      if (forward(event, 1, kNoNode, context)) ++handled_;
       return;
     }
     if (event.kind == EventKind::timer && event.status == kRetryTimer) {
       const auto found = retrying_.find(static_cast<std::uint64_t>(event.arg));
       if (found == retrying_.end()) return;
       const auto& retry = found->second;
-      const std::string note = fmt::format("retries on another backend (attempt {} of {})", retry.attempt,
-                                           retrier_.max_attempts());
-      if (!forward(retry.original, retry.failed_on, note, context)) retrying_.erase(found);
+      if (!forward(retry.original, retry.attempt, retry.failed_on, context)) retrying_.erase(found);
       return;
     }
     if (event.kind == EventKind::message && event.payload && event.payload->op() == v1::Payload::HEALTH) {
