@@ -61,7 +61,7 @@ void resilience_tables(const Inspected& inspected) {
                        v1::BreakerState::State_Name(breaker.state()).c_str());
     std::string detail;
     if (open)
-      detail = "probes at " + format_time(breaker.half_open_at_ns()) + fmt::format(", refused {}", breaker.short_circuited());
+      detail = "probes at " + format_time(breaker.half_open_at_ns()) + fmt::format("; short-circuited {}", breaker.short_circuited());
     else if (half)
       detail = fmt::format("{} probe{} left; probes back: {} ({} failed, {} slow)", breaker.probes_left(),
                            breaker.probes_left() == 1 ? "" : "s", breaker.calls(), breaker.failed(), breaker.slow());
