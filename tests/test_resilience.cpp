@@ -567,6 +567,22 @@ TEST(ResilienceSettings, ChangesDuringARunAreCheckedLikeTheFile) {
   EXPECT_EQ(check_control(request, *service), "");
 }
 
+TEST(ResilienceSettings, ASetValueNamesTheNodeOnce) {
+  try {
+    load_scenario("retry_storm", {"client-2.breaker.failure_rate_threshold=500"});
+    ADD_FAILURE() << "loaded";
+  } catch (const ScenarioError& error) {
+    ASSERT_EQ(error.problems().size(), 1u);
+    EXPECT_NE(error.problems()[0].find("client-2.breaker.failure_rate_threshold"), std::string::npos) << error.problems()[0];
+  }
+  try {
+    load_scenario("retry_storm", {"client.breaker.failure_rate_threshold=500"});
+    ADD_FAILURE() << "loaded";
+  } catch (const ScenarioError& error) {
+    EXPECT_EQ(error.problems().size(), 4u);  // one per client it changed, each named
+  }
+}
+
 TEST(ResilienceSettings, RetryOnIsAListOfStatuses) {
   v1::RetryPolicy policy;
   EXPECT_EQ(apply_setting(policy, "retry_on", "500, 503"), "");

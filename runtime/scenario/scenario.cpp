@@ -124,7 +124,9 @@ class Validator {
 
  private:
   void problem(const std::string& where, const std::string& field, const std::string& message) {
-    problems_.push_back(where + ": " + field + ": " + message);
+    auto text = where + ": " + field + ": " + message;
+    // Members of a group share their written settings: one report for all.
+    if (std::find(problems_.begin(), problems_.end(), text) == problems_.end()) problems_.push_back(std::move(text));
   }
 
   std::string node_field(int i, const char* params, const char* field) const {
@@ -213,7 +215,9 @@ class Validator {
       return v_.at_.at(path);
     }
     void problem(const std::string& where, const std::string& field, const std::string& message) override {
-      v_.problem(where, field, message);
+      // A place without a line (a value from --set) does not say whose it is: name the node.
+      const bool placed = where != v_.at_.at(std::vector<Locator::Step>{});
+      v_.problem(where, placed ? field : node().id() + "." + field, message);
     }
     void distribution(const v1::Distribution& d, const std::string& where, const std::string& field) override {
       v_.check_distribution(d, where, field);
