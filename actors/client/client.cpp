@@ -186,8 +186,14 @@ void Client::attempt_ended(std::uint64_t number, const Event& event, Context& co
   if (decision.retry) return context.decide(Outcome::retry_scheduled, kNoNode, decision.why);
   attempts_.erase(number);
   if (!decision.why.empty()) return conclude(answer, Outcome::gave_up, decision.why, context);
-  conclude(answer, timed_out ? Outcome::timed_out : Outcome::completed,
-           timed_out ? "no answer in time: counted as 504" : "", context);
+  answered(event, context);
+}
+
+void Client::answered(const Event& event, Context& context) {
+  if (event.kind != EventKind::timeout) return conclude(event, Outcome::completed, "", context);
+  Event timed_out = event;
+  timed_out.status = 504;
+  conclude(timed_out, Outcome::timed_out, "no answer in time: counted as 504", context);
 }
 
 void Client::conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context) {
@@ -223,15 +229,13 @@ void Client::handle(const Event& event, Context& context) {
   }
   if (event.kind == EventKind::timeout) {
     valet_.erase(event.request);
-    Event gave_up = event;
-    gave_up.status = 504;
-    conclude(gave_up, Outcome::timed_out, "no answer in time: counted as 504", context);
+    answered(event, context);
   } else if (event.kind == EventKind::response) {
     auto flow = valet_.find(event.request);
     if (flow != valet_.end() && flow->second.token.signature().empty() && event.status == 200)
       return valet_token(event, context);
     if (flow != valet_.end()) valet_.erase(flow);
-    conclude(event, Outcome::completed, "", context);
+    answered(event, context);
   }
 }
 
@@ -261,7 +265,7 @@ void Client::valet_token(const Event& response, Context& context) {
   flow.token = response.payload ? response.payload->token() : v1::UploadToken{};
   if (flow.token.signature().empty()) {
     valet_.erase(response.request);
-    return conclude(response, Outcome::completed, "", context);
+    return answered(response, context);
   }
   if (flow.item->valet->misuse() == v1::ValetUpload::AFTER_EXPIRY) {
     Event wait;

@@ -53,6 +53,8 @@ class Client final : public Component {
   void configure_guards();
   void make_attempt(std::uint64_t request, Context& context);
   void attempt_ended(std::uint64_t request, const Event& event, Context& context);
+  // The final answer to a request, or its timeout (counted as 504).
+  void answered(const Event& event, Context& context);
   // The request's final answer: counted, framed, and its closed-loop user thinks again.
   void conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context);
   std::string describe(const Event& request) const;
