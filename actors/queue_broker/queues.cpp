@@ -1,0 +1,191 @@
+#include "actors/queue_broker/queues.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace flowframe::messaging {
+namespace {
+
+std::vector<std::string> words(const std::string& key) {
+  std::vector<std::string> out;
+  std::string word;
+  for (std::istringstream in(key); std::getline(in, word, '.');) out.push_back(word);
+  if (!key.empty() && key.back() == '.') out.emplace_back();
+  return out;
+}
+
+bool match_from(const std::vector<std::string>& pattern, std::size_t p, const std::vector<std::string>& key, std::size_t k) {
+  if (p == pattern.size()) return k == key.size();
+  if (pattern[p] == "#") {
+    for (std::size_t skip = k; skip <= key.size(); ++skip)  // '#' takes zero or more words
+      if (match_from(pattern, p + 1, key, skip)) return true;
+    return false;
+  }
+  if (k == key.size()) return false;
+  return (pattern[p] == "*" || pattern[p] == key[k]) && match_from(pattern, p + 1, key, k + 1);
+}
+
+}  // namespace
+
+bool topic_matches(const std::string& pattern, const std::string& routing_key) {
+  return match_from(words(pattern), 0, words(routing_key), 0);
+}
+
+void Broker::declare_exchange(const std::string& name, ExchangeType type) { exchanges_[name].type = type; }
+
+void Broker::declare_queue(const std::string& name, QueueSettings settings) { queues_[name].settings = std::move(settings); }
+
+void Broker::bind(const std::string& exchange, const std::string& queue, const std::string& binding_key) {
+  exchanges_.at(exchange).bindings.emplace_back(queue, binding_key);
+}
+
+Routed Broker::publish(const std::string& exchange, Message message, Time now) {
+  Routed routed;
+  message.published = now;
+  const auto found = exchanges_.find(exchange);
+  if (found == exchanges_.end()) return routed;
+  for (const auto& [queue, key] : found->second.bindings) {
+    const bool matches = found->second.type == ExchangeType::fanout   ? true
+                         : found->second.type == ExchangeType::direct ? key == message.routing_key
+                                                                      : topic_matches(key, message.routing_key);
+    if (!matches || std::find(routed.queues.begin(), routed.queues.end(), queue) != routed.queues.end()) continue;
+    enqueue(queues_.at(queue), message, &routed, queue);
+  }
+  return routed;
+}
+
+void Broker::enqueue(Queue& queue, Message message, Routed* routed, const std::string& name) {
+  const auto& settings = queue.settings;
+  if (settings.max_length > 0 && queue.ready.size() >= settings.max_length) {
+    if (settings.overflow == Overflow::reject_publish) {
+      if (routed) routed->refused.push_back(name);
+      return;
+    }
+    Message oldest = queue.ready.front();  // drop-head: the oldest makes room
+    queue.ready.pop_front();
+    ++queue.dropped;
+    if (routed) routed->dropped.push_back(oldest);
+    dead_letter(queue, oldest);
+  }
+  queue.ready.push_back(std::move(message));
+  if (routed) routed->queues.push_back(name);
+}
+
+void Broker::dead_letter(Queue& from, Message message) {
+  ++from.dead_lettered;
+  const auto target = queues_.find(from.settings.dead_letter_queue);
+  if (from.settings.dead_letter_queue.empty() || target == queues_.end() || &target->second == &from) {
+    lost_dead_letters_.push_back(std::move(message));
+    return;
+  }
+  enqueue(target->second, std::move(message), nullptr, from.settings.dead_letter_queue);
+}
+
+Broker::Consumer* Broker::consumer_of(Queue& queue, std::uint32_t node) {
+  for (auto& consumer : queue.consumers)
+    if (consumer.node == node) return &consumer;
+  return nullptr;
+}
+
+void Broker::subscribe(std::uint32_t consumer, const std::string& queue, std::uint32_t prefetch) {
+  auto& q = queues_.at(queue);
+  if (auto* existing = consumer_of(q, consumer)) {
+    existing->prefetch = prefetch;
+    return;
+  }
+  q.consumers.push_back({consumer, prefetch});
+}
+
+std::vector<Delivery> Broker::dispatch(Time now) {
+  expire(now);
+  std::vector<Delivery> deliveries;
+  for (auto& [name, queue] : queues_) {
+    while (!queue.ready.empty() && !queue.consumers.empty()) {
+      // The next consumer in turn with room under its prefetch (0: no limit).
+      Consumer* chosen = nullptr;
+      for (std::size_t k = 0; k < queue.consumers.size() && !chosen; ++k) {
+        auto& candidate = queue.consumers[(queue.next_consumer + k) % queue.consumers.size()];
+        if (candidate.prefetch == 0 || candidate.unacked < candidate.prefetch) {
+          chosen = &candidate;
+          queue.next_consumer = (queue.next_consumer + k + 1) % queue.consumers.size();
+        }
+      }
+      if (!chosen) break;
+      Message message = queue.ready.front();
+      queue.ready.pop_front();
+      const bool redelivered = message.deliveries > 0;
+      ++message.deliveries;
+      ++chosen->unacked;
+      const auto tag = next_tag_++;
+      unacked_.emplace(tag, Unacked{name, chosen->node, message});
+      deliveries.push_back({chosen->node, name, tag, std::move(message), redelivered});
+    }
+  }
+  return deliveries;
+}
+
+bool Broker::ack(std::uint64_t tag) {
+  const auto found = unacked_.find(tag);
+  if (found == unacked_.end()) return false;
+  if (auto* consumer = consumer_of(queues_.at(found->second.queue), found->second.consumer)) --consumer->unacked;
+  unacked_.erase(found);
+  return true;
+}
+
+bool Broker::nack(std::uint64_t tag, bool requeue) {
+  const auto found = unacked_.find(tag);
+  if (found == unacked_.end()) return false;
+  auto unacked = std::move(found->second);
+  unacked_.erase(found);
+  auto& queue = queues_.at(unacked.queue);
+  if (auto* consumer = consumer_of(queue, unacked.consumer)) --consumer->unacked;
+  const auto limit = queue.settings.max_deliveries;
+  if (!requeue || (limit > 0 && unacked.message.deliveries >= limit)) dead_letter(queue, std::move(unacked.message));
+  else queue.ready.push_front(std::move(unacked.message));  // RabbitMQ requeues at its original position: the head
+  return true;
+}
+
+void Broker::consumer_gone(std::uint32_t consumer) {
+  // Highest tags first, each to the head: the oldest delivery ends up first again.
+  for (auto it = unacked_.rbegin(); it != unacked_.rend();) {
+    if (it->second.consumer != consumer) {
+      ++it;
+      continue;
+    }
+    auto& queue = queues_.at(it->second.queue);
+    queue.ready.push_front(it->second.message);
+    it = decltype(it)(unacked_.erase(std::next(it).base()));
+  }
+  for (auto& [name, queue] : queues_)
+    queue.consumers.erase(std::remove_if(queue.consumers.begin(), queue.consumers.end(),
+                                         [&](const Consumer& c) { return c.node == consumer; }),
+                          queue.consumers.end());
+}
+
+std::vector<Message> Broker::expire(Time now) {
+  std::vector<Message> expired;
+  for (auto& [name, queue] : queues_) {
+    const Time ttl = queue.settings.message_ttl;
+    if (ttl <= 0) continue;
+    // Only the head expires (as RabbitMQ does): messages behind it wait their turn.
+    while (!queue.ready.empty() && now - queue.ready.front().published >= ttl) {
+      expired.push_back(queue.ready.front());
+      Message message = queue.ready.front();
+      queue.ready.pop_front();
+      dead_letter(queue, std::move(message));
+    }
+  }
+  return expired;
+}
+
+Broker::QueueView Broker::view(const std::string& name) const {
+  QueueView out;
+  const auto& queue = queues_.at(name);
+  out.ready = queue.ready.size();
+  for (const auto& [tag, unacked] : unacked_) out.unacked += unacked.queue == name;
+  out.dead_lettered = queue.dead_lettered;
+  out.dropped = queue.dropped;
+  return out;
+}
+
+}  // namespace flowframe::messaging

@@ -1,0 +1,119 @@
+#pragma once
+// A RabbitMQ-like broker's routing and queues as plain logic over logical time: exchanges (direct,
+// fanout, topic) bound to queues; competing consumers with a prefetch limit; ack, nack with requeue,
+// reject; delivery counts and the redelivered flag; dead-lettering after N deliveries, on reject or
+// on TTL expiry; a length limit that drops the oldest or rejects the publish. The queue broker
+// component frames what it decides; tests check every rule here directly.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/time.hpp"
+
+namespace flowframe::messaging {
+
+struct Message {
+  std::uint64_t id = 0;
+  std::string routing_key;
+  Time published = 0;
+  std::uint32_t deliveries = 0;  // times handed to a consumer so far
+  bool poison = false;           // consumers fail on it (a message that can never be processed)
+};
+
+enum class ExchangeType { direct, fanout, topic };
+enum class Overflow { drop_head, reject_publish };
+
+struct QueueSettings {
+  std::size_t max_length = 0;      // 0: unbounded
+  Overflow overflow = Overflow::drop_head;
+  Time message_ttl = 0;            // 0: messages never expire
+  std::uint32_t max_deliveries = 0;  // 0: redelivered for ever; else dead-lettered at this count
+  std::string dead_letter_queue;   // "" : dead letters are dropped
+};
+
+// AMQP topic matching: words separated by '.', '*' matches one word, '#' zero or more.
+bool topic_matches(const std::string& pattern, const std::string& routing_key);
+
+struct Delivery {
+  std::uint32_t consumer;
+  std::string queue;
+  std::uint64_t tag;  // unique per broker; the consumer acks with it
+  Message message;
+  bool redelivered;
+};
+
+// Where a message went or why not, for the publishing frame.
+struct Routed {
+  std::vector<std::string> queues;   // enqueued into
+  std::vector<std::string> refused;  // full with reject-publish
+  std::vector<Message> dropped;      // pushed out of full drop-head queues (dead-lettered if they have one)
+};
+
+class Broker {
+ public:
+  void declare_exchange(const std::string& name, ExchangeType type);
+  void declare_queue(const std::string& name, QueueSettings settings);
+  void bind(const std::string& exchange, const std::string& queue, const std::string& binding_key);
+  bool has_exchange(const std::string& name) const { return exchanges_.count(name) != 0; }
+  bool has_queue(const std::string& name) const { return queues_.count(name) != 0; }
+
+  Routed publish(const std::string& exchange, Message message, Time now);
+  void subscribe(std::uint32_t consumer, const std::string& queue, std::uint32_t prefetch);
+  // Hands ready messages to consumers with room under their prefetch, round robin per queue.
+  std::vector<Delivery> dispatch(Time now);
+  // Outcomes of a delivery; false for a tag it does not know (acked already, or its consumer gone).
+  bool ack(std::uint64_t tag);
+  // Requeued at the head (redelivered) unless it reached max_deliveries; then dead-lettered.
+  bool nack(std::uint64_t tag, bool requeue);
+  // A consumer died or left: its unacked messages go back to the head of their queues.
+  void consumer_gone(std::uint32_t consumer);
+  // Messages past their TTL leave for their dead-letter queue.
+  std::vector<Message> expire(Time now);
+
+  struct QueueView {
+    std::size_t ready = 0;
+    std::size_t unacked = 0;
+    std::uint64_t dead_lettered = 0;
+    std::uint64_t dropped = 0;
+  };
+  QueueView view(const std::string& queue) const;
+  const std::vector<Message>& dead_letters_dropped() const { return lost_dead_letters_; }
+
+ private:
+  struct Consumer {
+    std::uint32_t node;
+    std::uint32_t prefetch;
+    std::uint32_t unacked = 0;
+  };
+  struct Queue {
+    QueueSettings settings;
+    std::deque<Message> ready;
+    std::vector<Consumer> consumers;
+    std::size_t next_consumer = 0;
+    std::uint64_t dead_lettered = 0;
+    std::uint64_t dropped = 0;
+  };
+  struct Exchange {
+    ExchangeType type;
+    std::vector<std::pair<std::string, std::string>> bindings;  // queue, binding key
+  };
+  struct Unacked {
+    std::string queue;
+    std::uint32_t consumer;
+    Message message;
+  };
+  void enqueue(Queue& queue, Message message, Routed* routed, const std::string& name);
+  void dead_letter(Queue& from, Message message);
+  Consumer* consumer_of(Queue& queue, std::uint32_t node);
+
+  std::map<std::string, Exchange> exchanges_;
+  std::map<std::string, Queue> queues_;
+  std::map<std::uint64_t, Unacked> unacked_;  // by delivery tag
+  std::uint64_t next_tag_ = 1;
+  std::vector<Message> lost_dead_letters_;  // dead letters of queues without a dead-letter queue
+};
+
+}  // namespace flowframe::messaging
