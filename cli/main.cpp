@@ -14,6 +14,7 @@
 
 #include "actors/common/components.hpp"
 #include "runtime/lab/experiment.hpp"
+#include "runtime/check/invariants.hpp"
 #include "runtime/framelog/frame_log.hpp"
 #include "runtime/framelog/frame_text.hpp"
 #include "runtime/live/live.hpp"
@@ -143,6 +144,23 @@ int inspect(const std::string& path, bool json, std::uint64_t from, std::uint64_
   std::uint64_t printed = 0;
   print_chunks(reader, text, next_chunk, json, from, count, printed);
   return report_health(reader, path);
+}
+
+int check(const std::string& path, bool json) {
+  FrameLogReader reader(path);
+  const auto report = check_log(reader);
+  if (json) {
+    nlohmann::ordered_json out;
+    out["ok"] = report.ok();
+    for (const auto& invariant : report.invariants)
+      out["invariants"].push_back({{"name", invariant.name}, {"holds", invariant.holds}, {"detail", invariant.detail}});
+    out["figures"] = report.figures;
+    out["log_problems"] = report.log_problems;
+    std::cout << out.dump(2) << '\n';
+  } else {
+    std::cout << format_report(report);
+  }
+  return report.ok() ? 0 : 1;
 }
 
 // Where a live stream lands while we read it; removed afterwards.
@@ -318,6 +336,12 @@ int main(int argc, char** argv) {
   inspect_cmd->add_option("--from", from, "First frame to print");
   inspect_cmd->add_option("--count", count, "How many frames to print");
 
+  std::string check_path;
+  bool check_json = false;
+  auto* check_cmd = app.add_subcommand("check", "Check a frame log against the invariants every run must keep (exit 1 if one fails)");
+  check_cmd->add_option("log", check_path, "A .ffl file")->required()->check(CLI::ExistingFile);
+  check_cmd->add_flag("--json", check_json, "The report as JSON");
+
   BenchArgs bench_args;
   auto* bench_cmd = app.add_subcommand("bench", "Run a scenario over a grid of settings and seeds; report with confidence intervals");
   bench_cmd->add_option("scenario", bench_args.scenario, "Built-in scenario name or .textproto file")->required();
@@ -362,6 +386,7 @@ int main(int argc, char** argv) {
       const bool address = !std::filesystem::exists(log_path) && log_path.find(':') != std::string::npos;
       return address ? inspect_live(log_path, json, from, count) : inspect(log_path, json, from, count);
     }
+    if (*check_cmd) return check(check_path, check_json);
     if (*control_cmd) return control(control_address, control_words);
     if (*bench_cmd) return bench(bench_args);
     if (*share_cmd) {

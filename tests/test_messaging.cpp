@@ -3,17 +3,21 @@
 #include <gtest/gtest.h>
 
 #include "actors/queue_broker/queues.hpp"
+#include "runtime/check/invariants.hpp"
+#include "support.hpp"
 
 namespace flowframe::messaging {
 namespace {
 
 Message message(std::uint64_t id, const std::string& key = "task", bool poison = false) {
   Message m;
-  m.id = id;
+  m.request = id;  // the broker numbers each queue's copy itself
   m.routing_key = key;
   m.poison = poison;
   return m;
 }
+
+std::size_t ready(const Broker& broker, const std::string& queue) { return broker.queues().at(queue).ready.size(); }
 
 TEST(Queues, TopicMatchingFollowsAmqp) {
   EXPECT_TRUE(topic_matches("orders.*", "orders.created"));
@@ -39,7 +43,9 @@ TEST(Queues, ExchangesRouteByType) {
   broker.bind("topic", "a", "orders.*");
   broker.bind("topic", "b", "#.eu");
   EXPECT_EQ(broker.publish("direct", message(1, "red"), 0).queues, std::vector<std::string>{"a"});
-  EXPECT_EQ(broker.publish("fanout", message(2), 0).queues, (std::vector<std::string>{"a", "b"}));
+  const auto fanned = broker.publish("fanout", message(2), 0);
+  EXPECT_EQ(fanned.queues, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(fanned.ids, (std::vector<std::uint64_t>{2, 3}));  // each queue's copy has its own number
   EXPECT_EQ(broker.publish("topic", message(3, "orders.eu"), 0).queues, (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(broker.publish("topic", message(4, "users.us"), 0).queues.empty());  // unroutable: dropped
   EXPECT_TRUE(broker.publish("nosuch", message(5), 0).queues.empty());
@@ -53,16 +59,16 @@ TEST(Queues, CompetingConsumersRespectTheirPrefetch) {
   broker.subscribe(1, "q", 2);
   broker.subscribe(2, "q", 1);
   for (std::uint64_t i = 1; i <= 5; ++i) broker.publish("x", message(i), 0);
-  const auto first = broker.dispatch(0);
+  const auto first = broker.dispatch();
   ASSERT_EQ(first.size(), 3u);  // 2 + 1 in flight; 2 wait
   EXPECT_EQ(first[0].consumer, 1u);
   EXPECT_EQ(first[1].consumer, 2u);
   EXPECT_EQ(first[2].consumer, 1u);
-  EXPECT_EQ(broker.view("q").ready, 2u);
-  EXPECT_EQ(broker.view("q").unacked, 3u);
+  EXPECT_EQ(ready(broker, "q"), 2u);
+  EXPECT_EQ(broker.unacked_in("q"), 3u);
   EXPECT_TRUE(broker.ack(first[1].tag));
   EXPECT_FALSE(broker.ack(first[1].tag));  // twice: unknown
-  const auto next = broker.dispatch(0);
+  const auto next = broker.dispatch();
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(next[0].consumer, 2u);
   EXPECT_EQ(next[0].message.id, 4u);  // in order
@@ -77,22 +83,22 @@ TEST(Queues, APoisonMessageIsDeadLetteredAfterItsDeliveries) {
   broker.subscribe(1, "q", 1);
   broker.publish("x", message(7, "task", true), 0);
   for (int delivery = 1; delivery <= 3; ++delivery) {
-    const auto got = broker.dispatch(0);
+    const auto got = broker.dispatch();
     ASSERT_EQ(got.size(), 1u) << delivery;
     EXPECT_EQ(got[0].message.deliveries, static_cast<std::uint32_t>(delivery));
     EXPECT_EQ(got[0].redelivered, delivery > 1);
-    EXPECT_TRUE(broker.nack(got[0].tag, true));
+    EXPECT_EQ(broker.nack(got[0].tag, true), delivery < 3 ? Settled::requeued : Settled::dead_lettered);
   }
-  EXPECT_TRUE(broker.dispatch(0).empty());
-  EXPECT_EQ(broker.view("q").ready, 0u);
-  EXPECT_EQ(broker.view("q").dead_lettered, 1u);
-  EXPECT_EQ(broker.view("dlq").ready, 1u);
+  EXPECT_TRUE(broker.dispatch().empty());
+  EXPECT_EQ(ready(broker, "q"), 0u);
+  EXPECT_EQ(broker.queues().at("q").counts.dead_lettered, 1u);
+  EXPECT_EQ(ready(broker, "dlq"), 1u);
   // Reject (no requeue) dead-letters at once.
   broker.publish("x", message(8), 0);
-  const auto got = broker.dispatch(0);
+  const auto got = broker.dispatch();
   ASSERT_EQ(got.size(), 1u);
   broker.nack(got[0].tag, false);
-  EXPECT_EQ(broker.view("dlq").ready, 2u);
+  EXPECT_EQ(ready(broker, "dlq"), 2u);
 }
 
 TEST(Queues, AGoneConsumersMessagesAreRedeliveredToTheOthers) {
@@ -102,15 +108,38 @@ TEST(Queues, AGoneConsumersMessagesAreRedeliveredToTheOthers) {
   broker.bind("x", "q", "");
   broker.subscribe(1, "q", 2);
   for (std::uint64_t i = 1; i <= 2; ++i) broker.publish("x", message(i), 0);
-  ASSERT_EQ(broker.dispatch(0).size(), 2u);
+  ASSERT_EQ(broker.dispatch().size(), 2u);
   broker.subscribe(2, "q", 5);
-  broker.consumer_gone(1);
-  const auto again = broker.dispatch(0);
+  const auto returned = broker.consumer_gone(1);
+  ASSERT_EQ(returned.size(), 2u);
+  EXPECT_EQ(returned[0].message.id, 1u);
+  EXPECT_EQ(returned[0].fate, Settled::requeued);
+  const auto again = broker.dispatch();
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[0].consumer, 2u);
   EXPECT_EQ(again[0].message.id, 1u);  // the oldest first again
   EXPECT_TRUE(again[0].redelivered);
   EXPECT_EQ(again[1].message.id, 2u);
+}
+
+TEST(Queues, AMessageAGoneConsumerHeldAtItsLastDeliveryIsDeadLettered) {
+  Broker broker;
+  broker.declare_exchange("x", ExchangeType::fanout);
+  broker.declare_queue("dlq", {});
+  broker.declare_queue("q", QueueSettings{.max_deliveries = 2, .dead_letter_queue = "dlq"});
+  broker.bind("x", "q", "");
+  broker.publish("x", message(1), 0);
+  for (std::uint32_t consumer = 1; consumer <= 2; ++consumer) {
+    broker.subscribe(consumer, "q", 1);
+    ASSERT_EQ(broker.dispatch().size(), 1u);
+    const auto returned = broker.consumer_gone(consumer);  // crashed mid-message
+    ASSERT_EQ(returned.size(), 1u);
+    EXPECT_EQ(returned[0].fate, consumer < 2 ? Settled::requeued : Settled::dead_lettered);
+  }
+  EXPECT_EQ(ready(broker, "q"), 0u);
+  ASSERT_EQ(ready(broker, "dlq"), 1u);
+  EXPECT_EQ(broker.queues().at("dlq").ready.front().deliveries, 0u);  // starts afresh there
+  EXPECT_FALSE(broker.subscribed(1));
 }
 
 TEST(Queues, TtlAndLengthLimits) {
@@ -126,15 +155,151 @@ TEST(Queues, TtlAndLengthLimits) {
     if (i == 3) {
       EXPECT_EQ(routed.refused, std::vector<std::string>{"reject"});
       ASSERT_EQ(routed.dropped.size(), 1u);
-      EXPECT_EQ(routed.dropped[0].id, 1u);  // the oldest leaves the drop-head queue
+      EXPECT_EQ(routed.dropped[0].message.request, 1u);
+      EXPECT_EQ(routed.dropped[0].queue, "head");  // the oldest leaves the drop-head queue
     }
   }
-  EXPECT_EQ(broker.view("head").ready, 2u);
-  EXPECT_EQ(broker.view("reject").ready, 2u);
+  EXPECT_EQ(ready(broker, "head"), 2u);
+  EXPECT_EQ(ready(broker, "reject"), 2u);
+  EXPECT_EQ(broker.next_expiry(), 101);
+  EXPECT_EQ(broker.expire(100).size(), 0u);
   EXPECT_EQ(broker.expire(101).size(), 1u);  // message 1 published at 1: 100 ns later it is gone
-  EXPECT_EQ(broker.view("ttl").ready, 2u);
-  EXPECT_EQ(broker.view("dlq").ready, 1u);
+  EXPECT_EQ(ready(broker, "ttl"), 2u);
+  EXPECT_EQ(ready(broker, "dlq"), 1u);
 }
 
 }  // namespace
 }  // namespace flowframe::messaging
+
+// ---- the queue broker and consumer kinds, run ----
+
+namespace flowframe {
+namespace {
+
+struct Recorded {
+  test::Run run;
+  std::vector<FrameView> frames;
+  CheckReport report;
+};
+
+// The built-in work_queue scenario with `extra` appended (events), recorded and checked.
+Recorded record_work_queue(const std::string& extra = "", const std::vector<std::string>& overrides = {}) {
+  std::string text;
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == "work_queue") text = builtin.text;
+  test::TempPath scenario(".textproto"), log(".ffl");
+  test::write_file(scenario.str(), text + extra);
+  RunOptions options;
+  options.out_path = log.str();
+  Recorded recorded{test::run_scenario(scenario.str(), overrides, options), {}, {}};
+  recorded.frames = test::read_frames(log.str());
+  FrameLogReader reader(log.str());
+  recorded.report = check_log(reader);
+  return recorded;
+}
+
+std::uint64_t figure(const Recorded& r, const char* name) { return r.report.figures["broker"][name].get<std::uint64_t>(); }
+
+TEST(WorkQueue, ThePoisonMessageIsDeliveredThreeTimesThenDeadLettered) {
+  const auto r = record_work_queue();
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  std::uint64_t poison = 0;
+  std::vector<std::string> deliveries, dead;
+  for (const auto& view : r.frames)
+    if (view.frame.outcome() == v1::Frame::NACKED) poison = view.frame.id();
+  for (const auto& view : r.frames) {
+    const auto& f = view.frame;
+    if (f.id() == poison && f.kind() == v1::Frame::MESSAGE && f.src() == 2) deliveries.push_back(f.note());
+    if (f.outcome() == v1::Frame::DEAD_LETTERED) dead.push_back(f.note());
+  }
+  ASSERT_NE(poison, 0u);
+  ASSERT_EQ(deliveries.size(), 3u);
+  EXPECT_NE(deliveries[2].find("delivery 3, redelivered"), std::string::npos) << deliveries[2];
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_NE(dead[0].find("delivered 3 times: to tasks.dead"), std::string::npos) << dead[0];
+  const auto& tasks = r.run.summary["nodes"]["broker"]["queues"];
+  EXPECT_EQ(tasks["tasks"]["dead_lettered"], 1);
+  EXPECT_EQ(tasks["tasks.dead"]["ready"], 1);  // it rests in the dead-letter queue
+  EXPECT_EQ(figure(r, "max_deliveries"), 3u);
+}
+
+TEST(WorkQueue, ACrashedWorkersMessagesGoToTheOthers) {
+  const auto r = record_work_queue();
+  // worker-2 crashed at 5 s holding messages it never acknowledged; once the broker gave up on it,
+  // each came back to the head of the queue and was delivered to another worker.
+  std::vector<std::uint64_t> returned;
+  Time gone_at = 0;
+  for (const auto& view : r.frames) {
+    const auto& f = view.frame;
+    if (f.outcome() == v1::Frame::CONSUMER_GONE) gone_at = view.time;
+    if (f.outcome() == v1::Frame::REQUEUED && f.kind() == v1::Frame::TIMER) returned.push_back(f.id());
+  }
+  EXPECT_GE(gone_at, from_seconds(5) + from_millis(1500));  // its last heartbeat + the timeout
+  EXPECT_LE(gone_at, from_seconds(5) + from_millis(2000));  // ... noticed within a sweep
+  ASSERT_FALSE(returned.empty());
+  for (const auto id : returned) {
+    std::vector<std::uint32_t> delivered_to;
+    for (const auto& view : r.frames)
+      if (view.frame.id() == id && view.frame.kind() == v1::Frame::MESSAGE && view.frame.src() == 2)
+        delivered_to.push_back(view.frame.dst());
+    ASSERT_EQ(delivered_to.size(), 2u) << "message " << id;
+    EXPECT_NE(delivered_to[1], delivered_to[0]);
+  }
+  EXPECT_EQ(figure(r, "consumers_gone"), 1u);
+  EXPECT_EQ(figure(r, "redeliveries"), returned.size() + 2);  // plus the poison message's two
+  EXPECT_EQ(figure(r, "acked") + figure(r, "dead_lettered"), figure(r, "messages"));
+}
+
+TEST(WorkQueue, AWorkerPausedPastTheTimeoutProcessesTwiceAndEveryDuplicateIsCounted) {
+  // A 3 s pause looks like death to the broker: the worker's messages go to the others, and when
+  // it wakes it still processes them. The database already has those rows: 409, a duplicate.
+  const auto r = record_work_queue(R"(events { at_s: 3 node: "worker-1" fault { pause_s: 3 } })");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  std::uint64_t counted_by_workers = 0;
+  for (const char* worker : {"worker-1", "worker-2", "worker-3"})
+    counted_by_workers += r.run.summary["nodes"][worker].value("duplicates", std::uint64_t{0});
+  EXPECT_GT(figure(r, "duplicates"), 0u);
+  EXPECT_EQ(figure(r, "duplicates"), counted_by_workers);
+  EXPECT_GT(figure(r, "late_acks"), 0u);  // its acks came for deliveries the broker had taken back
+  EXPECT_EQ(figure(r, "acked") + figure(r, "dead_lettered"), figure(r, "messages"));
+}
+
+TEST(WorkQueue, ABrokerWithoutConsumersKeepsItsMessagesAndSaysSo) {
+  const auto r = record_work_queue(R"(events { at_s: 1 node: "worker-1" fault { crash: true } }
+events { at_s: 1 node: "worker-3" fault { crash: true } }
+)");
+  // worker-2 crashes at 5 s too and comes back at 9 s: the backlog drains then.
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  EXPECT_GT(r.run.summary["nodes"]["broker"]["queues"]["tasks"]["max_ready"].get<std::uint64_t>(), 50u);
+}
+
+TEST(MessageCheck, CatchesALostMessageAndADeliveryOverTheLimit) {
+  test::TempPath log(".ffl");
+  RunOptions options;
+  options.out_path = log.str();
+  test::run_scenario("work_queue", {"workload.rate=5", "stop.duration_s=1"}, options);
+  FrameLogReader reader(log.str());
+  MessageLedger ledger(reader.header());
+  const auto frames = test::read_frames(log.str());
+  for (const auto& view : frames) {
+    if (view.frame.outcome() == v1::Frame::ACKED && view.frame.id() == 2) continue;  // as if message 2 vanished
+    ledger.feed(view);
+  }
+  for (int extra = 0; extra < 3; ++extra)
+    for (const auto& view : frames)
+      if (view.frame.kind() == v1::Frame::MESSAGE && view.frame.src() == 2 && view.frame.id() == 1) {
+        ledger.feed(view);  // message 1 delivered four times in all
+        break;
+      }
+  const auto report = ledger.report();
+  ASSERT_EQ(report.invariants.size(), 3u);
+  EXPECT_FALSE(report.invariants[0].holds);
+  EXPECT_NE(report.invariants[0].detail.find("messages 2"), std::string::npos) << report.invariants[0].detail;
+  EXPECT_FALSE(report.invariants[1].holds);
+  EXPECT_NE(report.invariants[1].detail.find("message 1 delivered 4 times from tasks (limit 3)"), std::string::npos)
+      << report.invariants[1].detail;
+  EXPECT_TRUE(report.invariants[2].holds);
+}
+
+}  // namespace
+}  // namespace flowframe

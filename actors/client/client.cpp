@@ -133,14 +133,31 @@ Event Client::new_request(std::uint32_t path, std::uint64_t id, Context& context
   return request;
 }
 
+// A publishing client's message: its exchange, its routing key with the request's id, poison or not.
+std::shared_ptr<const v1::Payload> Client::publication(const Event& request, bool poison) const {
+  const auto& publish = spec_.client().publish();
+  auto payload = std::make_shared<v1::Payload>();
+  payload->set_op(v1::Payload::PUBLISH);
+  payload->set_exchange(publish.exchange());
+  std::string key = publish.routing_key();
+  if (const auto at = key.find("{id}"); at != std::string::npos) key.replace(at, 4, std::to_string(request.id));
+  payload->set_routing_key(std::move(key));
+  payload->set_poison(poison || (publish.poison_every() > 0 && request.request % publish.poison_every() == 0));
+  return payload;
+}
+
 std::string Client::describe(const Event& request) const {
   std::string name = topology_->paths()[request.path];
   if (const auto at = name.find("{id}"); at != std::string::npos) name.replace(at, 4, std::to_string(request.id));
+  if (request.payload && request.payload->op() == v1::Payload::PUBLISH)
+    name += fmt::format(" (publishes to {} as '{}'{})", request.payload->exchange(), request.payload->routing_key(),
+                        request.payload->poison() ? ", poison" : "");
   return name;
 }
 
-void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context) {
-  const Event request = new_request(path, id, context);
+void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context, bool poison) {
+  Event request = new_request(path, id, context);
+  if (spec_.client().has_publish()) request.payload = publication(request, poison);
   if (!guarded_) {
     context.call(target_, request);
     return context.decide(Outcome::delegated, target_, "sends " + describe(request));
@@ -216,7 +233,7 @@ void Client::handle(const Event& event, Context& context) {
     if (event.arg >= kScripted) {
       const auto& item = *script_[static_cast<std::size_t>(event.arg - kScripted)];
       if (item.valet) return start_valet(item, context);
-      return send_request(item.path, item.id, context);
+      return send_request(item.path, item.id, context, item.poison);
     }
     if (generated_ >= quota_ || context.now() >= stop_at_)
       return context.decide(Outcome::none, kNoNode, "stops sending: the workload is done");
@@ -409,6 +426,9 @@ const KindDescription kClient{
           if (client.has_retry())
             check_retry(c, client.retry(), {{"client"}, {"retry"}}, "retry.");
           if (client.has_breaker()) check_breaker(c, client.breaker(), {{"client"}, {"breaker"}}, "breaker.");
+          if (client.has_publish() && client.publish().exchange().empty())
+            c.problem(c.at({{"client"}, {"publish"}, {"exchange"}}), "client.publish.exchange",
+                      "missing: name the broker's exchange it publishes to");
         },
     .settable = {"burst", "retry.", "breaker."},
     .commands = {{v1::ControlRequest::kBurst, nullptr},

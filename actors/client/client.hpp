@@ -36,7 +36,7 @@ class Client final : public Component {
   void schedule_tick(Time delay, Context& context);
   std::uint32_t pick_path(Context& context);
   Event new_request(std::uint32_t path, std::uint64_t id, Context& context);
-  void send_request(std::uint32_t path, std::uint64_t id, Context& context);
+  void send_request(std::uint32_t path, std::uint64_t id, Context& context, bool poison = false);
   void start_valet(const Topology::Scripted& item, Context& context);
   std::string start_live_upload(const std::string& misuse, Context& context);
   void valet_token(const Event& response, Context& context);
@@ -57,6 +57,7 @@ class Client final : public Component {
   void answered(const Event& event, Context& context);
   // The request's final answer: counted, framed, and its closed-loop user thinks again.
   void conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context);
+  std::shared_ptr<const v1::Payload> publication(const Event& request, bool poison) const;
   std::string describe(const Event& request) const;
 
   // A valet-key flow under way: its script entry and, once issued, the token.

@@ -11,13 +11,6 @@
 namespace flowframe {
 namespace {
 
-std::string duration_text(Time t) {
-  if (t <= 1) return "at once";
-  if (t < kNanosPerMilli) return fmt::format("{} ns", t);
-  if (t < 10 * kNanosPerSecond) return fmt_number(std::round(to_millis(t) * 10) / 10) + " ms";
-  return fmt_number(std::round(to_seconds(t) * 100) / 100) + " s";
-}
-
 std::string rate_text(double percent) { return fmt_number(std::round(percent * 10) / 10) + " %"; }
 
 }  // namespace

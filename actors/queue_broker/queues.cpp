@@ -49,7 +49,12 @@ Routed Broker::publish(const std::string& exchange, Message message, Time now) {
                          : found->second.type == ExchangeType::direct ? key == message.routing_key
                                                                       : topic_matches(key, message.routing_key);
     if (!matches || std::find(routed.queues.begin(), routed.queues.end(), queue) != routed.queues.end()) continue;
-    enqueue(queues_.at(queue), message, &routed, queue);
+    Message copy = message;
+    copy.id = ++next_id_;
+    const auto before = routed.queues.size();
+    enqueue(queues_.at(queue), std::move(copy), &routed, queue);
+    if (routed.queues.size() > before) routed.ids.push_back(next_id_);
+    else --next_id_;  // refused: no copy
   }
   return routed;
 }
@@ -58,26 +63,28 @@ void Broker::enqueue(Queue& queue, Message message, Routed* routed, const std::s
   const auto& settings = queue.settings;
   if (settings.max_length > 0 && queue.ready.size() >= settings.max_length) {
     if (settings.overflow == Overflow::reject_publish) {
+      ++queue.counts.refused;
       if (routed) routed->refused.push_back(name);
       return;
     }
     Message oldest = queue.ready.front();  // drop-head: the oldest makes room
     queue.ready.pop_front();
-    ++queue.dropped;
-    if (routed) routed->dropped.push_back(oldest);
+    ++queue.counts.dropped;
+    if (routed) routed->dropped.push_back({name, oldest});
     dead_letter(queue, oldest);
   }
   queue.ready.push_back(std::move(message));
+  ++queue.counts.published;
+  queue.counts.max_ready = std::max(queue.counts.max_ready, queue.ready.size());
   if (routed) routed->queues.push_back(name);
 }
 
 void Broker::dead_letter(Queue& from, Message message) {
-  ++from.dead_lettered;
+  ++from.counts.dead_lettered;
   const auto target = queues_.find(from.settings.dead_letter_queue);
-  if (from.settings.dead_letter_queue.empty() || target == queues_.end() || &target->second == &from) {
-    lost_dead_letters_.push_back(std::move(message));
-    return;
-  }
+  if (target == queues_.end() || &target->second == &from) return;  // discarded
+  // A dead letter starts afresh in its new queue, as RabbitMQ republishes it.
+  message.deliveries = 0;
   enqueue(target->second, std::move(message), nullptr, from.settings.dead_letter_queue);
 }
 
@@ -96,8 +103,22 @@ void Broker::subscribe(std::uint32_t consumer, const std::string& queue, std::ui
   q.consumers.push_back({consumer, prefetch});
 }
 
-std::vector<Delivery> Broker::dispatch(Time now) {
-  expire(now);
+bool Broker::subscribed(std::uint32_t consumer) const {
+  for (const auto& [name, queue] : queues_)
+    for (const auto& c : queue.consumers)
+      if (c.node == consumer) return true;
+  return false;
+}
+
+std::uint32_t Broker::prefetch_of(std::uint32_t consumer, const std::string& queue) const {
+  const auto found = queues_.find(queue);
+  if (found == queues_.end()) return 0;
+  for (const auto& c : found->second.consumers)
+    if (c.node == consumer) return c.prefetch;
+  return 0;
+}
+
+std::vector<Delivery> Broker::dispatch() {
   std::vector<Delivery> deliveries;
   for (auto& [name, queue] : queues_) {
     while (!queue.ready.empty() && !queue.consumers.empty()) {
@@ -116,6 +137,8 @@ std::vector<Delivery> Broker::dispatch(Time now) {
       const bool redelivered = message.deliveries > 0;
       ++message.deliveries;
       ++chosen->unacked;
+      ++queue.counts.delivered;
+      queue.counts.redelivered += redelivered;
       const auto tag = next_tag_++;
       unacked_.emplace(tag, Unacked{name, chosen->node, message});
       deliveries.push_back({chosen->node, name, tag, std::move(message), redelivered});
@@ -127,65 +150,86 @@ std::vector<Delivery> Broker::dispatch(Time now) {
 bool Broker::ack(std::uint64_t tag) {
   const auto found = unacked_.find(tag);
   if (found == unacked_.end()) return false;
-  if (auto* consumer = consumer_of(queues_.at(found->second.queue), found->second.consumer)) --consumer->unacked;
+  auto& queue = queues_.at(found->second.queue);
+  if (auto* consumer = consumer_of(queue, found->second.consumer)) --consumer->unacked;
+  ++queue.counts.acked;
   unacked_.erase(found);
   return true;
 }
 
-bool Broker::nack(std::uint64_t tag, bool requeue) {
-  const auto found = unacked_.find(tag);
-  if (found == unacked_.end()) return false;
-  auto unacked = std::move(found->second);
-  unacked_.erase(found);
+Settled Broker::give_back(Unacked unacked, bool requeue) {
   auto& queue = queues_.at(unacked.queue);
   if (auto* consumer = consumer_of(queue, unacked.consumer)) --consumer->unacked;
   const auto limit = queue.settings.max_deliveries;
-  if (!requeue || (limit > 0 && unacked.message.deliveries >= limit)) dead_letter(queue, std::move(unacked.message));
-  else queue.ready.push_front(std::move(unacked.message));  // RabbitMQ requeues at its original position: the head
-  return true;
+  if (!requeue || (limit > 0 && unacked.message.deliveries >= limit)) {
+    dead_letter(queue, std::move(unacked.message));
+    return Settled::dead_lettered;
+  }
+  queue.ready.push_front(std::move(unacked.message));  // RabbitMQ requeues at its original position: the head
+  queue.counts.max_ready = std::max(queue.counts.max_ready, queue.ready.size());
+  return Settled::requeued;
 }
 
-void Broker::consumer_gone(std::uint32_t consumer) {
+Settled Broker::nack(std::uint64_t tag, bool requeue) {
+  const auto found = unacked_.find(tag);
+  if (found == unacked_.end()) return Settled::unknown;
+  auto unacked = std::move(found->second);
+  unacked_.erase(found);
+  return give_back(std::move(unacked), requeue);
+}
+
+std::vector<Left> Broker::consumer_gone(std::uint32_t consumer) {
+  std::vector<Left> returned;
   // Highest tags first, each to the head: the oldest delivery ends up first again.
   for (auto it = unacked_.rbegin(); it != unacked_.rend();) {
     if (it->second.consumer != consumer) {
       ++it;
       continue;
     }
-    auto& queue = queues_.at(it->second.queue);
-    queue.ready.push_front(it->second.message);
+    auto unacked = std::move(it->second);
     it = decltype(it)(unacked_.erase(std::next(it).base()));
+    Left left{unacked.queue, unacked.message};
+    left.fate = give_back(std::move(unacked), true);
+    returned.insert(returned.begin(), std::move(left));
   }
-  for (auto& [name, queue] : queues_)
+  for (auto& [name, queue] : queues_) {
     queue.consumers.erase(std::remove_if(queue.consumers.begin(), queue.consumers.end(),
                                          [&](const Consumer& c) { return c.node == consumer; }),
                           queue.consumers.end());
+    if (queue.next_consumer >= queue.consumers.size()) queue.next_consumer = 0;
+  }
+  return returned;
 }
 
-std::vector<Message> Broker::expire(Time now) {
-  std::vector<Message> expired;
+std::vector<Left> Broker::expire(Time now) {
+  std::vector<Left> expired;
   for (auto& [name, queue] : queues_) {
     const Time ttl = queue.settings.message_ttl;
     if (ttl <= 0) continue;
     // Only the head expires (as RabbitMQ does): messages behind it wait their turn.
     while (!queue.ready.empty() && now - queue.ready.front().published >= ttl) {
-      expired.push_back(queue.ready.front());
       Message message = queue.ready.front();
       queue.ready.pop_front();
+      ++queue.counts.expired;
+      expired.push_back({name, message});
       dead_letter(queue, std::move(message));
     }
   }
   return expired;
 }
 
-Broker::QueueView Broker::view(const std::string& name) const {
-  QueueView out;
-  const auto& queue = queues_.at(name);
-  out.ready = queue.ready.size();
-  for (const auto& [tag, unacked] : unacked_) out.unacked += unacked.queue == name;
-  out.dead_lettered = queue.dead_lettered;
-  out.dropped = queue.dropped;
-  return out;
+Time Broker::next_expiry() const {
+  Time next = kTimeNever;
+  for (const auto& [name, queue] : queues_)
+    if (queue.settings.message_ttl > 0 && !queue.ready.empty())
+      next = std::min(next, queue.ready.front().published + queue.settings.message_ttl);
+  return next;
+}
+
+std::size_t Broker::unacked_in(const std::string& name) const {
+  std::size_t count = 0;
+  for (const auto& [tag, unacked] : unacked_) count += unacked.queue == name;
+  return count;
 }
 
 }  // namespace flowframe::messaging

@@ -21,6 +21,10 @@ struct Message {
   Time published = 0;
   std::uint32_t deliveries = 0;  // times handed to a consumer so far
   bool poison = false;           // consumers fail on it (a message that can never be processed)
+  // Who published it, carried along so every hop of the message shows whose it is.
+  std::uint32_t publisher = 0;
+  std::uint64_t request = 0;
+  std::uint32_t path = 0;
 };
 
 enum class ExchangeType { direct, fanout, topic };
@@ -45,11 +49,22 @@ struct Delivery {
   bool redelivered;
 };
 
+// What became of a message returned by a consumer (nack, or the consumer gone).
+enum class Settled { unknown, requeued, dead_lettered };
+
+// A message that left `queue` other than by an ack (pushed out, expired, returned), and where it went.
+struct Left {
+  std::string queue;
+  Message message;
+  Settled fate = Settled::dead_lettered;
+};
+
 // Where a message went or why not, for the publishing frame.
 struct Routed {
   std::vector<std::string> queues;   // enqueued into
+  std::vector<std::uint64_t> ids;    // the copy's number in each of them
   std::vector<std::string> refused;  // full with reject-publish
-  std::vector<Message> dropped;      // pushed out of full drop-head queues (dead-lettered if they have one)
+  std::vector<Left> dropped;         // pushed out of full drop-head queues (dead-lettered if they have one)
 };
 
 class Broker {
@@ -60,60 +75,68 @@ class Broker {
   bool has_exchange(const std::string& name) const { return exchanges_.count(name) != 0; }
   bool has_queue(const std::string& name) const { return queues_.count(name) != 0; }
 
+  // Each queue the exchange routes it to gets its own copy, numbered by the broker.
   Routed publish(const std::string& exchange, Message message, Time now);
+  std::uint64_t issued() const { return next_id_; }  // copies numbered so far: 1..issued()
   void subscribe(std::uint32_t consumer, const std::string& queue, std::uint32_t prefetch);
   // Hands ready messages to consumers with room under their prefetch, round robin per queue.
-  std::vector<Delivery> dispatch(Time now);
+  std::vector<Delivery> dispatch();
   // Outcomes of a delivery; false for a tag it does not know (acked already, or its consumer gone).
   bool ack(std::uint64_t tag);
   // Requeued at the head (redelivered) unless it reached max_deliveries; then dead-lettered.
-  bool nack(std::uint64_t tag, bool requeue);
-  // A consumer died or left: its unacked messages go back to the head of their queues.
-  void consumer_gone(std::uint32_t consumer);
-  // Messages past their TTL leave for their dead-letter queue.
-  std::vector<Message> expire(Time now);
+  Settled nack(std::uint64_t tag, bool requeue);
+  // A consumer died or left: its unacked messages go back to the head of their queues (those
+  // delivered max_deliveries times to the dead-letter queue), oldest delivery first.
+  std::vector<Left> consumer_gone(std::uint32_t consumer);
+  bool subscribed(std::uint32_t consumer) const;
+  std::uint32_t prefetch_of(std::uint32_t consumer, const std::string& queue) const;
+  // Ready messages at the head past their TTL leave for the dead-letter queue.
+  std::vector<Left> expire(Time now);
+  // The earliest time a ready head message expires (kTimeNever: none).
+  Time next_expiry() const;
 
-  struct QueueView {
-    std::size_t ready = 0;
-    std::size_t unacked = 0;
-    std::uint64_t dead_lettered = 0;
-    std::uint64_t dropped = 0;
-  };
-  QueueView view(const std::string& queue) const;
-  const std::vector<Message>& dead_letters_dropped() const { return lost_dead_letters_; }
-
- private:
   struct Consumer {
     std::uint32_t node;
     std::uint32_t prefetch;
     std::uint32_t unacked = 0;
+  };
+  struct Counts {
+    std::uint64_t published = 0, delivered = 0, redelivered = 0, acked = 0;
+    std::uint64_t dead_lettered = 0, dropped = 0, expired = 0, refused = 0;
+    std::size_t max_ready = 0;
   };
   struct Queue {
     QueueSettings settings;
     std::deque<Message> ready;
     std::vector<Consumer> consumers;
     std::size_t next_consumer = 0;
-    std::uint64_t dead_lettered = 0;
-    std::uint64_t dropped = 0;
-  };
-  struct Exchange {
-    ExchangeType type;
-    std::vector<std::pair<std::string, std::string>> bindings;  // queue, binding key
+    Counts counts;
   };
   struct Unacked {
     std::string queue;
     std::uint32_t consumer;
     Message message;
   };
+  const std::map<std::string, Queue>& queues() const { return queues_; }
+  const std::map<std::uint64_t, Unacked>& unacked() const { return unacked_; }  // by delivery tag
+  std::size_t unacked_in(const std::string& queue) const;
+
+ private:
+  struct Exchange {
+    ExchangeType type;
+    std::vector<std::pair<std::string, std::string>> bindings;  // queue, binding key
+  };
   void enqueue(Queue& queue, Message message, Routed* routed, const std::string& name);
+  // To the queue's dead-letter queue, or discarded without one.
   void dead_letter(Queue& from, Message message);
+  Settled give_back(Unacked unacked, bool requeue);
   Consumer* consumer_of(Queue& queue, std::uint32_t node);
 
   std::map<std::string, Exchange> exchanges_;
   std::map<std::string, Queue> queues_;
-  std::map<std::uint64_t, Unacked> unacked_;  // by delivery tag
+  std::map<std::uint64_t, Unacked> unacked_;
   std::uint64_t next_tag_ = 1;
-  std::vector<Message> lost_dead_letters_;  // dead letters of queues without a dead-letter queue
+  std::uint64_t next_id_ = 0;
 };
 
 }  // namespace flowframe::messaging

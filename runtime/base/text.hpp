@@ -1,10 +1,13 @@
 #pragma once
 // Small text helpers every layer needs (enum names in messages, case-insensitive matching).
 #include <cctype>
+#include <cmath>
 #include <sstream>
 #include <string>
 #include <vector>
 #include <string_view>
+
+#include "runtime/base/time.hpp"
 
 namespace flowframe {
 
@@ -35,6 +38,14 @@ inline std::string uppercase(std::string_view text) {
   std::string out(text);
   for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
+}
+
+// A logical duration for people: "at once", "350 ns", "37.2 ms", "12.5 s".
+inline std::string duration_text(Time t) {
+  if (t <= 1) return "at once";
+  if (t < kNanosPerMilli) return std::to_string(t) + " ns";
+  if (t < 10 * kNanosPerSecond) return fmt_number(std::round(to_millis(t) * 10) / 10) + " ms";
+  return fmt_number(std::round(to_seconds(t) * 100) / 100) + " s";
 }
 
 }  // namespace flowframe

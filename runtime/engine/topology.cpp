@@ -85,6 +85,7 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
                       static_cast<std::uint32_t>(found - paths_.begin()), item.id(),
                       item.has_valet() ? &item.valet() : nullptr};
     if (item.has_valet()) scripted.storage = index_of(item.valet().storage());
+    scripted.poison = item.poison();
     script_.push_back(scripted);
   }
   if (!workload.target().empty()) {

@@ -58,6 +58,7 @@ class Topology {
     std::uint64_t id;
     const v1::ValetUpload* valet;  // nullptr for a plain request
     NodeIndex storage = kNoNode;
+    bool poison = false;  // a publishing client's poison message
   };
   const std::vector<Scripted>& script() const { return script_; }
   const std::vector<NodeIndex>& clients() const { return clients_; }

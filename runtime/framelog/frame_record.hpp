@@ -66,7 +66,14 @@ enum class EventKind : std::uint8_t { request = 0, response = 1, timer = 2, cont
   X(short_circuited, SHORT_CIRCUITED) \
   X(breaker_changed, BREAKER_CHANGED) \
   X(bulkhead_full, BULKHEAD_FULL) \
-  X(shed, SHED)
+  X(shed, SHED) \
+  X(published, PUBLISHED) \
+  X(acked, ACKED) \
+  X(requeued, REQUEUED) \
+  X(dead_lettered, DEAD_LETTERED) \
+  X(consumer_gone, CONSUMER_GONE) \
+  X(subscribed, SUBSCRIBED) \
+  X(nacked, NACKED)
 enum class Outcome : std::uint8_t {
 #define FLOWFRAME_OUTCOME_VALUE(name, NAME) name = v1::Frame::NAME,
   FLOWFRAME_OUTCOMES(FLOWFRAME_OUTCOME_VALUE)

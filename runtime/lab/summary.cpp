@@ -163,6 +163,16 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
     if (node.contains("bulkheads"))
       for (const auto& bulkhead : node["bulkheads"])
         add(fmt::format("bulkhead to {}: {} refused", bulkhead["to"].get<std::string>(), bulkhead["refused"].get<std::uint64_t>()));
+    if (node.contains("queues"))
+      for (const auto& [name, queue] : node["queues"].items())
+        add(fmt::format("{}: {} acked, {} redelivered, {} dead-lettered, {} left (deepest {})", name,
+                        queue["acked"].get<std::uint64_t>(), queue["redelivered"].get<std::uint64_t>(),
+                        queue["dead_lettered"].get<std::uint64_t>(),
+                        queue["ready"].get<std::uint64_t>() + queue["unacked"].get<std::uint64_t>(),
+                        queue["max_ready"].get<std::uint64_t>()));
+    if (node.contains("processed"))
+      add(fmt::format("{} processed, {} failed{}", node["processed"].get<std::uint64_t>(), node["failed"].get<std::uint64_t>(),
+                      node.contains("duplicates") ? fmt::format(", {} duplicates", node["duplicates"].get<std::uint64_t>()) : ""));
     if (node.contains("shed")) add(fmt::format("{} shed", node["shed"].get<std::uint64_t>()));
     if (node.contains("cancelled")) add(fmt::format("{} cancelled (deadline)", node["cancelled"].get<std::uint64_t>()));
     auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),

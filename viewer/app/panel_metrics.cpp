@@ -46,11 +46,15 @@ void draw_metrics(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   }
   const auto& palette = viewer.palette();
   const auto& m = viewer.metrics().metrics();
-  const float height = (ImGui::GetContentRegionAvail().y - 3 * ImGui::GetTextLineHeightWithSpacing() - 12) / 3;
+  const bool messaging = !m.ready.empty();
+  const int plots = messaging ? 4 : 3;
+  const float height =
+      (ImGui::GetContentRegionAvail().y - plots * ImGui::GetTextLineHeightWithSpacing() - 4.0f * plots) / static_cast<float>(plots);
   plot(viewer, "completed", {{&m.completed_per_s, palette.ok}}, "req/s", height);
   plot(viewer, "latency p50 / p95 / p99", {{&m.p50_ms, palette.ok}, {&m.p95_ms, palette.warning}, {&m.p99_ms, palette.error}},
        "ms", height);
   plot(viewer, "errors", {{&m.errors_per_s, palette.error}}, "req/s", height);
+  if (messaging) plot(viewer, "messages ready / unacknowledged", {{&m.ready, palette.warning}, {&m.unacked, palette.ok}}, "messages", height);
   ImGui::End();
 }
 

@@ -141,11 +141,23 @@ MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
     std::vector<std::uint64_t> completed(buckets, 0), errors(buckets, 0);
     // When each request left its client: the sent time of its first hop.
     std::map<std::pair<std::uint32_t, std::uint64_t>, Time> started;
+    // Each broker's most ready and unacknowledged messages per bucket (-1: no frame there).
+    std::map<std::uint32_t, std::pair<std::vector<float>, std::vector<float>>> brokers;
+    const auto& nodes = model_.header().nodes();
+    for (const auto& node : nodes)
+      if (node.kind() == v1::Node::QUEUE_BROKER)
+        brokers[node.index()] = {std::vector<float>(buckets, -1), std::vector<float>(buckets, -1)};
     for (std::size_t c = 0; c < model_.chunk_count() && !stop_; ++c) {
       const auto decoded = model_.chunk(c, true);
       for (const auto& view : decoded->frames) {
         const auto& f = view.frame;
         const auto key = std::make_pair(f.client(), f.request());
+        if (auto broker = brokers.find(f.dst()); broker != brokers.end()) {
+          const auto b = std::min<std::size_t>(buckets - 1, static_cast<std::size_t>((view.time - m.start) / m.bucket));
+          auto& [ready, unacked] = broker->second;
+          ready[b] = std::max(ready[b], static_cast<float>(f.queue()));
+          unacked[b] = std::max(unacked[b], static_cast<float>(f.load()));
+        }
         if (f.kind() == v1::Frame::REQUEST && f.src() == f.client()) started.try_emplace(key, view.sent);
         if (f.kind() != v1::Frame::RESPONSE || f.dst() != f.client() || f.outcome() != v1::Frame::COMPLETED) continue;
         const auto b = std::min<std::size_t>(buckets - 1, static_cast<std::size_t>((view.time - m.start) / m.bucket));
@@ -164,6 +176,18 @@ MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
       m.p50_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.5))));
       m.p95_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.95))));
       m.p99_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.99))));
+    }
+    if (!brokers.empty()) {
+      m.ready.assign(buckets, 0);
+      m.unacked.assign(buckets, 0);
+    }
+    for (auto& [node, series] : brokers) {
+      float last_ready = 0, last_unacked = 0;  // a bucket without frames keeps the level before it
+      for (std::size_t b = 0; b < buckets; ++b) {
+        if (series.first[b] >= 0) last_ready = series.first[b], last_unacked = series.second[b];
+        m.ready[b] += last_ready;
+        m.unacked[b] += last_unacked;
+      }
     }
     metrics_ = std::move(m);
     done_ = true;

@@ -63,11 +63,14 @@ struct Trace {
 // Looks for the request's hops in the chunks around `near` (a request's hops lie close together).
 Trace trace_request(LogModel& model, std::uint32_t client, std::uint64_t request, std::uint64_t near);
 
-// Throughput, errors and client latency percentiles per time bucket, over the whole log.
+// Throughput, errors and client latency percentiles per time bucket, over the whole log; with
+// message brokers, the messages waiting in their queues and out with consumers (the most in each
+// bucket, over all brokers).
 struct Metrics {
   Time start = 0;
   Time bucket = 1;
   std::vector<float> completed_per_s, errors_per_s, p50_ms, p95_ms, p99_ms;
+  std::vector<float> ready, unacked;  // empty without brokers
   std::size_t size() const { return completed_per_s.size(); }
 };
 class MetricsScan {

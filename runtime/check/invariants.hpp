@@ -1,0 +1,69 @@
+#pragma once
+// `flowframe check`: what must hold in any run, checked from its frames alone. A ledger follows
+// every message of every queue broker through the frames (deliveries, acks, nacks, dead letters,
+// returns after a consumer was gone) and reports, per broker, whether each invariant held and the
+// figures behind it. Frames are fed in log order; feed() is separate from reading so tests can
+// hand it frames a correct run never makes.
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "flowframe/v1/frame.pb.h"
+#include "runtime/framelog/frame_log.hpp"
+
+namespace flowframe {
+
+struct Invariant {
+  std::string name;
+  bool holds = true;
+  std::string detail;  // the figures, or the first violations
+};
+
+struct CheckReport {
+  std::vector<Invariant> invariants;
+  nlohmann::ordered_json figures = nlohmann::ordered_json::object();  // per broker
+  std::vector<std::string> log_problems;  // a damaged log: checked as far as it reads
+  bool ok() const;
+};
+
+class MessageLedger {
+ public:
+  explicit MessageLedger(const v1::LogHeader& header);
+  void feed(const FrameView& view);
+  CheckReport report() const;
+
+ private:
+  struct Message {
+    std::map<std::string, std::uint32_t> deliveries;  // by queue (a dead letter starts again in its queue)
+    bool acked = false;
+    bool dead_lettered = false;
+    std::uint32_t processed = 0;  // completions at consumers
+    std::uint32_t returned = 0;   // handed back because its consumer was gone
+    std::uint32_t duplicates = 0;
+    std::uint32_t unexplained_duplicates = 0;
+  };
+  struct Broker {
+    std::string id;
+    std::map<std::string, std::uint32_t> limits;  // max_deliveries by queue
+    std::set<std::string> dead_letter_queues;
+    std::map<std::uint64_t, Message> messages;
+    std::uint64_t redeliveries = 0, nack_requeues = 0, gone = 0, late_acks = 0;
+    std::vector<std::string> over_limit;  // "message 5 delivered 4 times from tasks (limit 3)"
+    v1::QueueBrokerState last;            // its state in the last frame that carried one
+    bool has_state = false;
+  };
+  Message& message(Broker& broker, std::uint64_t id) { return broker.messages[id]; }
+
+  const v1::LogHeader& header_;
+  std::map<std::uint32_t, Broker> brokers_;                         // by node index
+  std::map<std::uint32_t, std::pair<std::uint32_t, std::string>> consumers_;  // node -> broker, queue
+};
+
+// Reads the whole log (as far as it is readable) and checks it.
+CheckReport check_log(FrameLogReader& reader);
+std::string format_report(const CheckReport& report);
+
+}  // namespace flowframe
