@@ -57,14 +57,14 @@ class QueueBroker final : public Component {
     timeout_ = from_millis(params.consumer_timeout_ms());
   }
 
-  void start(Context& context) override { sweep_later(context); }
+  void start(Context& context) override { arm_sweep(context); }
 
   void handle(const Event& event, Context& context) override {
     switch (event.kind) {
       case EventKind::request: publish(event, context); break;
       case EventKind::message: message(event, context); break;
       case EventKind::timer:
-        if (event.status == kSweepTimer) sweep(context);
+        if (event.status == kSweepTimer && event.arg == sweep_generation_) sweep(context);
         else if (event.status == kGoneNotice) gone(static_cast<NodeIndex>(event.arg), context);
         else if (event.status == kFateNotice)
           context.decide(static_cast<Outcome>(event.arg), kNoNode, event.payload ? event.payload->note() : "");
@@ -73,6 +73,7 @@ class QueueBroker final : public Component {
     }
     expire(context);
     deliver(context);
+    arm_sweep(context);
   }
 
   std::string apply(ControlAction& action, Context&) override {
@@ -315,6 +316,7 @@ class QueueBroker final : public Component {
 
   // Consumers silent for longer than the timeout are gone: each gets its own frame.
   void sweep(Context& context) {
+    sweep_due_ = kTimeNever;
     for (const auto& [consumer, seen] : heartbeats_)
       if (context.now() - seen >= timeout_ && broker_.subscribed(consumer)) {
         Event notice;
@@ -323,7 +325,6 @@ class QueueBroker final : public Component {
         notice.arg = consumer;
         context.schedule(1, notice);
       }
-    sweep_later(context);
   }
 
   void gone(NodeIndex consumer, Context& context) {
@@ -337,22 +338,32 @@ class QueueBroker final : public Component {
                                returned.size()));
   }
 
-  // The sweep keeps the run going only while it may still change something: unacknowledged
-  // messages (their consumer may be gone) or messages that will expire.
-  void sweep_later(Context& context) {
+  // The next sweep: within a third of the consumer timeout, and exactly when the next message
+  // expires. It keeps the run going only while it may still change something (unacknowledged
+  // messages whose consumer may be gone, messages that will expire); a sweep armed earlier that
+  // no longer fits is replaced (its generation is stale).
+  void arm_sweep(Context& context) {
+    const bool needed = !broker_.unacked().empty() || broker_.next_expiry() != kTimeNever;
+    const Time due = std::min(context.now() + std::max<Time>(1, timeout_ / 3), broker_.next_expiry());
+    if (sweep_due_ <= due && (sweep_keeps_running_ || !needed)) return;
     Event tick;
     tick.kind = EventKind::timer;
     tick.status = kSweepTimer;
+    tick.arg = ++sweep_generation_;
     tick.silent = true;
-    tick.background = broker_.unacked().empty() && broker_.next_expiry() == kTimeNever;
-    const Time until_expiry = broker_.next_expiry() == kTimeNever ? kTimeNever : broker_.next_expiry() - context.now();
-    context.schedule(std::max<Time>(1, std::min(timeout_ / 3, until_expiry)), tick);
+    tick.background = !needed;
+    context.schedule(due - context.now(), tick);
+    sweep_due_ = due;
+    sweep_keeps_running_ = needed;
   }
 
   messaging::Broker broker_;
   Sampler op_time_;
   Time timeout_ = 0;
   std::map<NodeIndex, Time> heartbeats_;  // consumers' last sign of life
+  std::int64_t sweep_generation_ = 0;
+  Time sweep_due_ = kTimeNever;
+  bool sweep_keeps_running_ = false;
   std::uint64_t handled_ = 0;
   std::uint64_t rejected_ = 0;
   std::uint64_t unroutable_ = 0;

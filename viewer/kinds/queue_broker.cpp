@@ -16,12 +16,7 @@ const KindView kQueueBrokerView{
     .kind = v1::Node::QUEUE_BROKER,
     .colour = IM_COL32(240, 150, 80, 255),
     .icon = "\xef\x83\xac",  // exchange
-    .badge =
-        [](const view::NodeView& node) {
-          std::uint64_t dead = 0;
-          for (const auto& queue : node.state.queue_broker().queues()) dead += queue.dead_lettered();
-          return fmt::format("{} ready, {} unacked{}", node.queue, node.load, dead ? fmt::format(", {} dead", dead) : "");
-        },
+    .badge = [](const view::NodeView& node) { return fmt::format("{} ready, {} unacked", node.queue, node.load); },
     .rows =
         [](const Inspected& in) {
           const auto& broker = in.state.queue_broker();
@@ -31,24 +26,19 @@ const KindView kQueueBrokerView{
     .tables =
         [](const Inspected& in) {
           const auto& broker = in.state.queue_broker();
-          if (begin_grid("queues", {"queue", "depth", "unacked", "consumers", "delivered", "redelivered", "acked", "dead-lettered"})) {
-            for (const auto& queue : broker.queues()) {
-              ImGui::TableNextRow();
-              ImGui::TableNextColumn();
-              ImGui::TextUnformatted(queue.name().c_str());
-              ImGui::TableNextColumn();
-              // Depth against the deepest the queue has been so far.
-              const float fraction = queue.max_ready() ? static_cast<float>(queue.ready()) / static_cast<float>(queue.max_ready()) : 0.0f;
-              ImGui::ProgressBar(fraction, {-1, 0}, fmt::format("{} ready", queue.ready()).c_str());
-              for (const auto value : {queue.unacked(), queue.consumers()}) {
-                ImGui::TableNextColumn();
-                ImGui::Text("%u", value);
-              }
-              for (const auto value : {queue.delivered(), queue.redelivered(), queue.acked(), queue.dead_lettered()}) {
-                ImGui::TableNextColumn();
-                ImGui::Text("%llu", static_cast<unsigned long long>(value));
-              }
-            }
+          // Each queue's depth against the deepest it has been so far.
+          for (const auto& queue : broker.queues()) {
+            const float fraction = queue.max_ready() ? static_cast<float>(queue.ready()) / static_cast<float>(queue.max_ready()) : 0.0f;
+            ImGui::ProgressBar(fraction, {-1, 0},
+                               fmt::format("{}: {} ready, {} unacked", queue.name(), queue.ready(), queue.unacked()).c_str());
+            if (ImGui::IsItemHovered())
+              ImGui::SetTooltip("%s", fmt::format("deepest so far {}; {} consumer{}", queue.max_ready(), queue.consumers(),
+                                                  queue.consumers() == 1 ? "" : "s").c_str());
+          }
+          if (begin_grid("queues", {"queue", "delivered", "redelivered", "acked", "dead"})) {
+            for (const auto& queue : broker.queues())
+              cells({queue.name(), std::to_string(queue.delivered()), std::to_string(queue.redelivered()),
+                     std::to_string(queue.acked()), std::to_string(queue.dead_lettered())});
             ImGui::EndTable();
           }
           if (begin_grid("messages", {"queue", "message", "where", "deliveries", "age"}, in.table_height * 0.6f)) {
