@@ -133,15 +133,32 @@ Event Client::new_request(std::uint32_t path, std::uint64_t id, Context& context
   return request;
 }
 
-// A publishing client's message: its exchange, its routing key with the request's id, poison or not.
-std::shared_ptr<const v1::Payload> Client::publication(const Event& request, bool poison) const {
+// A publishing client's message: to a queue broker, its exchange and routing key; to a log
+// broker, its topic, key and partition (the key's, else the next in turn) and acks. "{id}" in a
+// key takes the request's id.
+std::shared_ptr<const v1::Payload> Client::publication(Event& request, bool poison) {
   const auto& publish = spec_.client().publish();
   auto payload = std::make_shared<v1::Payload>();
+  const auto with_id = [&](std::string key) {
+    if (const auto at = key.find("{id}"); at != std::string::npos) key.replace(at, 4, std::to_string(request.id));
+    return key;
+  };
+  if (!publish.topic().empty()) {
+    const messaging::TopicLayout layout(topology_->spec(target_).log_broker());
+    const auto partitions = layout.partitions(publish.topic());
+    payload->set_op(v1::Payload::PRODUCE);
+    payload->set_topic(publish.topic());
+    payload->set_key(with_id(publish.key()));
+    payload->set_acks(publish.acks());
+    const auto partition = payload->key().empty() ? next_partition_++ % std::max<std::uint32_t>(1, partitions)
+                                                  : messaging::partition_for_key(payload->key(), partitions);
+    payload->set_partition(partition);
+    request.partition = layout.first(publish.topic()).value_or(0) + partition + 1;
+    return payload;
+  }
   payload->set_op(v1::Payload::PUBLISH);
   payload->set_exchange(publish.exchange());
-  std::string key = publish.routing_key();
-  if (const auto at = key.find("{id}"); at != std::string::npos) key.replace(at, 4, std::to_string(request.id));
-  payload->set_routing_key(std::move(key));
+  payload->set_routing_key(with_id(publish.routing_key()));
   payload->set_poison(poison || (publish.poison_every() > 0 && request.request % publish.poison_every() == 0));
   return payload;
 }
@@ -152,12 +169,22 @@ std::string Client::describe(const Event& request) const {
   if (request.payload && request.payload->op() == v1::Payload::PUBLISH)
     name += fmt::format(" (publishes to {} as '{}'{})", request.payload->exchange(), request.payload->routing_key(),
                         request.payload->poison() ? ", poison" : "");
+  if (request.payload && request.payload->op() == v1::Payload::PRODUCE)
+    name += fmt::format(" (produces to {}/{}{})", request.payload->topic(), request.payload->partition(),
+                        request.payload->key().empty() ? "" : " key " + request.payload->key());
   return name;
 }
 
 void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context, bool poison) {
   Event request = new_request(path, id, context);
   if (spec_.client().has_publish()) request.payload = publication(request, poison);
+  if (request.payload && request.payload->op() == v1::Payload::PRODUCE && request.payload->acks() == v1::Publish::NONE) {
+    // acks=0: nothing comes back; the producer counts it as sent (202) and moves on.
+    context.notify(target_, request);
+    Event sent = request;
+    sent.status = 202;
+    return conclude(sent, Outcome::delegated, "sends " + describe(request) + " without waiting (acks=0)", context);
+  }
   if (!guarded_) {
     context.call(target_, request);
     return context.decide(Outcome::delegated, target_, "sends " + describe(request));
@@ -426,9 +453,9 @@ const KindDescription kClient{
           if (client.has_retry())
             check_retry(c, client.retry(), {{"client"}, {"retry"}}, "retry.");
           if (client.has_breaker()) check_breaker(c, client.breaker(), {{"client"}, {"breaker"}}, "breaker.");
-          if (client.has_publish() && client.publish().exchange().empty())
-            c.problem(c.at({{"client"}, {"publish"}, {"exchange"}}), "client.publish.exchange",
-                      "missing: name the broker's exchange it publishes to");
+          if (client.has_publish() && client.publish().exchange().empty() == client.publish().topic().empty())
+            c.problem(c.at({{"client"}, {"publish"}}), "client.publish",
+                      "name either an exchange (a queue broker's) or a topic (a log broker's)");
         },
     .settable = {"burst", "retry.", "breaker."},
     .commands = {{v1::ControlRequest::kBurst, nullptr},

@@ -9,6 +9,7 @@
 
 #include "actors/common/breakers.hpp"
 #include "actors/common/components.hpp"
+#include "actors/log_broker/log.hpp"
 
 namespace flowframe {
 
@@ -57,7 +58,7 @@ class Client final : public Component {
   void answered(const Event& event, Context& context);
   // The request's final answer: counted, framed, and its closed-loop user thinks again.
   void conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context);
-  std::shared_ptr<const v1::Payload> publication(const Event& request, bool poison) const;
+  std::shared_ptr<const v1::Payload> publication(Event& request, bool poison);
   std::string describe(const Event& request) const;
 
   // A valet-key flow under way: its script entry and, once issued, the token.
@@ -100,6 +101,7 @@ class Client final : public Component {
   Retrier retrier_;
   Breakers breakers_;  // at most one: towards its target
   std::unordered_map<std::uint64_t, Attempts> attempts_;  // by request number
+  std::uint32_t next_partition_ = 0;  // a keyless producer's partitions in turn
 };
 
 }  // namespace flowframe

@@ -10,11 +10,14 @@
 #include "actors/common/components.hpp"
 #include "actors/common/routing.hpp"
 #include "actors/common/work_queue.hpp"
+#include "actors/consumer/log_consumer.hpp"
+#include "actors/consumer/sink.hpp"
 
 namespace flowframe {
 namespace {
 
 constexpr std::uint16_t kHeartbeatTimer = 1;
+constexpr std::uint16_t kStartTimer = 2;
 constexpr std::size_t kShownHeld = 16;
 
 class Consumer final : public Component {
@@ -28,6 +31,12 @@ class Consumer final : public Component {
         heartbeat_(from_millis(spec.consumer().heartbeat_ms())) {}
 
   void start(Context& context) override {
+    if (context.now() == 0 && spec_.consumer().start_s() > 0) {
+      Event later;
+      later.kind = EventKind::timer;
+      later.status = kStartTimer;
+      return context.schedule(from_seconds(spec_.consumer().start_s()), later);
+    }
     context.notify(broker_, broker_message(v1::Payload::SUBSCRIBE));
     beat_later(context);
   }
@@ -36,6 +45,11 @@ class Consumer final : public Component {
     switch (event.kind) {
       case EventKind::message: return received(event, context);
       case EventKind::timer:
+        if (event.status == kStartTimer) {
+          context.notify(broker_, broker_message(v1::Payload::SUBSCRIBE));
+          beat_later(context);
+          return context.decide(Outcome::applied, broker_, "starts: subscribes to " + spec_.consumer().queue());
+        }
         if (event.status == kHeartbeatTimer) {
           context.notify(broker_, broker_message(v1::Payload::HEARTBEAT));
           return beat_later(context);
@@ -146,13 +160,7 @@ class Consumer final : public Component {
       settle(slot, v1::Payload::ACK, false, context);
       return context.decide(Outcome::served, broker_, fmt::format("message {} processed: ack", delivery.id));
     }
-    auto insert = std::make_shared<v1::Payload>();
-    insert->set_op(v1::Payload::INSERT);
-    insert->set_table(spec_.consumer().table());
-    insert->set_value(fmt::format("{{\"message\":{},\"by\":\"{}\"}}", delivery.id, id()));
-    Event query = sub_request(delivery, work_.token(slot), std::move(insert));
-    query.deadline = kTimeNever;
-    context.call(database_, query);
+    write_row(delivery, work_.token(slot), database_, spec_.consumer().table(), delivery.id, id(), context);
     context.decide(Outcome::delegated, database_,
                    fmt::format("message {} processed: INSERT {}/{}", delivery.id, spec_.consumer().table(), delivery.id));
   }
@@ -161,9 +169,9 @@ class Consumer final : public Component {
   // else fails the message, which goes back to the queue.
   void written(std::uint32_t slot, std::uint16_t status, Context& context) {
     const auto message = work_.request(slot).id;
-    if (status == 201 || status == 200 || status == 409) {
+    if (const auto result = written_as(status); result != Written::failed) {
       ++processed_;
-      if (status == 409) ++duplicates_;
+      if (result == Written::duplicate) ++duplicates_;
       settle(slot, v1::Payload::ACK, false, context);
       return context.decide(Outcome::served, broker_,
                             status == 409 ? fmt::format("message {} was written before (a duplicate delivery): ack", message)
@@ -209,6 +217,8 @@ class Consumer final : public Component {
 }  // namespace
 
 std::unique_ptr<Component> make_consumer(const v1::Node& spec, NodeIndex index, const Topology& topology) {
+  if (topology.spec(topology.index_of(spec.consumer().broker())).kind() == v1::Node::LOG_BROKER)
+    return make_log_consumer(spec, index, topology);
   return std::make_unique<Consumer>(spec, index, topology);
 }
 
@@ -221,8 +231,26 @@ void check_consumer(NodeChecks& c) {
   const v1::Node* broker = c.find(params.broker());
   if (!broker) {
     c.problem(broker_at, "consumer.broker", params.broker().empty() ? "missing: name a queue broker" : c.unknown(params.broker()));
+  } else if (broker->kind() == v1::Node::LOG_BROKER) {
+    if (!c.linked(node.id(), params.broker()))
+      c.problem(broker_at, "consumer.broker", "'" + node.id() + "' has no link to '" + params.broker() + "'");
+    if (!broker->log_broker().follower_of().empty())
+      c.problem(broker_at, "consumer.broker", "'" + params.broker() + "' is a follower: consume from its leader '" +
+                                                  broker->log_broker().follower_of() + "'");
+    const auto& topics = broker->log_broker().topics();
+    if (std::none_of(topics.begin(), topics.end(), [&](const v1::Topic& t) { return t.name() == params.topic(); }))
+      c.problem(c.at({{"consumer"}, {"topic"}}), "consumer.topic",
+                params.topic().empty() ? "missing: name a topic of '" + params.broker() + "'"
+                                       : "'" + params.broker() + "' has no topic '" + params.topic() + "'");
+    if (params.group().empty()) c.problem(c.at({{"consumer"}, {"group"}}), "consumer.group", "missing: the consumer group it belongs to");
+    if (!params.queue().empty())
+      c.problem(c.at({{"consumer"}, {"queue"}}), "consumer.queue", "a log broker has topics, not queues: use topic and group");
+    if (params.has_auto_commit_ms() && !(params.auto_commit_ms() > 0 && params.auto_commit_ms() <= kDayMs))
+      c.problem(c.at({{"consumer"}, {"auto_commit_ms"}}), "consumer.auto_commit_ms", "must be > 0 and at most a day");
+    if (params.has_max_poll_records() && params.max_poll_records() == 0)
+      c.problem(c.at({{"consumer"}, {"max_poll_records"}}), "consumer.max_poll_records", "must be >= 1");
   } else if (broker->kind() != v1::Node::QUEUE_BROKER) {
-    c.problem(broker_at, "consumer.broker", "'" + params.broker() + "' is not a queue broker");
+    c.problem(broker_at, "consumer.broker", "'" + params.broker() + "' is not a queue broker or a log broker");
   } else {
     if (!c.linked(node.id(), params.broker()))
       c.problem(broker_at, "consumer.broker", "'" + node.id() + "' has no link to '" + params.broker() + "'");
@@ -246,6 +274,8 @@ void check_consumer(NodeChecks& c) {
   if (params.has_heartbeat_ms() && !(params.heartbeat_ms() > 0 && params.heartbeat_ms() <= kDayMs))
     c.problem(c.at({{"consumer"}, {"heartbeat_ms"}}), "consumer.heartbeat_ms", "must be > 0 and at most a day");
   check_optional_distribution(c, params.has_service_time(), params.service_time(), "consumer", "service_time");
+  if (!(params.start_s() >= 0 && params.start_s() <= kDayMs / 1000))
+    c.problem(c.at({{"consumer"}, {"start_s"}}), "consumer.start_s", "must be from 0 to at most a day");
 }
 
 const KindDescription kConsumer{
@@ -258,6 +288,8 @@ const KindDescription kConsumer{
           if (!params.has_concurrency()) params.set_concurrency(1);
           if (!params.has_service_time()) *params.mutable_service_time() = constant_ms(10);
           if (!params.has_heartbeat_ms()) params.set_heartbeat_ms(500);
+          if (!params.has_auto_commit_ms()) params.set_auto_commit_ms(1000);
+          if (!params.has_max_poll_records()) params.set_max_poll_records(10);
         },
     .check = check_consumer,
     .settable = {"prefetch", "concurrency", "service_time.", "on_poison"},

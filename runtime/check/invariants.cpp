@@ -41,13 +41,121 @@ MessageLedger::MessageLedger(const v1::LogHeader& header) : header_(header) {
   }
   for (const auto& info : header.nodes()) {
     const auto* spec = spec_of(header, info.id());
+    if (spec && info.kind() == v1::Node::LOG_BROKER && spec->log_broker().follower_of().empty()) {
+      auto& log = logs_[info.index()];
+      log.id = info.id();
+      std::size_t partitions = 0;
+      for (const auto& topic : spec->log_broker().topics()) partitions += std::max<std::uint32_t>(1, topic.partitions());
+      log.log_end.assign(partitions, 0);
+    }
+  }
+  for (const auto& info : header.nodes()) {
+    const auto* spec = spec_of(header, info.id());
     if (!spec || info.kind() != v1::Node::CONSUMER) continue;
-    for (const auto& other : header.nodes())
-      if (other.id() == spec->consumer().broker()) consumers_[info.index()] = {other.index(), spec->consumer().queue()};
+    for (const auto& other : header.nodes()) {
+      if (other.id() != spec->consumer().broker()) continue;
+      if (brokers_.count(other.index())) consumers_[info.index()] = {other.index(), spec->consumer().queue()};
+      if (logs_.count(other.index())) log_consumers_[info.index()] = LogConsumer{other.index(), spec->consumer().group()};
+    }
+  }
+}
+
+void MessageLedger::feed_log(const FrameView& view) {
+  const auto& f = view.frame;
+  if (auto consumer = log_consumers_.find(f.dst()); consumer != log_consumers_.end()) {
+    auto& c = consumer->second;
+    if (f.outcome() == v1::Frame::ASSIGNED && f.kind() == v1::Frame::MESSAGE) ++c.epoch;
+    // A record processed: the timer that ends its processing time (its write, if any, follows)
+    // carries its partition and offset. In order within its partition while the assignment lasts.
+    if (f.kind() != v1::Frame::TIMER || f.partition() == 0) return;
+    const auto flat = f.partition() - 1;
+    auto& checks = log_checks_[c.broker];
+    if (f.outcome() != v1::Frame::LATE) {
+      const auto [last, fresh] = c.last.try_emplace(flat, c.epoch, f.id());
+      if (!fresh) {
+        if (last->second.first == c.epoch && f.id() <= last->second.second)
+          checks.out_of_order.push_back(fmt::format("{} processed offset {} of partition {} after offset {}",
+                                                    header_.nodes(f.dst()).id(), f.id(), flat, last->second.second));
+        last->second = {c.epoch, f.id()};
+      }
+    }
+    auto& log = logs_.at(c.broker);
+    auto& processed = checks.processed[{flat, f.id()}];
+    const auto rebalances = log.rebalances[c.group];
+    // LATE: a member finished a record whose partition a rebalance took from it meanwhile; the
+    // new owner starts again from the last commit.
+    const bool zombie = f.outcome() == v1::Frame::LATE;
+    if (processed.times++ == 0) {
+      processed.rebalances_then = rebalances;
+      processed.by_zombie = zombie;
+    } else {
+      ++checks.duplicates;
+      // At least once: processed again only after a rebalance took the partition from a member
+      // that had not committed past the record.
+      const auto committed = log.committed[c.group][flat];
+      const bool explained = zombie || processed.by_zombie || (rebalances != processed.rebalances_then && committed <= f.id());
+      if (!explained)
+        checks.unexplained.push_back(fmt::format("offset {} of partition {} processed {} times", f.id(), flat, processed.times));
+    }
+    return;
+  }
+  const auto found = logs_.find(f.dst());
+  if (found == logs_.end()) return;
+  auto& log = found->second;
+  switch (f.outcome()) {
+    case v1::Frame::APPENDED:
+      if ((f.kind() == v1::Frame::REQUEST || f.kind() == v1::Frame::MESSAGE) && f.partition() > 0 && f.partition() <= log.log_end.size())
+        ++log.log_end[f.partition() - 1];
+      break;
+    case v1::Frame::COMMITTED:
+      if (auto consumer = log_consumers_.find(f.src()); consumer != log_consumers_.end() && f.partition() > 0)
+        log.committed[consumer->second.group][f.partition() - 1] = f.id();
+      break;
+    case v1::Frame::ASSIGNED: {
+      // The note starts with the group's name.
+      const auto group = f.note().substr(0, f.note().find(' '));
+      ++log.rebalances[group];
+      break;
+    }
+    default: break;
+  }
+}
+
+void MessageLedger::keyframe(const v1::Keyframe& keyframe) {
+  for (const auto& state : keyframe.nodes()) {
+    const auto found = logs_.find(state.node());
+    if (found == logs_.end() || !state.has_log_broker()) continue;
+    auto& log = found->second;
+    ++log.keyframes;
+    const auto& broker = state.log_broker();
+    for (int flat = 0; flat < broker.partitions_size() && flat < static_cast<int>(log.log_end.size()); ++flat) {
+      const auto& p = broker.partitions(flat);
+      if (p.log_end() != log.log_end[flat])
+        log.disagreements.push_back(fmt::format("at frame {}: {}/{} log end {} in the state, {} from frames", keyframe.frame(),
+                                                p.topic(), p.partition(), p.log_end(), log.log_end[flat]));
+    }
+    for (const auto& group : broker.groups()) {
+      // The group's partitions are the topic's: find its first flat partition by name.
+      int first = 0;
+      while (first < broker.partitions_size() && broker.partitions(first).topic() != group.topic()) ++first;
+      std::uint64_t lag = 0;
+      for (const auto& [p, offset] : group.committed()) {
+        const auto flat = static_cast<std::uint32_t>(first) + p;
+        const auto from_frames = log.committed[group.name()][flat];
+        if (offset != from_frames)
+          log.disagreements.push_back(fmt::format("at frame {}: {} committed {} on partition {} in the state, {} from frames",
+                                                  keyframe.frame(), group.name(), offset, flat, from_frames));
+        if (flat < log.log_end.size()) lag += log.log_end[flat] - std::min(log.log_end[flat], from_frames);
+      }
+      if (lag != group.lag())
+        log.disagreements.push_back(fmt::format("at frame {}: {} lag {} in the state, {} from frames (log end - committed)",
+                                                keyframe.frame(), group.name(), group.lag(), lag));
+    }
   }
 }
 
 void MessageLedger::feed(const FrameView& view) {
+  feed_log(view);
   const auto& f = view.frame;
   if (auto consumer = consumers_.find(f.dst()); consumer != consumers_.end()) {
     const auto& [broker_index, queue] = consumer->second;
@@ -139,6 +247,29 @@ CheckReport MessageLedger::report() const {
                                  {"consumers_gone", broker.gone}, {"late_acks", broker.late_acks},
                                  {"duplicates", duplicates},     {"max_deliveries", most_deliveries}};
   }
+  for (const auto& [index, log] : logs_) {
+    const auto found = log_checks_.find(index);
+    const LogChecks none;
+    const auto& checks = found == log_checks_.end() ? none : found->second;
+    std::uint64_t appended = 0;
+    for (const auto end : log.log_end) appended += end;
+    report.invariants.push_back({log.id + ": within a partition each consumer processes offsets in order", checks.out_of_order.empty(),
+                                 checks.out_of_order.empty() ? fmt::format("{} records processed", checks.processed.size())
+                                                             : some(checks.out_of_order)});
+    report.invariants.push_back(
+        {log.id + ": a record is processed twice only after a rebalance before its commit", checks.unexplained.empty(),
+         checks.unexplained.empty() ? fmt::format("{} duplicate processings, each after a rebalance before its commit", checks.duplicates)
+                                    : fmt::format("{} unexplained: {}", checks.unexplained.size(), some(checks.unexplained))});
+    report.invariants.push_back({log.id + ": lag from frames equals log end - committed in every keyframe", log.disagreements.empty(),
+                                 log.disagreements.empty() ? fmt::format("{} keyframes agree", log.keyframes) : some(log.disagreements)});
+    std::uint64_t rebalances = 0;
+    for (const auto& [group, count] : log.rebalances) rebalances += count;
+    report.figures[log.id] = {{"records", appended},
+                              {"processed", checks.processed.size()},
+                              {"duplicates", checks.duplicates},
+                              {"assignments", rebalances},
+                              {"keyframes_checked", log.keyframes}};
+  }
   return report;
 }
 
@@ -148,6 +279,7 @@ CheckReport check_log(FrameLogReader& reader) {
   DecodedChunk chunk;
   for (std::size_t c = 0; c < reader.chunks().size(); ++c) {
     if (!reader.read_chunk(c, chunk)) continue;
+    if (chunk.has_keyframe) ledger.keyframe(chunk.keyframe);
     for (const auto& view : chunk.frames) ledger.feed(view);
   }
   auto report = ledger.report();

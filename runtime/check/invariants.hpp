@@ -33,9 +33,38 @@ class MessageLedger {
  public:
   explicit MessageLedger(const v1::LogHeader& header);
   void feed(const FrameView& view);
+  // A chunk's keyframe: the states it holds must agree with what the frames before it said.
+  void keyframe(const v1::Keyframe& keyframe);
   CheckReport report() const;
 
  private:
+  // A log broker's partitions and groups as its frames tell them.
+  struct Log {
+    std::string id;
+    std::vector<std::uint64_t> log_end;  // by flat partition: records appended
+    std::map<std::string, std::map<std::uint32_t, std::uint64_t>> committed;  // group -> flat -> offset
+    std::map<std::string, std::uint32_t> rebalances;  // group -> assignments so far
+    std::uint64_t keyframes = 0;
+    std::vector<std::string> disagreements;  // "at frame 16384: orders/1 log end 412 in the state, 411 from frames"
+  };
+  struct Processed {
+    std::uint32_t times = 0;
+    std::uint32_t rebalances_then = 0;  // the group's assignments when it was first processed
+    bool by_zombie = false;             // first processed by a member that had lost the partition
+  };
+  struct LogConsumer {
+    std::uint32_t broker;
+    std::string group;
+    std::uint32_t epoch = 0;  // assignments it received
+    std::map<std::uint32_t, std::pair<std::uint32_t, std::uint64_t>> last;  // flat -> (epoch, offset)
+  };
+  struct LogChecks {
+    std::vector<std::string> out_of_order;
+    std::map<std::pair<std::uint32_t, std::uint64_t>, Processed> processed;  // (flat, offset)
+    std::uint64_t duplicates = 0;
+    std::vector<std::string> unexplained;
+  };
+
   struct Message {
     std::map<std::string, std::uint32_t> deliveries;  // by queue (a dead letter starts again in its queue)
     bool acked = false;
@@ -57,9 +86,14 @@ class MessageLedger {
   };
   Message& message(Broker& broker, std::uint64_t id) { return broker.messages[id]; }
 
+  void feed_log(const FrameView& view);
+
   const v1::LogHeader& header_;
   std::map<std::uint32_t, Broker> brokers_;                         // by node index
   std::map<std::uint32_t, std::pair<std::uint32_t, std::string>> consumers_;  // node -> broker, queue
+  std::map<std::uint32_t, Log> logs_;                      // leading log brokers by node index
+  std::map<std::uint32_t, LogConsumer> log_consumers_;     // by node index
+  std::map<std::uint32_t, LogChecks> log_checks_;          // by broker
 };
 
 // Reads the whole log (as far as it is readable) and checks it.

@@ -31,6 +31,8 @@ struct Event {
   std::uint32_t path = 0;
   // The engine's number for the call at the bottom of `via` (Context::call); 0 for none.
   std::uint32_t call = 0;
+  // Broker messages: the log partition + 1 (0: none); `id` is then the message's offset in it.
+  std::uint32_t partition = 0;
   std::uint16_t status = 0;
   EventKind kind = EventKind::request;
   bool silent = false;  // a component-internal timer, recorded only in small scenarios

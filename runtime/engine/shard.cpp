@@ -375,6 +375,7 @@ void Shard::deliver(const Event& event) {
       .path = event.path,
       .load = component->load(),
       .queue = component->queue(),
+      .partition = event.partition,
       .note_offset = note_offset,
       .note_size = static_cast<std::uint32_t>(context_.note_.size()),
       .state_size = static_cast<std::uint32_t>(notes_.size() - state_offset),

@@ -185,6 +185,7 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
   c.mutable_latency()->Reserve(static_cast<int>(count));
   c.mutable_request_delta()->Reserve(static_cast<int>(count));
   c.mutable_id()->Reserve(static_cast<int>(count));
+  c.mutable_partition()->Reserve(static_cast<int>(count));
   for (std::size_t i = 0; i < count; ++i) {
     const auto& record = frames[i];
     c.add_time_delta(record.key.deliver - previous);
@@ -202,6 +203,7 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
     c.add_queue(record.queue);
     c.add_chosen(record.chosen == kNoNode ? 0 : record.chosen + 1);
     c.add_id(record.id);
+    c.add_partition(record.partition);
     if (record.note_size || record.previous_size) {
       c.add_note_frame(static_cast<std::uint32_t>(i));
       c.add_note(std::string(notes.substr(record.note_offset, record.note_size)));
@@ -454,6 +456,8 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
                    c.path_size(), c.status_size(), c.outcome_size(), c.load_size(), c.queue_size(), c.chosen_size(),
                    c.id_size()})
     if (size != n) return fail("frame columns of different lengths");
+  const bool has_partitions = c.partition_size() == n;  // logs of format 1.1 have none
+  if (!has_partitions && c.partition_size() != 0) return fail("frame columns of different lengths");
   if (c.note_size() != c.note_frame_size() || c.previous_size() != c.note_frame_size()) return fail("bad notes");
   out.frames.resize(static_cast<std::size_t>(n));
   Time time = header.first_time;
@@ -477,6 +481,7 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
     f.set_queue(c.queue(i));
     f.set_chosen(c.chosen(i));
     f.set_id(c.id(i));
+    if (has_partitions) f.set_partition(c.partition(i));
     time += c.time_delta(i);
     view.index = header.first_frame + static_cast<std::uint64_t>(i);
     view.time = time;

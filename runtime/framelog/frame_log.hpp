@@ -14,7 +14,7 @@
 namespace flowframe {
 
 inline constexpr std::uint16_t kLogMajorVersion = 1;
-inline constexpr std::uint16_t kLogMinorVersion = 1;  // 1: control frames carry live changes typed
+inline constexpr std::uint16_t kLogMinorVersion = 2;  // 1: control frames carry live changes typed; 2: partitions
 
 // The byte layout's framing, for the live stream (docs/FORMAT.md).
 namespace framing {

@@ -73,7 +73,12 @@ enum class EventKind : std::uint8_t { request = 0, response = 1, timer = 2, cont
   X(dead_lettered, DEAD_LETTERED) \
   X(consumer_gone, CONSUMER_GONE) \
   X(subscribed, SUBSCRIBED) \
-  X(nacked, NACKED)
+  X(nacked, NACKED) \
+  X(appended, APPENDED) \
+  X(fetched, FETCHED) \
+  X(committed, COMMITTED) \
+  X(rebalancing, REBALANCING) \
+  X(assigned, ASSIGNED)
 enum class Outcome : std::uint8_t {
 #define FLOWFRAME_OUTCOME_VALUE(name, NAME) name = v1::Frame::NAME,
   FLOWFRAME_OUTCOMES(FLOWFRAME_OUTCOME_VALUE)
@@ -109,6 +114,7 @@ struct FrameRecord {
   std::uint32_t path;
   std::uint32_t load;
   std::uint32_t queue;
+  std::uint32_t partition;  // a log partition + 1; 0: none
   // The frame's note, (control frames) previous value and live change, and (some frames) the
   // destination's state: note_size bytes at note_offset in the notes buffer that travels with the
   // frames, then previous_size bytes, then change_size bytes of serialized ControlRequest, then

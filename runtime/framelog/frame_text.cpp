@@ -86,6 +86,7 @@ nlohmann::ordered_json FrameText::json(const FrameView& view) const {
   out["load"] = f.load();
   out["queue"] = f.queue();
   if (f.chosen()) out["chosen"] = node(f.chosen() - 1);
+  if (f.partition()) out["partition"] = f.partition() - 1;
   if (!f.note().empty()) out["note"] = f.note();
   if (!f.previous().empty()) out["previous"] = f.previous();
   out["summary"] = summary(f);

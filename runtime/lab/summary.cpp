@@ -170,6 +170,10 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
                         queue["dead_lettered"].get<std::uint64_t>(),
                         queue["ready"].get<std::uint64_t>() + queue["unacked"].get<std::uint64_t>(),
                         queue["max_ready"].get<std::uint64_t>()));
+    if (node.contains("groups"))
+      for (const auto& [name, group] : node["groups"].items())
+        add(fmt::format("group {}: generation {}, {} members, lag {}", name, group["generation"].get<std::uint32_t>(),
+                        group["members"].get<std::uint32_t>(), group["lag"].get<std::uint64_t>()));
     if (node.contains("processed"))
       add(fmt::format("{} processed, {} failed{}", node["processed"].get<std::uint64_t>(), node["failed"].get<std::uint64_t>(),
                       node.contains("duplicates") ? fmt::format(", {} duplicates", node["duplicates"].get<std::uint64_t>()) : ""));

@@ -54,7 +54,9 @@ void draw_metrics(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   plot(viewer, "latency p50 / p95 / p99", {{&m.p50_ms, palette.ok}, {&m.p95_ms, palette.warning}, {&m.p99_ms, palette.error}},
        "ms", height);
   plot(viewer, "errors", {{&m.errors_per_s, palette.error}}, "req/s", height);
-  if (messaging) plot(viewer, "messages ready / unacknowledged", {{&m.ready, palette.warning}, {&m.unacked, palette.ok}}, "messages", height);
+  if (messaging)
+    plot(viewer, m.logs ? "consumer lag / not yet replicated" : "messages ready / unacknowledged",
+         {{&m.ready, palette.warning}, {&m.unacked, palette.ok}}, m.logs ? "records" : "messages", height);
   ImGui::End();
 }
 

@@ -8,18 +8,38 @@
 namespace flowframe::viewer {
 namespace {
 
+// A log broker's consumer is in a group (generation 0: not assigned yet).
+bool log_consumer(const v1::ConsumerState& consumer) {
+  return consumer.generation() > 0 || consumer.rebalancing() || consumer.positions_size() > 0;
+}
+
 const KindView kConsumerView{
     .kind = v1::Node::CONSUMER,
     .colour = IM_COL32(120, 200, 150, 255),
     .icon = "\xef\x82\x85",  // cogs
     .badge =
         [](const view::NodeView& node) {
+          const auto& consumer = node.state.consumer();
+          if (log_consumer(consumer)) {
+            std::string parts;
+            for (const auto& p : consumer.positions()) parts += (parts.empty() ? "" : ",") + std::to_string(p.partition());
+            return consumer.rebalancing() ? fmt::format("rebalancing, {} done", consumer.processed())
+                                          : fmt::format("[{}] {} done", parts, consumer.processed());
+          }
           return fmt::format("{} busy{}, {} done", node.load, node.queue ? fmt::format(" +{}", node.queue) : "",
-                             node.state.consumer().processed());
+                             consumer.processed());
         },
     .rows =
         [](const Inspected& in) {
           const auto& consumer = in.state.consumer();
+          if (log_consumer(consumer)) {
+            row("topic", consumer.queue());
+            row("group generation", fmt::format("{}{}", consumer.generation(), consumer.rebalancing() ? " (rebalancing: not consuming)" : ""));
+            row("received", std::to_string(consumer.received()));
+            row("processed", std::to_string(consumer.processed()));
+            row("duplicates", std::to_string(consumer.duplicates()));
+            return;
+          }
           row("queue", consumer.queue());
           row("prefetch", consumer.prefetch() ? std::to_string(consumer.prefetch()) : "unlimited");
           row("received", std::to_string(consumer.received()));
@@ -29,6 +49,14 @@ const KindView kConsumerView{
         },
     .tables =
         [](const Inspected& in) {
+          if (log_consumer(in.state.consumer())) {
+            if (!begin_grid("positions", {"partition", "fetched to", "processed to", "committed"}, in.table_height)) return;
+            for (const auto& p : in.state.consumer().positions())
+              cells({std::to_string(p.partition()), std::to_string(p.fetched()), std::to_string(p.processed()),
+                     std::to_string(p.committed())});
+            ImGui::EndTable();
+            return;
+          }
           if (!begin_grid("held", {"message", "delivery", "held for"}, in.table_height)) return;
           for (const auto& held : in.state.consumer().held())
             cells({fmt::format("{}{}", held.message(), held.poison() ? " (poison)" : ""),

@@ -145,8 +145,10 @@ MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
     std::map<std::uint32_t, std::pair<std::vector<float>, std::vector<float>>> brokers;
     const auto& nodes = model_.header().nodes();
     for (const auto& node : nodes)
-      if (node.kind() == v1::Node::QUEUE_BROKER)
+      if (node.kind() == v1::Node::QUEUE_BROKER || node.kind() == v1::Node::LOG_BROKER) {
         brokers[node.index()] = {std::vector<float>(buckets, -1), std::vector<float>(buckets, -1)};
+        m.logs |= node.kind() == v1::Node::LOG_BROKER;
+      }
     for (std::size_t c = 0; c < model_.chunk_count() && !stop_; ++c) {
       const auto decoded = model_.chunk(c, true);
       for (const auto& view : decoded->frames) {

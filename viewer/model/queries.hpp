@@ -64,13 +64,15 @@ struct Trace {
 Trace trace_request(LogModel& model, std::uint32_t client, std::uint64_t request, std::uint64_t near);
 
 // Throughput, errors and client latency percentiles per time bucket, over the whole log; with
-// message brokers, the messages waiting in their queues and out with consumers (the most in each
-// bucket, over all brokers).
+// message brokers, what waits (queue brokers: ready messages; log brokers: the groups' lag) and what
+// is out (unacknowledged messages; records not yet replicated), the most in each bucket over all
+// brokers.
 struct Metrics {
   Time start = 0;
   Time bucket = 1;
   std::vector<float> completed_per_s, errors_per_s, p50_ms, p95_ms, p99_ms;
   std::vector<float> ready, unacked;  // empty without brokers
+  bool logs = false;  // the brokers are log brokers: ready is lag, unacked is unreplicated
   std::size_t size() const { return completed_per_s.size(); }
 };
 class MetricsScan {

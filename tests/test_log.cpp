@@ -1,0 +1,181 @@
+// The log broker's rules (partitions, keys, assignment, the eager group protocol) and the
+// event_log scenario as run: order, replication, rebalances, lag and duplicates, all from frames.
+#include <gtest/gtest.h>
+
+#include "actors/log_broker/log.hpp"
+#include "runtime/check/invariants.hpp"
+#include "support.hpp"
+
+namespace flowframe::messaging {
+namespace {
+
+TEST(Log, AppendsRetainsAndReadsBelowALimit) {
+  PartitionLog log;
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(log.append(Record{.key = "k", .appended = i * kNanosPerSecond}), static_cast<std::uint64_t>(i));
+  EXPECT_EQ(log.retain(6, 0, 0), 4u);  // keeps the newest 6
+  EXPECT_EQ(log.start(), 4u);
+  EXPECT_EQ(log.end(), 10u);
+  EXPECT_EQ(log.retain(0, 3 * kNanosPerSecond, 10 * kNanosPerSecond), 3u);  // offsets 4..6 are over 3 s old
+  const auto read = log.read(0, 2, 9);  // from before the start: from the start
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].offset, 7u);
+  EXPECT_TRUE(log.read(9, 5, 9).empty());  // nothing below the limit (the high watermark)
+}
+
+TEST(Log, AKeyAlwaysLandsInTheSamePartitionAndKeysSpread) {
+  std::vector<int> per_partition(3, 0);
+  for (int customer = 0; customer < 300; ++customer) {
+    const auto key = "customer-" + std::to_string(customer);
+    const auto p = partition_for_key(key, 3);
+    EXPECT_EQ(partition_for_key(key, 3), p);
+    ++per_partition[p];
+  }
+  for (const int count : per_partition) EXPECT_GT(count, 70);
+}
+
+TEST(Log, RangeAndRoundRobinAssignments) {
+  const std::set<std::uint32_t> members{7, 3};
+  const auto range = assign(v1::ConsumerParams::RANGE, members, 5);
+  EXPECT_EQ(range.at(3), (std::vector<std::uint32_t>{0, 1, 2}));  // the first member gets the extra one
+  EXPECT_EQ(range.at(7), (std::vector<std::uint32_t>{3, 4}));
+  const auto dealt = assign(v1::ConsumerParams::ROUND_ROBIN, members, 5);
+  EXPECT_EQ(dealt.at(3), (std::vector<std::uint32_t>{0, 2, 4}));
+  EXPECT_EQ(dealt.at(7), (std::vector<std::uint32_t>{1, 3}));
+  const auto crowded = assign(v1::ConsumerParams::RANGE, {1, 2, 3, 4}, 3);
+  EXPECT_TRUE(crowded.at(4).empty());  // more members than partitions: one idles
+}
+
+TEST(Log, TheEagerProtocolRevokesEverythingAndRefusesStaleCommits) {
+  Group group(3, v1::ConsumerParams::RANGE);
+  EXPECT_TRUE(group.join(1, 0));
+  EXPECT_TRUE(group.all_rejoined());
+  group.complete();
+  EXPECT_EQ(group.generation(), 1u);
+  EXPECT_EQ(group.members().at(1).partitions.size(), 3u);
+  EXPECT_TRUE(group.commit(1, 1, 2, 40));
+  EXPECT_TRUE(group.join(2, 10));  // a new member: everyone must rejoin
+  EXPECT_TRUE(group.rebalancing());
+  EXPECT_FALSE(group.all_rejoined());
+  EXPECT_TRUE(group.commit(1, 1, 2, 42));  // committing while revoking is still its generation
+  EXPECT_FALSE(group.join(1, 11));         // rejoins: no new rebalance
+  EXPECT_TRUE(group.all_rejoined());
+  group.complete();
+  EXPECT_EQ(group.generation(), 2u);
+  EXPECT_FALSE(group.commit(1, 1, 0, 50));  // a zombie's commit from generation 1
+  EXPECT_EQ(group.committed()[2], 42u);
+  EXPECT_EQ(group.members().at(1).partitions, (std::vector<std::uint32_t>{0, 1}));
+  EXPECT_EQ(group.members().at(2).partitions, (std::vector<std::uint32_t>{2}));
+  // A member that does not rejoin in time is dropped when the rebalance ends.
+  EXPECT_TRUE(group.remove(2));
+  EXPECT_FALSE(group.join(3, 20));  // joins the rebalance under way
+  group.join(1, 21);
+  EXPECT_TRUE(group.complete().empty());
+  EXPECT_EQ(group.expired(3 * kNanosPerSecond + 20, 3 * kNanosPerSecond), (std::vector<std::uint32_t>{3}));
+}
+
+}  // namespace
+}  // namespace flowframe::messaging
+
+namespace flowframe {
+namespace {
+
+struct RecordedLog {
+  test::Run run;
+  std::vector<FrameView> frames;
+  CheckReport report;
+};
+
+// Indices in event_log: director, shop, kafka, replica-1, replica-2, app-1, app-2, app-3, db.
+constexpr std::uint32_t kShop = 1, kKafka = 2;
+
+RecordedLog record_event_log(const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
+  std::string text;
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == "event_log") text = builtin.text;
+  test::TempPath scenario(".textproto"), log(".ffl");
+  test::write_file(scenario.str(), text + extra);
+  RunOptions options;
+  options.out_path = log.str();
+  options.chunk_frames = 500;  // many keyframes to compare with the frames
+  RecordedLog r{test::run_scenario(scenario.str(), overrides, options), {}, {}};
+  r.frames = test::read_frames(log.str());
+  FrameLogReader reader(log.str());
+  r.report = check_log(reader);
+  return r;
+}
+
+std::uint64_t figure(const RecordedLog& r, const char* name) { return r.report.figures["kafka"][name].get<std::uint64_t>(); }
+
+TEST(EventLog, KeepsEveryInvariantAndCountsEachDuplicate) {
+  const auto r = record_event_log();
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  EXPECT_GT(figure(r, "keyframes_checked"), 20u);
+  std::uint64_t written_twice = 0;
+  for (const char* app : {"app-1", "app-2", "app-3"}) written_twice += r.run.summary["nodes"][app].value("duplicates", std::uint64_t{0});
+  EXPECT_GT(figure(r, "duplicates"), 0u);
+  EXPECT_EQ(figure(r, "duplicates"), written_twice);  // each second processing met its row: 409
+  EXPECT_EQ(figure(r, "records"), r.run.summary["requests"]["sent"].get<std::uint64_t>());
+  // Generations: app-1 alone, app-2 joins, app-3 joins at 4 s, app-1's session expires.
+  EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["generation"], 4);
+  EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["lag"], 0);  // caught up and committed
+}
+
+TEST(EventLog, OneCustomersOrdersStayInOnePartition) {
+  const auto r = record_event_log();
+  std::map<std::uint64_t, std::uint32_t> partition_of_customer;
+  for (const auto& view : r.frames)
+    if (view.frame.dst() == kKafka && view.frame.src() == kShop && view.frame.outcome() == v1::Frame::APPENDED) {
+      const auto [at, fresh] = partition_of_customer.emplace(view.frame.id(), view.frame.partition());
+      EXPECT_EQ(at->second, view.frame.partition()) << "customer " << view.frame.id();
+    }
+  EXPECT_EQ(partition_of_customer.size(), 50u);
+}
+
+TEST(EventLog, LagGrowsWhileADeadMembersSessionRunsOutThenCatchesUp) {
+  const auto r = record_event_log();
+  std::uint32_t before_crash = 0, while_dead = 0, caught_up = 0;
+  Time expired_at = 0;
+  for (const auto& view : r.frames) {
+    if (view.frame.dst() != kKafka) continue;
+    if (view.time > from_seconds(6) && view.time < from_seconds(8)) before_crash = std::max(before_crash, view.frame.queue());
+    if (view.time > from_seconds(8) && !expired_at) while_dead = std::max(while_dead, view.frame.queue());
+    if (view.time > from_seconds(13) && view.time < from_seconds(15)) caught_up = std::max(caught_up, view.frame.queue());
+    if (view.frame.outcome() == v1::Frame::REBALANCING && view.frame.note().find("session expired") != std::string::npos)
+      expired_at = view.time;
+  }
+  EXPECT_GE(expired_at, from_seconds(10.5));  // app-1's last heartbeat before 8 s, plus 3 s
+  EXPECT_LE(expired_at, from_seconds(11.5));
+  // Its partition piles up (about 33 records/s for 2.75 s), then its new owner works it off.
+  EXPECT_GT(while_dead, 80u);
+  EXPECT_GT(while_dead, 4 * before_crash);
+  EXPECT_LT(caught_up, 2 * before_crash + 10);
+}
+
+TEST(EventLog, AcksDecideWhenTheProducerHearsBack) {
+  const auto all = record_event_log({"shop.client.publish.acks=ALL"});
+  const auto leader = record_event_log({"shop.client.publish.acks=LEADER"});
+  const auto none = record_event_log({"shop.client.publish.acks=NONE"});
+  const double p50_all = all.run.summary["latency_ms"]["p50"].get<double>();
+  const double p50_leader = leader.run.summary["latency_ms"]["p50"].get<double>();
+  // acks=all waits for a follower's next fetch: a round trip of 2 ms links on top of acks=1.
+  EXPECT_GT(p50_all, p50_leader + 3.5);
+  EXPECT_NEAR(p50_leader, 2.2, 0.3);  // 1 ms there, 0.2 ms to append, 1 ms back
+  EXPECT_EQ(none.run.summary["requests"]["by_status"]["202"], none.run.summary["requests"]["sent"]);
+  EXPECT_TRUE(none.report.ok()) << format_report(none.report);
+}
+
+TEST(EventLog, ACutOffFollowerLeavesTheInSyncSetAndAcksAllGoesOn) {
+  const auto r = record_event_log({}, R"(events { at_s: 2 node: "replica-1" fault { link { to: "kafka" partition: true } } })");
+  Time left_at = 0;
+  for (const auto& view : r.frames)
+    if (view.frame.outcome() == v1::Frame::HEALTH_CHANGED && view.frame.note().rfind("replica-1 fell behind", 0) == 0 && !left_at)
+      left_at = view.time;
+  EXPECT_GE(left_at, from_seconds(3));  // behind for over replica_lag_ms
+  EXPECT_LE(left_at, from_seconds(3.5));
+  EXPECT_EQ(r.run.summary["requests"]["completed"], r.run.summary["requests"]["sent"]);  // every order answered 201
+  EXPECT_EQ(r.run.summary["nodes"]["kafka"]["partitions"]["orders/0"]["in_sync"], 2);  // the leader and replica-2
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+}
+
+}  // namespace
+}  // namespace flowframe
