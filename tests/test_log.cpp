@@ -179,3 +179,22 @@ TEST(EventLog, ACutOffFollowerLeavesTheInSyncSetAndAcksAllGoesOn) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+TEST(EventLog, ALeaderThatRestartsKeepsItsLogAndCommittedOffsets) {
+  const auto r = record_event_log({}, R"(events { at_s: 5 node: "kafka" fault { crash: true } }
+events { at_s: 6 node: "kafka" fault { restart: true } }
+)");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  const auto& summary = r.run.summary;
+  // Orders sent while it was down were refused (503); every other one is in the log.
+  const auto refused = summary["requests"]["by_status"].value("503", std::uint64_t{0});
+  EXPECT_GT(refused, 50u);
+  EXPECT_EQ(figure(r, "records"), summary["requests"]["sent"].get<std::uint64_t>() - refused);
+  EXPECT_EQ(summary["nodes"]["kafka"]["groups"]["billing"]["lag"], 0);  // the members rejoined and caught up
+}
+
+}  // namespace
+}  // namespace flowframe

@@ -99,6 +99,14 @@ class Group {
   };
   const std::map<std::uint32_t, Member>& members() const { return members_; }
   bool has(std::uint32_t member) const { return members_.count(member) != 0; }
+  // The group as a restarted coordinator finds it: committed offsets and generation kept (they are
+  // on disk), no members.
+  Group restarted() const {
+    Group group(*this);
+    group.members_.clear();
+    group.rebalancing_ = false;
+    return group;
+  }
 
  private:
   v1::ConsumerParams::Assignment strategy_;

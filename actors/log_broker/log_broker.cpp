@@ -97,6 +97,16 @@ class LogBroker final : public Component {
     return "a log broker has no setting '" + action.field + "' to change during a run";
   }
 
+  // The logs and the groups' committed offsets are on disk; connections, held fetches, waiting
+  // producers and group membership are not.
+  void survive_crash(Component& fresh) const override {
+    auto& next = static_cast<LogBroker&>(fresh);
+    next.logs_ = logs_;
+    next.high_watermarks_ = high_watermarks_;
+    next.appended_ = appended_;
+    for (const auto& [name, entry] : groups_) next.groups_.emplace(name, GroupEntry{entry.topic, entry.first, entry.group.restarted(), {}});
+  }
+
   // Unreplicated records (leader) and the groups' lag.
   std::uint32_t load() const override {
     std::uint64_t unreplicated = 0;
