@@ -15,6 +15,17 @@ namespace flowframe {
 // among the workload's clients.
 std::string client_ip(const v1::Node& spec, std::size_t position);
 
+// A timer a node sets itself; `status` says which (each kind numbers its own). A silent timer makes
+// a frame only in small runs; a background one does not keep the run going.
+inline Event timer_event(std::uint16_t status, bool silent = false, bool background = false) {
+  Event timer;
+  timer.kind = EventKind::timer;
+  timer.status = status;
+  timer.silent = silent;
+  timer.background = background;
+  return timer;
+}
+
 // A constant distribution, for defaults: constant_ms(2) is "mean_ms: 2".
 inline v1::Distribution constant_ms(double ms) {
   v1::Distribution d;

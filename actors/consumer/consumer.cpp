@@ -32,9 +32,7 @@ class Consumer final : public Component {
 
   void start(Context& context) override {
     if (context.now() == 0 && spec_.consumer().start_s() > 0) {
-      Event later;
-      later.kind = EventKind::timer;
-      later.status = kStartTimer;
+      Event later = timer_event(kStartTimer);
       return context.schedule(from_seconds(spec_.consumer().start_s()), later);
     }
     context.notify(broker_, broker_message(v1::Payload::SUBSCRIBE));
@@ -119,10 +117,7 @@ class Consumer final : public Component {
   }
 
   void beat_later(Context& context) {
-    Event tick;
-    tick.kind = EventKind::timer;
-    tick.status = kHeartbeatTimer;
-    tick.silent = true;
+    Event tick = timer_event(kHeartbeatTimer, true);
     tick.background = true;  // heartbeats alone do not keep the run going
     context.schedule(heartbeat_, tick);
   }

@@ -36,9 +36,7 @@ class LogConsumer final : public Component {
 
   void start(Context& context) override {
     if (context.now() == 0 && spec_.consumer().start_s() > 0) {
-      Event later;
-      later.kind = EventKind::timer;
-      later.status = kStartTimer;
+      Event later = timer_event(kStartTimer);
       context.schedule(from_seconds(spec_.consumer().start_s()), later);
       return;
     }
@@ -156,21 +154,13 @@ class LogConsumer final : public Component {
   }
 
   void beat_later(Context& context) {
-    Event tick;
-    tick.kind = EventKind::timer;
-    tick.status = kHeartbeatTimer;
-    tick.silent = true;
-    tick.background = true;
+    Event tick = timer_event(kHeartbeatTimer, true, true);
     context.schedule(from_millis(spec_.consumer().heartbeat_ms()), tick);
   }
 
   // Auto-commit keeps the run going only while something processed is not committed yet.
   void auto_commit_later(Context& context) {
-    Event tick;
-    tick.kind = EventKind::timer;
-    tick.status = kAutoCommitTimer;
-    tick.silent = true;
-    tick.background = !dirty();
+    Event tick = timer_event(kAutoCommitTimer, true, !dirty());
     context.schedule(from_millis(spec_.consumer().auto_commit_ms()), tick);
   }
 
@@ -263,9 +253,7 @@ class LogConsumer final : public Component {
     if (current_ || buffer_.empty()) return;
     current_ = buffer_.front();
     buffer_.pop_front();
-    Event done;
-    done.kind = EventKind::timer;
-    done.status = kProcessedTimer;
+    Event done = timer_event(kProcessedTimer);
     done.client = current_->record.publisher();
     done.request = current_->record.request();
     done.path = current_->record.path();

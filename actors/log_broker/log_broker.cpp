@@ -341,11 +341,8 @@ class LogBroker final : public Component {
   void hold(const Event& request, std::uint32_t flat, bool follower, Context& context) {
     const auto id = ++next_hold_;
     held_[flat].push_back({request, id, follower});
-    Event wake;
-    wake.kind = EventKind::timer;
-    wake.status = kFetchWaitTimer;
-    wake.silent = true;
-    wake.background = true;  // an idle consumer's long poll does not keep the run going
+    // An idle consumer's long poll does not keep the run going.
+    Event wake = timer_event(kFetchWaitTimer, true, true);
     wake.arg = static_cast<std::int64_t>(id);
     wake.partition = flat + 1;
     context.schedule(from_millis(config_.fetch_wait_ms()), wake);
@@ -410,9 +407,7 @@ class LogBroker final : public Component {
       stop.client = index();
       context.notify(node, stop);
     }
-    Event end;
-    end.kind = EventKind::timer;
-    end.status = kRebalanceTimer;
+    Event end = timer_event(kRebalanceTimer);
     end.arg = static_cast<std::int64_t>(entry.group.generation());
     auto payload = std::make_shared<v1::Payload>();
     payload->set_group(name);
@@ -518,9 +513,7 @@ class LogBroker final : public Component {
   }
 
   void notice(std::uint16_t kind, NodeIndex node, const std::string& group, std::uint32_t partition, Context& context) {
-    Event event;
-    event.kind = EventKind::timer;
-    event.status = kind;
+    Event event = timer_event(kind);
     event.arg = node;
     event.partition = partition;
     auto payload = std::make_shared<v1::Payload>();
@@ -555,10 +548,7 @@ class LogBroker final : public Component {
   }
 
   void sweep_later(Context& context) {
-    Event tick;
-    tick.kind = EventKind::timer;
-    tick.status = kSweepTimer;
-    tick.silent = true;
+    Event tick = timer_event(kSweepTimer, true);
     // It keeps the run going while a group has members (their sessions may expire) or a produce
     // waits for replicas.
     bool waiting = false;
@@ -586,11 +576,8 @@ class LogBroker final : public Component {
     const auto flat = flat_of(event);
     if (!flat) return;
     if (event.kind == EventKind::timeout || event.status != 200 || !event.payload) {
-      Event again;
-      again.kind = EventKind::timer;
-      again.status = kRefetchTimer;
+      Event again = timer_event(kRefetchTimer, true);
       again.partition = *flat + 1;
-      again.silent = true;
       context.schedule(kRefetchDelay, again);
       return context.decide(Outcome::none, leader_,
                             fmt::format("fetching {} from the leader failed ({}): again in {}", layout_.name(*flat),

@@ -275,9 +275,7 @@ class QueueBroker final : public Component {
   }
 
   void fate(const Message& message, Outcome outcome, const std::string& why, Context& context) {
-    Event notice;
-    notice.kind = EventKind::timer;
-    notice.status = kFateNotice;
+    Event notice = timer_event(kFateNotice);
     notice.arg = static_cast<std::int64_t>(outcome);
     notice.client = message.publisher;
     notice.request = message.request;
@@ -319,9 +317,7 @@ class QueueBroker final : public Component {
     sweep_due_ = kTimeNever;
     for (const auto& [consumer, seen] : heartbeats_)
       if (context.now() - seen >= timeout_ && broker_.subscribed(consumer)) {
-        Event notice;
-        notice.kind = EventKind::timer;
-        notice.status = kGoneNotice;
+        Event notice = timer_event(kGoneNotice);
         notice.arg = consumer;
         context.schedule(1, notice);
       }
@@ -346,9 +342,7 @@ class QueueBroker final : public Component {
     const bool needed = !broker_.unacked().empty() || broker_.next_expiry() != kTimeNever;
     const Time due = std::min(context.now() + std::max<Time>(1, timeout_ / 3), broker_.next_expiry());
     if (sweep_due_ <= due && (sweep_keeps_running_ || !needed)) return;
-    Event tick;
-    tick.kind = EventKind::timer;
-    tick.status = kSweepTimer;
+    Event tick = timer_event(kSweepTimer);
     tick.arg = ++sweep_generation_;
     tick.silent = true;
     tick.background = !needed;
