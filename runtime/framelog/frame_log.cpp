@@ -82,10 +82,15 @@ std::string deterministic_bytes(const google::protobuf::Message& message) {
 }  // namespace
 
 void append_deterministic(const google::protobuf::Message& message, std::string& out) {
-  google::protobuf::io::StringOutputStream stream(&out);
-  google::protobuf::io::CodedOutputStream coded(&stream);
+  // Sized first, written in place: a StringOutputStream would grow `out` to its whole capacity
+  // (zero-filling it) on every call, which made recording cost the size of the buffer per frame.
+  const std::size_t size = message.ByteSizeLong();
+  const std::size_t start = out.size();
+  out.resize(start + size);
+  google::protobuf::io::ArrayOutputStream array(out.data() + start, static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream coded(&array);
   coded.SetSerializationDeterministic(true);
-  message.SerializeToCodedStream(&coded);
+  message.SerializeWithCachedSizes(&coded);
 }
 
 namespace framing {
