@@ -198,3 +198,31 @@ events { at_s: 6 node: "kafka" fault { restart: true } }
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+TEST(EventLog, AMemberPausedPastItsSessionDuplicatesOnlyWhatTheCheckExplains) {
+  // Paused, it finishes a record after the group gave its partition away, before it hears so.
+  const auto r = record_event_log({}, R"(events { at_s: 5 node: "app-3" fault { pause_s: 4 } })");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  EXPECT_GT(figure(r, "duplicates"), 0u);
+}
+
+TEST(EventLog, AnUnknownTopicIsAnErrorAtItsLine) {
+  std::string text;
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == "event_log") text = builtin.text;
+  text.replace(text.find("topic: \"orders\" key"), 15, "topic: \"ordrs\"");
+  try {
+    parse_scenario(text, "typo.textproto");
+    ADD_FAILURE() << "accepted a topic the broker does not have";
+  } catch (const ScenarioError& error) {
+    EXPECT_NE(std::string(error.what()).find("typo.textproto:19:22: client.publish.topic: 'kafka' has no topic 'ordrs'"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace flowframe

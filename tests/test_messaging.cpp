@@ -142,6 +142,31 @@ TEST(Queues, AMessageAGoneConsumerHeldAtItsLastDeliveryIsDeadLettered) {
   EXPECT_FALSE(broker.subscribed(1));
 }
 
+TEST(Queues, AFullDeadLetterQueueOrACycleDiscardsAndSaysSo) {
+  Broker broker;
+  broker.declare_exchange("x", ExchangeType::fanout);
+  broker.declare_queue("dlq", QueueSettings{.max_length = 1, .overflow = Overflow::reject_publish});
+  broker.declare_queue("q", QueueSettings{.message_ttl = 10, .dead_letter_queue = "dlq"});
+  broker.declare_queue("ping", QueueSettings{.message_ttl = 10, .dead_letter_queue = "pong"});
+  broker.declare_queue("pong", QueueSettings{.message_ttl = 10, .dead_letter_queue = "ping"});
+  broker.bind("x", "q", "");
+  broker.bind("x", "ping", "");
+  broker.publish("x", message(1), 0);
+  broker.publish("x", message(2), 0);
+  broker.expire(10);
+  auto left = broker.take_departures();
+  ASSERT_EQ(left.size(), 4u);  // both copies in q, both in ping
+  std::map<std::string, std::vector<Settled>> fates;
+  for (const auto& l : left) fates[l.queue].push_back(l.fate);
+  EXPECT_EQ(fates["q"], (std::vector<Settled>{Settled::dead_lettered, Settled::discarded}));  // the dlq holds one
+  EXPECT_EQ(fates["ping"], (std::vector<Settled>{Settled::dead_lettered, Settled::dead_lettered}));
+  broker.expire(20);  // pong -> ping again would be a cycle
+  left = broker.take_departures();
+  ASSERT_EQ(left.size(), 2u);
+  for (const auto& l : left) EXPECT_EQ(l.fate, Settled::discarded);
+  EXPECT_EQ(broker.queues().at("ping").ready.size() + broker.queues().at("pong").ready.size(), 0u);
+}
+
 TEST(Queues, TtlAndLengthLimits) {
   Broker broker;
   broker.declare_exchange("x", ExchangeType::fanout);
@@ -154,16 +179,23 @@ TEST(Queues, TtlAndLengthLimits) {
     const auto routed = broker.publish("x", message(i), static_cast<Time>(i));
     if (i == 3) {
       EXPECT_EQ(routed.refused, std::vector<std::string>{"reject"});
-      ASSERT_EQ(routed.dropped.size(), 1u);
-      EXPECT_EQ(routed.dropped[0].message.request, 1u);
-      EXPECT_EQ(routed.dropped[0].queue, "head");  // the oldest leaves the drop-head queue
+      const auto dropped = broker.take_departures();
+      ASSERT_EQ(dropped.size(), 1u);
+      EXPECT_EQ(dropped[0].message.request, 1u);  // the oldest leaves the drop-head queue
+      EXPECT_EQ(dropped[0].queue, "head");
+      EXPECT_EQ(dropped[0].fate, Settled::discarded);  // it has no dead-letter queue
     }
   }
   EXPECT_EQ(ready(broker, "head"), 2u);
   EXPECT_EQ(ready(broker, "reject"), 2u);
   EXPECT_EQ(broker.next_expiry(), 101);
-  EXPECT_EQ(broker.expire(100).size(), 0u);
-  EXPECT_EQ(broker.expire(101).size(), 1u);  // message 1 published at 1: 100 ns later it is gone
+  broker.expire(100);
+  EXPECT_TRUE(broker.take_departures().empty());
+  broker.expire(101);
+  const auto expired = broker.take_departures();
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].why, Left::Why::expired);
+  EXPECT_EQ(expired[0].fate, Settled::dead_lettered);  // message 1 published at 1: 100 ns later it is gone
   EXPECT_EQ(ready(broker, "ttl"), 2u);
   EXPECT_EQ(ready(broker, "dlq"), 1u);
 }
@@ -353,6 +385,25 @@ TEST(QueueBroker, RejectPublishRefusesAndTtlExpiresIntoTheDeadLetterQueue) {
   // The first publish leaves at 1 ns and arrives 1 ms later; its copy in 'fleeting' leaves exactly
   // 200 ms after that, and its frame follows 1 ns later.
   EXPECT_EQ(first_expiry, 1 + from_millis(201) + 1);
+}
+
+}  // namespace
+}  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+TEST(WorkQueue, APoisonRedeliveredForEverEndsTheRunAfterTheDrainTime) {
+  std::string text;
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == "work_queue") text = builtin.text;
+  const std::string limit = R"(queues { name: "tasks" max_deliveries: 3 dead_letter_queue: "tasks.dead" })";
+  text.replace(text.find(limit), limit.size(), R"(queues { name: "tasks" })");
+  test::TempPath scenario(".textproto");
+  test::write_file(scenario.str(), text);
+  const auto run = test::run_scenario(scenario.str(), {"stop.drain_s=30"});
+  EXPECT_EQ(run.summary["cut_short"], true);
+  EXPECT_NEAR(run.summary["sim_time_s"].get<double>(), 12 + 30, 0.01);
 }
 
 }  // namespace

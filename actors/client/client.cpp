@@ -153,7 +153,8 @@ std::shared_ptr<const v1::Payload> Client::publication(Event& request, bool pois
     const auto partition = payload->key().empty() ? next_partition_++ % std::max<std::uint32_t>(1, partitions)
                                                   : messaging::partition_for_key(payload->key(), partitions);
     payload->set_partition(partition);
-    request.partition = layout.first(publish.topic()).value_or(0) + partition + 1;
+    // A topic the broker does not have: no partition, and the broker says so (404).
+    if (const auto first = layout.first(publish.topic())) request.partition = *first + partition + 1;
     return payload;
   }
   payload->set_op(v1::Payload::PUBLISH);

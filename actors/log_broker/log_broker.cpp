@@ -222,10 +222,11 @@ class LogBroker final : public Component {
     const auto flat = flat_of(event);
     const bool answers = event.kind == EventKind::request;
     const Time processing = context.work(op_time_);
-    if (!flat) {
+    if (!flat || layout_.topic_of(*flat).name() != event.payload->topic()) {
       ++rejected_;
-      if (answers) respond(event, 400, context, processing);
-      return context.decide(Outcome::bad_request, kNoNode, "400 no such partition");
+      if (answers) respond(event, 404, context, processing);
+      return context.decide(Outcome::not_found, kNoNode,
+                            fmt::format("404 unknown topic or partition: {}/{}", event.payload->topic(), event.payload->partition()));
     }
     auto& log = logs_[*flat];
     Record record;
@@ -291,6 +292,9 @@ class LogBroker final : public Component {
       if (auto group = groups_.find(event.payload->group()); group != groups_.end())
         group->second.fetch_offsets[event.src][*flat - group->second.first] = offset;
     }
+    if (offset < logs_[*flat].start())
+      note_ += fmt::format("; offsets {}..{} were deleted by retention before it read them: it goes on from {}", offset,
+                           logs_[*flat].start() - 1, logs_[*flat].start());
     const auto sent = answer(event, *flat, follower, context);
     const std::string who = context.topology().spec(event.src).id();
     if (sent == 0) {
@@ -387,6 +391,10 @@ class LogBroker final : public Component {
     auto* entry = group_for(event, context);
     const auto& who = context.topology().spec(event.src).id();
     if (!entry) return context.decide(Outcome::not_found, kNoNode, "no topic '" + event.payload->topic() + "'");
+    if (entry->topic != event.payload->topic())
+      return context.decide(Outcome::bad_request, event.src,
+                            fmt::format("{} cannot join {}: the group consumes '{}', not '{}'", who, event.payload->group(),
+                                        entry->topic, event.payload->topic()));
     const bool starts = entry->group.join(event.src, context.now());
     if (starts) return start_rebalance(*entry, event.payload->group(), who + " joined", event.src, context);
     if (entry->group.rebalancing() && entry->group.all_rejoined()) return complete_rebalance(*entry, event.payload->group(), context);
@@ -482,9 +490,11 @@ class LogBroker final : public Component {
     const auto generation = event.payload->generation();
     if (!entry->group.commit(event.src, generation, partition, event.payload->offset()))
       return context.decide(Outcome::late, event.src,
-                            fmt::format("commit of {} at {} from {} refused: generation {} is over (the group is at {})",
-                                        layout_.name(*flat), event.payload->offset(), who, generation,
-                                        entry->group.generation() + (entry->group.rebalancing() ? 1 : 0)));
+                            generation != entry->group.generation()
+                                ? fmt::format("commit of {} at {} from {} refused: it is in generation {}, the group in {}",
+                                              layout_.name(*flat), event.payload->offset(), who, generation, entry->group.generation())
+                                : fmt::format("commit of {} at {} from {} refused: not its partition", layout_.name(*flat),
+                                              event.payload->offset(), who));
     context.decide(Outcome::committed, event.src,
                    fmt::format("{} committed {} at {} (lag {})", event.payload->group(), layout_.name(*flat),
                                event.payload->offset(), logs_[*flat].end() - std::min(logs_[*flat].end(), event.payload->offset())));

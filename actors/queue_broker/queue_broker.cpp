@@ -60,6 +60,7 @@ class QueueBroker final : public Component {
   void start(Context& context) override { arm_sweep(context); }
 
   void handle(const Event& event, Context& context) override {
+    broker_.tick(context.now());
     switch (event.kind) {
       case EventKind::request: publish(event, context); break;
       case EventKind::message: message(event, context); break;
@@ -71,7 +72,8 @@ class QueueBroker final : public Component {
         break;
       default: break;
     }
-    expire(context);
+    broker_.expire(context.now());
+    departures(context);
     deliver(context);
     arm_sweep(context);
   }
@@ -109,6 +111,7 @@ class QueueBroker final : public Component {
       q.set_redelivered(counts.redelivered);
       q.set_acked(counts.acked);
       q.set_dead_lettered(counts.dead_lettered);
+      q.set_discarded(counts.discarded);
       q.set_dropped(counts.dropped);
       q.set_expired(counts.expired);
       q.set_refused(counts.refused);
@@ -163,9 +166,6 @@ class QueueBroker final : public Component {
     message.request = request.request;
     message.path = request.path;
     const auto routed = broker_.publish(payload->exchange(), message, context.now());
-    for (const auto& dropped : routed.dropped)
-      fate(dropped.message, Outcome::dead_lettered,
-           "pushed out of " + dropped.queue + " by its length limit: " + dead_letter_place(dropped.queue), context);
     const std::string what = fmt::format("message{}{}", routed.ids.size() == 1 ? " " + std::to_string(routed.ids[0]) : "",
                                          message.poison ? " (poison)" : "");
     if (!routed.refused.empty()) {
@@ -189,10 +189,12 @@ class QueueBroker final : public Component {
     context.decide(Outcome::published, kNoNode, what + " to " + join(depths, ", "));
   }
 
-  // Where a message that leaves `queue` other than by an ack ends.
-  std::string dead_letter_place(const std::string& queue) const {
+  // Where a message that left `queue` other than by an ack went, in words.
+  std::string where(const std::string& queue, Settled fate) const {
     const auto& dlq = broker_.queues().at(queue).settings.dead_letter_queue;
-    return dlq.empty() ? "discarded (no dead-letter queue)" : "to " + dlq;
+    if (fate == Settled::dead_lettered) return "to " + dlq;
+    if (dlq.empty()) return "discarded (no dead-letter queue)";
+    return "discarded (" + dlq + " refused it: full, or it came from there before, a dead-letter cycle)";
   }
 
   void message(const Event& event, Context& context) {
@@ -234,8 +236,8 @@ class QueueBroker final : public Component {
                                 fmt::format("ack of message {} from {} ignored: no longer its delivery (returned when it was gone)",
                                             event.id, name));
         return context.decide(Outcome::acked, kNoNode,
-                              fmt::format("message {} acked by {} ({} unacknowledged)", event.id, name,
-                                          broker_.unacked_in(payload->queue())));
+                              fmt::format("message {} acked by {} ({} unacknowledged in {})", event.id, name,
+                                          broker_.unacked_in(payload->queue()), payload->queue()));
       }
       case v1::Payload::NACK: {
         const auto settled = broker_.nack(payload->delivery_tag(), payload->requeue());
@@ -249,10 +251,12 @@ class QueueBroker final : public Component {
                                   fmt::format("message {} nacked by {}: back at the head of {} (delivered {})", event.id,
                                               name, queue, times(payload->deliveries())));
           case Settled::dead_lettered:
-            return context.decide(Outcome::dead_lettered, kNoNode,
+          case Settled::discarded:
+            departures(context);  // what the dead letter pushed out of a full dead-letter queue
+            return context.decide(settled == Settled::discarded ? Outcome::discarded : Outcome::dead_lettered, kNoNode,
                                   fmt::format("message {} {} by {}, delivered {}: {}", event.id,
                                               payload->requeue() ? "nacked" : "rejected", name,
-                                              times(payload->deliveries()), dead_letter_place(queue)));
+                                              times(payload->deliveries()), where(queue, settled)));
         }
         return;
       }
@@ -263,15 +267,16 @@ class QueueBroker final : public Component {
 
   // Each message a gone consumer held: its own frame, as it is requeued or dead-lettered.
   void returns(const std::vector<messaging::Left>& returned, Context& context) {
-    for (const auto& [queue, message, settled] : returned) {
-      if (settled == Settled::requeued)
-        fate(message, Outcome::requeued, "back at the head of " + queue + ": its consumer is gone", context);
+    for (const auto& left : returned) {
+      if (left.fate == Settled::requeued)
+        fate(left.message, Outcome::requeued, "back at the head of " + left.queue + ": its consumer is gone", context);
       else
-        fate(message, Outcome::dead_lettered,
-             fmt::format("its consumer is gone, and it was delivered {}, the limit of {}: {}", times(message.deliveries),
-                         queue, dead_letter_place(queue)),
+        fate(left.message, left.fate == Settled::discarded ? Outcome::discarded : Outcome::dead_lettered,
+             fmt::format("its consumer is gone, and it was delivered {}, the limit of {}: {}", times(left.message.deliveries),
+                         left.queue, where(left.queue, left.fate)),
              context);
     }
+    departures(context);
   }
 
   void fate(const Message& message, Outcome outcome, const std::string& why, Context& context) {
@@ -287,9 +292,16 @@ class QueueBroker final : public Component {
     context.schedule(1, notice);
   }
 
-  void expire(Context& context) {
-    for (const auto& [queue, message, settled] : broker_.expire(context.now()))
-      fate(message, Outcome::expired, "older than the TTL of " + queue + ": " + dead_letter_place(queue), context);
+  // Messages that left a queue as a side effect (pushed out by a length limit, expired): a frame each.
+  void departures(Context& context) {
+    for (const auto& left : broker_.take_departures()) {
+      const bool expired = left.why == messaging::Left::Why::expired;
+      const auto outcome = left.fate == Settled::discarded ? Outcome::discarded : expired ? Outcome::expired : Outcome::dead_lettered;
+      fate(left.message, outcome,
+           (expired ? "older than the TTL of " + left.queue : "pushed out of " + left.queue + " by its length limit") + ": " +
+               where(left.queue, left.fate),
+           context);
+    }
   }
 
   // Hands every message a consumer has room for, each as a one-way DELIVER.
@@ -445,6 +457,7 @@ const KindDescription kQueueBroker{
             q["unacked"] = queue.unacked();
             q["max_ready"] = queue.max_ready();
             if (queue.dropped()) q["dropped"] = queue.dropped();
+            if (queue.discarded()) q["discarded"] = queue.discarded();
             if (queue.expired()) q["expired"] = queue.expired();
             if (queue.refused()) q["refused"] = queue.refused();
           }

@@ -41,6 +41,7 @@ void Broker::bind(const std::string& exchange, const std::string& queue, const s
 
 Routed Broker::publish(const std::string& exchange, Message message, Time now) {
   Routed routed;
+  now_ = now;
   message.published = now;
   const auto found = exchanges_.find(exchange);
   if (found == exchanges_.end()) return routed;
@@ -51,41 +52,49 @@ Routed Broker::publish(const std::string& exchange, Message message, Time now) {
     if (!matches || std::find(routed.queues.begin(), routed.queues.end(), queue) != routed.queues.end()) continue;
     Message copy = message;
     copy.id = ++next_id_;
-    const auto before = routed.queues.size();
-    enqueue(queues_.at(queue), std::move(copy), &routed, queue);
-    if (routed.queues.size() > before) routed.ids.push_back(next_id_);
+    if (enqueue(queues_.at(queue), std::move(copy), &routed, queue)) routed.ids.push_back(next_id_);
     else --next_id_;  // refused: no copy
   }
   return routed;
 }
 
-void Broker::enqueue(Queue& queue, Message message, Routed* routed, const std::string& name) {
+bool Broker::enqueue(Queue& queue, Message message, Routed* routed, const std::string& name) {
   const auto& settings = queue.settings;
   if (settings.max_length > 0 && queue.ready.size() >= settings.max_length) {
     if (settings.overflow == Overflow::reject_publish) {
       ++queue.counts.refused;
       if (routed) routed->refused.push_back(name);
-      return;
+      return false;
     }
     Message oldest = queue.ready.front();  // drop-head: the oldest makes room
     queue.ready.pop_front();
     ++queue.counts.dropped;
-    if (routed) routed->dropped.push_back({name, oldest});
-    dead_letter(queue, oldest);
+    Left left{name, oldest, Settled::dead_lettered, Left::Why::pushed_out};
+    left.fate = dead_letter(name, std::move(oldest));
+    departures_.push_back(std::move(left));
   }
+  message.entered = now_;
   queue.ready.push_back(std::move(message));
   ++queue.counts.published;
   queue.counts.max_ready = std::max(queue.counts.max_ready, queue.ready.size());
   if (routed) routed->queues.push_back(name);
+  return true;
 }
 
-void Broker::dead_letter(Queue& from, Message message) {
-  ++from.counts.dead_lettered;
-  const auto target = queues_.find(from.settings.dead_letter_queue);
-  if (target == queues_.end() || &target->second == &from) return;  // discarded
+Settled Broker::dead_letter(const std::string& from, Message message) {
+  auto& queue = queues_.at(from);
+  const auto& target_name = queue.settings.dead_letter_queue;
+  const auto target = queues_.find(target_name);
+  const bool cycle = std::find(message.died_in.begin(), message.died_in.end(), target_name) != message.died_in.end();
   // A dead letter starts afresh in its new queue, as RabbitMQ republishes it.
   message.deliveries = 0;
-  enqueue(target->second, std::move(message), nullptr, from.settings.dead_letter_queue);
+  message.died_in.push_back(from);
+  if (target == queues_.end() || target_name == from || cycle || !enqueue(target->second, std::move(message), nullptr, target_name)) {
+    ++queue.counts.discarded;
+    return Settled::discarded;
+  }
+  ++queue.counts.dead_lettered;
+  return Settled::dead_lettered;
 }
 
 Broker::Consumer* Broker::consumer_of(Queue& queue, std::uint32_t node) {
@@ -161,10 +170,7 @@ Settled Broker::give_back(Unacked unacked, bool requeue) {
   auto& queue = queues_.at(unacked.queue);
   if (auto* consumer = consumer_of(queue, unacked.consumer)) --consumer->unacked;
   const auto limit = queue.settings.max_deliveries;
-  if (!requeue || (limit > 0 && unacked.message.deliveries >= limit)) {
-    dead_letter(queue, std::move(unacked.message));
-    return Settled::dead_lettered;
-  }
+  if (!requeue || (limit > 0 && unacked.message.deliveries >= limit)) return dead_letter(unacked.queue, std::move(unacked.message));
   queue.ready.push_front(std::move(unacked.message));  // RabbitMQ requeues at its original position: the head
   queue.counts.max_ready = std::max(queue.counts.max_ready, queue.ready.size());
   return Settled::requeued;
@@ -188,7 +194,7 @@ std::vector<Left> Broker::consumer_gone(std::uint32_t consumer) {
     }
     auto unacked = std::move(it->second);
     it = decltype(it)(unacked_.erase(std::next(it).base()));
-    Left left{unacked.queue, unacked.message};
+    Left left{unacked.queue, unacked.message, Settled::requeued, Left::Why::returned};
     left.fate = give_back(std::move(unacked), true);
     returned.insert(returned.begin(), std::move(left));
   }
@@ -201,28 +207,28 @@ std::vector<Left> Broker::consumer_gone(std::uint32_t consumer) {
   return returned;
 }
 
-std::vector<Left> Broker::expire(Time now) {
-  std::vector<Left> expired;
+void Broker::expire(Time now) {
+  now_ = now;
   for (auto& [name, queue] : queues_) {
     const Time ttl = queue.settings.message_ttl;
     if (ttl <= 0) continue;
     // Only the head expires (as RabbitMQ does): messages behind it wait their turn.
-    while (!queue.ready.empty() && now - queue.ready.front().published >= ttl) {
+    while (!queue.ready.empty() && now - queue.ready.front().entered >= ttl) {
       Message message = queue.ready.front();
       queue.ready.pop_front();
       ++queue.counts.expired;
-      expired.push_back({name, message});
-      dead_letter(queue, std::move(message));
+      Left left{name, message, Settled::dead_lettered, Left::Why::expired};
+      left.fate = dead_letter(name, std::move(message));
+      departures_.push_back(std::move(left));
     }
   }
-  return expired;
 }
 
 Time Broker::next_expiry() const {
   Time next = kTimeNever;
   for (const auto& [name, queue] : queues_)
     if (queue.settings.message_ttl > 0 && !queue.ready.empty())
-      next = std::min(next, queue.ready.front().published + queue.settings.message_ttl);
+      next = std::min(next, queue.ready.front().entered + queue.settings.message_ttl);
   return next;
 }
 

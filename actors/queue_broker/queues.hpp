@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/base/time.hpp"
@@ -19,12 +20,14 @@ struct Message {
   std::uint64_t id = 0;
   std::string routing_key;
   Time published = 0;
+  Time entered = 0;  // when it entered its present queue: its TTL runs from then
   std::uint32_t deliveries = 0;  // times handed to a consumer so far
   bool poison = false;           // consumers fail on it (a message that can never be processed)
   // Who published it, carried along so every hop of the message shows whose it is.
   std::uint32_t publisher = 0;
   std::uint64_t request = 0;
   std::uint32_t path = 0;
+  std::vector<std::string> died_in;  // queues it was dead-lettered from (a cycle discards it)
 };
 
 enum class ExchangeType { direct, fanout, topic };
@@ -49,14 +52,17 @@ struct Delivery {
   bool redelivered;
 };
 
-// What became of a message returned by a consumer (nack, or the consumer gone).
-enum class Settled { unknown, requeued, dead_lettered };
+// What became of a message that left its queue other than by an ack: back at the head, in the
+// dead-letter queue, or thrown away (no dead-letter queue, it is full, or a dead-letter cycle).
+enum class Settled { unknown, requeued, dead_lettered, discarded };
 
-// A message that left `queue` other than by an ack (pushed out, expired, returned), and where it went.
+// A message that left `queue` other than by an ack, why, and where it went.
 struct Left {
+  enum class Why { pushed_out, expired, returned };
   std::string queue;
   Message message;
   Settled fate = Settled::dead_lettered;
+  Why why = Why::pushed_out;
 };
 
 // Where a message went or why not, for the publishing frame.
@@ -64,7 +70,6 @@ struct Routed {
   std::vector<std::string> queues;   // enqueued into
   std::vector<std::uint64_t> ids;    // the copy's number in each of them
   std::vector<std::string> refused;  // full with reject-publish
-  std::vector<Left> dropped;         // pushed out of full drop-head queues (dead-lettered if they have one)
 };
 
 class Broker {
@@ -77,6 +82,8 @@ class Broker {
 
   // Each queue the exchange routes it to gets its own copy, numbered by the broker.
   Routed publish(const std::string& exchange, Message message, Time now);
+  // The broker's clock, for messages that change queues (dead letters start their TTL afresh).
+  void tick(Time now) { now_ = now; }
   std::uint64_t issued() const { return next_id_; }  // copies numbered so far: 1..issued()
   void subscribe(std::uint32_t consumer, const std::string& queue, std::uint32_t prefetch);
   // Hands ready messages to consumers with room under their prefetch, round robin per queue.
@@ -88,10 +95,13 @@ class Broker {
   // A consumer died or left: its unacked messages go back to the head of their queues (those
   // delivered max_deliveries times to the dead-letter queue), oldest delivery first.
   std::vector<Left> consumer_gone(std::uint32_t consumer);
+  // Messages that left a queue as a side effect since the last call: pushed out by a length limit
+  // (also inside a dead-letter queue), expired. Each needs telling.
+  std::vector<Left> take_departures() { return std::exchange(departures_, {}); }
   bool subscribed(std::uint32_t consumer) const;
   std::uint32_t prefetch_of(std::uint32_t consumer, const std::string& queue) const;
-  // Ready messages at the head past their TTL leave for the dead-letter queue.
-  std::vector<Left> expire(Time now);
+  // Ready messages at the head past their TTL leave for the dead-letter queue (see departures).
+  void expire(Time now);
   // The earliest time a ready head message expires (kTimeNever: none).
   Time next_expiry() const;
 
@@ -102,7 +112,7 @@ class Broker {
   };
   struct Counts {
     std::uint64_t published = 0, delivered = 0, redelivered = 0, acked = 0;
-    std::uint64_t dead_lettered = 0, dropped = 0, expired = 0, refused = 0;
+    std::uint64_t dead_lettered = 0, discarded = 0, dropped = 0, expired = 0, refused = 0;
     std::size_t max_ready = 0;
   };
   struct Queue {
@@ -126,9 +136,10 @@ class Broker {
     ExchangeType type;
     std::vector<std::pair<std::string, std::string>> bindings;  // queue, binding key
   };
-  void enqueue(Queue& queue, Message message, Routed* routed, const std::string& name);
-  // To the queue's dead-letter queue, or discarded without one.
-  void dead_letter(Queue& from, Message message);
+  // Returns false if a reject-publish limit refused it.
+  bool enqueue(Queue& queue, Message message, Routed* routed, const std::string& name);
+  // To the queue's dead-letter queue, or discarded.
+  Settled dead_letter(const std::string& from, Message message);
   Settled give_back(Unacked unacked, bool requeue);
   Consumer* consumer_of(Queue& queue, std::uint32_t node);
 
@@ -137,6 +148,8 @@ class Broker {
   std::map<std::uint64_t, Unacked> unacked_;
   std::uint64_t next_tag_ = 1;
   std::uint64_t next_id_ = 0;
+  std::vector<Left> departures_;
+  Time now_ = 0;
 };
 
 }  // namespace flowframe::messaging

@@ -67,7 +67,8 @@ void MessageLedger::feed_log(const FrameView& view) {
     if (f.outcome() == v1::Frame::ASSIGNED && f.kind() == v1::Frame::MESSAGE) ++c.epoch;
     // A record processed: the timer that ends its processing time (its write, if any, follows)
     // carries its partition and offset. In order within its partition while the assignment lasts.
-    if (f.kind() != v1::Frame::TIMER || f.partition() == 0) return;
+    const bool done = f.outcome() == v1::Frame::SERVED || f.outcome() == v1::Frame::DELEGATED || f.outcome() == v1::Frame::LATE;
+    if (f.kind() != v1::Frame::TIMER || f.partition() == 0 || !done) return;  // not a paused node's held timer
     const auto flat = f.partition() - 1;
     auto& checks = log_checks_[c.broker];
     if (f.outcome() != v1::Frame::LATE) {
@@ -82,9 +83,12 @@ void MessageLedger::feed_log(const FrameView& view) {
     auto& log = logs_.at(c.broker);
     auto& processed = checks.processed[{flat, f.id()}];
     const auto rebalances = log.rebalances[c.group];
-    // LATE: a member finished a record whose partition a rebalance took from it meanwhile; the
-    // new owner starts again from the last commit.
-    const bool zombie = f.outcome() == v1::Frame::LATE;
+    // A member finishing a record whose partition a rebalance took from it (LATE: it knows; or its
+    // generation is behind the group's: paused or cut off, it has not heard yet). The new owner
+    // starts again from the last commit.
+    bool zombie = f.outcome() == v1::Frame::LATE;
+    if (f.has_state() && f.state().has_consumer())
+      zombie |= f.state().consumer().generation() < log.generations[c.group];
     if (processed.times++ == 0) {
       processed.rebalances_then = rebalances;
       processed.by_zombie = zombie;
@@ -102,6 +106,8 @@ void MessageLedger::feed_log(const FrameView& view) {
   const auto found = logs_.find(f.dst());
   if (found == logs_.end()) return;
   auto& log = found->second;
+  if (f.has_state() && f.state().has_log_broker())
+    for (const auto& group : f.state().log_broker().groups()) log.generations[group.name()] = group.generation();
   switch (f.outcome()) {
     case v1::Frame::APPENDED:
       if ((f.kind() == v1::Frame::REQUEST || f.kind() == v1::Frame::MESSAGE) && f.partition() > 0 && f.partition() <= log.log_end.size())
@@ -189,6 +195,7 @@ void MessageLedger::feed(const FrameView& view) {
     case v1::Frame::ACKED: message(broker, f.id()).acked = true; break;
     case v1::Frame::DEAD_LETTERED:
     case v1::Frame::EXPIRED: message(broker, f.id()).dead_lettered = true; break;
+    case v1::Frame::DISCARDED: message(broker, f.id()).discarded = true; break;
     case v1::Frame::REQUEUED:
       if (f.kind() == v1::Frame::TIMER) ++message(broker, f.id()).returned;  // its consumer was gone
       else ++broker.nack_requeues;
@@ -207,11 +214,12 @@ CheckReport MessageLedger::report() const {
     // Messages are numbered 1..issued; those neither acked nor dead-lettered must still be held.
     std::uint64_t issued = broker.has_state ? broker.last.next_message() : 0;
     if (!broker.messages.empty()) issued = std::max(issued, broker.messages.rbegin()->first);
-    std::uint64_t acked = 0, dead = 0, duplicates = 0, unexplained = 0, most_deliveries = 0;
+    std::uint64_t acked = 0, dead = 0, discarded = 0, duplicates = 0, unexplained = 0, most_deliveries = 0;
     std::vector<std::string> unexplained_ids;
     for (const auto& [id, m] : broker.messages) {
       acked += m.acked;
-      dead += !m.acked && m.dead_lettered;
+      dead += !m.acked && m.dead_lettered && !m.discarded;
+      discarded += !m.acked && m.discarded;
       duplicates += m.duplicates;
       unexplained += m.unexplained_duplicates;
       if (m.unexplained_duplicates) unexplained_ids.push_back(fmt::format("message {} processed {} times", id, m.processed));
@@ -221,28 +229,33 @@ CheckReport MessageLedger::report() const {
     if (broker.has_state)
       for (const auto& queue : broker.last.queues())
         if (!broker.dead_letter_queues.count(queue.name())) held += queue.ready() + queue.unacked();
-    const std::uint64_t unsettled = issued - acked - dead;
+    const std::uint64_t unsettled = issued - acked - dead - discarded;
 
-    Invariant kept{broker.id + ": no message lost (each ends acked, dead-lettered or still held)", unsettled <= held,
-                   fmt::format("{} messages: {} acked, {} dead-lettered, {} still held at the end", issued, acked, dead, held)};
+    Invariant kept{broker.id + ": no message lost (each ends acked, dead-lettered, discarded by a rule, or still held)",
+                   unsettled <= held,
+                   fmt::format("{} messages: {} acked, {} dead-lettered, {} still held at the end{}", issued, acked, dead, held,
+                               discarded ? fmt::format(", {} discarded (no dead-letter queue, a full one, or a cycle)", discarded)
+                                         : "")};
     if (!kept.holds) {
       std::vector<std::string> missing;
       for (std::uint64_t id = 1; id <= issued; ++id) {
         const auto m = broker.messages.find(id);
-        if (m == broker.messages.end() || (!m->second.acked && !m->second.dead_lettered)) missing.push_back(std::to_string(id));
+        if (m == broker.messages.end() || (!m->second.acked && !m->second.dead_lettered && !m->second.discarded))
+          missing.push_back(std::to_string(id));
       }
       kept.detail += fmt::format(": {} unaccounted for (messages {})", unsettled - held, some(missing));
     }
     report.invariants.push_back(std::move(kept));
     report.invariants.push_back({broker.id + ": no message delivered more often than its queue's limit", broker.over_limit.empty(),
-                                 broker.over_limit.empty() ? fmt::format("at most {} deliveries of one message", most_deliveries)
+                                 broker.over_limit.empty() ? fmt::format("at most {} deliver{} of one message", most_deliveries, most_deliveries == 1 ? "y" : "ies")
                                                            : some(broker.over_limit)});
     report.invariants.push_back(
         {broker.id + ": a message is processed twice only after its consumer was given up on", unexplained == 0,
          unexplained == 0 ? fmt::format("{} duplicate processings, each after a consumer was gone", duplicates)
                           : fmt::format("{} of {} duplicates unexplained: {}", unexplained, duplicates, some(unexplained_ids))});
     report.figures[broker.id] = {{"messages", issued},          {"acked", acked},
-                                 {"dead_lettered", dead},        {"held_at_end", held},
+                                 {"dead_lettered", dead},        {"discarded", discarded},
+                                 {"held_at_end", held},
                                  {"redeliveries", broker.redeliveries}, {"nack_requeues", broker.nack_requeues},
                                  {"consumers_gone", broker.gone}, {"late_acks", broker.late_acks},
                                  {"duplicates", duplicates},     {"max_deliveries", most_deliveries}};

@@ -44,6 +44,7 @@ class MessageLedger {
     std::vector<std::uint64_t> log_end;  // by flat partition: records appended
     std::map<std::string, std::map<std::uint32_t, std::uint64_t>> committed;  // group -> flat -> offset
     std::map<std::string, std::uint32_t> rebalances;  // group -> assignments so far
+    std::map<std::string, std::uint32_t> generations;  // group -> its generation in the broker's latest state
     std::uint64_t keyframes = 0;
     std::vector<std::string> disagreements;  // "at frame 16384: orders/1 log end 412 in the state, 411 from frames"
   };
@@ -69,6 +70,7 @@ class MessageLedger {
     std::map<std::string, std::uint32_t> deliveries;  // by queue (a dead letter starts again in its queue)
     bool acked = false;
     bool dead_lettered = false;
+    bool discarded = false;  // thrown away by the broker's settings (no or a full dead-letter queue)
     std::uint32_t processed = 0;  // completions at consumers
     std::uint32_t returned = 0;   // handed back because its consumer was gone
     std::uint32_t duplicates = 0;

@@ -194,9 +194,9 @@ void Shard::run(Time end, std::uint64_t window) {
   }
 }
 
-void Shard::run_alone(Time lookahead, std::size_t frames, std::uint64_t events) {
+void Shard::run_alone(Time lookahead, std::size_t frames, std::uint64_t events, Time until) {
   const std::uint64_t stop = delivered_ + events;
-  while (!heap_.empty() && foreground_ > 0 && frames_.size() < frames && delivered_ < stop)
+  while (!heap_.empty() && foreground_ > 0 && frames_.size() < frames && delivered_ < stop && heap_.top().key.deliver <= until)
     run(heap_.top().key.deliver + lookahead, 0);
 }
 

@@ -31,7 +31,7 @@ class Shard {
   void run(Time end, std::uint64_t window);
   // The only shard runs the same windows on its own, with no one to wait for, until at least
   // `frames` frames or `events` events are done (always stopping at a window's end).
-  void run_alone(Time lookahead, std::size_t frames, std::uint64_t events);
+  void run_alone(Time lookahead, std::size_t frames, std::uint64_t events, Time until);
   // Earliest pending event here or in mail this shard sent in its last run.
   Time next_time() const;
   // Pending events here and in that mail that keep the run going (all but background timers).

@@ -74,7 +74,10 @@ class Clock {
  public:
   Clock(Topology& topology, const RunOptions& options, unsigned shard_count)
       : topology_(topology), options_(options), record_(!options.out_path.empty()),
-        chunk_time_(options.serve.empty() && !options.live_chunks ? kTimeNever : kLiveChunkTime) {
+        chunk_time_(options.serve.empty() && !options.live_chunks ? kTimeNever : kLiveChunkTime),
+        deadline_(topology.scenario().stop().duration_s() > 0
+                      ? from_seconds(topology.scenario().stop().duration_s() + topology.scenario().stop().drain_s())
+                      : kTimeNever) {
     assign_shards(shard_count);
     for (unsigned i = 0; i < shard_count; ++i)
       shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_));
@@ -98,6 +101,11 @@ class Clock {
       foreground += shard->foreground();
     }
     if (next == kTimeNever || foreground == 0) return false;
+    // Work still under way long after the duration (it may never settle): the run ends anyway.
+    if (next > deadline_) {
+      cut_short_ = true;
+      return false;
+    }
     now_ = next;
     ++window_;
     end = next + topology_.lookahead();
@@ -110,6 +118,8 @@ class Clock {
   }
 
   std::uint64_t window() const { return window_; }
+  bool cut_short() const { return cut_short_; }
+  Time deadline() const { return deadline_; }
   Time now() const { return now_; }
   Time lookahead() const { return topology_.lookahead(); }
 
@@ -283,6 +293,8 @@ class Clock {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::shared_ptr<ChunkJob> chunk_;
   Time chunk_time_;
+  Time deadline_;  // stop.duration_s + stop.drain_s (kTimeNever without a duration)
+  bool cut_short_ = false;
   Time chunk_start_ = 0;
   std::uint64_t frames_flushed_ = 0;
   std::uint64_t next_keyframe_at_ = 0;
@@ -291,7 +303,7 @@ class Clock {
 };
 
 caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vector<std::unique_ptr<Shard>>* all,
-                          Time lookahead) {
+                          Time lookahead, Time deadline) {
   return {
       [=](run_atom, Time end, std::uint64_t window) {
         shard->take_mail(*all, window);
@@ -299,7 +311,7 @@ caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vect
         return done_atom::value;
       },
       [=](run_atom, std::size_t frames) {
-        shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice);
+        shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice, deadline);
         return done_atom::value;
       },
   };
@@ -353,7 +365,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
                                 FrameLogWriter* log, LiveServer* live, const RunOptions* options, caf::actor waiter) {
   auto& st = self->state;
   for (const auto& shard : clock->shards())
-    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), clock->lookahead()));
+    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), clock->lookahead(), clock->deadline()));
   if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log);
   st.started = st.last_progress = std::chrono::steady_clock::now();
   st.live = live;
@@ -579,6 +591,7 @@ RunResult Simulation::run() {
   result.events = clock.events();
   result.hops = clock.hops();
   result.windows = clock.window();
+  result.cut_short = clock.cut_short();
   result.frames = clock.frames();
   if (log) result.log_bytes = log->bytes_written();
   return result;

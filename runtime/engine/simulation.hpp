@@ -61,6 +61,7 @@ struct RunResult {
   std::uint64_t log_bytes = 0;
   unsigned shards = 0;
   unsigned threads = 0;
+  bool cut_short = false;  // ended stop.drain_s after the duration with work still under way
 };
 
 class Simulation {

@@ -78,7 +78,8 @@ enum class EventKind : std::uint8_t { request = 0, response = 1, timer = 2, cont
   X(fetched, FETCHED) \
   X(committed, COMMITTED) \
   X(rebalancing, REBALANCING) \
-  X(assigned, ASSIGNED)
+  X(assigned, ASSIGNED) \
+  X(discarded, DISCARDED)
 enum class Outcome : std::uint8_t {
 #define FLOWFRAME_OUTCOME_VALUE(name, NAME) name = v1::Frame::NAME,
   FLOWFRAME_OUTCOMES(FLOWFRAME_OUTCOME_VALUE)

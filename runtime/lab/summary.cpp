@@ -47,6 +47,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
   summary["threads"] = result.threads;
   summary["shards"] = result.shards;
   summary["windows"] = result.windows;  // synchronisation rounds between shards
+  if (result.cut_short) summary["cut_short"] = true;  // ended stop.drain_s after the duration, work still under way
 
   LatencyHistogram latencies;
   std::uint64_t sent = 0, completed = 0, failed = 0;
@@ -119,6 +120,8 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
                      s["hops_per_s"].get<double>(), s["threads"].get<unsigned>(),
                      s["threads"].get<unsigned>() == 1 ? "" : "s", s["shards"].get<unsigned>(),
                      s["shards"].get<unsigned>() == 1 ? "" : "s");
+  if (s.contains("cut_short"))
+    out << "note      ended stop.drain_s after its duration with work still under way (something never settles)\n";
   const auto& r = s["requests"];
   std::string statuses;
   for (const auto& [status, count] : r["by_status"].items())
@@ -176,7 +179,9 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
                         group["members"].get<std::uint32_t>(), group["lag"].get<std::uint64_t>()));
     if (node.contains("processed"))
       add(fmt::format("{} processed, {} failed{}", node["processed"].get<std::uint64_t>(), node["failed"].get<std::uint64_t>(),
-                      node.contains("duplicates") ? fmt::format(", {} duplicates", node["duplicates"].get<std::uint64_t>()) : ""));
+                      node.contains("duplicates") ? fmt::format(", {} duplicate{}", node["duplicates"].get<std::uint64_t>(),
+                                                                               node["duplicates"].get<std::uint64_t>() == 1 ? "" : "s")
+                                                  : ""));
     if (node.contains("shed")) add(fmt::format("{} shed", node["shed"].get<std::uint64_t>()));
     if (node.contains("cancelled")) add(fmt::format("{} cancelled (deadline)", node["cancelled"].get<std::uint64_t>()));
     auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),

@@ -326,6 +326,43 @@ class Validator {
     }
   }
 
+  // Publishing clients name an exchange or a topic their target broker has.
+  void check_publishing(const v1::Workload& w) {
+    const auto index_named = [&](const std::string& id) -> int {
+      auto it = ids_.find(id);
+      if (it == ids_.end()) it = groups_.find(id);
+      return it == groups_.end() ? -1 : static_cast<int>(it->second);
+    };
+    const auto find = [&](const std::string& id) { return index_named(id) < 0 ? nullptr : &s_.nodes(index_named(id)); };
+    const v1::Node* clients = find(w.clients());
+    if (!clients || !clients->client().has_publish()) return;
+    std::string target = w.target();
+    for (int l = 0; l < s_.links_size() && target.empty(); ++l) {
+      if (s_.links(l).from() == w.clients()) target = s_.links(l).to();
+      else if (s_.links(l).to() == w.clients()) target = s_.links(l).from();
+    }
+    const v1::Node* broker = find(target);
+    if (!broker) return;  // reported with the workload's target
+    const auto& publish = clients->client().publish();
+    const auto where = [&](const char* field) {
+      return at_.at({{"nodes", index_named(w.clients())}, {"client"}, {"publish"}, {field}});
+    };
+    if (broker->kind() == v1::Node::QUEUE_BROKER) {
+      const auto& exchanges = broker->queue_broker().exchanges();
+      if (std::none_of(exchanges.begin(), exchanges.end(), [&](const v1::Exchange& e) { return e.name() == publish.exchange(); }))
+        problem(where("exchange"), "client.publish.exchange",
+                "'" + target + "' has no exchange '" + publish.exchange() + "'" + (publish.exchange().empty() ? " (a queue broker takes exchanges, not topics)" : ""));
+    } else if (broker->kind() == v1::Node::LOG_BROKER) {
+      const auto& topics = broker->log_broker().topics();
+      if (std::none_of(topics.begin(), topics.end(), [&](const v1::Topic& t) { return t.name() == publish.topic(); }))
+        problem(where("topic"), "client.publish.topic",
+                "'" + target + "' has no topic '" + publish.topic() + "'" +
+                    (broker->log_broker().follower_of().empty() ? "" : " (it is a follower: publish to its leader '" + broker->log_broker().follower_of() + "')"));
+    } else {
+      problem(where("exchange"), "client.publish", "'" + w.clients() + "' publishes, but its target '" + target + "' is not a broker");
+    }
+  }
+
   void check_workload() {
     if (!s_.has_workload()) {
       problem(at_.at({}), "workload", "missing workload (which clients send what, at what rate)");
@@ -365,6 +402,7 @@ class Validator {
     }
     if (!w.target().empty() && !known(w.target()))
       problem(at_.at({{"workload"}, {"target"}}), "workload.target", unknown(w.target()));
+    check_publishing(w);
     for (int i = 0; i < w.paths_size(); ++i) {
       if (w.paths(i).path().empty() || w.paths(i).path()[0] != '/')
         problem(at_.at({{"workload"}, {"paths", i}}), "workload.paths.path", "a path starts with '/'");
@@ -406,6 +444,8 @@ class Validator {
     if (s_.stop().requests() == 0 && !(s_.stop().duration_s() > 0))
       problem(at_.at({{"stop"}}), "stop", "set stop.requests or stop.duration_s so the run ends");
     if (s_.stop().duration_s() < 0) problem(at_.at({{"stop"}, {"duration_s"}}), "stop.duration_s", "must be >= 0");
+    if (s_.stop().has_drain_s() && !(s_.stop().drain_s() >= 0 && s_.stop().drain_s() <= 86400))
+      problem(at_.at({{"stop"}, {"drain_s"}}), "stop.drain_s", "must be from 0 to at most a day");
   }
 
   void check_events() {
@@ -509,6 +549,7 @@ v1::Scenario expand_replicas(const v1::Scenario& written) {
 // (components, the log header, the viewer) sees the values the run used.
 void apply_defaults(v1::Scenario& flat) {
   for (auto& node : *flat.mutable_nodes()) find_kind(node.kind())->defaults(node);
+  if (!flat.stop().has_drain_s()) flat.mutable_stop()->set_drain_s(60);
 }
 
 void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrides) {
