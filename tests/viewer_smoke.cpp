@@ -108,6 +108,30 @@ TEST(ViewerSmoke, LearnGalleryAndSandboxRender) {
   EXPECT_GT(differing, 10000u);
 }
 
+// The messaging kinds' inspectors (queue depth bars, partition strips, positions) draw for a
+// selected node at a busy frame; shot() fails on a non-zero exit (an ImGui assertion, a crash).
+TEST(ViewerSmoke, MessagingInspectorsRender) {
+  for (const auto& [scenario, nodes] : {std::pair{std::string("work_queue"), std::vector<std::string>{"broker", "worker-1"}},
+                                         std::pair{std::string("event_log"), std::vector<std::string>{"kafka", "replica-1", "app-2"}}}) {
+    test::TempPath log(".ffl");
+    RunOptions options;
+    options.out_path = log.str();
+    const auto result = test::run_scenario(scenario, {}, options);
+    Image previous;
+    for (const auto& node : nodes) {
+      const auto image = shot(log.str() + " --frame " + std::to_string(result.result.frames / 2) + " --select " + node + " --theme light");
+      ASSERT_EQ(image.width, 1280) << scenario << " " << node;
+      EXPECT_GT(colours(image), 20u) << scenario << " " << node;
+      if (!previous.pixels.empty()) {
+        std::size_t differing = 0;
+        for (std::size_t i = 0; i < image.pixels.size(); ++i) differing += image.pixels[i] != previous.pixels[i];
+        EXPECT_GT(differing, 2000u) << scenario << ": selecting " << node << " changed nothing";
+      }
+      previous = image;
+    }
+  }
+}
+
 // Every kind the engine knows has a view: colour, icon, badge, inspector and live controls.
 TEST(ViewerKinds, EveryRegisteredKindHasAView) {
   for (const auto* kind : kind_descriptions()) {
