@@ -579,8 +579,16 @@ void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrid
       if (node.id() != target && node.group() != target) continue;
       ++matched;
       // Fields of the kind's parameters first (capacity, strategy), then of the node itself.
-      auto error = apply_setting(node_params(node), field, value);
-      if (!error.empty() && apply_setting(node, field, value).empty()) error.clear();
+      auto& params = node_params(node);
+      auto error = apply_setting(params, field, value);
+      if (!error.empty()) {
+        // Then the node's own fields; where the path starts with one ("client.publish.acks",
+        // "timeout_ms"), its error is the one that says what is wrong.
+        const auto node_error = apply_setting(node, field, value);
+        const auto first = field.substr(0, field.find_first_of(".["));
+        if (node_error.empty()) error.clear();
+        else if (!params.GetDescriptor()->FindFieldByName(first) && v1::Node::descriptor()->FindFieldByName(first)) error = node_error;
+      }
       if (!error.empty()) {
         problems.push_back(where + ": " + error);
         break;
