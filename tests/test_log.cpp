@@ -118,6 +118,7 @@ TEST(EventLog, KeepsEveryInvariantAndCountsEachDuplicate) {
   // Generations: app-1 alone, app-2 joins, app-3 joins at 4 s, app-1's session expires.
   EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["generation"], 4);
   EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["lag"], 0);  // caught up and committed
+  EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["lag_by_partition"].size(), 3u);
 }
 
 TEST(EventLog, OneCustomersOrdersStayInOnePartition) {

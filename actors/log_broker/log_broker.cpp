@@ -727,6 +727,12 @@ const KindDescription kLogBroker{
             out["generation"] = g.generation();
             out["members"] = g.members_size();
             out["lag"] = g.lag();
+            // Per partition of its topic: log end - committed.
+            for (const auto& p : broker.partitions()) {
+              if (p.topic() != g.topic()) continue;
+              const auto committed = g.committed().count(p.partition()) ? g.committed().at(p.partition()) : 0;
+              out["lag_by_partition"][std::to_string(p.partition())] = p.log_end() - std::min(p.log_end(), committed);
+            }
           }
         },
 };
