@@ -379,10 +379,7 @@ std::string place(NodeChecks& c, const FieldPath& base, std::initializer_list<No
 // A duration setting: 0 to a day when set (`above_zero`: more than 0).
 void check_duration(NodeChecks& c, bool has, double ms, const FieldPath& base, const char* field,
                     const std::string& prefix, bool above_zero = false) {
-  if (has && !((above_zero ? ms > 0 : ms >= 0) && ms <= kDayMs))
-    c.problem(place(c, base, {{field}}), prefix + field,
-              std::string(above_zero ? "must be above 0" : "must be from 0") + " to at most a day (86400000 ms), got " +
-                  fmt_number(ms));
+  c.duration(has, ms, place(c, base, {{field}}), prefix + field, above_zero);
 }
 
 }  // namespace

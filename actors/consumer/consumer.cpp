@@ -31,10 +31,7 @@ class Consumer final : public Component {
         heartbeat_(from_millis(spec.consumer().heartbeat_ms())) {}
 
   void start(Context& context) override {
-    if (context.now() == 0 && spec_.consumer().start_s() > 0) {
-      Event later = timer_event(kStartTimer);
-      return context.schedule(from_seconds(spec_.consumer().start_s()), later);
-    }
+    if (defer_start(spec_.consumer(), kStartTimer, context)) return;
     context.notify(broker_, broker_message(v1::Payload::SUBSCRIBE));
     beat_later(context);
   }
@@ -240,8 +237,8 @@ void check_consumer(NodeChecks& c) {
     if (params.group().empty()) c.problem(c.at({{"consumer"}, {"group"}}), "consumer.group", "missing: the consumer group it belongs to");
     if (!params.queue().empty())
       c.problem(c.at({{"consumer"}, {"queue"}}), "consumer.queue", "a log broker has topics, not queues: use topic and group");
-    if (params.has_auto_commit_ms() && !(params.auto_commit_ms() > 0 && params.auto_commit_ms() <= kDayMs))
-      c.problem(c.at({{"consumer"}, {"auto_commit_ms"}}), "consumer.auto_commit_ms", "must be > 0 and at most a day");
+    c.duration(params.has_auto_commit_ms(), params.auto_commit_ms(), c.at({{"consumer"}, {"auto_commit_ms"}}),
+               "consumer.auto_commit_ms", true);
     if (params.has_max_poll_records() && params.max_poll_records() == 0)
       c.problem(c.at({{"consumer"}, {"max_poll_records"}}), "consumer.max_poll_records", "must be >= 1");
   } else if (broker->kind() != v1::Node::QUEUE_BROKER) {
@@ -266,8 +263,7 @@ void check_consumer(NodeChecks& c) {
   }
   if (params.has_concurrency() && params.concurrency() == 0)
     c.problem(c.at({{"consumer"}, {"concurrency"}}), "consumer.concurrency", "must be >= 1");
-  if (params.has_heartbeat_ms() && !(params.heartbeat_ms() > 0 && params.heartbeat_ms() <= kDayMs))
-    c.problem(c.at({{"consumer"}, {"heartbeat_ms"}}), "consumer.heartbeat_ms", "must be > 0 and at most a day");
+  c.duration(params.has_heartbeat_ms(), params.heartbeat_ms(), c.at({{"consumer"}, {"heartbeat_ms"}}), "consumer.heartbeat_ms", true);
   check_optional_distribution(c, params.has_service_time(), params.service_time(), "consumer", "service_time");
   if (!(params.start_s() >= 0 && params.start_s() <= kDayMs / 1000))
     c.problem(c.at({{"consumer"}, {"start_s"}}), "consumer.start_s", "must be from 0 to at most a day");

@@ -35,12 +35,7 @@ class LogConsumer final : public Component {
         service_(spec.consumer().service_time()) {}
 
   void start(Context& context) override {
-    if (context.now() == 0 && spec_.consumer().start_s() > 0) {
-      Event later = timer_event(kStartTimer);
-      context.schedule(from_seconds(spec_.consumer().start_s()), later);
-      return;
-    }
-    begin(context);
+    if (!defer_start(spec_.consumer(), kStartTimer, context)) begin(context);
   }
 
   void begin(Context& context) {

@@ -135,10 +135,8 @@ void check_health_checker(NodeChecks& c) {
     if (!c.known(id)) c.problem(where, name, id.empty() ? "missing: name a node or group" : c.unknown(id));
     else if (!c.linked(node.id(), id)) c.problem(where, name, "'" + node.id() + "' has no link to '" + id + "'");
   }
-  if (params.has_interval_ms() && !(params.interval_ms() > 0 && params.interval_ms() <= kDayMs))
-    c.problem(c.at({{"health_checker"}, {"interval_ms"}}), "health_checker.interval_ms", "must be > 0 and at most a day");
-  if (params.has_timeout_ms() && !(params.timeout_ms() > 0 && params.timeout_ms() <= kDayMs))
-    c.problem(c.at({{"health_checker"}, {"timeout_ms"}}), "health_checker.timeout_ms", "must be > 0 and at most a day");
+  c.duration(params.has_interval_ms(), params.interval_ms(), c.at({{"health_checker"}, {"interval_ms"}}), "health_checker.interval_ms", true);
+  c.duration(params.has_timeout_ms(), params.timeout_ms(), c.at({{"health_checker"}, {"timeout_ms"}}), "health_checker.timeout_ms", true);
   if ((params.has_unhealthy_threshold() && params.unhealthy_threshold() == 0) ||
       (params.has_healthy_threshold() && params.healthy_threshold() == 0))
     c.problem(c.at({{"health_checker"}}), "health_checker.unhealthy_threshold", "thresholds must be >= 1");

@@ -402,19 +402,22 @@ class LogBroker final : public Component {
                    fmt::format("{} rejoined {}; waiting for the others", who, event.payload->group()));
   }
 
+  // REBALANCE: stop, commit, give up every partition and join again.
+  void ask_to_rejoin(NodeIndex member, const std::string& group, std::uint32_t generation, Context& context) {
+    Event stop;
+    auto payload = std::make_shared<v1::Payload>();
+    payload->set_op(v1::Payload::REBALANCE);
+    payload->set_group(group);
+    payload->set_generation(generation);
+    stop.payload = std::move(payload);
+    stop.client = index();
+    context.notify(member, stop);
+  }
+
   // Eager protocol: every member stops, commits and rejoins; nobody consumes until it ends.
   void start_rebalance(GroupEntry& entry, const std::string& name, const std::string& why, NodeIndex except, Context& context) {
-    for (const auto& [node, member] : entry.group.members()) {
-      if (node == except) continue;
-      Event stop;
-      auto payload = std::make_shared<v1::Payload>();
-      payload->set_op(v1::Payload::REBALANCE);
-      payload->set_group(name);
-      payload->set_generation(entry.group.generation());
-      stop.payload = std::move(payload);
-      stop.client = index();
-      context.notify(node, stop);
-    }
+    for (const auto& [node, member] : entry.group.members())
+      if (node != except) ask_to_rejoin(node, name, entry.group.generation(), context);
     Event end = timer_event(kRebalanceTimer);
     end.arg = static_cast<std::int64_t>(entry.group.generation());
     auto payload = std::make_shared<v1::Payload>();
@@ -467,14 +470,7 @@ class LogBroker final : public Component {
     const auto& who = context.topology().spec(event.src).id();
     if (!entry->group.has(event.src)) {
       // Removed meanwhile (its session expired): it must join again.
-      Event stop;
-      auto payload = std::make_shared<v1::Payload>();
-      payload->set_op(v1::Payload::REBALANCE);
-      payload->set_group(event.payload->group());
-      payload->set_generation(entry->group.generation());
-      stop.payload = std::move(payload);
-      stop.client = index();
-      context.notify(event.src, stop);
+      ask_to_rejoin(event.src, event.payload->group(), entry->group.generation(), context);
       return context.decide(Outcome::none, event.src, who + " is not a member any more: it must rejoin");
     }
     entry->group.heartbeat(event.src, context.now());
@@ -687,8 +683,7 @@ void check_log_broker(NodeChecks& c) {
         std::tuple{"session_timeout_ms", params.has_session_timeout_ms(), params.session_timeout_ms()},
         std::tuple{"rebalance_ms", params.has_rebalance_ms(), params.rebalance_ms()},
         std::tuple{"fetch_wait_ms", params.has_fetch_wait_ms(), params.fetch_wait_ms()}})
-    if (has && !(value > 0 && value <= kDayMs))
-      c.problem(c.at({{"log_broker"}, {field}}), std::string("log_broker.") + field, "must be > 0 and at most a day");
+    c.duration(has, value, c.at({{"log_broker"}, {field}}), std::string("log_broker.") + field, true);
   check_optional_distribution(c, params.has_op_time(), params.op_time(), "log_broker", "op_time");
 }
 

@@ -404,9 +404,8 @@ void check_queue_broker(NodeChecks& c) {
     if (!dlq.empty() && (!queues.count(dlq) || dlq == queue.name()))
       c.problem(c.at({{"queue_broker"}, {"queues", q}, {"dead_letter_queue"}}), "queue_broker.queues.dead_letter_queue",
                 dlq == queue.name() ? "a queue cannot be its own dead-letter queue" : "no queue '" + dlq + "' on this broker");
-    if (!(queue.message_ttl_ms() >= 0 && queue.message_ttl_ms() <= kDayMs))
-      c.problem(c.at({{"queue_broker"}, {"queues", q}, {"message_ttl_ms"}}), "queue_broker.queues.message_ttl_ms",
-                "must be from 0 (no TTL) to at most a day");
+    c.duration(true, queue.message_ttl_ms(), c.at({{"queue_broker"}, {"queues", q}, {"message_ttl_ms"}}),
+               "queue_broker.queues.message_ttl_ms");
   }
   for (int b = 0; b < params.bindings_size(); ++b) {
     const auto& binding = params.bindings(b);
@@ -417,9 +416,8 @@ void check_queue_broker(NodeChecks& c) {
       c.problem(c.at({{"queue_broker"}, {"bindings", b}, {"queue"}}), "queue_broker.bindings.queue",
                 "no queue '" + binding.queue() + "' on this broker");
   }
-  if (params.has_consumer_timeout_ms() && !(params.consumer_timeout_ms() > 0 && params.consumer_timeout_ms() <= kDayMs))
-    c.problem(c.at({{"queue_broker"}, {"consumer_timeout_ms"}}), "queue_broker.consumer_timeout_ms",
-              "must be > 0 and at most a day");
+  c.duration(params.has_consumer_timeout_ms(), params.consumer_timeout_ms(), c.at({{"queue_broker"}, {"consumer_timeout_ms"}}),
+             "queue_broker.consumer_timeout_ms", true);
   check_optional_distribution(c, params.has_op_time(), params.op_time(), "queue_broker", "op_time");
 }
 

@@ -14,6 +14,7 @@
 #include "flowframe/v1/control.pb.h"
 #include "flowframe/v1/frame.pb.h"
 #include "flowframe/v1/scenario.pb.h"
+#include "runtime/base/text.hpp"
 #include "runtime/base/time.hpp"
 
 namespace flowframe {
@@ -35,6 +36,13 @@ class NodeChecks {
   virtual void problem(const std::string& where, const std::string& field, const std::string& message) = 0;
   // Checks a distribution's own fields; `field` names it.
   virtual void distribution(const v1::Distribution& d, const std::string& where, const std::string& field) = 0;
+  // A duration in ms, when set: from 0 (above 0 with `above_zero`) to at most a day.
+  void duration(bool has, double ms, const std::string& where, const std::string& field, bool above_zero = false) {
+    if (has && !((above_zero ? ms > 0 : ms >= 0) && ms <= kDayMs))
+      problem(where, field,
+              std::string(above_zero ? "must be above 0" : "must be from 0") + " to at most a day (86400000 ms), got " +
+                  fmt_number(ms));
+  }
   // Other nodes: known by id or group, their kind, and whether a link joins two of them.
   virtual bool known(const std::string& id) const = 0;
   virtual v1::Node::Kind kind_of(const std::string& id) const = 0;
