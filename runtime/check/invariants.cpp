@@ -64,7 +64,11 @@ void MessageLedger::feed_log(const FrameView& view) {
   const auto& f = view.frame;
   if (auto consumer = log_consumers_.find(f.dst()); consumer != log_consumers_.end()) {
     auto& c = consumer->second;
-    if (f.outcome() == v1::Frame::ASSIGNED && f.kind() == v1::Frame::MESSAGE) ++c.epoch;
+    // Each member's new assignment: its epoch, and (over all members) the group's rebalances go on.
+    if (f.outcome() == v1::Frame::ASSIGNED && f.kind() == v1::Frame::MESSAGE) {
+      ++c.epoch;
+      ++logs_.at(c.broker).rebalances[c.group];
+    }
     // A record processed: the timer that ends its processing time (its write, if any, follows)
     // carries its partition and offset. In order within its partition while the assignment lasts.
     const bool done = f.outcome() == v1::Frame::SERVED || f.outcome() == v1::Frame::DELEGATED || f.outcome() == v1::Frame::LATE;
@@ -117,12 +121,6 @@ void MessageLedger::feed_log(const FrameView& view) {
       if (auto consumer = log_consumers_.find(f.src()); consumer != log_consumers_.end() && f.partition() > 0)
         log.committed[consumer->second.group][f.partition() - 1] = f.id();
       break;
-    case v1::Frame::ASSIGNED: {
-      // The note starts with the group's name.
-      const auto group = f.note().substr(0, f.note().find(' '));
-      ++log.rebalances[group];
-      break;
-    }
     default: break;
   }
 }

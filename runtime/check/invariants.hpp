@@ -43,7 +43,7 @@ class MessageLedger {
     std::string id;
     std::vector<std::uint64_t> log_end;  // by flat partition: records appended
     std::map<std::string, std::map<std::uint32_t, std::uint64_t>> committed;  // group -> flat -> offset
-    std::map<std::string, std::uint32_t> rebalances;  // group -> assignments so far
+    std::map<std::string, std::uint32_t> rebalances;  // group -> assignments its members received so far
     std::map<std::string, std::uint32_t> generations;  // group -> its generation in the broker's latest state
     std::uint64_t keyframes = 0;
     std::vector<std::string> disagreements;  // "at frame 16384: orders/1 log end 412 in the state, 411 from frames"
