@@ -33,6 +33,19 @@ TEST(Log, AKeyAlwaysLandsInTheSamePartitionAndKeysSpread) {
   for (const int count : per_partition) EXPECT_GT(count, 70);
 }
 
+TEST(Log, TruncateDropsOnlyTheTailAndTheLogGoesOnFromThere) {
+  PartitionLog log;
+  for (int i = 0; i < 5; ++i) log.append({});
+  EXPECT_EQ(log.truncate(7), 0u);  // beyond the end: nothing to drop
+  EXPECT_EQ(log.truncate(3), 2u);
+  EXPECT_EQ(log.end(), 3u);
+  EXPECT_EQ(log.append({}), 3u);  // the next record takes the first dropped offset
+  log.retain(2, 0, 0);            // keeps offsets 2..3
+  EXPECT_EQ(log.truncate(1), 2u); // below the start: empty, and it goes on from there
+  EXPECT_EQ(log.start(), 1u);
+  EXPECT_EQ(log.append({}), 1u);
+}
+
 TEST(Log, RangeAndRoundRobinAssignments) {
   const std::set<std::uint32_t> members{7, 3};
   const auto range = assign(v1::ConsumerParams::RANGE, members, 5);
@@ -88,10 +101,10 @@ struct RecordedLog {
 // Indices in event_log: director, shop, kafka, replica-1, replica-2, app-1, app-2, app-3, db.
 constexpr std::uint32_t kShop = 1, kKafka = 2;
 
-RecordedLog record_event_log(const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
+RecordedLog record_builtin(const std::string& name, const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
   std::string text;
   for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == "event_log") text = builtin.text;
+    if (builtin.name == name) text = builtin.text;
   test::TempPath scenario(".textproto"), log(".ffl");
   test::write_file(scenario.str(), text + extra);
   RunOptions options;
@@ -104,7 +117,19 @@ RecordedLog record_event_log(const std::vector<std::string>& overrides = {}, con
   return r;
 }
 
+RecordedLog record_event_log(const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
+  return record_builtin("event_log", overrides, extra);
+}
+
 std::uint64_t figure(const RecordedLog& r, const char* name) { return r.report.figures["kafka"][name].get<std::uint64_t>(); }
+
+// The frames of one outcome, as (time, node, note).
+std::vector<std::tuple<Time, std::uint32_t, std::string>> frames_of(const RecordedLog& r, v1::Frame::Outcome outcome) {
+  std::vector<std::tuple<Time, std::uint32_t, std::string>> out;
+  for (const auto& view : r.frames)
+    if (view.frame.outcome() == outcome) out.emplace_back(view.time, view.frame.dst(), view.frame.note());
+  return out;
+}
 
 TEST(EventLog, KeepsEveryInvariantAndCountsEachDuplicate) {
   const auto r = record_event_log();
@@ -223,6 +248,106 @@ TEST(EventLog, AnUnknownTopicIsAnErrorAtItsLine) {
               std::string::npos)
         << error.what();
   }
+}
+
+}  // namespace
+}  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+// log_failover: director, shop, kafka, replica-1, replica-2, app-1, app-2, db.
+constexpr std::uint32_t kReplica1 = 3;
+
+TEST(LogFailover, TwoElectionsAndNoAcknowledgedOrderLost) {
+  const auto r = record_builtin("log_failover");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  const auto sent = r.run.summary["requests"]["sent"].get<std::uint64_t>();
+  EXPECT_EQ(r.run.summary["requests"]["completed"].get<std::uint64_t>(), sent);  // the retries got every order in
+  EXPECT_EQ(figure(r, "acked_all"), sent);
+  EXPECT_EQ(figure(r, "acked_all_lost"), 0u);
+  EXPECT_EQ(figure(r, "elections"), 2u);
+  // kafka crashes at 4 s: replica-1 (first in the scenario) asks 2 s after it last heard kafka.
+  // replica-1 is cut off at 13 s and gives the lead up 2 s later; kafka wins epoch 2 once replica-2
+  // grants it (kafka's own vote and replica-2's make a majority of three).
+  const auto elected = frames_of(r, v1::Frame::ELECTED);
+  ASSERT_EQ(elected.size(), 2u);
+  EXPECT_EQ(std::get<1>(elected[0]), kReplica1);
+  EXPECT_GE(std::get<0>(elected[0]), from_seconds(6));
+  EXPECT_LE(std::get<0>(elected[0]), from_seconds(6.1));
+  EXPECT_NE(std::get<2>(elected[0]).find("leads epoch 1"), std::string::npos) << std::get<2>(elected[0]);
+  EXPECT_EQ(std::get<1>(elected[1]), kKafka);
+  EXPECT_GE(std::get<0>(elected[1]), from_seconds(15));
+  EXPECT_LE(std::get<0>(elected[1]), from_seconds(15.1));
+  EXPECT_NE(std::get<2>(elected[1]).find("leads epoch 2"), std::string::npos) << std::get<2>(elected[1]);
+  // Healed at 18 s, replica-1 learns of epoch 2 and drops what it appended alone, which no
+  // producer was told was written (it had refused them: too few replicas in sync).
+  const auto truncated = frames_of(r, v1::Frame::TRUNCATED);
+  ASSERT_FALSE(truncated.empty());
+  EXPECT_EQ(std::get<1>(truncated.back()), kReplica1);
+  EXPECT_GE(std::get<0>(truncated.back()), from_seconds(18));
+  EXPECT_GT(figure(r, "truncated"), 0u);
+  bool refused_alone = false;
+  for (const auto& view : r.frames)
+    refused_alone |= view.frame.dst() == kReplica1 && view.frame.outcome() == v1::Frame::REJECTED_DOWN &&
+                     view.frame.note().find("503 not enough replicas") != std::string::npos;
+  EXPECT_TRUE(refused_alone);
+  // The group carries on at the last leader from the commits it had copied.
+  EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["lag"], 0);
+  EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["members"], 2);
+}
+
+TEST(LogFailover, WithOneReplicaEnoughACutOffLeaderAcknowledgesOrdersThatAreLost) {
+  // min_insync_replicas 1: replica-1, cut off, drops the others from its in-sync set and answers
+  // acks=all alone; those orders are truncated when it follows the new leader. The check says so.
+  const auto r = record_builtin("log_failover", {"kafka.log_broker.min_insync_replicas=1"});
+  EXPECT_FALSE(r.report.ok());
+  EXPECT_GT(figure(r, "acked_all_lost"), 20u);
+  const auto& durable = r.report.invariants.front();
+  EXPECT_FALSE(durable.holds);
+  EXPECT_NE(durable.detail.find("lost shop#"), std::string::npos) << durable.detail;
+}
+
+TEST(LogFailover, AcksOneLosesWhatItsLeaderHadAloneAndTheCheckCountsIt) {
+  const auto r = record_builtin("log_failover", {"shop.client.publish.acks=LEADER", "kafka.log_broker.min_insync_replicas=1"});
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);  // nothing was promised with acks=all
+  EXPECT_GT(figure(r, "acked_one_lost"), 20u);
+  EXPECT_EQ(figure(r, "acked_one_lost"), figure(r, "truncated") - figure(r, "acked_all"));
+}
+
+TEST(EventLog, ALeaderBackBeforeItsFollowersNoticeLeadsOnInTheSameEpoch) {
+  const auto r = record_event_log({}, R"(events { at_s: 5 node: "kafka" fault { crash: true } }
+events { at_s: 6 node: "kafka" fault { restart: true } }
+)");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  const auto elected = frames_of(r, v1::Frame::ELECTED);
+  ASSERT_EQ(elected.size(), 1u);
+  EXPECT_EQ(std::get<1>(elected[0]), kKafka);
+  EXPECT_NE(std::get<2>(elected[0]).find("leads epoch 0 again"), std::string::npos) << std::get<2>(elected[0]);
+  EXPECT_TRUE(frames_of(r, v1::Frame::TRUNCATED).empty());
+}
+
+TEST(EventLog, ReplicasThatCannotElectAreAnErrorAtTheirLine) {
+  std::string text;
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == "event_log") text = builtin.text;
+  const auto expect_error = [&](std::string scenario, const std::string& expected) {
+    try {
+      parse_scenario(scenario, "cluster.textproto");
+      ADD_FAILURE() << "accepted: " << expected;
+    } catch (const ScenarioError& error) {
+      EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+    }
+  };
+  auto unlinked = text;
+  unlinked.erase(unlinked.find("links { from: \"replica-1\" to: \"replica-2\""), 66);
+  expect_error(unlinked, "'replica-1' has no link to 'replica-2', another follower of 'kafka'");
+  auto quick = text;
+  quick.replace(quick.find("min_insync_replicas: 2"), 22, "leader_timeout_ms: 400");
+  expect_error(quick, "log_broker.leader_timeout_ms: must be longer than fetch_wait_ms (500)");
+  auto greedy = text;
+  greedy.replace(greedy.find("min_insync_replicas: 2"), 22, "min_insync_replicas: 4");
+  expect_error(greedy, "log_broker.min_insync_replicas: must be from 1 to the 3 replicas");
 }
 
 }  // namespace

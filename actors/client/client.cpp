@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "actors/log_broker/cluster.hpp"
 #include "runtime/scenario/scenario.hpp"
 
 namespace flowframe {
@@ -37,6 +38,10 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
   ip_ = client_ip(spec, position);
   active_ = true;
   target_ = topology.workload_target();
+  if (topology.spec(target_).kind() == v1::Node::LOG_BROKER) {
+    replicas_ = reachable_replicas(topology, index, target_);
+    layout_from_ = log_cluster(topology, target_).front();
+  }
   arrival_ = workload.arrival();
   mean_gap_ = workload.rate() > 0 ? static_cast<double>(count) / workload.rate() * kNanosPerSecond : 0;
   on_ = from_seconds(workload.on_s());
@@ -144,7 +149,7 @@ std::shared_ptr<const v1::Payload> Client::publication(Event& request, bool pois
     return key;
   };
   if (!publish.topic().empty()) {
-    const messaging::TopicLayout layout(topology_->spec(target_).log_broker());
+    const messaging::TopicLayout layout(topology_->spec(layout_from_ == kNoNode ? target_ : layout_from_).log_broker());
     const auto partitions = layout.partitions(publish.topic());
     payload->set_op(v1::Payload::PRODUCE);
     payload->set_topic(publish.topic());
@@ -248,8 +253,27 @@ void Client::conclude(const Event& answer, Outcome outcome, const std::string& n
   if (closed_loop_.erase(answer.request)) schedule_tick(std::max<Time>(1, think_.sample(context.rng())), context);
 }
 
+// A producer to a log broker goes where the leader is: to the replica a "not the leader" answer
+// names, else (the replica knows no leader, crashed or did not answer) to the next one it can reach.
+void Client::follow_leader(const Event& answer, Context& context) {
+  if (replicas_.size() < 2) return;
+  const bool timed_out = answer.kind == EventKind::timeout;
+  if (!timed_out && !(answer.kind == EventKind::response && answer.status == 503)) return;
+  if (timed_out && answer.created < target_since_) return;  // sent to an earlier replica
+  NodeIndex named = kNoNode;
+  if (!timed_out && answer.payload && answer.payload->op() == v1::Payload::NOT_LEADER) {
+    if (answer.payload->node() == target_) return;  // the leader itself, short of in-sync replicas
+    named = answer.payload->node() == 0 ? kNoNode : answer.payload->node();
+  } else if (!timed_out && answer.src != target_) {
+    return;
+  }
+  target_ = next_replica(replicas_, target_, named);
+  target_since_ = context.now();
+}
+
 void Client::handle(const Event& event, Context& context) {
   if (breakers_.handle(event, context)) return;
+  follow_leader(event, context);
   if (event.kind == EventKind::timer && event.status == kRetryTimer) {
     if (attempts_.count(static_cast<std::uint64_t>(event.arg))) make_attempt(static_cast<std::uint64_t>(event.arg), context);
     return;

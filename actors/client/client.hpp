@@ -60,6 +60,7 @@ class Client final : public Component {
   void conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context);
   std::shared_ptr<const v1::Payload> publication(Event& request, bool poison);
   std::string describe(const Event& request) const;
+  void follow_leader(const Event& answer, Context& context);
 
   // A valet-key flow under way: its script entry and, once issued, the token.
   struct ValetFlow {
@@ -77,6 +78,11 @@ class Client final : public Component {
   bool active_ = false;
   std::string ip_;
   NodeIndex target_ = kNoNode;
+  // A log broker producer: the replicas it can reach (it moves to the leader), and since when it
+  // sends to the current one.
+  std::vector<NodeIndex> replicas_;
+  NodeIndex layout_from_ = kNoNode;  // the replica whose scenario entry lists the topics
+  Time target_since_ = 0;
   v1::Workload::Arrival arrival_ = v1::Workload::POISSON;
   Time on_ = 0, off_ = 0, on_clock_ = 0;  // ON_OFF
   Time ramp_ = 1;                         // RAMP

@@ -13,6 +13,7 @@
 
 #include "actors/common/routing.hpp"
 #include "actors/consumer/sink.hpp"
+#include "actors/log_broker/cluster.hpp"
 #include "actors/log_broker/log.hpp"
 
 namespace flowframe {
@@ -29,8 +30,10 @@ class LogConsumer final : public Component {
   LogConsumer(const v1::Node& spec, NodeIndex index, const Topology& topology)
       : Component(spec, index, topology.seed()),
         broker_(topology.index_of(spec.consumer().broker())),
+        replicas_(reachable_replicas(topology, index, broker_)),
         database_(spec.consumer().database().empty() ? kNoNode : topology.index_of(spec.consumer().database())),
-        layout_(topology.spec(broker_).log_broker()),
+        config_(topology.spec(log_cluster(topology, broker_).front()).log_broker()),
+        layout_(config_),
         first_(layout_.first(spec.consumer().topic()).value_or(0)),
         service_(spec.consumer().service_time()) {}
 
@@ -39,22 +42,29 @@ class LogConsumer final : public Component {
   }
 
   void begin(Context& context) {
+    last_heard_ = context.now();
     join(context);
     beat_later(context);
     if (spec_.consumer().commit() == v1::ConsumerParams::AUTO) auto_commit_later(context);
   }
 
   void handle(const Event& event, Context& context) override {
+    // Heard from its coordinator: anything but "not the leader, and I know none".
+    const bool no_leader = event.payload && event.payload->op() == v1::Payload::NOT_LEADER && event.payload->node() == 0;
+    if ((event.kind == EventKind::message || event.kind == EventKind::response) && event.src == broker_ && !no_leader)
+      last_heard_ = context.now();
     switch (event.kind) {
       case EventKind::message:
-        if (!event.payload) return;
+        if (!event.payload || event.src != broker_) return;
         if (event.payload->op() == v1::Payload::REBALANCE) return revoke(context);
         if (event.payload->op() == v1::Payload::ASSIGN) return assigned(*event.payload, context);
+        if (event.payload->op() == v1::Payload::NOT_LEADER) return not_the_leader(event.payload->node(), context);
+        if (event.payload->op() == v1::Payload::HEARTBEAT) return context.decide(Outcome::none, broker_, "its coordinator answered its heartbeat");
         return;
       case EventKind::response:
-        if (event.payload && event.payload->op() == v1::Payload::FETCH) return fetched(event, context);
         if (event.arg == kWriteToken) return written(event, context);
-        return;
+        if (event.status != 200 || !event.payload || event.payload->op() != v1::Payload::FETCH) return fetch_failed(event, context);
+        return fetched(event, context);
       case EventKind::timeout:
         if (event.arg == kWriteToken) return written(event, context);
         if (const auto p = assigned_partition(event.partition); p && event.arg == positions_.at(*p).fetch)
@@ -62,8 +72,14 @@ class LogConsumer final : public Component {
         return;
       case EventKind::timer:
         if (event.status == kHeartbeatTimer) {
-          send(v1::Payload::HEARTBEAT, context);
-          return beat_later(context);
+          beat_later(context);
+          // Its coordinator has said nothing (no answer to heartbeats, fetches or joins) for a
+          // session: it is gone, so the member looks for the group at the next replica.
+          if (replicas_.size() > 1 && context.now() - last_heard_ >= from_millis(config_.session_timeout_ms()))
+            return move_to(next_replica(replicas_, broker_, kNoNode),
+                           fmt::format("{} has not answered for {}", id_of(broker_, context), duration_text(context.now() - last_heard_)),
+                           context);
+          return send(v1::Payload::HEARTBEAT, context);
         }
         if (event.status == kProcessedTimer) return processed(event, context);
         if (event.status == kStartTimer) {
@@ -217,8 +233,7 @@ class LogConsumer final : public Component {
     request.payload = std::move(payload);
     // A fetch for records known to be there keeps the run going; an idle poll does not.
     request.background = !expecting;
-    const auto& broker = context.topology().spec(broker_).log_broker();
-    context.call(broker_, request, from_millis(broker.fetch_wait_ms()) + kNanosPerSecond);
+    context.call(broker_, request, from_millis(config_.fetch_wait_ms()) + kNanosPerSecond);
   }
 
   void fetched(const Event& response, Context& context) {
@@ -264,7 +279,10 @@ class LogConsumer final : public Component {
   void processed(const Event& done, Context& context) {
     if (!current_) return;
     if (database_ != kNoNode) {
-      const std::uint64_t row = (current_->partition + 1) * kRowsPerPartition + current_->record.offset();
+      // Keyed by the record's own identity (its producer and request), not its offset: a record a
+      // new leader truncated and replaced has the same offset but is another record, and a
+      // producer's retry appended twice is the same record at two offsets.
+      const std::uint64_t row = current_->record.publisher() * kRowsPerProducer + current_->record.request();
       write_row(done, kWriteToken, database_, spec_.consumer().table(), row, id(), context);
       const auto what = fmt::format("{} offset {} processed", layout_.name(first_ + current_->partition), current_->record.offset());
       const auto insert = fmt::format("INSERT {}/{}", spec_.consumer().table(), row);
@@ -315,6 +333,46 @@ class LogConsumer final : public Component {
                                after));
   }
 
+  // A failed fetch: a replica that does not lead names the one that does (or none during an
+  // election: the member asks again with its next heartbeat, and after a session of that tries the
+  // next replica); a crashed one refuses, and the member tries the next replica.
+  void fetch_failed(const Event& response, Context& context) {
+    const auto p = assigned_partition(response.partition);
+    if (!p || response.arg != positions_.at(*p).fetch)
+      return context.decide(Outcome::late, kNoNode, "an answer to an earlier fetch (before a rebalance or a timeout): dropped");
+    positions_.at(*p).fetching = false;
+    if (response.payload && response.payload->op() == v1::Payload::NOT_LEADER) return not_the_leader(response.payload->node(), context);
+    refused_by_ = broker_;
+    refused_at_ = context.now();
+    move_to(next_replica(replicas_, broker_, kNoNode), fmt::format("{} answered {}", id_of(broker_, context), response.status), context);
+  }
+
+  void not_the_leader(NodeIndex named, Context& context) {
+    if (named == 0 || named == broker_)
+      return context.decide(Outcome::none, broker_,
+                            id_of(broker_, context) + " does not lead and knows no leader: asks again with its next heartbeat");
+    // A replica may not have noticed yet that its leader died: one that just refused this member
+    // is not believed for a session.
+    if (named == refused_by_ && context.now() - refused_at_ < from_millis(config_.session_timeout_ms()))
+      return context.decide(Outcome::none, broker_,
+                            fmt::format("{} names {} as leader, which refused it {} ago: asks again with its next heartbeat",
+                                        id_of(broker_, context), id_of(named, context), duration_text(context.now() - refused_at_)));
+    move_to(next_replica(replicas_, broker_, named), id_of(broker_, context) + " does not lead", context);
+  }
+
+  // Its group is coordinated elsewhere now: what it held is given up (a record being processed
+  // finishes, uncommitted) and it joins the group at `replica`.
+  void move_to(NodeIndex replica, const std::string& why, Context& context) {
+    broker_ = replica;
+    last_heard_ = context.now();
+    positions_.clear();
+    buffer_.clear();
+    join(context);
+    context.decide(Outcome::rebalancing, broker_, why + ": joins " + spec_.consumer().group() + " at " + id_of(broker_, context));
+  }
+
+  std::string id_of(NodeIndex node, Context& context) const { return context.topology().spec(node).id(); }
+
   void commit(std::uint32_t p, Context& context) {
     auto& position = positions_.at(p);
     if (position.committed == position.processed) return;
@@ -333,10 +391,12 @@ class LogConsumer final : public Component {
     for (auto& [p, position] : positions_) commit(p, context);
   }
 
-  static constexpr std::uint64_t kRowsPerPartition = 1000000;  // row id: (partition + 1) * this + offset
+  static constexpr std::uint64_t kRowsPerProducer = 1000000000;  // row id: producer node * this + its request
 
-  NodeIndex broker_;
+  NodeIndex broker_;                // the replica it takes for its group's coordinator
+  std::vector<NodeIndex> replicas_;  // the broker's replicas it can reach
   NodeIndex database_;
+  v1::LogBrokerParams config_;  // the cluster's
   messaging::TopicLayout layout_;
   std::uint32_t first_;
   Sampler service_;
@@ -346,6 +406,9 @@ class LogConsumer final : public Component {
   std::deque<Buffered> buffer_;
   std::optional<Buffered> current_;
   std::int64_t fetches_ = 0;
+  Time last_heard_ = 0;  // the coordinator's last message or answer
+  NodeIndex refused_by_ = kNoNode;  // the replica that last refused a fetch (crashed), and when
+  Time refused_at_ = 0;
   std::uint64_t received_ = 0;
   std::uint64_t processed_count_ = 0;
   std::uint64_t duplicates_ = 0;

@@ -20,6 +20,17 @@ std::size_t PartitionLog::retain(std::uint64_t max_records, Time max_age, Time n
   return deleted;
 }
 
+std::size_t PartitionLog::truncate(std::uint64_t offset) {
+  std::size_t dropped = 0;
+  while (end_ > offset && !records_.empty()) {
+    records_.pop_back();
+    --end_;
+    ++dropped;
+  }
+  end_ = std::min(end_, offset);
+  return dropped;
+}
+
 std::vector<Record> PartitionLog::read(std::uint64_t from, std::size_t max, std::uint64_t below) const {
   std::vector<Record> out;
   for (std::uint64_t offset = std::max(from, start()); offset < std::min(below, end_) && out.size() < max; ++offset)

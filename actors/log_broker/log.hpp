@@ -32,6 +32,8 @@ class PartitionLog {
   std::uint64_t append(Record record);
   // Deletes the oldest records beyond `max_records` or older than `max_age` (0: no limit).
   std::size_t retain(std::uint64_t max_records, Time max_age, Time now);
+  // Drops the records at `offset` and beyond (a new leader never had them); returns how many.
+  std::size_t truncate(std::uint64_t offset);
   // At most `max` records from `from` (raised to the log start), below `below`.
   std::vector<Record> read(std::uint64_t from, std::size_t max, std::uint64_t below) const;
   std::uint64_t start() const { return end_ - records_.size(); }
@@ -74,6 +76,9 @@ class Group {
  public:
   Group(std::uint32_t partitions, v1::ConsumerParams::Assignment strategy)
       : strategy_(strategy), committed_(partitions, 0) {}
+  // A group a new leader takes over from the commits its old leader replicated: no members yet.
+  Group(v1::ConsumerParams::Assignment strategy, std::vector<std::uint64_t> committed, std::uint32_t generation)
+      : strategy_(strategy), committed_(std::move(committed)), generation_(generation) {}
 
   // A member joins or rejoins. Returns true if this starts a rebalance (the others must rejoin).
   bool join(std::uint32_t member, Time now);

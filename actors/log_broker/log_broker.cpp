@@ -3,14 +3,28 @@
 // keep copies, and the leader moves the high watermark to what every in-sync replica has. Consumers
 // fetch below the high watermark (a fetch that finds nothing waits, long polling) and commit their
 // group's offsets; the leader coordinates groups with heartbeats, a session timeout and the eager
-// rebalance protocol. Frames about one partition carry it (Event::partition), and `id` is the
-// offset where the frame is about one record.
+// rebalance protocol, and replicates the committed offsets to its followers with their fetches.
+//
+// One replica leads every partition. When the followers hear nothing from it for leader_timeout_ms
+// they elect another: a candidate asks the others for their vote in a new leader epoch and leads
+// once a majority of the cluster (itself included) grants it. A replica grants only if it no longer
+// hears a leader, has not voted in that epoch, and the candidate is at least as good a leader as it
+// would be (in sync when it last heard, then more records, then first in the scenario). The winner
+// announces itself with every epoch's start offsets, and a replica that knew an older epoch truncates
+// what it has beyond the next epoch's start: records the new leader never had, never acknowledged
+// with acks=all. A leader no follower has fetched from for leader_timeout_ms gives the lead up and
+// asks, so a leader cut off from the others cannot keep acknowledging writes that will be truncated.
+//
+// Frames about one partition carry it (Event::partition), and `id` is the offset where the frame
+// is about one record.
 #include <fmt/format.h>
 
+#include <numeric>
 #include <set>
 
 #include "actors/common/components.hpp"
 #include "actors/common/routing.hpp"
+#include "actors/log_broker/cluster.hpp"
 #include "actors/log_broker/log.hpp"
 
 namespace flowframe {
@@ -26,6 +40,7 @@ constexpr std::uint16_t kFetchWaitTimer = 3;
 constexpr std::uint16_t kRefetchTimer = 4;
 constexpr std::uint16_t kExpiryNotice = 5;  // a member's session expired: removed 1 ns later, framed
 constexpr std::uint16_t kLagNotice = 6;     // a follower fell behind: out of the in-sync set 1 ns later, framed
+constexpr std::uint16_t kElectionNotice = 7;  // the sweep found the leader silent: an election 1 ns later, framed
 constexpr std::size_t kShownRecords = 6;
 constexpr Time kRefetchDelay = 200 * kNanosPerMilli;
 
@@ -33,40 +48,64 @@ std::string acks_name(int acks) {
   return acks == v1::Publish::LEADER ? "acks=1" : acks == v1::Publish::NONE ? "acks=0" : "acks=all";
 }
 
+// "not the leader" as an answer's payload: who is, if known (0: not known).
+std::shared_ptr<v1::Payload> not_leader(NodeIndex leader) {
+  auto payload = std::make_shared<v1::Payload>();
+  payload->set_op(v1::Payload::NOT_LEADER);
+  payload->set_node(leader == kNoNode ? 0 : leader);
+  return payload;
+}
+
 class LogBroker final : public Component {
  public:
   LogBroker(const v1::Node& spec, NodeIndex index, const Topology& topology)
       : Component(spec, index, topology.seed()),
-        leader_(spec.log_broker().follower_of().empty() ? index : topology.index_of(spec.log_broker().follower_of())),
+        cluster_(log_cluster(topology, index)),
+        leader_(cluster_.front()),
         config_(topology.spec(leader_).log_broker()),
         layout_(config_),
         op_time_(config_.op_time()),
         logs_(layout_.size()),
         high_watermarks_(layout_.size(), 0),
         isr_(layout_.size()),
-        held_(layout_.size()) {
-    if (!leader()) return;
-    // Components are built in node order, so later nodes are known by the scenario, not yet by size().
-    for (const auto& other : topology.scenario().nodes())
-      if (other.kind() == v1::Node::LOG_BROKER && other.log_broker().follower_of() == spec.id())
-        followers_.push_back(topology.index_of(other.id()));
-    replicas_.assign(layout_.size(), {});
-    for (std::size_t flat = 0; flat < layout_.size(); ++flat)
-      for (const auto follower : followers_) {
-        replicas_[flat][follower] = Replica{};
-        isr_[flat].insert(follower);  // as Kafka starts: every replica in sync
-      }
+        replicas_(layout_.size()),
+        in_sync_(layout_.size(), true),
+        held_(layout_.size()),
+        leader_timeout_(from_millis(config_.leader_timeout_ms())) {
+    for (const auto node : cluster_)
+      if (node != index && topology.linked(index, node)) peers_.push_back(node);
+    epochs_.push_back({0, std::vector<std::uint64_t>(layout_.size(), 0)});
+    if (leader()) track_replicas(others(), true, 0);  // as Kafka starts: every replica in sync
   }
 
   void start(Context& context) override {
-    if (!leader()) {
-      for (std::uint32_t flat = 0; flat < layout_.size(); ++flat) fetch_from_leader(flat, context, true);
-      return;
-    }
     sweep_later(context);
+    last_heard_ = context.now();
+    last_follower_fetch_ = context.now();
+    if (restarted_ && !peers_.empty() && (leader() || electing_)) {
+      // A restarted leader may have been replaced meanwhile: it asks before it serves.
+      leader_ = kNoNode;
+      return elect(context, "restarted");
+    }
+    if (!leader()) fetch_everything(context, true);
   }
 
   void handle(const Event& event, Context& context) override {
+    if (event.payload && (event.kind == EventKind::request || event.kind == EventKind::message)) {
+      switch (event.payload->op()) {
+        case v1::Payload::VOTE: return vote(event, context);
+        case v1::Payload::LEADER: return announced(event, context);
+        case v1::Payload::NOT_LEADER: return;
+        default: break;
+      }
+    }
+    // A vote's answer (a refusal from a crashed peer carries the request's own payload), or its
+    // deadline: timeouts carry no payload, and the replica's other calls (fetches) name a partition.
+    if ((event.kind == EventKind::response && event.payload && event.payload->op() == v1::Payload::VOTE) ||
+        (event.kind == EventKind::timeout && event.partition == 0))
+      return vote_answered(event, context);
+    if (event.kind == EventKind::timer && event.status == kSweepTimer) return sweep(context);
+    if (event.kind == EventKind::timer && event.status == kElectionNotice) return election_due(event, context);
     if (!leader()) return follow(event, context);
     switch (event.kind) {
       case EventKind::request:
@@ -83,7 +122,6 @@ class LogBroker final : public Component {
         if (event.kind == EventKind::request) respond(event, 400, context);
         return context.decide(Outcome::bad_request, kNoNode, "400 not a log broker request");
       case EventKind::timer:
-        if (event.status == kSweepTimer) return sweep(context);
         if (event.status == kRebalanceTimer) return end_rebalance(event, context);
         if (event.status == kFetchWaitTimer) return fetch_waited(event, context);
         if (event.status == kExpiryNotice) return expire_member(event, context);
@@ -97,20 +135,31 @@ class LogBroker final : public Component {
     return "a log broker has no setting '" + action.field + "' to change during a run";
   }
 
-  // The logs and the groups' committed offsets are on disk; connections, held fetches, waiting
-  // producers and group membership are not.
+  // The logs, the groups' committed offsets and what it knows of leader epochs are on disk;
+  // connections, held fetches, waiting producers and group membership are not.
   void survive_crash(Component& fresh) const override {
     auto& next = static_cast<LogBroker&>(fresh);
     next.logs_ = logs_;
     next.high_watermarks_ = high_watermarks_;
     next.appended_ = appended_;
+    next.handled_ = handled_;
+    next.rejected_ = rejected_;
+    next.epoch_ = epoch_;
+    next.epochs_ = epochs_;
+    next.voted_epoch_ = voted_epoch_;
+    next.leader_ = leader_;
+    next.electing_ = electing_;
+    next.replicated_ = replicated_;
+    next.in_sync_ = in_sync_;
     for (const auto& [name, entry] : groups_) next.groups_.emplace(name, GroupEntry{entry.topic, entry.first, entry.group.restarted(), {}});
+    next.restarted_ = true;
   }
 
   // Unreplicated records (leader) and the groups' lag.
   std::uint32_t load() const override {
     std::uint64_t unreplicated = 0;
-    for (std::size_t flat = 0; flat < logs_.size(); ++flat) unreplicated += logs_[flat].end() - high_watermarks_[flat];
+    for (std::size_t flat = 0; flat < logs_.size(); ++flat)
+      unreplicated += logs_[flat].end() - std::min(logs_[flat].end(), high_watermarks_[flat]);
     return static_cast<std::uint32_t>(unreplicated);
   }
   std::uint32_t queue() const override {
@@ -122,7 +171,7 @@ class LogBroker final : public Component {
   std::size_t state_size_hint() const override {
     std::size_t members = 0;
     for (const auto& [name, group] : groups_) members += group.group.members().size();
-    return 32 + layout_.size() * (48 + kShownRecords * 32 + followers_.size() * 16) + groups_.size() * 64 + members * 48;
+    return 32 + layout_.size() * (48 + kShownRecords * 32 + cluster_.size() * 16) + groups_.size() * 64 + members * 48;
   }
 
   void snapshot(v1::NodeState& state) const override {
@@ -131,7 +180,9 @@ class LogBroker final : public Component {
     state.set_load(load());
     state.set_queue(queue());
     auto& out = *state.mutable_log_broker();
-    out.set_leader(leader_);
+    out.set_leader(leader_ == kNoNode ? 0 : leader_);
+    out.set_epoch(epoch_);
+    out.set_electing(electing_);
     out.set_appended(appended_);
     for (std::uint32_t flat = 0; flat < layout_.size(); ++flat) {
       const auto& log = logs_[flat];
@@ -141,7 +192,7 @@ class LogBroker final : public Component {
       p.set_log_start(log.start());
       p.set_log_end(log.end());
       p.set_high_watermark(high_watermarks_[flat]);
-      p.add_isr(leader_);
+      if (leader_ != kNoNode) p.add_isr(leader_);
       for (const auto node : isr_[flat]) p.add_isr(node);
       const auto& records = log.records();
       for (std::size_t i = records.size() > kShownRecords ? records.size() - kShownRecords : 0; i < records.size(); ++i) {
@@ -176,6 +227,21 @@ class LogBroker final : public Component {
       for (std::uint32_t p = 0; p < entry.group.committed().size(); ++p) (*g.mutable_committed())[p] = entry.group.committed()[p];
       g.set_lag(lag_of(entry));
     }
+    // A follower's copy of its leader's commits (no members): where a new leader would start.
+    for (const auto& [name, commits] : replicated_) {
+      const auto first = layout_.first(commits.topic());
+      if (leader() || !first) continue;
+      auto& g = *out.add_groups();
+      g.set_name(name);
+      g.set_topic(commits.topic());
+      g.set_generation(commits.generation());
+      std::uint64_t lag = 0;
+      for (std::uint32_t p = 0; p < static_cast<std::uint32_t>(commits.committed_size()) && *first + p < logs_.size(); ++p) {
+        (*g.mutable_committed())[p] = commits.committed(static_cast<int>(p));
+        lag += logs_[*first + p].end() - std::min(logs_[*first + p].end(), commits.committed(static_cast<int>(p)));
+      }
+      g.set_lag(lag);
+    }
   }
 
  private:
@@ -199,9 +265,53 @@ class LogBroker final : public Component {
     std::uint64_t offset;
     Event request;
   };
+  struct EpochStart {
+    std::uint32_t epoch;
+    std::vector<std::uint64_t> offsets;  // by flat partition
+  };
+  // The votes of the election this replica runs as a candidate.
+  struct Election {
+    std::uint32_t epoch = 0;
+    std::uint64_t round = 0;  // answers carry it (Event::arg): those of an earlier election are stale
+    std::size_t waiting = 0;
+    std::vector<NodeIndex> granted;
+    std::vector<std::string> refusals;
+    // The newest leader a refusal named, with the epoch history that comes with it.
+    NodeIndex named = kNoNode;
+    std::uint32_t named_epoch = 0;
+    std::vector<EpochStart> named_epochs;
+  };
 
   bool leader() const { return leader_ == index(); }
-  bool is_follower(NodeIndex node) const { return std::find(followers_.begin(), followers_.end(), node) != followers_.end(); }
+  // The leader a follower names to producers and consumers: none while its own fetches from it fail.
+  NodeIndex working_leader(Time now) const {
+    // A live leader answers a follower's fetch within fetch_wait_ms, even with nothing new.
+    const bool silent = now - last_heard_ > from_millis(config_.fetch_wait_ms()) + kRefetchDelay;
+    return leader_failing_ || silent ? kNoNode : leader_;
+  }
+  bool is_replica(NodeIndex node) const {
+    return node != index() && std::find(cluster_.begin(), cluster_.end(), node) != cluster_.end();
+  }
+  std::vector<NodeIndex> others() const {
+    std::vector<NodeIndex> out;
+    for (const auto node : cluster_)
+      if (node != index()) out.push_back(node);
+    return out;
+  }
+  std::string id_of(NodeIndex node, Context& context) const {
+    return node == kNoNode ? "nobody" : context.topology().spec(node).id();
+  }
+  std::size_t rank(NodeIndex node) const {
+    return static_cast<std::size_t>(std::find(cluster_.begin(), cluster_.end(), node) - cluster_.begin());
+  }
+  std::vector<std::uint64_t> log_ends() const {
+    std::vector<std::uint64_t> ends;
+    for (const auto& log : logs_) ends.push_back(log.end());
+    return ends;
+  }
+  static std::uint64_t total(const std::vector<std::uint64_t>& ends) { return std::accumulate(ends.begin(), ends.end(), std::uint64_t{0}); }
+  // In the in-sync set of every partition when it last heard its leader (a leader always is).
+  bool in_sync_claim() const { return leader() || std::all_of(in_sync_.begin(), in_sync_.end(), [](bool b) { return b; }); }
 
   std::optional<std::uint32_t> flat_of(const Event& event) const {
     if (event.partition == 0 || event.partition > layout_.size()) return std::nullopt;
@@ -213,6 +323,15 @@ class LogBroker final : public Component {
     for (std::uint32_t p = 0; p < entry.group.committed().size(); ++p)
       lag += logs_[entry.first + p].end() - std::min(logs_[entry.first + p].end(), entry.group.committed()[p]);
     return lag;
+  }
+
+  void track_replicas(const std::vector<NodeIndex>& in_sync, bool everyone, Time now) {
+    for (std::size_t flat = 0; flat < layout_.size(); ++flat) {
+      replicas_[flat].clear();
+      isr_[flat].clear();
+      for (const auto node : others()) replicas_[flat][node] = Replica{0, now};
+      for (const auto node : everyone ? others() : in_sync) isr_[flat].insert(node);
+    }
   }
 
   // ---- producing ----
@@ -228,6 +347,14 @@ class LogBroker final : public Component {
       return context.decide(Outcome::not_found, kNoNode,
                             fmt::format("404 unknown topic or partition: {}/{}", event.payload->topic(), event.payload->partition()));
     }
+    const int acks = event.payload->acks();
+    if (acks == v1::Publish::ALL && too_few_in_sync(*flat)) {
+      ++rejected_;
+      if (answers) respond(event, 503, context, processing, not_leader(index()));
+      return context.decide(Outcome::rejected_down, kNoNode,
+                            fmt::format("503 not enough replicas: {} in sync on {}, min_insync_replicas {}", isr_[*flat].size() + 1,
+                                        layout_.name(*flat), config_.min_insync_replicas()));
+    }
     auto& log = logs_[*flat];
     Record record;
     record.key = event.payload->key();
@@ -239,8 +366,7 @@ class LogBroker final : public Component {
     ++appended_;
     const auto& topic = layout_.topic_of(*flat);
     const auto deleted = log.retain(topic.retention_records(), from_millis(topic.retention_ms()), context.now());
-    const int acks = event.payload->acks();
-    if (answers && (acks == v1::Publish::LEADER || followers_.empty() || isr_[*flat].empty()))
+    if (answers && (acks == v1::Publish::LEADER || others().empty() || isr_[*flat].empty()))
       respond(event, 201, context, processing);
     else if (answers)
       pending_[*flat].push_back({offset, event});
@@ -252,8 +378,11 @@ class LogBroker final : public Component {
                                deleted ? fmt::format("; retention deleted {} old", deleted) : ""));
   }
 
+  bool too_few_in_sync(std::uint32_t flat) const { return isr_[flat].size() + 1 < config_.min_insync_replicas(); }
+
   // The high watermark follows the slowest in-sync replica; producers waiting for acks=all and
-  // consumers waiting for records are answered as it passes them.
+  // consumers waiting for records are answered as it passes them (acks=all refused if the in-sync
+  // set shrank below its minimum meanwhile, as Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND).
   void advance_high_watermark(std::uint32_t flat, Context& context) {
     std::uint64_t hw = logs_[flat].end();
     for (const auto node : isr_[flat]) hw = std::min(hw, replicas_[flat][node].fetched);
@@ -261,7 +390,8 @@ class LogBroker final : public Component {
     high_watermarks_[flat] = hw;
     auto& pending = pending_[flat];
     while (!pending.empty() && pending.front().offset < hw) {
-      respond(pending.front().request, 201, context);
+      if (too_few_in_sync(flat)) respond(pending.front().request, 503, context, 0, not_leader(index()));
+      else respond(pending.front().request, 201, context);
       pending.pop_front();
     }
     answer_held(flat, false, context);
@@ -277,15 +407,23 @@ class LogBroker final : public Component {
       respond(event, 400, context);
       return context.decide(Outcome::bad_request, kNoNode, "400 no such partition");
     }
-    const bool follower = is_follower(event.src);
+    const bool follower = is_replica(event.src);
     const auto offset = event.payload->offset();
+    const std::string who = context.topology().spec(event.src).id();
     if (follower) {
+      last_follower_fetch_ = context.now();
+      if (event.payload->epoch() < epoch_) {
+        // It knew an older epoch: it first learns this one's history and truncates.
+        answer(event, *flat, true, context, true);
+        return context.decide(Outcome::fetched, event.src,
+                              fmt::format("{} fetches from epoch {}: told epoch {} began at {}", who, event.payload->epoch(), epoch_,
+                                          epochs_.back().offsets[*flat]));
+      }
       auto& replica = replicas_[*flat][event.src];
-      replica.fetched = offset;
+      replica.fetched = std::min(offset, logs_[*flat].end());
       if (offset >= logs_[*flat].end()) {
         replica.caught_up = context.now();
-        if (isr_[*flat].insert(event.src).second)
-          note_ = fmt::format("; {} is in sync again", context.topology().spec(event.src).id());
+        if (isr_[*flat].insert(event.src).second) note_ = fmt::format("; {} is in sync again", who);
       }
       advance_high_watermark(*flat, context);
     } else if (!event.payload->group().empty()) {
@@ -296,7 +434,6 @@ class LogBroker final : public Component {
       note_ += fmt::format("; offsets {}..{} were deleted by retention before it read them: it goes on from {}", offset,
                            logs_[*flat].start() - 1, logs_[*flat].start());
     const auto sent = answer(event, *flat, follower, context);
-    const std::string who = context.topology().spec(event.src).id();
     if (sent == 0) {
       hold(event, *flat, follower, context);
       context.decide(Outcome::fetched, event.src,
@@ -309,19 +446,32 @@ class LogBroker final : public Component {
     note_.clear();
   }
 
-  // Answers a fetch with what it may read (followers: up to the log end; consumers: below the high
-  // watermark). Returns how many records; with none it answers only if `even_empty`.
+  // Answers a fetch with what it may read (followers: up to the log end, with the groups' commits;
+  // consumers: below the high watermark). Returns how many records; with none it answers only if
+  // `even_empty`. A follower from an older epoch gets the epochs' history and no records.
   std::size_t answer(const Event& request, std::uint32_t flat, bool follower, Context& context, bool even_empty = false) {
     const auto& log = logs_[flat];
-    const auto records = log.read(request.payload->offset(), std::max<std::uint32_t>(1, request.payload->max_records()),
-                                  follower ? log.end() : high_watermarks_[flat]);
+    const bool stale = follower && request.payload->epoch() < epoch_;
+    const auto records = stale ? std::vector<Record>{}
+                               : log.read(request.payload->offset(), std::max<std::uint32_t>(1, request.payload->max_records()),
+                                          follower ? log.end() : high_watermarks_[flat]);
     if (records.empty() && !even_empty) return 0;
     auto reply = std::make_shared<v1::Payload>();
     reply->set_op(v1::Payload::FETCH);
     reply->set_partition(flat);
     reply->set_offset(request.payload->offset());
     reply->set_high_watermark(high_watermarks_[flat]);
+    reply->set_epoch(epoch_);
     for (const auto node : isr_[flat]) reply->add_isr(node);
+    if (stale) write_epochs(*reply);
+    if (follower)
+      for (const auto& [name, entry] : groups_) {
+        auto& commits = *reply->add_commits();
+        commits.set_group(name);
+        commits.set_topic(entry.topic);
+        commits.set_generation(entry.group.generation());
+        for (const auto offset : entry.group.committed()) commits.add_committed(offset);
+      }
     for (const auto& record : records) {
       auto& out = *reply->add_records();
       out.set_offset(record.offset);
@@ -385,6 +535,21 @@ class LogBroker final : public Component {
     if (!first) return nullptr;
     const auto strategy = context.topology().spec(event.src).consumer().assignment();
     return &groups_.emplace(name, GroupEntry{topic, *first, messaging::Group(layout_.partitions(topic), strategy), {}}).first->second;
+  }
+
+  // A new leader coordinates the groups its old leader did, from the commits it had copied (the
+  // assignment strategy is the members' own, as the scenario gives it).
+  void adopt_groups(Context& context) {
+    for (const auto& [name, commits] : replicated_) {
+      const auto first = layout_.first(commits.topic());
+      if (groups_.count(name) || !first) continue;
+      auto strategy = v1::ConsumerParams::RANGE;
+      for (const auto& node : context.topology().scenario().nodes())
+        if (node.kind() == v1::Node::CONSUMER && node.consumer().group() == name) strategy = node.consumer().assignment();
+      messaging::Group group(strategy, {commits.committed().begin(), commits.committed().end()}, commits.generation());
+      groups_.emplace(name, GroupEntry{commits.topic(), *first, std::move(group), {}});
+    }
+    replicated_.clear();
   }
 
   void join(const Event& event, Context& context) {
@@ -464,6 +629,8 @@ class LogBroker final : public Component {
                                dropped.empty() ? "" : fmt::format(" ({} did not rejoin)", dropped.size())));
   }
 
+  // A member's heartbeat is answered, so it knows its coordinator is alive (Kafka's heartbeat
+  // response); a member removed meanwhile is told to rejoin instead.
   void heartbeat(const Event& event, Context& context) {
     auto* entry = group_for(event, context);
     if (!entry) return;
@@ -474,6 +641,15 @@ class LogBroker final : public Component {
       return context.decide(Outcome::none, event.src, who + " is not a member any more: it must rejoin");
     }
     entry->group.heartbeat(event.src, context.now());
+    Event reply;
+    auto payload = std::make_shared<v1::Payload>();
+    payload->set_op(v1::Payload::HEARTBEAT);
+    payload->set_group(event.payload->group());
+    reply.payload = std::move(payload);
+    reply.client = index();
+    reply.background = true;
+    reply.silent = true;
+    context.notify(event.src, reply);
     context.decide(Outcome::none, event.src, "heartbeat from " + who);
   }
 
@@ -496,11 +672,22 @@ class LogBroker final : public Component {
                                event.payload->offset(), logs_[*flat].end() - std::min(logs_[*flat].end(), event.payload->offset())));
   }
 
-  // ---- the periodic sweep: sessions, in-sync replicas, retention by time ----
+  // ---- the periodic sweep: sessions, in-sync replicas, retention by time, a silent leader ----
 
   // What the sweep finds is done by a notice 1 ns later, which makes its own frame (the sweep
   // itself is silent).
   void sweep(Context& context) {
+    sweep_later(context);
+    if (!leader()) {
+      // A follower that has not heard its leader for the leader timeout (a candidate whose
+      // election failed: and its pause is over) calls an election.
+      if (!election_.waiting && context.now() - last_heard_ >= leader_timeout_ + stagger() && context.now() >= next_election_)
+        notice(kElectionNotice, leader_, "", 0, context);
+      return;
+    }
+    // A leader no follower has fetched from for the leader timeout may have been replaced.
+    if (!peers_.empty() && context.now() - last_follower_fetch_ >= leader_timeout_)
+      notice(kElectionNotice, index(), "", 0, context);
     for (auto& [name, entry] : groups_)
       for (const auto node : entry.group.expired(context.now(), from_millis(config_.session_timeout_ms())))
         notice(kExpiryNotice, node, name, 0, context);
@@ -510,7 +697,6 @@ class LogBroker final : public Component {
       const auto& topic = layout_.topic_of(flat);
       if (topic.retention_ms() > 0) logs_[flat].retain(topic.retention_records(), from_millis(topic.retention_ms()), context.now());
     }
-    sweep_later(context);
   }
 
   bool lagging(std::uint32_t flat, NodeIndex node, Time now) {
@@ -562,26 +748,310 @@ class LogBroker final : public Component {
     // A lagging group whose members may still expire (and leave their partitions to others).
     for (const auto& [name, entry] : groups_) waiting |= entry.group.rebalancing() || (!entry.group.members().empty() && lag_of(entry) > 0);
     tick.background = !waiting;
-    context.schedule(std::max<Time>(1, from_millis(std::min(config_.session_timeout_ms(), config_.replica_lag_ms())) / 4), tick);
+    const double every_ms = std::min({config_.session_timeout_ms(), config_.replica_lag_ms(), config_.leader_timeout_ms()});
+    context.schedule(std::max<Time>(1, from_millis(every_ms) / 4), tick);
+  }
+
+  // ---- leader election ----
+
+  // Followers that lose their leader together call elections a quarter of the leader timeout
+  // apart, by their place in the scenario, so the first usually wins without a split vote.
+  Time stagger() const { return leader_timeout_ / 4 * static_cast<Time>(std::max<std::size_t>(rank(index()), 1) - 1); }
+
+  void election_due(const Event& event, Context& context) {
+    const auto silent = static_cast<NodeIndex>(event.arg);
+    if (election_.waiting) return;
+    if (leader()) {
+      if (context.now() - last_follower_fetch_ < leader_timeout_) return;
+      abdicate(kNoNode, context);
+      return elect(context, fmt::format("no follower fetched for {}: it may have been replaced, so it stops leading", duration_text(leader_timeout_)));
+    }
+    if (context.now() - last_heard_ < leader_timeout_ + stagger()) return;
+    elect(context, silent == kNoNode ? "no leader known" : fmt::format("heard nothing from {} for {}", id_of(silent, context), duration_text(leader_timeout_)));
+  }
+
+  // Asks every other replica for its vote in a new epoch (its own vote counts too).
+  void elect(Context& context, const std::string& why) {
+    electing_ = true;
+    leader_ = kNoNode;
+    voted_epoch_ = std::max(epoch_, voted_epoch_) + 1;
+    election_ = Election{};
+    election_.epoch = voted_epoch_;
+    election_.round = ++rounds_;
+    election_.granted.push_back(index());
+    std::vector<std::string> asked;
+    for (const auto peer : peers_) {
+      Event request;
+      request.client = index();
+      request.arg = static_cast<std::int64_t>((election_.round << 32) | peer);
+      auto payload = std::make_shared<v1::Payload>();
+      payload->set_op(v1::Payload::VOTE);
+      payload->set_epoch(election_.epoch);
+      for (const auto end : log_ends()) payload->add_offsets(end);
+      payload->set_healthy(in_sync_claim());
+      request.payload = std::move(payload);
+      context.call(peer, request, std::max<Time>(1, leader_timeout_ / 2));
+      ++election_.waiting;
+      asked.push_back(id_of(peer, context));
+    }
+    if (!election_.waiting) return conclude_election(why, context);
+    context.decide(Outcome::health_changed, kNoNode,
+                   fmt::format("{}: asks {} to make it leader for epoch {} ({} records{})", why, flowframe::join(asked, ", "),
+                               election_.epoch, total(log_ends()), in_sync_claim() ? ", in sync when it last heard" : ""));
+  }
+
+  // Whether a candidate with `ends` and `in_sync` would lead better than this replica would.
+  bool better_than_me(NodeIndex candidate, const std::vector<std::uint64_t>& ends, bool in_sync) const {
+    const auto mine = total(log_ends()), theirs = total(ends);
+    if (in_sync != in_sync_claim()) return in_sync;
+    if (theirs != mine) return theirs > mine;
+    return rank(candidate) < rank(index());
+  }
+
+  void vote(const Event& request, Context& context) {
+    const auto& ask = *request.payload;
+    const auto who = id_of(request.src, context);
+    const std::vector<std::uint64_t> ends(ask.offsets().begin(), ask.offsets().end());
+    std::string refusal;
+    NodeIndex heard = kNoNode;  // a leader it still hears, named in its refusal
+    if (leader() && !electing_) {
+      refusal = fmt::format("it leads epoch {}", epoch_);
+      heard = index();
+    } else if (leader_ != kNoNode && context.now() - last_heard_ < leader_timeout_) {
+      refusal = "it still hears its leader " + id_of(leader_, context);
+      heard = leader_;
+    }
+    if (refusal.empty() && ask.epoch() <= std::max(epoch_, voted_epoch_))
+      refusal = fmt::format("it already voted in epoch {}", std::max(epoch_, voted_epoch_));
+    else if (refusal.empty() && !better_than_me(request.src, ends, ask.healthy()))
+      refusal = fmt::format("it would lead better ({} records to {}{})", total(log_ends()), total(ends),
+                            in_sync_claim() && !ask.healthy() ? "; the candidate was out of sync" : "");
+    auto reply = std::make_shared<v1::Payload>();
+    reply->set_op(v1::Payload::VOTE);
+    if (!refusal.empty()) {
+      reply->set_node(heard == kNoNode ? 0 : heard);
+      reply->set_epoch(epoch_);
+      write_epochs(*reply);
+      respond(request, 409, context, 0, std::move(reply));
+      return context.decide(Outcome::none, request.src, fmt::format("{} asks for its vote in epoch {}: refused, {}", who, ask.epoch(), refusal));
+    }
+    // Granted: it waits for the winner's announcement, and gives it a leader timeout to come.
+    if (electing_) election_ = Election{};
+    electing_ = true;
+    voted_epoch_ = ask.epoch();
+    leader_ = kNoNode;
+    last_heard_ = context.now();
+    reply->set_epoch(ask.epoch());
+    respond(request, 200, context, 0, std::move(reply));
+    context.decide(Outcome::none, request.src, fmt::format("{} asks for its vote in epoch {}: granted", who, ask.epoch()));
+  }
+
+  void vote_answered(const Event& event, Context& context) {
+    const auto tag = static_cast<std::uint64_t>(event.arg);
+    const auto who = id_of(static_cast<NodeIndex>(tag & 0xffffffffu), context);
+    if (!election_.waiting || (tag >> 32) != election_.round)
+      return context.decide(Outcome::late, kNoNode, "an answer to an earlier election");
+    --election_.waiting;
+    std::string heard;
+    if (event.kind == EventKind::response && event.status == 200) {
+      election_.granted.push_back(event.src);
+      heard = who + " grants its vote";
+    } else if (event.kind == EventKind::response && event.status == 409 && event.payload) {
+      const auto& refusal = *event.payload;
+      election_.refusals.push_back(who);
+      heard = who + " refuses its vote";
+      if (refusal.node() != 0 && (election_.named == kNoNode || refusal.epoch() > election_.named_epoch)) {
+        election_.named = refusal.node();
+        election_.named_epoch = refusal.epoch();
+        election_.named_epochs = read_epochs(refusal);
+        heard += refusal.node() == event.src ? fmt::format(" (it leads epoch {})", refusal.epoch())
+                                             : fmt::format(" (it follows {} in epoch {})", id_of(refusal.node(), context), refusal.epoch());
+      }
+    } else {
+      heard = fmt::format("no vote from {} ({})", who, event.kind == EventKind::timeout ? "no answer" : std::to_string(event.status));
+    }
+    // A majority decides at once (the answers still out are dropped as late); otherwise every vote counts.
+    if (election_.waiting && (election_.granted.size() < cluster_.size() / 2 + 1 || election_.named != kNoNode))
+      return context.decide(Outcome::none, kNoNode, heard);
+    conclude_election(heard, context);
+  }
+
+  // Every vote is in: lead with a majority; follow a leader a refusal named in a current epoch;
+  // otherwise try again after a pause that grows with the replica's rank, so candidates do not
+  // keep splitting the vote.
+  void conclude_election(const std::string& heard, Context& context) {
+    const auto granted = election_.granted.size();
+    const auto majority = cluster_.size() / 2 + 1;
+    if (election_.named != kNoNode && election_.named_epoch >= epoch_) {
+      const auto named = election_.named;
+      const auto epoch = election_.named_epoch;
+      auto epochs = std::move(election_.named_epochs);
+      election_ = Election{};
+      return learn_leader(named, epoch, std::move(epochs), heard, context);
+    }
+    if (granted >= majority) {
+      std::vector<NodeIndex> voters(election_.granted.begin() + 1, election_.granted.end());
+      const auto epoch = election_.epoch;
+      election_ = Election{};
+      return lead(epoch, voters, heard, context);
+    }
+    next_election_ = context.now() + leader_timeout_ / 4 * static_cast<Time>(rank(index()) + 1);
+    last_heard_ = context.now() - leader_timeout_;  // the pause alone decides when to try again
+    const auto epoch = election_.epoch;
+    election_ = Election{};
+    context.decide(Outcome::none, kNoNode,
+                   fmt::format("{}: {} of {} votes for epoch {}, {} needed; tries again in {}", heard, granted, cluster_.size(), epoch,
+                               majority, duration_text(next_election_ - context.now())));
+  }
+
+  // Becomes the leader: of a new epoch (its log ends are where the epoch starts), or again of the
+  // epoch it led before a restart when the others still follow it.
+  void lead(std::uint32_t epoch, const std::vector<NodeIndex>& in_sync, const std::string& heard, Context& context) {
+    const bool again = epoch == epoch_ && !epochs_.empty() && epochs_.back().epoch == epoch;
+    epoch_ = epoch;
+    voted_epoch_ = std::max(voted_epoch_, epoch);
+    if (!again) epochs_.push_back({epoch, log_ends()});
+    leader_ = index();
+    electing_ = false;
+    last_follower_fetch_ = context.now();
+    track_replicas(in_sync, again, context.now());
+    adopt_groups(context);
+    for (const auto peer : peers_) {
+      Event announcement;
+      announcement.client = index();
+      auto payload = std::make_shared<v1::Payload>();
+      payload->set_op(v1::Payload::LEADER);
+      payload->set_node(index());
+      payload->set_epoch(epoch_);
+      write_epochs(*payload);
+      announcement.payload = std::move(payload);
+      context.notify(peer, announcement);
+    }
+    for (std::uint32_t flat = 0; flat < layout_.size(); ++flat) advance_high_watermark(flat, context);
+    std::vector<std::string> names;
+    for (const auto node : in_sync) names.push_back(id_of(node, context));
+    context.decide(Outcome::elected, kNoNode,
+                   fmt::format("{}: leads epoch {}{} with {} records; in sync: {}", heard, epoch_, again ? " again" : "",
+                               total(log_ends()), names.empty() ? "none yet" : flowframe::join(names, ", ")));
+  }
+
+  // A leader that learns of another (or doubts itself) stops: waiting producers and held fetches
+  // are told who leads now; its groups' commits stay, for when it leads again.
+  void abdicate(NodeIndex successor, Context& context) {
+    for (auto& [flat, pending] : pending_)
+      for (const auto& produce : pending) respond(produce.request, 503, context, 0, not_leader(successor));
+    pending_.clear();
+    for (auto& held : held_) {
+      for (const auto& fetch : held) respond(fetch.request, 503, context, 0, not_leader(successor));
+      held.clear();
+    }
+    keep_commits_only();
+    for (auto& isr : isr_) isr.clear();
+    for (auto& replicas : replicas_) replicas.clear();
+  }
+
+  // Its groups become what a follower keeps of them: their commits, until its leader's replace them.
+  void keep_commits_only() {
+    for (const auto& [name, entry] : groups_) {
+      auto& commits = replicated_[name];
+      commits.set_group(name);
+      commits.set_topic(entry.topic);
+      commits.set_generation(entry.group.generation());
+      commits.clear_committed();
+      for (const auto offset : entry.group.committed()) commits.add_committed(offset);
+    }
+    groups_.clear();
+  }
+
+  // Another replica leads `epoch`: what this one has beyond the start of the first epoch it did not
+  // know is dropped (the new leader never had it), and it fetches from the new leader.
+  void learn_leader(NodeIndex node, std::uint32_t epoch, std::vector<EpochStart> epochs, const std::string& heard, Context& context) {
+    if (epoch < epoch_) return context.decide(Outcome::none, node, heard + ": an older epoch, ignored");
+    if (node == index()) return lead(epoch, {}, heard + "; the others still follow it", context);
+    if (leader()) abdicate(node, context);
+    else keep_commits_only();  // a restarted leader's, from before its crash
+    std::size_t dropped = 0;
+    std::vector<std::string> truncated;
+    if (epoch > epoch_) {
+      const auto next = std::find_if(epochs.begin(), epochs.end(), [&](const EpochStart& e) { return e.epoch > epoch_; });
+      if (next != epochs.end())
+        for (std::uint32_t flat = 0; flat < logs_.size() && flat < next->offsets.size(); ++flat)
+          if (const auto n = logs_[flat].truncate(next->offsets[flat])) {
+            dropped += n;
+            truncated.push_back(fmt::format("{} to {} ({} dropped)", layout_.name(flat), next->offsets[flat], n));
+          }
+      epochs_ = std::move(epochs);
+    }
+    epoch_ = epoch;
+    voted_epoch_ = std::max(voted_epoch_, epoch);
+    leader_ = node;
+    leader_failing_ = false;
+    electing_ = false;
+    election_ = Election{};
+    last_heard_ = context.now();
+    for (std::uint32_t flat = 0; flat < logs_.size(); ++flat) high_watermarks_[flat] = std::min(high_watermarks_[flat], logs_[flat].end());
+    fetch_everything(context, false);
+    const auto follows = fmt::format("{}: follows {} in epoch {}", heard, id_of(node, context), epoch);
+    if (dropped)
+      return context.decide(Outcome::truncated, node,
+                            fmt::format("{}; truncates {}: records the new leader never had", follows, flowframe::join(truncated, ", ")));
+    context.decide(Outcome::none, node, follows);
+  }
+
+  void announced(const Event& event, Context& context) {
+    learn_leader(event.payload->node(), event.payload->epoch(), read_epochs(*event.payload),
+                 id_of(event.src, context) + fmt::format(" announces it leads epoch {}", event.payload->epoch()), context);
+  }
+
+  void write_epochs(v1::Payload& payload) const {
+    for (const auto& e : epochs_) {
+      auto& out = *payload.add_epoch_starts();
+      out.set_epoch(e.epoch);
+      for (const auto offset : e.offsets) out.add_offsets(offset);
+    }
+  }
+  static std::vector<EpochStart> read_epochs(const v1::Payload& payload) {
+    std::vector<EpochStart> out;
+    for (const auto& e : payload.epoch_starts()) out.push_back({e.epoch(), {e.offsets().begin(), e.offsets().end()}});
+    return out;
   }
 
   // ---- followers ----
 
   void follow(const Event& event, Context& context) {
+    const auto refuse = [&](const char* what) {
+      const auto known = working_leader(context.now());
+      return context.decide(Outcome::rejected_down, known,
+                            fmt::format("{}: not the leader; {}", what,
+                                        known != kNoNode ? id_of(known, context) + " is"
+                                        : leader_ != kNoNode ? "its fetches from " + id_of(leader_, context) + " fail"
+                                                             : "a new one is being elected"));
+    };
     if (event.kind == EventKind::request) {
       ++rejected_;
-      respond(event, 503, context);
-      return context.decide(Outcome::rejected_down, leader_,
-                            "503 not the leader: " + context.topology().spec(leader_).id() + " is");
+      respond(event, 503, context, 0, not_leader(working_leader(context.now())));
+      return refuse("503");
+    }
+    if (event.kind == EventKind::message && event.payload) {
+      // A group member that came here is told where the leader is (or that an election is on).
+      Event reply;
+      reply.client = index();
+      reply.payload = not_leader(working_leader(context.now()));
+      context.notify(event.src, reply);
+      return refuse("told its sender");
     }
     if (event.kind == EventKind::timer && event.status == kRefetchTimer) {
-      if (const auto flat = flat_of(event)) fetch_from_leader(*flat, context, true);
+      if (const auto flat = flat_of(event); flat && leader_ != kNoNode) fetch_from_leader(*flat, context, true);
       return;
     }
     if (event.kind != EventKind::response && event.kind != EventKind::timeout) return;
     const auto flat = flat_of(event);
     if (!flat) return;
-    if (event.kind == EventKind::timeout || event.status != 200 || !event.payload) {
+    // Fetches carry the epoch they were sent in: answers from before a change of leader are stale.
+    if (leader_ == kNoNode || static_cast<std::uint32_t>(event.arg) != epoch_)
+      return context.decide(Outcome::late, kNoNode, "an answer to a fetch from an earlier leader: dropped");
+    leader_failing_ = event.kind == EventKind::timeout || event.status != 200 || !event.payload;
+    if (leader_failing_) {
       Event again = timer_event(kRefetchTimer, true);
       again.partition = *flat + 1;
       context.schedule(kRefetchDelay, again);
@@ -590,9 +1060,14 @@ class LogBroker final : public Component {
                                         event.kind == EventKind::timeout ? "timed out" : std::to_string(event.status),
                                         duration_text(kRefetchDelay)));
     }
+    const auto& answer = *event.payload;
+    last_heard_ = context.now();
+    if (answer.epoch() > epoch_)
+      return learn_leader(leader_, answer.epoch(), read_epochs(answer),
+                          fmt::format("{} leads epoch {}", id_of(leader_, context), answer.epoch()), context);
     auto& log = logs_[*flat];
     std::size_t copied = 0;
-    for (const auto& r : event.payload->records()) {
+    for (const auto& r : answer.records()) {
       if (r.offset() != log.end()) continue;  // only what follows what it has
       log.append(Record{r.offset(), r.key(), r.appended_ns(), r.publisher(), r.request(), r.path()});
       ++copied;
@@ -600,8 +1075,10 @@ class LogBroker final : public Component {
     const auto& topic = layout_.topic_of(*flat);
     log.retain(topic.retention_records(), from_millis(topic.retention_ms()), context.now());
     appended_ += copied;
-    high_watermarks_[*flat] = std::min(log.end(), event.payload->high_watermark());
-    isr_[*flat] = std::set<NodeIndex>(event.payload->isr().begin(), event.payload->isr().end());
+    high_watermarks_[*flat] = std::min(log.end(), answer.high_watermark());
+    isr_[*flat] = std::set<NodeIndex>(answer.isr().begin(), answer.isr().end());
+    in_sync_[*flat] = isr_[*flat].count(index()) != 0;
+    for (const auto& commits : answer.commits()) replicated_[commits.group()] = commits;
     // Having copied something, its next fetch tells the leader so (producers with acks=all wait
     // for it): that fetch keeps the run going; an idle one does not.
     fetch_from_leader(*flat, context, copied == 0);
@@ -609,7 +1086,12 @@ class LogBroker final : public Component {
                    fmt::format("copied {} record{} of {} (log end {})", copied, copied == 1 ? "" : "s", layout_.name(*flat), log.end()));
   }
 
+  void fetch_everything(Context& context, bool idle) {
+    for (std::uint32_t flat = 0; flat < layout_.size(); ++flat) fetch_from_leader(flat, context, idle);
+  }
+
   void fetch_from_leader(std::uint32_t flat, Context& context, bool idle) {
+    if (leader_ == kNoNode || !context.topology().linked(index(), leader_)) return;
     Event request;
     request.client = index();
     request.partition = flat + 1;
@@ -619,24 +1101,42 @@ class LogBroker final : public Component {
     payload->set_partition(layout_.partition_of(flat));
     payload->set_offset(logs_[flat].end());
     payload->set_max_records(500);
+    payload->set_epoch(epoch_);
     request.payload = std::move(payload);
+    request.arg = epoch_;
     request.background = idle;
     context.call(leader_, request, from_millis(config_.fetch_wait_ms()) + kNanosPerSecond);
   }
 
-  NodeIndex leader_;
-  v1::LogBrokerParams config_;  // the leader's: followers copy its topics
+  std::vector<NodeIndex> cluster_;  // the scenario's leader first, then its followers
+  std::vector<NodeIndex> peers_;    // the other replicas it has a link to
+  NodeIndex leader_;                // kNoNode while it does not know one
+  v1::LogBrokerParams config_;      // the scenario leader's: followers copy its topics
   messaging::TopicLayout layout_;
   Sampler op_time_;
   std::vector<messaging::PartitionLog> logs_;  // by flat partition
   std::vector<std::uint64_t> high_watermarks_;
   std::vector<std::set<NodeIndex>> isr_;  // followers in sync (the leader always is)
   std::vector<std::map<NodeIndex, Replica>> replicas_;
-  std::vector<NodeIndex> followers_;
+  std::vector<bool> in_sync_;  // a follower: in the in-sync set of each partition when it last heard
   std::map<std::uint32_t, std::deque<PendingProduce>> pending_;  // acks=all produces waiting, by partition
   std::vector<std::vector<HeldFetch>> held_;
   std::uint64_t next_hold_ = 0;
   std::map<std::string, GroupEntry> groups_;
+  std::map<std::string, v1::GroupCommits> replicated_;  // a follower: its leader's groups' commits
+  // Leader epochs.
+  Time leader_timeout_;
+  std::uint32_t epoch_ = 0;
+  std::vector<EpochStart> epochs_;  // every epoch it knows and where it started
+  std::uint32_t voted_epoch_ = 0;   // the newest epoch it voted in
+  bool electing_ = false;           // it has no leader: it runs an election or waits for the winner
+  Election election_;
+  std::uint64_t rounds_ = 0;
+  Time last_heard_ = 0;           // a follower: its leader's last answer
+  Time last_follower_fetch_ = 0;  // a leader: a follower's last fetch
+  Time next_election_ = 0;        // a candidate that lost waits until then
+  bool leader_failing_ = false;   // a follower: its last fetch from its leader failed
+  bool restarted_ = false;
   std::uint64_t appended_ = 0;
   std::uint64_t handled_ = 0;
   std::uint64_t rejected_ = 0;
@@ -651,6 +1151,8 @@ std::unique_ptr<Component> make_log_broker(const v1::Node& spec, NodeIndex index
 
 namespace {
 
+constexpr double kDefaultFetchWaitMs = 500;
+
 void check_log_broker(NodeChecks& c) {
   const auto& params = c.node().log_broker();
   if (!params.follower_of().empty()) {
@@ -661,6 +1163,13 @@ void check_log_broker(NodeChecks& c) {
       c.problem(at, "log_broker.follower_of", "'" + params.follower_of() + "' is not a leading log broker");
     else if (!c.linked(c.node().id(), params.follower_of()))
       c.problem(at, "log_broker.follower_of", "'" + c.node().id() + "' has no link to '" + params.follower_of() + "'");
+    // Replicas elect a new leader among themselves: each needs a link to every other.
+    for (const auto* other : c.nodes())
+      if (other->id() != c.node().id() && other->kind() == v1::Node::LOG_BROKER &&
+          other->log_broker().follower_of() == params.follower_of() && !c.linked(c.node().id(), other->id()))
+        c.problem(at, "log_broker.follower_of",
+                  "'" + c.node().id() + "' has no link to '" + other->id() +
+                      "', another follower of '" + params.follower_of() + "': replicas elect a new leader among themselves, so each needs a link to every other");
     if (params.topics_size() > 0)
       c.problem(c.at({{"log_broker"}, {"topics", 0}}), "log_broker.topics", "a follower copies its leader's topics: it has none of its own");
     return;
@@ -682,8 +1191,23 @@ void check_log_broker(NodeChecks& c) {
        {std::tuple{"replica_lag_ms", params.has_replica_lag_ms(), params.replica_lag_ms()},
         std::tuple{"session_timeout_ms", params.has_session_timeout_ms(), params.session_timeout_ms()},
         std::tuple{"rebalance_ms", params.has_rebalance_ms(), params.rebalance_ms()},
-        std::tuple{"fetch_wait_ms", params.has_fetch_wait_ms(), params.fetch_wait_ms()}})
+        std::tuple{"fetch_wait_ms", params.has_fetch_wait_ms(), params.fetch_wait_ms()},
+        std::tuple{"leader_timeout_ms", params.has_leader_timeout_ms(), params.leader_timeout_ms()}})
     c.duration(has, value, c.at({{"log_broker"}, {field}}), std::string("log_broker.") + field, true);
+  // Followers wait fetch_wait_ms for records before an empty answer: a shorter leader timeout would
+  // take an idle leader for a dead one.
+  const double fetch_wait_ms = params.has_fetch_wait_ms() ? params.fetch_wait_ms() : kDefaultFetchWaitMs;
+  if (params.has_leader_timeout_ms() && params.leader_timeout_ms() <= fetch_wait_ms)
+    c.problem(c.at({{"log_broker"}, {"leader_timeout_ms"}}), "log_broker.leader_timeout_ms",
+              "must be longer than fetch_wait_ms (" + fmt_number(fetch_wait_ms) + "): an idle leader answers a follower's fetch only after it");
+  if (params.has_min_insync_replicas() && !c.nodes().empty()) {
+    std::uint32_t replicas = 1;
+    for (const auto* other : c.nodes())
+      replicas += other->kind() == v1::Node::LOG_BROKER && other->log_broker().follower_of() == c.node().id();
+    if (params.min_insync_replicas() < 1 || params.min_insync_replicas() > replicas)
+      c.problem(c.at({{"log_broker"}, {"min_insync_replicas"}}), "log_broker.min_insync_replicas",
+                fmt::format("must be from 1 to the {} replica{} (the leader and its followers)", replicas, replicas == 1 ? "" : "s"));
+  }
   check_optional_distribution(c, params.has_op_time(), params.op_time(), "log_broker", "op_time");
 }
 
@@ -696,7 +1220,9 @@ const KindDescription kLogBroker{
           if (!params.has_replica_lag_ms()) params.set_replica_lag_ms(1000);
           if (!params.has_session_timeout_ms()) params.set_session_timeout_ms(3000);
           if (!params.has_rebalance_ms()) params.set_rebalance_ms(300);
-          if (!params.has_fetch_wait_ms()) params.set_fetch_wait_ms(500);
+          if (!params.has_fetch_wait_ms()) params.set_fetch_wait_ms(kDefaultFetchWaitMs);
+          if (!params.has_leader_timeout_ms()) params.set_leader_timeout_ms(std::max(2000.0, 2 * params.fetch_wait_ms()));
+          if (!params.has_min_insync_replicas()) params.set_min_insync_replicas(1);
           if (!params.has_op_time()) *params.mutable_op_time() = constant_ms(0.2);
           for (auto& topic : *params.mutable_topics())
             if (!topic.has_partitions()) topic.set_partitions(1);

@@ -39,14 +39,39 @@ MessageLedger::MessageLedger(const v1::LogHeader& header) : header_(header) {
       }
     }
   }
+  std::map<std::string, std::uint32_t> index_of;
+  for (const auto& info : header.nodes()) index_of[info.id()] = info.index();
   for (const auto& info : header.nodes()) {
     const auto* spec = spec_of(header, info.id());
     if (spec && info.kind() == v1::Node::LOG_BROKER && spec->log_broker().follower_of().empty()) {
       auto& log = logs_[info.index()];
       log.id = info.id();
+      log.leader = info.index();
       std::size_t partitions = 0;
       for (const auto& topic : spec->log_broker().topics()) partitions += std::max<std::uint32_t>(1, topic.partitions());
-      log.log_end.assign(partitions, 0);
+      log.records.resize(partitions);
+      replica_of_[info.index()] = info.index();
+    }
+  }
+  for (const auto& info : header.nodes()) {
+    const auto* spec = spec_of(header, info.id());
+    if (spec && info.kind() == v1::Node::LOG_BROKER && !spec->log_broker().follower_of().empty())
+      if (const auto leader = index_of.find(spec->log_broker().follower_of()); leader != index_of.end() && logs_.count(leader->second))
+        replica_of_[info.index()] = leader->second;
+  }
+  // Producers: a client publishing to a topic of a cluster it sends its workload to.
+  const auto& workload = header.scenario().workload();
+  for (const auto& info : header.nodes()) {
+    const auto* spec = spec_of(header, info.id());
+    if (!spec || info.kind() != v1::Node::CLIENT || spec->client().publish().topic().empty()) continue;
+    for (const auto& link : header.scenario().links()) {
+      const auto& far = link.from() == info.id() ? link.to() : link.to() == info.id() ? link.from() : "";
+      if (!workload.target().empty() && far != workload.target()) continue;
+      if (const auto found = index_of.find(far); found != index_of.end())
+        if (const auto cluster = replica_of_.find(found->second); cluster != replica_of_.end()) {
+          producers_[info.index()] = {cluster->second, spec->client().publish().acks()};
+          break;
+        }
     }
   }
   for (const auto& info : header.nodes()) {
@@ -55,7 +80,8 @@ MessageLedger::MessageLedger(const v1::LogHeader& header) : header_(header) {
     for (const auto& other : header.nodes()) {
       if (other.id() != spec->consumer().broker()) continue;
       if (brokers_.count(other.index())) consumers_[info.index()] = {other.index(), spec->consumer().queue()};
-      if (logs_.count(other.index())) log_consumers_[info.index()] = LogConsumer{other.index(), spec->consumer().group()};
+      if (const auto cluster = replica_of_.find(other.index()); cluster != replica_of_.end())
+        log_consumers_[info.index()] = LogConsumer{cluster->second, spec->consumer().group()};
     }
   }
 }
@@ -107,36 +133,85 @@ void MessageLedger::feed_log(const FrameView& view) {
     }
     return;
   }
-  const auto found = logs_.find(f.dst());
-  if (found == logs_.end()) return;
-  auto& log = found->second;
-  if (f.has_state() && f.state().has_log_broker())
+  // A producer's acknowledgement: the answer that reached it from a replica.
+  if (const auto producer = producers_.find(f.dst()); producer != producers_.end()) {
+    if (f.kind() == v1::Frame::RESPONSE && f.status() == 201 && replica_of_.count(f.src())) {
+      auto& log = logs_.at(producer->second.first);
+      const RecordOf record{f.client(), f.request()};
+      if (producer->second.second == v1::Publish::ALL) log.acked_all.insert(record);
+      else if (producer->second.second == v1::Publish::LEADER) log.acked_one.insert(record);
+    }
+    return;
+  }
+  const auto cluster = replica_of_.find(f.dst());
+  if (cluster == replica_of_.end()) return;
+  auto& log = logs_.at(cluster->second);
+  const bool at_leader = f.dst() == log.leader;
+  if (at_leader && f.has_state() && f.state().has_log_broker())
     for (const auto& group : f.state().log_broker().groups()) log.generations[group.name()] = group.generation();
   switch (f.outcome()) {
     case v1::Frame::APPENDED:
-      if ((f.kind() == v1::Frame::REQUEST || f.kind() == v1::Frame::MESSAGE) && f.partition() > 0 && f.partition() <= log.log_end.size())
-        ++log.log_end[f.partition() - 1];
+      if ((f.kind() == v1::Frame::REQUEST || f.kind() == v1::Frame::MESSAGE) && f.partition() > 0 && f.partition() <= log.records.size()) {
+        // A leader that does not know yet it was replaced appends what the cluster will not keep.
+        if (!at_leader) {
+          ++log.deposed_appends;
+          break;
+        }
+        log.records[f.partition() - 1].push_back({f.client(), f.request()});  // at the leader's log end
+      }
       break;
     case v1::Frame::COMMITTED:
-      if (auto consumer = log_consumers_.find(f.src()); consumer != log_consumers_.end() && f.partition() > 0)
+      if (auto consumer = log_consumers_.find(f.src()); at_leader && consumer != log_consumers_.end() && f.partition() > 0)
         log.committed[consumer->second.group][f.partition() - 1] = f.id();
       break;
+    case v1::Frame::ELECTED: {
+      // The new leader's log is the cluster's now: what others had beyond it is gone, and its
+      // groups start from the commits it had copied.
+      ++log.elections;
+      log.leader = f.dst();
+      if (!f.has_state() || !f.state().has_log_broker()) {
+        log.followed = false;
+        break;
+      }
+      const auto& state = f.state().log_broker();
+      for (int flat = 0; flat < state.partitions_size() && flat < static_cast<int>(log.records.size()); ++flat) {
+        auto& records = log.records[static_cast<std::size_t>(flat)];
+        const auto end = state.partitions(flat).log_end();
+        if (records.size() > end) {
+          log.truncated += records.size() - end;
+          records.resize(end);
+          // Records processed there no longer exist: the offsets hold other records from now on.
+          auto& processed = log_checks_[cluster->second].processed;
+          processed.erase(processed.lower_bound({static_cast<std::uint32_t>(flat), end}),
+                          processed.lower_bound({static_cast<std::uint32_t>(flat) + 1, 0}));
+        }
+      }
+      log.committed.clear();
+      for (const auto& group : state.groups()) {
+        int first = 0;
+        while (first < state.partitions_size() && state.partitions(first).topic() != group.topic()) ++first;
+        for (const auto& [p, offset] : group.committed()) log.committed[group.name()][static_cast<std::uint32_t>(first) + p] = offset;
+        log.generations[group.name()] = group.generation();
+      }
+      break;
+    }
     default: break;
   }
 }
 
 void MessageLedger::keyframe(const v1::Keyframe& keyframe) {
   for (const auto& state : keyframe.nodes()) {
-    const auto found = logs_.find(state.node());
-    if (found == logs_.end() || !state.has_log_broker()) continue;
-    auto& log = found->second;
+    const auto cluster = replica_of_.find(state.node());
+    if (cluster == replica_of_.end() || !state.has_log_broker()) continue;
+    auto& log = logs_.at(cluster->second);
+    if (state.node() != log.leader) continue;
     ++log.keyframes;
     const auto& broker = state.log_broker();
-    for (int flat = 0; flat < broker.partitions_size() && flat < static_cast<int>(log.log_end.size()); ++flat) {
+    for (int flat = 0; flat < broker.partitions_size() && flat < static_cast<int>(log.records.size()); ++flat) {
       const auto& p = broker.partitions(flat);
-      if (p.log_end() != log.log_end[flat])
+      if (p.log_end() != log.records[flat].size())
         log.disagreements.push_back(fmt::format("at frame {}: {}/{} log end {} in the state, {} from frames", keyframe.frame(),
-                                                p.topic(), p.partition(), p.log_end(), log.log_end[flat]));
+                                                p.topic(), p.partition(), p.log_end(), log.records[flat].size()));
     }
     for (const auto& group : broker.groups()) {
       // The group's partitions are the topic's: find its first flat partition by name.
@@ -149,7 +224,7 @@ void MessageLedger::keyframe(const v1::Keyframe& keyframe) {
         if (offset != from_frames)
           log.disagreements.push_back(fmt::format("at frame {}: {} committed {} on partition {} in the state, {} from frames",
                                                   keyframe.frame(), group.name(), offset, flat, from_frames));
-        if (flat < log.log_end.size()) lag += log.log_end[flat] - std::min(log.log_end[flat], from_frames);
+        if (flat < log.records.size()) lag += log.records[flat].size() - std::min<std::uint64_t>(log.records[flat].size(), from_frames);
       }
       if (lag != group.lag())
         log.disagreements.push_back(fmt::format("at frame {}: {} lag {} in the state, {} from frames (log end - committed)",
@@ -263,7 +338,28 @@ CheckReport MessageLedger::report() const {
     const LogChecks none;
     const auto& checks = found == log_checks_.end() ? none : found->second;
     std::uint64_t appended = 0;
-    for (const auto end : log.log_end) appended += end;
+    std::set<RecordOf> kept;
+    for (const auto& records : log.records) {
+      appended += records.size();
+      kept.insert(records.begin(), records.end());
+    }
+    const auto lost_from = [&](const std::set<RecordOf>& acked) {
+      std::vector<std::string> lost;
+      for (const auto& record : acked)
+        if (!kept.count(record)) lost.push_back(fmt::format("{}#{}", header_.nodes(record.first).id(), record.second));
+      return lost;
+    };
+    const auto lost_all = lost_from(log.acked_all), lost_one = lost_from(log.acked_one);
+    const auto elections = log.elections == 1 ? std::string("1 leader election") : fmt::format("{} leader elections", log.elections);
+    Invariant durable{log.id + ": with acks=all no acknowledged record is lost, across leader changes too", lost_all.empty() && log.followed,
+                      fmt::format("{} acknowledged with acks=all, {} in the final log; {}", log.acked_all.size(),
+                                  log.acked_all.size() - lost_all.size(), elections)};
+    if (!lost_all.empty()) durable.detail += ": lost " + some(lost_all);
+    if (!log.followed) durable.detail += "; an election frame had no state, so the log could not be followed";
+    if (!log.acked_one.empty())
+      durable.detail += fmt::format("; acks=1: {} acknowledged, {} lost (their leader lost them before a follower copied them)",
+                                    log.acked_one.size(), lost_one.size());
+    report.invariants.push_back(std::move(durable));
     report.invariants.push_back({log.id + ": within a partition each consumer processes offsets in order", checks.out_of_order.empty(),
                                  checks.out_of_order.empty() ? fmt::format("{} records processed", checks.processed.size())
                                                              : some(checks.out_of_order)});
@@ -276,6 +372,13 @@ CheckReport MessageLedger::report() const {
     std::uint64_t rebalances = 0;
     for (const auto& [group, count] : log.rebalances) rebalances += count;
     report.figures[log.id] = {{"records", appended},
+                              {"elections", log.elections},
+                              {"truncated", log.truncated},
+                              {"appended_by_deposed_leader", log.deposed_appends},
+                              {"acked_all", log.acked_all.size()},
+                              {"acked_all_lost", lost_all.size()},
+                              {"acked_one", log.acked_one.size()},
+                              {"acked_one_lost", lost_one.size()},
                               {"processed", checks.processed.size()},
                               {"duplicates", checks.duplicates},
                               {"assignments", rebalances},

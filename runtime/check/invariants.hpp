@@ -38,15 +38,21 @@ class MessageLedger {
   CheckReport report() const;
 
  private:
-  // A log broker's partitions and groups as its frames tell them.
+  // A log broker cluster's partitions and groups as its frames tell them: the log is the current
+  // leader's (an election truncates it to what the new leader has).
+  using RecordOf = std::pair<std::uint32_t, std::uint64_t>;  // the producing client and its request
   struct Log {
     std::string id;
-    std::vector<std::uint64_t> log_end;  // by flat partition: records appended
+    std::uint32_t leader = 0;
+    std::vector<std::vector<RecordOf>> records;  // by flat partition, by offset
+    std::uint64_t elections = 0, truncated = 0, deposed_appends = 0;
+    bool followed = true;  // false: an election frame had no state to truncate by
     std::map<std::string, std::map<std::uint32_t, std::uint64_t>> committed;  // group -> flat -> offset
     std::map<std::string, std::uint32_t> rebalances;  // group -> assignments its members received so far
     std::map<std::string, std::uint32_t> generations;  // group -> its generation in the broker's latest state
     std::uint64_t keyframes = 0;
     std::vector<std::string> disagreements;  // "at frame 16384: orders/1 log end 412 in the state, 411 from frames"
+    std::set<RecordOf> acked_all, acked_one;  // answered 201 to producers with acks=all, acks=1
   };
   struct Processed {
     std::uint32_t times = 0;
@@ -93,7 +99,9 @@ class MessageLedger {
   const v1::LogHeader& header_;
   std::map<std::uint32_t, Broker> brokers_;                         // by node index
   std::map<std::uint32_t, std::pair<std::uint32_t, std::string>> consumers_;  // node -> broker, queue
-  std::map<std::uint32_t, Log> logs_;                      // leading log brokers by node index
+  std::map<std::uint32_t, Log> logs_;                      // log broker clusters by their scenario leader's index
+  std::map<std::uint32_t, std::uint32_t> replica_of_;      // any replica -> its cluster's scenario leader
+  std::map<std::uint32_t, std::pair<std::uint32_t, int>> producers_;  // client -> (cluster, Publish.Acks)
   std::map<std::uint32_t, LogConsumer> log_consumers_;     // by node index
   std::map<std::uint32_t, LogChecks> log_checks_;          // by broker
 };

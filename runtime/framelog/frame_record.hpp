@@ -79,7 +79,9 @@ enum class EventKind : std::uint8_t { request = 0, response = 1, timer = 2, cont
   X(committed, COMMITTED) \
   X(rebalancing, REBALANCING) \
   X(assigned, ASSIGNED) \
-  X(discarded, DISCARDED)
+  X(discarded, DISCARDED) \
+  X(elected, ELECTED) \
+  X(truncated, TRUNCATED)
 enum class Outcome : std::uint8_t {
 #define FLOWFRAME_OUTCOME_VALUE(name, NAME) name = v1::Frame::NAME,
   FLOWFRAME_OUTCOMES(FLOWFRAME_OUTCOME_VALUE)

@@ -48,6 +48,8 @@ class NodeChecks {
   virtual v1::Node::Kind kind_of(const std::string& id) const = 0;
   virtual bool linked(const std::string& from, const std::string& to) const = 0;
   virtual const v1::Node* find(const std::string& id) const = 0;
+  // Every node of the scenario (none when a node is checked by itself, during a run).
+  virtual std::vector<const v1::Node*> nodes() const = 0;
   // "unknown node 'x' (did you mean 'y'?)"
   virtual std::string unknown(const std::string& id) const = 0;
   // The request paths the workload and script send ("GET /users/{id}").

@@ -235,6 +235,11 @@ class Validator {
       if (it == v_.ids_.end()) it = v_.groups_.find(id);
       return it == v_.groups_.end() ? nullptr : &v_.s_.nodes(it->second);
     }
+    std::vector<const v1::Node*> nodes() const override {
+      std::vector<const v1::Node*> all;
+      for (const auto& node : v_.s_.nodes()) all.push_back(&node);
+      return all;
+    }
     std::string unknown(const std::string& id) const override { return v_.unknown(id); }
     std::vector<std::string> request_paths() const override {
       std::vector<std::string> paths;
@@ -722,6 +727,7 @@ class AloneChecks final : public NodeChecks {
   v1::Node::Kind kind_of(const std::string&) const override { return v1::Node::KIND_UNSPECIFIED; }
   bool linked(const std::string&, const std::string&) const override { return true; }
   const v1::Node* find(const std::string&) const override { return nullptr; }
+  std::vector<const v1::Node*> nodes() const override { return {}; }
   std::string unknown(const std::string& id) const override { return "unknown node '" + id + "'"; }
   std::vector<std::string> request_paths() const override { return {}; }
   std::vector<std::string> problems;

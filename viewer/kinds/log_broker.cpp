@@ -54,20 +54,25 @@ const KindView kLogBrokerView{
           const auto& broker = node.state.log_broker();
           std::uint64_t end = 0;
           for (const auto& p : broker.partitions()) end += p.log_end();
-          if (broker.leader() != node.state.node() && node.state.node() != 0)
-            return fmt::format("{} copied", end);
-          return fmt::format("{} records, lag {}", end, node.queue);
+          if (broker.electing()) return fmt::format("electing, {} records", end);
+          if (broker.leader() != node.state.node() && node.state.node() != 0) return fmt::format("{} copied", end);
+          return fmt::format("{}{} records, lag {}", broker.epoch() ? fmt::format("epoch {}: ", broker.epoch()) : "", end, node.queue);
         },
     .rows =
         [](const Inspected& in) {
           const auto& broker = in.state.log_broker();
-          row("role", broker.leader() == in.info.index() ? "leader" : "follower of " + in.node_name(broker.leader()));
+          row("role", broker.electing()                     ? "electing a leader (its own went silent)"
+                      : broker.leader() == in.info.index() ? "leader"
+                                                           : "follower of " + in.node_name(broker.leader()));
+          row("leader epoch", std::to_string(broker.epoch()));
           row("records appended", std::to_string(broker.appended()));
           row("not yet replicated", std::to_string(in.state.load()));
+          const bool leads = broker.leader() == in.info.index() && !broker.electing();
           for (const auto& group : broker.groups())
             row(("group " + group.name()).c_str(),
-                fmt::format("generation {}{}, {} members, lag {}", group.generation(), group.rebalancing() ? " (rebalancing)" : "",
-                            group.members_size(), group.lag()));
+                leads ? fmt::format("generation {}{}, {} members, lag {}", group.generation(), group.rebalancing() ? " (rebalancing)" : "",
+                                    group.members_size(), group.lag())
+                      : fmt::format("its leader's commits, copied: generation {}, lag {}", group.generation(), group.lag()));
         },
     .tables =
         [](const Inspected& in) {
