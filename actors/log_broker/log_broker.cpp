@@ -1237,13 +1237,18 @@ const KindDescription kLogBroker{
     .metrics =
         [](const v1::NodeState& state, Time, nlohmann::ordered_json& node) {
           const auto& broker = state.log_broker();
+          const bool leads = broker.leader() == state.node() && !broker.electing();
+          node["role"] = broker.electing() ? "electing" : leads ? "leader" : "follower";
+          node["epoch"] = broker.epoch();
           for (const auto& p : broker.partitions()) {
             auto& out = node["partitions"][p.topic() + "/" + std::to_string(p.partition())];
             out["log_end"] = p.log_end();
             out["high_watermark"] = p.high_watermark();
             out["in_sync"] = p.isr_size();
           }
+          // A follower's groups are its copy of the leader's commits: the leader reports the groups.
           for (const auto& g : broker.groups()) {
+            if (!leads) break;
             auto& out = node["groups"][g.name()];
             out["generation"] = g.generation();
             out["members"] = g.members_size();

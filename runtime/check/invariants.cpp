@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "runtime/base/text.hpp"
+#include "runtime/check/sagas.hpp"
 
 namespace flowframe {
 namespace {
@@ -390,13 +391,18 @@ CheckReport MessageLedger::report() const {
 CheckReport check_log(FrameLogReader& reader) {
   reader.refresh(true);
   MessageLedger ledger(reader.header());
+  SagaLedger sagas(reader.header());
   DecodedChunk chunk;
   for (std::size_t c = 0; c < reader.chunks().size(); ++c) {
     if (!reader.read_chunk(c, chunk)) continue;
     if (chunk.has_keyframe) ledger.keyframe(chunk.keyframe);
-    for (const auto& view : chunk.frames) ledger.feed(view);
+    for (const auto& view : chunk.frames) {
+      ledger.feed(view);
+      sagas.feed(view);
+    }
   }
   auto report = ledger.report();
+  sagas.report(report);
   report.log_problems = reader.health().problems;
   if (!reader.health().complete) report.log_problems.push_back("the log is incomplete: checked as far as it reads");
   return report;
@@ -404,7 +410,7 @@ CheckReport check_log(FrameLogReader& reader) {
 
 std::string format_report(const CheckReport& report) {
   std::string out;
-  if (report.invariants.empty()) out += "no invariants apply: the run has no message broker\n";
+  if (report.invariants.empty()) out += "no invariants apply: the run has no message broker or saga orchestrator\n";
   for (const auto& invariant : report.invariants)
     out += fmt::format("{}  {}\n      {}\n", invariant.holds ? "ok  " : "FAIL", invariant.name, invariant.detail);
   for (const auto& problem : report.log_problems) out += "note  " + problem + "\n";

@@ -81,7 +81,14 @@ enum class EventKind : std::uint8_t { request = 0, response = 1, timer = 2, cont
   X(assigned, ASSIGNED) \
   X(discarded, DISCARDED) \
   X(elected, ELECTED) \
-  X(truncated, TRUNCATED)
+  X(truncated, TRUNCATED) \
+  X(step_applied, STEP_APPLIED) \
+  X(step_repeated, STEP_REPEATED) \
+  X(step_refused, STEP_REFUSED) \
+  X(step_undone, STEP_UNDONE) \
+  X(step_voided, STEP_VOIDED) \
+  X(saga_committed, SAGA_COMMITTED) \
+  X(saga_compensated, SAGA_COMPENSATED)
 enum class Outcome : std::uint8_t {
 #define FLOWFRAME_OUTCOME_VALUE(name, NAME) name = v1::Frame::NAME,
   FLOWFRAME_OUTCOMES(FLOWFRAME_OUTCOME_VALUE)

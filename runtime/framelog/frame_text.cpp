@@ -51,8 +51,10 @@ std::string FrameText::summary(const v1::Frame& f) const {
       if (f.outcome() == F::SERVED)
         return fmt::format("{} served in {:.3f} ms -> {} (busy {}, waiting {})", request, f.latency() / 1e6,
                            f.status(), f.load(), f.queue());
+      // A node's own housekeeping (a sweep, a heartbeat) that found nothing to do is about no request.
+      if (f.request() == 0) return "its own timer: nothing to do";
       return fmt::format("{} timer", request);
-    case F::MESSAGE: return fmt::format("{} message", request);
+    case F::MESSAGE: return f.request() == 0 ? std::string("a message") : fmt::format("{} message", request);
     case F::TIMEOUT: return fmt::format("{} timed out", request);
     case F::CONTROL:
       return fmt::format("{}{}{}", f.note(), f.previous().empty() ? "" : " (was " + f.previous() + ")",

@@ -58,6 +58,7 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
   for (NodeIndex i = 1; i < topology.size(); ++i) {
     const auto& component = topology.component(i);
     v1::NodeState state;
+    state.set_node(i);
     component.snapshot(state);
     if (const auto* measured = component.latencies()) latencies.merge(*measured);
     if (state.has_client()) {
@@ -173,6 +174,17 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
                         queue["dead_lettered"].get<std::uint64_t>(),
                         queue["ready"].get<std::uint64_t>() + queue["unacked"].get<std::uint64_t>(),
                         queue["max_ready"].get<std::uint64_t>()));
+    if (node.contains("sagas_committed"))
+      add(fmt::format("sagas: {} committed, {} compensated, {} unfinished, {} resumed after a crash; {} step retries",
+                      node["sagas_committed"].get<std::uint64_t>(), node["sagas_compensated"].get<std::uint64_t>(),
+                      node["sagas_unfinished"].get<std::uint64_t>(), node["sagas_resumed"].get<std::uint64_t>(),
+                      node["step_retries"].get<std::uint64_t>()));
+    if (node.contains("in_effect"))
+      add(fmt::format("{} in effect, {} undone, {} refused, {} repeated calls", node["in_effect"].get<std::uint64_t>(),
+                      node["undone"].get<std::uint64_t>(), node["refused"].get<std::uint64_t>(),
+                      node["repeated_calls"].get<std::uint64_t>()));
+    if (node.contains("role") && node.contains("epoch"))
+      add(fmt::format("{}, epoch {}", node["role"].get<std::string>(), node["epoch"].get<std::uint32_t>()));
     if (node.contains("groups"))
       for (const auto& [name, group] : node["groups"].items())
         add(fmt::format("group {}: generation {}, {} members, lag {}", name, group["generation"].get<std::uint32_t>(),
