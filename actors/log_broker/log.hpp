@@ -24,6 +24,7 @@ struct Record {
   std::uint32_t publisher = 0;  // the producing client and request, for tracing
   std::uint64_t request = 0;
   std::uint32_t path = 0;
+  std::uint32_t epoch = 0;  // the leader epoch it was appended in
 };
 
 class PartitionLog {

@@ -8,16 +8,18 @@
 // One replica leads every partition. When the followers hear nothing from it for leader_timeout_ms
 // they elect another: a candidate asks the others for their vote in a new leader epoch and leads
 // once a majority of the cluster (itself included) grants it. A replica grants only if it no longer
-// hears a leader, has not voted in that epoch, and the candidate is at least as good a leader as it
-// would be (in sync when it last heard, then more records, then first in the scenario). The winner
-// announces itself with every epoch's start offsets, and a replica that knew an older epoch truncates
-// what it has beyond the next epoch's start: records the new leader never had, never acknowledged
-// with acks=all. A leader no follower has fetched from for leader_timeout_ms gives the lead up and
+// hears a leader, has not voted in that epoch, and the candidate's log is at least as up to date as
+// its own (Raft's rule on each partition: a later last epoch, or the same and as many records). Each
+// record carries the epoch it was appended in. The winner announces itself with every epoch's start
+// offsets, and each replica truncates every partition to where its last record's epoch ended in the
+// new leader's history (Kafka's KIP-279): records the new leader never had, which with
+// min_insync_replicas a majority were never acknowledged with acks=all. A leader no follower has fetched from for leader_timeout_ms gives the lead up and
 // asks, so a leader cut off from the others cannot keep acknowledging writes that will be truncated.
 //
 // Frames about one partition carry it (Event::partition), and `id` is the offset where the frame
 // is about one record.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <numeric>
 #include <set>
@@ -69,7 +71,6 @@ class LogBroker final : public Component {
         high_watermarks_(layout_.size(), 0),
         isr_(layout_.size()),
         replicas_(layout_.size()),
-        in_sync_(layout_.size(), true),
         held_(layout_.size()),
         leader_timeout_(from_millis(config_.leader_timeout_ms())) {
     for (const auto node : cluster_)
@@ -150,7 +151,6 @@ class LogBroker final : public Component {
     next.leader_ = leader_;
     next.electing_ = electing_;
     next.replicated_ = replicated_;
-    next.in_sync_ = in_sync_;
     for (const auto& [name, entry] : groups_) next.groups_.emplace(name, GroupEntry{entry.topic, entry.first, entry.group.restarted(), {}});
     next.restarted_ = true;
   }
@@ -310,8 +310,12 @@ class LogBroker final : public Component {
     return ends;
   }
   static std::uint64_t total(const std::vector<std::uint64_t>& ends) { return std::accumulate(ends.begin(), ends.end(), std::uint64_t{0}); }
-  // In the in-sync set of every partition when it last heard its leader (a leader always is).
-  bool in_sync_claim() const { return leader() || std::all_of(in_sync_.begin(), in_sync_.end(), [](bool b) { return b; }); }
+  // The epoch of each partition's last record (0 for an empty log).
+  std::vector<std::uint32_t> last_epochs() const {
+    std::vector<std::uint32_t> epochs;
+    for (const auto& log : logs_) epochs.push_back(log.records().empty() ? 0 : log.records().back().epoch);
+    return epochs;
+  }
 
   std::optional<std::uint32_t> flat_of(const Event& event) const {
     if (event.partition == 0 || event.partition > layout_.size()) return std::nullopt;
@@ -362,6 +366,7 @@ class LogBroker final : public Component {
     record.publisher = event.client;
     record.request = event.request;
     record.path = event.path;
+    record.epoch = epoch_;
     const auto offset = log.append(std::move(record));
     ++appended_;
     const auto& topic = layout_.topic_of(*flat);
@@ -480,6 +485,7 @@ class LogBroker final : public Component {
       out.set_request(record.request);
       out.set_path(record.path);
       out.set_appended_ns(record.appended);
+      out.set_epoch(record.epoch);
     }
     reply->set_log_end(log.end());
     Event response = request;
@@ -766,6 +772,9 @@ class LogBroker final : public Component {
       abdicate(kNoNode, context);
       return elect(context, fmt::format("no follower fetched for {}: it may have been replaced, so it stops leading", duration_text(leader_timeout_)));
     }
+    // It refused a candidate less up to date than itself, and still hears no leader.
+    const bool at_once = event.partition == 1 && (leader_ == kNoNode || context.now() - last_heard_ >= leader_timeout_);
+    if (at_once) return elect(context, "a candidate less up to date asked for its vote");
     if (context.now() - last_heard_ < leader_timeout_ + stagger()) return;
     elect(context, silent == kNoNode ? "no leader known" : fmt::format("heard nothing from {} for {}", id_of(silent, context), duration_text(leader_timeout_)));
   }
@@ -788,7 +797,7 @@ class LogBroker final : public Component {
       payload->set_op(v1::Payload::VOTE);
       payload->set_epoch(election_.epoch);
       for (const auto end : log_ends()) payload->add_offsets(end);
-      payload->set_healthy(in_sync_claim());
+      for (const auto epoch : last_epochs()) payload->add_epochs(epoch);
       request.payload = std::move(payload);
       context.call(peer, request, std::max<Time>(1, leader_timeout_ / 2));
       ++election_.waiting;
@@ -796,15 +805,25 @@ class LogBroker final : public Component {
     }
     if (!election_.waiting) return conclude_election(why, context);
     context.decide(Outcome::health_changed, kNoNode,
-                   fmt::format("{}: asks {} to make it leader for epoch {} ({} records{})", why, flowframe::join(asked, ", "),
-                               election_.epoch, total(log_ends()), in_sync_claim() ? ", in sync when it last heard" : ""));
+                   fmt::format("{}: asks {} to make it leader for epoch {} ({} records)", why, flowframe::join(asked, ", "),
+                               election_.epoch, total(log_ends())));
   }
 
-  // Whether a candidate with `ends` and `in_sync` would lead better than this replica would.
-  bool better_than_me(NodeIndex candidate, const std::vector<std::uint64_t>& ends, bool in_sync) const {
-    const auto mine = total(log_ends()), theirs = total(ends);
-    if (in_sync != in_sync_claim()) return in_sync;
-    if (theirs != mine) return theirs > mine;
+  // Whether a candidate's log is at least as up to date as this replica's, Raft's rule on each
+  // partition: its last record's epoch is later, or the same with at least as many records. Where
+  // neither log is ahead on every partition (each copied some partition further), or they are the
+  // same, the scenario's order decides, so some candidate can always win.
+  bool better_than_me(NodeIndex candidate, const std::vector<std::uint64_t>& ends, const std::vector<std::uint32_t>& epochs) const {
+    const auto my_ends = log_ends();
+    const auto my_epochs = last_epochs();
+    bool ahead = false, behind = false;
+    for (std::size_t flat = 0; flat < my_ends.size(); ++flat) {
+      const std::pair theirs{flat < epochs.size() ? epochs[flat] : 0u, flat < ends.size() ? ends[flat] : 0u};
+      const std::pair mine{my_epochs[flat], my_ends[flat]};
+      ahead |= theirs > mine;
+      behind |= theirs < mine;
+    }
+    if (ahead != behind) return ahead;
     return rank(candidate) < rank(index());
   }
 
@@ -812,6 +831,7 @@ class LogBroker final : public Component {
     const auto& ask = *request.payload;
     const auto who = id_of(request.src, context);
     const std::vector<std::uint64_t> ends(ask.offsets().begin(), ask.offsets().end());
+    const std::vector<std::uint32_t> epochs(ask.epochs().begin(), ask.epochs().end());
     std::string refusal;
     NodeIndex heard = kNoNode;  // a leader it still hears, named in its refusal
     if (leader() && !electing_) {
@@ -823,14 +843,20 @@ class LogBroker final : public Component {
     }
     if (refusal.empty() && ask.epoch() <= std::max(epoch_, voted_epoch_))
       refusal = fmt::format("it already voted in epoch {}", std::max(epoch_, voted_epoch_));
-    else if (refusal.empty() && !better_than_me(request.src, ends, ask.healthy()))
-      refusal = fmt::format("it would lead better ({} records to {}{})", total(log_ends()), total(ends),
-                            in_sync_claim() && !ask.healthy() ? "; the candidate was out of sync" : "");
+    else if (refusal.empty() && !better_than_me(request.src, ends, epochs)) {
+      refusal = fmt::format("its log is more up to date ({} records to {}; last epochs {} to {})", total(log_ends()), total(ends),
+                            fmt::join(last_epochs(), ","), fmt::join(epochs, ","));
+      // The better candidate is this replica: it asks at once, for a later epoch than the one refused
+      // (else a worse candidate that always asks first would keep the cluster leaderless).
+      voted_epoch_ = std::max(voted_epoch_, ask.epoch());
+      if (!election_.waiting) notice(kElectionNotice, leader_, "", 1, context);
+    }
     auto reply = std::make_shared<v1::Payload>();
     reply->set_op(v1::Payload::VOTE);
     if (!refusal.empty()) {
       reply->set_node(heard == kNoNode ? 0 : heard);
       reply->set_epoch(epoch_);
+      reply->set_generation(std::max(epoch_, voted_epoch_));  // a later candidate must ask for a newer epoch
       write_epochs(*reply);
       respond(request, 409, context, 0, std::move(reply));
       return context.decide(Outcome::none, request.src, fmt::format("{} asks for its vote in epoch {}: refused, {}", who, ask.epoch(), refusal));
@@ -859,6 +885,7 @@ class LogBroker final : public Component {
     } else if (event.kind == EventKind::response && event.status == 409 && event.payload) {
       const auto& refusal = *event.payload;
       election_.refusals.push_back(who);
+      voted_epoch_ = std::max(voted_epoch_, refusal.generation());
       heard = who + " refuses its vote";
       if (refusal.node() != 0 && (election_.named == kNoNode || refusal.epoch() > election_.named_epoch)) {
         election_.named = refusal.node();
@@ -963,25 +990,27 @@ class LogBroker final : public Component {
     groups_.clear();
   }
 
-  // Another replica leads `epoch`: what this one has beyond the start of the first epoch it did not
-  // know is dropped (the new leader never had it), and it fetches from the new leader.
+  // Another replica leads `epoch`: what this one has that the new leader never had is dropped, and
+  // it fetches from the new leader.
   void learn_leader(NodeIndex node, std::uint32_t epoch, std::vector<EpochStart> epochs, const std::string& heard, Context& context) {
     if (epoch < epoch_) return context.decide(Outcome::none, node, heard + ": an older epoch, ignored");
     if (node == index()) return lead(epoch, {}, heard + "; the others still follow it", context);
     if (leader()) abdicate(node, context);
     else keep_commits_only();  // a restarted leader's, from before its crash
+    // Kafka's rule (KIP-279): each partition keeps what it has up to where its last record's epoch
+    // ended in the new leader's history, the start of the next epoch there.
     std::size_t dropped = 0;
     std::vector<std::string> truncated;
-    if (epoch > epoch_) {
-      const auto next = std::find_if(epochs.begin(), epochs.end(), [&](const EpochStart& e) { return e.epoch > epoch_; });
-      if (next != epochs.end())
-        for (std::uint32_t flat = 0; flat < logs_.size() && flat < next->offsets.size(); ++flat)
-          if (const auto n = logs_[flat].truncate(next->offsets[flat])) {
-            dropped += n;
-            truncated.push_back(fmt::format("{} to {} ({} dropped)", layout_.name(flat), next->offsets[flat], n));
-          }
-      epochs_ = std::move(epochs);
+    const auto lasts = last_epochs();
+    for (std::uint32_t flat = 0; flat < logs_.size(); ++flat) {
+      const auto next = std::find_if(epochs.begin(), epochs.end(), [&](const EpochStart& e) { return e.epoch > lasts[flat]; });
+      if (next == epochs.end() || flat >= next->offsets.size()) continue;
+      if (const auto n = logs_[flat].truncate(next->offsets[flat])) {
+        dropped += n;
+        truncated.push_back(fmt::format("{} to {} ({} dropped)", layout_.name(flat), next->offsets[flat], n));
+      }
     }
+    epochs_ = std::move(epochs);
     epoch_ = epoch;
     voted_epoch_ = std::max(voted_epoch_, epoch);
     leader_ = node;
@@ -991,7 +1020,7 @@ class LogBroker final : public Component {
     last_heard_ = context.now();
     for (std::uint32_t flat = 0; flat < logs_.size(); ++flat) high_watermarks_[flat] = std::min(high_watermarks_[flat], logs_[flat].end());
     fetch_everything(context, false);
-    const auto follows = fmt::format("{}: follows {} in epoch {}", heard, id_of(node, context), epoch);
+    const auto follows = fmt::format("{}: {} follows {} in epoch {}", heard, id(), id_of(node, context), epoch);
     if (dropped)
       return context.decide(Outcome::truncated, node,
                             fmt::format("{}; truncates {}: records the new leader never had", follows, flowframe::join(truncated, ", ")));
@@ -1069,7 +1098,7 @@ class LogBroker final : public Component {
     std::size_t copied = 0;
     for (const auto& r : answer.records()) {
       if (r.offset() != log.end()) continue;  // only what follows what it has
-      log.append(Record{r.offset(), r.key(), r.appended_ns(), r.publisher(), r.request(), r.path()});
+      log.append(Record{r.offset(), r.key(), r.appended_ns(), r.publisher(), r.request(), r.path(), r.epoch()});
       ++copied;
     }
     const auto& topic = layout_.topic_of(*flat);
@@ -1077,7 +1106,6 @@ class LogBroker final : public Component {
     appended_ += copied;
     high_watermarks_[*flat] = std::min(log.end(), answer.high_watermark());
     isr_[*flat] = std::set<NodeIndex>(answer.isr().begin(), answer.isr().end());
-    in_sync_[*flat] = isr_[*flat].count(index()) != 0;
     for (const auto& commits : answer.commits()) replicated_[commits.group()] = commits;
     // Having copied something, its next fetch tells the leader so (producers with acks=all wait
     // for it): that fetch keeps the run going; an idle one does not.
@@ -1118,7 +1146,6 @@ class LogBroker final : public Component {
   std::vector<std::uint64_t> high_watermarks_;
   std::vector<std::set<NodeIndex>> isr_;  // followers in sync (the leader always is)
   std::vector<std::map<NodeIndex, Replica>> replicas_;
-  std::vector<bool> in_sync_;  // a follower: in the in-sync set of each partition when it last heard
   std::map<std::uint32_t, std::deque<PendingProduce>> pending_;  // acks=all produces waiting, by partition
   std::vector<std::vector<HeldFetch>> held_;
   std::uint64_t next_hold_ = 0;

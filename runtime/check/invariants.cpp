@@ -50,15 +50,19 @@ MessageLedger::MessageLedger(const v1::LogHeader& header) : header_(header) {
       log.leader = info.index();
       std::size_t partitions = 0;
       for (const auto& topic : spec->log_broker().topics()) partitions += std::max<std::uint32_t>(1, topic.partitions());
-      log.records.resize(partitions);
+      log.partitions = partitions;
+      log.replicas[info.index()].resize(partitions);
       replica_of_[info.index()] = info.index();
     }
   }
   for (const auto& info : header.nodes()) {
     const auto* spec = spec_of(header, info.id());
     if (spec && info.kind() == v1::Node::LOG_BROKER && !spec->log_broker().follower_of().empty())
-      if (const auto leader = index_of.find(spec->log_broker().follower_of()); leader != index_of.end() && logs_.count(leader->second))
+      if (const auto leader = index_of.find(spec->log_broker().follower_of()); leader != index_of.end() && logs_.count(leader->second)) {
         replica_of_[info.index()] = leader->second;
+        auto& log = logs_.at(leader->second);
+        log.replicas[info.index()].resize(log.partitions);
+      }
   }
   // Producers: a client publishing to a topic of a cluster it sends its workload to.
   const auto& workload = header.scenario().workload();
@@ -150,47 +154,64 @@ void MessageLedger::feed_log(const FrameView& view) {
   const bool at_leader = f.dst() == log.leader;
   if (at_leader && f.has_state() && f.state().has_log_broker())
     for (const auto& group : f.state().log_broker().groups()) log.generations[group.name()] = group.generation();
+  auto& mine = log.replicas[f.dst()];
+  const auto* state = f.has_state() && f.state().has_log_broker() ? &f.state().log_broker() : nullptr;
   switch (f.outcome()) {
     case v1::Frame::APPENDED:
-      if ((f.kind() == v1::Frame::REQUEST || f.kind() == v1::Frame::MESSAGE) && f.partition() > 0 && f.partition() <= log.records.size()) {
+      if ((f.kind() == v1::Frame::REQUEST || f.kind() == v1::Frame::MESSAGE) && f.partition() > 0 && f.partition() <= mine.size()) {
         // A leader that does not know yet it was replaced appends what the cluster will not keep.
-        if (!at_leader) {
-          ++log.deposed_appends;
+        log.deposed_appends += !at_leader;
+        mine[f.partition() - 1].push_back({f.client(), f.request()});  // at its log end
+      } else if (f.kind() == v1::Frame::RESPONSE && log.replicas.count(f.src())) {
+        // A follower copied from its leader: up to its log end in its state, the leader's records.
+        if (!state) {
+          log.followed = false;
           break;
         }
-        log.records[f.partition() - 1].push_back({f.client(), f.request()});  // at the leader's log end
+        const auto& from = log.replicas.at(f.src());
+        for (int flat = 0; flat < state->partitions_size() && flat < static_cast<int>(mine.size()); ++flat) {
+          auto& records = mine[static_cast<std::size_t>(flat)];
+          const auto& source = from[static_cast<std::size_t>(flat)];
+          while (records.size() < state->partitions(flat).log_end())
+            records.push_back(records.size() < source.size() ? source[records.size()] : RecordOf{0, 0});
+        }
       }
+      break;
+    case v1::Frame::TRUNCATED:
+      if (!state) {
+        log.followed = false;
+        break;
+      }
+      for (int flat = 0; flat < state->partitions_size() && flat < static_cast<int>(mine.size()); ++flat)
+        mine[static_cast<std::size_t>(flat)].resize(std::min<std::uint64_t>(mine[static_cast<std::size_t>(flat)].size(), state->partitions(flat).log_end()));
       break;
     case v1::Frame::COMMITTED:
       if (auto consumer = log_consumers_.find(f.src()); at_leader && consumer != log_consumers_.end() && f.partition() > 0)
         log.committed[consumer->second.group][f.partition() - 1] = f.id();
       break;
     case v1::Frame::ELECTED: {
-      // The new leader's log is the cluster's now: what others had beyond it is gone, and its
-      // groups start from the commits it had copied.
+      // The new leader's log is the cluster's now: what the old one had beyond where they agree is
+      // gone (those offsets hold other records from now on), and its groups start from the commits
+      // it had copied.
       ++log.elections;
+      const auto& before = log.records();
+      for (std::size_t flat = 0; flat < mine.size() && flat < before.size(); ++flat) {
+        const auto& old = before[flat];
+        const auto& now = mine[flat];
+        std::size_t agree = 0;
+        while (agree < old.size() && agree < now.size() && old[agree] == now[agree]) ++agree;
+        if (agree == old.size()) continue;
+        log.truncated += old.size() - agree;
+        auto& processed = log_checks_[cluster->second].processed;
+        processed.erase(processed.lower_bound({static_cast<std::uint32_t>(flat), agree}),
+                        processed.lower_bound({static_cast<std::uint32_t>(flat) + 1, 0}));
+      }
       log.leader = f.dst();
-      if (!f.has_state() || !f.state().has_log_broker()) {
-        log.followed = false;
-        break;
-      }
-      const auto& state = f.state().log_broker();
-      for (int flat = 0; flat < state.partitions_size() && flat < static_cast<int>(log.records.size()); ++flat) {
-        auto& records = log.records[static_cast<std::size_t>(flat)];
-        const auto end = state.partitions(flat).log_end();
-        if (records.size() > end) {
-          log.truncated += records.size() - end;
-          records.resize(end);
-          // Records processed there no longer exist: the offsets hold other records from now on.
-          auto& processed = log_checks_[cluster->second].processed;
-          processed.erase(processed.lower_bound({static_cast<std::uint32_t>(flat), end}),
-                          processed.lower_bound({static_cast<std::uint32_t>(flat) + 1, 0}));
-        }
-      }
+      if (!state) break;
       log.committed.clear();
-      for (const auto& group : state.groups()) {
+      for (const auto& group : state->groups()) {
         int first = 0;
-        while (first < state.partitions_size() && state.partitions(first).topic() != group.topic()) ++first;
+        while (first < state->partitions_size() && state->partitions(first).topic() != group.topic()) ++first;
         for (const auto& [p, offset] : group.committed()) log.committed[group.name()][static_cast<std::uint32_t>(first) + p] = offset;
         log.generations[group.name()] = group.generation();
       }
@@ -208,11 +229,12 @@ void MessageLedger::keyframe(const v1::Keyframe& keyframe) {
     if (state.node() != log.leader) continue;
     ++log.keyframes;
     const auto& broker = state.log_broker();
-    for (int flat = 0; flat < broker.partitions_size() && flat < static_cast<int>(log.records.size()); ++flat) {
+    const auto& records = log.records();
+    for (int flat = 0; flat < broker.partitions_size() && flat < static_cast<int>(records.size()); ++flat) {
       const auto& p = broker.partitions(flat);
-      if (p.log_end() != log.records[flat].size())
+      if (p.log_end() != records[flat].size())
         log.disagreements.push_back(fmt::format("at frame {}: {}/{} log end {} in the state, {} from frames", keyframe.frame(),
-                                                p.topic(), p.partition(), p.log_end(), log.records[flat].size()));
+                                                p.topic(), p.partition(), p.log_end(), records[flat].size()));
     }
     for (const auto& group : broker.groups()) {
       // The group's partitions are the topic's: find its first flat partition by name.
@@ -225,7 +247,7 @@ void MessageLedger::keyframe(const v1::Keyframe& keyframe) {
         if (offset != from_frames)
           log.disagreements.push_back(fmt::format("at frame {}: {} committed {} on partition {} in the state, {} from frames",
                                                   keyframe.frame(), group.name(), offset, flat, from_frames));
-        if (flat < log.records.size()) lag += log.records[flat].size() - std::min<std::uint64_t>(log.records[flat].size(), from_frames);
+        if (flat < records.size()) lag += records[flat].size() - std::min<std::uint64_t>(records[flat].size(), from_frames);
       }
       if (lag != group.lag())
         log.disagreements.push_back(fmt::format("at frame {}: {} lag {} in the state, {} from frames (log end - committed)",
@@ -340,7 +362,7 @@ CheckReport MessageLedger::report() const {
     const auto& checks = found == log_checks_.end() ? none : found->second;
     std::uint64_t appended = 0;
     std::set<RecordOf> kept;
-    for (const auto& records : log.records) {
+    for (const auto& records : log.records()) {
       appended += records.size();
       kept.insert(records.begin(), records.end());
     }
@@ -356,7 +378,7 @@ CheckReport MessageLedger::report() const {
                       fmt::format("{} acknowledged with acks=all, {} in the final log; {}", log.acked_all.size(),
                                   log.acked_all.size() - lost_all.size(), elections)};
     if (!lost_all.empty()) durable.detail += ": lost " + some(lost_all);
-    if (!log.followed) durable.detail += "; an election frame had no state, so the log could not be followed";
+    if (!log.followed) durable.detail += "; a copy or truncation frame had no state, so the replicas' logs could not be followed";
     if (!log.acked_one.empty())
       durable.detail += fmt::format("; acks=1: {} acknowledged, {} lost (their leader lost them before a follower copied them)",
                                     log.acked_one.size(), lost_one.size());

@@ -44,9 +44,13 @@ class MessageLedger {
   struct Log {
     std::string id;
     std::uint32_t leader = 0;
-    std::vector<std::vector<RecordOf>> records;  // by flat partition, by offset
+    std::size_t partitions = 0;
+    // Each replica's log (by flat partition, by offset), followed through its appends, its copies
+    // from its leader and its truncations; the cluster's log is the current leader's.
+    std::map<std::uint32_t, std::vector<std::vector<RecordOf>>> replicas;
+    const std::vector<std::vector<RecordOf>>& records() const { return replicas.at(leader); }
     std::uint64_t elections = 0, truncated = 0, deposed_appends = 0;
-    bool followed = true;  // false: an election frame had no state to truncate by
+    bool followed = true;  // false: a copy or a truncation frame had no state to follow it by
     std::map<std::string, std::map<std::uint32_t, std::uint64_t>> committed;  // group -> flat -> offset
     std::map<std::string, std::uint32_t> rebalances;  // group -> assignments its members received so far
     std::map<std::string, std::uint32_t> generations;  // group -> its generation in the broker's latest state
