@@ -315,6 +315,34 @@ TEST(LogFailover, AcksOneLosesWhatItsLeaderHadAloneAndTheCheckCountsIt) {
   EXPECT_EQ(figure(r, "acked_one_lost"), figure(r, "truncated") - figure(r, "acked_all"));
 }
 
+TEST(LogFailover, ALeaderLostRightAfterItsElectionIsFollowedByTheMostUpToDateReplica) {
+  // kafka leads epoch 2 from 15 s and dies at 15.15 s, just as the cut-off replica-1 comes back with
+  // more records, all of epoch 1, appended alone. replica-2 holds kafka's acknowledged epoch-2
+  // records: it must not vote for replica-1, and it wins.
+  const auto r = record_builtin("log_failover", {}, R"(events { at_s: 15.15 node: "kafka" fault { crash: true } })");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  const auto elected = frames_of(r, v1::Frame::ELECTED);
+  ASSERT_EQ(elected.size(), 3u);
+  EXPECT_EQ(std::get<1>(elected[2]), 4u);  // replica-2
+  bool refused_less_up_to_date = false;
+  for (const auto& view : r.frames)
+    refused_less_up_to_date |= view.frame.dst() == 4 && view.frame.note().find("refused, its log is more up to date") != std::string::npos;
+  EXPECT_TRUE(refused_less_up_to_date);
+}
+
+TEST(LogFailover, TwoReplicasLeftElectTheMoreUpToDateOnceTheyMeetAgain) {
+  // replica-2 dies at 10 s; from 13 s to 18 s kafka and replica-1 cannot reach each other, so neither
+  // has a majority. Once healed, the less up-to-date one asks first and is refused; the other asks at
+  // once for a later epoch and wins.
+  const auto r = record_builtin("log_failover", {}, R"(events { at_s: 10 node: "replica-2" fault { crash: true } })");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  const auto elected = frames_of(r, v1::Frame::ELECTED);
+  ASSERT_EQ(elected.size(), 2u);
+  EXPECT_GE(std::get<0>(elected[1]), from_seconds(18));
+  EXPECT_LE(std::get<0>(elected[1]), from_seconds(19.5));
+  EXPECT_FALSE(r.run.summary.contains("cut_short"));  // it settles: no election loop until the drain limit
+}
+
 TEST(EventLog, ALeaderBackBeforeItsFollowersNoticeLeadsOnInTheSameEpoch) {
   const auto r = record_event_log({}, R"(events { at_s: 5 node: "kafka" fault { crash: true } }
 events { at_s: 6 node: "kafka" fault { restart: true } }
@@ -348,6 +376,9 @@ TEST(EventLog, ReplicasThatCannotElectAreAnErrorAtTheirLine) {
   auto greedy = text;
   greedy.replace(greedy.find("min_insync_replicas: 2"), 22, "min_insync_replicas: 4");
   expect_error(greedy, "log_broker.min_insync_replicas: must be from 1 to the 3 replicas");
+  auto own = text;
+  own.replace(own.find("log_broker { follower_of: \"kafka\" }"), 35, "log_broker { follower_of: \"kafka\" fetch_wait_ms: 50 }");
+  expect_error(own, "log_broker.fetch_wait_ms: a follower runs by its leader's settings: set it on 'kafka'");
 }
 
 }  // namespace

@@ -51,8 +51,10 @@ class LogConsumer final : public Component {
   void handle(const Event& event, Context& context) override {
     // Heard from its coordinator: anything but "not the leader, and I know none".
     const bool no_leader = event.payload && event.payload->op() == v1::Payload::NOT_LEADER && event.payload->node() == 0;
-    if ((event.kind == EventKind::message || event.kind == EventKind::response) && event.src == broker_ && !no_leader)
+    if ((event.kind == EventKind::message || event.kind == EventKind::response) && event.src == broker_ && !no_leader) {
       last_heard_ = context.now();
+      no_leader_answers_ = 0;
+    }
     switch (event.kind) {
       case EventKind::message:
         if (!event.payload || event.src != broker_) return;
@@ -348,9 +350,15 @@ class LogConsumer final : public Component {
   }
 
   void not_the_leader(NodeIndex named, Context& context) {
+    // A replica that knows no leader twice in a row may be cut off itself: another may know.
+    if ((named == 0 || named == broker_) && ++no_leader_answers_ >= 3) {
+      no_leader_answers_ = 0;
+      return move_to(next_replica(replicas_, broker_, kNoNode), id_of(broker_, context) + " knows no leader, three times", context);
+    }
     if (named == 0 || named == broker_)
       return context.decide(Outcome::none, broker_,
                             id_of(broker_, context) + " does not lead and knows no leader: asks again with its next heartbeat");
+    no_leader_answers_ = 0;
     // A replica may not have noticed yet that its leader died: one that just refused this member
     // is not believed for a session.
     if (named == refused_by_ && context.now() - refused_at_ < from_millis(config_.session_timeout_ms()))
@@ -407,6 +415,7 @@ class LogConsumer final : public Component {
   std::optional<Buffered> current_;
   std::int64_t fetches_ = 0;
   Time last_heard_ = 0;  // the coordinator's last message or answer
+  std::uint32_t no_leader_answers_ = 0;  // "not the leader, and I know none" in a row
   NodeIndex refused_by_ = kNoNode;  // the replica that last refused a fetch (crashed), and when
   Time refused_at_ = 0;
   std::uint64_t received_ = 0;

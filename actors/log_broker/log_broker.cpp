@@ -1199,6 +1199,15 @@ void check_log_broker(NodeChecks& c) {
                       "', another follower of '" + params.follower_of() + "': replicas elect a new leader among themselves, so each needs a link to every other");
     if (params.topics_size() > 0)
       c.problem(c.at({{"log_broker"}, {"topics", 0}}), "log_broker.topics", "a follower copies its leader's topics: it has none of its own");
+    // Every replica runs by its leader's settings (any of them may lead): a follower's own are ignored.
+    for (const auto& [field, has] :
+         {std::pair{"replica_lag_ms", params.has_replica_lag_ms()}, std::pair{"session_timeout_ms", params.has_session_timeout_ms()},
+          std::pair{"rebalance_ms", params.has_rebalance_ms()}, std::pair{"fetch_wait_ms", params.has_fetch_wait_ms()},
+          std::pair{"op_time", params.has_op_time()}, std::pair{"leader_timeout_ms", params.has_leader_timeout_ms()},
+          std::pair{"min_insync_replicas", params.has_min_insync_replicas()}})
+      if (has)
+        c.problem(c.at({{"log_broker"}, {field}}), std::string("log_broker.") + field,
+                  "a follower runs by its leader's settings: set it on '" + params.follower_of() + "'");
     return;
   }
   if (params.topics_size() == 0) c.problem(c.at({{"log_broker"}}), "log_broker.topics", "a leading log broker needs a topic");
@@ -1244,6 +1253,7 @@ const KindDescription kLogBroker{
     .defaults =
         [](v1::Node& node) {
           auto& params = *node.mutable_log_broker();
+          if (!params.follower_of().empty()) return;  // it runs by its leader's settings
           if (!params.has_replica_lag_ms()) params.set_replica_lag_ms(1000);
           if (!params.has_session_timeout_ms()) params.set_session_timeout_ms(3000);
           if (!params.has_rebalance_ms()) params.set_rebalance_ms(300);

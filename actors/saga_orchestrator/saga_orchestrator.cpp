@@ -71,6 +71,7 @@ class SagaOrchestrator final : public Component {
   void survive_crash(Component& fresh) const override {
     auto& next = static_cast<SagaOrchestrator&>(fresh);
     next.sagas_ = sagas_;
+    next.by_request_ = by_request_;
     next.ended_order_ = ended_order_;
     next.next_saga_ = next_saga_;
     next.committed_ = committed_;
@@ -134,8 +135,30 @@ class SagaOrchestrator final : public Component {
     return fmt::format("saga #{} ({}#{})", number, context.topology().spec(saga.request.client).id(), saga.request.request);
   }
 
+  // A request it has seen before (its caller retried, maybe after the orchestrator restarted) does
+  // not start another saga: it is answered when its saga ends, or at once from the log.
+  bool repeated(const Event& request, Context& context) {
+    const auto found = by_request_.find({request.client, request.request});
+    if (found == by_request_.end()) return false;
+    const auto& [number, status] = found->second;
+    if (status == 0) {
+      auto& saga = sagas_.at(number);
+      saga.request = request;
+      saga.orphaned = false;
+      context.decide(Outcome::step_repeated, kNoNode, fmt::format("{} asked again: answered when it ends", name_of(number, saga, context)));
+      return true;
+    }
+    respond(request, status, context);
+    context.decide(Outcome::step_repeated, kNoNode,
+                   fmt::format("saga #{} ({}#{}) asked again: it ended, answers {} from its log", number,
+                               context.topology().spec(request.client).id(), request.request, status));
+    return true;
+  }
+
   void begin(const Event& request, Context& context) {
+    if (repeated(request, context)) return;
     const auto number = ++next_saga_;
+    by_request_[{request.client, request.request}] = {number, 0};
     Saga saga;
     saga.request = request;
     saga.started = context.now();
@@ -198,16 +221,18 @@ class SagaOrchestrator final : public Component {
                fmt::format("{} failed {} times ({}; it may have taken effect)", what, saga.attempt, outcome), context);
   }
 
+  // Backs off exponentially (up to 32 times the base delay): a compensation is retried until it
+  // succeeds, and a participant that stays down must not be called at full speed for ever.
   void retry_later(std::uint64_t number, Saga& saga, const std::string& why, Context& context) {
     ++retries_;
+    const Time delay = retry_delay_ << std::min<std::uint32_t>(saga.attempt - 1, 5);
     Event timer = timer_event(kRetryTimer);
     timer.arg = static_cast<std::int64_t>(number);
     timer.client = saga.request.client;
     timer.request = saga.request.request;
     timer.path = saga.request.path;
-    context.schedule(retry_delay_, timer);
-    context.decide(Outcome::retry_scheduled, kNoNode,
-                   fmt::format("{}: attempt {} again in {}", why, saga.attempt + 1, duration_text(retry_delay_)));
+    context.schedule(delay, timer);
+    context.decide(Outcome::retry_scheduled, kNoNode, fmt::format("{}: attempt {} in {}", why, saga.attempt + 1, duration_text(delay)));
   }
 
   void retry(std::uint64_t number, Context& context) {
@@ -261,6 +286,7 @@ class SagaOrchestrator final : public Component {
     const bool committed = phase == v1::SagaInstance::COMMITTED;
     ++(committed ? committed_ : compensated_);
     const auto status = committed ? std::uint16_t{201} : saga.failed_with;
+    by_request_[{saga.request.client, saga.request.request}].second = status;
     if (!saga.orphaned) respond(saga.request, status, context);
     context.decide(committed ? Outcome::saga_committed : Outcome::saga_compensated, kNoNode,
                    fmt::format("{} {}: {}{}{}", name_of(number, saga, context), committed ? "committed" : "compensated", last,
@@ -272,6 +298,8 @@ class SagaOrchestrator final : public Component {
   Time retry_delay_;
   std::vector<NodeIndex> participants_;  // by step
   std::map<std::uint64_t, Saga> sagas_;  // the log: unfinished ones and the latest ended
+  // Every request that started a saga: its number and how it ended (0: not yet), for repeated requests.
+  std::map<std::pair<NodeIndex, std::uint64_t>, std::pair<std::uint64_t, std::uint16_t>> by_request_;
   std::deque<std::uint64_t> ended_order_;
   std::uint64_t next_saga_ = 0;
   std::uint64_t committed_ = 0, compensated_ = 0, resumed_ = 0, retries_ = 0;

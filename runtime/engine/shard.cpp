@@ -339,8 +339,10 @@ void Shard::deliver(const Event& event) {
     auto& applied = topology_.actions()[static_cast<std::size_t>(event.arg)];
     action = &applied;
     const auto error = apply_fault(applied, component);
+    // What a restarted component said as it started (a saga log resumed) follows the change itself.
+    const auto said = applied.type == ControlAction::Type::restart ? std::move(context_.note_) : std::string();
     context_.outcome_ = error.empty() ? Outcome::applied : Outcome::none;
-    context_.note_ = describe_action(applied, topology_) + (error.empty() ? "" : ": " + error);
+    context_.note_ = describe_action(applied, topology_) + (error.empty() ? "" : ": " + error) + (said.empty() ? "" : ": " + said);
   } else if (!concerns_engine(event, component->runtime_) || !intercept(event, *component)) {
     component->handle(event, context_);
   }
