@@ -94,9 +94,13 @@ class SagaOrchestrator final : public Component {
     out.set_compensated(compensated_);
     out.set_resumed(resumed_);
     out.set_retries(retries_);
+    // Stops after the few it shows: a frame's cost must not grow with the sagas under way.
     std::size_t shown = 0;
-    for (const auto& [number, saga] : sagas_)
-      if (!ended(saga) && shown++ < kShownUnfinished) write(saga, *out.add_sagas());
+    for (auto it = sagas_.begin(); it != sagas_.end() && shown < kShownUnfinished; ++it)
+      if (!ended(it->second)) {
+        write(it->second, *out.add_sagas());
+        ++shown;
+      }
     for (auto it = ended_order_.rbegin(); it != ended_order_.rend(); ++it) write(sagas_.at(*it), *out.add_sagas());
   }
 
