@@ -135,3 +135,23 @@ TEST(Saga, StepsThatCannotRunAreErrorsAtTheirLine) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+TEST(Saga, ARefusalInjectedAtTheLastStepUndoesBothEarlierSteps) {
+  // From 1 s shipping refuses everything: each saga reserves and charges, is refused at its last
+  // step, and refunds and releases, last first.
+  const auto r = record_sagas({}, R"(events { at_s: 1 node: "shipping" set { field: "actions[0].refuse_every" value: "1" } })");
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  const auto committed = figure(r, "committed");
+  EXPECT_LT(committed, 45u);  // only sagas that scheduled their shipping before 1 s
+  EXPECT_GT(figure(r, "compensated"), 300u);
+  for (const char* participant : {"inventory", "payments", "shipping"})
+    EXPECT_EQ(node_figure(r, participant, "in_effect"), committed) << participant;
+  EXPECT_GT(node_figure(r, "inventory", "undone"), 300u);
+  EXPECT_EQ(node_figure(r, "shipping", "undone"), 0u);  // a refused step took no effect to undo
+}
+
+}  // namespace
+}  // namespace flowframe

@@ -41,8 +41,11 @@ class Participant final : public Component {
     context.decide(Outcome::bad_request, kNoNode, fmt::format("400 no action or compensation '{}'", name));
   }
 
+  // Its actions' refusals may change during a run (a card processor starts declining).
   std::string apply(ControlAction& action, Context&) override {
-    return "a participant has no setting '" + action.field + "' to change during a run";
+    auto& params = *spec_.mutable_participant();
+    action.previous = read_setting(params, action.field);
+    return apply_setting(params, action.field, action.value);
   }
 
   void survive_crash(Component& fresh) const override {
@@ -192,6 +195,8 @@ const KindDescription kParticipant{
           action.set_undo("release");
         },
     .check = check_participant,
+    .settable = {"actions[", "service_time."},
+    .fixed = {"name", "undo"},  // of an action: the orchestrator's steps name them
     .metrics =
         [](const v1::NodeState& state, Time, nlohmann::ordered_json& node) {
           const auto& participant = state.participant();
