@@ -37,12 +37,14 @@ const KindView kSagaOrchestratorView{
         },
     .tables =
         [](const Inspected& in) {
-          if (!begin_grid("sagas", {"saga", "state", "step", "since", "why"}, in.table_height)) return;
+          // The oldest unfinished sagas, then the latest ended; why a saga compensates says the most.
+          if (!begin_grid("sagas", {"saga", "state", "step", "why"}, in.table_height)) return;
           for (const auto& instance : in.state.saga_orchestrator().sagas()) {
             const bool ended = instance.ended_ns() != 0;
             cells({fmt::format("{}#{}", in.node_name(instance.client()), instance.request()), phase_name(instance.phase()),
-                   ended ? "-" : fmt::format("{} (attempt {})", instance.step() + 1, instance.attempt()),
-                   seconds((ended ? instance.ended_ns() : in.now) - instance.started_ns()), instance.why()});
+                   ended ? seconds(instance.ended_ns() - instance.started_ns())
+                         : fmt::format("{}, try {}", instance.step() + 1, instance.attempt()),
+                   instance.why()});
           }
           ImGui::EndTable();
         },
