@@ -275,7 +275,6 @@ class LogBroker final : public Component {
     std::uint64_t round = 0;  // answers carry it (Event::arg): those of an earlier election are stale
     std::size_t waiting = 0;
     std::vector<NodeIndex> granted;
-    std::vector<std::string> refusals;
     // The newest leader a refusal named, with the epoch history that comes with it.
     NodeIndex named = kNoNode;
     std::uint32_t named_epoch = 0;
@@ -884,7 +883,6 @@ class LogBroker final : public Component {
       heard = who + " grants its vote";
     } else if (event.kind == EventKind::response && event.status == 409 && event.payload) {
       const auto& refusal = *event.payload;
-      election_.refusals.push_back(who);
       voted_epoch_ = std::max(voted_epoch_, refusal.generation());
       heard = who + " refuses its vote";
       if (refusal.node() != 0 && (election_.named == kNoNode || refusal.epoch() > election_.named_epoch)) {

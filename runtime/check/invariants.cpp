@@ -8,20 +8,19 @@
 namespace flowframe {
 namespace {
 
-constexpr std::size_t kShownViolations = 5;
-
 const v1::Node* spec_of(const v1::LogHeader& header, const std::string& id) {
   for (const auto& node : header.scenario().nodes())
     if (node.id() == id) return &node;
   return nullptr;
 }
 
-std::string some(const std::vector<std::string>& items) {
-  std::vector<std::string> shown(items.begin(), items.begin() + static_cast<long>(std::min(items.size(), kShownViolations)));
-  return join(shown, "; ") + (items.size() > kShownViolations ? fmt::format("; and {} more", items.size() - kShownViolations) : "");
-}
-
 }  // namespace
+
+std::string first_few(const std::vector<std::string>& items) {
+  constexpr std::size_t kShown = 5;
+  std::vector<std::string> shown(items.begin(), items.begin() + static_cast<long>(std::min(items.size(), kShown)));
+  return join(shown, "; ") + (items.size() > kShown ? fmt::format("; and {} more", items.size() - kShown) : "");
+}
 
 bool CheckReport::ok() const {
   return std::all_of(invariants.begin(), invariants.end(), [](const Invariant& i) { return i.holds; });
@@ -339,16 +338,16 @@ CheckReport MessageLedger::report() const {
         if (m == broker.messages.end() || (!m->second.acked && !m->second.dead_lettered && !m->second.discarded))
           missing.push_back(std::to_string(id));
       }
-      kept.detail += fmt::format(": {} unaccounted for (messages {})", unsettled - held, some(missing));
+      kept.detail += fmt::format(": {} unaccounted for (messages {})", unsettled - held, first_few(missing));
     }
     report.invariants.push_back(std::move(kept));
     report.invariants.push_back({broker.id + ": no message delivered more often than its queue's limit", broker.over_limit.empty(),
                                  broker.over_limit.empty() ? fmt::format("at most {} deliver{} of one message", most_deliveries, most_deliveries == 1 ? "y" : "ies")
-                                                           : some(broker.over_limit)});
+                                                           : first_few(broker.over_limit)});
     report.invariants.push_back(
         {broker.id + ": a message is processed twice only after its consumer was given up on", unexplained == 0,
          unexplained == 0 ? fmt::format("{} duplicate processings, each after a consumer was gone", duplicates)
-                          : fmt::format("{} of {} duplicates unexplained: {}", unexplained, duplicates, some(unexplained_ids))});
+                          : fmt::format("{} of {} duplicates unexplained: {}", unexplained, duplicates, first_few(unexplained_ids))});
     report.figures[broker.id] = {{"messages", issued},          {"acked", acked},
                                  {"dead_lettered", dead},        {"discarded", discarded},
                                  {"held_at_end", held},
@@ -377,7 +376,7 @@ CheckReport MessageLedger::report() const {
     Invariant durable{log.id + ": with acks=all no acknowledged record is lost, across leader changes too", lost_all.empty() && log.followed,
                       fmt::format("{} acknowledged with acks=all, {} in the final log; {}", log.acked_all.size(),
                                   log.acked_all.size() - lost_all.size(), elections)};
-    if (!lost_all.empty()) durable.detail += ": lost " + some(lost_all);
+    if (!lost_all.empty()) durable.detail += ": lost " + first_few(lost_all);
     if (!log.followed) durable.detail += "; a copy or truncation frame had no state, so the replicas' logs could not be followed";
     if (!log.acked_one.empty())
       durable.detail += fmt::format("; acks=1: {} acknowledged, {} lost (their leader lost them before a follower copied them)",
@@ -385,13 +384,13 @@ CheckReport MessageLedger::report() const {
     report.invariants.push_back(std::move(durable));
     report.invariants.push_back({log.id + ": within a partition each consumer processes offsets in order", checks.out_of_order.empty(),
                                  checks.out_of_order.empty() ? fmt::format("{} records processed", checks.processed.size())
-                                                             : some(checks.out_of_order)});
+                                                             : first_few(checks.out_of_order)});
     report.invariants.push_back(
         {log.id + ": a record is processed twice only after a rebalance before its commit", checks.unexplained.empty(),
          checks.unexplained.empty() ? fmt::format("{} duplicate processings, each after a rebalance before its commit", checks.duplicates)
-                                    : fmt::format("{} unexplained: {}", checks.unexplained.size(), some(checks.unexplained))});
+                                    : fmt::format("{} unexplained: {}", checks.unexplained.size(), first_few(checks.unexplained))});
     report.invariants.push_back({log.id + ": lag from frames equals log end - committed in every keyframe", log.disagreements.empty(),
-                                 log.disagreements.empty() ? fmt::format("{} keyframes agree", log.keyframes) : some(log.disagreements)});
+                                 log.disagreements.empty() ? fmt::format("{} keyframes agree", log.keyframes) : first_few(log.disagreements)});
     std::uint64_t rebalances = 0;
     for (const auto& [group, count] : log.rebalances) rebalances += count;
     report.figures[log.id] = {{"records", appended},

@@ -110,6 +110,9 @@ class MessageLedger {
   std::map<std::uint32_t, LogChecks> log_checks_;          // by broker
 };
 
+// A violation list for a report line: the first five, then how many more.
+std::string first_few(const std::vector<std::string>& items);
+
 // Reads the whole log (as far as it is readable) and checks it.
 CheckReport check_log(FrameLogReader& reader);
 std::string format_report(const CheckReport& report);

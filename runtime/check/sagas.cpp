@@ -5,16 +5,6 @@
 #include "runtime/base/text.hpp"
 
 namespace flowframe {
-namespace {
-
-constexpr std::size_t kShown = 5;
-
-std::string some(const std::vector<std::string>& items) {
-  std::vector<std::string> shown(items.begin(), items.begin() + static_cast<long>(std::min(items.size(), kShown)));
-  return join(shown, "; ") + (items.size() > kShown ? fmt::format("; and {} more", items.size() - kShown) : "");
-}
-
-}  // namespace
 
 SagaLedger::SagaLedger(const v1::LogHeader& header) : header_(header) {
   std::map<std::string, std::uint32_t> index_of;
@@ -120,12 +110,12 @@ void SagaLedger::report(CheckReport& report) const {
     if (!unfinished.empty() || !half_done.empty()) {
       auto problems = unfinished;
       problems.insert(problems.end(), half_done.begin(), half_done.end());
-      ends.detail += ": " + some(problems);
+      ends.detail += ": " + first_few(problems);
     }
     report.invariants.push_back(std::move(ends));
     report.invariants.push_back({orchestrator.id + ": no effect applied twice or undone without its step, despite retries", twice.empty(),
                                  twice.empty() ? fmt::format("{} repeated calls answered without a new effect", orchestrator.repeated)
-                                               : some(twice)});
+                                               : first_few(twice)});
     report.invariants.push_back(
         {orchestrator.id + ": half-done sagas others could see (not isolated: shown, not failed)", true,
          fmt::format("{} compensated sagas had effects in place for {} in all; {} other steps took effect beside them", windows,
