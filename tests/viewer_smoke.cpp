@@ -108,11 +108,14 @@ TEST(ViewerSmoke, LearnGalleryAndSandboxRender) {
   EXPECT_GT(differing, 10000u);
 }
 
-// The messaging kinds' inspectors (queue depth bars, partition strips, positions) draw for a
-// selected node at a busy frame; shot() fails on a non-zero exit (an ImGui assertion, a crash).
-TEST(ViewerSmoke, MessagingInspectorsRender) {
+// The messaging and saga kinds' inspectors (queue depth bars, partition strips, positions, saga
+// state machines, effects by key) draw for a selected node at a busy frame; shot() fails on a non-zero
+// exit (an ImGui assertion, a crash).
+TEST(ViewerSmoke, MessagingAndSagaInspectorsRender) {
   for (const auto& [scenario, nodes] : {std::pair{std::string("work_queue"), std::vector<std::string>{"broker", "worker-1"}},
-                                         std::pair{std::string("event_log"), std::vector<std::string>{"kafka", "replica-1", "app-2"}}}) {
+                                         std::pair{std::string("event_log"), std::vector<std::string>{"kafka", "replica-1", "app-2"}},
+                                         std::pair{std::string("log_failover"), std::vector<std::string>{"replica-1", "kafka"}},
+                                         std::pair{std::string("saga_orchestrated"), std::vector<std::string>{"orders", "payments"}}}) {
     test::TempPath log(".ffl");
     RunOptions options;
     options.out_path = log.str();
