@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "actors/common/components.hpp"
+#include "runtime/check/invariants.hpp"
 #include "runtime/framelog/frame_log.hpp"
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/engine/simulation.hpp"
@@ -67,6 +68,37 @@ inline std::string read_file(const std::string& path) {
 inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary);
   out << bytes;
+}
+
+inline std::string builtin_text(const std::string& name) {
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == name) return builtin.text;
+  ADD_FAILURE() << "no built-in scenario " << name;
+  return "";
+}
+
+// A built-in scenario (with `extra` appended: events, nodes) run and recorded, its frames read back
+// and checked as `flowframe check` does.
+struct Recorded {
+  Run run;
+  std::vector<FrameView> frames;
+  CheckReport report;
+  v1::LogHeader header;
+};
+
+inline Recorded record_builtin(const std::string& name, const std::vector<std::string>& overrides = {}, const std::string& extra = "",
+                               std::size_t chunk_frames = RunOptions{}.chunk_frames) {
+  TempPath scenario(".textproto"), log(".ffl");
+  write_file(scenario.str(), builtin_text(name) + extra);
+  RunOptions options;
+  options.out_path = log.str();
+  options.chunk_frames = chunk_frames;
+  Recorded r{run_scenario(scenario.str(), overrides, options), {}, {}, {}};
+  r.frames = read_frames(log.str());
+  FrameLogReader reader(log.str());
+  r.header = reader.header();
+  r.report = check_log(reader);
+  return r;
 }
 
 inline std::uint64_t handled(const Run& run, const std::string& node) {

@@ -92,29 +92,16 @@ TEST(Log, TheEagerProtocolRevokesEverythingAndRefusesStaleCommits) {
 namespace flowframe {
 namespace {
 
-struct RecordedLog {
-  test::Run run;
-  std::vector<FrameView> frames;
-  CheckReport report;
-};
+using RecordedLog = test::Recorded;
 
 // Indices in event_log: director, shop, kafka, replica-1, replica-2, app-1, app-2, app-3, db.
 constexpr std::uint32_t kShop = 1, kKafka = 2;
 
+// Many keyframes to compare with the frames.
+constexpr std::size_t kChunkFrames = 500;
+
 RecordedLog record_builtin(const std::string& name, const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
-  std::string text;
-  for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == name) text = builtin.text;
-  test::TempPath scenario(".textproto"), log(".ffl");
-  test::write_file(scenario.str(), text + extra);
-  RunOptions options;
-  options.out_path = log.str();
-  options.chunk_frames = 500;  // many keyframes to compare with the frames
-  RecordedLog r{test::run_scenario(scenario.str(), overrides, options), {}, {}};
-  r.frames = test::read_frames(log.str());
-  FrameLogReader reader(log.str());
-  r.report = check_log(reader);
-  return r;
+  return test::record_builtin(name, overrides, extra, kChunkFrames);
 }
 
 RecordedLog record_event_log(const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
@@ -236,9 +223,7 @@ TEST(EventLog, AMemberPausedPastItsSessionDuplicatesOnlyWhatTheCheckExplains) {
 }
 
 TEST(EventLog, AnUnknownTopicIsAnErrorAtItsLine) {
-  std::string text;
-  for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == "event_log") text = builtin.text;
+  auto text = test::builtin_text("event_log");
   text.replace(text.find("topic: \"orders\" key"), 15, "topic: \"ordrs\"");
   try {
     parse_scenario(text, "typo.textproto");
@@ -356,9 +341,7 @@ events { at_s: 6 node: "kafka" fault { restart: true } }
 }
 
 TEST(EventLog, ReplicasThatCannotElectAreAnErrorAtTheirLine) {
-  std::string text;
-  for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == "event_log") text = builtin.text;
+  auto text = test::builtin_text("event_log");
   const auto expect_error = [&](std::string scenario, const std::string& expected) {
     try {
       parse_scenario(scenario, "cluster.textproto");

@@ -208,26 +208,10 @@ TEST(Queues, TtlAndLengthLimits) {
 namespace flowframe {
 namespace {
 
-struct Recorded {
-  test::Run run;
-  std::vector<FrameView> frames;
-  CheckReport report;
-};
+using test::Recorded;
 
-// The built-in work_queue scenario with `extra` appended (events), recorded and checked.
 Recorded record_work_queue(const std::string& extra = "", const std::vector<std::string>& overrides = {}) {
-  std::string text;
-  for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == "work_queue") text = builtin.text;
-  test::TempPath scenario(".textproto"), log(".ffl");
-  test::write_file(scenario.str(), text + extra);
-  RunOptions options;
-  options.out_path = log.str();
-  Recorded recorded{test::run_scenario(scenario.str(), overrides, options), {}, {}};
-  recorded.frames = test::read_frames(log.str());
-  FrameLogReader reader(log.str());
-  recorded.report = check_log(reader);
-  return recorded;
+  return test::record_builtin("work_queue", overrides, extra);
 }
 
 // Node indices in work_queue: 0 is the director, then the nodes in the order written.
@@ -394,9 +378,7 @@ namespace flowframe {
 namespace {
 
 TEST(WorkQueue, APoisonRedeliveredForEverEndsTheRunAfterTheDrainTime) {
-  std::string text;
-  for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == "work_queue") text = builtin.text;
+  auto text = test::builtin_text("work_queue");
   const std::string limit = R"(queues { name: "tasks" max_deliveries: 3 dead_letter_queue: "tasks.dead" })";
   text.replace(text.find(limit), limit.size(), R"(queues { name: "tasks" })");
   test::TempPath scenario(".textproto");

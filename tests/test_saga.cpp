@@ -3,37 +3,17 @@
 // the loader's checks, and `flowframe check` failing on frames a correct run never makes.
 #include <gtest/gtest.h>
 
-#include "runtime/check/invariants.hpp"
 #include "runtime/check/sagas.hpp"
 #include "support.hpp"
 
 namespace flowframe {
 namespace {
 
-struct RecordedSagas {
-  test::Run run;
-  std::vector<FrameView> frames;
-  CheckReport report;
-  v1::LogHeader header;
-};
-
-std::string builtin_text(const std::string& name) {
-  for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == name) return builtin.text;
-  return "";
-}
+using test::builtin_text;
+using RecordedSagas = test::Recorded;
 
 RecordedSagas record_sagas(const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
-  test::TempPath scenario(".textproto"), log(".ffl");
-  test::write_file(scenario.str(), builtin_text("saga_orchestrated") + extra);
-  RunOptions options;
-  options.out_path = log.str();
-  RecordedSagas r{test::run_scenario(scenario.str(), overrides, options), {}, {}, {}};
-  r.frames = test::read_frames(log.str());
-  FrameLogReader reader(log.str());
-  r.header = reader.header();
-  r.report = check_log(reader);
-  return r;
+  return test::record_builtin("saga_orchestrated", overrides, extra);
 }
 
 std::uint64_t figure(const RecordedSagas& r, const char* name) { return r.report.figures["orders"][name].get<std::uint64_t>(); }

@@ -248,6 +248,9 @@ const KindDescription kCache{
               lookups ? std::round(static_cast<double>(state.cache().hits()) / static_cast<double>(lookups) * 1000) / 1000
                       : 0.0;
         },
+    .detail = [](const nlohmann::ordered_json& node, std::vector<std::string>& parts) {
+      parts.push_back(fmt::format("hit ratio {:.1f}%", node["hit_ratio"].get<double>() * 100));
+    },
 };
 FLOWFRAME_KIND(kCache, make_cache);
 

@@ -208,6 +208,57 @@ class Consumer final : public Component {
 
 }  // namespace
 
+void consumer_defaults(v1::ConsumerParams& params) {
+  if (!params.has_prefetch()) params.set_prefetch(1);
+  if (!params.has_concurrency()) params.set_concurrency(1);
+  if (!params.has_service_time()) *params.mutable_service_time() = constant_ms(10);
+  if (!params.has_heartbeat_ms()) params.set_heartbeat_ms(500);
+  if (!params.has_auto_commit_ms()) params.set_auto_commit_ms(1000);
+  if (!params.has_max_poll_records()) params.set_max_poll_records(10);
+}
+
+void check_consumer_pace(NodeChecks& c, const v1::ConsumerParams& params, std::vector<NodeChecks::Step> at, const std::string& field) {
+  const auto where = [&](const char* name) {
+    auto path = at;
+    path.push_back({name});
+    return c.at(path);
+  };
+  c.duration(params.has_heartbeat_ms(), params.heartbeat_ms(), where("heartbeat_ms"), field + ".heartbeat_ms", true);
+  if (params.has_service_time()) c.distribution(params.service_time(), where("service_time"), field + ".service_time");
+  if (!(params.start_s() >= 0 && params.start_s() <= kDayMs / 1000)) c.problem(where("start_s"), field + ".start_s", "must be from 0 to at most a day");
+}
+
+void check_log_subscription(NodeChecks& c, const v1::ConsumerParams& params, std::vector<NodeChecks::Step> at, const std::string& field) {
+  const auto where = [&](const char* name) {
+    auto path = at;
+    path.push_back({name});
+    return c.at(path);
+  };
+  const auto& node = c.node();
+  const v1::Node* broker = c.find(params.broker());
+  if (!broker || broker->kind() != v1::Node::LOG_BROKER) {
+    c.problem(where("broker"), field + ".broker",
+              params.broker().empty() ? "missing: name a log broker" : !broker ? c.unknown(params.broker()) : "'" + params.broker() + "' is not a log broker");
+  } else {
+    if (!c.linked(node.id(), params.broker()))
+      c.problem(where("broker"), field + ".broker", "'" + node.id() + "' has no link to '" + params.broker() + "'");
+    if (!broker->log_broker().follower_of().empty())
+      c.problem(where("broker"), field + ".broker",
+                "'" + params.broker() + "' is a follower: consume from its leader '" + broker->log_broker().follower_of() + "'");
+    const auto& topics = broker->log_broker().topics();
+    if (std::none_of(topics.begin(), topics.end(), [&](const v1::Topic& t) { return t.name() == params.topic(); }))
+      c.problem(where("topic"), field + ".topic",
+                params.topic().empty() ? "missing: name a topic of '" + params.broker() + "'"
+                                       : "'" + params.broker() + "' has no topic '" + params.topic() + "'");
+  }
+  if (params.group().empty()) c.problem(where("group"), field + ".group", "missing: the consumer group it belongs to");
+  if (!params.queue().empty()) c.problem(where("queue"), field + ".queue", "a log broker has topics, not queues: use topic and group");
+  c.duration(params.has_auto_commit_ms(), params.auto_commit_ms(), where("auto_commit_ms"), field + ".auto_commit_ms", true);
+  if (params.has_max_poll_records() && params.max_poll_records() == 0)
+    c.problem(where("max_poll_records"), field + ".max_poll_records", "must be >= 1");
+  check_consumer_pace(c, params, at, field);
+}
+
 std::unique_ptr<Component> make_consumer(const v1::Node& spec, NodeIndex index, const Topology& topology) {
   if (topology.spec(topology.index_of(spec.consumer().broker())).kind() == v1::Node::LOG_BROKER)
     return make_log_consumer(spec, index, topology);
@@ -221,26 +272,10 @@ void check_consumer(NodeChecks& c) {
   const auto& params = node.consumer();
   const auto broker_at = c.at({{"consumer"}, {"broker"}});
   const v1::Node* broker = c.find(params.broker());
-  if (!broker) {
+  if (broker && broker->kind() == v1::Node::LOG_BROKER) {
+    check_log_subscription(c, params, {{"consumer"}}, "consumer");
+  } else if (!broker) {
     c.problem(broker_at, "consumer.broker", params.broker().empty() ? "missing: name a queue broker" : c.unknown(params.broker()));
-  } else if (broker->kind() == v1::Node::LOG_BROKER) {
-    if (!c.linked(node.id(), params.broker()))
-      c.problem(broker_at, "consumer.broker", "'" + node.id() + "' has no link to '" + params.broker() + "'");
-    if (!broker->log_broker().follower_of().empty())
-      c.problem(broker_at, "consumer.broker", "'" + params.broker() + "' is a follower: consume from its leader '" +
-                                                  broker->log_broker().follower_of() + "'");
-    const auto& topics = broker->log_broker().topics();
-    if (std::none_of(topics.begin(), topics.end(), [&](const v1::Topic& t) { return t.name() == params.topic(); }))
-      c.problem(c.at({{"consumer"}, {"topic"}}), "consumer.topic",
-                params.topic().empty() ? "missing: name a topic of '" + params.broker() + "'"
-                                       : "'" + params.broker() + "' has no topic '" + params.topic() + "'");
-    if (params.group().empty()) c.problem(c.at({{"consumer"}, {"group"}}), "consumer.group", "missing: the consumer group it belongs to");
-    if (!params.queue().empty())
-      c.problem(c.at({{"consumer"}, {"queue"}}), "consumer.queue", "a log broker has topics, not queues: use topic and group");
-    c.duration(params.has_auto_commit_ms(), params.auto_commit_ms(), c.at({{"consumer"}, {"auto_commit_ms"}}),
-               "consumer.auto_commit_ms", true);
-    if (params.has_max_poll_records() && params.max_poll_records() == 0)
-      c.problem(c.at({{"consumer"}, {"max_poll_records"}}), "consumer.max_poll_records", "must be >= 1");
   } else if (broker->kind() != v1::Node::QUEUE_BROKER) {
     c.problem(broker_at, "consumer.broker", "'" + params.broker() + "' is not a queue broker or a log broker");
   } else {
@@ -251,6 +286,7 @@ void check_consumer(NodeChecks& c) {
       c.problem(c.at({{"consumer"}, {"queue"}}), "consumer.queue",
                 params.queue().empty() ? "missing: name a queue of '" + params.broker() + "'"
                                        : "'" + params.broker() + "' has no queue '" + params.queue() + "'");
+    check_consumer_pace(c, params, {{"consumer"}}, "consumer");
   }
   if (!params.database().empty()) {
     const auto at = c.at({{"consumer"}, {"database"}});
@@ -263,25 +299,13 @@ void check_consumer(NodeChecks& c) {
   }
   if (params.has_concurrency() && params.concurrency() == 0)
     c.problem(c.at({{"consumer"}, {"concurrency"}}), "consumer.concurrency", "must be >= 1");
-  c.duration(params.has_heartbeat_ms(), params.heartbeat_ms(), c.at({{"consumer"}, {"heartbeat_ms"}}), "consumer.heartbeat_ms", true);
-  check_optional_distribution(c, params.has_service_time(), params.service_time(), "consumer", "service_time");
-  if (!(params.start_s() >= 0 && params.start_s() <= kDayMs / 1000))
-    c.problem(c.at({{"consumer"}, {"start_s"}}), "consumer.start_s", "must be from 0 to at most a day");
 }
 
 const KindDescription kConsumer{
     .kind = v1::Node::CONSUMER,
     .name = "consumer",
     .defaults =
-        [](v1::Node& node) {
-          auto& params = *node.mutable_consumer();
-          if (!params.has_prefetch()) params.set_prefetch(1);
-          if (!params.has_concurrency()) params.set_concurrency(1);
-          if (!params.has_service_time()) *params.mutable_service_time() = constant_ms(10);
-          if (!params.has_heartbeat_ms()) params.set_heartbeat_ms(500);
-          if (!params.has_auto_commit_ms()) params.set_auto_commit_ms(1000);
-          if (!params.has_max_poll_records()) params.set_max_poll_records(10);
-        },
+        [](v1::Node& node) { consumer_defaults(*node.mutable_consumer()); },
     .check = check_consumer,
     .settable = {"prefetch", "concurrency", "service_time.", "on_poison"},
     .metrics =
@@ -290,6 +314,12 @@ const KindDescription kConsumer{
           node["processed"] = consumer.processed();
           node["failed"] = consumer.failed();
           if (consumer.duplicates()) node["duplicates"] = consumer.duplicates();
+        },
+    .detail =
+        [](const nlohmann::ordered_json& node, std::vector<std::string>& parts) {
+          const auto duplicates = node.value("duplicates", std::uint64_t{0});
+          parts.push_back(fmt::format("{} processed, {} failed{}", node["processed"].get<std::uint64_t>(), node["failed"].get<std::uint64_t>(),
+                                      duplicates ? fmt::format(", {} duplicate{}", duplicates, duplicates == 1 ? "" : "s") : ""));
         },
 };
 FLOWFRAME_KIND(kConsumer, make_consumer);

@@ -1296,6 +1296,14 @@ const KindDescription kLogBroker{
             }
           }
         },
+    .detail =
+        [](const nlohmann::ordered_json& node, std::vector<std::string>& parts) {
+          parts.push_back(fmt::format("{}, epoch {}", node["role"].get<std::string>(), node["epoch"].get<std::uint32_t>()));
+          if (!node.contains("groups")) return;
+          for (const auto& [name, group] : node["groups"].items())
+            parts.push_back(fmt::format("group {}: generation {}, {} members, lag {}", name, group["generation"].get<std::uint32_t>(),
+                                        group["members"].get<std::uint32_t>(), group["lag"].get<std::uint64_t>()));
+        },
 };
 FLOWFRAME_KIND(kLogBroker, make_log_broker);
 

@@ -461,6 +461,16 @@ const KindDescription kQueueBroker{
           }
           if (state.queue_broker().unroutable()) node["unroutable"] = state.queue_broker().unroutable();
         },
+    .detail =
+        [](const nlohmann::ordered_json& node, std::vector<std::string>& parts) {
+          if (!node.contains("queues")) return;
+          for (const auto& [name, queue] : node["queues"].items())
+            parts.push_back(fmt::format("{}: {} acked, {} redelivered, {} dead-lettered, {} left (deepest {})", name,
+                                        queue["acked"].get<std::uint64_t>(), queue["redelivered"].get<std::uint64_t>(),
+                                        queue["dead_lettered"].get<std::uint64_t>(),
+                                        queue["ready"].get<std::uint64_t>() + queue["unacked"].get<std::uint64_t>(),
+                                        queue["max_ready"].get<std::uint64_t>()));
+        },
 };
 FLOWFRAME_KIND(kQueueBroker, make_queue_broker);
 

@@ -94,6 +94,7 @@ class SagaOrchestrator final : public Component {
     out.set_compensated(compensated_);
     out.set_resumed(resumed_);
     out.set_retries(retries_);
+    out.set_running(load());
     // Stops after the few it shows: a frame's cost must not grow with the sagas under way.
     std::size_t shown = 0;
     for (auto it = sagas_.begin(); it != sagas_.end() && shown < kShownUnfinished; ++it)
@@ -381,6 +382,13 @@ const KindDescription kSagaOrchestrator{
           for (const auto& instance : saga.sagas())
             running += instance.phase() == v1::SagaInstance::RUNNING || instance.phase() == v1::SagaInstance::COMPENSATING;
           node["sagas_unfinished"] = running;
+        },
+    .detail =
+        [](const nlohmann::ordered_json& node, std::vector<std::string>& parts) {
+          parts.push_back(fmt::format("sagas: {} committed, {} compensated, {} unfinished, {} resumed after a crash; {} step retries",
+                                      node["sagas_committed"].get<std::uint64_t>(), node["sagas_compensated"].get<std::uint64_t>(),
+                                      node["sagas_unfinished"].get<std::uint64_t>(), node["sagas_resumed"].get<std::uint64_t>(),
+                                      node["step_retries"].get<std::uint64_t>()));
         },
 };
 FLOWFRAME_KIND(kSagaOrchestrator, make_saga_orchestrator);

@@ -576,6 +576,11 @@ const KindDescription kServer{
           if (state.server().shed()) node["shed"] = state.server().shed();
           if (state.server().cancelled()) node["cancelled"] = state.server().cancelled();
         },
+    .detail =
+        [](const nlohmann::ordered_json& node, std::vector<std::string>& parts) {
+          if (node.contains("shed")) parts.push_back(fmt::format("{} shed", node["shed"].get<std::uint64_t>()));
+          if (node.contains("cancelled")) parts.push_back(fmt::format("{} cancelled (deadline)", node["cancelled"].get<std::uint64_t>()));
+        },
 };
 FLOWFRAME_KIND(kServer, make_server);
 

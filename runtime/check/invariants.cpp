@@ -80,12 +80,23 @@ MessageLedger::MessageLedger(const v1::LogHeader& header) : header_(header) {
   }
   for (const auto& info : header.nodes()) {
     const auto* spec = spec_of(header, info.id());
+    if (!spec || info.kind() != v1::Node::EVENT_SERVICE) continue;
+    const auto& subscription = spec->event_service().subscription();
+    if (const auto broker = index_of.find(subscription.broker()); broker != index_of.end())
+      if (const auto cluster = replica_of_.find(broker->second); cluster != replica_of_.end()) {
+        // Its relay publishes with acks=all; it consumes in a group of its own.
+        producers_[info.index()] = {cluster->second, v1::Publish::ALL};
+        log_consumers_[info.index()] = LogConsumer{cluster->second, subscription.group(), 0, {}};
+      }
+  }
+  for (const auto& info : header.nodes()) {
+    const auto* spec = spec_of(header, info.id());
     if (!spec || info.kind() != v1::Node::CONSUMER) continue;
     for (const auto& other : header.nodes()) {
       if (other.id() != spec->consumer().broker()) continue;
       if (brokers_.count(other.index())) consumers_[info.index()] = {other.index(), spec->consumer().queue()};
       if (const auto cluster = replica_of_.find(other.index()); cluster != replica_of_.end())
-        log_consumers_[info.index()] = LogConsumer{cluster->second, spec->consumer().group()};
+        log_consumers_[info.index()] = LogConsumer{cluster->second, spec->consumer().group(), 0, {}};
     }
   }
 }
@@ -101,47 +112,51 @@ void MessageLedger::feed_log(const FrameView& view) {
     }
     // A record processed: the timer that ends its processing time (its write, if any, follows)
     // carries its partition and offset. In order within its partition while the assignment lasts.
-    const bool done = f.outcome() == v1::Frame::SERVED || f.outcome() == v1::Frame::DELEGATED || f.outcome() == v1::Frame::LATE;
-    if (f.kind() != v1::Frame::TIMER || f.partition() == 0 || !done) return;  // not a paused node's held timer
-    const auto flat = f.partition() - 1;
-    auto& checks = log_checks_[c.broker];
-    if (f.outcome() != v1::Frame::LATE) {
-      const auto [last, fresh] = c.last.try_emplace(flat, c.epoch, f.id());
-      if (!fresh) {
-        if (last->second.first == c.epoch && f.id() <= last->second.second)
-          checks.out_of_order.push_back(fmt::format("{} processed offset {} of partition {} after offset {}",
-                                                    header_.nodes(f.dst()).id(), f.id(), flat, last->second.second));
-        last->second = {c.epoch, f.id()};
+    // (An event service's reaction is framed by its effect: a saga step or a saga's end.)
+    const bool done = f.outcome() == v1::Frame::SERVED || f.outcome() == v1::Frame::DELEGATED || f.outcome() == v1::Frame::LATE ||
+                      (f.outcome() >= v1::Frame::STEP_APPLIED && f.outcome() <= v1::Frame::SAGA_COMPENSATED);
+    if (f.kind() == v1::Frame::TIMER && f.partition() != 0 && done) {  // not a paused node's held timer
+      const auto flat = f.partition() - 1;
+      auto& checks = log_checks_[c.broker];
+      if (f.outcome() != v1::Frame::LATE) {
+        const auto [last, fresh] = c.last.try_emplace(flat, c.epoch, f.id());
+        if (!fresh) {
+          if (last->second.first == c.epoch && f.id() <= last->second.second)
+            checks.out_of_order.push_back(fmt::format("{} processed offset {} of partition {} after offset {}",
+                                                      header_.nodes(f.dst()).id(), f.id(), flat, last->second.second));
+          last->second = {c.epoch, f.id()};
+        }
       }
+      auto& log = logs_.at(c.broker);
+      auto& processed = checks.processed[c.group][{flat, f.id()}];
+      const auto rebalances = log.rebalances[c.group];
+      // A member finishing a record whose partition a rebalance took from it (LATE: it knows; or its
+      // generation is behind the group's: paused or cut off, it has not heard yet). The new owner
+      // starts again from the last commit.
+      bool zombie = f.outcome() == v1::Frame::LATE;
+      if (f.has_state() && f.state().has_consumer())
+        zombie |= f.state().consumer().generation() < log.generations[c.group];
+      if (processed.times++ == 0) {
+        processed.rebalances_then = rebalances;
+        processed.by_zombie = zombie;
+      } else {
+        ++checks.duplicates;
+        // At least once: processed again only after a rebalance took the partition from a member
+        // that had not committed past the record.
+        const auto committed = log.committed[c.group][flat];
+        const bool explained = zombie || processed.by_zombie || (rebalances != processed.rebalances_then && committed <= f.id());
+        if (!explained)
+          checks.unexplained.push_back(fmt::format("offset {} of partition {} processed {} times", f.id(), flat, processed.times));
+      }
+      return;
     }
-    auto& log = logs_.at(c.broker);
-    auto& processed = checks.processed[{flat, f.id()}];
-    const auto rebalances = log.rebalances[c.group];
-    // A member finishing a record whose partition a rebalance took from it (LATE: it knows; or its
-    // generation is behind the group's: paused or cut off, it has not heard yet). The new owner
-    // starts again from the last commit.
-    bool zombie = f.outcome() == v1::Frame::LATE;
-    if (f.has_state() && f.state().has_consumer())
-      zombie |= f.state().consumer().generation() < log.generations[c.group];
-    if (processed.times++ == 0) {
-      processed.rebalances_then = rebalances;
-      processed.by_zombie = zombie;
-    } else {
-      ++checks.duplicates;
-      // At least once: processed again only after a rebalance took the partition from a member
-      // that had not committed past the record.
-      const auto committed = log.committed[c.group][flat];
-      const bool explained = zombie || processed.by_zombie || (rebalances != processed.rebalances_then && committed <= f.id());
-      if (!explained)
-        checks.unexplained.push_back(fmt::format("offset {} of partition {} processed {} times", f.id(), flat, processed.times));
-    }
-    return;
+    if (!producers_.count(f.dst())) return;  // an event service publishes too
   }
   // A producer's acknowledgement: the answer that reached it from a replica.
   if (const auto producer = producers_.find(f.dst()); producer != producers_.end()) {
     if (f.kind() == v1::Frame::RESPONSE && f.status() == 201 && replica_of_.count(f.src())) {
       auto& log = logs_.at(producer->second.first);
-      const RecordOf record{f.client(), f.request()};
+      const RecordOf record{f.client(), f.request(), f.path()};
       if (producer->second.second == v1::Publish::ALL) log.acked_all.insert(record);
       else if (producer->second.second == v1::Publish::LEADER) log.acked_one.insert(record);
     }
@@ -160,7 +175,7 @@ void MessageLedger::feed_log(const FrameView& view) {
       if ((f.kind() == v1::Frame::REQUEST || f.kind() == v1::Frame::MESSAGE) && f.partition() > 0 && f.partition() <= mine.size()) {
         // A leader that does not know yet it was replaced appends what the cluster will not keep.
         log.deposed_appends += !at_leader;
-        mine[f.partition() - 1].push_back({f.client(), f.request()});  // at its log end
+        mine[f.partition() - 1].push_back({f.client(), f.request(), f.path()});  // at its log end
       } else if (f.kind() == v1::Frame::RESPONSE && log.replicas.count(f.src())) {
         // A follower copied from its leader: up to its log end in its state, the leader's records.
         if (!state) {
@@ -172,7 +187,7 @@ void MessageLedger::feed_log(const FrameView& view) {
           auto& records = mine[static_cast<std::size_t>(flat)];
           const auto& source = from[static_cast<std::size_t>(flat)];
           while (records.size() < state->partitions(flat).log_end())
-            records.push_back(records.size() < source.size() ? source[records.size()] : RecordOf{0, 0});
+            records.push_back(records.size() < source.size() ? source[records.size()] : RecordOf{0, 0, 0});
         }
       }
       break;
@@ -201,9 +216,9 @@ void MessageLedger::feed_log(const FrameView& view) {
         while (agree < old.size() && agree < now.size() && old[agree] == now[agree]) ++agree;
         if (agree == old.size()) continue;
         log.truncated += old.size() - agree;
-        auto& processed = log_checks_[cluster->second].processed;
-        processed.erase(processed.lower_bound({static_cast<std::uint32_t>(flat), agree}),
-                        processed.lower_bound({static_cast<std::uint32_t>(flat) + 1, 0}));
+        for (auto& [group, processed] : log_checks_[cluster->second].processed)
+          processed.erase(processed.lower_bound({static_cast<std::uint32_t>(flat), agree}),
+                          processed.lower_bound({static_cast<std::uint32_t>(flat) + 1, 0}));
       }
       log.leader = f.dst();
       if (!state) break;
@@ -368,7 +383,12 @@ CheckReport MessageLedger::report() const {
     const auto lost_from = [&](const std::set<RecordOf>& acked) {
       std::vector<std::string> lost;
       for (const auto& record : acked)
-        if (!kept.count(record)) lost.push_back(fmt::format("{}#{}", header_.nodes(record.first).id(), record.second));
+        if (!kept.count(record)) {
+          const auto& [client, request, path] = record;
+          const auto& name = path < static_cast<std::uint32_t>(header_.paths_size()) ? header_.paths(static_cast<int>(path)) : "";
+          lost.push_back(fmt::format("{}#{}{}", header_.nodes(static_cast<int>(client)).id(), request,
+                                     name.rfind("EVENT ", 0) == 0 ? " " + name.substr(6) : ""));
+        }
       return lost;
     };
     const auto lost_all = lost_from(log.acked_all), lost_one = lost_from(log.acked_one);
@@ -383,7 +403,7 @@ CheckReport MessageLedger::report() const {
                                     log.acked_one.size(), lost_one.size());
     report.invariants.push_back(std::move(durable));
     report.invariants.push_back({log.id + ": within a partition each consumer processes offsets in order", checks.out_of_order.empty(),
-                                 checks.out_of_order.empty() ? fmt::format("{} records processed", checks.processed.size())
+                                 checks.out_of_order.empty() ? fmt::format("{} records processed", checks.processed_count())
                                                              : first_few(checks.out_of_order)});
     report.invariants.push_back(
         {log.id + ": a record is processed twice only after a rebalance before its commit", checks.unexplained.empty(),
@@ -401,7 +421,7 @@ CheckReport MessageLedger::report() const {
                               {"acked_all_lost", lost_all.size()},
                               {"acked_one", log.acked_one.size()},
                               {"acked_one_lost", lost_one.size()},
-                              {"processed", checks.processed.size()},
+                              {"processed", checks.processed_count()},
                               {"duplicates", checks.duplicates},
                               {"assignments", rebalances},
                               {"keyframes_checked", log.keyframes}};

@@ -40,7 +40,9 @@ class MessageLedger {
  private:
   // A log broker cluster's partitions and groups as its frames tell them: the log is the current
   // leader's (an election truncates it to what the new leader has).
-  using RecordOf = std::pair<std::uint32_t, std::uint64_t>;  // the producing client and its request
+  // The producing client, its request and the request's path: an event service publishes several
+  // events for one request (its saga), each with a path of its own.
+  using RecordOf = std::tuple<std::uint32_t, std::uint64_t, std::uint32_t>;
   struct Log {
     std::string id;
     std::uint32_t leader = 0;
@@ -71,7 +73,13 @@ class MessageLedger {
   };
   struct LogChecks {
     std::vector<std::string> out_of_order;
-    std::map<std::pair<std::uint32_t, std::uint64_t>, Processed> processed;  // (flat, offset)
+    // By group: every group reads every record. Within one, by (flat, offset).
+    std::map<std::string, std::map<std::pair<std::uint32_t, std::uint64_t>, Processed>> processed;
+    std::uint64_t processed_count() const {
+      std::uint64_t count = 0;
+      for (const auto& [group, records] : processed) count += records.size();
+      return count;
+    }
     std::uint64_t duplicates = 0;
     std::vector<std::string> unexplained;
   };
@@ -105,7 +113,7 @@ class MessageLedger {
   std::map<std::uint32_t, std::pair<std::uint32_t, std::string>> consumers_;  // node -> broker, queue
   std::map<std::uint32_t, Log> logs_;                      // log broker clusters by their scenario leader's index
   std::map<std::uint32_t, std::uint32_t> replica_of_;      // any replica -> its cluster's scenario leader
-  std::map<std::uint32_t, std::pair<std::uint32_t, int>> producers_;  // client -> (cluster, Publish.Acks)
+  std::map<std::uint32_t, std::pair<std::uint32_t, int>> producers_;  // client or event service -> (cluster, Publish.Acks)
   std::map<std::uint32_t, LogConsumer> log_consumers_;     // by node index
   std::map<std::uint32_t, LogChecks> log_checks_;          // by broker
 };

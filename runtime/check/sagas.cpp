@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "runtime/base/text.hpp"
 
 namespace flowframe {
@@ -9,6 +11,26 @@ namespace flowframe {
 SagaLedger::SagaLedger(const v1::LogHeader& header) : header_(header) {
   std::map<std::string, std::uint32_t> index_of;
   for (const auto& info : header.nodes()) index_of[info.id()] = info.index();
+  // A choreographed saga has no orchestrator: the event service that starts it stands for one, and
+  // the services with actions on the same topic are its participants.
+  for (const auto& node : header.scenario().nodes()) {
+    if (node.kind() != v1::Node::EVENT_SERVICE || node.event_service().start_event().empty()) continue;
+    const auto self = index_of.find(node.id());
+    if (self == index_of.end()) continue;
+    auto& starter = orchestrators_[self->second];
+    starter.id = node.id();
+    const auto& topic = node.event_service().subscription();
+    for (const auto& other : header.scenario().nodes()) {
+      const auto& theirs = other.event_service().subscription();
+      if (other.kind() != v1::Node::EVENT_SERVICE || other.id() == node.id() || other.event_service().actions().empty() ||
+          theirs.broker() != topic.broker() || theirs.topic() != topic.topic())
+        continue;
+      if (const auto participant = index_of.find(other.id()); participant != index_of.end()) {
+        starter.participants.push_back(participant->second);
+        owner_[participant->second] = self->second;
+      }
+    }
+  }
   for (const auto& node : header.scenario().nodes()) {
     if (node.kind() != v1::Node::SAGA_ORCHESTRATOR) continue;
     const auto self = index_of.find(node.id());
@@ -68,6 +90,7 @@ void SagaLedger::report(CheckReport& report) const {
     std::vector<std::string> unfinished, half_done, twice;
     std::uint64_t windows = 0, beside = 0;
     Time exposed = 0;
+    std::vector<Time> durations;  // of the ended sagas
     for (const auto& [key, saga] : orchestrator.sagas) {
       const auto name = fmt::format("{}#{}", header_.nodes(static_cast<int>(key.first)).id(), key.second);
       if (saga.end == 0) {
@@ -75,6 +98,7 @@ void SagaLedger::report(CheckReport& report) const {
         continue;
       }
       ++(saga.end == 1 ? committed : compensated);
+      durations.push_back(saga.ended - saga.started);
       for (const auto participant : orchestrator.participants) {
         const auto at = saga.steps.find(participant);
         const Step none;
@@ -105,8 +129,12 @@ void SagaLedger::report(CheckReport& report) const {
       }
     }
     const auto sagas = orchestrator.sagas.size();
+    std::sort(durations.begin(), durations.end());
+    const auto median = durations.empty() ? Time{0} : durations[durations.size() / 2];
+    const auto longest = durations.empty() ? Time{0} : durations.back();
     Invariant ends{orchestrator.id + ": every saga ends committed or fully compensated", unfinished.empty() && half_done.empty(),
-                   fmt::format("{} sagas: {} committed, {} compensated", sagas, committed, compensated)};
+                   fmt::format("{} sagas: {} committed, {} compensated; from start to end {} median, {} the longest", sagas, committed,
+                               compensated, duration_text(median), duration_text(longest))};
     if (!unfinished.empty() || !half_done.empty()) {
       auto problems = unfinished;
       problems.insert(problems.end(), half_done.begin(), half_done.end());
@@ -124,6 +152,8 @@ void SagaLedger::report(CheckReport& report) const {
                                        {"committed", committed},
                                        {"compensated", compensated},
                                        {"unfinished", unfinished.size()},
+                                       {"median_ms", static_cast<double>(median) / kNanosPerMilli},
+                                       {"longest_ms", static_cast<double>(longest) / kNanosPerMilli},
                                        {"repeated_calls", orchestrator.repeated},
                                        {"exposed_sagas", windows},
                                        {"exposed_ms", static_cast<double>(exposed) / kNanosPerMilli},

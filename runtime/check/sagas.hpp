@@ -1,7 +1,7 @@
 #pragma once
-// The saga half of `flowframe check`: follows every saga through its orchestrator's frames and its
-// participants' (which carry the saga's request), and reports per orchestrator whether every saga
-// ended committed or fully compensated, whether any effect was applied twice or undone without
+// The saga half of `flowframe check`: follows every saga through its orchestrator's frames (in a
+// choreography, its starting event service's) and its participants' (which carry the saga's
+// request), and reports per orchestrator whether every saga ended committed or fully compensated, whether any effect was applied twice or undone without
 // being applied, and the window in which other requests could see a half-done saga that was
 // later undone (the isolation sagas give up, shown and counted, not failed).
 #include <map>

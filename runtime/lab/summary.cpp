@@ -156,7 +156,6 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
     const bool server = node.contains("utilization");
     std::string detail;
     auto add = [&](const std::string& part) { detail += (detail.empty() ? "" : ", ") + part; };
-    if (node.contains("hit_ratio")) add(fmt::format("hit ratio {:.1f}%", node["hit_ratio"].get<double>() * 100));
     if (node.contains("retries"))
       add(fmt::format("{} retries, {} gave up", node["retries"].get<std::uint64_t>(), node["gave_up"].get<std::uint64_t>()));
     if (node.contains("breakers"))
@@ -167,35 +166,11 @@ void print_summary(const nlohmann::ordered_json& s, std::ostream& out) {
     if (node.contains("bulkheads"))
       for (const auto& bulkhead : node["bulkheads"])
         add(fmt::format("bulkhead to {}: {} refused", bulkhead["to"].get<std::string>(), bulkhead["refused"].get<std::uint64_t>()));
-    if (node.contains("queues"))
-      for (const auto& [name, queue] : node["queues"].items())
-        add(fmt::format("{}: {} acked, {} redelivered, {} dead-lettered, {} left (deepest {})", name,
-                        queue["acked"].get<std::uint64_t>(), queue["redelivered"].get<std::uint64_t>(),
-                        queue["dead_lettered"].get<std::uint64_t>(),
-                        queue["ready"].get<std::uint64_t>() + queue["unacked"].get<std::uint64_t>(),
-                        queue["max_ready"].get<std::uint64_t>()));
-    if (node.contains("sagas_committed"))
-      add(fmt::format("sagas: {} committed, {} compensated, {} unfinished, {} resumed after a crash; {} step retries",
-                      node["sagas_committed"].get<std::uint64_t>(), node["sagas_compensated"].get<std::uint64_t>(),
-                      node["sagas_unfinished"].get<std::uint64_t>(), node["sagas_resumed"].get<std::uint64_t>(),
-                      node["step_retries"].get<std::uint64_t>()));
-    if (node.contains("in_effect"))
-      add(fmt::format("{} in effect, {} undone, {} refused, {} repeated calls", node["in_effect"].get<std::uint64_t>(),
-                      node["undone"].get<std::uint64_t>(), node["refused"].get<std::uint64_t>(),
-                      node["repeated_calls"].get<std::uint64_t>()));
-    if (node.contains("role") && node.contains("epoch"))
-      add(fmt::format("{}, epoch {}", node["role"].get<std::string>(), node["epoch"].get<std::uint32_t>()));
-    if (node.contains("groups"))
-      for (const auto& [name, group] : node["groups"].items())
-        add(fmt::format("group {}: generation {}, {} members, lag {}", name, group["generation"].get<std::uint32_t>(),
-                        group["members"].get<std::uint32_t>(), group["lag"].get<std::uint64_t>()));
-    if (node.contains("processed"))
-      add(fmt::format("{} processed, {} failed{}", node["processed"].get<std::uint64_t>(), node["failed"].get<std::uint64_t>(),
-                      node.contains("duplicates") ? fmt::format(", {} duplicate{}", node["duplicates"].get<std::uint64_t>(),
-                                                                               node["duplicates"].get<std::uint64_t>() == 1 ? "" : "s")
-                                                  : ""));
-    if (node.contains("shed")) add(fmt::format("{} shed", node["shed"].get<std::uint64_t>()));
-    if (node.contains("cancelled")) add(fmt::format("{} cancelled (deadline)", node["cancelled"].get<std::uint64_t>()));
+    if (const auto* kind = find_kind(node["kind"].get<std::string>())) {
+      std::vector<std::string> parts;
+      kind->detail(node, parts);
+      for (const auto& part : parts) add(part);
+    }
     auto row = fmt::format("{:<{}}  {:<14} {:>10} {:>9} {:>6} {:>9}  {}", id, width, node["kind"].get<std::string>(),
                            node["handled"].get<std::uint64_t>(), node["rejected"].get<std::uint64_t>(),
                            server ? fmt::format("{:.0f}%", node["utilization"].get<double>() * 100) : "-",

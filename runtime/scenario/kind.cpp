@@ -34,6 +34,12 @@ const KindDescription* find_kind(v1::Node::Kind kind) {
   return found == registry().end() ? nullptr : found->second;
 }
 
+const KindDescription* find_kind(std::string_view name) {
+  for (const auto& [kind, description] : registry())
+    if (description->name == name) return description;
+  return nullptr;
+}
+
 std::string kind_name(v1::Node::Kind kind) { return lowercase(v1::Node::Kind_Name(kind)); }
 
 std::string kind_list() {

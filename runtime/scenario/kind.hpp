@@ -83,12 +83,18 @@ struct KindDescription {
   // Figures the run summary shows for a node of this kind, from its final state at `end`.
   std::function<void(const v1::NodeState&, Time end, nlohmann::ordered_json& node)> metrics =
       [](const v1::NodeState&, Time, nlohmann::ordered_json&) {};
+  // Those figures in words for the summary table's detail column ("hit ratio 81.2%"), one part each;
+  // from the summary's JSON, so a saved summary prints the same.
+  std::function<void(const nlohmann::ordered_json& node, std::vector<std::string>& parts)> detail =
+      [](const nlohmann::ordered_json&, std::vector<std::string>&) {};
 };
 
 // Every registered kind, in Node.Kind order.
 std::vector<const KindDescription*> kind_descriptions();
 // The kind's description; nullptr for KIND_UNSPECIFIED, DIRECTOR and a kind nobody registered.
 const KindDescription* find_kind(v1::Node::Kind kind);
+// By its name ("load_balancer"); nullptr for none.
+const KindDescription* find_kind(std::string_view name);
 // Called by FLOWFRAME_KIND at start-up.
 void register_kind_description(const KindDescription& description);
 

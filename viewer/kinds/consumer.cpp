@@ -4,6 +4,7 @@
 
 #include "viewer/app/kind_view.hpp"
 #include "viewer/app/viewer.hpp"
+#include "viewer/kinds/saga_parts.hpp"
 
 namespace flowframe::viewer {
 namespace {
@@ -49,14 +50,7 @@ const KindView kConsumerView{
         },
     .tables =
         [](const Inspected& in) {
-          if (log_consumer(in.state.consumer())) {
-            if (!begin_grid("positions", {"partition", "fetched to", "processed to", "committed"}, in.table_height)) return;
-            for (const auto& p : in.state.consumer().positions())
-              cells({std::to_string(p.partition()), std::to_string(p.fetched()), std::to_string(p.processed()),
-                     std::to_string(p.committed())});
-            ImGui::EndTable();
-            return;
-          }
+          if (log_consumer(in.state.consumer())) return positions_table(in, in.table_height);
           if (!begin_grid("held", {"message", "delivery", "held for"}, in.table_height)) return;
           for (const auto& held : in.state.consumer().held())
             cells({fmt::format("{}{}", held.message(), held.poison() ? " (poison)" : ""),
