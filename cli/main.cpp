@@ -19,6 +19,7 @@
 #include "runtime/framelog/frame_text.hpp"
 #include "runtime/live/live.hpp"
 #include "runtime/scenario/scenario.hpp"
+#include "runtime/scenario/regions.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/lab/summary.hpp"
 #include "runtime/base/version.hpp"
@@ -34,6 +35,23 @@ int list_scenarios() {
     const auto scenario = parse_scenario(builtin.text, builtin.name);
     std::cout << fmt::format("{:<28} {}\n", builtin.name, scenario.description());
   }
+  return 0;
+}
+
+// The built-in round-trip times between regions, as a table (one row per region, in ms).
+int list_regions() {
+  const auto& regions = builtin_regions();
+  std::cout << fmt::format("{:<16}", "rtt ms");
+  for (const auto& region : regions) std::cout << fmt::format("{:>7}", region.code);
+  std::cout << '\n';
+  const v1::Scenario none;
+  for (const auto& from : regions) {
+    std::cout << fmt::format("{:<16}", from.name);
+    for (const auto& to : regions) std::cout << fmt::format("{:>7.1f}", *region_rtt_ms(none, from.name, to.name));
+    std::cout << fmt::format("  {} ({})\n", from.code, from.place);
+  }
+  std::cout << "Average ping round trips between AWS regions (2017); a link between two regions takes half.\n"
+               "A scenario's region_latencies { a b rtt_ms } replace these or add regions.\n";
   return 0;
 }
 
@@ -300,6 +318,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   app.add_subcommand("scenarios", "List the built-in scenarios");
+  app.add_subcommand("regions", "List the built-in round-trip times between cloud regions");
 
   RunArgs run_args;
   auto* run_cmd = app.add_subcommand("run", "Run a scenario, print a summary and write a frame log");
@@ -383,6 +402,7 @@ int main(int argc, char** argv) {
 
   try {
     if (app.got_subcommand("scenarios")) return list_scenarios();
+    if (app.got_subcommand("regions")) return list_regions();
     if (*run_cmd) return run(run_args);
     if (*validate_cmd) return validate(validate_source, validate_overrides);
     if (*inspect_cmd) {

@@ -37,7 +37,7 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
   const auto& stop = topology.scenario().stop();
   ip_ = client_ip(spec, position);
   active_ = true;
-  target_ = topology.workload_target();
+  target_ = topology.target_of(index);
   if (topology.spec(target_).kind() == v1::Node::LOG_BROKER) {
     replicas_ = reachable_replicas(topology, index, target_);
     layout_from_ = log_cluster(topology, target_).front();

@@ -72,7 +72,10 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
           paths_.push_back(name);
           id_samplers_.emplace_back();
         }
-  clients_ = resolve(workload.clients());
+  for (const auto& name : workload_clients(workload)) {
+    const auto members = resolve(name);
+    clients_.insert(clients_.end(), members.begin(), members.end());
+  }
   for (const auto& item : workload.script()) {
     const auto name = request_path_name(item.method(), item.path().empty() ? "/" : item.path());
     auto found = std::find(paths_.begin(), paths_.end(), name);
@@ -88,17 +91,16 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
     scripted.poison = item.poison();
     script_.push_back(scripted);
   }
-  if (!workload.target().empty()) {
-    workload_target_ = index_of(workload.target());
-  } else if (!clients_.empty() && !downstream_[clients_.front()].empty()) {
-    workload_target_ = downstream_[clients_.front()].front();
+  for (NodeIndex client : clients_) {
+    const auto& own = specs[client]->client().target();
+    NodeIndex target = !own.empty() ? index_of(own) : !workload.target().empty() ? index_of(workload.target()) : kNoNode;
+    if (target == kNoNode && own.empty() && workload.target().empty() && !downstream_[client].empty()) target = downstream_[client].front();
+    if (target == kNoNode)
+      throw std::invalid_argument("workload: client '" + specs[client]->id() + "' links to no node; add a link or set workload.target");
+    client_targets_[client] = target;
+    if (!linked(client, target))
+      throw std::invalid_argument("workload: client '" + specs[client]->id() + "' has no link to its target '" + specs[target]->id() + "'");
   }
-  if (workload_target_ == kNoNode)
-    throw std::invalid_argument("workload: clients '" + workload.clients() + "' link to no node; add a link or set workload.target");
-  for (NodeIndex client : clients_)
-    if (!linked(client, workload_target_))
-      throw std::invalid_argument("workload: client '" + specs[client]->id() + "' has no link to its target '" +
-                                  specs[workload_target_]->id() + "'");
 
   components_.push_back(std::make_unique<Director>(director_spec(), kDirector, seed_));
   for (NodeIndex i = 1; i < specs.size(); ++i) {

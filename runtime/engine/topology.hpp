@@ -62,7 +62,12 @@ class Topology {
   };
   const std::vector<Scripted>& script() const { return script_; }
   const std::vector<NodeIndex>& clients() const { return clients_; }
-  NodeIndex workload_target() const { return workload_target_; }
+  // Where a client sends: its client.target, else the workload's target, else its first link.
+  // kNoNode for a client the workload does not name.
+  NodeIndex target_of(NodeIndex client) const {
+    const auto found = client_targets_.find(client);
+    return found == client_targets_.end() ? kNoNode : found->second;
+  }
 
   // The actions a timed event or live control means for `target` at `at` (a link fault makes one
   // per direction, each at its sender), followed by the health notices they cause. `crashed` is
@@ -106,7 +111,7 @@ class Topology {
   std::vector<IdSampler> id_samplers_;
   std::vector<Scripted> script_;
   std::vector<NodeIndex> clients_;
-  NodeIndex workload_target_ = kNoNode;
+  std::unordered_map<NodeIndex, NodeIndex> client_targets_;
   std::vector<ControlAction> actions_;
   ComponentFactory factory_;
   // Health as the scripted actions so far leave it, per node with a health rule.

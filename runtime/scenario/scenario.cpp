@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "runtime/scenario/kind.hpp"
+#include "runtime/scenario/regions.hpp"
 #include "runtime/scenario/settings.hpp"
 #include "runtime/base/text.hpp"
 
@@ -114,6 +115,7 @@ class Validator {
   Validator(const v1::Scenario& written, const Locator& locate) : s_(written), at_(locate) {}
 
   std::vector<std::string> run() {
+    check_regions();
     check_nodes();
     check_links();
     check_workload();
@@ -154,6 +156,26 @@ class Validator {
         break;
       default:
         problem(where, field + ".shape", "unknown shape");
+    }
+  }
+
+  void check_regions() {
+    for (int i = 0; i < s_.region_latencies_size(); ++i) {
+      const auto& given = s_.region_latencies(i);
+      const auto at = [&](const char* field) { return at_.at({{"region_latencies", i}, {field}}); };
+      if (given.a().empty() || given.b().empty() || given.a() == given.b())
+        problem(at(given.a().empty() ? "a" : "b"), "region_latencies", "needs two different regions, a and b");
+      if (!(given.rtt_ms() > 0 && given.rtt_ms() <= kDayMs))
+        problem(at("rtt_ms"), "region_latencies.rtt_ms", "must be above 0 and at most a day (86400000 ms), got " + fmt_number(given.rtt_ms()));
+    }
+    const auto regions = known_regions(s_);
+    for (int i = 0; i < s_.nodes_size(); ++i) {
+      const auto& region = s_.nodes(i).region();
+      if (region.empty() || std::find(regions.begin(), regions.end(), region) != regions.end()) continue;
+      const auto guess = closest_name(region, regions);
+      problem(node_field(i, nullptr, "region"), "region",
+              "unknown region '" + region + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
+                  ": `flowframe regions` lists the built-in ones; region_latencies adds your own");
     }
   }
 
@@ -295,6 +317,21 @@ class Validator {
     return false;
   }
 
+  // Why a link has no latency: its ends are in one region or none, or no round-trip time is known
+  // between their two regions.
+  std::string missing_latency(const v1::Link& link) const {
+    const auto region = [&](const std::string& id) {
+      const auto found = groups_.count(id) ? groups_.find(id) : ids_.find(id);
+      const auto& ids = groups_.count(id) ? groups_ : ids_;
+      return found == ids.end() ? std::string() : s_.nodes(found->second).region();
+    };
+    const auto a = region(link.from()), b = region(link.to());
+    if (!a.empty() && !b.empty() && a != b)
+      return "no round-trip time is known between " + a + " and " + b + ": give the link a latency or add region_latencies { a: \"" + a +
+             "\" b: \"" + b + "\" rtt_ms: ... }";
+    return "a link needs a latency (e.g. latency { mean_ms: 1 }), unless its ends are in two regions";
+  }
+
   void check_links() {
     for (int i = 0; i < s_.links_size(); ++i) {
       const auto& link = s_.links(i);
@@ -307,7 +344,7 @@ class Validator {
       const auto where = at_.at({{"links", i}, {"latency"}});
       auto at = [&](const char* field) { return at_.at({{"links", i}, {"latency"}, {field}}); };
       if (!link.has_latency()) {
-        problem(at_.at({{"links", i}}), "links.latency", "a link needs a latency (e.g. latency { mean_ms: 1 })");
+        problem(at_.at({{"links", i}}), "links.latency", missing_latency(link));
         continue;
       }
       const auto& latency = link.latency();
@@ -332,25 +369,25 @@ class Validator {
   }
 
   // Publishing clients name an exchange or a topic their target broker has.
-  void check_publishing(const v1::Workload& w) {
+  void check_publishing(const v1::Workload& w, const std::string& client) {
     const auto index_named = [&](const std::string& id) -> int {
       auto it = ids_.find(id);
       if (it == ids_.end()) it = groups_.find(id);
       return it == groups_.end() ? -1 : static_cast<int>(it->second);
     };
     const auto find = [&](const std::string& id) { return index_named(id) < 0 ? nullptr : &s_.nodes(index_named(id)); };
-    const v1::Node* clients = find(w.clients());
+    const v1::Node* clients = find(client);
     if (!clients || !clients->client().has_publish()) return;
     std::string target = w.target();
     for (int l = 0; l < s_.links_size() && target.empty(); ++l) {
-      if (s_.links(l).from() == w.clients()) target = s_.links(l).to();
-      else if (s_.links(l).to() == w.clients()) target = s_.links(l).from();
+      if (s_.links(l).from() == client) target = s_.links(l).to();
+      else if (s_.links(l).to() == client) target = s_.links(l).from();
     }
     const v1::Node* broker = find(target);
     if (!broker) return;  // reported with the workload's target
     const auto& publish = clients->client().publish();
     const auto where = [&](const char* field) {
-      return at_.at({{"nodes", index_named(w.clients())}, {"client"}, {"publish"}, {field}});
+      return at_.at({{"nodes", index_named(client)}, {"client"}, {"publish"}, {field}});
     };
     if (broker->kind() == v1::Node::QUEUE_BROKER) {
       const auto& exchanges = broker->queue_broker().exchanges();
@@ -364,7 +401,7 @@ class Validator {
                 "'" + target + "' has no topic '" + publish.topic() + "'" +
                     (broker->log_broker().follower_of().empty() ? "" : " (it is a follower: publish to its leader '" + broker->log_broker().follower_of() + "')"));
     } else {
-      problem(where("exchange"), "client.publish", "'" + w.clients() + "' publishes, but its target '" + target + "' is not a broker");
+      problem(where("exchange"), "client.publish", "'" + client + "' publishes, but its target '" + target + "' is not a broker");
     }
   }
 
@@ -374,16 +411,29 @@ class Validator {
       return;
     }
     const auto& w = s_.workload();
-    if (!known(w.clients()))
-      problem(at_.at({{"workload"}, {"clients"}}), "workload.clients",
-              w.clients().empty() ? "missing: name the client node or group" : unknown(w.clients()));
-    else if (kind_of(w.clients()) != v1::Node::CLIENT)
-      problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "'" + w.clients() + "' is not a CLIENT");
-    else if (!linked_from(w.clients(), w.target()))
-      problem(at_.at({{"workload"}, {w.target().empty() ? "clients" : "target"}}),
-              w.target().empty() ? "workload.clients" : "workload.target",
-              "'" + w.clients() + "' has no link " + (w.target().empty() ? "to any node" : "to '" + w.target() + "'") +
-                  "; add links { from: \"" + w.clients() + "\" to: ... }");
+    const auto clients = workload_clients(w);
+    if (clients.empty()) problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "missing: name the client node or group");
+    for (const auto& id : clients) {
+      if (!known(id)) {
+        problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", unknown(id));
+        continue;
+      }
+      if (kind_of(id) != v1::Node::CLIENT) {
+        problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "'" + id + "' is not a CLIENT");
+        continue;
+      }
+      // Its own target, else the workload's; with neither, any link will do.
+      const auto& own = s_.nodes(static_cast<int>(ids_.count(id) ? ids_.at(id) : groups_.at(id))).client().target();
+      const auto& target = own.empty() ? w.target() : own;
+      if (!own.empty() && !known(own)) {
+        problem(node_field(static_cast<int>(ids_.count(id) ? ids_.at(id) : groups_.at(id)), "client", "target"), "client.target", unknown(own));
+        continue;
+      }
+      if (!linked_from(id, target))
+        problem(at_.at({{"workload"}, {target.empty() ? "clients" : "target"}}), target.empty() ? "workload.clients" : "workload.target",
+                "'" + id + "' has no link " + (target.empty() ? "to any node" : "to '" + target + "'") + "; add links { from: \"" + id +
+                    "\" to: ... }");
+    }
     const bool closed = w.arrival() == v1::Workload::CLOSED;
     if (closed && w.users() == 0)
       problem(at_.at({{"workload"}, {"users"}}), "workload.users", "a closed loop needs users >= 1");
@@ -407,7 +457,7 @@ class Validator {
     }
     if (!w.target().empty() && !known(w.target()))
       problem(at_.at({{"workload"}, {"target"}}), "workload.target", unknown(w.target()));
-    check_publishing(w);
+    for (const auto& id : clients) check_publishing(w, id);
     for (int i = 0; i < w.paths_size(); ++i) {
       if (w.paths(i).path().empty() || w.paths(i).path()[0] != '/')
         problem(at_.at({{"workload"}, {"paths", i}}), "workload.paths.path", "a path starts with '/'");
@@ -632,6 +682,20 @@ bool runtime_settable(v1::Node::Kind kind, const std::string& field) {
   return false;
 }
 
+std::vector<std::string> workload_clients(const v1::Workload& workload) {
+  std::vector<std::string> names;
+  std::string_view rest = workload.clients();
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    auto name = rest.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    if (!name.empty()) names.emplace_back(name);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return names;
+}
+
 v1::Scenario parse_scenario(const std::string& text, const std::string& source_name,
                             const std::vector<std::string>& overrides) {
   std::vector<std::string> problems;
@@ -646,6 +710,7 @@ v1::Scenario parse_scenario(const std::string& text, const std::string& source_n
     throw ScenarioError(problems);
   }
   Locator locate(source_name, &tree);
+  fill_region_latencies(written);
   if (auto found = Validator(written, locate).run(); !found.empty()) throw ScenarioError(found);
 
   v1::Scenario flat = expand_replicas(written);

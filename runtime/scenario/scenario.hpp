@@ -65,4 +65,7 @@ inline std::string request_path_name(const std::string& method, const std::strin
   return (method.empty() ? std::string("GET") : method) + " " + path;
 }
 
+// The client nodes or groups a workload names: "users-eu, users-us" is two.
+std::vector<std::string> workload_clients(const v1::Workload& workload);
+
 }  // namespace flowframe

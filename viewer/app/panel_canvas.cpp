@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "runtime/scenario/regions.hpp"
 #include "viewer/app/kind_view.hpp"
 #include "viewer/app/viewer.hpp"
 
@@ -18,6 +19,7 @@ struct Layout {
   std::vector<ImVec2> position;  // world units, by node index
   std::vector<std::pair<std::uint32_t, std::uint32_t>> links;
   Time max_link_latency = 0;
+  std::map<std::string, std::vector<std::uint32_t>> regions;  // a cloud region's nodes
   // View transform: screen = offset + world * scale, relative to the canvas's corner.
   float scale = 1;
   ImVec2 offset{0, 0};
@@ -39,6 +41,10 @@ Layout& layout_for(Viewer& viewer) {
         std::max(layout.max_link_latency, from_millis(std::max(latency.mean_ms(), latency.max_ms())));
   }
   layout.links = view::linked_pairs(header);
+  for (const auto& spec : header.scenario().nodes())
+    if (!spec.region().empty())
+      for (const auto& node : header.nodes())
+        if (node.id() == spec.id()) layout.regions[spec.region()].push_back(node.index());
   layout.ready = true;
   return layout;
 }
@@ -66,6 +72,13 @@ void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
   layout.scale = std::clamp(layout.scale, 10.0f, 400.0f);
   layout.offset = {(size.x - span_x * layout.scale) / 2 - low.x * layout.scale,
                    (size.y - span_y * layout.scale) / 2 - low.y * layout.scale};
+}
+
+// "eu-west-1 · Ireland" for the built-in regions, the name alone for a scenario's own.
+std::string region_label(const std::string& region) {
+  for (const auto& known : builtin_regions())
+    if (known.name == region) return region + " · " + known.place;
+  return region;
 }
 
 }  // namespace
@@ -110,6 +123,24 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     return ImVec2{corner.x + layout.offset.x + p.x * layout.scale, corner.y + layout.offset.y + p.y * layout.scale};
   };
   const float radius = std::clamp(layout.scale * 0.22f, 14.0f, 30.0f);
+
+  // Cloud regions: an area behind each region's nodes, named at its top left (names drawn last, so
+  // an area never hides another's name).
+  std::vector<std::pair<ImVec2, const std::string*>> region_names;
+  for (const auto& [region, nodes] : layout.regions) {
+    ImVec2 low{1e9f, 1e9f}, high{-1e9f, -1e9f};
+    for (const auto node : nodes) {
+      const auto p = screen(node);
+      low = {std::min(low.x, p.x), std::min(low.y, p.y)};
+      high = {std::max(high.x, p.x), std::max(high.y, p.y)};
+    }
+    low = {low.x - radius - 40, low.y - radius - 26};
+    high = {high.x + radius + 40, high.y + radius + 40};
+    draw->AddRectFilled(low, high, palette.region, 12);
+    draw->AddRect(low, high, palette.grid, 12, 0, 1.5f);
+    region_names.emplace_back(ImVec2{low.x + 10, low.y + 5}, &region);
+  }
+  for (const auto& [at, region] : region_names) draw->AddText(at, palette.text_dim, region_label(*region).c_str());
 
   const view::World* world = viewer.playback().world();
   const view::Trace* trace = viewer.trace();

@@ -25,6 +25,7 @@ struct Fonts {
 struct Palette {
   ImU32 canvas, grid, link, link_hot, node_fill, selection, text, text_dim;
   ImU32 ok, request, error, warning;
+  ImU32 region;  // the area behind a cloud region's nodes
   ImU32 kind(v1::Node::Kind kind) const;
 };
 

@@ -1,0 +1,153 @@
+// Regions and the CDN as run: links between regions take half the measured round trip, users in
+// each region go to their own entry point, and the cdn scenario's numbers (a hit costs its links
+// and the edge's time, a miss its whole path; misses collapse; stale answers come at once and are
+// refreshed once; a purge empties the edges; the shield spares the origin).
+#include <gtest/gtest.h>
+
+#include "runtime/scenario/regions.hpp"
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+using test::builtin_text;
+
+const v1::Link& link_between(const v1::Scenario& s, const std::string& a, const std::string& b) {
+  for (const auto& link : s.links())
+    if ((link.from() == a && link.to() == b) || (link.from() == b && link.to() == a)) return link;
+  throw std::logic_error("no link " + a + " - " + b);
+}
+
+TEST(Regions, ALinkBetweenTwoRegionsTakesHalfTheirRoundTrip) {
+  const auto scenario = parse_scenario(builtin_text("cdn"), "cdn");
+  // Ireland - N. Virginia: 80.55 and 80.52 ms measured each way.
+  EXPECT_DOUBLE_EQ(*region_rtt_ms(scenario, "eu-west-1", "us-east-1"), 80.5);
+  EXPECT_DOUBLE_EQ(link_between(scenario, "edge-eu", "shield").latency().mean_ms(), 40.25);
+  EXPECT_DOUBLE_EQ(link_between(scenario, "edge-ap", "origin").latency().mean_ms(), 145.3 / 2);
+  // A link that gives its latency keeps it; the table is symmetric.
+  EXPECT_DOUBLE_EQ(link_between(scenario, "users-eu", "edge-eu").latency().mean_ms(), 10);
+  for (const auto& a : builtin_regions())
+    for (const auto& b : builtin_regions()) EXPECT_EQ(region_rtt_ms(scenario, a.name, b.name), region_rtt_ms(scenario, b.name, a.name));
+  // The scenario's own figure wins, and may name regions the table does not have.
+  const auto own = parse_scenario(builtin_text("cdn") + R"(region_latencies { a: "us-east-1" b: "eu-west-1" rtt_ms: 100 })", "own");
+  EXPECT_DOUBLE_EQ(link_between(own, "edge-eu", "shield").latency().mean_ms(), 50);
+}
+
+TEST(Regions, AnUnknownRegionOrPairIsAnErrorAtItsLine) {
+  const auto expect_error = [](const std::string& text, const std::string& expected) {
+    try {
+      parse_scenario(text, "regions.textproto");
+      ADD_FAILURE() << "accepted: " << expected;
+    } catch (const ScenarioError& error) {
+      EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+    }
+  };
+  auto typo = builtin_text("cdn");
+  typo.replace(typo.find("region: \"eu-west-1\""), 19, "region: \"eu-west1\"");
+  expect_error(typo, "regions.textproto:20:37: region: unknown region");
+  expect_error(typo, "region: unknown region 'eu-west1' (did you mean 'eu-west-1'?)");
+  // Mars is known (region_latencies names it), but not how far it is from N. Virginia.
+  auto mars = builtin_text("cdn");
+  mars.replace(mars.find("region: \"ap-northeast-1\" position { x: 2.5"), 24, "region: \"mars-1\"");
+  expect_error(mars + R"(region_latencies { a: "mars-1" b: "eu-west-1" rtt_ms: 2000 })",
+               "no round-trip time is known between mars-1 and us-east-1");
+  expect_error(builtin_text("cdn") + R"(region_latencies { a: "eu-west-1" b: "us-east-1" rtt_ms: -4 })",
+               "region_latencies.rtt_ms: must be above 0");
+}
+
+TEST(Regions, EachClientSendsToItsOwnTargetAndTheRateIsShared) {
+  const auto run = test::run_scenario("cdn", {"stop.duration_s=5"});
+  const auto sent = [&](const char* client) { return test::handled(run, client); };
+  const auto total = sent("users-us") + sent("users-eu") + sent("users-ap");
+  EXPECT_NEAR(static_cast<double>(total), 300 * 5, 150);
+  for (const char* client : {"users-us", "users-eu", "users-ap"}) EXPECT_NEAR(static_cast<double>(sent(client)), total / 3.0, total * 0.06) << client;
+  EXPECT_EQ(test::handled(run, "edge-eu"), sent("users-eu"));
+  EXPECT_EQ(test::handled(run, "edge-ap"), sent("users-ap"));
+}
+
+// The built-in cdn run, recorded once.
+const test::Recorded& cdn_run() {
+  static const test::Recorded recorded = test::record_builtin("cdn");
+  return recorded;
+}
+
+std::string id_of(const test::Recorded& r, std::uint32_t node) { return r.header.nodes(static_cast<int>(node)).id(); }
+
+TEST(Cdn, AHitCostsItsLinksAndTheEdgeAMissItsWholePath) {
+  const auto& r = cdn_run();
+  // Per request of users-eu: when it left (the edge's request frame says), how the edge and the
+  // shield answered it, and when the answer came back.
+  struct Seen {
+    Time sent = -1, answered = -1;
+    v1::Frame::Outcome at_edge = v1::Frame::NONE, at_shield = v1::Frame::NONE;
+  };
+  std::map<std::uint64_t, Seen> requests;
+  for (const auto& view : r.frames) {
+    const auto& f = view.frame;
+    if (id_of(r, f.client()) != "users-eu") continue;
+    auto& seen = requests[f.request()];
+    const auto at = id_of(r, f.dst());
+    if (f.kind() == v1::Frame::REQUEST && at == "edge-eu") {
+      seen.sent = view.sent;
+      seen.at_edge = f.outcome();
+    }
+    if (f.kind() == v1::Frame::REQUEST && at == "shield") seen.at_shield = f.outcome();
+    if (f.kind() == v1::Frame::RESPONSE && at == "users-eu") seen.answered = view.time;
+  }
+  std::size_t hits = 0, shield_hits = 0;
+  for (const auto& [request, seen] : requests) {
+    if (seen.sent < 0 || seen.answered < 0) continue;
+    const auto latency = seen.answered - seen.sent;
+    if (seen.at_edge == v1::Frame::CACHE_HIT) {
+      ++hits;
+      EXPECT_EQ(latency, from_millis(2 * 10 + 0.5)) << "users-eu#" << request;  // two 10 ms links and the edge's 0.5 ms
+    } else if (seen.at_edge == v1::Frame::CACHE_MISS && seen.at_shield == v1::Frame::CACHE_HIT) {
+      ++shield_hits;
+      // Also across the Atlantic and back (80.5 ms) and the shield's 0.5 ms.
+      EXPECT_EQ(latency, from_millis(2 * 10 + 80.5 + 0.5)) << "users-eu#" << request;
+    }
+  }
+  EXPECT_GT(hits, 1500u);
+  EXPECT_GT(shield_hits, 100u);
+}
+
+TEST(Cdn, MissesCollapseStaleAnswersAreRefreshedOnceAndAPurgeEmptiesTheEdges) {
+  const auto& r = cdn_run();
+  const auto& nodes = r.run.summary["nodes"];
+  std::uint64_t collapsed = 0, stale = 0, revalidations = 0;
+  for (const char* edge : {"edge-us", "edge-eu", "edge-ap", "shield"}) {
+    collapsed += nodes[edge]["collapsed"].get<std::uint64_t>();
+    stale += nodes[edge]["stale_hits"].get<std::uint64_t>();
+    revalidations += nodes[edge]["revalidations"].get<std::uint64_t>();
+    EXPECT_GT(nodes[edge]["purged"].get<std::uint64_t>(), 100u) << edge;
+  }
+  EXPECT_GT(collapsed, 20u);
+  EXPECT_GT(stale, 200u);
+  EXPECT_LE(revalidations, stale);  // one refresh however many stale answers meanwhile
+  // Hit ratio in the 2 s before the purge at 20 s and the 2 s after, at the edges.
+  std::uint64_t hits_before = 0, asked_before = 0, hits_after = 0, asked_after = 0;
+  for (const auto& view : r.frames) {
+    const auto& f = view.frame;
+    if (f.kind() != v1::Frame::REQUEST || id_of(r, f.dst()).rfind("edge-", 0) != 0) continue;
+    const bool hit = f.outcome() == v1::Frame::CACHE_HIT;
+    if (view.time >= from_seconds(18) && view.time < from_seconds(20)) hits_before += hit, ++asked_before;
+    if (view.time >= from_seconds(20) && view.time < from_seconds(22)) hits_after += hit, ++asked_after;
+  }
+  ASSERT_GT(asked_before, 0u);
+  ASSERT_GT(asked_after, 0u);
+  EXPECT_GT(static_cast<double>(hits_before) / asked_before, 0.7);
+  EXPECT_LT(static_cast<double>(hits_after) / asked_after, 0.5);
+}
+
+TEST(Cdn, TheShieldAndCollapsingSpareTheOrigin) {
+  const auto with = test::run_scenario("cdn", {"stop.duration_s=10"});
+  const auto without = test::run_scenario("cdn", {"stop.duration_s=10", "edge-us.origin=origin", "edge-eu.origin=origin", "edge-ap.origin=origin"});
+  const auto no_collapsing = test::run_scenario("cdn", {"stop.duration_s=10", "edge-us.collapse=false", "edge-eu.collapse=false",
+                                                        "edge-ap.collapse=false", "shield.collapse=false"});
+  const auto origin = [](const test::Run& run) { return test::handled(run, "origin"); };
+  EXPECT_LT(origin(with) * 1.3, origin(without));
+  EXPECT_LT(origin(with), origin(no_collapsing));
+}
+
+}  // namespace
+}  // namespace flowframe
