@@ -116,6 +116,20 @@ TEST(Choreography, ReactionsThatCannotRunAreErrorsAtTheirLine) {
   expect_error(text, "topic: \"saga\" group: \"inventory\"", "topic: \"sagas\" group: \"inventory\"",
                "event_service.subscription.topic: 'kafka' has no topic 'sagas'");
   expect_error(text, "reactions { on: \"StockReleased\"", "reactions { on: \"ShippingScheduled\"", "'ShippingScheduled' has a reaction already");
+  expect_error(text, " emit_refused: \"PaymentDeclined\"", "", "event_service.reactions.emit_refused: missing: 'charge' can be refused");
+  expect_error(text, "emit: \"ShippingScheduled\"", "emit: \"PaymentCharged\"", "'PaymentCharged' would react to itself for ever");
+  expect_error(text, "id: \"shipping\"\n  kind: EVENT_SERVICE", "id: \"shipping\"\n  replicas: 2\n  kind: EVENT_SERVICE",
+               "replicas: an event service keeps its effects and outbox itself");
+  expect_error(text, "group: \"shipping\"", "group: \"payments\"", "'payments' consumes in group 'payments' too");
+}
+
+TEST(Choreography, ABurstLongerThanTheRelaysBatchIsPublishedWholeAfterWritesStop) {
+  // 100 orders in 50 ms: each outbox holds far more than the 16 publishes a relay has in flight,
+  // and nothing is written after them, so the relay must keep polling by itself.
+  const auto r = record({"workload.rate=2000", "stop.requests=100"});
+  EXPECT_TRUE(r.report.ok()) << format_report(r.report);
+  EXPECT_EQ(figure(r, "sagas"), 100u);
+  EXPECT_EQ(figure(r, "unfinished"), 0u);
 }
 
 }  // namespace

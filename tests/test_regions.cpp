@@ -53,6 +53,26 @@ TEST(Regions, AnUnknownRegionOrPairIsAnErrorAtItsLine) {
                "no round-trip time is known between mars-1 and us-east-1");
   expect_error(builtin_text("cdn") + R"(region_latencies { a: "eu-west-1" b: "us-east-1" rtt_ms: -4 })",
                "region_latencies.rtt_ms: must be above 0");
+  auto twice = builtin_text("cdn");
+  twice.replace(twice.find("clients: \"users-us, users-eu, users-ap\""), 39, "clients: \"users-us, users-eu, users-us\"");
+  expect_error(twice, "workload.clients: 'users-us' is named twice");
+}
+
+TEST(Cdn, OriginsThatCannotWorkAreErrorsAtTheirLine) {
+  const auto expect_error = [](std::string text, const std::string& from, const std::string& to, const std::string& expected) {
+    const auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    try {
+      parse_scenario(text, "cdn.textproto");
+      ADD_FAILURE() << "accepted: " << expected;
+    } catch (const ScenarioError& error) {
+      EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+    }
+  };
+  const auto text = builtin_text("cdn");
+  expect_error(text, "cdn_edge { origin: \"origin\"", "cdn_edge { origin: \"edge-us\"", "cdn_edge.origin: its origins lead back to 'shield'");
+  expect_error(text, "kind: SERVER region", "kind: SERVER replicas: 2 region", "cdn_edge.origin: 'origin' is a replicated group");
 }
 
 TEST(Regions, EachClientSendsToItsOwnTargetAndTheRateIsShared) {

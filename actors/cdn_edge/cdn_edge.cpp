@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <list>
+#include <set>
 #include <map>
 #include <unordered_map>
 
@@ -18,6 +19,7 @@ namespace flowframe {
 namespace {
 
 constexpr std::size_t kShownObjects = 12;
+constexpr Time kFetchTimeout = 30 * kNanosPerSecond;
 
 class CdnEdge final : public Component {
  public:
@@ -45,8 +47,7 @@ class CdnEdge final : public Component {
     const auto prefix = action.value == "*" ? std::string("/") : action.value;
     std::size_t dropped = 0;
     for (auto it = objects_.begin(); it != objects_.end();) {
-      const auto& path = it->second.path;
-      if (path.compare(path.find(' ') + 1, prefix.size(), prefix) == 0) {
+      if (matches(it->second.path, prefix)) {
         lru_.erase(it->second.position);
         it = objects_.erase(it);
         ++dropped;
@@ -54,6 +55,8 @@ class CdnEdge final : public Component {
         ++it;
       }
     }
+    for (auto& [key, fetch] : fetches_)
+      if (matches(fetch.path, prefix)) fetch.purged = true;  // its answer is passed on, not kept
     purged_ += dropped;
     return "";
   }
@@ -102,8 +105,14 @@ class CdnEdge final : public Component {
   struct Fetch {
     std::vector<Event> waiting;  // requests to answer with the origin's answer
     bool revalidation = false;   // refreshing a stale copy: nobody waits
-    Time started = 0;
+    bool purged = false;         // a purge came while it was under way: the answer is not kept
+    std::string path;
   };
+
+  // Whether an object's path ("GET /img/4") is under a purge's prefix ("/img/").
+  static bool matches(const std::string& path, const std::string& prefix) {
+    return path.compare(path.find(' ') + 1, prefix.size(), prefix) == 0;
+  }
 
   static bool cacheable(const Event& request, Context& context) {
     return context.topology().paths()[request.path].rfind("GET ", 0) == 0;
@@ -166,14 +175,16 @@ class CdnEdge final : public Component {
   // others (uncached methods, a second fetch without collapsing) by their call.
   void start_fetch(const Key& key, const Event& request, bool revalidation, Context& context, bool cached) {
     Event call = sub_request(request, 0, request.payload);
-    const auto number = context.call(origin_, call);
+    // A fetch always has a deadline (the node's timeout_ms, else kFetchTimeout): a lost answer
+    // must not keep its waiters, and every later miss for the object, waiting for ever.
+    const auto number = context.call(origin_, call, context.topology().spec(index()).timeout_ms() > 0 ? -1 : kFetchTimeout);
     if (!cached || fetches_.count(key)) {
       uncached_[number] = request;
       return;
     }
     auto& fetch = fetches_[key];
     fetch.revalidation = revalidation;
-    fetch.started = context.now();
+    fetch.path = name_of(request, context);
     if (!revalidation) fetch.waiting.push_back(request);
     by_call_[number] = key;
   }
@@ -195,6 +206,8 @@ class CdnEdge final : public Component {
     fetches_.erase(key);
     for (const auto& waiting : fetch.waiting) respond(waiting, status, context);
     const auto who = fetch.waiting.size() > 1 ? fmt::format("; answers the {} requests that waited", fetch.waiting.size()) : "";
+    if (fetch.purged)
+      return context.decide(Outcome::served, kNoNode, fmt::format("{} from {}: passed on, not kept (purged meanwhile){}", status, origin_name(context), who));
     if (status != 200)
       return context.decide(timed_out ? Outcome::timed_out : Outcome::served, kNoNode,
                             fmt::format("{} from {}: not kept{}", status, origin_name(context), who));
@@ -257,6 +270,17 @@ void check_cdn_edge(NodeChecks& c) {
   else if (!c.linked(node.id(), params.origin()))
     c.problem(at("origin"), "cdn_edge.origin", "'" + node.id() + "' has no link to '" + params.origin() + "'");
   else if (params.origin() == node.id()) c.problem(at("origin"), "cdn_edge.origin", "an edge cannot be its own origin");
+  else if (const auto* origin = c.find(params.origin()); origin && origin->replicas() > 0)
+    c.problem(at("origin"), "cdn_edge.origin", "'" + params.origin() + "' is a replicated group: name one node (a load balancer in front of them)");
+  else {
+    // Up the chain of shields: an edge whose misses come back to it would wait on itself.
+    std::set<std::string> seen{node.id()};
+    for (const auto* up = c.find(params.origin()); up && up->kind() == v1::Node::CDN_EDGE; up = c.find(up->cdn_edge().origin()))
+      if (!seen.insert(up->id()).second) {
+        c.problem(at("origin"), "cdn_edge.origin", "its origins lead back to '" + up->id() + "': a loop of edges");
+        break;
+      }
+  }
   if (params.has_max_age_s() && !(params.max_age_s() > 0 && params.max_age_s() <= kDayMs / 1000))
     c.problem(at("max_age_s"), "cdn_edge.max_age_s", "must be above 0 and at most a day (86400 s)");
   if (!(params.stale_while_revalidate_s() >= 0 && params.stale_while_revalidate_s() <= kDayMs / 1000))

@@ -17,6 +17,7 @@ v1::Effect& Effects::effect_for(const std::string& key, const std::string& actio
     at->second.set_action(action);
     at->second.set_at_ns(now);
     order_.push_back(key);
+    if (order_.size() > kShownEffects) order_.pop_front();
   }
   at->second.set_calls(at->second.calls() + 1);
   return at->second;
@@ -30,12 +31,12 @@ Effects::Result Effects::act(const v1::ParticipantAction& action, const std::str
     ++repeated_;
     switch (effect.status()) {
       case v1::Effect::APPLIED:
-        return {Outcome::step_repeated, 200, fmt::format("{} {}: done before, answered again (no new effect)", action.name(), key)};
+        return {Outcome::step_repeated, 200, fmt::format("{} {}: done before, answered again (no new effect)", action.name(), key), true};
       case v1::Effect::REFUSED:
-        return {Outcome::step_repeated, refuse_status, fmt::format("{} {}: refused before, refused again", action.name(), key)};
+        return {Outcome::step_repeated, refuse_status, fmt::format("{} {}: refused before, refused again", action.name(), key), true};
       default:
         // Its compensation came first: taking effect now would never be undone.
-        return {Outcome::step_refused, 409, fmt::format("409 {} {}: already compensated, refused", action.name(), key)};
+        return {Outcome::step_refused, 409, fmt::format("409 {} {}: already compensated, refused", action.name(), key), true};
     }
   }
   const auto count = ++requests_[action.name()];
@@ -67,7 +68,7 @@ Effects::Result Effects::undo(const v1::ParticipantAction& action, const std::st
       return {Outcome::step_voided, 200, fmt::format("{} {}: nothing to undo, {} was refused", action.undo(), key, action.name())};
     default:
       ++repeated_;
-      return {Outcome::step_repeated, 200, fmt::format("{} {}: undone before (no new effect)", action.undo(), key)};
+      return {Outcome::step_repeated, 200, fmt::format("{} {}: undone before (no new effect)", action.undo(), key), true};
   }
 }
 

@@ -22,6 +22,7 @@ class Effects {
     Outcome outcome;
     std::uint16_t status;  // the answer an action's caller gets
     std::string note;      // for the frame
+    bool repeat = false;   // the key was seen before: no new effect, whatever the answer
     bool took_effect() const { return outcome == Outcome::step_applied || outcome == Outcome::step_undone; }
   };
 

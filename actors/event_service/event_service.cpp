@@ -78,6 +78,7 @@ class EventService final : public LogConsumer {
     next.effects_ = effects_;
     next.sagas_ = sagas_;
     next.ended_ = ended_;
+    next.reacted_ = reacted_;
     next.ended_order_ = ended_order_;
     next.committed_ = committed_;
     next.compensated_ = compensated_;
@@ -202,6 +203,8 @@ class EventService final : public LogConsumer {
       sent.push_back(entry.event + " " + entry.saga);
       ++in_flight;
     }
+    // More than it may have in flight: it polls again.
+    if (std::any_of(outbox_.begin(), outbox_.end(), [](const auto& entry) { return !entry.second.in_flight; })) relay_later(context);
     if (sent.empty()) return context.decide(Outcome::none, kNoNode, "relay: nothing to publish");
     const auto more = sent.size() > 3 ? fmt::format(" and {} more", sent.size() - 3) : "";
     sent.resize(std::min<std::size_t>(sent.size(), 3));
@@ -301,9 +304,11 @@ class EventService final : public LogConsumer {
       what = result.note;
       // A repeated event (published twice, or processed again after a crash) takes no new effect,
       // and what followed it is already in the outbox.
-      if (result.outcome == Outcome::step_repeated) return context.decide(outcome, kNoNode, event + ": " + what);
+      if (result.repeat) return context.decide(outcome, kNoNode, event + ": " + what + " (a repeat: nothing follows)");
       if (result.outcome == Outcome::step_refused) emit = reaction->emit_refused();
     }
+    if (reaction->action().empty() && !reacted_.insert({record.key(), event}).second)
+      return context.decide(Outcome::step_repeated, kNoNode, event + " " + record.key() + ": a repeat, reacted to before");
     if (reaction->ends() != v1::EventReaction::NONE) {
       const auto ended = end_saga(id, *reaction, event, context);
       if (!ended) return context.decide(Outcome::step_repeated, kNoNode, event + " " + record.key() + ": its saga has ended already");
@@ -338,6 +343,7 @@ class EventService final : public LogConsumer {
   Effects effects_;
   std::map<SagaId, v1::SagaInstance> sagas_;  // started here and not ended
   std::set<SagaId> ended_;
+  std::set<std::pair<std::string, std::string>> reacted_;  // (saga, event) of reactions without an action
   std::deque<v1::SagaInstance> ended_order_;  // the latest few ended, for the inspector
   std::uint64_t committed_ = 0, compensated_ = 0;
   std::map<std::uint64_t, Entry> outbox_;  // by number, oldest first
@@ -375,9 +381,23 @@ void check_event_service(NodeChecks& c) {
     if (!reaction.emit_refused().empty() && (!action || undo || action->refuse_every() == 0))
       c.problem(at("emit_refused"), "event_service.reactions.emit_refused",
                 "only an action that can be refused (refuse_every) emits on refusal");
+    if (!reaction.on().empty() && (reaction.on() == reaction.emit() || reaction.on() == reaction.emit_refused()))
+      c.problem(at("emit"), "event_service.reactions.emit", "'" + reaction.on() + "' would react to itself for ever");
+    if (action && !undo && action->refuse_every() > 0 && reaction.emit_refused().empty())
+      c.problem(at("emit_refused"), "event_service.reactions.emit_refused",
+                "missing: '" + action->name() + "' can be refused (refuse_every), and a refusal must tell the saga (its compensation)");
     if (reaction.ends() != v1::EventReaction::NONE && params.start_event().empty())
       c.problem(at("ends"), "event_service.reactions.ends", "only the service that starts sagas (start_event) sees them end");
   }
+  if (c.node().replicas() > 0)
+    c.problem(c.at({{"replicas"}}), "replicas",
+              "an event service keeps its effects and outbox itself: replicas would each need the others' (a shared database is not modelled)");
+  for (const auto* other : c.nodes())
+    if (other->id() != c.node().id() && other->kind() == v1::Node::EVENT_SERVICE &&
+        other->event_service().subscription().group() == params.subscription().group() &&
+        other->event_service().subscription().broker() == params.subscription().broker())
+      c.problem(c.at({{"event_service"}, {"subscription"}, {"group"}}), "event_service.subscription.group",
+                "'" + other->id() + "' consumes in group '" + params.subscription().group() + "' too: every event service needs a group of its own");
   if (params.reactions().empty() && params.start_event().empty())
     c.problem(c.at({{"event_service"}}), "event_service.reactions", "an event service needs a reaction or a start_event");
   c.duration(params.has_relay_interval_ms(), params.relay_interval_ms(), c.at({{"event_service"}, {"relay_interval_ms"}}),

@@ -300,6 +300,14 @@ class Validator {
     return "unknown node '" + id + "'" + (guess.empty() ? "" : " (did you mean '" + guess + "'?)");
   }
 
+  // The group a member belongs to ("server" for "server-2"), or the id itself.
+  std::string group_of_id(const std::string& id) const {
+    const auto it = ids_.find(id);
+    if (it == ids_.end()) return id;
+    const auto& node = s_.nodes(it->second);
+    return node.replicas() > 0 ? node.id() : id;
+  }
+
   // Whether a link goes from `from` (a node, group or member) to `to` (any node if empty).
   bool linked_from(const std::string& from, const std::string& to) const {
     auto group_of = [&](const std::string& id) {
@@ -378,7 +386,7 @@ class Validator {
     const auto find = [&](const std::string& id) { return index_named(id) < 0 ? nullptr : &s_.nodes(index_named(id)); };
     const v1::Node* clients = find(client);
     if (!clients || !clients->client().has_publish()) return;
-    std::string target = w.target();
+    std::string target = clients->client().target().empty() ? w.target() : clients->client().target();
     for (int l = 0; l < s_.links_size() && target.empty(); ++l) {
       if (s_.links(l).from() == client) target = s_.links(l).to();
       else if (s_.links(l).to() == client) target = s_.links(l).from();
@@ -413,6 +421,10 @@ class Validator {
     const auto& w = s_.workload();
     const auto clients = workload_clients(w);
     if (clients.empty()) problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "missing: name the client node or group");
+    for (std::size_t i = 0; i < clients.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (clients[i] == clients[j] || group_of_id(clients[i]) == clients[j] || group_of_id(clients[j]) == clients[i])
+          problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", "'" + clients[i] + "' is named twice (itself or its group)");
     for (const auto& id : clients) {
       if (!known(id)) {
         problem(at_.at({{"workload"}, {"clients"}}), "workload.clients", unknown(id));
