@@ -171,3 +171,73 @@ TEST(Cdn, TheShieldAndCollapsingSpareTheOrigin) {
 
 }  // namespace
 }  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+// Two regions behind a traffic manager with a 10 s TTL; Ireland's entry point dies at 5 s.
+constexpr const char* kTwoRegions = R"(
+name: "two_regions"
+seed: 3
+nodes { id: "users-us" kind: CLIENT region: "us-east-1" timeout_ms: 2000 client { resolver: "dns" } }
+nodes { id: "users-eu" kind: CLIENT region: "eu-west-1" timeout_ms: 2000 client { resolver: "dns" } }
+nodes { id: "dns" kind: TRAFFIC_MANAGER region: "us-east-1" traffic_manager { endpoints: "lb-us" endpoints: "lb-eu" ttl_s: 10 } }
+nodes { id: "lb-us" kind: LOAD_BALANCER region: "us-east-1" load_balancer { strategy: ROUND_ROBIN } }
+nodes { id: "lb-eu" kind: LOAD_BALANCER region: "eu-west-1" load_balancer { strategy: ROUND_ROBIN } }
+nodes { id: "app-us" kind: SERVER region: "us-east-1" server { capacity: 4 service_time { mean_ms: 5 } } }
+nodes { id: "app-eu" kind: SERVER region: "eu-west-1" server { capacity: 4 service_time { mean_ms: 5 } } }
+links { from: "users-us" to: "dns" latency { mean_ms: 5 } }
+links { from: "users-eu" to: "dns" }
+links { from: "users-us" to: "lb-us" latency { mean_ms: 5 } }
+links { from: "users-us" to: "lb-eu" }
+links { from: "users-eu" to: "lb-eu" latency { mean_ms: 5 } }
+links { from: "users-eu" to: "lb-us" }
+links { from: "dns" to: "lb-us" latency { mean_ms: 1 } }
+links { from: "dns" to: "lb-eu" }
+links { from: "lb-us" to: "app-us" latency { mean_ms: 1 } }
+links { from: "lb-eu" to: "app-eu" latency { mean_ms: 1 } }
+workload { clients: "users-us, users-eu" rate: 100 }
+stop { duration_s: 30 }
+events { at_s: 5 node: "lb-eu" fault { crash: true } }
+)";
+
+TEST(TrafficManager, EachRegionGoesToItsNearestEndpointAndADeadOneDrainsWithinTheTtl) {
+  test::TempPath scenario(".textproto"), log(".ffl");
+  test::write_file(scenario.str(), kTwoRegions);
+  RunOptions options;
+  options.out_path = log.str();
+  const auto run = test::run_scenario(scenario.str(), {}, options);
+  FrameLogReader reader(log.str());
+  const auto header = reader.header();
+  const auto frames = test::read_frames(log.str());
+  const auto id = [&](std::uint32_t node) { return header.nodes(static_cast<int>(node)).id(); };
+  Time detected = -1;
+  Time last_to_dead = -1;
+  std::uint64_t eu_before = 0, eu_to_eu_before = 0, eu_after = 0, eu_to_us_after = 0;
+  for (const auto& view : frames) {
+    const auto& f = view.frame;
+    if (id(f.dst()) == "dns" && f.outcome() == v1::Frame::HEALTH_CHANGED && detected < 0) detected = view.time;
+    // A request of users-eu arriving at an entry point (sent when the frame says).
+    if (f.kind() != v1::Frame::REQUEST || id(f.client()) != "users-eu" || id(f.src()) != "users-eu") continue;
+    if (id(f.dst()) != "lb-eu" && id(f.dst()) != "lb-us") continue;
+    if (id(f.dst()) == "lb-eu" && view.sent >= from_seconds(5)) last_to_dead = view.sent;
+    if (view.sent < from_seconds(5)) ++eu_before, eu_to_eu_before += id(f.dst()) == "lb-eu";
+    if (detected >= 0 && view.sent > detected + from_seconds(10)) ++eu_after, eu_to_us_after += id(f.dst()) == "lb-us";
+  }
+  // Latency routing: Ireland's users go to Ireland while it is up.
+  EXPECT_GT(eu_before, 150u);
+  EXPECT_EQ(eu_to_eu_before, eu_before);
+  // Three failed probes a second apart find it down within about 3 s of the crash.
+  ASSERT_GT(detected, from_seconds(5));
+  EXPECT_LT(detected, from_seconds(9));
+  // Cached answers keep sending there until they expire: some requests went to the dead region,
+  // none later than the TTL after the traffic manager knew.
+  EXPECT_GT(last_to_dead, from_seconds(5));
+  EXPECT_LE(last_to_dead, detected + from_seconds(10));
+  EXPECT_GT(eu_after, 300u);
+  EXPECT_EQ(eu_to_us_after, eu_after);
+  EXPECT_GT(run.summary["requests"]["failed"].get<std::uint64_t>(), 0u);  // what went to the dead region meanwhile
+}
+
+}  // namespace
+}  // namespace flowframe

@@ -38,7 +38,11 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
   ip_ = client_ip(spec, position);
   active_ = true;
   target_ = topology.target_of(index);
-  if (topology.spec(target_).kind() == v1::Node::LOG_BROKER) {
+  if (!spec.client().resolver().empty()) {
+    resolver_ = topology.index_of(spec.client().resolver());
+    target_ = kNoNode;  // until the resolver answers
+  }
+  if (target_ != kNoNode && topology.spec(target_).kind() == v1::Node::LOG_BROKER) {
     replicas_ = reachable_replicas(topology, index, target_);
     layout_from_ = log_cluster(topology, target_).front();
   }
@@ -191,6 +195,53 @@ void Client::send_request(std::uint32_t path, std::uint64_t id, Context& context
     sent.status = 202;
     return conclude(sent, Outcome::delegated, "sends " + describe(request) + " without waiting (acks=0)", context);
   }
+  if (resolver_ != kNoNode && context.now() >= resolved_until_) {
+    awaiting_lookup_.push_back(request);
+    if (lookup_call_) return context.decide(Outcome::queued, resolver_, describe(request) + " waits for the lookup under way");
+    return look_up(request, context);
+  }
+  dispatch(request, context);
+}
+
+void Client::look_up(const Event& request, Context& context) {
+  auto query = std::make_shared<v1::Payload>();
+  query->set_op(v1::Payload::RESOLVE);
+  Event lookup = request;
+  lookup.payload = std::move(query);
+  lookup_call_ = context.call(resolver_, lookup);
+  context.decide(Outcome::delegated, resolver_,
+                 fmt::format("{}: asks {} where to send ({})", describe(request), topology_->spec(resolver_).id(),
+                             target_ == kNoNode ? "no answer yet" : "its answer expired"));
+}
+
+// The resolver's answer: kept for its TTL, and every request that waited for it is sent. Without
+// one (no answer in time, an error) the last answer is used a little longer; with none, they fail.
+void Client::looked_up(const Event& answer, Context& context) {
+  lookup_call_.reset();
+  auto waiting = std::move(awaiting_lookup_);
+  awaiting_lookup_.clear();
+  const bool ok = answer.kind == EventKind::response && answer.status == 200 && answer.payload && answer.payload->op() == v1::Payload::RESOLVE;
+  std::string note;
+  if (ok) {
+    target_ = answer.payload->node();
+    resolved_until_ = context.now() + answer.payload->ttl_ns();
+    note = fmt::format("{} answers {} for {}", topology_->spec(resolver_).id(), topology_->spec(target_).id(), duration_text(answer.payload->ttl_ns()));
+  } else if (target_ != kNoNode) {
+    resolved_until_ = context.now() + kNanosPerSecond;
+    note = fmt::format("the lookup failed ({}): keeps sending to {} for 1 s", answer.kind == EventKind::timeout ? "no answer" : std::to_string(answer.status),
+                       topology_->spec(target_).id());
+  } else {
+    for (auto request : waiting) {
+      request.status = 503;
+      conclude(request, Outcome::gave_up, "the lookup failed and it knows no address: counted as 503", context);
+    }
+    return context.decide(Outcome::gave_up, resolver_, fmt::format("the lookup failed: {} requests fail", waiting.size()));
+  }
+  for (auto& request : waiting) dispatch(std::move(request), context);
+  context.decide(Outcome::applied, target_, fmt::format("{}; sends the {} waiting", note, waiting.size()));
+}
+
+void Client::dispatch(Event request, Context& context) {
   if (!guarded_) {
     context.call(target_, request);
     return context.decide(Outcome::delegated, target_, "sends " + describe(request));
@@ -273,6 +324,8 @@ void Client::follow_leader(const Event& answer, Context& context) {
 
 void Client::handle(const Event& event, Context& context) {
   if (breakers_.handle(event, context)) return;
+  if ((event.kind == EventKind::response || event.kind == EventKind::timeout) && lookup_call_ && event.call == *lookup_call_)
+    return looked_up(event, context);
   follow_leader(event, context);
   if (event.kind == EventKind::timer && event.status == kRetryTimer) {
     if (attempts_.count(static_cast<std::uint64_t>(event.arg))) make_attempt(static_cast<std::uint64_t>(event.arg), context);
@@ -481,6 +534,21 @@ const KindDescription kClient{
           if (client.has_publish() && client.publish().exchange().empty() == client.publish().topic().empty())
             c.problem(c.at({{"client"}, {"publish"}}), "client.publish",
                       "name either an exchange (a queue broker's) or a topic (a log broker's)");
+          if (!client.resolver().empty()) {
+            const auto at = c.at({{"client"}, {"resolver"}});
+            const auto* resolver = c.find(client.resolver());
+            if (!resolver) return c.problem(at, "client.resolver", c.unknown(client.resolver()));
+            if (resolver->kind() != v1::Node::TRAFFIC_MANAGER)
+              return c.problem(at, "client.resolver", "'" + client.resolver() + "' is not a traffic manager");
+            if (!c.linked(c.node().id(), client.resolver()))
+              c.problem(at, "client.resolver", "'" + c.node().id() + "' has no link to '" + client.resolver() + "'");
+            for (const auto& endpoint : resolver->traffic_manager().endpoints())
+              if (!c.linked(c.node().id(), endpoint))
+                c.problem(at, "client.resolver", "'" + c.node().id() + "' has no link to '" + endpoint + "', which '" + client.resolver() +
+                                                     "' may answer");
+            if (client.has_breaker() || client.has_publish() || !client.target().empty())
+              c.problem(at, "client.resolver", "a client that looks its target up takes no target, breaker or publish");
+          }
         },
     .settable = {"burst", "retry.", "breaker."},
     .commands = {{v1::ControlRequest::kBurst, nullptr},

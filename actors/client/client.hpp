@@ -61,6 +61,11 @@ class Client final : public Component {
   std::shared_ptr<const v1::Payload> publication(Event& request, bool poison);
   std::string describe(const Event& request) const;
   void follow_leader(const Event& answer, Context& context);
+  // Sends a request made now: to its target, under retries and the breaker if it has them.
+  void dispatch(Event request, Context& context);
+  // DNS: a lookup at the resolver on behalf of `request`, and its answer.
+  void look_up(const Event& request, Context& context);
+  void looked_up(const Event& answer, Context& context);
 
   // A valet-key flow under way: its script entry and, once issued, the token.
   struct ValetFlow {
@@ -108,6 +113,12 @@ class Client final : public Component {
   Breakers breakers_;  // at most one: towards its target
   std::unordered_map<std::uint64_t, Attempts> attempts_;  // by request number
   std::uint32_t next_partition_ = 0;  // a keyless producer's partitions in turn
+  // A client with a resolver sends where its last answer said until the answer expires; requests
+  // made while it looks up wait for the answer.
+  NodeIndex resolver_ = kNoNode;
+  Time resolved_until_ = 0;
+  std::optional<std::uint32_t> lookup_call_;
+  std::vector<Event> awaiting_lookup_;
 };
 
 }  // namespace flowframe

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "actors/common/components.hpp"
+#include "actors/common/prober.hpp"
 #include "actors/common/routing.hpp"
 
 namespace flowframe {
@@ -12,91 +13,26 @@ namespace {
 
 class HealthChecker final : public Component {
  public:
-  HealthChecker(const v1::Node& spec, NodeIndex index, const Topology& topology) : Component(spec, index, topology.seed()) {
-    const auto& params = spec.health_checker();
-    for (NodeIndex target : topology.resolve(params.targets())) {
-      v1::ProbedState probed;
-      probed.set_node(target);
-      probed.set_healthy(true);
-      targets_.push_back(probed);
-    }
-    notify_ = topology.resolve(params.notify());
-    path_ = topology.path_index(probe_path(spec));
-    interval_ = from_millis(params.interval_ms());
-    timeout_ = from_millis(params.timeout_ms());
-  }
+  HealthChecker(const v1::Node& spec, NodeIndex index, const Topology& topology)
+      : Component(spec, index, topology.seed()),
+        prober_(topology.resolve(spec.health_checker().targets()),
+                Prober::Settings{from_millis(spec.health_checker().interval_ms()), from_millis(spec.health_checker().timeout_ms()),
+                                 spec.health_checker().unhealthy_threshold(), spec.health_checker().healthy_threshold(),
+                                 topology.path_index(probe_path(spec))}),
+        notify_(topology.resolve(spec.health_checker().notify())),
+        path_(topology.path_index(probe_path(spec))) {}
 
   static std::string probe_path(const v1::Node& spec) {
     return "GET " + (spec.health_checker().path().empty() ? std::string("/health") : spec.health_checker().path());
   }
 
-  void start(Context& context) override { tick(context, interval_); }
+  void start(Context& context) override { prober_.start(context); }
 
+  // A target that crossed a threshold: every balancer it serves is told, with a one-way message.
   void handle(const Event& event, Context& context) override {
-    switch (event.kind) {
-      case EventKind::timer: {
-        for (std::size_t t = 0; t < targets_.size(); ++t) {
-          Event probe;
-          probe.client = index();
-          probe.request = ++probes_;
-          probe.created = context.now();
-          probe.path = path_;
-          probe.arg = static_cast<std::int64_t>(t);
-          context.call(targets_[t].node(), probe, timeout_);
-        }
-        context.decide(Outcome::delegated, kNoNode, fmt::format("probes {} targets", targets_.size()));
-        return tick(context, interval_);
-      }
-      case EventKind::response: {
-        const bool ok = event.status >= 200 && event.status < 300;
-        return record(static_cast<std::size_t>(event.arg), ok, std::to_string(event.status), context);
-      }
-      case EventKind::timeout:
-        return record(static_cast<std::size_t>(event.arg), false, "timed out", context);
-      default:
-        return;
-    }
-  }
-
-  std::string apply(ControlAction& action, Context&) override {
-    return "a health checker has no setting '" + action.field + "' to change during a run";
-  }
-
-  bool rich() const override { return true; }
-  std::size_t state_size_hint() const override { return 16 + targets_.size() * 24; }
-
-  void snapshot(v1::NodeState& state) const override {
-    state.set_handled(probes_);
-    auto& out = *state.mutable_health_checker();
-    out.set_probes(probes_);
-    for (const auto& probed : targets_) *out.add_targets() = probed;
-  }
-
- private:
-  void tick(Context& context, Time delay) {
-    Event tick;
-    tick.kind = EventKind::timer;
-    tick.silent = true;
-    tick.background = true;  // probing alone does not keep the run going
-    context.schedule(delay, tick);
-  }
-
-  void record(std::size_t t, bool ok, const std::string& result, Context& context) {
-    if (t >= targets_.size()) return;
-    auto& probed = targets_[t];
-    const auto& params = spec_.health_checker();
-    probed.set_passed(ok ? probed.passed() + 1 : 0);
-    probed.set_failed(ok ? 0 : probed.failed() + 1);
-    probed.set_last(result);
-    probed.set_last_ns(context.now());
-    const auto& name = context.topology().spec(probed.node()).id();
-    const bool flips = probed.healthy() ? probed.failed() >= params.unhealthy_threshold()
-                                        : probed.passed() >= params.healthy_threshold();
-    if (!flips) {
-      return context.decide(ok ? Outcome::probe_ok : Outcome::probe_failed, probed.node(),
-                            fmt::format("{} {} ({} in a row)", name, result, ok ? probed.passed() : probed.failed()));
-    }
-    probed.set_healthy(!probed.healthy());
+    std::optional<std::size_t> flipped;
+    if (!prober_.handle(event, context, flipped) || !flipped) return;
+    const auto& probed = prober_.targets()[*flipped];
     for (NodeIndex balancer : notify_) {
       Event notice;
       auto payload = std::make_shared<v1::Payload>();
@@ -108,18 +44,29 @@ class HealthChecker final : public Component {
       notice.path = path_;
       context.notify(balancer, notice);
     }
+    const bool ok = probed.healthy();
     context.decide(Outcome::health_changed, probed.node(),
-                   fmt::format("{} is {} after {} {} probes: told {} node{}", name, probed.healthy() ? "up" : "DOWN",
-                               ok ? probed.passed() : probed.failed(), ok ? "good" : "failed", notify_.size(),
+                   fmt::format("{} is {} after {} {} probes: told {} node{}", context.topology().spec(probed.node()).id(),
+                               ok ? "up" : "DOWN", ok ? probed.passed() : probed.failed(), ok ? "good" : "failed", notify_.size(),
                                notify_.size() == 1 ? "" : "s"));
   }
 
-  std::vector<v1::ProbedState> targets_;
+  std::string apply(ControlAction& action, Context&) override {
+    return "a health checker has no setting '" + action.field + "' to change during a run";
+  }
+
+  bool rich() const override { return true; }
+  std::size_t state_size_hint() const override { return 16 + prober_.targets().size() * 24; }
+
+  void snapshot(v1::NodeState& state) const override {
+    state.set_handled(prober_.probes());
+    prober_.snapshot(*state.mutable_health_checker());
+  }
+
+ private:
+  Prober prober_;
   std::vector<NodeIndex> notify_;
   std::uint32_t path_ = 0;
-  Time interval_ = 0;
-  Time timeout_ = 0;
-  std::uint64_t probes_ = 0;
 };
 
 std::unique_ptr<Component> make_health_checker(const v1::Node& spec, NodeIndex index, const Topology& topology) {
