@@ -213,10 +213,12 @@ TEST(TrafficManager, EachRegionGoesToItsNearestEndpointAndADeadOneDrainsWithinTh
   const auto id = [&](std::uint32_t node) { return header.nodes(static_cast<int>(node)).id(); };
   Time detected = -1;
   Time last_to_dead = -1;
+  std::uint64_t good_probes = 0;  // of lb-us, answered through the balancer by its server
   std::uint64_t eu_before = 0, eu_to_eu_before = 0, eu_after = 0, eu_to_us_after = 0;
   for (const auto& view : frames) {
     const auto& f = view.frame;
     if (id(f.dst()) == "dns" && f.outcome() == v1::Frame::HEALTH_CHANGED && detected < 0) detected = view.time;
+    good_probes += id(f.dst()) == "dns" && id(f.src()) == "lb-us" && f.outcome() == v1::Frame::PROBE_OK;
     // A request of users-eu arriving at an entry point (sent when the frame says).
     if (f.kind() != v1::Frame::REQUEST || id(f.client()) != "users-eu" || id(f.src()) != "users-eu") continue;
     if (id(f.dst()) != "lb-eu" && id(f.dst()) != "lb-us") continue;
@@ -237,6 +239,8 @@ TEST(TrafficManager, EachRegionGoesToItsNearestEndpointAndADeadOneDrainsWithinTh
   EXPECT_GT(eu_after, 300u);
   EXPECT_EQ(eu_to_us_after, eu_after);
   EXPECT_GT(run.summary["requests"]["failed"].get<std::uint64_t>(), 0u);  // what went to the dead region meanwhile
+  EXPECT_GE(good_probes, 28u);  // one a second for 30 s
+  EXPECT_EQ(run.summary["nodes"]["dns"]["endpoints_down"].get<std::uint64_t>(), 1u);
 }
 
 }  // namespace

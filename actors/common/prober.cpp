@@ -28,21 +28,23 @@ bool Prober::handle(const Event& event, Context& context, std::optional<std::siz
         probe.request = ++probes_;
         probe.created = context.now();
         probe.path = settings_.path;
-        probe.arg = static_cast<std::int64_t>(t);
-        context.call(targets_[t].node(), probe, settings_.timeout);
+        // By its call number: a balancer in front of the target may reuse the request's own fields.
+        in_flight_[context.call(targets_[t].node(), probe, settings_.timeout)] = t;
       }
       context.decide(Outcome::delegated, kNoNode, fmt::format("probes {} targets", targets_.size()));
       tick(context);
       return true;
     }
-    case EventKind::response: {
-      const bool ok = event.status >= 200 && event.status < 300;
-      flipped = record(static_cast<std::size_t>(event.arg), ok, std::to_string(event.status), context);
+    case EventKind::response:
+    case EventKind::timeout: {
+      const auto probe = in_flight_.find(event.call);
+      if (probe == in_flight_.end()) return false;
+      const auto t = probe->second;
+      in_flight_.erase(probe);
+      const bool ok = event.kind == EventKind::response && event.status >= 200 && event.status < 300;
+      flipped = record(t, ok, event.kind == EventKind::timeout ? "timed out" : std::to_string(event.status), context);
       return true;
     }
-    case EventKind::timeout:
-      flipped = record(static_cast<std::size_t>(event.arg), false, "timed out", context);
-      return true;
     default: return false;
   }
 }

@@ -4,6 +4,7 @@
 // `healthy` good ones. Health checkers tell balancers; traffic managers leave down endpoints out of
 // their answers.
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/common/components.hpp"
@@ -37,6 +38,7 @@ class Prober {
 
   std::vector<v1::ProbedState> targets_;
   Settings settings_;
+  std::unordered_map<std::uint32_t, std::size_t> in_flight_;  // a probe's call -> its target
   std::uint64_t probes_ = 0;
 };
 
