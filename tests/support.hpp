@@ -101,6 +101,26 @@ inline Recorded record_builtin(const std::string& name, const std::vector<std::s
   return r;
 }
 
+// Expects `text`, read as `name`, to be refused with an error that holds `expected`.
+inline void expect_refused(const std::string& text, const std::string& name, const std::string& expected) {
+  try {
+    parse_scenario(text, name);
+    ADD_FAILURE() << "accepted: " << expected;
+  } catch (const ScenarioError& error) {
+    EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+  }
+}
+
+// Expects `text` with `from` replaced by `to` to be refused with `expected`, named at a line of `name`.
+inline void expect_refused_edit(std::string text, const std::string& from, const std::string& to, const std::string& name,
+                                const std::string& expected) {
+  const auto at = text.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  text.replace(at, from.size(), to);
+  expect_refused(text, name, expected);
+  expect_refused(text, name, name + ":");
+}
+
 inline std::uint64_t handled(const Run& run, const std::string& node) {
   return run.summary["nodes"][node]["handled"].get<std::uint64_t>();
 }
