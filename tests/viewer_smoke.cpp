@@ -117,7 +117,8 @@ TEST(ViewerSmoke, MessagingAndSagaInspectorsRender) {
                                          std::pair{std::string("log_failover"), std::vector<std::string>{"replica-1", "kafka"}},
                                          std::pair{std::string("saga_orchestrated"), std::vector<std::string>{"orders", "payments"}},
                                          std::pair{std::string("saga_choreography"), std::vector<std::string>{"orders", "payments", "kafka"}},
-                                         std::pair{std::string("cdn"), std::vector<std::string>{"edge-eu", "shield", "origin"}}}) {
+                                         std::pair{std::string("cdn"), std::vector<std::string>{"edge-eu", "shield", "origin"}},
+                                         std::pair{std::string("multi_region_failover"), std::vector<std::string>{"db-us", "db-eu", "dns"}}}) {
     test::TempPath log(".ffl");
     RunOptions options;
     options.out_path = log.str();

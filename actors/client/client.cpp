@@ -298,8 +298,8 @@ void Client::answered(const Event& event, Context& context) {
 }
 
 void Client::conclude(const Event& answer, Outcome outcome, const std::string& note, Context& context) {
-  finish(answer, context);
-  context.decide(outcome, kNoNode, note);
+  const auto broken = finish(answer, context);
+  context.decide(outcome, kNoNode, broken.empty() ? note : note.empty() ? broken : note + "; " + broken);
   // A closed-loop user thinks, then sends again.
   if (closed_loop_.erase(answer.request)) schedule_tick(std::max<Time>(1, think_.sample(context.rng())), context);
 }
@@ -361,12 +361,30 @@ void Client::handle(const Event& event, Context& context) {
   }
 }
 
-void Client::finish(const Event& response, Context& context) {
+std::string Client::finish(const Event& response, Context& context) {
   latencies_.record(context.now() - response.created);
   last_answer_ = context.now();
   if (response.status >= 200 && response.status < 300) ++completed_;
   else ++failed_;
   ++by_status_[response.status];
+  if (response.status >= 200 && response.status < 300 && response.payload && response.payload->version() > 0)
+    return check_read_your_writes(response, context);
+  return "";
+}
+
+// A read made after this client's write of the row was answered must see that write or a later one.
+std::string Client::check_read_your_writes(const Event& response, Context& context) {
+  const auto version = response.payload->version();
+  if (topology_->paths()[response.path].rfind("GET ", 0) != 0) {
+    auto& own = own_writes_[response.id];
+    if (version >= own.version) own = OwnWrite{version, context.now()};
+    return "";
+  }
+  const auto own = own_writes_.find(response.id);
+  if (own == own_writes_.end() || version >= own->second.version || response.created < own->second.answered) return "";
+  ++read_your_writes_broken_;
+  return fmt::format("read-your-writes broken: got v{} of row {}, though its own write made v{} {} before it asked", version,
+                     response.id, own->second.version, duration_text(response.created - own->second.answered));
 }
 
 // Step 1 of the valet-key flow: ask the token service for an upload token.
@@ -488,6 +506,7 @@ void Client::survive_crash(Component& fresh) const {
   restarted.completed_ = completed_;
   restarted.failed_ = failed_;
   restarted.by_status_ = by_status_;
+  restarted.read_your_writes_broken_ = read_your_writes_broken_;
   restarted.latencies_ = latencies_;
   restarted.first_sent_ = first_sent_;
   restarted.last_answer_ = last_answer_;
@@ -506,6 +525,7 @@ void Client::snapshot(v1::NodeState& state) const {
   for (const auto& [status, count] : by_status_) (*client.mutable_by_status())[status] = count;
   client.set_first_sent_ns(first_sent_);
   client.set_last_answer_ns(last_answer_);
+  client.set_read_your_writes_broken(read_your_writes_broken_);
   if (retrier_.enabled()) retrier_.snapshot(*state.mutable_retries());
   breakers_.snapshot(state);
 }
@@ -554,6 +574,15 @@ const KindDescription kClient{
     .commands = {{v1::ControlRequest::kBurst, nullptr},
                  {v1::ControlRequest::kUpload,
                   [](const v1::ControlRequest& request) { return valet_misuse(request.upload()).second; }}},
+    .metrics =
+        [](const v1::NodeState& state, Time, nlohmann::ordered_json& node) {
+          if (state.client().read_your_writes_broken()) node["read_your_writes_broken"] = state.client().read_your_writes_broken();
+        },
+    .detail =
+        [](const nlohmann::ordered_json& node, std::vector<std::string>& parts) {
+          if (node.contains("read_your_writes_broken"))
+            parts.push_back(fmt::format("read-your-writes broken {} times", node["read_your_writes_broken"].get<std::uint64_t>()));
+        },
 };
 FLOWFRAME_KIND(kClient, make_client);
 

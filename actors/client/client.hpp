@@ -42,7 +42,9 @@ class Client final : public Component {
   std::string start_live_upload(const std::string& misuse, Context& context);
   void valet_token(const Event& response, Context& context);
   void valet_upload(std::uint64_t request, Context& context);
-  void finish(const Event& response, Context& context);
+  // Counts the answer; says what the frame should add (a read that broke read-your-writes).
+  std::string finish(const Event& response, Context& context);
+  std::string check_read_your_writes(const Event& response, Context& context);
   // A request under retries or a breaker: what each attempt repeats.
   struct Attempts {
     Event request;  // as first made: path, id, creation time
@@ -107,6 +109,14 @@ class Client final : public Component {
   std::uint64_t completed_ = 0;
   std::uint64_t failed_ = 0;
   std::map<std::uint16_t, std::uint64_t> by_status_;
+  // Read-your-writes, as a session token would check it: by row id, the version its last
+  // answered write made and when the answer came.
+  struct OwnWrite {
+    std::uint64_t version;
+    Time answered;
+  };
+  std::unordered_map<std::uint64_t, OwnWrite> own_writes_;
+  std::uint64_t read_your_writes_broken_ = 0;
   LatencyHistogram latencies_;
   bool guarded_ = false;
   Retrier retrier_;

@@ -62,9 +62,13 @@ class Server final : public Component {
     configure_dependencies(topology);
     if (!spec.server().has_cache_aside()) return;
     const auto& handler = spec.server().cache_aside();
-    cache_ = topology.index_of(handler.cache());
+    if (!handler.cache().empty()) cache_ = topology.index_of(handler.cache());
     database_ = topology.index_of(handler.database());
-    for (const auto& path : topology.paths()) reads_.push_back(path.rfind("GET ", 0) == 0);
+    read_database_ = handler.read_database().empty() ? database_ : topology.index_of(handler.read_database());
+    for (const auto& path : topology.paths()) {
+      reads_.push_back(path.rfind("GET ", 0) == 0);
+      rows_.push_back(path.find("{id}") != std::string::npos);
+    }
   }
 
   void handle(const Event& event, Context& context) override {
@@ -100,7 +104,7 @@ class Server final : public Component {
         if (spec_.server().error_rate() > 0 && context.rng().next_double() < spec_.server().error_rate())
           return answer(*slot, 500, Outcome::served, "500: failed (error rate " + fmt_number(spec_.server().error_rate()) + ")", context);
         if (!dependencies_.empty()) return next_dependency(*slot, 0, context);
-        if (cache_ == kNoNode) return answer(*slot, 200, Outcome::served, "", context);
+        if (!spec_.server().has_cache_aside() || !rows_[work_.request(*slot).path]) return answer(*slot, 200, Outcome::served, "", context);
         return begin_cache_aside(*slot, context);
       }
       case EventKind::response: {
@@ -197,9 +201,9 @@ class Server final : public Component {
 
   // Answers the slot's request and frees the slot; `refused`: it was turned away, not served.
   void answer(std::uint32_t slot, std::uint16_t status, Outcome outcome, std::string_view note, Context& context,
-              bool refused = false) {
+              bool refused = false, std::shared_ptr<const v1::Payload> payload = nullptr) {
     ++(refused ? rejected_ : handled_);
-    respond(work_.request(slot), status, context);
+    respond(work_.request(slot), status, context, 0, std::move(payload));
     work_.release(slot, context);
     context.decide(outcome, kNoNode, note);
   }
@@ -230,11 +234,27 @@ class Server final : public Component {
 
   void begin_cache_aside(std::uint32_t slot, Context& context) {
     const auto& request = work_.request(slot);
+    if (reads_[request.path] && cache_ == kNoNode) return read_row(slot, "", context);
     if (reads_[request.path])
       return ask(slot, cache_, v1::Payload::GET, Stage::ask_cache, "GET " + key(request) + " from the cache", context);
     ask(slot, database_, v1::Payload::UPDATE, Stage::write_database,
         fmt::format("UPDATE {}/{} in the database", spec_.server().cache_aside().table(), request.id), context,
         fmt::format("{{\"updated_by\":\"request {}\"}}", request.request));
+  }
+
+  void read_row(std::uint32_t slot, std::string_view why, Context& context) {
+    const auto& request = work_.request(slot);
+    const auto& table = spec_.server().cache_aside().table();
+    ask(slot, read_database_, v1::Payload::SELECT, Stage::read_database,
+        fmt::format("{}SELECT {}/{} from {}", why, table, request.id, context.topology().spec(read_database_).id()), context);
+  }
+
+  // The row's version from the database's answer, for the client (its session token).
+  static std::shared_ptr<const v1::Payload> version_of(const Event& response) {
+    if (!response.payload || response.payload->version() == 0) return nullptr;
+    auto payload = std::make_shared<v1::Payload>();
+    payload->set_version(response.payload->version());
+    return payload;
   }
 
   void continue_cache_aside(std::uint32_t slot, const Event& response, Context& context) {
@@ -243,9 +263,10 @@ class Server final : public Component {
     switch (stages_[slot]) {
       case Stage::ask_cache:
         if (ok) return answer(slot, 200, Outcome::served, "cache hit: answered " + key(request), context);
-        return ask(slot, database_, v1::Payload::SELECT, Stage::read_database,
-                   "cache miss: " + key(request) + " -> database", context);
+        return read_row(slot, "cache miss: " + key(request) + "; ", context);
       case Stage::read_database:
+        if (ok && cache_ == kNoNode)
+          return answer(slot, 200, Outcome::served, "answered from the database", context, false, version_of(response));
         if (ok)
           return ask(slot, cache_, v1::Payload::SET, Stage::fill_cache,
                      fmt::format("fill the cache: SET {} (ttl {}s)", key(request), spec_.server().cache_aside().ttl_s()),
@@ -256,6 +277,7 @@ class Server final : public Component {
       case Stage::fill_cache:
         return answer(slot, 200, Outcome::served, "answered " + key(request) + " from the database", context);
       case Stage::write_database:
+        if (ok && cache_ == kNoNode) return answer(slot, 200, Outcome::served, "written", context, false, version_of(response));
         if (ok) return ask(slot, cache_, v1::Payload::DEL, Stage::invalidate, "invalidate " + key(request), context);
         return answer(slot, response.status, Outcome::none, "write failed", context);
       case Stage::invalidate:
@@ -460,7 +482,9 @@ class Server final : public Component {
   std::uint64_t rejected_ = 0;
   NodeIndex cache_ = kNoNode;
   NodeIndex database_ = kNoNode;
+  NodeIndex read_database_ = kNoNode;
   std::vector<bool> reads_;  // per request path: a GET
+  std::vector<bool> rows_;   // per request path: names a row ({id}); others (a health probe) the server answers itself
   std::vector<Stage> stages_;
   std::vector<Dependency> dependencies_;
   std::vector<Calling> calling_;  // per slot
@@ -535,9 +559,19 @@ void check_server(NodeChecks& c) {
     if (!c.linked(node.id(), id)) return c.problem(where, name, "'" + node.id() + "' has no link to '" + id + "'"), false;
     return true;
   };
-  needs(handler.cache(), v1::Node::CACHE, "cache");
+  if (!handler.cache().empty()) needs(handler.cache(), v1::Node::CACHE, "cache");
+  if (!handler.read_database().empty() && needs(handler.read_database(), v1::Node::DATABASE, "read_database") &&
+      handler.read_database() != handler.database() &&
+      c.find(handler.read_database())->database().replica_of() != handler.database())
+    c.problem(c.at({{"server"}, {"cache_aside"}, {"read_database"}}), "cache_aside.read_database",
+              "'" + handler.read_database() + "' is not a replica of '" + handler.database() + "'");
   if (needs(handler.database(), v1::Node::DATABASE, "database")) {
-    const auto& tables = c.find(handler.database())->database().tables();
+    const auto& database = c.find(handler.database())->database();
+    if (!database.replica_of().empty())
+      c.problem(c.at({{"server"}, {"cache_aside"}, {"database"}}), "cache_aside.database",
+                "'" + handler.database() + "' is a read-only replica of '" + database.replica_of() +
+                    "': writes go to the primary; name the replica in read_database");
+    const auto& tables = database.tables();
     if (std::none_of(tables.begin(), tables.end(), [&](const v1::Table& t) { return t.name() == handler.table(); }))
       c.problem(c.at({{"server"}, {"cache_aside"}, {"table"}}), "cache_aside.table",
                 "unknown table '" + handler.table() + "' in database '" + handler.database() + "'");

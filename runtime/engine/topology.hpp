@@ -29,8 +29,10 @@ class Topology {
   // After a crash: a fresh component from the scenario, with what the old one says survives and
   // everything the engine keeps of the node. Only the node's own shard may call it.
   Component& rebuild(NodeIndex index);
-  // A node's scenario entry; usable while components are being built.
+  // A node's scenario entry, and how many there are (with the director's at 0); usable while
+  // components are being built.
   const v1::Node& spec(NodeIndex index) const { return *specs_[index]; }
+  std::size_t spec_count() const { return specs_.size(); }
   NodeIndex index_of(const std::string& id) const;  // kNoNode if unknown
   // Nodes named by an id: a node, or every member of a replicated group.
   std::vector<NodeIndex> resolve(const std::string& id) const;

@@ -88,7 +88,10 @@ enum class EventKind : std::uint8_t { request = 0, response = 1, timer = 2, cont
   X(step_undone, STEP_UNDONE) \
   X(step_voided, STEP_VOIDED) \
   X(saga_committed, SAGA_COMMITTED) \
-  X(saga_compensated, SAGA_COMPENSATED)
+  X(saga_compensated, SAGA_COMPENSATED) \
+  X(change_applied, CHANGE_APPLIED) \
+  X(stale_read, STALE_READ) \
+  X(replica_acked, REPLICA_ACKED)
 enum class Outcome : std::uint8_t {
 #define FLOWFRAME_OUTCOME_VALUE(name, NAME) name = v1::Frame::NAME,
   FLOWFRAME_OUTCOMES(FLOWFRAME_OUTCOME_VALUE)
