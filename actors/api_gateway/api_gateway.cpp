@@ -94,7 +94,7 @@ class ApiGateway final : public Component {
     // Longest prefix first; equal lengths keep scenario order.
     std::stable_sort(routes_.begin(), routes_.end(), [](auto& a, auto& b) { return a.prefix.size() > b.prefix.size(); });
     const auto& clients = topology.clients();
-    client_ip_.resize(topology.size());
+    client_ip_.resize(topology.spec_count());
     for (std::size_t i = 0; i < clients.size(); ++i) client_ip_[clients[i]] = client_ip(topology.spec(clients[i]), i);
     if (params.has_global()) global_.emplace(params.global(), 0);
   }

@@ -367,7 +367,7 @@ std::string Client::finish(const Event& response, Context& context) {
   if (response.status >= 200 && response.status < 300) ++completed_;
   else ++failed_;
   ++by_status_[response.status];
-  if (response.status >= 200 && response.status < 300 && response.payload && response.payload->version() > 0)
+  if (response.status >= 200 && response.status < 300 && response.payload && response.payload->has_version())
     return check_read_your_writes(response, context);
   return "";
 }

@@ -70,6 +70,7 @@ class Database final : public Component {
   }
 
   void start(Context& context) override {
+    if (primary_ != kNoNode) acknowledge(context, nullptr, true);  // connects: the primary sends what it misses
     for (auto& replica : replicas_) {
       replica.sent = replica.applied;  // what was in flight before a restart is gone
       replica.last_progress = context.now();
@@ -136,6 +137,7 @@ class Database final : public Component {
     fresh.tables_ = tables_;
     fresh.lsn_ = lsn_;
     fresh.log_ = log_;
+    fresh.log_base_ = log_base_;
     fresh.replicas_ = replicas_;
     fresh.applied_ = applied_;
     fresh.received_ = applied_;
@@ -182,7 +184,7 @@ class Database final : public Component {
       progress.set_node(replica.node);
       progress.set_sent_lsn(replica.sent);
       progress.set_applied_lsn(replica.applied);
-      progress.set_lag_ns(replica.applied < lsn_ && replica.applied >= log_base_ ? last_time_ - change(replica.applied + 1).committed : 0);
+      progress.set_lag_ns(replica.applied < lsn_ && replica.applied + 1 >= log_base_ ? last_time_ - change(replica.applied + 1).committed : 0);
     }
     database.set_waiting_for_replicas(static_cast<std::uint32_t>(waiting_writes_.size()));
     database.set_last_lag_ns(last_lag_);
@@ -198,6 +200,7 @@ class Database final : public Component {
     std::uint64_t sent = 0;     // changes up to here were sent (since its last progress)
     std::uint64_t applied = 0;  // it said it applied every change up to here
     Time last_progress = 0;
+    std::uint32_t quiet_rounds = 0;  // resends since it last made progress
   };
   // A read a replica answered with no newer change waiting: stale if a change to its row,
   // committed before it, was still on its way.
@@ -328,6 +331,7 @@ class Database final : public Component {
     log_.push_back(std::move(made));
     for (auto& replica : replicas_) {
       if (replica.sent + 1 != lsn_) continue;  // behind: the status timer sends it its backlog in order
+      if (replica.applied == replica.sent) replica.last_progress = context.now();  // it was caught up: waiting starts now
       send_change(replica, log_.back(), context);
     }
     return replica_acks_needed() > 0;
@@ -359,6 +363,12 @@ class Database final : public Component {
     if (applied > found->applied) {
       found->applied = applied;
       found->last_progress = context.now();
+      found->quiet_rounds = 0;
+    }
+    if (ack.payload->healthy()) {
+      // It has just started: at the next status check it gets everything it misses, from where it is.
+      found->quiet_rounds = 0;
+      found->last_progress = context.now() - kStatusInterval;
     }
     found->sent = std::max(found->sent, found->applied);
     const auto answered = answer_confirmed_writes(context);
@@ -400,13 +410,17 @@ class Database final : public Component {
     }
   }
 
-  // A replica that made no progress for a while gets what it misses again, from where it applied.
+  // A replica that made no progress for a while gets what it misses again, from where it applied. One
+  // that stays silent (down, cut off) gets one change at a time, ever less often (up to every 8 s),
+  // until it answers.
   void check_replicas(Context& context) {
     std::uint64_t resent = 0;
     std::string to;
     for (auto& replica : replicas_) {
-      if (replica.applied >= lsn_ || context.now() - replica.last_progress < kStatusInterval) continue;
-      const std::uint64_t until = std::min(lsn_, replica.applied + kResendBatch);
+      if (replica.applied >= lsn_ || context.now() - replica.last_progress < kStatusInterval << std::min(replica.quiet_rounds, 4u))
+        continue;
+      const std::uint64_t until = std::min(lsn_, replica.applied + (replica.quiet_rounds == 0 ? kResendBatch : 1));
+      ++replica.quiet_rounds;
       for (std::uint64_t lsn = replica.applied + 1; lsn <= until; ++lsn) send_change(replica, change(lsn), context);
       resent += until - replica.applied;
       to += (to.empty() ? "" : ", ") + name_of(replica.node, context);
@@ -423,8 +437,10 @@ class Database final : public Component {
     const std::uint64_t lsn = payload.offset();
     if (primary_ == kNoNode || message.src != primary_)
       return context.decide(Outcome::none, message.src, "a change from a node that is not its primary; ignored");
-    if (lsn <= received_ || arrived_.count(lsn))
+    if (lsn <= received_ || arrived_.count(lsn)) {
+      acknowledge(context);  // its earlier answer may have been lost
       return context.decide(Outcome::none, message.src, fmt::format("change {} again: already has it", lsn));
+    }
     Change incoming{lsn, payload.table(), payload.value(), payload.committed_ns(), message};
     incoming.write.payload = nullptr;
     arrived_.emplace(lsn, std::move(incoming));
@@ -476,21 +492,29 @@ class Database final : public Component {
     lag_sum_ += last_lag_;
     ++applied_count_;
     touch(next.table, next.write.id, row, "APPLY", context.now());
-    Event ack;
-    auto payload = std::make_shared<v1::Payload>();
-    payload->set_op(v1::Payload::REPLICATED);
-    payload->set_offset(applied_);
-    ack.payload = std::move(payload);
-    ack.client = next.write.client;
-    ack.request = next.write.request;
-    ack.created = next.write.created;
-    ack.id = next.write.id;
-    ack.path = next.write.path;
-    context.notify(primary_, ack);
+    acknowledge(context, &next.write);
     apply_later(context);
     context.decide(Outcome::change_applied, kNoNode,
                    fmt::format("applied change {}: {}/{} = {} ({} after its commit)", next.lsn, next.table, next.write.id,
                                next.value, duration_text(last_lag_)));
+  }
+
+  // Tells the primary how far it has applied; on behalf of the write just applied, if any.
+  void acknowledge(Context& context, const Event* write = nullptr, bool started = false) {
+    Event ack;
+    auto payload = std::make_shared<v1::Payload>();
+    payload->set_op(v1::Payload::REPLICATED);
+    payload->set_offset(applied_);
+    payload->set_healthy(started);
+    ack.payload = std::move(payload);
+    if (write) {
+      ack.client = write->client;
+      ack.request = write->request;
+      ack.created = write->created;
+      ack.id = write->id;
+      ack.path = write->path;
+    }
+    context.notify(primary_, ack);
   }
 
   // A read at a replica: stale now if a change to the row waits here to be applied; otherwise

@@ -19,7 +19,7 @@ class LoadBalancer final : public Component {
       : Component(spec, index, topology.seed()),
         pool_(Balancer(spec.load_balancer(), Balancer::backends_for(topology.downstream(index), topology)), 0),
         retrier_(spec.load_balancer().retry()),
-        client_hash_(topology.size(), 0) {
+        client_hash_(topology.spec_count(), 0) {
     const auto& clients = topology.clients();
     for (std::size_t i = 0; i < clients.size(); ++i)
       client_hash_[clients[i]] = stable_hash(client_ip(topology.spec(clients[i]), i));

@@ -251,7 +251,7 @@ class Server final : public Component {
 
   // The row's version from the database's answer, for the client (its session token).
   static std::shared_ptr<const v1::Payload> version_of(const Event& response) {
-    if (!response.payload || response.payload->version() == 0) return nullptr;
+    if (!response.payload || !response.payload->has_version()) return nullptr;
     auto payload = std::make_shared<v1::Payload>();
     payload->set_version(response.payload->version());
     return payload;
