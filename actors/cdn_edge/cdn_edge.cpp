@@ -115,7 +115,7 @@ class CdnEdge final : public Component {
   }
 
   static bool cacheable(const Event& request, Context& context) {
-    return context.topology().paths()[request.path].rfind("GET ", 0) == 0;
+    return context.topology().is_read(request.path);
   }
 
   std::string name_of(const Event& request, Context& context) const {

@@ -375,7 +375,7 @@ std::string Client::finish(const Event& response, Context& context) {
 // A read made after this client's write of the row was answered must see that write or a later one.
 std::string Client::check_read_your_writes(const Event& response, Context& context) {
   const auto version = response.payload->version();
-  if (topology_->paths()[response.path].rfind("GET ", 0) != 0) {
+  if (!topology_->is_read(response.path)) {
     auto& own = own_writes_[response.id];
     if (version >= own.version) own = OwnWrite{version, context.now()};
     return "";

@@ -140,7 +140,6 @@ class Database final : public Component {
     fresh.log_base_ = log_base_;
     fresh.replicas_ = replicas_;
     fresh.applied_ = applied_;
-    fresh.received_ = applied_;
     fresh.queries_ = queries_;
     fresh.reads_ = reads_;
     fresh.stale_reads_ = stale_reads_;
@@ -175,7 +174,7 @@ class Database final : public Component {
     if (primary_ != kNoNode) {
       database.set_primary(primary_);
       database.set_lsn(applied_);
-      database.set_pending(static_cast<std::uint32_t>(received_ - applied_));
+      database.set_pending(static_cast<std::uint32_t>(pending_.size()));
     } else {
       database.set_lsn(lsn_);
     }
@@ -216,6 +215,8 @@ class Database final : public Component {
   }
 
   const Change& change(std::uint64_t lsn) const { return log_[lsn - log_base_]; }
+  // A replica has every change up to here: those applied, then those waiting in order.
+  std::uint64_t received() const { return applied_ + pending_.size(); }
 
   std::string name_of(NodeIndex node, const Context& context) const { return context.topology().spec(node).id(); }
 
@@ -437,7 +438,7 @@ class Database final : public Component {
     const std::uint64_t lsn = payload.offset();
     if (primary_ == kNoNode || message.src != primary_)
       return context.decide(Outcome::none, message.src, "a change from a node that is not its primary; ignored");
-    if (lsn <= received_ || arrived_.count(lsn)) {
+    if (lsn <= received() || arrived_.count(lsn)) {
       acknowledge(context);  // its earlier answer may have been lost
       return context.decide(Outcome::none, message.src, fmt::format("change {} again: already has it", lsn));
     }
@@ -446,7 +447,7 @@ class Database final : public Component {
     arrived_.emplace(lsn, std::move(incoming));
     std::uint64_t stale = 0;
     // In LSN order: every change committed before one received in order has arrived too.
-    for (auto next = arrived_.find(received_ + 1); next != arrived_.end(); next = arrived_.find(received_ + 1)) {
+    for (auto next = arrived_.find(received() + 1); next != arrived_.end(); next = arrived_.find(received() + 1)) {
       const Change& arrived = next->second;
       while (!unjudged_.empty() && unjudged_.front().at <= arrived.committed) unjudged_.pop_front();
       for (auto read = unjudged_.begin(); read != unjudged_.end();) {
@@ -460,13 +461,12 @@ class Database final : public Component {
       waiting_rows_[{arrived.table, arrived.write.id}].push_back(arrived.lsn);
       pending_.push_back(std::move(next->second));
       arrived_.erase(next);
-      ++received_;
     }
     stale_reads_ += stale;
     std::string note = fmt::format("change {}: {}/{} (committed {} ago)", lsn, payload.table(), message.id,
                                    duration_text(context.now() - payload.committed_ns()));
-    if (lsn > received_) note += fmt::format("; waits for change {} before it", received_ + 1);
-    else note += fmt::format("; {} to apply", received_ - applied_);
+    if (lsn > received()) note += fmt::format("; waits for change {} before it", received() + 1);
+    else note += fmt::format("; {} to apply", pending_.size());
     if (stale) note += fmt::format("; {} read{} since its commit were stale", stale, stale == 1 ? "" : "s");
     if (!applying_) apply_later(context);
     context.decide(Outcome::queued, kNoNode, note);
@@ -551,10 +551,10 @@ class Database final : public Component {
   std::map<std::uint64_t, Waiting> waiting_writes_;
   Time last_time_ = 0;
 
-  // A replica's: its primary, what it applied, received in order, received beyond a gap, waiting
+  // A replica's: its primary, what it applied, changes received beyond a gap, those received in order and waiting
   // to be applied (and by row), and the reads it has yet to judge.
   NodeIndex primary_ = kNoNode;
-  std::uint64_t applied_ = 0, received_ = 0;
+  std::uint64_t applied_ = 0;
   std::map<std::uint64_t, Change> arrived_;
   std::deque<Change> pending_;
   std::map<std::pair<std::string, std::uint64_t>, std::deque<std::uint64_t>> waiting_rows_;

@@ -65,9 +65,9 @@ class Server final : public Component {
     if (!handler.cache().empty()) cache_ = topology.index_of(handler.cache());
     database_ = topology.index_of(handler.database());
     read_database_ = handler.read_database().empty() ? database_ : topology.index_of(handler.read_database());
-    for (const auto& path : topology.paths()) {
-      reads_.push_back(path.rfind("GET ", 0) == 0);
-      rows_.push_back(path.find("{id}") != std::string::npos);
+    for (std::uint32_t path = 0; path < topology.paths().size(); ++path) {
+      reads_.push_back(topology.is_read(path));
+      rows_.push_back(topology.paths()[path].find("{id}") != std::string::npos);
     }
   }
 

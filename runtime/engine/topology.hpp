@@ -49,6 +49,8 @@ class Topology {
   // Request paths as "METHOD /path/{id}"; Event.path indexes them. The first
   // path_weights().size() are the workload's generated mix, the rest come from its script.
   const std::vector<std::string>& paths() const { return paths_; }
+  // Whether a path is a read ("GET /users/{id}"): what caches keep and replicas may answer.
+  bool is_read(std::uint32_t path) const { return paths_[path].rfind("GET ", 0) == 0; }
   // The index of a path ("GET /health") in paths(); kinds' own paths are always there.
   std::uint32_t path_index(const std::string& name) const;
   const std::vector<std::uint32_t>& path_weights() const { return path_weights_; }
