@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   for (double speed : {1.0, 100.0, 1000.0}) {
     view::Playback playback(model);
     playback.seek_frame(0);
-    playback.set_speed(speed);
+    playback.set_rate(speed);
     playback.play();
     double worst = 0, total = 0;
     int ticks = 0;

@@ -79,23 +79,96 @@ TEST(ViewModel, PlaybackRunsSimulatedTimeAndSteps) {
   EXPECT_EQ(playback.frame(), 5u);
   playback.step(-2);
   EXPECT_EQ(playback.frame(), 3u);
-  playback.set_speed(0.5);
+  playback.set_rate(0.5);
   playback.play();
   const Time before = playback.time();
   playback.tick(0.1);  // 50 ms of simulated time
   EXPECT_EQ(playback.time(), before + 50 * kNanosPerMilli);
   EXPECT_EQ(playback.frame(), *model.frame_at_time(playback.time(), true));
-  playback.set_frame_per_tick(true);
+  // Frames per second: whole frames, the fraction carried to the next tick.
+  playback.set_pace(Playback::Pace::frames);
+  playback.set_rate(30);
   const auto frame = playback.frame();
-  playback.tick(0.016);
+  playback.tick(0.02);  // 0.6 of a frame
+  EXPECT_EQ(playback.frame(), frame);
+  playback.tick(0.02);
   EXPECT_EQ(playback.frame(), frame + 1);
+  playback.tick(0.1);  // 3 more
+  EXPECT_EQ(playback.frame(), frame + 4);
+  EXPECT_EQ(playback.time(), model.frame(frame + 4, true)->time);
+  // Story: one hop per 1/rate wall seconds however long it took in simulated time; the clock
+  // runs between the two frames meanwhile.
+  playback.set_pace(Playback::Pace::story);
+  playback.set_rate(2);
+  const auto told = playback.frame();
+  const Time from = model.frame(told, true)->time, to = model.frame(told + 1, true)->time;
+  playback.tick(0.25);
+  EXPECT_EQ(playback.frame(), told);
+  EXPECT_FLOAT_EQ(*playback.story_progress(), 0.5f);
+  EXPECT_EQ(playback.time(), from + (to - from) / 2);
+  playback.tick(0.25);
+  EXPECT_EQ(playback.frame(), told + 1);
+  EXPECT_EQ(playback.time(), to);
+  EXPECT_FLOAT_EQ(*playback.story_progress(), 0.0f);
+  EXPECT_EQ(playback.rate_range(), std::make_pair(0.2, 10.0));
+  playback.set_pace(Playback::Pace::sim_time);
+  EXPECT_EQ(playback.rate(), 0.5);  // each pace keeps its own rate
+  EXPECT_FALSE(playback.story_progress());
   playback.end();
   EXPECT_FALSE(playback.playing());
   EXPECT_EQ(playback.frame(), model.frame_count() - 1);
   ASSERT_NE(playback.world(), nullptr);
   EXPECT_EQ(playback.world()->frame, model.frame_count() - 1);
-  playback.set_speed(5000);
-  EXPECT_EQ(playback.speed(), 1000);
+  playback.set_rate(5000);
+  EXPECT_EQ(playback.rate(), 1000);
+  playback.set_rate(std::nan(""));
+  EXPECT_EQ(playback.rate(), 1000);
+}
+
+TEST(ViewModel, FilterQueriesMatchFieldsNotFrameNumbersOrTimes) {
+  test::TempPath path(".ffl");
+  LogModel model(record("cache_aside", path.str(), 64));
+  auto count = [&](const std::string& query) {
+    FrameFilter filter;
+    EXPECT_EQ(filter.parse(query, model.header()), "") << query;
+    FilterScan running(model, std::move(filter));
+    while (!running.done()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return running.size();
+  };
+  std::uint32_t cache = 0, app = 0;
+  for (const auto& node : model.header().nodes()) {
+    if (node.id() == "cache") cache = node.index();
+    if (node.id() == "app") app = node.index();
+  }
+  std::size_t status_404 = 0, misses = 0, with_digits = 0, cache_to_app_404 = 0;
+  for (std::uint64_t i = 0; i < model.frame_count(); ++i) {
+    const auto& f = model.frame(i, true)->frame;
+    status_404 += f.status() == 404;
+    misses += f.outcome() == v1::Frame::CACHE_MISS;
+    // A cache miss's 404, which sends the app on to the database, is not an error.
+    cache_to_app_404 += f.status() == 404 && f.src() == cache && f.dst() == app;
+    if (f.status() == 404 && f.outcome() == v1::Frame::DELEGATED) {
+      EXPECT_FALSE(is_error(f)) << i;
+    }
+    with_digits += std::to_string(i).find("10") != std::string::npos;
+  }
+  ASSERT_GT(status_404, 0u);
+  ASSERT_GT(misses, 0u);
+  EXPECT_EQ(count("status:404"), status_404);
+  EXPECT_EQ(count("STATUS:4xx"), status_404);
+  EXPECT_EQ(count("outcome:cache_miss"), misses);
+  ASSERT_GT(cache_to_app_404, 0u);
+  EXPECT_EQ(count("status:404 from:cache to:app"), cache_to_app_404);
+  // Free words do not match frame numbers or times: no summary here holds "10" as often as the numbers do.
+  EXPECT_LT(count("10"), with_digits);
+  EXPECT_EQ(count("path:/users kind:response status:2xx") + count("path:/users kind:response status:4xx"),
+            count("path:/users kind:response"));
+  EXPECT_EQ(count("user:7"), count("USER:7"));  // a word with a colon that is no field is a word
+  FrameFilter bad;
+  EXPECT_EQ(bad.parse("status:abc", model.header()), "status: 'abc' is not a status (503, or 5xx)");
+  EXPECT_EQ(bad.parse("node:nosuch", model.header()), "node: no node 'nosuch'");
+  EXPECT_NE(bad.parse("kind:bogus", model.header()).find("kind: 'bogus'"), std::string::npos);
+  EXPECT_EQ(bad.parse("status:", model.header()), "status: needs a value");
 }
 
 TEST(ViewModel, FiltersByTextNodeRequestAndStatus) {

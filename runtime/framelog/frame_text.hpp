@@ -17,9 +17,10 @@ class FrameText {
   std::string summary(const v1::Frame& frame) const;
   std::string line(const FrameView& view) const;
   nlohmann::ordered_json json(const FrameView& view) const;
+  // "GET /users/7": the request's method and path.
+  std::string path(const v1::Frame& frame) const;
 
  private:
-  std::string path(const v1::Frame& frame) const;
   const v1::LogHeader& header_;
 };
 

@@ -88,7 +88,7 @@ std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const s
   ImGui::TextUnformatted("FlowFrame — watch backend architectures run");
   ImGui::PopFont();
   ImGui::TextDisabled("Pick a scenario: it runs live at real speed; pause it, step it, change a server's capacity or fail it, and watch the system react.");
-  if (ImGui::Button("Build your own")) build = true;
+  if (ui::button("Build your own")) build = true;
   ImGui::SameLine();
   ImGui::TextDisabled("sketch a topology, run it, share it");
   if (!error.empty()) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%s", error.c_str());
@@ -115,9 +115,9 @@ std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const s
     ImGui::TextWrapped("%s", scenario.explanation().c_str());
     ImGui::PopStyleColor();
     ImGui::SetCursorPosY(std::max(ImGui::GetCursorPosY() + 4, 290 - ImGui::GetFrameHeightWithSpacing() - 8));
-    if (ImGui::Button(fmt::format("{} Open live", icon::play).c_str())) chosen = builtin.name;
+    if (ui::button(fmt::format("{} Open live##open {}", icon::play, builtin.name).c_str())) chosen = builtin.name;
     ImGui::SameLine();
-    if (ImGui::Button("Edit in the sandbox")) edit = builtin.name;
+    if (ui::button(fmt::format("Edit in the sandbox##edit {}", builtin.name).c_str())) edit = builtin.name;
     ImGui::EndChild();
     ImGui::PopStyleVar();
   }

@@ -26,6 +26,8 @@
 #include "runtime/learn/share_link.hpp"
 #include "viewer/app/gallery.hpp"
 #include "viewer/app/sandbox.hpp"
+#include "viewer/app/ui.hpp"
+#include "viewer/app/ui_script.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace {
@@ -99,7 +101,7 @@ bool write_screenshot(const std::string& path, int width, int height) {
 
 int main(int argc, char** argv) {
   CLI::App app{"FlowFrame viewer: replay a frame log and inspect every node."};
-  std::string log_path, attach, scenario, select, theme, screenshot, open_link;
+  std::string log_path, attach, scenario, select, theme, screenshot, open_link, script_path;
   bool build = false, run_design = false;
   std::optional<std::uint64_t> frame;
   int width = 1600, height = 1000;
@@ -113,6 +115,7 @@ int main(int argc, char** argv) {
   app.add_option("--select", select, "Select this node in the inspector");
   app.add_option("--theme", theme, "dark or light (default: the last one used)")->check(CLI::IsMember({"dark", "light"}));
   app.add_option("--screenshot", screenshot, "Render once, write this PNG and exit (use xvfb-run without a display)");
+  app.add_option("--script", script_path, "Drive the window with scripted input and checks (UI tests); exit 3 if a check fails");
   app.add_option("--size", [&](const CLI::results_t& r) {
     return std::sscanf(r[0].c_str(), "%dx%d", &width, &height) == 2 && width > 200 && height > 200;
   }, "Window size WxH (default 1600x1000)");
@@ -156,8 +159,10 @@ int main(int argc, char** argv) {
   };
   std::unique_ptr<viewer::RunningScenario> running;
   std::unique_ptr<viewer::Sandbox> sandbox;
+  std::unique_ptr<viewer::UiScript> script;
   Opened opened;
   try {
+    if (!script_path.empty()) script = std::make_unique<viewer::UiScript>(script_path);
     if (!open_link.empty()) {
       sandbox = std::make_unique<viewer::Sandbox>();
       sandbox->design = view::Design(decode_link(open_link));
@@ -249,6 +254,7 @@ int main(int argc, char** argv) {
     last = now;
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
+    if (script) script->feed(ImGui::GetIO());
     ImGui::NewFrame();
     int fb_width, fb_height;
     glfwGetFramebufferSize(window, &fb_width, &fb_height);
@@ -280,6 +286,8 @@ int main(int argc, char** argv) {
       }
       if (chosen) gallery_error = open_live([&] { return std::make_unique<viewer::RunningScenario>(*chosen, 1.0); });
     }
+    viewer::ui::end_frame();
+    if (script) script->advance(size);
     ImGui::Render();
     glViewport(0, 0, fb_width, fb_height);
     const auto background = dark ? ImVec4(0.07f, 0.08f, 0.09f, 1) : ImVec4(0.88f, 0.89f, 0.92f, 1);
@@ -296,6 +304,16 @@ int main(int argc, char** argv) {
       break;
     }
     if (!screenshot.empty() && shown && !shown->settled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (script) {
+      if (const auto path = script->take_screenshot(); !path.empty() && !write_screenshot(path, fb_width, fb_height))
+        std::cerr << "error: cannot write " << path << '\n', exit_code = 1;
+      if (script->done()) {
+        if (!script->failure().empty()) std::cerr << "error: " << script->failure() << '\n', exit_code = 3;
+        break;
+      }
+      // A person's pace, so waits in the script mean the same time on any machine.
+      std::this_thread::sleep_until(now + std::chrono::milliseconds(16));
+    }
     glfwSwapBuffers(window);
   }
   if (screenshot.empty()) save_dark_theme(dark);

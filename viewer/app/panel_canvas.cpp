@@ -1,12 +1,14 @@
 // The topology canvas: nodes at their scenario positions, links, requests in flight as moving
 // dots, live badges; pan (drag), zoom (wheel), fit; replica groups can collapse into one node.
 #include <fmt/format.h>
+#include <imgui_internal.h>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 
+#include "runtime/framelog/frame_record.hpp"
 #include "runtime/scenario/regions.hpp"
 #include "viewer/app/kind_view.hpp"
 #include "viewer/app/viewer.hpp"
@@ -74,6 +76,14 @@ void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
                    (size.y - span_y * layout.scale) / 2 - low.y * layout.scale};
 }
 
+// A hop's colour: what it carries and how it ended.
+ImU32 hop_colour(const Palette& palette, const v1::Frame& frame) {
+  return view::is_error(frame)                   ? palette.error
+         : frame.kind() == v1::Frame::RESPONSE ? palette.ok
+         : frame.kind() == v1::Frame::MESSAGE  ? palette.warning
+                                               : palette.request;
+}
+
 // "eu-west-1 · Ireland" for the built-in regions, the name alone for a scenario's own.
 std::string region_label(const std::string& region) {
   for (const auto& known : builtin_regions())
@@ -107,7 +117,11 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     layout.fit_pending = false;
   }
   // Pan with any drag on empty canvas, zoom about the mouse with the wheel.
-  ImGui::InvisibleButton("canvas", area, ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight);
+  // The overlay's buttons are drawn over it later: they must get the clicks on them.
+  ImGui::InvisibleButton("canvas", area,
+                         ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight | ImGuiButtonFlags_AllowItemOverlap);
+  ImGui::SetItemAllowOverlap();
+  ui::note_region("canvas", corner, {corner.x + area.x, corner.y + area.y});
   const bool hovered = ImGui::IsItemHovered();
   auto& io = ImGui::GetIO();
   if (ImGui::IsItemActive() && (ImGui::IsMouseDragging(ImGuiMouseButton_Left) || ImGui::IsMouseDragging(ImGuiMouseButton_Right)))
@@ -182,7 +196,11 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     if (!view || view->time > now + layout.max_link_latency) break;
     const auto& f = view->frame;
     if (view->sent > now || f.src() == f.dst() || f.kind() == v1::Frame::CONTROL) continue;
-    const float progress = std::clamp(static_cast<float>(now - view->sent) / static_cast<float>(std::max<Time>(1, view->time - view->sent)), 0.0f, 1.0f);
+    // In story pace the hop being told crosses its whole link, however short it was.
+    const auto story = viewer.playback().story_progress();
+    const float progress = story && i == viewer.playback().frame() + 1
+                               ? *story
+                               : std::clamp(static_cast<float>(now - view->sent) / static_cast<float>(std::max<Time>(1, view->time - view->sent)), 0.0f, 1.0f);
     const ImVec2 a = screen(f.src()), b = screen(f.dst());
     // A message lost on its link or cut by a partition gets halfway, then a cross marks where it went.
     if ((f.outcome() == v1::Frame::LOST || f.outcome() == v1::Frame::PARTITIONED) && progress > 0.5f) {
@@ -192,11 +210,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
       continue;
     }
     const ImVec2 dot{a.x + (b.x - a.x) * progress, a.y + (b.y - a.y) * progress};
-    const ImU32 color = view::is_error(f) ? palette.error
-                        : f.kind() == v1::Frame::RESPONSE ? palette.ok
-                        : f.kind() == v1::Frame::MESSAGE  ? palette.warning
-                                                          : palette.request;
-    draw->AddCircleFilled(dot, 5.5f, color);
+    draw->AddCircleFilled(dot, 5.5f, hop_colour(palette, f));
     draw->AddCircle(dot, 5.5f, palette.canvas, 0, 1.5f);
     if (ImGui::IsMouseClicked(ImGuiMouseButton_Left) && hovered) {
       const float dx = io.MousePos.x - dot.x, dy = io.MousePos.y - dot.y;
@@ -206,9 +220,19 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
       }
     }
   }
-  // The frame just delivered: its hop glows.
-  if (auto current = model.frame(viewer.playback().frame(), false); current && current->frame.src() != current->frame.dst())
-    draw->AddLine(screen(current->frame.src()), screen(current->frame.dst()), palette.selection, 4.0f);
+  // The frame just delivered: its hop glows in its colour. A timed event or a live control comes
+  // from no node: its target gets a ring and what happened.
+  if (auto current = model.frame(viewer.playback().frame(), false)) {
+    const auto& f = current->frame;
+    if (f.src() == kDirector && f.dst() != kDirector) {
+      const ImVec2 c = screen(f.dst());
+      draw->AddCircle(c, radius * 1.9f, palette.warning, 0, 3.0f);
+      const std::string what = fmt::format("{} {}", icon::warning, f.note().empty() ? "event" : f.note());
+      draw->AddText({c.x + radius * 1.9f + 4, c.y - radius * 1.9f}, palette.warning, what.c_str());
+    } else if (f.src() != f.dst() && f.src() != kDirector) {
+      draw->AddLine(screen(f.src()), screen(f.dst()), hop_colour(palette, f), 4.0f);
+    }
+  }
 
   // Nodes.
   std::optional<std::uint32_t> clicked_node;
@@ -246,6 +270,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     const ImVec2 icon_size = ImGui::CalcTextSize(icon);
     draw->AddText({c.x - icon_size.x / 2, c.y - icon_size.y / 2}, kind_color, icon);
     const std::string name = group ? fmt::format("{} ×{}", info.group(), members) : info.id();
+    ui::note_region("node:" + (group ? info.group() : info.id()), low, high);
     const ImVec2 name_size = ImGui::CalcTextSize(name.c_str());
     draw->AddText({c.x - name_size.x / 2, high.y + 4}, palette.text, name.c_str());
     std::string figure = group ? fmt::format("{} busy{}", node.load, down ? fmt::format(" · {} down", down) : "")
@@ -270,12 +295,12 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
 
   // Overlay: controls and legend.
   ImGui::SetCursorScreenPos({corner.x + 10, corner.y + 10});
-  if (ImGui::Button(fmt::format("{} Fit", icon::expand).c_str())) layout.fit_pending = true;
+  if (ui::button(fmt::format("{} Fit", icon::expand).c_str())) layout.fit_pending = true;
   ImGui::SameLine();
-  if (ImGui::Checkbox("Collapse groups", &viewer.collapse_groups)) layout.fit_pending = true;
+  if (ui::checkbox("Collapse groups", &viewer.collapse_groups)) layout.fit_pending = true;
   if (viewer.from_gallery) {
     ImGui::SameLine();
-    if (ImGui::Button("\xe2\x86\x90 Scenarios")) viewer.wants_home = true;
+    if (ui::button("\xe2\x86\x90 Scenarios")) viewer.wants_home = true;
   }
   const char* legend[] = {"request", "response", "one-way", "error / lost"};
   const ImU32 colors[] = {palette.request, palette.ok, palette.warning, palette.error};

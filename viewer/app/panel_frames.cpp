@@ -12,24 +12,28 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   begin_panel("Frames", pos, size, ImGuiWindowFlags_NoScrollbar);
   bool changed = false;
   ImGui::SetNextItemWidth(280);
-  changed |= ImGui::InputTextWithHint("##filter", fmt::format("{} filter: text, node, status…", icon::search).c_str(),
+  changed |= ImGui::InputTextWithHint("##filter", fmt::format("{} filter: words, status:503, node:lb, outcome:…", icon::search).c_str(),
                                       viewer.filter_text, sizeof viewer.filter_text);
+  ui::note("filter");
   ImGui::SameLine();
   ImGui::SetNextItemWidth(130);
   const char* statuses[] = {"any status", "ok only", "errors only"};
   changed |= ImGui::Combo("##status", &viewer.filter_status, statuses, 3);
+  ui::note("status filter");
   ImGui::SameLine();
   ImGui::BeginDisabled(!viewer.selected_node);
-  changed |= ImGui::Checkbox("selected node", &viewer.filter_selected_node);
+  changed |= ui::checkbox("selected node", &viewer.filter_selected_node);
   ImGui::EndDisabled();
   ImGui::SameLine();
   ImGui::BeginDisabled(!viewer.selected_request());
-  changed |= ImGui::Checkbox("selected request", &viewer.filter_selected_request);
+  changed |= ui::checkbox("selected request", &viewer.filter_selected_request);
   ImGui::EndDisabled();
   if (changed) viewer.refilter();
   auto* scan = viewer.filter_scan();
-  if (scan) {
-    ImGui::SameLine();
+  if (!viewer.filter_error.empty()) {
+    ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(viewer.palette().error), "%s", viewer.filter_error.c_str());
+  } else if (scan) {
+    ui::flow(150);
     ImGui::TextDisabled("%zu matches%s", scan->size(), scan->done() ? "" : fmt::format(" ({:.0f}%)", scan->progress() * 100).c_str());
   }
   const auto rows = scan ? scan->size() : model.frame_count();
@@ -64,7 +68,7 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size) {
         const auto view = model.frame(index, false);
         ImGui::TableNextColumn();
         const bool is_current = index == current;
-        if (ImGui::Selectable(fmt::format("{}##{}", index, index).c_str(), is_current, ImGuiSelectableFlags_SpanAllColumns)) {
+        if (ui::selectable(fmt::format("{}##frame {}", index, index).c_str(), is_current, ImGuiSelectableFlags_SpanAllColumns)) {
           playback.pause();
           playback.seek_frame(index);
           viewer.following = false;

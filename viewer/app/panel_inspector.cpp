@@ -41,13 +41,9 @@ void steer(const Inspected& in) {
   // Buttons side by side while they fit the panel, then on the next line.
   bool first = true;
   auto button = [&](const char* label) {
-    const float width = ImGui::CalcTextSize(label).x + 2 * ImGui::GetStyle().FramePadding.x;
-    if (!first) {
-      ImGui::SameLine();
-      if (ImGui::GetContentRegionAvail().x < width) ImGui::NewLine();
-    }
+    if (!first) ui::flow(ImGui::CalcTextSize(label).x + 2 * ImGui::GetStyle().FramePadding.x);
     first = false;
-    return ImGui::Button(label);
+    return ui::button(label);
   };
   v1::ControlRequest request;
   auto& fault = *request.mutable_fault();
@@ -63,7 +59,9 @@ void steer(const Inspected& in) {
   static std::uint32_t other = 0;
   if (std::find(others.begin(), others.end(), other) == others.end()) other = others.front();
   ImGui::SetNextItemWidth(160);
-  if (ImGui::BeginCombo("link to", header.nodes(static_cast<int>(other)).id().c_str())) {
+  const bool choosing = ImGui::BeginCombo("link to", header.nodes(static_cast<int>(other)).id().c_str());
+  ui::note("link to");
+  if (choosing) {
     for (auto n : others)
       if (ImGui::Selectable(header.nodes(static_cast<int>(n)).id().c_str(), n == other)) other = n;
     ImGui::EndCombo();

@@ -69,7 +69,7 @@ void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size) {
         break;
       case PageBlock::Kind::action: {
         ImGui::BeginDisabled(!viewer.live() || viewer.run_ended());
-        if (ImGui::Button(fmt::format("{} Try it: {}##{}", icon::play, block.label, block.line).c_str())) {
+        if (ui::button(fmt::format("{} Try it: {}##{}", icon::play, block.label, block.line).c_str())) {
           try {
             v1::ControlRequest request;
             for (const auto& command : block.commands) {

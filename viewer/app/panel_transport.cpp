@@ -1,5 +1,5 @@
-// Transport: play / pause, step, jump to start / end, speed (0.1x to 1000x simulated time, or one
-// frame per tick) and a timeline to scrub anywhere, backwards included.
+// Transport: play / pause, step, jump to start / end, the pace (simulated time, frames per second
+// or story) and a timeline to scrub anywhere, backwards included.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -12,58 +12,54 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   auto& playback = viewer.playback();
   auto& model = viewer.model();
   begin_panel("Playback", pos, size, ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar);
-  if (ImGui::Button(icon::to_start)) playback.home();
+  if (ui::button(fmt::format("{}##to start", icon::to_start).c_str())) playback.home();
   ImGui::SameLine();
-  if (ImGui::Button(icon::step_back)) playback.step(-1);
+  if (ui::button(fmt::format("{}##step back", icon::step_back).c_str())) playback.step(-1);
   ImGui::SameLine();
-  if (ImGui::Button(playback.playing() ? icon::pause : icon::play, {44, 0})) playback.toggle();
+  if (ui::button(fmt::format("{}##play", playback.playing() ? icon::pause : icon::play).c_str(), {44, 0})) playback.toggle();
   ImGui::SameLine();
-  if (ImGui::Button(icon::step_forward)) playback.step(1);
+  if (ui::button(fmt::format("{}##step forward", icon::step_forward).c_str())) playback.step(1);
   ImGui::SameLine();
-  if (ImGui::Button(icon::to_end)) playback.end();
+  if (ui::button(fmt::format("{}##to end", icon::to_end).c_str())) playback.end();
   ImGui::SameLine();
-  bool per_tick = playback.frame_per_tick();
-  if (ImGui::Checkbox("frame per tick", &per_tick)) playback.set_frame_per_tick(per_tick);
+  // How it moves: simulated time, frames per second, or story (every hop a visible moment).
+  const char* paces[] = {"sim time", "frames/s", "story"};
+  int pace = static_cast<int>(playback.pace());
+  ImGui::SetNextItemWidth(100);
+  if (ImGui::Combo("##pace", &pace, paces, 3)) playback.set_pace(static_cast<view::Playback::Pace>(pace));
+  ui::note("pace");
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("sim time: simulated seconds per second\nframes/s: frames per second\nstory: hops per second, each hop crossing its link");
   ImGui::SameLine();
-  ImGui::SetNextItemWidth(200);
-  float log_speed = static_cast<float>(std::log10(playback.speed()));
-  ImGui::BeginDisabled(per_tick);
-  if (ImGui::SliderFloat("##speed", &log_speed, -1.0f, 3.0f, fmt::format("speed {:g}x", playback.speed()).c_str()))
-    playback.set_speed(std::pow(10.0, std::round(log_speed * 10) / 10));
-  ImGui::EndDisabled();
-  ImGui::SameLine();
-  ImGui::TextDisabled("sim time");
-  ImGui::SameLine();
-  ImGui::PushFont(viewer.fonts().mono);
-  ImGui::Text("%s", format_time(playback.time()).c_str());
-  ImGui::PopFont();
-  ImGui::SameLine();
-  ImGui::TextDisabled("frame");
-  ImGui::SameLine();
-  ImGui::PushFont(viewer.fonts().mono);
-  ImGui::Text("%llu / %llu", static_cast<unsigned long long>(playback.frame()),
-              static_cast<unsigned long long>(model.frame_count()));
-  ImGui::PopFont();
-  ImGui::SameLine(ImGui::GetWindowWidth() - 76);
-  if (ImGui::Button(viewer.dark() ? icon::sun : icon::moon)) viewer.set_dark(!viewer.dark());
+  const float corner_buttons = 2 * ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().ItemSpacing.x + 8;
+  ImGui::SetNextItemWidth(std::clamp(ImGui::GetContentRegionAvail().x - corner_buttons, 80.0f, 220.0f));
+  const auto [low, high] = playback.rate_range();
+  float log_rate = static_cast<float>(std::log10(playback.rate()));
+  const char* unit = playback.pace() == view::Playback::Pace::sim_time ? "x" : playback.pace() == view::Playback::Pace::frames ? " frames/s" : " hops/s";
+  if (ui::slider_float("##rate", &log_rate, static_cast<float>(std::log10(low)), static_cast<float>(std::log10(high)),
+                       fmt::format("{:.3g}{}", playback.rate(), unit).c_str()))
+    playback.set_rate(std::pow(10.0, std::round(log_rate * 10) / 10));
+  ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - corner_buttons + 8));
+  if (ui::button(fmt::format("{}##theme", viewer.dark() ? icon::sun : icon::moon).c_str(), {ImGui::GetFrameHeight(), 0}))
+    viewer.set_dark(!viewer.dark());
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Light / dark theme (t)");
   ImGui::SameLine();
-  if (ImGui::Button(icon::question)) viewer.show_help = !viewer.show_help;
-  // Timeline in simulated time; dragging scrubs, backwards too.
-  ImGui::SetNextItemWidth(-1);
+  if (ui::button(fmt::format("{}##help", icon::question).c_str(), {ImGui::GetFrameHeight(), 0})) viewer.show_help = !viewer.show_help;
+  // Timeline in simulated time; dragging scrubs, backwards too. Its label says where playback is.
   const double span = to_seconds(model.last_time() - model.first_time());
   float at = static_cast<float>(to_seconds(playback.time() - model.first_time()));
   if (viewer.live()) {
     const bool following = viewer.following;
     if (following) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::ColorConvertU32ToFloat4(viewer.palette().error));
-    if (ImGui::Button(viewer.run_ended() ? "ENDED" : "\xe2\x97\x8f LIVE")) viewer.following = true;
+    if (ui::button(viewer.run_ended() ? "ENDED##live" : "\xe2\x97\x8f LIVE##live")) viewer.following = true;
     if (following) ImGui::PopStyleColor();
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Follow the newest frame (scrubbing back leaves live)");
     ImGui::SameLine();
   }
   ImGui::SetNextItemWidth(-1);
-  if (ImGui::SliderFloat("##timeline", &at, 0.0f, static_cast<float>(std::max(span, 1e-9)),
-                         fmt::format("{} of {}", format_time(playback.time()), format_time(model.last_time())).c_str())) {
+  const auto where = fmt::format("frame {} / {}   {} of {}", playback.frame(), model.frame_count(), format_time(playback.time()),
+                                 format_time(model.last_time()));
+  if (ui::slider_float("##timeline", &at, 0.0f, static_cast<float>(std::max(span, 1e-9)), where.c_str())) {
     playback.pause();
     playback.seek_time(model.first_time() + from_seconds(at));
     viewer.following = false;
@@ -74,27 +70,28 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     ImGui::SameLine();
     ImGui::BeginDisabled(viewer.run_ended());
     v1::ControlRequest request;
-    if (ImGui::Button(fmt::format("{} pause run", icon::pause).c_str())) request.set_pause(true), viewer.send(request);
-    ImGui::SameLine();
-    if (ImGui::Button(fmt::format("{} resume run", icon::play).c_str())) request.set_resume(true), viewer.send(request);
-    ImGui::SameLine();
+    if (ui::button(fmt::format("{} pause run", icon::pause).c_str())) request.set_pause(true), viewer.send(request);
+    ui::flow(ImGui::CalcTextSize("resume run").x + 40);
+    if (ui::button(fmt::format("{} resume run", icon::play).c_str())) request.set_resume(true), viewer.send(request);
+    ui::flow(90);
     static int step = 10;
     ImGui::SetNextItemWidth(90);
     ImGui::InputInt("##step", &step);
+    ui::note("step count");
     step = std::max(step, 1);
-    ImGui::SameLine();
-    if (ImGui::Button(fmt::format("{} step run", icon::step_forward).c_str())) request.set_step(static_cast<std::uint64_t>(step)), viewer.send(request);
-    ImGui::SameLine();
+    ui::flow(ImGui::CalcTextSize("step run").x + 40);
+    if (ui::button(fmt::format("{} step run", icon::step_forward).c_str())) request.set_step(static_cast<std::uint64_t>(step)), viewer.send(request);
+    ui::flow(140);
     static float run_speed = 0;  // log10 of the run's speed; the run's own flag set the start
-    ImGui::SetNextItemWidth(200);
-    if (ImGui::SliderFloat("##runspeed", &run_speed, -1.0f, 3.0f, fmt::format("run at {:g}x", std::pow(10.0, run_speed)).c_str()) ||
+    ImGui::SetNextItemWidth(std::clamp(ImGui::GetContentRegionAvail().x - 90, 140.0f, 200.0f));
+    if (ui::slider_float("##runspeed", &run_speed, -1.0f, 3.0f, fmt::format("run at {:g}x", std::pow(10.0, run_speed)).c_str()) ||
         ImGui::IsItemDeactivatedAfterEdit()) {
       if (ImGui::IsItemDeactivatedAfterEdit()) request.set_speed(std::pow(10.0, std::round(run_speed * 10) / 10)), viewer.send(request);
     }
-    ImGui::SameLine();
-    if (ImGui::Button("flat out")) request.set_speed(0), viewer.send(request);
+    ui::flow(ImGui::CalcTextSize("flat out").x + 20);
+    if (ui::button("flat out")) request.set_speed(0), viewer.send(request);
     ImGui::EndDisabled();
-    ImGui::SameLine();
+    ui::flow(ImGui::CalcTextSize(viewer.live_status().c_str()).x);
     ImGui::TextDisabled("%s", viewer.live_status().c_str());
   }
   ImGui::End();

@@ -29,24 +29,24 @@ void note(Sandbox& sandbox, const std::string& error, const std::string& done) {
 
 void toolbar(Sandbox& sandbox, SandboxAction& action) {
   auto& design = sandbox.design;
-  if (ImGui::Button("\xe2\x86\x90 Scenarios")) action = SandboxAction::back;
+  if (ui::button("\xe2\x86\x90 Scenarios")) action = SandboxAction::back;
   ImGui::SameLine();
   ImGui::BeginDisabled(!design.can_undo());
-  if (ImGui::Button("Undo")) design.undo();
+  if (ui::button("Undo")) design.undo();
   ImGui::EndDisabled();
   ImGui::SameLine();
   ImGui::BeginDisabled(!design.can_redo());
-  if (ImGui::Button("Redo")) design.redo();
+  if (ui::button("Redo")) design.redo();
   ImGui::EndDisabled();
   ImGui::SameLine();
   ImGui::BeginDisabled(sandbox.selected.empty());
-  if (ImGui::Button("Duplicate")) {
+  if (ui::button("Duplicate")) {
     std::string copy;
     note(sandbox, design.duplicate(sandbox.selected, &copy), "duplicated as " + copy);
     if (!copy.empty()) sandbox.selected = copy;
   }
   ImGui::SameLine();
-  if (ImGui::Button("Delete")) {
+  if (ui::button("Delete")) {
     note(sandbox, design.remove_node(sandbox.selected), "deleted " + sandbox.selected);
     sandbox.selected.clear();
   }
@@ -54,14 +54,15 @@ void toolbar(Sandbox& sandbox, SandboxAction& action) {
   ImGui::SameLine();
   ImGui::SetNextItemWidth(220);
   ImGui::InputText("##path", &sandbox.path);
+  ui::note("path");
   ImGui::SameLine();
-  if (ImGui::Button("Save")) {
+  if (ui::button("Save")) {
     std::ofstream out(sandbox.path);
     out << design.text();
     sandbox.status = out ? "saved " + sandbox.path + " (flowframe run " + sandbox.path + ")" : "cannot write " + sandbox.path;
   }
   ImGui::SameLine();
-  if (ImGui::Button("Open")) {
+  if (ui::button("Open")) {
     std::ifstream in(sandbox.path);
     std::stringstream text;
     text << in.rdbuf();
@@ -75,12 +76,12 @@ void toolbar(Sandbox& sandbox, SandboxAction& action) {
     }
   }
   ImGui::SameLine();
-  if (ImGui::Button("Share link")) {
+  if (ui::button("Share link")) {
     ImGui::SetClipboardText(encode_link(design.scenario()).c_str());
     sandbox.status = "a flowframe: link is on the clipboard (flowframe-view --open LINK)";
   }
   ImGui::SameLine();
-  if (ImGui::Button("Paste link")) {
+  if (ui::button("Paste link")) {
     const char* clipboard = ImGui::GetClipboardText();
     try {
       sandbox.design = view::Design(decode_link(clipboard ? clipboard : ""));
@@ -92,7 +93,7 @@ void toolbar(Sandbox& sandbox, SandboxAction& action) {
   }
   ImGui::SameLine();
   ImGui::BeginDisabled(!design.problems().empty());
-  if (ImGui::Button(fmt::format("{} Run", icon::play).c_str())) action = SandboxAction::run;
+  if (ui::button(fmt::format("{} Run", icon::play).c_str())) action = SandboxAction::run;
   ImGui::EndDisabled();
 }
 
@@ -101,7 +102,7 @@ void palette(Sandbox& sandbox, const Palette& colors, ImVec2 canvas_center) {
   for (const auto* view : kind_views()) {
     const auto kind = view->kind;
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(colors.kind(kind)));
-    const bool pressed = ImGui::Button(fmt::format("{}  {}", kind_icon(kind), kind_label(kind)).c_str(), {-1, 0});
+    const bool pressed = ui::button(fmt::format("{}  {}", kind_icon(kind), kind_label(kind)).c_str(), {-1, 0});
     ImGui::PopStyleColor();
     if (ImGui::BeginDragDropSource()) {
       const v1::Node::Kind dragged = kind;
@@ -211,9 +212,11 @@ void properties(Sandbox& sandbox) {
       note(sandbox, design.set(sandbox.selected, "id", id), "renamed to " + id);
       if (sandbox.status.rfind("renamed", 0) == 0) sandbox.selected = id;
     }
+    ui::note("id");
     int replicas = static_cast<int>(node->replicas());
     if (ImGui::InputInt("replicas", &replicas) && replicas >= 0)
       note(sandbox, design.set(sandbox.selected, "replicas", std::to_string(replicas)), "");
+    ui::note("replicas");
     if (sandbox.params_for != node->id()) {
       sandbox.params = design.params_text(node->id());
       sandbox.params_for = node->id();
@@ -222,8 +225,9 @@ void properties(Sandbox& sandbox) {
     ImGui::TextDisabled("parameters (scenario text)");
     if (ImGui::InputTextMultiline("##params", &sandbox.params, {-1, 160}))
       sandbox.typing_problems = design.check_params_text(node->id(), sandbox.params);
+    ui::note("parameters");
     ImGui::BeginDisabled(sandbox.params == design.params_text(node->id()));
-    if (ImGui::Button("Apply")) {
+    if (ui::button("Apply")) {
       note(sandbox, design.set_params_text(node->id(), sandbox.params), "applied");
       sandbox.params_for.clear();
     }
@@ -238,17 +242,21 @@ void properties(Sandbox& sandbox) {
   const auto& workload = design.scenario().workload();
   std::string clients = workload.clients();
   if (ImGui::InputText("clients", &clients, ImGuiInputTextFlags_EnterReturnsTrue)) note(sandbox, design.set_workload("clients", clients), "");
+  ui::note("clients");
   float rate = static_cast<float>(workload.rate());
   if (ImGui::InputFloat("rate /s", &rate, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
     note(sandbox, design.set_workload("rate", fmt::format("{:g}", rate)), "");
+  ui::note("rate");
   int arrival = workload.arrival();
   const char* arrivals[] = {"poisson", "steady", "on_off", "ramp", "closed"};
   if (ImGui::Combo("arrival", &arrival, arrivals, 5)) note(sandbox, design.set_workload("arrival", arrivals[arrival]), "");
+  ui::note("arrival");
   // The knobs of the chosen arrival process.
   auto number = [&](const char* label, const char* field, double value) {
     float edited = static_cast<float>(value);
     if (ImGui::InputFloat(label, &edited, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
       note(sandbox, design.set_workload(field, fmt::format("{:g}", edited)), "");
+    ui::note(label);
   };
   if (workload.arrival() == v1::Workload::ON_OFF) {
     number("on for s", "on_s", workload.on_s());
@@ -264,12 +272,14 @@ void properties(Sandbox& sandbox) {
   ImGui::TextDisabled("GET /users/{id} 3 keys=1000 zipf=1.1");
   if (sandbox.mix_shown != design.mix_text()) sandbox.mix = sandbox.mix_shown = design.mix_text();
   ImGui::InputTextMultiline("##mix", &sandbox.mix, {-1, 70});
+  ui::note("mix");
   ImGui::BeginDisabled(sandbox.mix == sandbox.mix_shown);
-  if (ImGui::Button("Apply mix")) note(sandbox, design.set_mix_text(sandbox.mix), "request mix applied");
+  if (ui::button("Apply mix")) note(sandbox, design.set_mix_text(sandbox.mix), "request mix applied");
   ImGui::EndDisabled();
   float duration = static_cast<float>(design.scenario().stop().duration_s());
   if (ImGui::InputFloat("stop after s", &duration, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
     note(sandbox, design.set_scenario("stop.duration_s", fmt::format("{:g}", duration)), "");
+  ui::note("stop after");
 }
 
 }  // namespace

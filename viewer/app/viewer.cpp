@@ -140,7 +140,8 @@ const view::Trace* Viewer::trace() {
 
 void Viewer::refilter() {
   view::FrameFilter filter;
-  filter.text = filter_text;
+  filter_error = filter.parse(filter_text, model_->header());
+  if (!filter_error.empty()) filter = {};
   filter.status = static_cast<view::FrameFilter::Status>(filter_status);
   if (filter_selected_node && selected_node) filter.node = *selected_node;
   if (filter_selected_request && selected_request_) filter.request = selected_request_;
@@ -169,8 +170,8 @@ void Viewer::keyboard() {
     const auto c = io.InputQueueCharacters[i];
     if (c == '?') show_help = !show_help;
     if (c == 't') set_dark(!dark_);
-    if (c == '+' || c == '=') playback_.set_speed(playback_.speed() * 2);
-    if (c == '-') playback_.set_speed(playback_.speed() / 2);
+    if (c == '+' || c == '=') playback_.set_rate(playback_.rate() * 2);
+    if (c == '-') playback_.set_rate(playback_.rate() / 2);
   }
 }
 
@@ -181,13 +182,15 @@ void Viewer::frame(double wall_seconds, ImVec2 size) {
   // Layout: canvas and transport on the left; inspector and trace on the right; frame list and
   // metrics along the bottom.
   // With a concept page: the page on the left, the rest beside it.
-  const float page_width = page_ ? std::max(380.0f, size.x * 0.27f) : 0;
+  const float page_width = page_ ? std::max(320.0f, size.x * 0.25f) : 0;
   if (page_) draw_learn(*this, *page_, {6, 6}, {page_width, size.y - 12});
   const float x0 = page_ ? page_width + 6 : 0;
   size.x -= x0;
-  const float margin = 6, right_width = std::max(360.0f, size.x * 0.3f), transport_height = live_ ? 128 : 92;
-  const float bottom_height = std::max(230.0f, size.y * 0.34f), metrics_width = std::max(300.0f, size.x * 0.28f);
+  const float margin = 6, right_width = std::max(360.0f, size.x * 0.3f);
+  // Live steering wraps onto a second row on a narrow canvas.
   const float left_width = size.x - right_width - 3 * margin;
+  const float transport_height = live_ ? (left_width < 820 ? 160 : 128) : 92;
+  const float bottom_height = std::max(230.0f, size.y * 0.34f), metrics_width = std::max(300.0f, size.x * 0.28f);
   const float canvas_height = size.y - bottom_height - transport_height - 4 * margin;
   draw_canvas(*this, {x0 + margin, margin}, {left_width, canvas_height});
   draw_transport(*this, {x0 + margin, 2 * margin + canvas_height}, {left_width, transport_height});

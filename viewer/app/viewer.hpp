@@ -13,6 +13,7 @@
 #include "runtime/learn/page.hpp"
 #include "viewer/model/playback.hpp"
 #include "viewer/model/queries.hpp"
+#include "viewer/app/ui.hpp"
 
 namespace flowframe::viewer {
 
@@ -66,6 +67,7 @@ class Viewer {
   int filter_status = 0;  // 0 any, 1 ok, 2 errors
   bool filter_selected_node = false;
   bool filter_selected_request = false;
+  std::string filter_error;  // what is wrong with the typed query
   void refilter();
   view::FilterScan* filter_scan() { return filter_.get(); }
   view::MetricsScan& metrics() { return *metrics_; }

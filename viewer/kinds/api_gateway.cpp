@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/ui.hpp"
 
 namespace flowframe::viewer {
 namespace {
@@ -47,11 +48,11 @@ const KindView kApiGatewayView{
             }
             if (rate[k] < 0) continue;  // no such limit in this scenario
             ImGui::SetNextItemWidth(140);
-            ImGui::SliderFloat(fmt::format("{} rate/s", which).c_str(), &rate[k], 0.1f, 100.0f, "%.1f");
+            ui::slider_float(fmt::format("{} rate/s", which).c_str(), &rate[k], 0.1f, 100.0f, "%.1f");
             if (ImGui::IsItemDeactivatedAfterEdit()) in.set(std::string(which) + ".rate", fmt::format("{:g}", rate[k]));
             ImGui::SameLine();
             ImGui::SetNextItemWidth(120);
-            ImGui::SliderFloat(fmt::format("{} burst", which).c_str(), &burst[k], 1.0f, 100.0f, "%.0f");
+            ui::slider_float(fmt::format("{} burst", which).c_str(), &burst[k], 1.0f, 100.0f, "%.0f");
             if (ImGui::IsItemDeactivatedAfterEdit())
               in.set(std::string(which) + ".burst", fmt::format("{:g}", std::round(burst[k])));
           }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/ui.hpp"
 
 namespace flowframe::viewer {
 namespace {

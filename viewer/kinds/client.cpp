@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/ui.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace flowframe::viewer {
@@ -25,7 +26,7 @@ const KindView kClientView{
           v1::ControlRequest request;
           request.set_burst(10);
           request.set_node(in.info.group().empty() ? in.info.id() : in.info.group());
-          if (ImGui::Button("fire a burst of 10 requests from every client")) in.viewer.send(request);
+          if (ui::button("fire a burst of 10 requests from every client")) in.viewer.send(request);
         },
 };
 FLOWFRAME_KIND_VIEW(kClientView);

@@ -4,6 +4,7 @@
 
 #include "runtime/base/text.hpp"
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/ui.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace flowframe::viewer {
@@ -55,6 +56,7 @@ const KindView kDatabaseView{
           if (!ImGui::IsAnyItemActive()) connections = static_cast<int>(in.state.database().max_connections());
           ImGui::SetNextItemWidth(180);
           ImGui::SliderInt("connections", &connections, 1, 64);
+          ui::note("connections");
           if (ImGui::IsItemDeactivatedAfterEdit()) in.set("max_connections", std::to_string(connections));
         },
 };

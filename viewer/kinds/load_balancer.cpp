@@ -3,6 +3,7 @@
 
 #include "runtime/base/text.hpp"
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/ui.hpp"
 
 namespace flowframe::viewer {
 namespace {
@@ -40,6 +41,7 @@ const KindView kLoadBalancerView{
           if (ImGui::Combo("strategy", &strategy, item, const_cast<std::vector<std::string>*>(&names),
                            static_cast<int>(names.size())))
             in.set("strategy", names[static_cast<std::size_t>(strategy)]);
+          ui::note("strategy");
         },
 };
 FLOWFRAME_KIND_VIEW(kLoadBalancerView);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/ui.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace flowframe::viewer {

@@ -3,6 +3,7 @@
 
 #include "runtime/framelog/frame_text.hpp"
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/ui.hpp"
 #include "viewer/app/viewer.hpp"
 
 namespace flowframe::viewer {
@@ -14,19 +15,20 @@ void steer_server(const Inspected& in) {
   if (!ImGui::IsAnyItemActive()) capacity = static_cast<int>(server.capacity());
   ImGui::SetNextItemWidth(180);
   ImGui::SliderInt("capacity", &capacity, 0, std::max(8, 2 * static_cast<int>(server.capacity_before_fail() + server.capacity())));
+  ui::note("capacity");
   if (ImGui::IsItemDeactivatedAfterEdit()) in.set("capacity", std::to_string(capacity));
   ImGui::SameLine();
   v1::ControlRequest request;
-  if (ImGui::Button("fail")) request.set_fail(true), in.send(request);
+  if (ui::button("fail")) request.set_fail(true), in.send(request);
   ImGui::SameLine();
-  if (ImGui::Button("restore")) request.set_restore(true), in.send(request);
+  if (ui::button("restore")) request.set_restore(true), in.send(request);
   // A cache-aside server's TTL for the keys it fills.
   for (const auto& node : in.viewer.model().header().scenario().nodes()) {
     if (node.id() != in.info.id() || !node.server().has_cache_aside()) continue;
     static float ttl = -1;
     if (!ImGui::IsAnyItemActive() || ttl < 0) ttl = static_cast<float>(node.server().cache_aside().ttl_s());
     ImGui::SetNextItemWidth(180);
-    ImGui::SliderFloat("cache TTL (s)", &ttl, 0.0f, 120.0f, "%.1f");
+    ui::slider_float("cache TTL (s)", &ttl, 0.0f, 120.0f, "%.1f");
     if (ImGui::IsItemDeactivatedAfterEdit()) in.set("cache_aside.ttl_s", fmt::format("{:g}", ttl));
   }
 }

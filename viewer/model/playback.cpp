@@ -15,7 +15,34 @@ void Playback::play() {
   playing_ = true;
 }
 
-void Playback::set_speed(double ratio) { speed_ = std::clamp(ratio, 0.1, 1000.0); }
+std::pair<double, double> Playback::rate_range() const {
+  switch (pace_) {
+    case Pace::sim_time: return {0.1, 1000.0};
+    case Pace::frames: return {1.0, 1000.0};
+    case Pace::story: return {0.2, 10.0};
+  }
+  return {1, 1};
+}
+
+void Playback::set_rate(double rate) {
+  const auto [low, high] = rate_range();
+  rates_[static_cast<int>(pace_)] = std::clamp(std::isfinite(rate) ? rate : high, low, high);
+}
+
+std::optional<float> Playback::story_progress() const {
+  if (pace_ != Pace::story || !playing_) return std::nullopt;
+  return static_cast<float>(std::clamp(story_elapsed_ * rate(), 0.0, 1.0));
+}
+
+bool Playback::advance_one() {
+  if (frame_ + 1 >= model_.frame_count()) return false;
+  auto view = model_.frame(frame_ + 1, false);
+  if (!view) return false;  // its chunk is loading
+  ++frame_;
+  time_ = view->time;
+  time_known_ = true;
+  return true;
+}
 
 void Playback::seek_frame(std::uint64_t index) {
   if (model_.frame_count() == 0) return;
@@ -50,16 +77,32 @@ void Playback::tick(double wall_seconds) {
   if (pending_time_ >= 0) seek_time(pending_time_);
   settle_time();
   if (!playing_ || model_.frame_count() == 0) return;
-  if (frame_per_tick_) {
-    if (frame_ + 1 >= model_.frame_count()) return pause();
-    if (auto view = model_.frame(frame_ + 1, false)) {
-      ++frame_;
-      time_ = view->time;
-      time_known_ = true;
+  if (pace_ != Pace::sim_time && frame_ + 1 >= model_.frame_count()) return pause();
+  if (pace_ == Pace::frames) {
+    // Whole frames only; the fraction carries over so a rate below the UI's frame rate works.
+    story_elapsed_ += wall_seconds * rate();
+    for (; story_elapsed_ >= 1 && advance_one(); story_elapsed_ -= 1) {
+    }
+    story_elapsed_ = std::min(story_elapsed_, 1.0);
+    return;
+  }
+  if (pace_ == Pace::story) {
+    const Time from = time_;
+    story_elapsed_ += wall_seconds;
+    if (story_elapsed_ * rate() >= 1) {
+      story_elapsed_ = 0;
+      advance_one();
+      return;
+    }
+    // Between hops the clock runs on towards the next one, so every dot in flight moves too.
+    if (auto next = model_.frame(frame_ + 1, false); next && time_known_) {
+      const auto now = model_.frame(frame_, false);
+      const Time start = now ? now->time : from;
+      time_ = start + static_cast<Time>(static_cast<double>(next->time - start) * story_elapsed_ * rate());
     }
     return;
   }
-  const Time target = time_ + static_cast<Time>(std::llround(wall_seconds * speed_ * kNanosPerSecond));
+  const Time target = time_ + static_cast<Time>(std::llround(wall_seconds * rate() * kNanosPerSecond));
   if (target >= model_.last_time()) {
     seek_time(model_.last_time());
     return pause();

@@ -13,12 +13,18 @@ class Playback {
   void pause() { playing_ = false; }
   void toggle() { playing_ ? pause() : play(); }
   bool playing() const { return playing_; }
-  // Simulated seconds per wall second (0.1 to 1000).
-  void set_speed(double ratio);
-  double speed() const { return speed_; }
-  // Instead of simulated time: one frame per UI tick.
-  void set_frame_per_tick(bool on) { frame_per_tick_ = on; }
-  bool frame_per_tick() const { return frame_per_tick_; }
+  // How playback moves on. sim_time: simulated seconds per wall second. frames: frames per wall
+  // second. story: hops per wall second, each hop taking the same visible moment whatever its
+  // simulated duration (links take a millisecond: at sim_time 1x a hop is gone in a blink).
+  enum class Pace { sim_time, frames, story };
+  void set_pace(Pace pace) { pace_ = pace, story_elapsed_ = 0; }
+  Pace pace() const { return pace_; }
+  // The current pace's rate, clamped to its range; each pace keeps its own.
+  void set_rate(double rate);
+  double rate() const { return rates_[static_cast<int>(pace_)]; }
+  std::pair<double, double> rate_range() const;
+  // Story: how far the hop being told (frame() + 1) has got across its link, 0 to 1.
+  std::optional<float> story_progress() const;
 
   void seek_frame(std::uint64_t index);
   void seek_time(Time time);
@@ -43,8 +49,10 @@ class Playback {
   std::uint64_t frame_ = 0;
   Time time_ = 0;
   bool playing_ = false;
-  double speed_ = 1.0;
-  bool frame_per_tick_ = false;
+  Pace pace_ = Pace::sim_time;
+  double rates_[3] = {1.0, 30.0, 1.5};
+  double story_elapsed_ = 0;  // wall seconds into the hop being told
+  bool advance_one();
   Time pending_time_ = -1;  // a seek by time waiting for its chunk
   bool time_known_ = false;
   void settle_time();

@@ -5,13 +5,17 @@
 #include <algorithm>
 #include <map>
 
+#include <fmt/format.h>
+
+#include <sstream>
+
 #include "runtime/base/text.hpp"
 
 namespace flowframe::view {
 
 bool is_error(const v1::Frame& f) {
   using F = v1::Frame;
-  if (f.status() >= 400) return true;
+  if (f.status() >= 400 && f.outcome() != F::DELEGATED && f.outcome() != F::CACHE_MISS) return true;
   switch (f.outcome()) {
     case F::REJECTED_QUEUE_FULL:
     case F::REJECTED_DOWN:
@@ -67,13 +71,68 @@ std::vector<std::uint32_t> neighbours(const v1::LogHeader& header, std::uint32_t
   return {found.begin(), found.end()};
 }
 
+std::string FrameFilter::parse(const std::string& query, const v1::LogHeader& header) {
+  auto node_named = [&](const std::string& id) -> std::optional<std::uint32_t> {
+    for (const auto& n : header.nodes())
+      if (lowercase(n.id()) == id) return n.index();
+    return std::nullopt;
+  };
+  std::vector<std::string> words;
+  std::istringstream in(lowercase(query));
+  for (std::string word; in >> word;) {
+    const auto colon = word.find(':');
+    const auto field = colon == std::string::npos ? "" : word.substr(0, colon);
+    const auto value = colon == std::string::npos ? word : word.substr(colon + 1);
+    if (field.empty() || (field != "status" && field != "node" && field != "from" && field != "to" && field != "kind" &&
+                          field != "outcome" && field != "path")) {
+      words.push_back(word);  // "10:30" or "user:7" are words, not fields
+      continue;
+    }
+    if (value.empty()) return field + ": needs a value";
+    if (field == "status") {
+      const bool is_class = value.size() == 3 && value.substr(1) == "xx";
+      const auto digits = is_class ? value.substr(0, 1) : value;
+      if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 3)
+        return "status: '" + value + "' is not a status (503, or 5xx)";
+      status_code = static_cast<std::uint32_t>(std::stoul(digits));
+      status_class = is_class;
+    } else if (field == "node" || field == "from" || field == "to") {
+      const auto found = node_named(value);
+      if (!found) return field + ": no node '" + value + "'";
+      (field == "node" ? node : field == "from" ? from : to) = found;
+    } else if (field == "kind") {
+      v1::Frame::Kind parsed;
+      if (!v1::Frame::Kind_Parse(uppercase(value), &parsed)) return "kind: '" + value + "' (request, response, timer, message, control…)";
+      kind = parsed;
+    } else if (field == "outcome") {
+      v1::Frame::Outcome parsed;
+      if (!v1::Frame::Outcome_Parse(uppercase(value), &parsed)) return "outcome: no outcome '" + value + "' (cache_miss, not_found…)";
+      outcome = parsed;
+    } else {
+      path = value;
+    }
+  }
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  return "";
+}
+
 bool FrameFilter::matches(const FrameView& view, const FrameText& text_of) const {
   const auto& f = view.frame;
   if (node && f.src() != *node && f.dst() != *node) return false;
+  if (from && f.src() != *from) return false;
+  if (to && f.dst() != *to) return false;
   if (request && (f.client() != request->first || f.request() != request->second)) return false;
   if (status == Status::ok && is_error(f)) return false;
   if (status == Status::error && !is_error(f)) return false;
-  if (!text.empty() && lowercase(text_of.line(view)).find(text) == std::string::npos) return false;
+  if (status_code && (status_class ? f.status() / 100 != *status_code : f.status() != *status_code)) return false;
+  if (kind && f.kind() != *kind) return false;
+  if (outcome && f.outcome() != *outcome) return false;
+  if (!path.empty() && lowercase(text_of.path(f)).find(path) == std::string::npos) return false;
+  if (!text.empty()) {
+    const auto words = lowercase(fmt::format("{} {} -> {} {}", v1::Frame::Kind_Name(f.kind()), text_of.node(f.src()),
+                                             text_of.node(f.dst()), text_of.summary(f)));
+    if (words.find(text) == std::string::npos) return false;
+  }
   return true;
 }
 

@@ -12,16 +12,30 @@ namespace flowframe::view {
 
 struct FrameFilter {
   enum class Status { any, ok, error };
-  std::string text;                    // in the frame's text line, any case (FilterScan lowercases it once)
+  std::string text;                    // in the frame's kind, nodes and summary, any case (not its number or time)
   std::optional<std::uint32_t> node;   // sender or receiver
+  std::optional<std::uint32_t> from, to;
   std::optional<std::pair<std::uint32_t, std::uint64_t>> request;  // (client, request number)
   Status status = Status::any;
+  std::optional<std::uint32_t> status_code;  // 503; or a class: 5 for 5xx
+  bool status_class = false;
+  std::optional<v1::Frame::Kind> kind;
+  std::optional<v1::Frame::Outcome> outcome;
+  std::string path;  // part of the request's path
 
-  bool empty() const { return text.empty() && !node && !request && status == Status::any; }
+  // Fills the filter from what a user types: free words, and fields such as `status:503`,
+  // `status:5xx`, `node:server-1`, `from:lb`, `to:db`, `kind:response`, `outcome:cache_miss`,
+  // `path:/users`. Returns "" or what is wrong with the query, naming the field.
+  std::string parse(const std::string& query, const v1::LogHeader& header);
+  bool empty() const {
+    return text.empty() && !node && !from && !to && !request && status == Status::any && !status_code && !kind && !outcome &&
+           path.empty();
+  }
   bool matches(const FrameView& view, const FrameText& text) const;  // `text` must be lowercase
 };
 
-// Whether a frame is an error or refusal (non-2xx response, rejection, 4xx/5xx decision).
+// Whether a frame is an error or refusal (a 4xx/5xx the receiver does not handle itself, a
+// rejection, a loss). A cache miss's 404 that sends the app to the database is not one.
 bool is_error(const v1::Frame& frame);
 
 // Every pair of nodes a link joins (a link naming a group joins each member), as written (from, to).

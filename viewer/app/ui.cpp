@@ -1,0 +1,74 @@
+#include "viewer/app/ui.hpp"
+
+#include <imgui_internal.h>
+
+namespace flowframe::viewer::ui {
+namespace {
+
+std::vector<Widget> building, complete;
+
+void add(std::string name, ImVec2 min, ImVec2 max, bool control) {
+  auto* draw = ImGui::GetWindowDrawList();
+  const bool enabled = (GImGui->CurrentItemFlags & ImGuiItemFlags_Disabled) == 0;
+  const auto* window = GImGui->CurrentWindow;
+  const bool scrolls = window->ScrollMax.x > 0 || window->ScrollMax.y > 0;
+  building.push_back({std::move(name), min, max, draw->GetClipRectMin(), draw->GetClipRectMax(), enabled, control, scrolls});
+}
+
+}  // namespace
+
+std::string name_of(const char* label) {
+  const std::string text(label);
+  if (const auto hashes = text.find("##"); hashes != std::string::npos) return text.substr(hashes + 2);
+  std::size_t start = 0;  // icons are outside ASCII; arrows too
+  while (start < text.size() && (static_cast<unsigned char>(text[start]) >= 0x80 || text[start] == ' ')) ++start;
+  return text.substr(start);
+}
+
+void end_frame() {
+  complete.swap(building);
+  building.clear();
+}
+
+const std::vector<Widget>& last_frame() { return complete; }
+
+void note(std::string name) { add(std::move(name), ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), true); }
+
+void note_region(std::string name, ImVec2 min, ImVec2 max) { add(std::move(name), min, max, false); }
+
+void flow(float next_width) {
+  ImGui::SameLine();
+  if (ImGui::GetContentRegionAvail().x < next_width) ImGui::NewLine();
+}
+
+bool button(const char* label, ImVec2 size) {
+  const bool pressed = ImGui::Button(label, size);
+  note(name_of(label));
+  return pressed;
+}
+
+bool small_button(const char* label) {
+  const bool pressed = ImGui::SmallButton(label);
+  note(name_of(label));
+  return pressed;
+}
+
+bool checkbox(const char* label, bool* value) {
+  const bool changed = ImGui::Checkbox(label, value);
+  note(name_of(label));
+  return changed;
+}
+
+bool slider_float(const char* label, float* value, float low, float high, const char* format) {
+  const bool changed = ImGui::SliderFloat(label, value, low, high, format);
+  note(name_of(label));
+  return changed;
+}
+
+bool selectable(const char* label, bool selected, ImGuiSelectableFlags flags, ImVec2 size) {
+  const bool clicked = ImGui::Selectable(label, selected, flags, size);
+  note(name_of(label));
+  return clicked;
+}
+
+}  // namespace flowframe::viewer::ui

@@ -1,0 +1,42 @@
+#pragma once
+// Controls that say where they were drawn. Every button, checkbox or slider the viewer offers goes
+// through here, so scripted input (ui_script.hpp) can find it by name, click it and check that it
+// is whole on screen: the viewer's UI tests drive the real window this way.
+#include <imgui.h>
+
+#include <string>
+#include <vector>
+
+namespace flowframe::viewer::ui {
+
+struct Widget {
+  std::string name;
+  ImVec2 min, max;            // where it was drawn
+  ImVec2 clip_min, clip_max;  // what of its window could show it
+  bool enabled = true;
+  bool control = true;  // false: a region drawn on the canvas (a node), which controls may cover
+  bool scrolls = false;  // its window scrolls: being partly scrolled out of view is normal
+};
+
+// A control's name: the text after "##" if there is one, else its label without leading icons.
+std::string name_of(const char* label);
+
+// Called once the UI of a frame is built: its widgets become the last complete frame's.
+void end_frame();
+const std::vector<Widget>& last_frame();
+
+// Records the item just submitted under `name`.
+void note(std::string name);
+// Records something drawn by hand (a node on the canvas).
+void note_region(std::string name, ImVec2 min, ImVec2 max);
+
+// Next on the same line if `next_width` pixels fit there, else on a new line.
+void flow(float next_width);
+
+bool button(const char* label, ImVec2 size = {0, 0});
+bool small_button(const char* label);
+bool checkbox(const char* label, bool* value);
+bool slider_float(const char* label, float* value, float low, float high, const char* format);
+bool selectable(const char* label, bool selected, ImGuiSelectableFlags flags = 0, ImVec2 size = {0, 0});
+
+}  // namespace flowframe::viewer::ui
