@@ -220,6 +220,15 @@ TEST(LoadBalancing, AfterFailoverNoRequestReachesTheDownServer) {
             requests["completed"].get<std::uint64_t>() + requests["failed"].get<std::uint64_t>());
 }
 
+TEST(LoadBalancing, TheFailoverScenarioShowsWhatItsCardPromises) {
+  // As built in, seed 1: server-2 holds six requests when it fails, and they are answered 503.
+  auto run = test::run_scenario("load_balancing_failover", {});
+  const auto& requests = run.summary["requests"];
+  EXPECT_EQ(requests["failed"].get<std::uint64_t>(), 6u);
+  EXPECT_EQ(requests["by_status"]["503"].get<std::uint64_t>(), 6u);
+  EXPECT_EQ(run.summary["nodes"]["server-2"]["rejected"].get<std::uint64_t>(), 6u);
+}
+
 TEST(LoadBalancing, AllServersDownGives503AndLosesNothing) {
   auto run = test::run_scenario("load_balancing", {"server.capacity=0", "stop.requests=50"});
   const auto& requests = run.summary["requests"];

@@ -163,7 +163,7 @@ TEST(Pages, EveryTryLineNamesNodesAndFieldsOfItsScenario) {
     EXPECT_TRUE(problems.empty()) << problems.front();
     for (const auto& block : page.blocks) actions += block.kind == PageBlock::Kind::action;
   }
-  EXPECT_EQ(pages, 15);  // load balancers, cache-aside, API gateways, valet key, health checks, retry storms, breakers, bulkheads, work queues, event logs, log failover, both kinds of saga, CDN, multi-region
+  EXPECT_EQ(pages, 16);  // load balancers, failover, cache-aside, API gateways, valet key, health checks, retry storms, breakers, bulkheads, work queues, event logs, log failover, both kinds of saga, CDN, multi-region
   EXPECT_GT(actions, 8);
 }
 

@@ -117,6 +117,29 @@ TEST(Overrides, GroupMemberWorkloadAndEnum) {
   EXPECT_EQ(scenario.nodes(1).load_balancer().strategy(), v1::LoadBalancerParams::IP_HASH);
 }
 
+TEST(Overrides, ReplicasScaleAWrittenNodeAndTheDescriptionSaysSo) {
+  const auto scenario = parse_scenario(kGood, "good.textproto", {"s.replicas=64", "s-64.capacity=0"});
+  int members = 0;
+  for (const auto& node : scenario.nodes()) members += node.group() == "s";
+  EXPECT_EQ(members, 64);
+  EXPECT_EQ(scenario.nodes(scenario.nodes_size() - 1).id(), "s-64");
+  EXPECT_EQ(scenario.nodes(scenario.nodes_size() - 1).server().capacity(), 0u);
+  // A big group is a grid: 8 x 8, not one column 64 units tall.
+  double lowest = 0, rightmost = 0;
+  for (const auto& node : scenario.nodes()) {
+    if (node.group() != "s") continue;
+    lowest = std::max(lowest, node.position().y());
+    rightmost = std::max(rightmost, node.position().x());
+  }
+  EXPECT_DOUBLE_EQ(lowest, 7.0);
+  EXPECT_DOUBLE_EQ(rightmost, 7 * 1.2);
+  EXPECT_NE(scenario.description().find("(changed: --set s.replicas=64, --set s-64.capacity=0)"), std::string::npos);
+  EXPECT_EQ(problems_of(kGood, {"s-1.replicas=3"}).at(0),
+            "--set s-1.replicas=3: replicas is set on a written node (e.g. server.replicas=64), not on one member");
+  EXPECT_EQ(problems_of(kGood, {"s.replicas=1e9"}).at(0), "--set s.replicas=1e9: replicas must be a whole number from 0 to 100000");
+  EXPECT_EQ(problems_of(kGood, {"s.replicas=-1"}).at(0), "--set s.replicas=-1: replicas must be a whole number from 0 to 100000");
+}
+
 TEST(Overrides, BadOnesAreNamed) {
   auto problems = problems_of(kGood, {"s-9.capacity=0"});
   ASSERT_EQ(problems.size(), 1u);

@@ -4,6 +4,10 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -203,6 +207,10 @@ class Validator {
       }
       if (!(node.timeout_ms() >= 0 && node.timeout_ms() <= kDayMs))
         problem(node_field(i, nullptr, "timeout_ms"), "timeout_ms", "must be from 0 (no timeout) to a day (86400000)");
+      if (node.replicas() > kMaxReplicas) {
+        problem(node_field(i, nullptr, "replicas"), "replicas", fmt::format("at most {} replicas", kMaxReplicas));
+        continue;
+      }
       std::vector<std::string> ids;
       if (node.replicas() == 0) ids.push_back(node.id());
       for (std::uint32_t r = 1; r <= node.replicas(); ++r) ids.push_back(node.id() + "-" + std::to_string(r));
@@ -594,6 +602,8 @@ class Validator {
 v1::Scenario expand_replicas(const v1::Scenario& written) {
   v1::Scenario flat = written;
   flat.clear_nodes();
+  double centre_x = 0;
+  for (const auto& node : written.nodes()) centre_x += node.position().x() / std::max(1, written.nodes_size());
   for (const auto& node : written.nodes()) {
     if (node.replicas() == 0) {
       *flat.add_nodes() = node;
@@ -605,8 +615,12 @@ v1::Scenario expand_replicas(const v1::Scenario& written) {
       member.set_id(node.id() + "-" + std::to_string(r));
       member.set_group(node.id());
       member.set_replicas(0);
-      // Members stack below the group's position so the canvas shows them all.
-      member.mutable_position()->set_y(node.position().y() + (r - 1) * 1.0);
+      // Members stack below the group's position so the canvas shows them all; a large group
+      // becomes a square grid, growing away from the middle of the topology.
+      const std::uint32_t rows = node.replicas() <= 8 ? node.replicas() : static_cast<std::uint32_t>(std::ceil(std::sqrt(node.replicas())));
+      const double outward = node.position().x() < centre_x ? -1.0 : 1.0;
+      member.mutable_position()->set_x(node.position().x() + outward * ((r - 1) / rows) * 1.2);
+      member.mutable_position()->set_y(node.position().y() + ((r - 1) % rows) * 1.0);
     }
   }
   return flat;
@@ -617,6 +631,37 @@ v1::Scenario expand_replicas(const v1::Scenario& written) {
 void apply_defaults(v1::Scenario& flat) {
   for (auto& node : *flat.mutable_nodes()) find_kind(node.kind())->defaults(node);
   if (!flat.stop().has_drain_s()) flat.mutable_stop()->set_drain_s(60);
+}
+
+// `--set server.replicas=64` changes how many members a written node has, so it applies before
+// the replicas are expanded; the other settings apply to each member after. Returns the rest.
+std::vector<std::string> apply_replica_overrides(v1::Scenario& written, const std::vector<std::string>& overrides) {
+  std::vector<std::string> rest, problems;
+  for (const auto& text : overrides) {
+    const auto equals = text.find('=');
+    const auto dot = text.find('.');
+    if (equals == std::string::npos || dot == std::string::npos || text.substr(dot + 1, equals - dot - 1) != "replicas") {
+      rest.push_back(text);
+      continue;
+    }
+    const auto target = text.substr(0, dot), value = text.substr(equals + 1);
+    v1::Node* node = nullptr;
+    for (auto& candidate : *written.mutable_nodes())
+      if (candidate.id() == target) node = &candidate;
+    if (!node) {
+      rest.push_back(text);  // a member's id or a typo: the general path names the problem
+      continue;
+    }
+    std::uint32_t replicas = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), replicas);
+    if (error != std::errc() || end != value.data() + value.size() || replicas > kMaxReplicas) {
+      problems.push_back(fmt::format("--set {}: replicas must be a whole number from 0 to {}", text, kMaxReplicas));
+      continue;
+    }
+    node->set_replicas(replicas);
+  }
+  if (!problems.empty()) throw ScenarioError(problems);
+  return rest;
 }
 
 void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrides) {
@@ -645,6 +690,10 @@ void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrid
       if (!node.group().empty()) names.push_back(node.group());
       if (node.id() != target && node.group() != target) continue;
       ++matched;
+      if (field == "replicas") {  // a written node's replicas were applied before expansion
+        problems.push_back(where + ": replicas is set on a written node (e.g. server.replicas=64), not on one member");
+        break;
+      }
       // Fields of the kind's parameters first (capacity, strategy), then of the node itself.
       auto& params = node_params(node);
       auto error = apply_setting(params, field, value);
@@ -725,12 +774,15 @@ v1::Scenario parse_scenario(const std::string& text, const std::string& source_n
   fill_region_latencies(written);
   if (auto found = Validator(written, locate).run(); !found.empty()) throw ScenarioError(found);
 
+  const auto member_overrides = apply_replica_overrides(written, overrides);
   v1::Scenario flat = expand_replicas(written);
   if (flat.name().empty()) flat.set_name("scenario");
   apply_defaults(flat);
-  apply_overrides(flat, overrides);
-  // Overrides may have set bad values; check again, now naming the --set arguments.
+  apply_overrides(flat, member_overrides);
+  // Overrides may have set bad values; check again, now naming the --set arguments. The
+  // description says what changed, so nobody takes the run for the scenario as written.
   if (!overrides.empty()) {
+    flat.set_description(flat.description() + " (changed: --set " + join(overrides, ", --set ") + ")");
     Locator plain("after --set " + join_lines(overrides), nullptr);
     if (auto found = Validator(flat, plain).run(); !found.empty()) throw ScenarioError(found);
   }

@@ -10,6 +10,9 @@
 
 namespace flowframe {
 
+// The most members a replicated node may have (`replicas`, `--set NODE.replicas=N`).
+inline constexpr std::uint32_t kMaxReplicas = 100000;
+
 // Bad input: every problem found, one per line, each naming file:line:column (or the --set
 // argument) and the field. The CLI exits with code 2 on it.
 class ScenarioError : public std::runtime_error {

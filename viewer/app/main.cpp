@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
     return std::make_unique<viewer::RunningScenario>(file.string(), 1.0);
   };
   std::unique_ptr<viewer::RunningScenario> running;
+  std::function<std::unique_ptr<viewer::RunningScenario>()> restart_run;  // how the live run was started
   std::unique_ptr<viewer::Sandbox> sandbox;
   std::unique_ptr<viewer::UiScript> script;
   Opened opened;
@@ -175,11 +176,13 @@ int main(int argc, char** argv) {
     } else if (!attach.empty()) {
       opened = connect(attach);
     } else if (!scenario.empty()) {
-      running = std::make_unique<viewer::RunningScenario>(scenario, 1.0);
+      restart_run = [scenario] { return std::make_unique<viewer::RunningScenario>(scenario, 1.0); };
+      running = restart_run();
       opened = connect(running->address());
     } else if (run_design) {
       if (!sandbox) throw std::runtime_error("--run runs the sandbox's design: give --build or --open too");
-      running = start_design(sandbox->design);
+      restart_run = [start_design, design = sandbox->design] { return start_design(design); };
+      running = restart_run();
       opened = connect(running->address());
     }
   } catch (const std::exception& error) {
@@ -216,6 +219,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<viewer::Viewer> shown;
   if (opened.first) shown = std::make_unique<viewer::Viewer>(std::move(opened.first), fonts, dark, std::move(opened.second));
   if (shown && sandbox) shown->from_gallery = true;  // "back" returns to the design
+  if (shown && running) shown->can_restart = true;
   // Starts a live run and switches to it; "" or why it could not.
   auto open_live = [&](const std::function<std::unique_ptr<viewer::RunningScenario>()>& start) -> std::string {
     try {
@@ -223,6 +227,8 @@ int main(int argc, char** argv) {
       auto [model, client] = connect(running->address());
       shown = std::make_unique<viewer::Viewer>(std::move(model), fonts, dark, std::move(client));
       shown->from_gallery = true;
+      shown->can_restart = true;
+      restart_run = start;
       return "";
     } catch (const std::exception& error) {
       running.reset();
@@ -267,12 +273,20 @@ int main(int argc, char** argv) {
       if (shown->wants_home) {
         shown.reset();
         running.reset();
+      } else if (shown->wants_restart) {
+        // The old run and its connection go first: the new one writes the same live file.
+        auto carried = shown->carry();
+        shown.reset();
+        running.reset();
+        if (auto error = open_live(restart_run); !error.empty()) gallery_error = "cannot restart the run: " + error;
+        else shown->continue_from(std::move(carried));
       }
     } else if (sandbox) {
       const auto action = viewer::draw_sandbox(*sandbox, size, fonts, dark);
       if (action == viewer::SandboxAction::back) sandbox.reset();
       if (action == viewer::SandboxAction::run) {
-        if (auto error = open_live([&] { return start_design(sandbox->design); }); !error.empty()) sandbox->status = error;
+        if (auto error = open_live([start_design, design = sandbox->design] { return start_design(design); }); !error.empty())
+        sandbox->status = error;
       }
     } else {
       std::string edit;
@@ -284,7 +298,7 @@ int main(int argc, char** argv) {
         sandbox->path = builtin.name + ".textproto";
         sandbox->status = "editing a copy of " + builtin.name;
       }
-      if (chosen) gallery_error = open_live([&] { return std::make_unique<viewer::RunningScenario>(*chosen, 1.0); });
+      if (chosen) gallery_error = open_live([name = *chosen] { return std::make_unique<viewer::RunningScenario>(name, 1.0); });
     }
     viewer::ui::end_frame();
     if (script) script->advance(size);

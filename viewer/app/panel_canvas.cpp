@@ -16,12 +16,17 @@
 namespace flowframe::viewer {
 namespace {
 
+// Pixels per world unit; replica members sit one unit apart.
+constexpr float kMinScale = 0.5f, kMaxScale = 5000.0f;
+
 struct Layout {
   bool ready = false;
   std::vector<ImVec2> position;  // world units, by node index
   std::vector<std::pair<std::uint32_t, std::uint32_t>> links;
   Time max_link_latency = 0;
   std::map<std::string, std::vector<std::uint32_t>> regions;  // a cloud region's nodes
+  std::map<std::string, std::size_t> group_size;
+  float middle_x = 0;  // of all nodes, in world units
   // View transform: screen = offset + world * scale, relative to the canvas's corner.
   float scale = 1;
   ImVec2 offset{0, 0};
@@ -43,6 +48,10 @@ Layout& layout_for(Viewer& viewer) {
         std::max(layout.max_link_latency, from_millis(std::max(latency.mean_ms(), latency.max_ms())));
   }
   layout.links = view::linked_pairs(header);
+  for (const auto& node : header.nodes())
+    if (!node.group().empty()) ++layout.group_size[node.group()];
+  for (std::size_t n = 1; n < layout.position.size(); ++n)
+    layout.middle_x += layout.position[n].x / static_cast<float>(layout.position.size() - 1);
   for (const auto& spec : header.scenario().nodes())
     if (!spec.region().empty())
       for (const auto& node : header.nodes())
@@ -71,7 +80,7 @@ void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
   const float pad = 90;
   const float span_x = std::max(high.x - low.x, 1.0f), span_y = std::max(high.y - low.y, 1.0f);
   layout.scale = std::min((size.x - 2 * pad) / span_x, (size.y - 2 * pad) / span_y);
-  layout.scale = std::clamp(layout.scale, 10.0f, 400.0f);
+  layout.scale = std::clamp(layout.scale, kMinScale, 400.0f);
   layout.offset = {(size.x - span_x * layout.scale) / 2 - low.x * layout.scale,
                    (size.y - span_y * layout.scale) / 2 - low.y * layout.scale};
 }
@@ -130,13 +139,16 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     const float factor = std::pow(1.15f, io.MouseWheel);
     const ImVec2 mouse{io.MousePos.x - corner.x, io.MousePos.y - corner.y};
     layout.offset = {mouse.x - (mouse.x - layout.offset.x) * factor, mouse.y - (mouse.y - layout.offset.y) * factor};
-    layout.scale *= factor;
+    layout.scale = std::clamp(layout.scale * factor, kMinScale, kMaxScale);
   }
   auto screen = [&](std::uint32_t node) {
     const auto& p = layout.position[shown_as(viewer, header, node)];
     return ImVec2{corner.x + layout.offset.x + p.x * layout.scale, corner.y + layout.offset.y + p.y * layout.scale};
   };
-  const float radius = std::clamp(layout.scale * 0.22f, 14.0f, 30.0f);
+  const float radius = std::clamp(layout.scale * 0.22f, 5.0f, 30.0f);
+  // Members of a group too close for a name and a badge below each: beside each in a short
+  // column, none in a grid (a hover names them).
+  const bool crowded = layout.scale < 2 * radius + 2 * ImGui::GetTextLineHeight() + 8;
 
   // Cloud regions: an area behind each region's nodes, named at its top left (names drawn last, so
   // an area never hides another's name).
@@ -267,23 +279,44 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     draw->AddRect(low, high, down == members && down ? palette.error : kind_color, 8, 0, selected ? 3.5f : 2.0f);
     if (selected) draw->AddRect({low.x - 5, low.y - 5}, {high.x + 5, high.y + 5}, palette.selection, 10, 0, 2.0f);
     const char* icon = kind_icon(info.kind());
-    const ImVec2 icon_size = ImGui::CalcTextSize(icon);
-    draw->AddText({c.x - icon_size.x / 2, c.y - icon_size.y / 2}, kind_color, icon);
+    if (radius >= 12) {
+      const ImVec2 icon_size = ImGui::CalcTextSize(icon);
+      draw->AddText({c.x - icon_size.x / 2, c.y - icon_size.y / 2}, kind_color, icon);
+    }
     const std::string name = group ? fmt::format("{} ×{}", info.group(), members) : info.id();
     ui::note_region("node:" + (group ? info.group() : info.id()), low, high);
-    const ImVec2 name_size = ImGui::CalcTextSize(name.c_str());
-    draw->AddText({c.x - name_size.x / 2, high.y + 4}, palette.text, name.c_str());
     std::string figure = group ? fmt::format("{} busy{}", node.load, down ? fmt::format(" · {} down", down) : "")
                                : node.state.crashed()                             ? std::string("CRASHED")
                                : node.state.paused_until_ns() > now ? std::string("PAUSED")
                                                                     : kind_view(info.kind()).badge(node);
-    if (!figure.empty()) {
-      const ImVec2 figure_size = ImGui::CalcTextSize(figure.c_str());
-      const ImVec2 at{c.x - figure_size.x / 2, high.y + 6 + name_size.y};
-      const bool alarm = figure == "DOWN" || (group && down);
-      draw->AddRectFilled({at.x - 5, at.y - 1}, {at.x + figure_size.x + 5, at.y + figure_size.y + 1},
-                          alarm ? palette.error : palette.grid, 6);
+    const bool alarm = figure == "DOWN" || figure == "CRASHED" || (group && down);
+    const bool member = !group && !info.group().empty();
+    const std::size_t group_size = member ? layout.group_size.at(info.group()) : 1;
+    const bool over = io.MousePos.x >= low.x && io.MousePos.x <= high.x && io.MousePos.y >= low.y && io.MousePos.y <= high.y;
+    if (hovered && over) ImGui::SetTooltip("%s%s%s", name.c_str(), figure.empty() ? "" : " · ", figure.c_str());
+    auto badge = [&](ImVec2 at, const ImVec2& size) {
+      draw->AddRectFilled({at.x - 5, at.y - 1}, {at.x + size.x + 5, at.y + size.y + 1}, alarm ? palette.error : palette.grid, 6);
       draw->AddText(at, alarm ? IM_COL32(255, 255, 255, 255) : palette.text_dim, figure.c_str());
+    };
+    if (member && crowded) {
+      if (group_size <= 8) {  // a short column: name and badge beside it, on the side away from the middle
+        const ImVec2 name_size = ImGui::CalcTextSize(name.c_str());
+        const ImVec2 figure_size = figure.empty() ? ImVec2{0, 0} : ImGui::CalcTextSize(figure.c_str());
+        const float width = name_size.x + (figure.empty() ? 0 : figure_size.x + 10);
+        const bool left = layout.position[n].x < layout.middle_x;
+        const ImVec2 at{left ? low.x - 8 - width : high.x + 6, c.y - name_size.y / 2};
+        draw->AddText(at, palette.text, name.c_str());
+        if (!figure.empty()) badge({at.x + name_size.x + 10, at.y}, figure_size);
+      } else if (alarm) {
+        draw->AddRect({low.x - 2, low.y - 2}, {high.x + 2, high.y + 2}, palette.error, 8, 0, 2.5f);
+      }
+    } else {
+      const ImVec2 name_size = ImGui::CalcTextSize(name.c_str());
+      draw->AddText({c.x - name_size.x / 2, high.y + 4}, palette.text, name.c_str());
+      if (!figure.empty()) {
+        const ImVec2 figure_size = ImGui::CalcTextSize(figure.c_str());
+        badge({c.x - figure_size.x / 2, high.y + 6 + name_size.y}, figure_size);
+      }
     }
     if (hovered && ImGui::IsMouseClicked(ImGuiMouseButton_Left) && io.MousePos.x >= low.x && io.MousePos.x <= high.x &&
         io.MousePos.y >= low.y && io.MousePos.y <= high.y)
@@ -318,10 +351,25 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     draw->AddCircleFilled({x + 5, legend_y + label.y / 2}, 5, colors[k]);
     x -= 14;
   }
+  // The title, cut to the canvas with an ellipsis; the whole of it on hover.
   const std::string title = header.scenario().name() + (header.scenario().description().empty() ? "" : " — " + header.scenario().description());
   ImGui::PushFont(viewer.fonts().title);
-  draw->AddText({corner.x + 12, corner.y + area.y - ImGui::GetFontSize() - 10}, palette.text_dim, title.c_str());
+  const ImVec2 title_at{corner.x + 12, corner.y + area.y - ImGui::GetFontSize() - 10};
+  const float room = area.x - 24;
+  std::string shown_title = title;
+  if (ImGui::CalcTextSize(title.c_str()).x > room) {
+    std::size_t keep = title.size();
+    while (keep > 0 && ImGui::CalcTextSize((title.substr(0, keep) + "\xe2\x80\xa6").c_str()).x > room) {
+      do --keep;
+      while (keep > 0 && (static_cast<unsigned char>(title[keep]) & 0xC0) == 0x80);  // whole UTF-8 characters
+    }
+    shown_title = title.substr(0, keep) + "\xe2\x80\xa6";
+  }
+  draw->AddText(title_at, palette.text_dim, shown_title.c_str());
+  const bool over_title = io.MousePos.x >= title_at.x && io.MousePos.x <= title_at.x + room && io.MousePos.y >= title_at.y &&
+                          io.MousePos.y <= title_at.y + ImGui::GetFontSize();
   ImGui::PopFont();
+  if (shown_title != title && over_title && ImGui::IsWindowHovered()) ImGui::SetTooltip("%s", title.c_str());
   ImGui::End();
 }
 

@@ -20,11 +20,11 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   const char* statuses[] = {"any status", "ok only", "errors only"};
   changed |= ImGui::Combo("##status", &viewer.filter_status, statuses, 3);
   ui::note("status filter");
-  ImGui::SameLine();
+  ui::flow(ImGui::CalcTextSize("selected node").x + 40);
   ImGui::BeginDisabled(!viewer.selected_node);
   changed |= ui::checkbox("selected node", &viewer.filter_selected_node);
   ImGui::EndDisabled();
-  ImGui::SameLine();
+  ui::flow(ImGui::CalcTextSize("selected request").x + 40);
   ImGui::BeginDisabled(!viewer.selected_request());
   changed |= ui::checkbox("selected request", &viewer.filter_selected_request);
   ImGui::EndDisabled();

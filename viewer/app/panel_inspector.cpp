@@ -108,6 +108,7 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(viewer.palette().kind(info.kind())), "%s", kind_icon(info.kind()));
   ImGui::SameLine();
   ImGui::Text("%s", info.id().c_str());
+  ui::note_state("inspecting " + info.id());
   ImGui::PopFont();
   ImGui::SameLine();
   ImGui::TextDisabled("%s%s", lowercase(v1::Node::Kind_Name(info.kind())).c_str(),

@@ -68,13 +68,19 @@ void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size) {
         ImGui::PopFont();
         break;
       case PageBlock::Kind::action: {
-        ImGui::BeginDisabled(!viewer.live() || viewer.run_ended());
-        if (ui::button(fmt::format("{} Try it: {}##{}", icon::play, block.label, block.line).c_str())) {
+        // After the run ended, a try-it starts the run again and does it there.
+        const bool restarts = viewer.run_ended() && viewer.can_restart;
+        ImGui::BeginDisabled(!viewer.live() || (viewer.run_ended() && !restarts));
+        if (ui::button(fmt::format("{} Try it: {}##try {}", icon::play, block.label, block.label).c_str())) {
           try {
             v1::ControlRequest request;
-            for (const auto& command : block.commands) {
-              request = parse_control(command);
-              viewer.send(request);
+            std::vector<v1::ControlRequest> requests;
+            for (const auto& command : block.commands) requests.push_back(request = parse_control(command));
+            if (restarts) {
+              viewer.wants_restart = true;
+              viewer.after_restart = std::move(requests);
+            } else {
+              for (auto& each : requests) viewer.send(std::move(each));
             }
             // Point at it: select the node and show the frames that involve it.
             if (auto node = viewer.node_named(request.node())) viewer.selected_node = node;
@@ -91,6 +97,8 @@ void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size) {
         ImGui::EndDisabled();
         if (!viewer.live() && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
           ImGui::SetTooltip("Open the scenario live (flowframe-view --scenario NAME) to try it");
+        else if (restarts && ImGui::IsItemHovered())
+          ImGui::SetTooltip("The run has ended: this starts it again and tries it there");
         break;
       }
     }

@@ -17,6 +17,7 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   if (ui::button(fmt::format("{}##step back", icon::step_back).c_str())) playback.step(-1);
   ImGui::SameLine();
   if (ui::button(fmt::format("{}##play", playback.playing() ? icon::pause : icon::play).c_str(), {44, 0})) playback.toggle();
+  ui::note_state(playback.playing() ? "playing" : "paused");
   ImGui::SameLine();
   if (ui::button(fmt::format("{}##step forward", icon::step_forward).c_str())) playback.step(1);
   ImGui::SameLine();
@@ -24,11 +25,16 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::SameLine();
   // How it moves: simulated time, frames per second, or story (every hop a visible moment).
   const char* paces[] = {"sim time", "frames/s", "story"};
-  int pace = static_cast<int>(playback.pace());
+  const int pace = static_cast<int>(playback.pace());
   ImGui::SetNextItemWidth(100);
-  if (ImGui::Combo("##pace", &pace, paces, 3)) playback.set_pace(static_cast<view::Playback::Pace>(pace));
+  const bool choosing = ImGui::BeginCombo("##pace", paces[pace]);
   ui::note("pace");
-  if (ImGui::IsItemHovered())
+  if (choosing) {
+    for (int k = 0; k < 3; ++k)
+      if (ui::selectable(fmt::format("{}##pace {}", paces[k], paces[k]).c_str(), k == pace))
+        playback.set_pace(static_cast<view::Playback::Pace>(k));
+    ImGui::EndCombo();
+  } else if (ImGui::IsItemHovered())
     ImGui::SetTooltip("sim time: simulated seconds per second\nframes/s: frames per second\nstory: hops per second, each hop crossing its link");
   ImGui::SameLine();
   const float corner_buttons = 2 * ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().ItemSpacing.x + 8;
@@ -39,6 +45,7 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   if (ui::slider_float("##rate", &log_rate, static_cast<float>(std::log10(low)), static_cast<float>(std::log10(high)),
                        fmt::format("{:.3g}{}", playback.rate(), unit).c_str()))
     playback.set_rate(std::pow(10.0, std::round(log_rate * 10) / 10));
+  ui::note_state(fmt::format("{:.3g}{}", playback.rate(), unit));
   ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - corner_buttons + 8));
   if (ui::button(fmt::format("{}##theme", viewer.dark() ? icon::sun : icon::moon).c_str(), {ImGui::GetFrameHeight(), 0}))
     viewer.set_dark(!viewer.dark());
@@ -51,7 +58,7 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   if (viewer.live()) {
     const bool following = viewer.following;
     if (following) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::ColorConvertU32ToFloat4(viewer.palette().error));
-    if (ui::button(viewer.run_ended() ? "ENDED##live" : "\xe2\x97\x8f LIVE##live")) viewer.following = true;
+    if (ui::button(viewer.run_ended() ? "ENDED" : "\xe2\x97\x8f LIVE")) viewer.following = true;
     if (following) ImGui::PopStyleColor();
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Follow the newest frame (scrubbing back leaves live)");
     ImGui::SameLine();
@@ -59,7 +66,9 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::SetNextItemWidth(-1);
   const auto where = fmt::format("frame {} / {}   {} of {}", playback.frame(), model.frame_count(), format_time(playback.time()),
                                  format_time(model.last_time()));
-  if (ui::slider_float("##timeline", &at, 0.0f, static_cast<float>(std::max(span, 1e-9)), where.c_str())) {
+  const bool scrubbed = ui::slider_float("##timeline", &at, 0.0f, static_cast<float>(std::max(span, 1e-9)), where.c_str());
+  ui::note_state(fmt::format("at frame {}", playback.frame()));
+  if (scrubbed) {
     playback.pause();
     playback.seek_time(model.first_time() + from_seconds(at));
     viewer.following = false;
@@ -68,6 +77,11 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     // Steering the running simulation (the buttons above only move through what arrived).
     ImGui::TextDisabled("run");
     ImGui::SameLine();
+    if (viewer.can_restart) {
+      if (ui::button(fmt::format("{} restart run", icon::restart).c_str())) viewer.wants_restart = true;
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("Start this run again from the beginning");
+      ui::flow(ImGui::CalcTextSize("pause run").x + 40);
+    }
     ImGui::BeginDisabled(viewer.run_ended());
     v1::ControlRequest request;
     if (ui::button(fmt::format("{} pause run", icon::pause).c_str())) request.set_pause(true), viewer.send(request);
@@ -93,6 +107,7 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     ImGui::EndDisabled();
     ui::flow(ImGui::CalcTextSize(viewer.live_status().c_str()).x);
     ImGui::TextDisabled("%s", viewer.live_status().c_str());
+    ui::note("status: " + viewer.live_status());
   }
   ImGui::End();
 }
@@ -101,6 +116,8 @@ void draw_help(Viewer& viewer) {
   ImGui::SetNextWindowPos(ImGui::GetMainViewport()->GetCenter(), ImGuiCond_Always, {0.5f, 0.5f});
   ImGui::SetNextWindowSize({460, 0});
   ImGui::Begin("Keyboard", &viewer.show_help, ImGuiWindowFlags_NoCollapse | ImGuiWindowFlags_NoSavedSettings);
+  ui::note_region("Keyboard help", ImGui::GetWindowPos(),
+                  {ImGui::GetWindowPos().x + ImGui::GetWindowSize().x, ImGui::GetWindowPos().y + ImGui::GetWindowSize().y});
   const char* keys[][2] = {{"Space", "play / pause"},
                            {"Right / Left", "step one frame (Shift: ten)"},
                            {"Home / End", "jump to start / end"},

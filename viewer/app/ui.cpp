@@ -10,8 +10,9 @@ std::vector<Widget> building, complete;
 void add(std::string name, ImVec2 min, ImVec2 max, bool control) {
   auto* draw = ImGui::GetWindowDrawList();
   const bool enabled = (GImGui->CurrentItemFlags & ImGuiItemFlags_Disabled) == 0;
-  const auto* window = GImGui->CurrentWindow;
-  const bool scrolls = window->ScrollMax.x > 0 || window->ScrollMax.y > 0;
+  bool scrolls = false;  // it or a window around it has a scrollbar: a user can scroll to what is cut
+  for (const auto* window = GImGui->CurrentWindow; window && !scrolls; window = window->ParentWindow)
+    scrolls = window->ScrollbarX || window->ScrollbarY;
   building.push_back({std::move(name), min, max, draw->GetClipRectMin(), draw->GetClipRectMax(), enabled, control, scrolls});
 }
 
@@ -35,6 +36,8 @@ const std::vector<Widget>& last_frame() { return complete; }
 void note(std::string name) { add(std::move(name), ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), true); }
 
 void note_region(std::string name, ImVec2 min, ImVec2 max) { add(std::move(name), min, max, false); }
+
+void note_state(std::string state) { add(std::move(state), ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), false); }
 
 void flow(float next_width) {
   ImGui::SameLine();
@@ -67,7 +70,7 @@ bool slider_float(const char* label, float* value, float low, float high, const 
 
 bool selectable(const char* label, bool selected, ImGuiSelectableFlags flags, ImVec2 size) {
   const bool clicked = ImGui::Selectable(label, selected, flags, size);
-  note(name_of(label));
+  add(name_of(label), ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), false);  // rows of a list touch
   return clicked;
 }
 

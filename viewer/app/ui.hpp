@@ -14,7 +14,7 @@ struct Widget {
   ImVec2 min, max;            // where it was drawn
   ImVec2 clip_min, clip_max;  // what of its window could show it
   bool enabled = true;
-  bool control = true;  // false: a region drawn on the canvas (a node), which controls may cover
+  bool control = true;  // false: a node drawn on the canvas or a row of a list, which may touch others
   bool scrolls = false;  // its window scrolls: being partly scrolled out of view is normal
 };
 
@@ -29,6 +29,8 @@ const std::vector<Widget>& last_frame();
 void note(std::string name);
 // Records something drawn by hand (a node on the canvas).
 void note_region(std::string name, ImVec2 min, ImVec2 max);
+// Records what the item just submitted shows ("at frame 12"), for a script to check.
+void note_state(std::string state);
 
 // Next on the same line if `next_width` pixels fit there, else on a new line.
 void flow(float next_width);

@@ -19,9 +19,12 @@ const std::map<std::string, ImGuiKey> kKeys = {{"space", ImGuiKey_Space}, {"left
                                                {"right", ImGuiKey_RightArrow}, {"home", ImGuiKey_Home},
                                                {"end", ImGuiKey_End},   {"escape", ImGuiKey_Escape}};
 
+// By name; a name ending in * matches any name it begins.
 const ui::Widget* find(const std::string& name) {
+  const bool prefix = !name.empty() && name.back() == '*';
+  const auto wanted = prefix ? name.substr(0, name.size() - 1) : name;
   for (const auto& widget : ui::last_frame())
-    if (widget.name == name) return &widget;
+    if (prefix ? widget.name.rfind(wanted, 0) == 0 : widget.name == name) return &widget;
   return nullptr;
 }
 

@@ -15,7 +15,7 @@
 //   screenshot PATH       write the window as a PNG
 //
 // NAME is a control's name (ui.hpp): its label without icons, or the id after "##"; canvas nodes
-// are "node:ID". Checks wait up to kPatience frames for the UI to get there, as a person would.
+// are "node:ID"; a NAME ending in * matches names that begin with it. Checks wait up to kPatience frames for the UI to get there, as a person would.
 #include <imgui.h>
 
 #include <string>
@@ -25,7 +25,7 @@ namespace flowframe::viewer {
 
 class UiScript {
  public:
-  static constexpr int kPatience = 600;  // frames (about 10 s)
+  static constexpr int kPatience = 360;  // frames (about 6 s)
 
   // Throws std::invalid_argument naming file:line for a command it does not know.
   explicit UiScript(const std::string& path);

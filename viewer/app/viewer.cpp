@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 #include "runtime/scenario/scenario.hpp"
 
@@ -12,6 +13,7 @@ namespace flowframe::viewer {
 namespace {
 
 constexpr std::size_t kMetricBuckets = 240;
+constexpr int kCollapsedAbove = 16;  // members
 
 std::uint64_t viewers_made = 0;  // for Viewer::serial (UI thread only)
 
@@ -54,8 +56,27 @@ Viewer::Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark, st
   set_dark(dark);
   metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
   metrics_at_ = std::chrono::steady_clock::now();
+  // The concept page fits the built-in scenario as written, not one changed with --set.
+  const auto& scenario = model_->header().scenario();
   for (const auto& builtin : builtin_scenarios())
-    if (builtin.name == model_->header().scenario().name() && !builtin.page.empty()) page_ = parse_page(builtin.page);
+    if (builtin.name == scenario.name() && !builtin.page.empty() &&
+        parse_scenario(builtin.text, builtin.name).description() == scenario.description())
+      page_ = parse_page(builtin.page);
+  // Large groups start collapsed: 64 servers are one node with their aggregate state.
+  std::map<std::string, int> members;
+  for (const auto& node : model_->header().nodes())
+    if (!node.group().empty() && ++members[node.group()] > kCollapsedAbove) collapse_groups = true;
+}
+
+Viewer::Carried Viewer::carry() { return {from_gallery, collapse_groups, selected_node, std::move(after_restart)}; }
+
+void Viewer::continue_from(Carried carried) {
+  from_gallery = carried.from_gallery;
+  collapse_groups = carried.collapse_groups;
+  if (carried.selected_node && *carried.selected_node < static_cast<std::uint32_t>(model_->header().nodes_size()))
+    selected_node = carried.selected_node;
+  queued_ = std::move(carried.controls);
+  live_status_ = queued_.empty() ? "restarted" : "restarted: trying it";
 }
 
 void Viewer::send(v1::ControlRequest request) {
@@ -69,6 +90,10 @@ void Viewer::follow_live() {
   if (!live_) return;
   const bool ended = live_->closed();
   const bool grew = model_->refresh(ended);
+  if (!queued_.empty() && model_->frame_count() > 0) {
+    for (auto& request : queued_) send(std::move(request));
+    queued_.clear();
+  }
   for (const auto& reply : live_->take_replies()) {
     if (reply.id() == 0 && reply.ok()) continue;
     live_status_ = reply.ok() ? fmt::format("done at {}", format_time(reply.at_ns())) : "refused: " + reply.error();

@@ -34,6 +34,15 @@ class Viewer {
  public:
   // `live`: the connection the log arrives on, for a running simulation (nullptr: a file).
   Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark, std::unique_ptr<LiveClient> live = nullptr);
+  // What a viewer of a restarted run takes over from the one before: the way back, the
+  // selection, and controls to send to the new run once it is connected.
+  struct Carried {
+    bool from_gallery = false, collapse_groups = false;
+    std::optional<std::uint32_t> selected_node;
+    std::vector<v1::ControlRequest> controls;
+  };
+  Carried carry();
+  void continue_from(Carried carried);
 
   // One UI frame: input, then every panel.
   void frame(double wall_seconds, ImVec2 size);
@@ -78,6 +87,12 @@ class Viewer {
   bool following = true;
   void send(v1::ControlRequest request);
   const std::string& live_status() const { return live_status_; }
+  void set_live_status(std::string status) { live_status_ = std::move(status); }
+  // A run this viewer started (gallery, --scenario, sandbox) can be started again, after it ended
+  // too; controls in `after_restart` go to the new run once it is connected.
+  bool can_restart = false;
+  bool wants_restart = false;
+  std::vector<v1::ControlRequest> after_restart;
 
   // Node index for an id ("" or unknown: nullopt).
   std::optional<std::uint32_t> node_named(const std::string& id) const;
@@ -86,6 +101,7 @@ class Viewer {
   std::uint64_t serial_;
   void keyboard();
   void follow_live();
+  std::vector<v1::ControlRequest> queued_;  // for a restarted run, sent once it is connected
 
   std::unique_ptr<view::LogModel> model_;
   view::Playback playback_;
@@ -136,6 +152,7 @@ inline constexpr const char* question = "\xef\x84\xa8";
 inline constexpr const char* search = "\xef\x80\x82";
 inline constexpr const char* warning = "\xef\x81\xb1";
 inline constexpr const char* expand = "\xef\x81\xa5";
+inline constexpr const char* restart = "\xef\x80\xa1";
 }  // namespace icon
 
 }  // namespace flowframe::viewer

@@ -1,0 +1,143 @@
+// The real viewer window driven by scripted input under Xvfb (flowframe-view --script): every
+// control responds, the gallery round trip and a Learn try-it after the run ended work, and every
+// control is whole on screen at 1280x720 and 1600x1000 in both themes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+struct Outcome {
+  int code = -1;
+  std::string said;
+};
+
+// Runs the viewer with `arguments` and the script, at `size` (WxH); what it said on stderr.
+Outcome drive(const std::string& arguments, const std::string& script, const std::string& size = "1600x1000") {
+  test::TempPath script_file(".txt"), said(".txt");
+  test::write_file(script_file.str(), script);
+  const auto command = "FLOWFRAME_BIN=" + std::string(FLOWFRAME_BIN) + " xvfb-run -a -s '-screen 0 " + size + "x24' " +
+                       std::string(FLOWFRAME_VIEW_BIN) + " --size " + size + " " + arguments + " --script " + script_file.str() +
+                       " >/dev/null 2>" + said.str();
+  const int status = std::system(command.c_str());
+  std::ifstream in(said.str());
+  std::stringstream text;
+  text << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+
+std::string recorded(const std::string& scenario, const std::vector<std::string>& overrides, test::TempPath& log) {
+  RunOptions options;
+  options.out_path = log.str();
+  test::run_scenario(scenario, overrides, options);
+  return log.str();
+}
+
+TEST(ViewerUi, ScriptsFailLoudlyOnWhatIsNotThere) {
+  test::TempPath log(".ffl");
+  recorded("load_balancing", {}, log);
+  // A check that cannot hold fails the run and names the line; the harness is not a rubber stamp.
+  auto outcome = drive(log.str(), "expect-visible Fit\nexpect no such control\n");
+  EXPECT_EQ(outcome.code, 3);
+  EXPECT_NE(outcome.said.find(":2: expect no such control: not drawn"), std::string::npos) << outcome.said;
+  outcome = drive(log.str(), "frobnicate Fit\n");
+  EXPECT_EQ(outcome.code, 2);
+  EXPECT_NE(outcome.said.find(":1: unknown command 'frobnicate'"), std::string::npos) << outcome.said;
+}
+
+TEST(ViewerUi, CanvasButtonsAndTransportRespond) {
+  test::TempPath log(".ffl");
+  recorded("load_balancing", {}, log);
+  const auto outcome = drive(log.str(), R"(
+    # Zoomed far in the servers leave the canvas; Fit brings them back.
+    scroll 15 canvas
+    wait 2
+    click Fit
+    expect-visible node:server-3
+    expect-visible node:client-1
+    # Collapse groups: one node per group, and back.
+    click Collapse groups
+    expect-gone node:server-2
+    expect-visible node:server
+    click Collapse groups
+    expect-visible node:server-2
+    # Clicking a node opens it in the inspector.
+    click node:lb
+    expect inspecting lb
+    # Transport: step, keys, ends, play and pause.
+    expect at frame 0
+    click step forward
+    expect at frame 1
+    key right
+    expect at frame 2
+    click step back
+    expect at frame 1
+    click to end
+    expect at frame 239
+    click to start
+    expect at frame 0
+    click play
+    expect playing
+    key space
+    expect paused
+    # Story pace: one hop at a time, a visible moment each.
+    click to start
+    click pace
+    click pace story
+    expect 1.5 hops/s
+    click play
+    expect at frame 1
+    expect playing
+    click play
+    expect paused
+    click theme
+    click help
+    expect Keyboard help
+    key escape
+    expect-gone Keyboard help
+  )");
+  EXPECT_EQ(outcome.code, 0) << outcome.said;
+}
+
+TEST(ViewerUi, GalleryRoundTripAndLearnTryItAfterTheRunEnded) {
+  const auto outcome = drive("", R"(
+    click open load_balancing
+    expect-visible Scenarios
+    # load_balancing ends after 1.3 s; its try-its then start it again and do it there.
+    expect ENDED
+    expect-disabled pause run
+    click try Fail server-2
+    expect LIVE
+    expect status: done at*
+    click restart run
+    expect status: restarted
+    click Scenarios
+    expect-visible open load_balancing
+    click Build your own
+    expect-visible Scenarios
+    click Scenarios
+    expect-visible open cache_aside
+  )");
+  EXPECT_EQ(outcome.code, 0) << outcome.said;
+}
+
+TEST(ViewerUi, EveryControlIsWholeAtBothSizesInBothThemes) {
+  test::TempPath log(".ffl"), big(".ffl");
+  recorded("load_balancing_failover", {}, log);
+  recorded("load_balancing", {"server.replicas=64"}, big);
+  for (const std::string size : {"1280x720", "1600x1000"})
+    for (const std::string theme : {"dark", "light"})
+      for (const std::string screen : {log.str() + " --frame 300 --select lb", big.str() + " --select lb", std::string("--scenario cache_aside"),
+                                       std::string(""), std::string("--build")}) {
+        const auto outcome = drive(screen + " --theme " + theme, "wait 5\nexpect-tidy\n", size);
+        EXPECT_EQ(outcome.code, 0) << size << " " << theme << " " << screen << ": " << outcome.said;
+      }
+}
+
+}  // namespace
+}  // namespace flowframe
