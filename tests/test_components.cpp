@@ -7,6 +7,7 @@
 #include "actors/common/upload_token.hpp"
 #include "runtime/live/live.hpp"
 #include "runtime/learn/page.hpp"
+#include "runtime/framelog/frame_text.hpp"
 #include "support.hpp"
 
 namespace flowframe {
@@ -322,10 +323,17 @@ TEST(Valet, GoodUploadAcceptedMisusesRejectedWithTheirReasonAppNeverSeesBytes) {
   auto run = test::run_scenario("valet_key", {}, options);
   const auto& topology = run.simulation->topology();
   const NodeIndex app = topology.index_of("app"), storage = topology.index_of("storage");
-  std::map<std::uint64_t, std::string> verdict;  // by request number
+  std::map<std::uint64_t, std::string> verdict, method;  // by request number
+  const auto header = run.simulation->header();
+  FrameText text(header);
   for (const auto& view : test::read_frames(log.str())) {
     const auto& f = view.frame;
+    // Storage creates the object: 201, as S3-like APIs answer a PUT.
+    if (f.kind() == v1::Frame::RESPONSE && f.src() == storage && f.request() == 1) {
+      EXPECT_EQ(f.status(), 201u);
+    }
     if (f.kind() != v1::Frame::REQUEST) continue;
+    if (f.dst() == storage) method[f.request()] = text.path(f);
     if (f.dst() == app) {
       EXPECT_EQ(f.outcome(), v1::Frame::TOKEN_ISSUED);  // the app only issues tokens
     }
@@ -339,6 +347,9 @@ TEST(Valet, GoodUploadAcceptedMisusesRejectedWithTheirReasonAppNeverSeesBytes) {
                                                             {3, "TOKEN_BAD_SIGNATURE"},
                                                             {4, "TOKEN_WRONG_KEY"},
                                                             {5, "TOKEN_WRONG_PERMISSION"}}));
+  // The token is asked for with POST; the bytes go with PUT, and the misuse that reads, with GET.
+  EXPECT_EQ(method, (std::map<std::uint64_t, std::string>{{1, "PUT /uploads"}, {2, "PUT /uploads"}, {3, "PUT /uploads"},
+                                                           {4, "PUT /uploads"}, {5, "GET /uploads"}}));
   v1::NodeState state;
   topology.component(storage).snapshot(state);
   ASSERT_EQ(state.object_storage().objects_size(), 1);

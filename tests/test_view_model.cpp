@@ -211,17 +211,37 @@ TEST(ViewModel, FiltersByTextNodeRequestAndStatus) {
   }
 }
 
-TEST(ViewModel, MetricsCountCompletedRequests) {
-  test::TempPath path(".ffl");
-  LogModel model(record("load_balancing", path.str(), 50, {"stop.requests=400"}));
-  MetricsScan scan(model, 20);
-  while (!scan.done()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  const auto& m = scan.metrics();
-  ASSERT_EQ(m.size(), 20u);
-  double completed = 0;
-  for (float per_s : m.completed_per_s) completed += per_s * to_seconds(m.bucket);
-  EXPECT_NEAR(completed, 400, 0.5);
-  EXPECT_GT(*std::max_element(m.p99_ms.begin(), m.p99_ms.end()), 6.0f);  // at least the 6 ms of links
+TEST(ViewModel, MetricsAgreeWithTheRunSummaryOnEveryBuiltinScenario) {
+  for (const auto& builtin : builtin_scenarios()) {
+    test::TempPath path(".ffl");
+    RunOptions options;
+    options.out_path = path.str();
+    const auto run = test::run_scenario(builtin.name, {}, options);
+    LogModel model(path.str());
+    MetricsScan scan(model, 240);
+    while (!scan.done()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const auto& m = scan.metrics();
+    const auto& requests = run.summary["requests"];
+    const auto& latency = run.summary["latency_ms"];
+    EXPECT_EQ(m.completed, requests["completed"].get<std::uint64_t>()) << builtin.name;
+    EXPECT_EQ(m.failed, requests["failed"].get<std::uint64_t>()) << builtin.name;
+    if (m.latency.count()) {
+      EXPECT_NEAR(to_millis(m.latency.max()), latency["max"].get<double>(), 0.001) << builtin.name;
+      EXPECT_NEAR(to_millis(m.latency.quantile(0.5)), latency["p50"].get<double>(), 0.001) << builtin.name;
+    }
+    // The series add up to the totals, and a bucket holds about eight ended requests, not one.
+    double completed = 0, failed = 0;
+    for (std::size_t b = 0; b < m.size(); ++b) {
+      completed += m.completed_per_s[b] * to_seconds(m.bucket);
+      failed += m.errors_per_s[b] * to_seconds(m.bucket);
+    }
+    EXPECT_NEAR(completed, static_cast<double>(m.completed), 0.01 * static_cast<double>(m.completed) + 0.5) << builtin.name;
+    EXPECT_NEAR(failed, static_cast<double>(m.failed), 0.01 * static_cast<double>(m.failed) + 0.5) << builtin.name;
+    EXPECT_LE(m.size(), std::max<std::size_t>(1, (m.completed + m.failed) / 8)) << builtin.name;
+    // A bucket where no request ended has no latency, rather than a latency of 0.
+    for (std::size_t b = 0; b < m.size(); ++b)
+      if (m.completed_per_s[b] == 0 && m.errors_per_s[b] == 0) EXPECT_TRUE(std::isnan(m.p50_ms[b])) << builtin.name;
+  }
 }
 
 TEST(ViewModel, DamagedLogsShowEverythingReadable) {

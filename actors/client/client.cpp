@@ -413,7 +413,7 @@ void Client::valet_token(const Event& response, Context& context) {
     wait.silent = true;
     wait.arg = kUpload + static_cast<std::int64_t>(response.request);
     context.schedule(flow.token.expires_ns() - context.now() + kNanosPerSecond, wait);
-    context.decide(Outcome::completed, kNoNode, "token received; waiting until it has expired");
+    context.decide(Outcome::delegated, kNoNode, "token received; waiting until it has expired");  // not done: the upload follows
     return;
   }
   valet_upload(response.request, context);
@@ -450,6 +450,7 @@ void Client::valet_upload(std::uint64_t request_number, Context& context) {
   context.decide(Outcome::delegated, flow.item->storage,
                  std::string(kHow[static_cast<int>(valet.misuse()) % 5]) + ": " + object);
   Event upload = flow.request;
+  upload.path = flow.item->upload_path;
   upload.payload = std::move(payload);
   context.call(flow.item->storage, upload);
 }

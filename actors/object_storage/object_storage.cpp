@@ -74,7 +74,7 @@ class ObjectStorage final : public Component {
     stored.set_key(request.key());
     stored.set_size(request.size());
     stored.set_uploaded_ns(now);
-    answer(200, Outcome::stored, fmt::format("PUT {} {} ok", object, megabytes(request.size())));
+    answer(201, Outcome::stored, fmt::format("PUT {} {} created", object, megabytes(request.size())));  // as S3-like APIs answer
   }
 
   std::string apply(ControlAction& action, Context&) override {

@@ -76,18 +76,22 @@ Topology::Topology(const v1::Scenario& scenario, std::uint64_t seed, const Compo
     const auto members = resolve(name);
     clients_.insert(clients_.end(), members.begin(), members.end());
   }
-  for (const auto& item : workload.script()) {
-    const auto name = request_path_name(item.method(), item.path().empty() ? "/" : item.path());
+  auto path_named = [&](const std::string& name) {
     auto found = std::find(paths_.begin(), paths_.end(), name);
-    if (found == paths_.end()) {
-      paths_.push_back(name);
-      id_samplers_.emplace_back();
-      found = paths_.end() - 1;
-    }
+    if (found != paths_.end()) return static_cast<std::uint32_t>(found - paths_.begin());
+    paths_.push_back(name);
+    id_samplers_.emplace_back();
+    return static_cast<std::uint32_t>(paths_.size() - 1);
+  };
+  for (const auto& item : workload.script()) {
+    const auto path = item.path().empty() ? "/" : item.path();
     Scripted scripted{from_seconds(item.at_s()), item.client().empty() ? clients_.front() : index_of(item.client()),
-                      static_cast<std::uint32_t>(found - paths_.begin()), item.id(),
-                      item.has_valet() ? &item.valet() : nullptr};
-    if (item.has_valet()) scripted.storage = index_of(item.valet().storage());
+                      path_named(request_path_name(item.method(), path)), item.id(), item.has_valet() ? &item.valet() : nullptr};
+    if (item.has_valet()) {
+      scripted.storage = index_of(item.valet().storage());
+      const bool reads = item.valet().misuse() == v1::ValetUpload::READ_WITH_WRITE_TOKEN;
+      scripted.upload_path = path_named(request_path_name(reads ? "GET" : "PUT", path));
+    }
     scripted.poison = item.poison();
     script_.push_back(scripted);
   }

@@ -62,6 +62,7 @@ class Topology {
     std::uint64_t id;
     const v1::ValetUpload* valet;  // nullptr for a plain request
     NodeIndex storage = kNoNode;
+    std::uint32_t upload_path = 0;  // a valet flow's second step to storage: PUT (or GET) on the same path
     bool poison = false;  // a publishing client's poison message
   };
   const std::vector<Scripted>& script() const { return script_; }

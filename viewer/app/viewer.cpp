@@ -103,9 +103,10 @@ void Viewer::follow_live() {
     playback_.pause();
     playback_.seek_frame(model_->frame_count() - 1);
   }
-  // Metrics over everything received, now and then.
   const auto now = std::chrono::steady_clock::now();
-  if (grew && metrics_->done() && now - metrics_at_ > std::chrono::seconds(2)) {
+  // Metrics over everything received, twice a second, and once more over the whole of an ended run.
+  if ((grew || (ended && !metrics_final_)) && metrics_->done() && now - metrics_at_ > std::chrono::milliseconds(500)) {
+    metrics_final_ = ended;
     metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
     metrics_at_ = now;
   }

@@ -119,6 +119,7 @@ class Viewer {
   std::uint64_t next_request_id_ = 1;
   std::string live_status_;
   std::chrono::steady_clock::time_point metrics_at_;
+  bool metrics_final_ = false;
 };
 
 // Panels, each in its own file, drawn into the rectangle given.

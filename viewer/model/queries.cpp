@@ -3,6 +3,8 @@
 #include <set>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -190,14 +192,38 @@ Trace trace_request(LogModel& model, std::uint32_t client, std::uint64_t request
   return trace;
 }
 
+bool concludes_request(const v1::Frame& f, const v1::LogHeader& header) {
+  using F = v1::Frame;
+  return f.dst() == f.client() && f.dst() < static_cast<std::uint32_t>(header.nodes_size()) &&
+         header.nodes(static_cast<int>(f.dst())).kind() == v1::Node::CLIENT && (f.kind() == F::RESPONSE || f.kind() == F::TIMEOUT) &&
+         (f.outcome() == F::COMPLETED || f.outcome() == F::GAVE_UP || f.outcome() == F::TIMED_OUT);
+}
+
+namespace {
+
+// Exact percentile of a bucket's latencies (nearest rank), which it reorders.
+float percentile_ms(std::vector<Time>& values, double q) {
+  if (values.empty()) return std::numeric_limits<float>::quiet_NaN();
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size()))) - 1;
+  auto at = values.begin() + static_cast<std::ptrdiff_t>(std::min(rank, values.size() - 1));
+  std::nth_element(values.begin(), at, values.end());
+  return static_cast<float>(to_millis(*at));
+}
+
+}  // namespace
+
 MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
   thread_ = std::thread([this, buckets] {
     Metrics m;
     m.start = model_.first_time();
-    const Time span = std::max<Time>(1, model_.last_time() - m.start);
-    m.bucket = std::max<Time>(1, (span + static_cast<Time>(buckets) - 1) / static_cast<Time>(buckets));
-    std::vector<LatencyHistogram> latency(buckets);
-    std::vector<std::uint64_t> completed(buckets, 0), errors(buckets, 0);
+    m.end = std::max(m.start + 1, model_.last_time());
+    const Time span = m.end - m.start;
+    m.broker_bucket = std::max<Time>(1, (span + static_cast<Time>(buckets) - 1) / static_cast<Time>(buckets));
+    struct Ended {
+      Time at, latency;
+      bool ok;
+    };
+    std::vector<Ended> ended;
     // When each request left its client: the sent time of its first hop.
     std::map<std::pair<std::uint32_t, std::uint64_t>, Time> started;
     // Each broker's most ready and unacknowledged messages per bucket (-1: no frame there).
@@ -214,29 +240,42 @@ MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
         const auto& f = view.frame;
         const auto key = std::make_pair(f.client(), f.request());
         if (auto broker = brokers.find(f.dst()); broker != brokers.end()) {
-          const auto b = std::min<std::size_t>(buckets - 1, static_cast<std::size_t>((view.time - m.start) / m.bucket));
+          const auto b = std::min<std::size_t>(buckets - 1, static_cast<std::size_t>((view.time - m.start) / m.broker_bucket));
           auto& [ready, unacked] = broker->second;
           ready[b] = std::max(ready[b], static_cast<float>(f.queue()));
           unacked[b] = std::max(unacked[b], static_cast<float>(f.load()));
         }
         if (f.kind() == v1::Frame::REQUEST && f.src() == f.client()) started.try_emplace(key, view.sent);
-        if (f.kind() != v1::Frame::RESPONSE || f.dst() != f.client() || f.outcome() != v1::Frame::COMPLETED) continue;
-        const auto b = std::min<std::size_t>(buckets - 1, static_cast<std::size_t>((view.time - m.start) / m.bucket));
-        ++completed[b];
-        if (f.status() >= 400) ++errors[b];
-        if (auto found = started.find(key); found != started.end()) {
-          latency[b].record(view.time - found->second);
+        if (!concludes_request(f, model_.header())) continue;
+        const bool ok = f.kind() == v1::Frame::RESPONSE && f.outcome() != v1::Frame::TIMED_OUT && f.status() >= 200 && f.status() < 300;
+        (ok ? m.completed : m.failed) += 1;
+        const auto found = started.find(key);
+        const Time latency = found != started.end() ? view.time - found->second : -1;  // -1: its start is not in the log
+        ended.push_back({view.time, latency, ok});
+        if (latency >= 0) {
+          m.latency.record(latency);
           started.erase(found);
         }
       }
     }
+    // Request series: about eight ended requests per bucket on average, so a rate is not one
+    // request over a sliver of time.
+    const std::size_t count = std::clamp<std::size_t>(ended.size() / 8, 1, buckets);
+    m.bucket = std::max<Time>(1, (span + static_cast<Time>(count) - 1) / static_cast<Time>(count));
+    std::vector<std::vector<Time>> latencies(count);
+    std::vector<std::uint64_t> completed(count, 0), errors(count, 0);
+    for (const auto& request : ended) {
+      const auto b = std::min<std::size_t>(count - 1, static_cast<std::size_t>((request.at - m.start) / m.bucket));
+      ++(request.ok ? completed : errors)[b];
+      if (request.latency >= 0) latencies[b].push_back(request.latency);
+    }
     const double seconds = to_seconds(m.bucket);
-    for (std::size_t b = 0; b < buckets; ++b) {
+    for (std::size_t b = 0; b < count; ++b) {
       m.completed_per_s.push_back(static_cast<float>(completed[b] / seconds));
       m.errors_per_s.push_back(static_cast<float>(errors[b] / seconds));
-      m.p50_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.5))));
-      m.p95_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.95))));
-      m.p99_ms.push_back(static_cast<float>(to_millis(latency[b].quantile(0.99))));
+      m.p50_ms.push_back(percentile_ms(latencies[b], 0.5));
+      m.p95_ms.push_back(percentile_ms(latencies[b], 0.95));
+      m.p99_ms.push_back(percentile_ms(latencies[b], 0.99));
     }
     if (!brokers.empty()) {
       m.ready.assign(buckets, 0);

@@ -81,16 +81,28 @@ Trace trace_request(LogModel& model, std::uint32_t client, std::uint64_t request
 // message brokers, what waits (queue brokers: ready messages; log brokers: the groups' lag) and what
 // is out (unacknowledged messages; records not yet replicated), the most in each bucket over all
 // brokers.
+// Whether a frame ends a workload request at its client (a node of kind CLIENT), as the run
+// summary counts it: answered (completed), given up after retries, or timed out (a 504).
+bool concludes_request(const v1::Frame& frame, const v1::LogHeader& header);
+
+// The run over time, counted as the run summary counts: a request completes when its client
+// gets a 2xx answer and fails on any other end; its latency runs from when it was first sent.
 struct Metrics {
-  Time start = 0;
-  Time bucket = 1;
-  std::vector<float> completed_per_s, errors_per_s, p50_ms, p95_ms, p99_ms;
+  Time start = 0, end = 0;
+  Time bucket = 1;  // of the request series: wide enough that a bucket holds several requests
+  std::vector<float> completed_per_s, errors_per_s;
+  std::vector<float> p50_ms, p95_ms, p99_ms;  // NaN where no request ended
+  Time broker_bucket = 1;
   std::vector<float> ready, unacked;  // empty without brokers
   bool logs = false;  // the brokers are log brokers: ready is lag, unacked is unreplicated
+  // Over the whole run, as the summary prints them.
+  std::uint64_t completed = 0, failed = 0;
+  LatencyHistogram latency;
   std::size_t size() const { return completed_per_s.size(); }
 };
 class MetricsScan {
  public:
+  // At most `buckets` buckets; fewer when few requests ended.
   MetricsScan(LogModel& model, std::size_t buckets);
   ~MetricsScan();
   bool done() const { return done_.load(); }
