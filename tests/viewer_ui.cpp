@@ -4,7 +4,12 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "support.hpp"
@@ -121,6 +126,11 @@ TEST(ViewerUi, GalleryRoundTripAndLearnTryItAfterTheRunEnded) {
     click Build your own
     expect-visible Scenarios
     click Scenarios
+    # A scripted scenario in the sandbox shows its script, not a rate of 0.
+    click edit cache_aside
+    expect scripted workload
+    expect-gone rate
+    click Scenarios
     expect-visible open cache_aside
   )");
   EXPECT_EQ(outcome.code, 0) << outcome.said;
@@ -137,6 +147,32 @@ TEST(ViewerUi, EveryControlIsWholeAtBothSizesInBothThemes) {
         const auto outcome = drive(screen + " --theme " + theme, "wait 5\nexpect-tidy\n", size);
         EXPECT_EQ(outcome.code, 0) << size << " " << theme << " " << screen << ": " << outcome.said;
       }
+}
+
+// Stopped with SIGTERM while it shows a live run: the run stops and no temporary log stays behind.
+TEST(ViewerUi, SigtermLeavesNoTemporaryLogs) {
+  const auto folder = std::filesystem::temp_directory_path() / ("flowframe-sigterm-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  test::TempPath script(".txt");
+  test::write_file(script.str(), "wait 100000\n");
+  const auto command = "TMPDIR=" + folder.string() + " FLOWFRAME_BIN=" + std::string(FLOWFRAME_BIN) +
+                       " xvfb-run -a -s '-screen 0 1280x720x24' " + std::string(FLOWFRAME_VIEW_BIN) +
+                       " --size 1280x720 --scenario load_balancing --script " + script.str() + " >/dev/null 2>&1 &";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto logs = [&] {
+    int found = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(folder))
+      found += entry.path().filename().string().rfind("flowframe-", 0) == 0;
+    return found;
+  };
+  for (int i = 0; i < 200 && logs() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(logs(), 2) << "the run's log and the viewer's copy";
+  // "[-]-script" matches the viewer's "--script" but not this pkill's own shell.
+  const auto stop = "pkill -TERM -f -- '[-]-script " + script.str() + "'";
+  ASSERT_EQ(std::system(stop.c_str()), 0);
+  for (int i = 0; i < 200 && logs() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(logs(), 0);
+  std::filesystem::remove_all(folder);
 }
 
 }  // namespace

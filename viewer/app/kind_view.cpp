@@ -55,7 +55,7 @@ void row(const char* name, const std::string& value) {
   ImGui::TableNextColumn();
   ImGui::TextDisabled("%s", name);
   ImGui::TableNextColumn();
-  ImGui::TextUnformatted(value.c_str());
+  ui::clipped_text(value);
 }
 
 bool begin_grid(const char* id, std::initializer_list<const char*> columns, float height) {
@@ -74,7 +74,7 @@ void cells(std::initializer_list<std::string> values) {
   ImGui::TableNextRow();
   for (const auto& value : values) {
     ImGui::TableNextColumn();
-    ImGui::TextUnformatted(value.c_str());
+    ui::clipped_text(value);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <thread>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,10 @@
 namespace {
 
 using namespace flowframe;
+
+// SIGTERM or SIGINT: leave the loop, so the live runs stop and their temporary logs go.
+volatile std::sig_atomic_t stop_requested = 0;
+void request_stop(int) { stop_requested = 1; }
 
 // The theme choice survives restarts: $XDG_CONFIG_HOME/flowframe/viewer.ini (or ~/.config/…).
 std::filesystem::path settings_path() {
@@ -185,10 +190,17 @@ int main(int argc, char** argv) {
       running = restart_run();
       opened = connect(running->address());
     }
+    if (!select.empty() && opened.first) {  // named before any window opens
+      bool found = false;
+      for (const auto& node : opened.first->header().nodes()) found |= node.id() == select;
+      if (!found) throw std::runtime_error("--select: no node '" + select + "'");
+    }
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << '\n';
     return 2;
   }
+  std::signal(SIGTERM, request_stop);
+  std::signal(SIGINT, request_stop);
 
   if (!glfwInit()) {
     std::cerr << "error: cannot open a window (no display? run under xvfb-run -a)\n";
@@ -242,18 +254,12 @@ int main(int argc, char** argv) {
       shown->playback().seek_frame(*frame);
       if (auto view = shown->model().frame(*frame, true)) shown->select_request(view->frame.client(), view->frame.request(), *frame);
     }
-    if (!select.empty()) {
-      shown->selected_node = shown->node_named(select);
-      if (!shown->selected_node) {
-        std::cerr << "error: --select: no node '" << select << "'\n";
-        return 2;
-      }
-    }
+    if (!select.empty()) shown->selected_node = shown->node_named(select);  // checked before the window
   }
   auto last = std::chrono::steady_clock::now();
   int frames_drawn = 0;
   int exit_code = 0;
-  while (!glfwWindowShouldClose(window)) {
+  while (!glfwWindowShouldClose(window) && !stop_requested) {
     glfwPollEvents();
     const auto now = std::chrono::steady_clock::now();
     const double elapsed = std::chrono::duration<double>(now - last).count();

@@ -77,9 +77,10 @@ void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
     high = {std::max(high.x, layout.position[node].x), std::max(high.y, layout.position[node].y)};
   }
   if (shown.empty()) return;
-  const float pad = 90;
+  // Room around the nodes for names and badges: below them, or beside a crowded column.
+  const float pad_x = 150, pad_y = 80;
   const float span_x = std::max(high.x - low.x, 1.0f), span_y = std::max(high.y - low.y, 1.0f);
-  layout.scale = std::min((size.x - 2 * pad) / span_x, (size.y - 2 * pad) / span_y);
+  layout.scale = std::min((size.x - 2 * pad_x) / span_x, (size.y - 2 * pad_y) / span_y);
   layout.scale = std::clamp(layout.scale, kMinScale, 400.0f);
   layout.offset = {(size.x - span_x * layout.scale) / 2 - low.x * layout.scale,
                    (size.y - span_y * layout.scale) / 2 - low.y * layout.scale};
@@ -356,15 +357,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::PushFont(viewer.fonts().title);
   const ImVec2 title_at{corner.x + 12, corner.y + area.y - ImGui::GetFontSize() - 10};
   const float room = area.x - 24;
-  std::string shown_title = title;
-  if (ImGui::CalcTextSize(title.c_str()).x > room) {
-    std::size_t keep = title.size();
-    while (keep > 0 && ImGui::CalcTextSize((title.substr(0, keep) + "\xe2\x80\xa6").c_str()).x > room) {
-      do --keep;
-      while (keep > 0 && (static_cast<unsigned char>(title[keep]) & 0xC0) == 0x80);  // whole UTF-8 characters
-    }
-    shown_title = title.substr(0, keep) + "\xe2\x80\xa6";
-  }
+  const std::string shown_title = ui::ellipsize(title, room);
   draw->AddText(title_at, palette.text_dim, shown_title.c_str());
   const bool over_title = io.MousePos.x >= title_at.x && io.MousePos.x <= title_at.x + room && io.MousePos.y >= title_at.y &&
                           io.MousePos.y <= title_at.y + ImGui::GetFontSize();

@@ -87,9 +87,8 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size) {
         ImGui::TableNextColumn();
         ImGui::TextUnformatted(viewer.text().node(f.dst()).c_str());
         ImGui::TableNextColumn();
-        const auto summary = viewer.text().summary(f);
-        if (view::is_error(f)) ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(viewer.palette().error), "%s", summary.c_str());
-        else ImGui::TextUnformatted(summary.c_str());
+        const ImVec4 error = ImGui::ColorConvertU32ToFloat4(viewer.palette().error);
+        ui::clipped_text(viewer.text().summary(f), view::is_error(f) ? &error : nullptr);
       }
     }
     ImGui::EndTable();

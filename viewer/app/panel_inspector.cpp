@@ -15,7 +15,13 @@
 namespace flowframe::viewer {
 namespace {
 
-bool begin_fields(const char* id) { return ImGui::BeginTable(id, 2, ImGuiTableFlags_SizingStretchProp); }
+// Names as wide as the widest of them, values in the rest: a long value never squeezes the names.
+bool begin_fields(const char* id) {
+  if (!ImGui::BeginTable(id, 2, ImGuiTableFlags_SizingStretchProp)) return false;
+  ImGui::TableSetupColumn("name", ImGuiTableColumnFlags_WidthFixed);
+  ImGui::TableSetupColumn("value", ImGuiTableColumnFlags_WidthStretch);
+  return true;
+}
 
 void health(Viewer& viewer) {
   const auto health = viewer.model().health();

@@ -71,7 +71,12 @@ void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size) {
         // After the run ended, a try-it starts the run again and does it there.
         const bool restarts = viewer.run_ended() && viewer.can_restart;
         ImGui::BeginDisabled(!viewer.live() || (viewer.run_ended() && !restarts));
-        if (ui::button(fmt::format("{} Try it: {}##try {}", icon::play, block.label, block.label).c_str())) {
+        // Cut to the page's width; the whole label on hover.
+        const auto label = fmt::format("{} Try it: {}", icon::play, block.label);
+        const auto shown = ui::ellipsize(label, ImGui::GetContentRegionAvail().x - 2 * ImGui::GetStyle().FramePadding.x);
+        const bool pressed = ui::button(fmt::format("{}##try {}", shown, block.label).c_str());
+        if (shown != label && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", label.c_str());
+        if (pressed) {
           try {
             v1::ControlRequest request;
             std::vector<v1::ControlRequest> requests;

@@ -243,6 +243,19 @@ void properties(Sandbox& sandbox) {
   std::string clients = workload.clients();
   if (ImGui::InputText("clients", &clients, ImGuiInputTextFlags_EnterReturnsTrue)) note(sandbox, design.set_workload("clients", clients), "");
   ui::note("clients");
+  // A scripted workload sends what its script says, when it says: no rate to show.
+  if (workload.script_size() > 0) {
+    ImGui::TextDisabled("scripted: %d requests (change them in the scenario text: Save, edit, Open)", workload.script_size());
+    ui::note_state("scripted workload");
+    if (ImGui::BeginChild("script", {-1, std::min(120.0f, (workload.script_size() + 0.5f) * ImGui::GetTextLineHeightWithSpacing())}, true)) {
+      for (const auto& item : workload.script())
+        ui::clipped_text(fmt::format("{:.3f} s  {}{} {}{}{}", item.at_s(), item.client().empty() ? "" : item.client() + ": ",
+                                     item.method().empty() ? "GET" : item.method(), item.path().empty() ? "/" : item.path(),
+                                     item.has_valet() ? " · valet upload " + item.valet().object() : "", item.poison() ? " · poison" : ""));
+    }
+    ImGui::EndChild();
+    return;
+  }
   float rate = static_cast<float>(workload.rate());
   if (ImGui::InputFloat("rate /s", &rate, 1, 10, "%.1f", ImGuiInputTextFlags_EnterReturnsTrue))
     note(sandbox, design.set_workload("rate", fmt::format("{:g}", rate)), "");

@@ -39,6 +39,24 @@ void note_region(std::string name, ImVec2 min, ImVec2 max) { add(std::move(name)
 
 void note_state(std::string state) { add(std::move(state), ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), false); }
 
+std::string ellipsize(const std::string& text, float room) {
+  if (ImGui::CalcTextSize(text.c_str()).x <= room) return text;
+  const std::string ellipsis = "\xe2\x80\xa6";
+  std::size_t keep = text.size();
+  while (keep > 0 && ImGui::CalcTextSize((text.substr(0, keep) + ellipsis).c_str()).x > room) {
+    do --keep;
+    while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80);
+  }
+  return text.substr(0, keep) + ellipsis;
+}
+
+void clipped_text(const std::string& text, const ImVec4* colour) {
+  const float room = ImGui::GetContentRegionAvail().x;
+  if (colour) ImGui::TextColored(*colour, "%s", text.c_str());
+  else ImGui::TextUnformatted(text.c_str());
+  if (ImGui::CalcTextSize(text.c_str()).x > room && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", text.c_str());
+}
+
 void flow(float next_width) {
   ImGui::SameLine();
   if (ImGui::GetContentRegionAvail().x < next_width) ImGui::NewLine();

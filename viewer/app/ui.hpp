@@ -32,6 +32,12 @@ void note_region(std::string name, ImVec2 min, ImVec2 max);
 // Records what the item just submitted shows ("at frame 12"), for a script to check.
 void note_state(std::string state);
 
+// `text` cut with an ellipsis to fit `room` pixels in the current font (whole UTF-8 characters).
+std::string ellipsize(const std::string& text, float room);
+
+// Text in a table cell or a narrow place; when the space cuts it, the whole of it on hover.
+void clipped_text(const std::string& text, const ImVec4* colour = nullptr);
+
 // Next on the same line if `next_width` pixels fit there, else on a new line.
 void flow(float next_width);
 

@@ -30,10 +30,15 @@ Palette palette_for(bool dark) {
           IM_COL32(214, 140, 0, 255),   IM_COL32(255, 255, 255, 255),
           IM_COL32(214, 140, 0, 255),   IM_COL32(30, 33, 40, 255),    IM_COL32(100, 106, 118, 255),
           IM_COL32(30, 150, 80, 255),   IM_COL32(40, 110, 220, 255),  IM_COL32(210, 50, 50, 255),
-          IM_COL32(210, 130, 20, 255),  IM_COL32(232, 239, 250, 255)};
+          IM_COL32(210, 130, 20, 255),  IM_COL32(232, 239, 250, 255), false};
 }
 
-ImU32 Palette::kind(v1::Node::Kind kind) const { return kind_view(kind).colour; }
+ImU32 Palette::kind(v1::Node::Kind kind) const {
+  const ImU32 colour = kind_view(kind).colour;
+  if (dark) return colour;
+  auto darker = [&](int shift) { return static_cast<ImU32>(((colour >> shift) & 0xFF) * 0.62f) << shift; };
+  return darker(IM_COL32_R_SHIFT) | darker(IM_COL32_G_SHIFT) | darker(IM_COL32_B_SHIFT) | (colour & IM_COL32_A_MASK);
+}
 
 const char* kind_icon(v1::Node::Kind kind) { return kind_view(kind).icon; }
 
@@ -139,6 +144,14 @@ void apply_style(bool dark) {
   colors[ImGuiCol_Header] = dark ? ImVec4(0.98f, 0.78f, 0.31f, 0.25f) : ImVec4(0.84f, 0.55f, 0.0f, 0.22f);
   colors[ImGuiCol_HeaderHovered] = dark ? ImVec4(0.98f, 0.78f, 0.31f, 0.15f) : ImVec4(0.84f, 0.55f, 0.0f, 0.12f);
   colors[ImGuiCol_ChildBg] = dark ? ImVec4(0.14f, 0.15f, 0.18f, 1) : ImVec4(1, 1, 1, 1);
+  if (!dark) {
+    // Checkboxes, slider tracks and inputs stand out from the white panels, with an edge.
+    colors[ImGuiCol_FrameBg] = ImVec4(0.86f, 0.87f, 0.90f, 1);
+    colors[ImGuiCol_FrameBgHovered] = ImVec4(0.80f, 0.82f, 0.87f, 1);
+    colors[ImGuiCol_FrameBgActive] = ImVec4(0.74f, 0.77f, 0.84f, 1);
+    colors[ImGuiCol_Border] = ImVec4(0.62f, 0.64f, 0.70f, 0.55f);
+  }
+  style.FrameBorderSize = dark ? 0 : 1;
 }
 
 std::optional<std::uint32_t> Viewer::node_named(const std::string& id) const {

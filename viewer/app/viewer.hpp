@@ -27,6 +27,8 @@ struct Palette {
   ImU32 canvas, grid, link, link_hot, node_fill, selection, text, text_dim;
   ImU32 ok, request, error, warning;
   ImU32 region;  // the area behind a cloud region's nodes
+  bool dark = true;
+  // A kind's colour, darkened on the light theme's white so pale kinds stay readable.
   ImU32 kind(v1::Node::Kind kind) const;
 };
 

@@ -18,7 +18,10 @@ const KindView kApiGatewayView{
     .tables =
         [](const Inspected& in) {
           const auto& gateway = in.state.api_gateway();
-          if (begin_grid("routes", {"route", "pool", "servers up"}, 0)) {
+          // The routes take the rows they need, so the rate-limit buckets show below them.
+          const float routes_height = std::min(in.table_height / 2, (static_cast<float>(gateway.routes_size()) + 1.6f) *
+                                                                        ImGui::GetTextLineHeightWithSpacing());
+          if (begin_grid("routes", {"route", "pool", "servers up"}, routes_height)) {
             for (const auto& route : gateway.routes()) {
               std::string up;
               for (const auto& pool : gateway.pools())
