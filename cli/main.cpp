@@ -3,6 +3,8 @@
 #include <google/protobuf/text_format.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +25,8 @@
 #include "runtime/learn/share_link.hpp"
 #include "runtime/lab/summary.hpp"
 #include "runtime/base/version.hpp"
+
+extern char** environ;
 
 namespace {
 
@@ -260,6 +264,19 @@ std::ofstream open_output(const std::string& path) {
   return out;
 }
 
+// Runs a program with these arguments, without a shell (a path is never parsed as a command);
+// its exit status, or -1 if it could not start.
+int run_program(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t child = -1;
+  if (posix_spawnp(&child, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  int status = 0;
+  if (waitpid(child, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int bench(const BenchArgs& args) {
   ExperimentSpec spec;
   spec.scenario = args.scenario;
@@ -270,6 +287,11 @@ int bench(const BenchArgs& args) {
   spec.jobs = args.jobs;
   spec.record_dir = args.record;
   spec.factory = make_component;
+  // A plot that cannot be drawn is refused before any point runs.
+  if (!args.plot.empty()) {
+    check_plot_request(args.plot, args.plot_metric);
+    if (spec.axes.empty()) throw std::invalid_argument("--plot needs a --sweep to draw against (e.g. --sweep lb.strategy=round_robin,least_conn)");
+  }
   const bool tty = isatty(STDERR_FILENO);
   const auto started = std::chrono::steady_clock::now();
   const auto points = run_experiment(spec, [&](std::size_t done, std::size_t total) {
@@ -301,8 +323,7 @@ int bench(const BenchArgs& args) {
       write_svg_plot(spec, points, args.plot_metric, out);
     }
     if (png) {
-      const std::string command = "rsvg-convert -o '" + args.plot + "' '" + svg + "'";
-      if (std::system(command.c_str()) != 0)
+      if (run_program({"rsvg-convert", "-o", args.plot, svg}) != 0)
         throw std::runtime_error("--plot " + args.plot + ": rsvg-convert (package librsvg2-bin) could not make the PNG; " + svg + " is there");
       std::filesystem::remove(svg);
     }

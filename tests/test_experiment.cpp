@@ -1,6 +1,7 @@
 // flowframe bench: sweeps, seeds, statistics and the files it writes.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -89,10 +90,26 @@ TEST(Experiment, BadSweepIsNamedBeforeAnythingRuns) {
     EXPECT_NE(std::string(error.what()).find("--set lb.stratgy=random"), std::string::npos) << error.what();
     EXPECT_NE(std::string(error.what()).find("did you mean 'strategy'"), std::string::npos) << error.what();
   }
-  auto text_only = small_spec(1);
-  text_only.axes = {parse_sweep("lb.strategy=random,least_conn")};
+  // A plot is checked before anything runs.
+  EXPECT_THROW(check_plot_request("out.pdf", "latency_p99_ms"), std::invalid_argument);
+  EXPECT_THROW(check_plot_request("out.svg", "latency_p42_ms"), std::invalid_argument);
+  EXPECT_NO_THROW(check_plot_request("out.png", "goodput_rps"));
+}
+
+TEST(Experiment, ACategoricalSweepPlotsAsGroupedBars) {
+  auto spec = small_spec(2);
+  spec.axes = {parse_sweep("lb.strategy=random,least_conn,power_of_two")};
+  const auto points = run_experiment(spec);
   std::ostringstream svg;
-  EXPECT_THROW(write_svg_plot(text_only, run_experiment(text_only), "latency_p99_ms", svg), std::invalid_argument);
+  write_svg_plot(spec, points, "latency_p99_ms", svg);
+  const auto picture = svg.str();
+  std::size_t bars = 0;
+  for (auto at = picture.find("<rect x="); at != std::string::npos; at = picture.find("<rect x=", at + 1)) ++bars;
+  EXPECT_EQ(bars, 3u);  // one per strategy, in one group each (no legend for a single series)
+  for (const char* strategy : {"random", "least_conn", "power_of_two"}) EXPECT_NE(picture.find(strategy), std::string::npos);
+  // Each bar is as tall as its point's mean.
+  const auto& random = points[0].metrics.at("latency_p99_ms");
+  EXPECT_NE(picture.find(fmt::format("random all: {:g} ± {:g}", random.mean, random.ci95)), std::string::npos) << picture;
 }
 
 }  // namespace

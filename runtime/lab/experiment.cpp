@@ -13,6 +13,7 @@
 
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/engine/simulation.hpp"
+#include "runtime/base/text.hpp"
 #include "runtime/lab/summary.hpp"
 
 namespace flowframe {
@@ -254,13 +255,102 @@ void write_json(const ExperimentSpec& spec, const std::vector<PointResult>& poin
   out << json.dump(2) << '\n';
 }
 
+namespace {
+
+// What every point measures (a few more appear only where their components are: hit_ratio,
+// utilization_*, attempts_per_request).
+const std::vector<std::string> kPlotMetrics = {
+    "latency_mean_ms", "latency_p50_ms",  "latency_p95_ms",     "latency_p99_ms",     "latency_p999_ms",
+    "latency_max_ms",  "throughput_rps",  "goodput_rps",        "error_rate",         "utilization_mean",
+    "utilization_spread", "hit_ratio",    "attempts_per_request"};
+
+// A round number at or above `high`, for the top of a y axis.
+double round_top(double high) {
+  const double magnitude = std::pow(10.0, std::floor(std::log10(std::max(high, 1e-9))));
+  for (double step : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (step * magnitude >= high) return step * magnitude;
+  return 10 * magnitude;
+}
+
+constexpr const char* kColours[] = {"#2f6fdb", "#e0562b", "#2aa876", "#9b51e0", "#d4a017", "#17a2b8", "#c2185b", "#555555"};
+
+// Categorical sweeps only: a group of bars per value of the last axis, a bar per value of the others.
+void write_svg_bars(const ExperimentSpec& spec, const std::vector<PointResult>& points, const std::string& metric,
+                    std::ostream& out) {
+  const std::size_t group_axis = spec.axes.size() - 1;
+  const auto& groups = spec.axes[group_axis].values;
+  std::vector<std::string> bars;  // the other axes' values, in order of first appearance
+  double y_high = 0;
+  for (const auto& point : points) {
+    const auto name = label(point.settings, group_axis);
+    if (std::find(bars.begin(), bars.end(), name) == bars.end()) bars.push_back(name);
+    if (auto it = point.metrics.find(metric); it != point.metrics.end()) y_high = std::max(y_high, it->second.mean + it->second.ci95);
+  }
+  const double y_top = round_top(y_high);
+  const double width = 900, height = 540, left = 80, right = 250, top = 50, bottom = 70;
+  const double group_width = (width - left - right) / static_cast<double>(groups.size());
+  const double bar_width = group_width * 0.8 / static_cast<double>(bars.size());
+  auto sy = [&](double y) { return height - bottom - y / y_top * (height - top - bottom); };
+  out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="Inter, Helvetica, Arial, sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="28" font-size="18" font-weight="600">{} — {} by {}</text>
+)svg",
+                     width, height, width, height, left, spec.scenario, metric, spec.axes[group_axis].key);
+  for (int tick = 0; tick <= 5; ++tick) {
+    const double y = y_top * tick / 5;
+    out << fmt::format(R"svg(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#e4e6eb"/><text x="{}" y="{:.1f}" font-size="12" text-anchor="end" fill="#555">{:g}</text>
+)svg",
+                       left, sy(y), width - right, sy(y), left - 8, sy(y) + 4, y);
+  }
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    out << fmt::format(R"svg(<text x="{:.1f}" y="{}" font-size="13" text-anchor="middle">{}</text>
+)svg",
+                       left + group_width * (static_cast<double>(g) + 0.5), height - bottom + 20, groups[g]);
+  for (const auto& point : points) {
+    const auto it = point.metrics.find(metric);
+    if (it == point.metrics.end()) continue;
+    const auto g = static_cast<std::size_t>(std::find(groups.begin(), groups.end(), point.settings[group_axis].second) - groups.begin());
+    const auto b = static_cast<std::size_t>(std::find(bars.begin(), bars.end(), label(point.settings, group_axis)) - bars.begin());
+    const double x = left + group_width * static_cast<double>(g) + group_width * 0.1 + bar_width * static_cast<double>(b);
+    const double mean = it->second.mean, ci = it->second.ci95;
+    const double whisker = x + bar_width * 0.45;
+    out << fmt::format(R"svg(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{} {}: {:g} ± {:g}</title></rect>
+<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#222" stroke-width="1.5"/>
+)svg",
+                       x, sy(mean), bar_width * 0.9, sy(0) - sy(mean), kColours[b % std::size(kColours)], point.settings[group_axis].second,
+                       bars[b], mean, ci, whisker, sy(mean + ci), whisker, sy(std::max(0.0, mean - ci)));
+  }
+  out << fmt::format(R"svg(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333"/><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333"/>
+<text x="20" y="{}" font-size="14" text-anchor="middle" transform="rotate(-90 20 {})">{}</text>
+)svg",
+                     left, height - bottom, width - right, height - bottom, left, top, left, height - bottom, (top + height - bottom) / 2,
+                     (top + height - bottom) / 2, metric + " (mean ± 95 % CI over seeds)");
+  for (std::size_t b = 0; b < bars.size() && bars.size() > 1; ++b)
+    out << fmt::format(R"svg(<rect x="{}" y="{:.1f}" width="14" height="14" fill="{}"/><text x="{}" y="{:.1f}" font-size="13">{}</text>
+)svg",
+                       width - right + 20, top + 4 + static_cast<double>(b) * 24, kColours[b % std::size(kColours)], width - right + 40,
+                       top + 16 + static_cast<double>(b) * 24, bars[b]);
+  out << "</svg>\n";
+}
+
+}  // namespace
+
+void check_plot_request(const std::string& path, const std::string& metric) {
+  const bool svg = path.size() > 4 && path.substr(path.size() - 4) == ".svg";
+  const bool png = path.size() > 4 && path.substr(path.size() - 4) == ".png";
+  if (!svg && !png) throw std::invalid_argument("--plot " + path + ": the file must end in .svg or .png");
+  if (std::find(kPlotMetrics.begin(), kPlotMetrics.end(), metric) == kPlotMetrics.end())
+    throw std::invalid_argument("--plot-metric " + metric + ": no such metric (" + join(kPlotMetrics, ", ") + ")");
+}
+
 void write_svg_plot(const ExperimentSpec& spec, const std::vector<PointResult>& points, const std::string& metric,
                     std::ostream& out) {
   // The x axis: the last axis whose values are all numbers.
   std::size_t x_axis = SIZE_MAX;
   for (std::size_t a = 0; a < spec.axes.size(); ++a)
     if (std::all_of(spec.axes[a].values.begin(), spec.axes[a].values.end(), numeric)) x_axis = a;
-  if (x_axis == SIZE_MAX) throw std::invalid_argument("--plot needs a numeric --sweep for its x axis (e.g. workload.rate=500,700,900)");
+  if (spec.axes.empty()) throw std::invalid_argument("--plot needs a --sweep to draw against");
+  if (x_axis == SIZE_MAX) return write_svg_bars(spec, points, metric, out);
   struct Sample {
     double x, y, ci;
   };
@@ -277,18 +367,10 @@ void write_svg_plot(const ExperimentSpec& spec, const std::vector<PointResult>& 
   }
   if (series.empty()) throw std::invalid_argument("--plot-metric " + metric + ": no such metric");
   if (x_high == x_low) x_high = x_low + 1;
-  // A round top for the y axis.
-  const double magnitude = std::pow(10.0, std::floor(std::log10(std::max(y_high, 1e-9))));
-  double y_top = magnitude;
-  for (double step : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (step * magnitude >= y_high) {
-      y_top = step * magnitude;
-      break;
-    }
+  const double y_top = round_top(y_high);
   const double width = 900, height = 540, left = 80, right = 250, top = 50, bottom = 70;
   auto sx = [&](double x) { return left + (x - x_low) / (x_high - x_low) * (width - left - right); };
   auto sy = [&](double y) { return height - bottom - y / y_top * (height - top - bottom); };
-  const char* colors[] = {"#2f6fdb", "#e0562b", "#2aa876", "#9b51e0", "#d4a017", "#17a2b8", "#c2185b", "#555555"};
   out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="Inter, Helvetica, Arial, sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="{}" y="28" font-size="18" font-weight="600">{} — {} against {}</text>
@@ -316,7 +398,7 @@ void write_svg_plot(const ExperimentSpec& spec, const std::vector<PointResult>& 
   int index = 0;
   for (auto& [name, samples] : series) {
     std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) { return a.x < b.x; });
-    const char* color = colors[index % std::size(colors)];
+    const char* color = kColours[index % std::size(kColours)];
     std::string band, line;
     for (const auto& s : samples) band += fmt::format("{:.1f},{:.1f} ", sx(s.x), sy(s.y + s.ci));
     for (auto s = samples.rbegin(); s != samples.rend(); ++s) band += fmt::format("{:.1f},{:.1f} ", sx(s->x), sy(std::max(0.0, s->y - s->ci)));

@@ -55,8 +55,13 @@ Stat summarize_samples(const std::vector<double>& samples);
 void write_table(const std::vector<PointResult>& points, std::ostream& out);
 void write_csv(const std::vector<PointResult>& points, std::ostream& out);
 void write_json(const ExperimentSpec& spec, const std::vector<PointResult>& points, std::ostream& out);
-// Latency `metric` (e.g. latency_p99_ms) against the last numeric axis, one line per value of the
-// other axes, with confidence bands. Throws std::invalid_argument if no axis is numeric.
+// Whether `--plot PATH --plot-metric METRIC` can be drawn, checked before any point runs: the
+// file is .svg or .png and the metric is one a point measures. Throws std::invalid_argument.
+void check_plot_request(const std::string& path, const std::string& metric);
+
+// `metric` (e.g. latency_p99_ms) with its 95 % confidence interval over seeds: against the last
+// numeric axis, one line per value of the other axes; with no numeric axis, grouped bars (a group
+// per value of the last axis, a bar per value of the others).
 void write_svg_plot(const ExperimentSpec& spec, const std::vector<PointResult>& points, const std::string& metric,
                     std::ostream& out);
 
