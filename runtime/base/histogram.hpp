@@ -1,6 +1,7 @@
 #pragma once
 // Latency histogram with log-linear buckets (HdrHistogram's layout): memory does not grow with
-// the number of samples, and any percentile is within 1/64 (1.6 %) of the true value.
+// the number of samples (about 200 KB for latencies up to 10 s, allocated as far as the largest
+// value seen), and any percentile is within 1/2048 (0.05 %) of the true value.
 #include <cstdint>
 #include <vector>
 
@@ -21,7 +22,7 @@ class LatencyHistogram {
   Time quantile(double q) const;
 
  private:
-  static constexpr int kSubBits = 6;
+  static constexpr int kSubBits = 11;  // 1,024 buckets per power of two: three significant digits, as HdrHistogram is usually set
   static constexpr int kSub = 1 << kSubBits;
   static std::size_t bucket_of(std::uint64_t value);
   static std::uint64_t bucket_low(std::size_t bucket);
