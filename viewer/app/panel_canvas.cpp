@@ -78,7 +78,7 @@ void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
   }
   if (shown.empty()) return;
   // Room around the nodes for names and badges: below them, or beside a crowded column.
-  const float pad_x = 150, pad_y = 80;
+  const float pad_x = 190, pad_y = 80;
   const float span_x = std::max(high.x - low.x, 1.0f), span_y = std::max(high.y - low.y, 1.0f);
   layout.scale = std::min((size.x - 2 * pad_x) / span_x, (size.y - 2 * pad_y) / span_y);
   layout.scale = std::clamp(layout.scale, kMinScale, 400.0f);

@@ -69,6 +69,7 @@ void toolbar(Sandbox& sandbox, SandboxAction& action) {
     try {
       if (!in) throw std::runtime_error("cannot read " + sandbox.path);
       sandbox.design = view::Design::from_text(text.str(), sandbox.path);
+      sandbox.fit_pending = true;
       sandbox.selected.clear();
       sandbox.status = "opened " + sandbox.path;
     } catch (const std::exception& error) {
@@ -85,6 +86,7 @@ void toolbar(Sandbox& sandbox, SandboxAction& action) {
     const char* clipboard = ImGui::GetClipboardText();
     try {
       sandbox.design = view::Design(decode_link(clipboard ? clipboard : ""));
+      sandbox.fit_pending = true;
       sandbox.selected.clear();
       sandbox.status = "opened the design from the link on the clipboard";
     } catch (const std::exception& error) {
@@ -126,6 +128,19 @@ void canvas(Sandbox& sandbox, const Palette& colors, ImVec2 size) {
   const ImVec2 corner = ImGui::GetCursorScreenPos();
   auto* draw = ImGui::GetWindowDrawList();
   draw->AddRectFilled(corner, {corner.x + size.x, corner.y + size.y}, colors.canvas, 6);
+  if (sandbox.fit_pending && design.scenario().nodes_size() > 0) {
+    // The whole design in view, with room for names; never larger than the default scale.
+    ImVec2 low{1e9f, 1e9f}, high{-1e9f, -1e9f};
+    for (const auto& node : design.scenario().nodes()) {
+      const ImVec2 p{static_cast<float>(node.position().x()), static_cast<float>(node.position().y())};
+      low = {std::min(low.x, p.x), std::min(low.y, p.y)};
+      high = {std::max(high.x, p.x), std::max(high.y, p.y)};
+    }
+    const float pad = 90, span_x = std::max(high.x - low.x, 1.0f), span_y = std::max(high.y - low.y, 1.0f);
+    sandbox.scale = std::clamp(std::min((size.x - 2 * pad) / span_x, (size.y - 2 * pad) / span_y), 10.0f, 70.0f);
+    sandbox.offset = {(size.x - span_x * sandbox.scale) / 2 - low.x * sandbox.scale, (size.y - span_y * sandbox.scale) / 2 - low.y * sandbox.scale};
+  }
+  sandbox.fit_pending = false;
   ImGui::InvisibleButton("sandbox-canvas", size, ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight);
   auto& io = ImGui::GetIO();
   if (ImGui::BeginDragDropTarget()) {

@@ -20,6 +20,7 @@ struct Sandbox {
   std::string dragging, linking;
   float scale = 70;
   ImVec2 offset{100, 120};
+  bool fit_pending = true;  // a design just opened: fit it to the canvas
 };
 
 enum class SandboxAction { none, back, run };
