@@ -101,7 +101,8 @@ TEST(ViewModel, PlaybackRunsSimulatedTimeAndSteps) {
   playback.set_pace(Playback::Pace::story);
   playback.set_rate(2);
   const auto told = playback.frame();
-  const Time from = model.frame(told, true)->time, to = model.frame(told + 1, true)->time;
+  // The clock runs across the told hop: from its sending (or now, if it left earlier) to its delivery.
+  const Time from = std::max(model.frame(told, true)->time, model.frame(told + 1, true)->sent), to = model.frame(told + 1, true)->time;
   playback.tick(0.25);
   EXPECT_EQ(playback.frame(), told);
   EXPECT_FLOAT_EQ(*playback.story_progress(), 0.5f);
@@ -122,7 +123,7 @@ TEST(ViewModel, PlaybackRunsSimulatedTimeAndSteps) {
   playback.set_rate(5000);
   EXPECT_EQ(playback.rate(), 1000);
   playback.set_rate(std::nan(""));
-  EXPECT_EQ(playback.rate(), 1000);
+  EXPECT_EQ(playback.rate(), 1000);  // unchanged
 }
 
 TEST(ViewModel, FilterQueriesMatchFieldsNotFrameNumbersOrTimes) {
@@ -140,7 +141,7 @@ TEST(ViewModel, FilterQueriesMatchFieldsNotFrameNumbersOrTimes) {
     if (node.id() == "cache") cache = node.index();
     if (node.id() == "app") app = node.index();
   }
-  std::size_t status_404 = 0, misses = 0, with_digits = 0, cache_to_app_404 = 0;
+  std::size_t status_404 = 0, misses = 0, with_digits = 0, cache_to_app_404 = 0, handled_misses = 0;
   for (std::uint64_t i = 0; i < model.frame_count(); ++i) {
     const auto& f = model.frame(i, true)->frame;
     status_404 += f.status() == 404;
@@ -149,10 +150,12 @@ TEST(ViewModel, FilterQueriesMatchFieldsNotFrameNumbersOrTimes) {
     cache_to_app_404 += f.status() == 404 && f.src() == cache && f.dst() == app;
     if (f.status() == 404 && f.outcome() == v1::Frame::DELEGATED) {
       EXPECT_FALSE(is_error(f)) << i;
+      ++handled_misses;
     }
     with_digits += std::to_string(i).find("10") != std::string::npos;
   }
   ASSERT_GT(status_404, 0u);
+  ASSERT_GT(handled_misses, 0u);
   ASSERT_GT(misses, 0u);
   EXPECT_EQ(count("status:404"), status_404);
   EXPECT_EQ(count("STATUS:4xx"), status_404);
@@ -163,7 +166,9 @@ TEST(ViewModel, FilterQueriesMatchFieldsNotFrameNumbersOrTimes) {
   EXPECT_LT(count("10"), with_digits);
   EXPECT_EQ(count("path:/users kind:response status:2xx") + count("path:/users kind:response status:4xx"),
             count("path:/users kind:response"));
+  ASSERT_GT(count("user:7"), 0u);
   EXPECT_EQ(count("user:7"), count("USER:7"));  // a word with a colon that is no field is a word
+  ASSERT_GT(count("path:/users kind:response status:4xx"), 0u);
   FrameFilter bad;
   EXPECT_EQ(bad.parse("status:abc", model.header()), "status: 'abc' is not a status (503, or 5xx)");
   EXPECT_EQ(bad.parse("node:nosuch", model.header()), "node: no node 'nosuch'");
@@ -225,7 +230,8 @@ TEST(ViewModel, MetricsAgreeWithTheRunSummaryOnEveryBuiltinScenario) {
     const auto& latency = run.summary["latency_ms"];
     EXPECT_EQ(m.completed, requests["completed"].get<std::uint64_t>()) << builtin.name;
     EXPECT_EQ(m.failed, requests["failed"].get<std::uint64_t>()) << builtin.name;
-    if (m.latency.count()) {
+    if (requests["completed"].get<std::uint64_t>() + requests["failed"].get<std::uint64_t>() > 0) {
+      ASSERT_GT(m.latency.count(), 0u) << builtin.name;
       EXPECT_NEAR(to_millis(m.latency.max()), latency["max"].get<double>(), 0.001) << builtin.name;
       EXPECT_NEAR(to_millis(m.latency.quantile(0.5)), latency["p50"].get<double>(), 0.001) << builtin.name;
     }
@@ -237,7 +243,10 @@ TEST(ViewModel, MetricsAgreeWithTheRunSummaryOnEveryBuiltinScenario) {
     }
     EXPECT_NEAR(completed, static_cast<double>(m.completed), 0.01 * static_cast<double>(m.completed) + 0.5) << builtin.name;
     EXPECT_NEAR(failed, static_cast<double>(m.failed), 0.01 * static_cast<double>(m.failed) + 0.5) << builtin.name;
-    EXPECT_LE(m.size(), std::max<std::size_t>(1, (m.completed + m.failed) / 8)) << builtin.name;
+    // 40 requests in 1.3 s once read as a peak of 377 requests/s: one request in a 5 ms bucket.
+    if (builtin.name == "load_balancing") {
+      EXPECT_LT(*std::max_element(m.completed_per_s.begin(), m.completed_per_s.end()), 100.0f);
+    }
     // A bucket where no request ended has no latency, rather than a latency of 0.
     for (std::size_t b = 0; b < m.size(); ++b)
       if (m.completed_per_s[b] == 0 && m.errors_per_s[b] == 0) EXPECT_TRUE(std::isnan(m.p50_ms[b])) << builtin.name;

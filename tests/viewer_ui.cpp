@@ -58,10 +58,12 @@ TEST(ViewerUi, ScriptsFailLoudlyOnWhatIsNotThere) {
 TEST(ViewerUi, CanvasButtonsAndTransportRespond) {
   test::TempPath log(".ffl");
   recorded("load_balancing", {}, log);
-  const auto outcome = drive(log.str(), R"(
+  const auto outcome = drive(log.str() + " --theme dark", R"(
     # Zoomed far in the servers leave the canvas; Fit brings them back.
+    expect settled
+    expect-visible node:server-3
     scroll 15 canvas
-    wait 2
+    expect-hidden node:server-3
     click Fit
     expect-visible node:server-3
     expect-visible node:client-1
@@ -86,21 +88,27 @@ TEST(ViewerUi, CanvasButtonsAndTransportRespond) {
     expect at frame 239
     click to start
     expect at frame 0
-    click play
-    expect playing
-    key space
-    expect paused
-    # Story pace: one hop at a time, a visible moment each.
-    click to start
+    # Story pace: one hop at a time, a visible moment each (1.5 a second).
     click pace
     click pace story
     expect 1.5 hops/s
     click play
-    expect at frame 1
     expect playing
-    click play
+    expect at frame 1
+    key space
     expect paused
+    wait 90
+    expect at frame 1
+    # Simulated time: the whole run (1.3 s) plays in about as long, then stops at its end.
+    click pace
+    click pace sim time
+    click play
+    expect playing
+    expect at frame 239
+    expect paused
+    expect dark theme
     click theme
+    expect light theme
     click help
     expect Keyboard help
     key escape
@@ -140,11 +148,17 @@ TEST(ViewerUi, EveryControlIsWholeAtBothSizesInBothThemes) {
   test::TempPath log(".ffl"), big(".ffl");
   recorded("load_balancing_failover", {}, log);
   recorded("load_balancing", {"server.replicas=64"}, big);
+  // Each screen with what shows that it is all drawn: a settled viewer, the gallery's cards, the sandbox.
+  const std::vector<std::pair<std::string, std::string>> screens = {
+      {log.str() + " --frame 300 --select lb", "expect settled\nexpect inspecting lb\n"},
+      {big.str() + " --select lb", "expect settled\nexpect node:server\n"},
+      {"--scenario cache_aside", "expect settled\nexpect try*\n"},
+      {"", "expect open load_balancing\n"},
+      {"--build", "expect Run\n"}};
   for (const std::string size : {"1280x720", "1600x1000"})
     for (const std::string theme : {"dark", "light"})
-      for (const std::string screen : {log.str() + " --frame 300 --select lb", big.str() + " --select lb", std::string("--scenario cache_aside"),
-                                       std::string(""), std::string("--build")}) {
-        const auto outcome = drive(screen + " --theme " + theme, "wait 5\nexpect-tidy\n", size);
+      for (const auto& [screen, ready] : screens) {
+        const auto outcome = drive(screen + " --theme " + theme, ready + "expect-tidy\n", size);
         EXPECT_EQ(outcome.code, 0) << size << " " << theme << " " << screen << ": " << outcome.said;
       }
 }
@@ -154,7 +168,8 @@ TEST(ViewerUi, SigtermLeavesNoTemporaryLogs) {
   const auto folder = std::filesystem::temp_directory_path() / ("flowframe-sigterm-" + std::to_string(::getpid()));
   std::filesystem::create_directories(folder);
   test::TempPath script(".txt");
-  test::write_file(script.str(), "wait 100000\n");
+  test::TempPath ready(".png");
+  test::write_file(script.str(), "expect settled\nscreenshot " + ready.str() + "\nwait 100000\n");
   const auto command = "TMPDIR=" + folder.string() + " FLOWFRAME_BIN=" + std::string(FLOWFRAME_BIN) +
                        " xvfb-run -a -s '-screen 0 1280x720x24' " + std::string(FLOWFRAME_VIEW_BIN) +
                        " --size 1280x720 --scenario load_balancing --script " + script.str() + " >/dev/null 2>&1 &";
@@ -165,7 +180,9 @@ TEST(ViewerUi, SigtermLeavesNoTemporaryLogs) {
       found += entry.path().filename().string().rfind("flowframe-", 0) == 0;
     return found;
   };
-  for (int i = 0; i < 200 && logs() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Once it shows the run (its screenshot is written), both logs exist and the signal handler is set.
+  for (int i = 0; i < 400 && !std::filesystem::exists(ready.str()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(std::filesystem::exists(ready.str()));
   ASSERT_GE(logs(), 2) << "the run's log and the viewer's copy";
   // "[-]-script" matches the viewer's "--script" but not this pkill's own shell.
   const auto stop = "pkill -TERM -f -- '[-]-script " + script.str() + "'";

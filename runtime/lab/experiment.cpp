@@ -272,6 +272,19 @@ double round_top(double high) {
   return 10 * magnitude;
 }
 
+// Text from a sweep (values, labels) inside the SVG's markup.
+std::string xml(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
+
 constexpr const char* kColours[] = {"#2f6fdb", "#e0562b", "#2aa876", "#9b51e0", "#d4a017", "#17a2b8", "#c2185b", "#555555"};
 
 // Categorical sweeps only: a group of bars per value of the last axis, a bar per value of the others.
@@ -281,11 +294,16 @@ void write_svg_bars(const ExperimentSpec& spec, const std::vector<PointResult>& 
   const auto& groups = spec.axes[group_axis].values;
   std::vector<std::string> bars;  // the other axes' values, in order of first appearance
   double y_high = 0;
+  bool measured = false;
   for (const auto& point : points) {
     const auto name = label(point.settings, group_axis);
     if (std::find(bars.begin(), bars.end(), name) == bars.end()) bars.push_back(name);
-    if (auto it = point.metrics.find(metric); it != point.metrics.end()) y_high = std::max(y_high, it->second.mean + it->second.ci95);
+    if (auto it = point.metrics.find(metric); it != point.metrics.end()) {
+      y_high = std::max(y_high, it->second.mean + it->second.ci95);
+      measured = true;
+    }
   }
+  if (!measured) throw std::invalid_argument("--plot-metric " + metric + ": no point measured it (no such component in the scenario?)");
   const double y_top = round_top(y_high);
   const double width = 900, height = 540, left = 80, right = 250, top = 50, bottom = 70;
   const double group_width = (width - left - right) / static_cast<double>(groups.size());
@@ -305,7 +323,7 @@ void write_svg_bars(const ExperimentSpec& spec, const std::vector<PointResult>& 
   for (std::size_t g = 0; g < groups.size(); ++g)
     out << fmt::format(R"svg(<text x="{:.1f}" y="{}" font-size="13" text-anchor="middle">{}</text>
 )svg",
-                       left + group_width * (static_cast<double>(g) + 0.5), height - bottom + 20, groups[g]);
+                       left + group_width * (static_cast<double>(g) + 0.5), height - bottom + 20, xml(groups[g]));
   for (const auto& point : points) {
     const auto it = point.metrics.find(metric);
     if (it == point.metrics.end()) continue;
@@ -317,8 +335,8 @@ void write_svg_bars(const ExperimentSpec& spec, const std::vector<PointResult>& 
     out << fmt::format(R"svg(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="{}"><title>{} {}: {:g} ± {:g}</title></rect>
 <line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#222" stroke-width="1.5"/>
 )svg",
-                       x, sy(mean), bar_width * 0.9, sy(0) - sy(mean), kColours[b % std::size(kColours)], point.settings[group_axis].second,
-                       bars[b], mean, ci, whisker, sy(mean + ci), whisker, sy(std::max(0.0, mean - ci)));
+                       x, sy(mean), bar_width * 0.9, sy(0) - sy(mean), kColours[b % std::size(kColours)], xml(point.settings[group_axis].second),
+                       xml(bars[b]), mean, ci, whisker, sy(mean + ci), whisker, sy(std::max(0.0, mean - ci)));
   }
   out << fmt::format(R"svg(<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333"/><line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#333"/>
 <text x="20" y="{}" font-size="14" text-anchor="middle" transform="rotate(-90 20 {})">{}</text>
@@ -329,7 +347,7 @@ void write_svg_bars(const ExperimentSpec& spec, const std::vector<PointResult>& 
     out << fmt::format(R"svg(<rect x="{}" y="{:.1f}" width="14" height="14" fill="{}"/><text x="{}" y="{:.1f}" font-size="13">{}</text>
 )svg",
                        width - right + 20, top + 4 + static_cast<double>(b) * 24, kColours[b % std::size(kColours)], width - right + 40,
-                       top + 16 + static_cast<double>(b) * 24, bars[b]);
+                       top + 16 + static_cast<double>(b) * 24, xml(bars[b]));
   out << "</svg>\n";
 }
 

@@ -105,6 +105,8 @@ bool write_screenshot(const std::string& path, int width, int height) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGTERM, request_stop);
+  std::signal(SIGINT, request_stop);
   CLI::App app{"FlowFrame viewer: replay a frame log and inspect every node."};
   std::string log_path, attach, scenario, select, theme, screenshot, open_link, script_path;
   bool build = false, run_design = false;
@@ -199,8 +201,6 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << error.what() << '\n';
     return 2;
   }
-  std::signal(SIGTERM, request_stop);
-  std::signal(SIGINT, request_stop);
 
   if (!glfwInit()) {
     std::cerr << "error: cannot open a window (no display? run under xvfb-run -a)\n";
@@ -336,7 +336,8 @@ int main(int argc, char** argv) {
     }
     glfwSwapBuffers(window);
   }
-  if (screenshot.empty()) save_dark_theme(dark);
+  if (script && !script->done()) std::cerr << "error: " << script->unfinished() << '\n', exit_code = 3;
+  if (screenshot.empty() && !script) save_dark_theme(dark);  // a test's clicks are not a user's choice
   shown.reset();
   running.reset();
   ImGui_ImplOpenGL3_Shutdown();

@@ -206,12 +206,14 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   std::uint64_t clicked_frame = 0;
   for (std::uint64_t i = viewer.playback().frame() + 1, scanned = 0; i < model.frame_count() && scanned < view::LogModel::kInFlightScan; ++i, ++scanned) {
     const auto view = model.frame(i, false);
-    if (!view || view->time > now + layout.max_link_latency) break;
-    const auto& f = view->frame;
-    if (view->sent > now || f.src() == f.dst() || f.kind() == v1::Frame::CONTROL) continue;
-    // In story pace the hop being told crosses its whole link, however short it was.
+    // In story pace the hop being told crosses its whole link, however short it was or however
+    // long before it left.
     const auto story = viewer.playback().story_progress();
-    const float progress = story && i == viewer.playback().frame() + 1
+    const bool told = story && i == viewer.playback().frame() + 1;
+    if (!view || (!told && view->time > now + layout.max_link_latency)) break;
+    const auto& f = view->frame;
+    if ((!told && view->sent > now) || f.src() == f.dst() || f.kind() == v1::Frame::CONTROL) continue;
+    const float progress = told
                                ? *story
                                : std::clamp(static_cast<float>(now - view->sent) / static_cast<float>(std::max<Time>(1, view->time - view->sent)), 0.0f, 1.0f);
     const ImVec2 a = screen(f.src()), b = screen(f.dst());

@@ -64,10 +64,7 @@ void steer(const Inspected& in) {
   if (others.empty()) return;
   static std::uint32_t other = 0;
   if (std::find(others.begin(), others.end(), other) == others.end()) other = others.front();
-  ImGui::SetNextItemWidth(160);
-  const bool choosing = ImGui::BeginCombo("link to", header.nodes(static_cast<int>(other)).id().c_str());
-  ui::note("link to");
-  if (choosing) {
+  if (ui::begin_combo("link to", header.nodes(static_cast<int>(other)).id().c_str(), 160)) {
     for (auto n : others)
       if (ImGui::Selectable(header.nodes(static_cast<int>(n)).id().c_str(), n == other)) other = n;
     ImGui::EndCombo();

@@ -26,10 +26,7 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   // How it moves: simulated time, frames per second, or story (every hop a visible moment).
   const char* paces[] = {"sim time", "frames/s", "story"};
   const int pace = static_cast<int>(playback.pace());
-  ImGui::SetNextItemWidth(100);
-  const bool choosing = ImGui::BeginCombo("##pace", paces[pace]);
-  ui::note("pace");
-  if (choosing) {
+  if (ui::begin_combo("##pace", paces[pace], 100)) {
     for (int k = 0; k < 3; ++k)
       if (ui::selectable(fmt::format("{}##pace {}", paces[k], paces[k]).c_str(), k == pace))
         playback.set_pace(static_cast<view::Playback::Pace>(k));
@@ -49,6 +46,7 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - corner_buttons + 8));
   if (ui::button(fmt::format("{}##theme", viewer.dark() ? icon::sun : icon::moon).c_str(), {ImGui::GetFrameHeight(), 0}))
     viewer.set_dark(!viewer.dark());
+  ui::note_state(viewer.dark() ? "dark theme" : "light theme");
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Light / dark theme (t)");
   ImGui::SameLine();
   if (ui::button(fmt::format("{}##help", icon::question).c_str(), {ImGui::GetFrameHeight(), 0})) viewer.show_help = !viewer.show_help;

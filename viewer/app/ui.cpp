@@ -35,7 +35,15 @@ const std::vector<Widget>& last_frame() { return complete; }
 
 void note(std::string name) { add(std::move(name), ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), true); }
 
-void note_region(std::string name, ImVec2 min, ImVec2 max) { add(std::move(name), min, max, false); }
+void note_region(std::string name, ImVec2 min, ImVec2 max, bool control) { add(std::move(name), min, max, control); }
+
+bool begin_combo(const char* label, const char* preview, float width) {
+  const ImVec2 at = ImGui::GetCursorScreenPos();
+  ImGui::SetNextItemWidth(width);
+  const bool open = ImGui::BeginCombo(label, preview);
+  note_region(name_of(label), at, {at.x + width, at.y + ImGui::GetFrameHeight()}, true);
+  return open;
+}
 
 void note_state(std::string state) { add(std::move(state), ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), false); }
 

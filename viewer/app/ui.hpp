@@ -27,8 +27,11 @@ const std::vector<Widget>& last_frame();
 
 // Records the item just submitted under `name`.
 void note(std::string name);
-// Records something drawn by hand (a node on the canvas).
-void note_region(std::string name, ImVec2 min, ImVec2 max);
+// Records something drawn by hand (a node on the canvas), or a control whose rectangle the caller
+// knows (a combo box, whose open popup becomes the last item).
+void note_region(std::string name, ImVec2 min, ImVec2 max, bool control = false);
+// A combo box that records itself; true while it is open (then call ImGui::EndCombo).
+bool begin_combo(const char* label, const char* preview, float width);
 // Records what the item just submitted shows ("at frame 12"), for a script to check.
 void note_state(std::string state);
 

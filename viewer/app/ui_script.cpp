@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -102,7 +103,9 @@ UiScript::UiScript(const std::string& path) : path_(path) {
     const auto argument = rest();
     if (step.verb == "type" || step.verb == "screenshot" || step.verb == "key") step.text = argument;
     else step.name = argument;
-    const bool named = step.verb == "click" || step.verb == "scroll" || step.verb == "drag" || step.verb.rfind("expect", 0) == 0;
+    static const std::set<std::string> kExpects = {"expect", "expect-gone", "expect-visible", "expect-hidden",
+                                                   "expect-enabled", "expect-disabled", "expect-tidy"};
+    const bool named = step.verb == "click" || step.verb == "scroll" || step.verb == "drag" || kExpects.count(step.verb);
     const bool known = named || step.verb == "wait" || step.verb == "type" || step.verb == "screenshot" || step.verb == "key";
     if (!known) throw bad("unknown command '" + step.verb + "' (click, scroll, drag, key, type, wait, expect…, screenshot)");
     if (step.verb == "key" && !kKeys.count(step.text)) throw bad("unknown key '" + step.text + "' (space, left, right, home, end, escape)");
@@ -134,7 +137,7 @@ void UiScript::feed(ImGuiIO& io) {
   if (key_down_ >= 0) io.KeysDown[key_down_] = false, key_down_ = -1;
   if (done()) return;
   const auto& step = steps_[step_];
-  if (step.verb == "key" && frames_in_step_ == 0) {
+  if (step.verb == "key" && frames_in_step_ == 0) {  // pressed for one frame, released the next
     key_down_ = io.KeyMap[kKeys.at(step.text)];
     io.KeysDown[key_down_] = true;
   }
@@ -144,11 +147,12 @@ void UiScript::feed(ImGuiIO& io) {
   // Two frames hovering first: ImGui gives a click to what was hovered in the frame before.
   if (step.verb == "click") io.MouseDown[0] = phase_ == 3;
   if (step.verb == "scroll" && phase_ == 3) io.MouseWheel = step.dy;
-  if (step.verb == "drag" && phase_ >= 3 && phase_ <= 3 + kDragFrames) {
-    const float done_part = static_cast<float>(phase_ - 3) / kDragFrames;
+  // A drag: held from phase 3, the whole move made while held, released one frame after.
+  if (step.verb == "drag" && phase_ >= 3) {
+    const float done_part = std::min(1.0f, static_cast<float>(phase_ - 3) / kDragFrames);
     mouse_ = {grab_.x + step.dx * done_part, grab_.y + step.dy * done_part};
     io.MousePos = mouse_;
-    io.MouseDown[0] = phase_ < 3 + kDragFrames;
+    io.MouseDown[0] = phase_ <= 3 + kDragFrames;
   }
 }
 
@@ -160,7 +164,9 @@ void UiScript::advance(ImVec2 display) {
   const auto* widget = step.name.empty() ? nullptr : find(step.name);
   if (step.verb == "wait") {
     if (frames_in_step_ >= static_cast<int>(step.dx)) next();
-  } else if (step.verb == "key" || step.verb == "type" || step.verb == "screenshot") {
+  } else if (step.verb == "key") {
+    if (frames_in_step_ >= 2) next();  // a frame up after the press, so the same key twice is two presses
+  } else if (step.verb == "type" || step.verb == "screenshot") {
     if (step.verb == "screenshot") screenshot_ = step.text;
     next();
   } else if (step.verb == "expect") {
@@ -173,6 +179,9 @@ void UiScript::advance(ImVec2 display) {
     const auto problem = widget ? cut(*widget, display) : "not drawn (drawn: " + drawn_names() + ")";
     if (problem.empty()) next();
     else if (!patience_left) fail(step, problem);
+  } else if (step.verb == "expect-hidden") {  // drawn, but not whole on screen (zoomed or scrolled away)
+    if (widget && !cut(*widget, display).empty()) next();
+    else if (!patience_left) fail(step, widget ? "whole on screen" : "not drawn");
   } else if (step.verb == "expect-enabled" || step.verb == "expect-disabled") {
     const bool want = step.verb == "expect-enabled";
     if (widget && widget->enabled == want) next();
@@ -192,9 +201,21 @@ void UiScript::advance(ImVec2 display) {
       fail(step, problem);
     }
   } else {
-    const int last_phase = step.verb == "drag" ? 3 + kDragFrames : step.verb == "click" ? 4 : 3;
+    // The target may move while it is pressed (a live log arriving): follow it, and fail if it went.
+    if (step.verb == "click" && phase_ < 3) {
+      if (!widget) return fail(step, "it went away before it was clicked");
+      grab_ = mouse_ = centre(*widget);
+    }
+    const int last_phase = step.verb == "drag" ? 4 + kDragFrames : step.verb == "click" ? 4 : 3;
     if (phase_++ >= last_phase) next();
   }
+}
+
+std::string UiScript::unfinished() const {
+  if (done()) return "";
+  const auto& step = steps_[step_];
+  return fmt::format("{}:{}: {} {}: the viewer closed before the script ended", path_, step.line, step.verb,
+                     step.name.empty() ? step.text : step.name);
 }
 
 std::string UiScript::take_screenshot() { return std::exchange(screenshot_, ""); }

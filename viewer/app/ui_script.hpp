@@ -10,6 +10,7 @@
 //   wait FRAMES           let FRAMES UI frames pass
 //   expect NAME           NAME is drawn          expect-gone NAME      it is not
 //   expect-visible NAME   whole inside its window and the screen
+//   expect-hidden NAME    drawn, but not whole on screen
 //   expect-enabled NAME   expect-disabled NAME
 //   expect-tidy           every control is whole on screen and overlaps no other control
 //   screenshot PATH       write the window as a PNG
@@ -38,6 +39,8 @@ class UiScript {
   std::string take_screenshot();
 
   bool done() const { return step_ >= steps_.size() || !failure_.empty(); }
+  // The step the script is at, for a run that ended before the script did.
+  std::string unfinished() const;
   const std::string& failure() const { return failure_; }
 
  private:

@@ -26,7 +26,8 @@ std::pair<double, double> Playback::rate_range() const {
 
 void Playback::set_rate(double rate) {
   const auto [low, high] = rate_range();
-  rates_[static_cast<int>(pace_)] = std::clamp(std::isfinite(rate) ? rate : high, low, high);
+  if (std::isnan(rate)) return;  // keep the rate it has
+  rates_[static_cast<int>(pace_)] = std::clamp(rate, low, high);
 }
 
 std::optional<float> Playback::story_progress() const {
@@ -45,6 +46,7 @@ bool Playback::advance_one() {
 }
 
 void Playback::seek_frame(std::uint64_t index) {
+  story_elapsed_ = 0;  // a story starts its hop afresh wherever the cursor lands
   if (model_.frame_count() == 0) return;
   frame_ = std::min(index, model_.frame_count() - 1);
   pending_time_ = -1;
@@ -63,6 +65,7 @@ void Playback::settle_time() {
 }
 
 void Playback::seek_time(Time time) {
+  story_elapsed_ = 0;
   time_ = std::clamp(time, model_.first_time(), model_.last_time());
   time_known_ = true;
   if (auto index = model_.frame_at_time(time_, false)) {
@@ -90,14 +93,14 @@ void Playback::tick(double wall_seconds) {
     const Time from = time_;
     story_elapsed_ += wall_seconds;
     if (story_elapsed_ * rate() >= 1) {
-      story_elapsed_ = 0;
-      advance_one();
+      if (advance_one()) story_elapsed_ = 0;  // else its chunk is loading: tell it once it is there
       return;
     }
-    // Between hops the clock runs on towards the next one, so every dot in flight moves too.
+    // Between hops the clock runs on across the hop being told (from its sending, or from now if
+    // it left earlier), so every dot in flight moves too.
     if (auto next = model_.frame(frame_ + 1, false); next && time_known_) {
       const auto now = model_.frame(frame_, false);
-      const Time start = now ? now->time : from;
+      const Time start = std::max(now ? now->time : from, next->sent);
       time_ = start + static_cast<Time>(static_cast<double>(next->time - start) * story_elapsed_ * rate());
     }
     return;

@@ -17,7 +17,10 @@ namespace flowframe::view {
 
 bool is_error(const v1::Frame& f) {
   using F = v1::Frame;
-  if (f.status() >= 400 && f.outcome() != F::DELEGATED && f.outcome() != F::CACHE_MISS) return true;
+  // A 404 its receiver answers by asking elsewhere (a cache miss sends the app to the database)
+  // is not an error; other failures passed on (a saga compensating, a server's dependency) are.
+  const bool handled_miss = f.status() == 404 && (f.outcome() == F::DELEGATED || f.outcome() == F::CACHE_MISS);
+  if (f.status() >= 400 && !handled_miss) return true;
   switch (f.outcome()) {
     case F::REJECTED_QUEUE_FULL:
     case F::REJECTED_DOWN:

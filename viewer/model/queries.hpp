@@ -35,7 +35,8 @@ struct FrameFilter {
 };
 
 // Whether a frame is an error or refusal (a 4xx/5xx the receiver does not handle itself, a
-// rejection, a loss). A cache miss's 404 that sends the app to the database is not one.
+// rejection, a loss). A 404 its receiver handles by asking elsewhere (a cache miss sending the
+// app to the database) is not one.
 bool is_error(const v1::Frame& frame);
 
 // Every pair of nodes a link joins (a link naming a group joins each member), as written (from, to).
