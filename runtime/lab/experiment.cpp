@@ -285,6 +285,28 @@ std::string xml(const std::string& text) {
   return out;
 }
 
+// The page both plots draw on: its size, the plotting area's margins, and the y axis.
+struct Page {
+  static constexpr double width = 900, height = 540, left = 80, right = 250, top = 50, bottom = 70;
+  double y_top;
+  double sy(double y) const { return height - bottom - y / y_top * (height - top - bottom); }
+};
+
+// The SVG's opening, its title and the y axis's grid lines with their values.
+void begin_svg(const Page& page, const std::string& title, std::ostream& out) {
+  out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="Inter, Helvetica, Arial, sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="28" font-size="18" font-weight="600">{}</text>
+)svg",
+                     Page::width, Page::height, Page::width, Page::height, Page::left, xml(title));
+  for (int tick = 0; tick <= 5; ++tick) {
+    const double y = page.y_top * tick / 5;
+    out << fmt::format(R"svg(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#e4e6eb"/><text x="{}" y="{:.1f}" font-size="12" text-anchor="end" fill="#555">{:g}</text>
+)svg",
+                       Page::left, page.sy(y), Page::width - Page::right, page.sy(y), Page::left - 8, page.sy(y) + 4, y);
+  }
+}
+
 constexpr const char* kColours[] = {"#2f6fdb", "#e0562b", "#2aa876", "#9b51e0", "#d4a017", "#17a2b8", "#c2185b", "#555555"};
 
 // Categorical sweeps only: a group of bars per value of the last axis, a bar per value of the others.
@@ -304,22 +326,12 @@ void write_svg_bars(const ExperimentSpec& spec, const std::vector<PointResult>& 
     }
   }
   if (!measured) throw std::invalid_argument("--plot-metric " + metric + ": no point measured it (no such component in the scenario?)");
-  const double y_top = round_top(y_high);
-  const double width = 900, height = 540, left = 80, right = 250, top = 50, bottom = 70;
+  const Page page{round_top(y_high)};
+  const double width = Page::width, height = Page::height, left = Page::left, right = Page::right, top = Page::top, bottom = Page::bottom;
   const double group_width = (width - left - right) / static_cast<double>(groups.size());
   const double bar_width = group_width * 0.8 / static_cast<double>(bars.size());
-  auto sy = [&](double y) { return height - bottom - y / y_top * (height - top - bottom); };
-  out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="Inter, Helvetica, Arial, sans-serif">
-<rect width="100%" height="100%" fill="white"/>
-<text x="{}" y="28" font-size="18" font-weight="600">{} — {} by {}</text>
-)svg",
-                     width, height, width, height, left, spec.scenario, metric, spec.axes[group_axis].key);
-  for (int tick = 0; tick <= 5; ++tick) {
-    const double y = y_top * tick / 5;
-    out << fmt::format(R"svg(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#e4e6eb"/><text x="{}" y="{:.1f}" font-size="12" text-anchor="end" fill="#555">{:g}</text>
-)svg",
-                       left, sy(y), width - right, sy(y), left - 8, sy(y) + 4, y);
-  }
+  auto sy = [&](double y) { return page.sy(y); };
+  begin_svg(page, spec.scenario + " — " + metric + " by " + spec.axes[group_axis].key, out);
   for (std::size_t g = 0; g < groups.size(); ++g)
     out << fmt::format(R"svg(<text x="{:.1f}" y="{}" font-size="13" text-anchor="middle">{}</text>
 )svg",
@@ -385,21 +397,11 @@ void write_svg_plot(const ExperimentSpec& spec, const std::vector<PointResult>& 
   }
   if (series.empty()) throw std::invalid_argument("--plot-metric " + metric + ": no such metric");
   if (x_high == x_low) x_high = x_low + 1;
-  const double y_top = round_top(y_high);
-  const double width = 900, height = 540, left = 80, right = 250, top = 50, bottom = 70;
+  const Page page{round_top(y_high)};
+  const double width = Page::width, height = Page::height, left = Page::left, right = Page::right, top = Page::top, bottom = Page::bottom;
   auto sx = [&](double x) { return left + (x - x_low) / (x_high - x_low) * (width - left - right); };
-  auto sy = [&](double y) { return height - bottom - y / y_top * (height - top - bottom); };
-  out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" viewBox="0 0 {} {}" font-family="Inter, Helvetica, Arial, sans-serif">
-<rect width="100%" height="100%" fill="white"/>
-<text x="{}" y="28" font-size="18" font-weight="600">{} — {} against {}</text>
-)svg",
-                     width, height, width, height, left, spec.scenario, metric, spec.axes[x_axis].key);
-  for (int tick = 0; tick <= 5; ++tick) {
-    const double y = y_top * tick / 5;
-    out << fmt::format(R"svg(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#e4e6eb"/><text x="{}" y="{:.1f}" font-size="12" text-anchor="end" fill="#555">{:g}</text>
-)svg",
-                       left, sy(y), width - right, sy(y), left - 8, sy(y) + 4, y);
-  }
+  auto sy = [&](double y) { return page.sy(y); };
+  begin_svg(page, spec.scenario + " — " + metric + " against " + spec.axes[x_axis].key, out);
   for (const auto& value : spec.axes[x_axis].values) {
     const double x = std::stod(value);
     out << fmt::format(R"svg(<line x1="{:.1f}" y1="{}" x2="{:.1f}" y2="{}" stroke="#e4e6eb"/><text x="{:.1f}" y="{}" font-size="12" text-anchor="middle" fill="#555">{}</text>

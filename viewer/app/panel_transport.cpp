@@ -119,7 +119,7 @@ void draw_help(Viewer& viewer) {
   const char* keys[][2] = {{"Space", "play / pause"},
                            {"Right / Left", "step one frame (Shift: ten)"},
                            {"Home / End", "jump to start / end"},
-                           {"+ / -", "double / halve the speed"},
+                           {"+ / -", "double / halve the pace's rate"},
                            {"t", "light / dark theme"},
                            {"?", "this help (Esc closes)"},
                            {"click a node", "inspect its state at the current frame"},
