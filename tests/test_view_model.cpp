@@ -143,7 +143,8 @@ TEST(ViewModel, FilterQueriesMatchFieldsNotFrameNumbersOrTimes) {
   }
   std::size_t status_404 = 0, misses = 0, with_digits = 0, cache_to_app_404 = 0, handled_misses = 0;
   for (std::uint64_t i = 0; i < model.frame_count(); ++i) {
-    const auto& f = model.frame(i, true)->frame;
+    const auto view = model.frame(i, true);
+    const auto& f = view->frame;
     status_404 += f.status() == 404;
     misses += f.outcome() == v1::Frame::CACHE_MISS;
     // A cache miss's 404, which sends the app on to the database, is not an error.
