@@ -146,7 +146,9 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     const auto& p = layout.position[shown_as(viewer, header, node)];
     return ImVec2{corner.x + layout.offset.x + p.x * layout.scale, corner.y + layout.offset.y + p.y * layout.scale};
   };
-  const float radius = std::clamp(layout.scale * 0.22f, 5.0f, 30.0f);
+  // Nodes keep a readable size (an icon inside) while members one unit apart still fit; only a
+  // zoom far out shrinks them.
+  const float radius = std::clamp(std::max(layout.scale * 0.22f, layout.scale >= 32 ? 14.0f : 0.0f), 5.0f, 30.0f);
   // Members of a group too close for a name and a badge below each: beside each in a short
   // column, none in a grid (a hover names them).
   const bool crowded = layout.scale < 2 * radius + 2 * ImGui::GetTextLineHeight() + 8;
@@ -282,7 +284,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     draw->AddRect(low, high, down == members && down ? palette.error : kind_color, 8, 0, selected ? 3.5f : 2.0f);
     if (selected) draw->AddRect({low.x - 5, low.y - 5}, {high.x + 5, high.y + 5}, palette.selection, 10, 0, 2.0f);
     const char* icon = kind_icon(info.kind());
-    if (radius >= 12) {
+    if (radius >= 10) {
       const ImVec2 icon_size = ImGui::CalcTextSize(icon);
       draw->AddText({c.x - icon_size.x / 2, c.y - icon_size.y / 2}, kind_color, icon);
     }

@@ -6,9 +6,12 @@ namespace flowframe::viewer::ui {
 namespace {
 
 std::vector<Widget> building, complete;
+bool stray = false;  // the last frame drew outside every window
 
 void add(std::string name, ImVec2 min, ImVec2 max, bool control) {
-  auto* draw = ImGui::GetWindowDrawList();
+  // The window's list directly: GetWindowDrawList() outside every window would show ImGui's
+  // implicit Debug window.
+  auto* draw = GImGui->CurrentWindow->DrawList;
   const bool enabled = (GImGui->CurrentItemFlags & ImGuiItemFlags_Disabled) == 0;
   bool scrolls = false;  // it or a window around it has a scrollbar: a user can scroll to what is cut
   for (const auto* window = GImGui->CurrentWindow; window && !scrolls; window = window->ParentWindow)
@@ -29,7 +32,11 @@ std::string name_of(const char* label) {
 void end_frame() {
   complete.swap(building);
   building.clear();
+  const auto* fallback = ImGui::FindWindowByName("Debug##Default");
+  stray = fallback && fallback->WriteAccessed;
 }
+
+bool drew_outside_windows() { return stray; }
 
 const std::vector<Widget>& last_frame() { return complete; }
 

@@ -24,6 +24,8 @@ std::string name_of(const char* label);
 // Called once the UI of a frame is built: its widgets become the last complete frame's.
 void end_frame();
 const std::vector<Widget>& last_frame();
+// Whether the last frame drew outside every window (ImGui then shows its implicit Debug window).
+bool drew_outside_windows();
 
 // Records the item just submitted under `name`.
 void note(std::string name);

@@ -53,6 +53,7 @@ bool overlap(const ui::Widget& a, const ui::Widget& b) {
 
 // Every control on screen is whole and clear of the others ("" if so).
 std::string untidy(ImVec2 display) {
+  if (ui::drew_outside_windows()) return "something was drawn outside every window: ImGui's Debug window shows";
   std::vector<const ui::Widget*> shown;
   for (const auto& widget : ui::last_frame()) {
     if (!widget.control || (widget.scrolls && scrolled_away(widget))) continue;

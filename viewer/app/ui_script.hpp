@@ -12,7 +12,8 @@
 //   expect-visible NAME   whole inside its window and the screen
 //   expect-hidden NAME    drawn, but not whole on screen
 //   expect-enabled NAME   expect-disabled NAME
-//   expect-tidy           every control is whole on screen and overlaps no other control
+//   expect-tidy           every control is whole on screen and overlaps no other control, and
+//                         nothing was drawn outside the windows
 //   screenshot PATH       write the window as a PNG
 //
 // NAME is a control's name (ui.hpp): its label without icons, or the id after "##"; canvas nodes
