@@ -93,7 +93,9 @@ std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const s
   ImGui::TextDisabled("sketch a topology, run it, share it");
   if (!error.empty()) ImGui::TextColored({0.95f, 0.4f, 0.4f, 1}, "%s", error.c_str());
   ImGui::Spacing();
-  const float card_width = std::max(320.0f, (size.x - 60) / 3);
+  const auto& style = ImGui::GetStyle();
+  const float card_width = std::max(320.0f, (ImGui::GetContentRegionAvail().x - 2 * style.ItemSpacing.x) / 3);
+  constexpr float kCardHeight = 290;
   int column = 0;
   static const auto scenarios = [] {  // parsed once, not every UI frame
     std::vector<v1::Scenario> all;
@@ -105,16 +107,19 @@ std::optional<std::string> draw_gallery(ImVec2 size, const Fonts& fonts, const s
     const auto& scenario = scenarios[i];
     if (column++ % 3) ImGui::SameLine();
     ImGui::PushStyleVar(ImGuiStyleVar_ChildRounding, 8);
-    ImGui::BeginChild(builtin.name.c_str(), {card_width - 12, 290}, true);
+    ImGui::BeginChild(builtin.name.c_str(), {card_width, kCardHeight}, true, ImGuiWindowFlags_NoScrollbar);
     ImGui::PushFont(fonts.title);
     ImGui::TextUnformatted(builtin.name.c_str());
     ImGui::PopFont();
+    // The text scrolls inside the card; its buttons always show at the bottom.
+    const float text_height = ImGui::GetContentRegionAvail().y - ImGui::GetFrameHeightWithSpacing() - 4;
+    ImGui::BeginChild("text", {0, text_height}, false);
     ImGui::TextWrapped("%s", scenario.description().c_str());
     ImGui::Spacing();
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
     ImGui::TextWrapped("%s", scenario.explanation().c_str());
     ImGui::PopStyleColor();
-    ImGui::SetCursorPosY(std::max(ImGui::GetCursorPosY() + 4, 290 - ImGui::GetFrameHeightWithSpacing() - 8));
+    ImGui::EndChild();
     if (ui::button(fmt::format("{} Open live##open {}", icon::play, builtin.name).c_str())) chosen = builtin.name;
     ImGui::SameLine();
     if (ui::button(fmt::format("Edit in the sandbox##edit {}", builtin.name).c_str())) edit = builtin.name;
