@@ -633,18 +633,28 @@ void apply_defaults(v1::Scenario& flat) {
   if (!flat.stop().has_drain_s()) flat.mutable_stop()->set_drain_s(60);
 }
 
+// NODE.FIELD=VALUE split at its first dot and its first equals sign; nullopt if it is not of that form.
+struct Setting {
+  std::string target, field, value;
+};
+std::optional<Setting> split_setting(const std::string& text) {
+  const auto equals = text.find('=');
+  const auto dot = text.find('.');
+  if (equals == std::string::npos || dot == std::string::npos || dot > equals) return std::nullopt;
+  return Setting{text.substr(0, dot), text.substr(dot + 1, equals - dot - 1), text.substr(equals + 1)};
+}
+
 // `--set server.replicas=64` changes how many members a written node has, so it applies before
 // the replicas are expanded; the other settings apply to each member after. Returns the rest.
 std::vector<std::string> apply_replica_overrides(v1::Scenario& written, const std::vector<std::string>& overrides) {
   std::vector<std::string> rest, problems;
   for (const auto& text : overrides) {
-    const auto equals = text.find('=');
-    const auto dot = text.find('.');
-    if (equals == std::string::npos || dot == std::string::npos || text.substr(dot + 1, equals - dot - 1) != "replicas") {
+    const auto setting = split_setting(text);
+    if (!setting || setting->field != "replicas") {
       rest.push_back(text);
       continue;
     }
-    const auto target = text.substr(0, dot), value = text.substr(equals + 1);
+    const auto& [target, field, value] = *setting;
     v1::Node* node = nullptr;
     for (auto& candidate : *written.mutable_nodes())
       if (candidate.id() == target) node = &candidate;
@@ -668,15 +678,12 @@ void apply_overrides(v1::Scenario& flat, const std::vector<std::string>& overrid
   std::vector<std::string> problems;
   for (const auto& text : overrides) {
     const auto where = "--set " + text;
-    const auto equals = text.find('=');
-    const auto dot = text.find('.');
-    if (equals == std::string::npos || dot == std::string::npos || dot > equals) {
+    const auto setting = split_setting(text);
+    if (!setting) {
       problems.push_back(where + ": expected NODE.FIELD=VALUE (e.g. server-2.capacity=0 or workload.rate=900)");
       continue;
     }
-    const auto target = text.substr(0, dot);
-    const auto field = text.substr(dot + 1, equals - dot - 1);
-    const auto value = text.substr(equals + 1);
+    const auto& [target, field, value] = *setting;
     if (target == "workload" || target == "stop") {
       auto& message = target == "workload" ? static_cast<google::protobuf::Message&>(*flat.mutable_workload())
                                            : static_cast<google::protobuf::Message&>(*flat.mutable_stop());

@@ -32,7 +32,7 @@ void Playback::set_rate(double rate) {
 
 std::optional<float> Playback::story_progress() const {
   if (pace_ != Pace::story || !playing_) return std::nullopt;
-  return static_cast<float>(std::clamp(story_elapsed_ * rate(), 0.0, 1.0));
+  return static_cast<float>(std::clamp(next_progress_, 0.0, 1.0));
 }
 
 bool Playback::advance_one() {
@@ -46,7 +46,7 @@ bool Playback::advance_one() {
 }
 
 void Playback::seek_frame(std::uint64_t index) {
-  story_elapsed_ = 0;  // a story starts its hop afresh wherever the cursor lands
+  next_progress_ = 0;  // a story starts its hop afresh wherever the cursor lands
   if (model_.frame_count() == 0) return;
   frame_ = std::min(index, model_.frame_count() - 1);
   pending_time_ = -1;
@@ -65,7 +65,7 @@ void Playback::settle_time() {
 }
 
 void Playback::seek_time(Time time) {
-  story_elapsed_ = 0;
+  next_progress_ = 0;
   time_ = std::clamp(time, model_.first_time(), model_.last_time());
   time_known_ = true;
   if (auto index = model_.frame_at_time(time_, false)) {
@@ -83,17 +83,17 @@ void Playback::tick(double wall_seconds) {
   if (pace_ != Pace::sim_time && frame_ + 1 >= model_.frame_count()) return pause();
   if (pace_ == Pace::frames) {
     // Whole frames only; the fraction carries over so a rate below the UI's frame rate works.
-    story_elapsed_ += wall_seconds * rate();
-    for (; story_elapsed_ >= 1 && advance_one(); story_elapsed_ -= 1) {
+    next_progress_ += wall_seconds * rate();
+    for (; next_progress_ >= 1 && advance_one(); next_progress_ -= 1) {
     }
-    story_elapsed_ = std::min(story_elapsed_, 1.0);
+    next_progress_ = std::min(next_progress_, 1.0);
     return;
   }
   if (pace_ == Pace::story) {
     const Time from = time_;
-    story_elapsed_ += wall_seconds;
-    if (story_elapsed_ * rate() >= 1) {
-      if (advance_one()) story_elapsed_ = 0;  // else its chunk is loading: tell it once it is there
+    next_progress_ += wall_seconds * rate();
+    if (next_progress_ >= 1) {
+      if (advance_one()) next_progress_ = 0;  // else its chunk is loading: tell it once it is there
       return;
     }
     // Between hops the clock runs on across the hop being told (from its sending, or from now if
@@ -101,7 +101,7 @@ void Playback::tick(double wall_seconds) {
     if (auto next = model_.frame(frame_ + 1, false); next && time_known_) {
       const auto now = model_.frame(frame_, false);
       const Time start = std::max(now ? now->time : from, next->sent);
-      time_ = start + static_cast<Time>(static_cast<double>(next->time - start) * story_elapsed_ * rate());
+      time_ = start + static_cast<Time>(static_cast<double>(next->time - start) * next_progress_);
     }
     return;
   }

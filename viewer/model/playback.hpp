@@ -17,7 +17,7 @@ class Playback {
   // second. story: hops per wall second, each hop taking the same visible moment whatever its
   // simulated duration (links take a millisecond: at sim_time 1x a hop is gone in a blink).
   enum class Pace { sim_time, frames, story };
-  void set_pace(Pace pace) { pace_ = pace, story_elapsed_ = 0; }
+  void set_pace(Pace pace) { pace_ = pace, next_progress_ = 0; }
   Pace pace() const { return pace_; }
   // The current pace's rate, clamped to its range; each pace keeps its own.
   void set_rate(double rate);
@@ -51,7 +51,7 @@ class Playback {
   bool playing_ = false;
   Pace pace_ = Pace::sim_time;
   double rates_[3] = {1.0, 30.0, 1.5};
-  double story_elapsed_ = 0;  // wall seconds into the hop being told
+  double next_progress_ = 0;  // frames and story paces: how much of the way to the next frame is done (0 to 1)
   bool advance_one();
   Time pending_time_ = -1;  // a seek by time waiting for its chunk
   bool time_known_ = false;
