@@ -1,7 +1,11 @@
 // Frame log: round trip, seeking, and damaged files (truncated, corrupted, newer, not a log).
 #include <gtest/gtest.h>
 
+#include <xxhash.h>
+#include <zstd.h>
+
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 #include "support.hpp"
@@ -217,6 +221,136 @@ TEST(FrameLog, NotALogGetsAClearMessage) {
   } catch (const LogError& error) {
     EXPECT_NE(std::string(error.what()).find("not a FlowFrame frame log"), std::string::npos);
   }
+}
+
+// Crafting, not accidents: a file whose checksums are right but whose contents lie.
+// Record header fields (docs/FORMAT.md): payload_size at byte 8, raw_size at 12, header hash at 56.
+void rehash_record_header(std::string& bytes, std::uint64_t offset) {
+  const std::uint64_t hash = XXH3_64bits(bytes.data() + offset, 56);
+  std::memcpy(bytes.data() + offset + 56, &hash, sizeof hash);
+}
+
+// Decodes chunk `offset`'s frame columns, lets `edit` change them, and writes the chunk back
+// with every size and checksum made right again (the chunk's length must not change: the edit
+// keeps varint sizes).
+void rewrite_columns(std::string& bytes, std::uint64_t offset, const std::function<void(v1::FrameColumns&)>& edit) {
+  std::uint32_t payload_size, raw_size;
+  std::memcpy(&payload_size, bytes.data() + offset + 8, 4);
+  std::memcpy(&raw_size, bytes.data() + offset + 12, 4);
+  std::string raw(raw_size, '\0');
+  ASSERT_EQ(ZSTD_decompress(raw.data(), raw.size(), bytes.data() + offset + 64, payload_size), raw.size());
+  std::size_t varint_bytes = 0;
+  std::uint64_t length = 0;
+  for (int shift = 0;; shift += 7) {
+    const auto byte = static_cast<unsigned char>(raw[varint_bytes++]);
+    length |= static_cast<std::uint64_t>(byte & 0x7F) << shift;
+    if (!(byte & 0x80)) break;
+  }
+  const auto keyframe_length = static_cast<int>(varint_bytes + length);
+  v1::FrameColumns columns;
+  ASSERT_TRUE(columns.ParseFromArray(raw.data() + keyframe_length, static_cast<int>(raw.size()) - keyframe_length));
+  edit(columns);
+  raw = raw.substr(0, static_cast<std::size_t>(keyframe_length)) + columns.SerializeAsString();
+  std::string compressed(ZSTD_compressBound(raw.size()), '\0');
+  compressed.resize(ZSTD_compress(compressed.data(), compressed.size(), raw.data(), raw.size(), 3));
+  const auto new_payload = static_cast<std::uint32_t>(compressed.size()), new_raw = static_cast<std::uint32_t>(raw.size());
+  std::memcpy(bytes.data() + offset + 8, &new_payload, 4);
+  std::memcpy(bytes.data() + offset + 12, &new_raw, 4);
+  const std::uint64_t payload_hash = XXH3_64bits(compressed.data(), compressed.size());
+  std::memcpy(bytes.data() + offset + 48, &payload_hash, 8);
+  rehash_record_header(bytes, offset);
+  bytes = bytes.substr(0, offset + 64) + compressed + bytes.substr(offset + 64 + payload_size);
+}
+
+TEST_F(RecordedLog, AChunkClaimingGigabytesIsRefusedBeforeAnythingIsAllocated) {
+  auto crafted = bytes_;
+  const std::uint32_t huge = 0xFFFFFFF0;
+  std::memcpy(crafted.data() + chunks_[1].offset() + 12, &huge, 4);  // raw_size
+  rehash_record_header(crafted, chunks_[1].offset());
+  test::TempPath path(".ffl");
+  test::write_file(path.str(), crafted);
+  FrameLogReader reader(path.str());
+  DecodedChunk chunk;
+  EXPECT_TRUE(reader.read_chunk(0, chunk));
+  EXPECT_FALSE(reader.read_chunk(1, chunk));
+  EXPECT_TRUE(reader.read_chunk(2, chunk));
+  ASSERT_EQ(reader.health().problems.size(), 1u);
+  EXPECT_NE(reader.health().problems[0].find("beyond the file or the limit"), std::string::npos) << reader.health().problems[0];
+
+  // The same claim met while scanning (no index): the chunk is skipped, the ones after it are read.
+  auto scanned = crafted.substr(0, chunks_.back().offset());
+  test::write_file(path.str(), scanned);
+  FrameLogReader scanner(path.str());
+  EXPECT_EQ(scanner.chunks().size(), chunks_.size() - 2);
+  EXPECT_NE(scanner.health().problems.at(0).find("beyond the limit of"), std::string::npos) << scanner.health().problems[0];
+}
+
+TEST_F(RecordedLog, AFrameNamingANodeTheHeaderDoesNotHaveIsReportedAndItsChunkSkipped) {
+  const auto nodes = FrameLogReader(path_.str()).header().nodes_size();
+  for (const auto& [column, expected] : std::vector<std::pair<int, std::string>>{
+           {0, "names node 99"}, {1, "names client node 99"}, {2, "names path 99"}, {3, "names outcome 99"}}) {
+    // Without its index (the rewritten chunk changes length), so the reader scans.
+    auto crafted = bytes_.substr(0, chunks_.back().offset());
+    rewrite_columns(crafted, chunks_[1].offset(), [column = column](v1::FrameColumns& c) {
+      if (column == 0) c.set_dst(7, 99);
+      if (column == 1) c.set_client(7, 99);
+      if (column == 2) c.set_path(7, 99);
+      if (column == 3) c.set_outcome(7, 99);
+    });
+    test::TempPath path(".ffl");
+    test::write_file(path.str(), crafted);
+    FrameLogReader reader(path.str());
+    DecodedChunk chunk;
+    EXPECT_FALSE(reader.read_chunk(1, chunk));
+    ASSERT_EQ(reader.health().problems.size(), 2u);  // the missing index, then the chunk
+    const auto& problem = reader.health().problems[1];
+    EXPECT_NE(problem.find("frame " + std::to_string(chunks_[1].first_frame() + 7) + " " + expected), std::string::npos) << problem;
+    if (column < 2) {
+      EXPECT_NE(problem.find("the log has " + std::to_string(nodes)), std::string::npos) << problem;
+    }
+    // Every other chunk still reads.
+    EXPECT_TRUE(reader.read_chunk(2, chunk));
+  }
+}
+
+TEST_F(RecordedLog, ADamagedChunkIsReportedOnceHoweverOftenItIsRead) {
+  auto damaged = bytes_;
+  damaged[chunks_[2].offset() + 64 + 10] ^= 0x20;
+  test::TempPath path(".ffl");
+  test::write_file(path.str(), damaged);
+  FrameLogReader reader(path.str());
+  DecodedChunk chunk;
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(reader.read_chunk(2, chunk));
+  EXPECT_EQ(reader.health().problems.size(), 1u);
+}
+
+TEST_F(RecordedLog, ScanningFindsTheNextChunkAcrossMegabytesOfGarbage) {
+  // 3 MiB of noise between chunk 1 and chunk 2, crossing the reader's 1 MiB blocks; no index.
+  std::mt19937_64 random(3);
+  std::string garbage(3 << 20, '\0');
+  for (auto& byte : garbage) byte = static_cast<char>(random());
+  const auto damaged = bytes_.substr(0, chunks_[2].offset()) + garbage +
+                       bytes_.substr(chunks_[2].offset(), chunks_.back().offset() - chunks_[2].offset());
+  test::TempPath path(".ffl");
+  test::write_file(path.str(), damaged);
+  FrameLogReader reader(path.str());
+  ASSERT_EQ(reader.chunks().size(), chunks_.size() - 1);  // all but the cut last one
+  EXPECT_EQ(reader.chunks()[2].first_frame(), chunks_[2].first_frame());
+  EXPECT_NE(reader.health().problems.at(0).find("skipped " + std::to_string(garbage.size()) + " bytes"), std::string::npos)
+      << reader.health().problems.at(0);
+  DecodedChunk chunk;
+  EXPECT_TRUE(reader.read_chunk(reader.chunks().size() - 1, chunk));
+}
+
+TEST(FrameLog, FailedOpensLeaveNoFileDescriptorBehind) {
+  test::TempPath path(".ffl");
+  test::write_file(path.str(), "not a log at all, but long enough to be read as one's header");
+  const auto open_descriptors = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{});
+  };
+  const auto before = open_descriptors();
+  for (int i = 0; i < 200; ++i) EXPECT_THROW(FrameLogReader{path.str()}, LogError);
+  EXPECT_EQ(open_descriptors(), before);
 }
 
 }  // namespace

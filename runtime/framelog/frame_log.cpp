@@ -1,10 +1,13 @@
 #include "runtime/framelog/frame_log.hpp"
 
+#include "runtime/base/limits.hpp"
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -126,8 +129,8 @@ std::string record(std::uint32_t magic, const std::string& payload) {
 
 FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& header, int compression_level)
     : path_(path), level_(compression_level) {
-  file_ = std::fopen(path.c_str(), "wb");
-  if (file_ == nullptr) throw LogError(path + ": cannot write: " + errno_text());
+  file_.reset(std::fopen(path.c_str(), "wb"));
+  if (!file_) throw LogError(path + ": cannot write: " + errno_text());
   const std::string bytes = deterministic_bytes(header);
   FileHeader file_header{};
   std::memcpy(file_header.magic, kFileMagic, sizeof kFileMagic);
@@ -137,16 +140,14 @@ FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& hea
   file_header.header_hash = hash(bytes.data(), bytes.size());
   write_bytes(&file_header, sizeof file_header);
   write_bytes(bytes.data(), bytes.size());
-  if (std::fflush(file_) != 0) throw LogError(path_ + ": write failed: " + errno_text());
+  if (std::fflush(file_.get()) != 0) throw LogError(path_ + ": write failed: " + errno_text());
   committed_.store(offset_, std::memory_order_release);
 }
 
-FrameLogWriter::~FrameLogWriter() {
-  if (file_ != nullptr) std::fclose(file_);
-}
+FrameLogWriter::~FrameLogWriter() = default;
 
 void FrameLogWriter::write_bytes(const void* data, std::size_t size) {
-  if (std::fwrite(data, 1, size, file_) != size) throw LogError(path_ + ": write failed: " + errno_text());
+  if (std::fwrite(data, 1, size, file_.get()) != size) throw LogError(path_ + ": write failed: " + errno_text());
   offset_ += size;
 }
 
@@ -170,6 +171,9 @@ void FrameLogWriter::write_record(std::uint32_t magic, const std::string& payloa
 void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord* frames, std::size_t count,
                                  std::string_view notes) {
   if (count == 0 && keyframe == nullptr) return;
+  if (count > limits::kChunkFrames)
+    throw LogError(path_ + ": a chunk of " + std::to_string(count) + " frames, beyond the limit of " +
+                   std::to_string(limits::kChunkFrames));
   raw_.clear();
   if (keyframe != nullptr) {
     const std::string bytes = deterministic_bytes(*keyframe);
@@ -228,6 +232,9 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
     previous = record.key.deliver;
   }
   append_deterministic(c, raw_);
+  if (raw_.size() > limits::kChunkBytes)
+    throw LogError(path_ + ": a chunk of " + std::to_string(raw_.size()) + " bytes, beyond the limit of " +
+                   std::to_string(limits::kChunkBytes) + "; record with fewer frames per chunk");
   compressed_.resize(ZSTD_compressBound(raw_.size()));
   const std::size_t size = ZSTD_compress(compressed_.data(), compressed_.size(), raw_.data(), raw_.size(), level_);
   if (ZSTD_isError(size)) throw LogError(path_ + ": compression failed: " + ZSTD_getErrorName(size));
@@ -242,7 +249,7 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
   ref.set_has_keyframe(keyframe != nullptr);
   write_record(kChunkMagic, compressed_, static_cast<std::uint32_t>(raw_.size()), ref,
                keyframe ? kHasKeyframe : 0);
-  if (std::fflush(file_) != 0) throw LogError(path_ + ": write failed: " + errno_text());
+  if (std::fflush(file_.get()) != 0) throw LogError(path_ + ": write failed: " + errno_text());
   committed_.store(offset_, std::memory_order_release);
   *index_.add_chunks() = ref;
   index_.set_frames(index_.frames() + count);
@@ -261,11 +268,7 @@ void FrameLogWriter::finish() {
   trailer.index_offset = index_offset;
   std::memcpy(trailer.magic, kTrailerMagic, sizeof kTrailerMagic);
   write_bytes(&trailer, sizeof trailer);
-  if (std::fclose(file_) != 0) {
-    file_ = nullptr;
-    throw LogError(path_ + ": write failed: " + errno_text());
-  }
-  file_ = nullptr;
+  if (std::fclose(file_.release()) != 0) throw LogError(path_ + ": write failed: " + errno_text());
   committed_.store(offset_, std::memory_order_release);
   finished_flag_.store(true, std::memory_order_release);
 }
@@ -273,14 +276,14 @@ void FrameLogWriter::finish() {
 // ---------------------------------------------------------------------------------------------
 
 FrameLogReader::FrameLogReader(const std::string& path) : path_(path) {
-  file_ = std::fopen(path.c_str(), "rb");
-  if (file_ == nullptr) throw LogError(path + ": cannot open: " + errno_text());
-  std::fseek(file_, 0, SEEK_END);
-  size_ = static_cast<std::uint64_t>(std::ftell(file_));
-  std::fseek(file_, 0, SEEK_SET);
+  file_.reset(std::fopen(path.c_str(), "rb"));
+  if (!file_) throw LogError(path + ": cannot open: " + errno_text());
+  std::fseek(file_.get(), 0, SEEK_END);
+  size_ = static_cast<std::uint64_t>(std::ftell(file_.get()));
+  std::fseek(file_.get(), 0, SEEK_SET);
 
   FileHeader file_header{};
-  if (std::fread(&file_header, 1, sizeof file_header, file_) != sizeof file_header ||
+  if (std::fread(&file_header, 1, sizeof file_header, file_.get()) != sizeof file_header ||
       std::memcmp(file_header.magic, kFileMagic, sizeof kFileMagic) != 0)
     throw LogError(path + ": not a FlowFrame frame log (bad magic; expected a .ffl file from `flowframe run`)");
   major_ = file_header.major;
@@ -291,8 +294,11 @@ FrameLogReader::FrameLogReader(const std::string& path) : path_(path) {
                    std::to_string(kLogMinorVersion) + "); upgrade FlowFrame");
   if (file_header.header_size > size_ - sizeof file_header)
     throw LogError(path + ": truncated inside the log header");
+  if (file_header.header_size > limits::kLogHeaderBytes)
+    throw LogError(path + ": the log header claims " + std::to_string(file_header.header_size) +
+                   " bytes, beyond the limit of " + std::to_string(limits::kLogHeaderBytes) + " (a damaged or crafted file)");
   buffer_.resize(file_header.header_size);
-  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_.get()) != buffer_.size() ||
       hash(buffer_.data(), buffer_.size()) != file_header.header_hash || !header_.ParseFromString(buffer_))
     throw LogError(path + ": the log header is corrupted (checksum mismatch)");
   data_start_ = sizeof file_header + file_header.header_size;
@@ -303,8 +309,8 @@ FrameLogReader::FrameLogReader(const std::string& path) : path_(path) {
 bool FrameLogReader::refresh(bool final) {
   if (health_.complete) return false;
   growing_ = true;
-  std::fseek(file_, 0, SEEK_END);
-  size_ = static_cast<std::uint64_t>(std::ftell(file_));
+  std::fseek(file_.get(), 0, SEEK_END);
+  size_ = static_cast<std::uint64_t>(std::ftell(file_.get()));
   const auto before = chunks_.size();
   health_.problems.clear();
   health_.truncated_bytes = 0;
@@ -312,9 +318,7 @@ bool FrameLogReader::refresh(bool final) {
   return chunks_.size() != before;
 }
 
-FrameLogReader::~FrameLogReader() {
-  if (file_ != nullptr) std::fclose(file_);
-}
+FrameLogReader::~FrameLogReader() = default;
 
 std::uint64_t FrameLogReader::frame_count() const {
   return chunks_.empty() ? 0 : chunks_.back().first_frame() + chunks_.back().frame_count();
@@ -323,34 +327,88 @@ std::uint64_t FrameLogReader::frame_count() const {
 bool FrameLogReader::load_index() {
   if (size_ < data_start_ + sizeof(Trailer) + sizeof(RecordHeader)) return false;
   Trailer trailer{};
-  std::fseek(file_, static_cast<long>(size_ - sizeof trailer), SEEK_SET);
-  if (std::fread(&trailer, 1, sizeof trailer, file_) != sizeof trailer ||
+  std::fseek(file_.get(), static_cast<long>(size_ - sizeof trailer), SEEK_SET);
+  if (std::fread(&trailer, 1, sizeof trailer, file_.get()) != sizeof trailer ||
       std::memcmp(trailer.magic, kTrailerMagic, sizeof kTrailerMagic) != 0 || trailer.index_offset < data_start_ ||
       trailer.index_offset > size_ - sizeof trailer - sizeof(RecordHeader))
     return false;
   RecordHeader header{};
-  std::fseek(file_, static_cast<long>(trailer.index_offset), SEEK_SET);
-  if (std::fread(&header, 1, sizeof header, file_) != sizeof header || header.magic != kIndexMagic ||
+  std::fseek(file_.get(), static_cast<long>(trailer.index_offset), SEEK_SET);
+  if (std::fread(&header, 1, sizeof header, file_.get()) != sizeof header || header.magic != kIndexMagic ||
       header.header_hash != header_hash(header) ||
       header.payload_size != size_ - sizeof trailer - sizeof header - trailer.index_offset)
     return false;
   buffer_.resize(header.payload_size);
   v1::LogIndex index;
-  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size() ||
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_.get()) != buffer_.size() ||
       hash(buffer_.data(), buffer_.size()) != header.payload_hash || !index.ParseFromString(buffer_))
     return false;
-  chunks_.assign(index.chunks().begin(), index.chunks().end());
+  // The index is trusted only as far as the file bears it out; otherwise the chunks are found by scanning.
+  for (const auto& ref : index.chunks()) {
+    if (ref.offset() > size_ - sizeof(RecordHeader) ||
+        !implausible(ref.offset(), 0, 0, ref.first_frame(), ref.frame_count()).empty()) {
+      chunks_.clear();
+      return false;
+    }
+    chunks_.push_back(ref);
+  }
   health_.complete = true;
   return true;
 }
+
+std::string FrameLogReader::implausible(std::uint64_t offset, std::uint64_t payload_size, std::uint64_t raw_size,
+                                        std::uint64_t first_frame, std::uint64_t frame_count) const {
+  if (offset < data_start_ || offset + sizeof(RecordHeader) > size_ || payload_size > size_ - offset - sizeof(RecordHeader))
+    return "its " + std::to_string(payload_size) + " bytes reach beyond the file";
+  if (raw_size > limits::kChunkBytes)
+    return "it claims " + std::to_string(raw_size) + " bytes, beyond the limit of " + std::to_string(limits::kChunkBytes);
+  if (frame_count > limits::kChunkFrames)
+    return "it claims " + std::to_string(frame_count) + " frames, beyond the limit of " + std::to_string(limits::kChunkFrames);
+  const std::uint64_t expected = this->frame_count();
+  if (first_frame < expected)
+    return "its frames start at " + std::to_string(first_frame) + ", before the end of the chunk ahead of it (" +
+           std::to_string(expected) + ")";
+  return "";
+}
+
+namespace {
+
+// The next offset at or after `from` where an intact chunk header starts, read into `header`;
+// `size` if none. Reads blocks and looks for the magic in memory: probing the file byte by byte
+// took half a minute over 20 MB of damage.
+std::uint64_t resynchronise(std::FILE* file, std::uint64_t from, std::uint64_t size, RecordHeader& header) {
+  constexpr std::size_t kBlock = 1 << 20;
+  std::string block;
+  const auto magic = kChunkMagic;
+  for (std::uint64_t start = from; start + sizeof header <= size;) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock + sizeof header, size - start));
+    block.resize(want);
+    std::fseek(file, static_cast<long>(start), SEEK_SET);
+    if (std::fread(block.data(), 1, want, file) != want) return size;
+    for (std::size_t at = 0; at + sizeof header <= want;) {
+      const void* found = memmem(block.data() + at, want - at, &magic, sizeof magic);
+      if (found == nullptr) break;
+      at = static_cast<std::size_t>(static_cast<const char*>(found) - block.data());
+      if (at + sizeof header > want) break;
+      std::memcpy(&header, block.data() + at, sizeof header);
+      if (header.header_hash == header_hash(header)) return start + at;
+      ++at;
+    }
+    if (want < kBlock + sizeof header) break;
+    start += kBlock;  // the next block overlaps this one by a header, so none is missed at the seam
+  }
+  return size;
+}
+
+}  // namespace
 
 void FrameLogReader::scan_records(std::uint64_t offset, bool final) {
   RecordHeader header{};
   while (offset < size_) {
     scanned_to_ = offset;
     const std::uint64_t left = size_ - offset;
-    std::fseek(file_, static_cast<long>(offset), SEEK_SET);
-    const bool whole_header = left >= sizeof header && std::fread(&header, 1, sizeof header, file_) == sizeof header;
+    std::fseek(file_.get(), static_cast<long>(offset), SEEK_SET);
+    const bool whole_header = left >= sizeof header && std::fread(&header, 1, sizeof header, file_.get()) == sizeof header;
     if (!whole_header && !final) return;  // still arriving
     if (!whole_header) {
       health_.truncated_bytes = left;
@@ -358,31 +416,29 @@ void FrameLogReader::scan_records(std::uint64_t offset, bool final) {
                                  " bytes hold no complete chunk (the run did not finish writing)");
       return;
     }
-    const bool valid = (header.magic == kChunkMagic || header.magic == kIndexMagic) &&
-                       header.header_hash == header_hash(header);
-    if (!valid) {
+    const bool intact = (header.magic == kChunkMagic || header.magic == kIndexMagic) &&
+                        header.header_hash == header_hash(header);
+    const bool arriving = intact && header.payload_size > size_ - offset - sizeof header;
+    if (arriving && !final) return;  // still arriving
+    std::string doubt;
+    if (intact && !arriving && header.magic == kChunkMagic)
+      doubt = implausible(offset, header.payload_size, header.raw_size, header.first_frame, header.frame_count);
+    if (!intact || !doubt.empty()) {
       // Look for the next intact chunk header; everything in between is lost.
-      std::uint64_t probe = offset + 1;
-      bool found = false;
-      for (; probe + sizeof header <= size_ && !found; ++probe) {
-        std::fseek(file_, static_cast<long>(probe), SEEK_SET);
-        if (std::fread(&header, 1, sizeof header, file_) == sizeof header && header.magic == kChunkMagic &&
-            header.header_hash == header_hash(header))
-          found = true;
-      }
-      if (!found) {
+      const std::uint64_t next = resynchronise(file_.get(), offset + 1, size_, header);
+      if (next >= size_) {
         health_.truncated_bytes = size_ - offset;
-        health_.problems.push_back("corrupted data at byte " + std::to_string(offset) +
+        health_.problems.push_back("corrupted data at byte " + std::to_string(offset) + (doubt.empty() ? "" : " (" + doubt + ")") +
                                    "; nothing readable after it");
         return;
       }
-      --probe;
-      health_.problems.push_back("corrupted chunk header at byte " + std::to_string(offset) + "; skipped " +
-                                 std::to_string(probe - offset) + " bytes");
-      offset = probe;
+      health_.problems.push_back((doubt.empty() ? "corrupted chunk header" : "untrustworthy chunk header (" + doubt + ")") +
+                                 std::string(" at byte ") + std::to_string(offset) + "; skipped " +
+                                 std::to_string(next - offset) + " bytes");
+      offset = next;
+      continue;
     }
-    if (header.payload_size > size_ - offset - sizeof header && !final) return;  // still arriving
-    if (header.payload_size > size_ - offset - sizeof header) {
+    if (arriving) {
       health_.truncated_bytes = size_ - offset;
       health_.problems.push_back("log cut short inside the chunk at byte " + std::to_string(offset) + " (frames " +
                                  std::to_string(header.first_frame) + "+ lost)");
@@ -394,10 +450,6 @@ void FrameLogReader::scan_records(std::uint64_t offset, bool final) {
       else health_.problems.push_back("the footer index is damaged; chunks were found by scanning");
       scanned_to_ = size_;
       return;
-    }
-    if (header.magic == framing::kReplyMagic) {  // a live stream's reply record: not part of the log
-      offset += sizeof header + header.payload_size;
-      continue;
     }
     v1::ChunkRef ref;
     ref.set_offset(offset);
@@ -428,18 +480,25 @@ std::size_t FrameLogReader::chunk_of(std::uint64_t index) const {
 bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
   const auto& ref = chunks_.at(i);
   auto fail = [&](const std::string& what) {
-    health_.problems.push_back("chunk " + std::to_string(i) + " (frames " + std::to_string(ref.first_frame()) +
-                               "-" + std::to_string(ref.first_frame() + ref.frame_count()) + ", byte " +
-                               std::to_string(ref.offset()) + "): " + what + "; skipped");
+    auto problem = "chunk " + std::to_string(i) + " (frames " + std::to_string(ref.first_frame()) + "-" +
+                   std::to_string(ref.first_frame() + ref.frame_count()) + ", byte " + std::to_string(ref.offset()) +
+                   "): " + what + "; skipped";
+    // A reader may come back to a chunk (the viewer does as it seeks): one report each.
+    if (std::find(health_.problems.begin(), health_.problems.end(), problem) == health_.problems.end())
+      health_.problems.push_back(std::move(problem));
     return false;
   };
   RecordHeader header{};
-  std::fseek(file_, static_cast<long>(ref.offset()), SEEK_SET);
-  if (std::fread(&header, 1, sizeof header, file_) != sizeof header || header.magic != kChunkMagic ||
+  std::fseek(file_.get(), static_cast<long>(ref.offset()), SEEK_SET);
+  if (std::fread(&header, 1, sizeof header, file_.get()) != sizeof header || header.magic != kChunkMagic ||
       header.header_hash != header_hash(header))
     return fail("corrupted chunk header");
+  if (header.first_frame != ref.first_frame() || header.frame_count != ref.frame_count())
+    return fail("its header disagrees with the index");
+  if (header.raw_size > limits::kChunkBytes || header.payload_size > size_ - std::min(size_, ref.offset() + sizeof header))
+    return fail("its sizes are beyond the file or the limit of " + std::to_string(limits::kChunkBytes) + " bytes");
   buffer_.resize(header.payload_size);
-  if (std::fread(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) return fail("cut short");
+  if (std::fread(buffer_.data(), 1, buffer_.size(), file_.get()) != buffer_.size()) return fail("cut short");
   if (hash(buffer_.data(), buffer_.size()) != header.payload_hash) return fail("checksum mismatch (corrupted)");
   raw_.resize(header.raw_size);
   const std::size_t size = ZSTD_decompress(raw_.data(), raw_.size(), buffer_.data(), buffer_.size());
@@ -464,6 +523,24 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
   const bool has_partitions = c.partition_size() == n;  // logs of format 1.1 have none
   if (!has_partitions && c.partition_size() != 0) return fail("frame columns of different lengths");
   if (c.note_size() != c.note_frame_size() || c.previous_size() != c.note_frame_size()) return fail("bad notes");
+  if (static_cast<std::uint64_t>(n) != header.frame_count) return fail("frame count mismatch");
+  // Every index a frame holds is checked against the header, so readers may use it as is.
+  const auto nodes = static_cast<std::uint32_t>(header_.nodes_size());
+  const auto paths = static_cast<std::uint32_t>(header_.paths_size());
+  for (int i = 0; i < n; ++i) {
+    const auto at = [&](const char* what, std::uint64_t value, std::uint64_t bound) {
+      return "frame " + std::to_string(header.first_frame + static_cast<std::uint64_t>(i)) + " names " + what + " " +
+             std::to_string(value) + "; the log has " + std::to_string(bound);
+    };
+    if (c.src(i) >= nodes) return fail(at("node", c.src(i), nodes));
+    if (c.dst(i) >= nodes) return fail(at("node", c.dst(i), nodes));
+    if (c.client(i) >= nodes) return fail(at("client node", c.client(i), nodes));
+    if (c.chosen(i) > nodes) return fail(at("chosen node", c.chosen(i) - 1, nodes));
+    if (c.path(i) >= std::max(paths, 1u)) return fail(at("path", c.path(i), paths));
+    if (!v1::Frame::Kind_IsValid(static_cast<int>(c.kind(i)))) return fail(at("kind", c.kind(i), v1::Frame::Kind_ARRAYSIZE));
+    if (!v1::Frame::Outcome_IsValid(static_cast<int>(c.outcome(i))))
+      return fail(at("outcome", c.outcome(i), v1::Frame::Outcome_ARRAYSIZE));
+  }
   out.frames.resize(static_cast<std::size_t>(n));
   Time time = header.first_time;
   std::uint64_t request = 0;
@@ -508,7 +585,6 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
     if (c.state_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad states");
     if (!out.frames[c.state_frame(k)].frame.mutable_state()->ParseFromString(c.state(k))) return fail("bad state");
   }
-  if (out.frames.size() != header.frame_count) return fail("frame count mismatch");
   return true;
 }
 

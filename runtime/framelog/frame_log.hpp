@@ -13,6 +13,12 @@
 
 namespace flowframe {
 
+// Closes on every path out, a throwing constructor's included.
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
 inline constexpr std::uint16_t kLogMajorVersion = 1;
 inline constexpr std::uint16_t kLogMinorVersion = 2;  // 1: control frames carry live changes typed; 2: partitions
 
@@ -68,7 +74,7 @@ class FrameLogWriter {
                     const v1::ChunkRef& ref, std::uint32_t flags);
 
   std::string path_;
-  std::FILE* file_ = nullptr;
+  File file_;
   int level_;
   std::uint64_t offset_ = 0;
   v1::LogIndex index_;
@@ -132,9 +138,13 @@ class FrameLogReader {
  private:
   void scan_records(std::uint64_t from, bool final);
   bool load_index();
+  // Why a chunk's place in the log cannot be trusted ("" if it can): sizes beyond the limits or
+  // the file, frames that do not follow the chunks before it.
+  std::string implausible(std::uint64_t offset, std::uint64_t payload_size, std::uint64_t raw_size,
+                          std::uint64_t first_frame, std::uint64_t frame_count) const;
 
   std::string path_;
-  std::FILE* file_ = nullptr;
+  File file_;
   std::uint64_t size_ = 0;
   std::uint64_t data_start_ = 0;
   std::uint64_t scanned_to_ = 0;  // records before this offset are known
