@@ -105,7 +105,8 @@ int run(const RunArgs& args) {
   }
   options.on_serving = [](const std::string& address) {
     std::cerr << "serving on " << address << " (flowframe-view --attach " << address << ")" << std::endl;
-  };  if (!args.no_frames) options.out_path = args.out.empty() ? scenario.name() + ".ffl" : args.out;
+  };
+  if (!args.no_frames) options.out_path = args.out.empty() ? log_file_stem(scenario.name()) + ".ffl" : args.out;
   if (isatty(STDERR_FILENO) && !args.quiet) {
     options.progress = [](const Progress& p) {
       std::cerr << fmt::format("\r\033[K  simulated {:.3f} s | {} requests done | {:.2f} M events/s",

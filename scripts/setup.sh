@@ -8,6 +8,7 @@ packages=(
   libzstd-dev libxxhash-dev                      # frame log: chunk compression and checksums
   libssl-dev                                     # HMAC-SHA256 for valet-key upload tokens (libcrypto)
   libcli11-dev libfmt-dev nlohmann-json3-dev     # command line, formatting, JSON output
+  libutfcpp-dev                                  # UTF-8 checks on names and paths from files, flags and sockets
   libspdlog-dev                                  # logging (the live server's connection events)
   librsvg2-bin                                   # flowframe bench --plot out.png (SVG to PNG)
   libimgui-dev libstb-dev libglfw3-dev libgl-dev # viewer: Dear ImGui 1.86, PNG screenshots, window, OpenGL

@@ -94,7 +94,8 @@ TEST(Design, RequestMixEditsAsLines) {
   EXPECT_EQ(design.mix_text(), "GET /users/{id} 3 keys=1000 zipf=1.1\nPOST /orders 1\n");
   EXPECT_TRUE(design.problems().empty()) << design.problems().front();
   EXPECT_EQ(design.set_mix_text("GET /a 1\nPUT /b"), "request mix line 2: expected METHOD PATH WEIGHT, e.g. GET /users/{id} 3");
-  EXPECT_EQ(design.set_mix_text("GET /a x"), "request mix line 1: not a number in 'GET /a x'");
+  EXPECT_EQ(design.set_mix_text("GET /a x"), "request mix line 1: field 'weight' expects a whole number >= 0, got 'x'");
+  EXPECT_EQ(design.set_mix_text("GET /a -1"), "request mix line 1: field 'weight' expects a whole number >= 0, got '-1'");
   EXPECT_EQ(design.set_mix_text("GET /a 1 hot=2"), "request mix line 1: unknown option 'hot=2' (keys=N or zipf=S)");
   EXPECT_EQ(design.scenario().workload().paths_size(), 2);  // refused edits changed nothing
   EXPECT_TRUE(design.undo());

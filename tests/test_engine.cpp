@@ -307,9 +307,27 @@ TEST(Faults, ControlWordsMakeFaults) {
   v1::Node server;
   server.set_id("server-1");
   server.set_kind(v1::Node::SERVER);
-  EXPECT_NE(check_control(parse_control({"latency", "server-1", "lb", "1e300"}), server), "");
-  EXPECT_NE(check_control(parse_control({"loss", "server-1", "lb", "1.5"}), server), "");
-  EXPECT_NE(check_control(parse_control({"pause", "server-1", "-2"}), server), "");
+  // Out of range: refused as typed, and by the run when a peer sends it anyway.
+  for (const auto& words : std::vector<std::vector<std::string>>{
+           {"latency", "server-1", "lb", "1e300"}, {"loss", "server-1", "lb", "1.5"}, {"pause", "server-1", "-2"},
+           {"pause", "server-1", "nan"}, {"slow", "server-1", "inf"}, {"step", "-1"}, {"step", "nan"}, {"burst", "c", "1e12"},
+           {"burst", "c", "20000000"}, {"speed", "inf"}, {"step", "2.5"}}) {
+    EXPECT_THROW(parse_control(words), std::invalid_argument) << words[0] << " " << words.back();
+  }
+  v1::ControlRequest crafted;
+  crafted.set_node("server-1");
+  crafted.mutable_fault()->set_pause_s(std::nan(""));
+  EXPECT_NE(check_control(crafted, server), "");
+  EXPECT_NE(control_problem(crafted), "");
+  crafted.mutable_fault()->mutable_link()->set_to("lb");
+  crafted.mutable_fault()->mutable_link()->mutable_latency()->set_mean_ms(-5);
+  EXPECT_NE(check_control(crafted, server), "");
+  crafted.Clear();
+  crafted.set_speed(std::numeric_limits<double>::infinity());
+  EXPECT_NE(control_problem(crafted), "");
+  crafted.set_node("\xff\xfe");
+  crafted.set_fail(true);
+  EXPECT_NE(control_problem(crafted).find("not UTF-8"), std::string::npos) << control_problem(crafted);
   EXPECT_EQ(check_control(parse_control({"latency", "server-1", "lb", "5"}), server), "");
   EXPECT_THROW(parse_control({"partition", "lb", "server-2", "sideways"}), std::invalid_argument);
 }

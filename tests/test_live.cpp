@@ -250,7 +250,7 @@ TEST(LiveCli, InspectAndControlFromTheShell) {
   EXPECT_NE(said.find("error: unknown node 'server-9'"), std::string::npos) << said;
   std::tie(code, said) = shell(control + "step zero");
   EXPECT_EQ(code, 2);
-  EXPECT_NE(said.find("N must be a number"), std::string::npos) << said;
+  EXPECT_NE(said.find("N must be a whole number, got 'zero'"), std::string::npos) << said;
   std::tie(code, said) = shell(control + "resume");
   EXPECT_EQ(code, 0) << said;
   EXPECT_NE(said.find("ok: resume at simulated time"), std::string::npos) << said;

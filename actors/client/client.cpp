@@ -91,7 +91,8 @@ void Client::start(Context& context) {
     for (std::uint32_t user = 0; user < users_; ++user) schedule_tick(think_.sample(context.rng()), context);
     return;
   }
-  schedule_tick(arrival_ != v1::Workload::STEADY ? next_gap(context) : std::max<Time>(first_at_, 1), context);
+  if (const Time gap = arrival_ != v1::Workload::STEADY ? next_gap(context) : std::max<Time>(first_at_, 1); gap != kTimeNever)
+    schedule_tick(gap, context);
 }
 
 void Client::schedule_tick(Time delay, Context& context) {
@@ -115,14 +116,18 @@ Time Client::next_gap(Context& context) {
     }
     case v1::Workload::RAMP: {
       // Thinning (Lewis & Shedler): candidates at the highest rate, kept with probability rate(t) / highest.
+      // Past the ramp the rate stays at ramp_to: a plain Poisson stream from the ramp's end on (none
+      // at rate 0), since thinning at a rate near 0 would draw candidates almost for ever.
       const double top = std::max(1.0, ramp_ratio_);
       Time at = now;
-      while (true) {
+      while (at < ramp_) {
         at += exponential(mean_gap_ / top);
-        const double progress = std::min(1.0, static_cast<double>(at) / static_cast<double>(ramp_));
-        const double ratio = 1.0 + (ramp_ratio_ - 1.0) * progress;
+        if (at >= ramp_) break;
+        const double ratio = 1.0 + (ramp_ratio_ - 1.0) * static_cast<double>(at) / static_cast<double>(ramp_);
         if (context.rng().next_double() * top < ratio) return at - now;
       }
+      if (ramp_ratio_ <= 0) return kTimeNever;
+      return std::max(at, ramp_) + exponential(mean_gap_ / ramp_ratio_) - now;
     }
     default:
       return exponential(mean_gap_);
@@ -346,7 +351,9 @@ void Client::handle(const Event& event, Context& context) {
     const auto path = pick_path(context);
     send_request(path, topology_->ids(path).sample(context.rng()), context);
     if (arrival_ == v1::Workload::CLOSED) closed_loop_.insert(sent_);  // its user waits for the answer
-    else if (generated_ < quota_) schedule_tick(next_gap(context), context);
+    else if (generated_ < quota_) {
+      if (const Time gap = next_gap(context); gap != kTimeNever) schedule_tick(gap, context);
+    }
     return;
   }
   if (event.kind == EventKind::timeout) {

@@ -33,6 +33,7 @@ class Client final : public Component {
   const std::string& ip() const { return ip_; }
 
  private:
+  // Time to the next arrival; kTimeNever when none will come (a ramp down to rate 0).
   Time next_gap(Context& context);
   void schedule_tick(Time delay, Context& context);
   std::uint32_t pick_path(Context& context);

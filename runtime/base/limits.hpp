@@ -15,6 +15,7 @@ inline constexpr std::size_t kIdentifierChars = 256;     // node ids, regions, p
 inline constexpr std::uint32_t kUsers = 1'000'000;       // closed-loop users
 inline constexpr std::uint32_t kVirtualNodes = 10'000;   // a hash ring's points per backend
 inline constexpr std::uint64_t kRequests = 1'000'000'000;  // stop.requests
+inline constexpr std::uint32_t kBurstPerClient = 100'000;  // extra requests a live burst asks of each client
 inline constexpr std::uint32_t kBurst = 1'000'000;       // extra requests one burst makes, all clients together
 
 // Frame logs and the live wire.

@@ -14,8 +14,16 @@ inline constexpr Time kTimeNever = std::numeric_limits<Time>::max();
 // The longest duration a scenario may write (ms): longer ones overflow nanoseconds in sums.
 inline constexpr double kDayMs = 86'400'000;
 
-inline Time from_millis(double ms) { return static_cast<Time>(std::llround(ms * kNanosPerMilli)); }
-inline Time from_seconds(double s) { return static_cast<Time>(std::llround(s * kNanosPerSecond)); }
+// Conversions saturate at ±kFarTime (about 3 years) so a few far times still add up without
+// overflow; NaN counts as far. Scenario values are checked to lie well inside (docs/LIMITS.md).
+inline constexpr Time kFarTime = 100'000'000 * kNanosPerSecond;
+inline Time saturated_time(double nanos) {
+  if (!(nanos < static_cast<double>(kFarTime))) return kFarTime;
+  if (!(nanos > -static_cast<double>(kFarTime))) return -kFarTime;
+  return static_cast<Time>(std::llround(nanos));
+}
+inline Time from_millis(double ms) { return saturated_time(ms * kNanosPerMilli); }
+inline Time from_seconds(double s) { return saturated_time(s * kNanosPerSecond); }
 inline double to_millis(Time t) { return static_cast<double>(t) / kNanosPerMilli; }
 inline double to_seconds(Time t) { return static_cast<double>(t) / kNanosPerSecond; }
 

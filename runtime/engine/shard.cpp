@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "runtime/base/text.hpp"
 #include "runtime/framelog/frame_log.hpp"
 
 namespace flowframe {
@@ -387,6 +388,10 @@ void Shard::deliver(const Event& event) {
       .kind = event.kind,
       .outcome = context_.outcome_,
   });
+}
+
+std::string Shard::position() const {
+  return "node '" + topology_.spec(context_.self()).id() + "' at " + duration_text(context_.now());
 }
 
 }  // namespace flowframe

@@ -44,6 +44,8 @@ class Shard {
   // Requests and responses delivered: messages that crossed a link.
   std::uint64_t hops() const { return hops_; }
   Time last_time() const { return last_time_; }
+  // Where delivery stopped, for an error a component threw: "node 'db' at 1.25 s".
+  std::string position() const;
 
  private:
   friend class Context;

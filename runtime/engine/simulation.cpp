@@ -1,6 +1,7 @@
 #include "runtime/engine/simulation.hpp"
 
 #include <caf/all.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +12,8 @@
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/scenario/settings.hpp"
 #include "runtime/engine/shard.hpp"
+#include "runtime/base/limits.hpp"
+#include "runtime/base/text.hpp"
 #include "runtime/base/version.hpp"
 
 namespace flowframe {
@@ -206,7 +209,10 @@ class Clock {
       return reply;
     };
     const auto targets = topology_.resolve(request.node());
-    if (targets.empty()) return refuse("unknown node '" + request.node() + "'");
+    if (targets.empty()) return refuse("unknown node '" + printable(request.node()) + "'");
+    if (request.has_burst() && static_cast<std::uint64_t>(request.burst()) * targets.size() > limits::kBurst)
+      return refuse(fmt::format("a burst of {} from each of {} clients is more than {} requests at once", request.burst(),
+                                targets.size(), limits::kBurst));
     // Its record in a control frame has 16 bits of size; no real change comes near.
     if (request.ByteSizeLong() > 0xFFF0) return refuse("a change this large (over 64 KiB) cannot be recorded");
     const auto change = as_change(request);
@@ -302,17 +308,30 @@ class Clock {
   Time now_ = 0;
 };
 
+// A component that throws ends the run with the error and where it happened; the frames written
+// so far stay readable (the log lacks only its index).
+caf::message guarded(Shard* shard, const std::function<void()>& work) {
+  try {
+    work();
+    return caf::make_message(done_atom::value);
+  } catch (const std::exception& error) {
+    return caf::make_message(failed_atom::value, "the run stopped: " + shard->position() + ": " + error.what());
+  }
+}
+
 caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vector<std::unique_ptr<Shard>>* all,
                           Time lookahead, Time deadline) {
   return {
       [=](run_atom, Time end, std::uint64_t window) {
-        shard->take_mail(*all, window);
-        shard->run(end, window);
-        return done_atom::value;
+        return guarded(shard, [&] {
+          shard->take_mail(*all, window);
+          shard->run(end, window);
+        });
       },
       [=](run_atom, std::size_t frames) {
-        shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice, deadline);
-        return done_atom::value;
+        return guarded(shard, [&] {
+          shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice, deadline);
+        });
       },
   };
 }
@@ -364,6 +383,17 @@ struct CoordinatorState {
 caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clock* clock,
                                 FrameLogWriter* log, LiveServer* live, const RunOptions* options, caf::actor waiter) {
   auto& st = self->state;
+  self->set_exception_handler([self, waiter](caf::scheduled_actor*, std::exception_ptr& thrown) -> caf::error {
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(thrown);
+    } catch (const std::exception& error) {
+      what = error.what();
+    } catch (...) {
+    }
+    self->send(waiter, failed_atom::value, "the run stopped: " + what);
+    return caf::sec::runtime_error;
+  });
   for (const auto& shard : clock->shards())
     st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), clock->lookahead(), clock->deadline()));
   if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log);
@@ -411,6 +441,13 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
       reply.set_id(request.id());
       reply.set_ok(true);
       reply.set_at_ns(clock->now());
+      // Whatever a peer sends is checked as a scenario file's values are.
+      if (auto error = control_problem(request); !error.empty()) {
+        reply.set_ok(false);
+        reply.set_error(error);
+        st.live->reply(client, reply);
+        continue;
+      }
       switch (request.command_case()) {
         case v1::ControlRequest::kPause: st.paused = true; break;
         case v1::ControlRequest::kResume: st.paused = false; st.step_until = 0; break;
@@ -580,8 +617,11 @@ RunResult Simulation::run() {
   {
     caf::actor_system system{config};
     caf::scoped_actor waiter{system};
-    system.spawn(coordinator_actor, &clock, log.get(), live.get(), &options_, caf::actor_cast<caf::actor>(waiter));
-    waiter->receive([](done_atom) {}, [&](failed_atom, const std::string& error) { failure = error; });
+    auto coordinator =
+        system.spawn(coordinator_actor, &clock, log.get(), live.get(), &options_, caf::actor_cast<caf::actor>(waiter));
+    waiter->monitor(coordinator);  // never wait for a coordinator that is gone
+    waiter->receive([](done_atom) {}, [&](failed_atom, const std::string& error) { failure = error; },
+                    [&](caf::down_msg& down) { failure = "the run stopped: " + caf::to_string(down.reason); });
   }
   if (!failure.empty()) throw LogError(failure);
   if (live) live->finish(options_.linger_ms);

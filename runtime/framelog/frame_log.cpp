@@ -129,6 +129,14 @@ std::string record(std::uint32_t magic, const std::string& payload) {
 
 FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& header, int compression_level)
     : path_(path), level_(compression_level) {
+  // A log replaces an older log, never anything else: `--out scenario.textproto` must not eat the
+  // file being run.
+  if (File existing{std::fopen(path.c_str(), "rb")}) {
+    unsigned char magic[sizeof kFileMagic];
+    const auto read = std::fread(magic, 1, sizeof magic, existing.get());
+    if (read > 0 && (read < sizeof magic || std::memcmp(magic, kFileMagic, sizeof magic) != 0))
+      throw LogError(path + ": exists and is not a frame log; FlowFrame does not overwrite it (choose another --out, or remove it)");
+  }
   file_.reset(std::fopen(path.c_str(), "wb"));
   if (!file_) throw LogError(path + ": cannot write: " + errno_text());
   const std::string bytes = deterministic_bytes(header);

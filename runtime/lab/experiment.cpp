@@ -118,7 +118,7 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
         options.threads = 1;
         options.shards = 1;
         if (!spec.record_dir.empty())
-          options.out_path = fmt::format("{}/{}-point{}-seed{}.ffl", spec.record_dir, scenario.name(), run / spec.seeds,
+          options.out_path = fmt::format("{}/{}-point{}-seed{}.ffl", spec.record_dir, log_file_stem(scenario.name()), run / spec.seeds,
                                          options.seed);
         Simulation simulation(scenario, options, spec.factory);
         summaries[run] = summarize(simulation.topology(), simulation.run());

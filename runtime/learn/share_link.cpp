@@ -1,5 +1,8 @@
 #include "runtime/learn/share_link.hpp"
 
+#include "runtime/base/limits.hpp"
+#include "runtime/scenario/settings.hpp"
+
 #include <openssl/evp.h>
 #include <xxhash.h>
 #include <zstd.h>
@@ -67,13 +70,17 @@ v1::Scenario decode_link(const std::string& link) {
   if (XXH3_64bits(compressed.data(), compressed.size()) != checksum)
     throw std::invalid_argument("the link is damaged or cut short (checksum mismatch)");
   const auto size = ZSTD_getFrameContentSize(compressed.data(), compressed.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (64u << 20))
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > limits::kScenarioBytes)
     throw std::invalid_argument("the link is damaged");
   std::string bytes(size, '\0');
   if (ZSTD_isError(ZSTD_decompress(bytes.data(), bytes.size(), compressed.data(), compressed.size())))
     throw std::invalid_argument("the link is damaged");
   v1::Scenario scenario;
   if (!scenario.ParseFromString(bytes)) throw std::invalid_argument("the link is damaged");
+  // A link is made from a checked scenario; one that is not was crafted. Its numbers are checked
+  // before anything (a layout of its replicas, say) uses them; the rest when it is loaded.
+  if (const auto found = value_problems(scenario); !found.empty())
+    throw std::invalid_argument("the link's scenario is not valid: " + found[0].field() + " " + found[0].message);
   return scenario;
 }
 

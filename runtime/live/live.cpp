@@ -9,11 +9,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/base/text.hpp"
 #include "runtime/framelog/frame_log.hpp"
+#include "runtime/scenario/settings.hpp"
 
 namespace flowframe {
 namespace {
@@ -52,7 +56,15 @@ v1::ControlRequest parse_control(const std::vector<std::string>& words) {
   auto number = [&](const std::string& text, const char* what) {
     char* end = nullptr;
     const double value = std::strtod(text.c_str(), &end);
-    if (*end != '\0' || text.empty()) throw std::invalid_argument(std::string(what) + " must be a number, got '" + text + "'");
+    if (*end != '\0' || text.empty() || !std::isfinite(value))
+      throw std::invalid_argument(std::string(what) + " must be a finite number, got '" + printable(text) + "'");
+    return value;
+  };
+  auto whole = [&](const std::string& text, const char* what) {
+    std::uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size())
+      throw std::invalid_argument(std::string(what) + " must be a whole number, got '" + printable(text) + "'");
     return value;
   };
   const auto& verb = words[0];
@@ -82,12 +94,16 @@ v1::ControlRequest parse_control(const std::vector<std::string>& words) {
     link("latency NODE OTHER MS").mutable_latency()->set_mean_ms(number(words[3], "MS"));
   } else if (verb == "pause") need(1, "pause  (the run)  or  pause NODE SECONDS"), request.set_pause(true);
   else if (verb == "resume") need(1, "resume"), request.set_resume(true);
-  else if (verb == "step") need(2, "step N"), request.set_step(static_cast<std::uint64_t>(number(words[1], "N")));
+  else if (verb == "step") need(2, "step N"), request.set_step(whole(words[1], "N"));
   else if (verb == "speed") need(2, "speed X"), request.set_speed(number(words[1], "X"));
   else if (verb == "fail") need(2, "fail NODE"), request.set_fail(true), request.set_node(words[1]);
   else if (verb == "restore") need(2, "restore NODE"), request.set_restore(true), request.set_node(words[1]);
-  else if (verb == "burst") need(3, "burst CLIENTS N"), request.set_node(words[1]),
-      request.set_burst(static_cast<std::uint32_t>(number(words[2], "N")));
+  else if (verb == "burst") {
+    need(3, "burst CLIENTS N");
+    request.set_node(words[1]);
+    const auto count = whole(words[2], "N");
+    request.set_burst(static_cast<std::uint32_t>(std::min<std::uint64_t>(count, UINT32_MAX)));
+  }
   else if (verb == "upload") need(3, "upload CLIENT MISUSE"), request.set_node(words[1]), request.set_upload(words[2]);
   else if (verb == "set") {
     need(2, "set NODE.FIELD=VALUE");
@@ -99,10 +115,16 @@ v1::ControlRequest parse_control(const std::vector<std::string>& words) {
     request.mutable_set()->set_field(text.substr(dot + 1, equals - dot - 1));
     request.mutable_set()->set_value(text.substr(equals + 1));
   } else {
-    throw std::invalid_argument("unknown control '" + verb + "': " + std::string(kControlUsage));
+    throw std::invalid_argument("unknown control '" + printable(verb) + "': " + std::string(kControlUsage));
   }
   if (!request.fault().has_link() && request.fault().verb_case() == v1::Fault::VERB_NOT_SET) request.clear_fault();
+  if (auto error = control_problem(request); !error.empty()) throw std::invalid_argument(error);
   return request;
+}
+
+std::string control_problem(const v1::ControlRequest& request) {
+  for (const auto& found : value_problems(request)) return found.field() + " " + found.message;
+  return "";
 }
 
 std::pair<std::string, std::uint16_t> parse_address(const std::string& address) {

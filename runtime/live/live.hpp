@@ -33,6 +33,9 @@ inline constexpr const char* kControlUsage =
     "upload CLIENT MISUSE | crash NODE | restart NODE | pause NODE SECONDS | slow NODE FACTOR | "
     "partition NODE OTHER [one-way] | heal NODE OTHER | loss NODE OTHER PROBABILITY | latency NODE OTHER MS";
 v1::ControlRequest parse_control(const std::vector<std::string>& words);
+// What is wrong with a request whatever its target ("" if nothing): numbers outside their
+// documented ranges, text that is not UTF-8. The run checks every request it receives with it.
+std::string control_problem(const v1::ControlRequest& request);
 
 // "127.0.0.1:7070" -> host and port; throws std::invalid_argument with the reason.
 std::pair<std::string, std::uint16_t> parse_address(const std::string& address);

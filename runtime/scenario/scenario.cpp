@@ -11,13 +11,13 @@
 #include <fstream>
 #include <limits>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "runtime/scenario/kind.hpp"
 #include "runtime/scenario/regions.hpp"
 #include "runtime/scenario/settings.hpp"
+#include "runtime/base/limits.hpp"
 #include "runtime/base/text.hpp"
 
 namespace flowframe {
@@ -43,16 +43,21 @@ class CollectErrors : public google::protobuf::io::ErrorCollector {
  private:
   // Protobuf says `Message type "flowframe.v1.Node" has no field named "capasity".`; add the likely fix.
   static std::string with_suggestion(const std::string& message) {
-    static const std::regex pattern(R"(Message type \"([\w.]+)\" has no field named \"(\w+)\")");
-    std::smatch match;
-    if (!std::regex_search(message, match, pattern)) return message;
-    const Descriptor* type =
-        google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(match[1].str());
-    if (type == nullptr) return message;
+    // Read by hand, not with std::regex: its recursion overflows the stack on a 40,000-character name.
+    static const std::string kType = "Message type \"", kField = "\" has no field named \"";
+    const auto type_start = message.find(kType);
+    const auto type_end = type_start == std::string::npos ? type_start : message.find(kField, type_start + kType.size());
+    const auto name_end = type_end == std::string::npos ? type_end : message.find('"', type_end + kField.size());
+    if (name_end == std::string::npos) return printable(message, 300);
+    const auto type_name = message.substr(type_start + kType.size(), type_end - type_start - kType.size());
+    const auto field = message.substr(type_end + kField.size(), name_end - type_end - kField.size());
+    const Descriptor* type = google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(type_name);
+    const auto shown = printable(message, 300);
+    if (type == nullptr || field.size() > limits::kIdentifierChars) return shown;
     std::vector<std::string> names;
     for (int i = 0; i < type->field_count(); ++i) names.push_back(type->field(i)->name());
-    auto guess = closest_name(match[2].str(), names);
-    return guess.empty() ? message : message + " Did you mean \"" + guess + "\"?";
+    auto guess = closest_name(field, names);
+    return guess.empty() ? shown : shown + " Did you mean \"" + guess + "\"?";
   }
 
   std::string file_;
@@ -108,7 +113,7 @@ bool valid_distribution(const v1::Distribution& d) {
 }
 
 bool valid_id(const std::string& id) {
-  if (id.empty()) return false;
+  if (id.empty() || id.size() > limits::kIdentifierChars) return false;
   for (char c : id)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
   return true;
@@ -125,11 +130,13 @@ class Validator {
     check_workload();
     check_stop();
     check_events();
+    check_ranges();
     return problems_;
   }
 
  private:
   void problem(const std::string& where, const std::string& field, const std::string& message) {
+    reported_at_.insert(where);
     auto text = where + ": " + field + ": " + message;
     // Members of a group share their written settings: one report for all.
     if (std::find(problems_.begin(), problems_.end(), text) == problems_.end()) problems_.push_back(std::move(text));
@@ -163,6 +170,18 @@ class Validator {
     }
   }
 
+  // Every number finite and within its field's documented range (limits.proto), every text UTF-8.
+  // Last, and only where the checks above found nothing, whose messages say more ("negative
+  // latency"); together they leave nothing the run could overflow on.
+  void check_ranges() {
+    for (const auto& found : value_problems(s_)) {
+      std::vector<Locator::Step> steps;
+      for (const auto& [field, index] : found.path) steps.push_back({field->name().c_str(), index});
+      const auto where = at_.at(steps);
+      if (!reported_at_.count(where)) problem(where, found.field(), found.message);
+    }
+  }
+
   void check_regions() {
     for (int i = 0; i < s_.region_latencies_size(); ++i) {
       const auto& given = s_.region_latencies(i);
@@ -185,12 +204,14 @@ class Validator {
 
   void check_nodes() {
     if (s_.nodes().empty()) problem(at_.at({}), "nodes", "a scenario needs nodes");
+    std::uint64_t total_nodes = 0;
     for (int i = 0; i < s_.nodes_size(); ++i) {
       const auto& node = s_.nodes(i);
       const auto where = at_.at({{"nodes", i}});
       if (!valid_id(node.id())) {
         problem(node_field(i, nullptr, "id"), "id",
-                "'" + node.id() + "' is not a valid id (letters, digits, '-' and '_')");
+                "'" + printable(node.id()) + "' is not a valid id (1 to " + std::to_string(limits::kIdentifierChars) +
+                    " letters, digits, '-' and '_')");
         continue;
       }
       const auto* kind = find_kind(node.kind());
@@ -207,9 +228,12 @@ class Validator {
       }
       if (!(node.timeout_ms() >= 0 && node.timeout_ms() <= kDayMs))
         problem(node_field(i, nullptr, "timeout_ms"), "timeout_ms", "must be from 0 (no timeout) to a day (86400000)");
-      if (node.replicas() > kMaxReplicas) {
-        problem(node_field(i, nullptr, "replicas"), "replicas", fmt::format("at most {} replicas", kMaxReplicas));
-        continue;
+      if (node.replicas() > limits::kReplicas) continue;  // reported by check_ranges; its ids are not listed
+      total_nodes += std::max<std::uint64_t>(node.replicas(), 1);
+      if (total_nodes > limits::kNodes) {
+        problem(node_field(i, nullptr, node.replicas() ? "replicas" : "id"), "nodes",
+                fmt::format("more than {} nodes with replicas counted: the most a scenario may have", limits::kNodes));
+        break;
       }
       std::vector<std::string> ids;
       if (node.replicas() == 0) ids.push_back(node.id());
@@ -463,6 +487,12 @@ class Validator {
       problem(at_.at({{"workload"}, {"on_s"}}), "workload.on_s", "ON_OFF needs on_s > 0 and off_s >= 0");
     if (w.arrival() == v1::Workload::RAMP && !(w.ramp_s() > 0 && w.ramp_to() >= 0))
       problem(at_.at({{"workload"}, {"ramp_s"}}), "workload.ramp_s", "RAMP needs ramp_s > 0 and ramp_to >= 0");
+    // Slower than this, the first arrival would lie beyond any run (and its time overflow).
+    constexpr double kSlowestRate = 1e-6;
+    for (const auto& [rate, field] : {std::pair{w.rate(), "rate"}, std::pair{w.ramp_to(), "ramp_to"}})
+      if (rate > 0 && rate < kSlowestRate)
+        problem(at_.at({{"workload"}, {field}}), std::string("workload.") + field,
+                "below one request in 11 days (" + fmt_number(kSlowestRate) + " per second); use 0 or a larger rate");
     if (!closed && !(w.rate() > 0) && !(w.rate() == 0 && w.script_size() > 0))
       problem(at_.at({{"workload"}, {"rate"}}), "workload.rate",
               "must be > 0 requests per second (or 0 with scripted requests)");
@@ -597,6 +627,7 @@ class Validator {
   std::map<std::string, int> ids_;     // every concrete node id -> written node index
   std::map<std::string, int> groups_;  // every written id (group or single) -> written index
   std::vector<std::string> problems_;
+  std::set<std::string> reported_at_;
 };
 
 v1::Scenario expand_replicas(const v1::Scenario& written) {
@@ -664,8 +695,8 @@ std::vector<std::string> apply_replica_overrides(v1::Scenario& written, const st
     }
     std::uint32_t replicas = 0;
     const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), replicas);
-    if (error != std::errc() || end != value.data() + value.size() || replicas > kMaxReplicas) {
-      problems.push_back(fmt::format("--set {}: replicas must be a whole number from 0 to {}", text, kMaxReplicas));
+    if (error != std::errc() || end != value.data() + value.size() || replicas > limits::kReplicas) {
+      problems.push_back(fmt::format("--set {}: replicas must be a whole number from 0 to {}", text, limits::kReplicas));
       continue;
     }
     node->set_replicas(replicas);
@@ -813,9 +844,14 @@ ScenarioSource read_scenario(const std::string& source) {
                          (guess.empty() ? "" : " (did you mean '" + guess + "'?)") +
                          "; `flowframe scenarios` lists the built-ins"});
   }
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  return {buffer.str(), source};
+  // Read no more than a scenario may hold: `flowframe run /dev/zero` must end, with a reason.
+  std::string text(limits::kScenarioBytes + 1, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(file.gcount()));
+  if (text.size() > limits::kScenarioBytes)
+    throw ScenarioError({source + ": larger than " + std::to_string(limits::kScenarioBytes >> 20) +
+                         " MiB, the most a scenario file may hold (docs/LIMITS.md)"});
+  return {text, source};
 }
 
 namespace {
@@ -874,6 +910,7 @@ class AloneChecks final : public NodeChecks {
 
 std::vector<std::string> own_problems(const v1::Node& node) {
   AloneChecks checks(node);
+  for (const auto& found : value_problems(node)) checks.problems.push_back(found.field() + ": " + found.message);
   if (const auto* kind = find_kind(node.kind())) kind->check(checks);
   return checks.problems;
 }
@@ -913,6 +950,7 @@ std::string check_control(const v1::ControlRequest& request, const v1::Node& nod
 }
 
 std::string check_fault(const v1::Fault& fault) {
+  if (const auto found = value_problems(fault); !found.empty()) return found[0].field() + " " + found[0].message;
   switch (fault.verb_case()) {
     case v1::Fault::kCrash:
     case v1::Fault::kRestart: return "";
@@ -935,6 +973,14 @@ std::string check_fault(const v1::Fault& fault) {
     }
     default: return "a fault needs crash, restart, pause_s, slow or link";
   }
+}
+
+std::string log_file_stem(const std::string& scenario_name) {
+  std::string stem;
+  for (const char c : scenario_name.substr(0, limits::kIdentifierChars))
+    stem += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+  stem.erase(0, stem.find_first_not_of('.'));
+  return stem.empty() ? std::string("run") : stem;
 }
 
 std::pair<v1::ValetUpload::Misuse, std::string> valet_misuse(const std::string& name) {

@@ -10,9 +10,6 @@
 
 namespace flowframe {
 
-// The most members a replicated node may have (`replicas`, `--set NODE.replicas=N`).
-inline constexpr std::uint32_t kMaxReplicas = 100000;
-
 // Bad input: every problem found, one per line, each naming file:line:column (or the --set
 // argument) and the field. The CLI exits with code 2 on it.
 class ScenarioError : public std::runtime_error {
@@ -67,6 +64,10 @@ google::protobuf::Message& node_params(v1::Node& node);
 inline std::string request_path_name(const std::string& method, const std::string& path) {
   return (method.empty() ? std::string("GET") : method) + " " + path;
 }
+
+// A file name stem made from a scenario's name for its frame logs ("load_balancing"): only
+// letters, digits, '-', '_' and '.', never a folder or a hidden file, whatever the name says.
+std::string log_file_stem(const std::string& scenario_name);
 
 // The client nodes or groups a workload names: "users-eu, users-us" is two.
 std::vector<std::string> workload_clients(const v1::Workload& workload);

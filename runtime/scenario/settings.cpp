@@ -6,9 +6,11 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <vector>
 
+#include "flowframe/v1/limits.pb.h"
 #include "runtime/base/text.hpp"
 
 namespace flowframe {
@@ -83,6 +85,81 @@ std::string resolve(Message*& message, std::string_view path, const FieldDescrip
 }
 
 }  // namespace
+
+std::string ValueProblem::field() const {
+  std::string text;
+  for (const auto& [field, index] : path)
+    text += (text.empty() ? "" : ".") + field->name() + (index >= 0 ? "[" + std::to_string(index) + "]" : "");
+  return text;
+}
+
+std::string range_text(const FieldDescriptor& field) {
+  const auto& options = field.options();
+  const bool low = options.HasExtension(v1::at_least), high = options.HasExtension(v1::at_most);
+  const auto lowest = fmt_number(options.GetExtension(v1::at_least)), highest = fmt_number(options.GetExtension(v1::at_most));
+  if (low && high) return "from " + lowest + " to " + highest;
+  if (high) return "at most " + highest;
+  if (low) return "at least " + lowest;
+  return field.cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE || field.cpp_type() == FieldDescriptor::CPPTYPE_FLOAT
+             ? "any finite number"
+             : "any whole number";
+}
+
+namespace {
+
+void check_ranges(const Message& message, std::vector<std::pair<const FieldDescriptor*, int>>& path,
+                  std::vector<ValueProblem>& out) {
+  const auto* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const auto* field : fields) {
+    const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      path.emplace_back(field, field->is_repeated() ? i : -1);
+      const auto get = [&]() -> std::optional<double> {
+        const bool list = field->is_repeated();
+        switch (field->cpp_type()) {
+          case FieldDescriptor::CPPTYPE_DOUBLE: return list ? reflection->GetRepeatedDouble(message, field, i) : reflection->GetDouble(message, field);
+          case FieldDescriptor::CPPTYPE_FLOAT: return list ? reflection->GetRepeatedFloat(message, field, i) : reflection->GetFloat(message, field);
+          case FieldDescriptor::CPPTYPE_INT32: return list ? reflection->GetRepeatedInt32(message, field, i) : reflection->GetInt32(message, field);
+          case FieldDescriptor::CPPTYPE_UINT32: return list ? reflection->GetRepeatedUInt32(message, field, i) : reflection->GetUInt32(message, field);
+          case FieldDescriptor::CPPTYPE_INT64:
+            return static_cast<double>(list ? reflection->GetRepeatedInt64(message, field, i) : reflection->GetInt64(message, field));
+          case FieldDescriptor::CPPTYPE_UINT64:
+            return static_cast<double>(list ? reflection->GetRepeatedUInt64(message, field, i) : reflection->GetUInt64(message, field));
+          default: return std::nullopt;
+        }
+      };
+      if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        std::string scratch;
+        const auto& text = field->is_repeated() ? reflection->GetRepeatedStringReference(message, field, i, &scratch)
+                                                : reflection->GetStringReference(message, field, &scratch);
+        if (field->type() == FieldDescriptor::TYPE_STRING && !valid_utf8(text))
+          out.push_back({path, "is not UTF-8 text ('" + printable(text) + "')"});
+      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        check_ranges(field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i) : reflection->GetMessage(message, field),
+                     path, out);
+      } else if (const auto value = get()) {
+        const auto& options = field->options();
+        const bool finite = std::isfinite(*value);
+        const bool in_range = finite &&
+                              (!options.HasExtension(v1::at_least) || *value >= options.GetExtension(v1::at_least)) &&
+                              (!options.HasExtension(v1::at_most) || *value <= options.GetExtension(v1::at_most));
+        if (!in_range) out.push_back({path, "must be " + range_text(*field) + " (got " + fmt_number(*value) + ")"});
+      }
+      path.pop_back();
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ValueProblem> value_problems(const Message& message) {
+  std::vector<ValueProblem> out;
+  std::vector<std::pair<const FieldDescriptor*, int>> path;
+  check_ranges(message, path, out);
+  return out;
+}
 
 std::string closest_name(std::string_view name, const std::vector<std::string>& candidates) {
   std::string best;

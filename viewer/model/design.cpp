@@ -7,7 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
+#include <charconv>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -17,6 +18,25 @@
 #include "runtime/base/text.hpp"
 
 namespace flowframe::view {
+namespace {
+
+// The line a problem names ("file:12:5: ..." -> 12), if it names one.
+std::optional<std::size_t> problem_line(const std::string& problem) {
+  for (auto colon = problem.find(':'); colon != std::string::npos; colon = problem.find(':', colon + 1)) {
+    std::size_t line = 0;
+    const char* start = problem.data() + colon + 1;
+    const char* end = problem.data() + problem.size();
+    const auto [after_line, error] = std::from_chars(start, end, line);
+    if (error != std::errc() || after_line == start || after_line == end || *after_line != ':') continue;
+    std::size_t column = 0;
+    const auto [after_column, column_error] = std::from_chars(after_line + 1, end, column);
+    if (column_error == std::errc() && after_column != after_line + 1 && std::string_view(after_column, end - after_column).rfind(": ", 0) == 0)
+      return line;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 Design::Design(v1::Scenario scenario) : scenario_(std::move(scenario)) {}
 
@@ -257,15 +277,15 @@ std::string Design::set_mix_text(const std::string& text) {
     auto& entry = *paths.Add();
     entry.set_method(method == "GET" ? "" : method);
     entry.set_path(path);
-    try {
-      entry.set_weight(static_cast<uint32_t>(std::stoul(weight)));
-      while (words >> option) {
-        if (option.rfind("keys=", 0) == 0) entry.set_keys(std::stoull(option.substr(5)));
-        else if (option.rfind("zipf=", 0) == 0) entry.set_zipf_s(std::stod(option.substr(5)));
-        else return where + "unknown option '" + option + "' (keys=N or zipf=S)";
-      }
-    } catch (const std::exception&) {
-      return where + "not a number in '" + line + "'";
+    // The same parser as --set: negative or partly numeric values are refused, not wrapped.
+    if (auto error = apply_setting(entry, "weight", weight); !error.empty()) return where + error;
+    while (words >> option) {
+      const auto equals = option.find('=');
+      const auto name = option.substr(0, equals);
+      if (equals == std::string::npos || (name != "keys" && name != "zipf"))
+        return where + "unknown option '" + printable(option) + "' (keys=N or zipf=S)";
+      if (auto error = apply_setting(entry, name == "keys" ? "keys" : "zipf_s", option.substr(equals + 1)); !error.empty())
+        return where + error;
     }
   }
   return edit([&](v1::Scenario& s) {
@@ -331,16 +351,13 @@ const Design::Checked& Design::checked() const {
     else if (!line.empty() && line[0] != ' ' && line != "}") current = -1;
     node_of_line.push_back(current);
   }
-  static const std::regex kWhere(R"(:(\d+):\d+: )");
   for (const auto& problem : checked.problems) {
     std::set<std::string> owners;
     for (const auto& node : scenario_.nodes())
       if (problem.find("'" + node.id() + "'") != std::string::npos || problem.find("\"" + node.id() + "\"") != std::string::npos)
         owners.insert(node.id());
-    if (std::smatch where; std::regex_search(problem, where, kWhere)) {
-      const auto line = std::stoul(where[1].str());
-      if (line < node_of_line.size() && node_of_line[line] >= 0) owners.insert(scenario_.nodes(node_of_line[line]).id());
-    }
+    if (const auto line = problem_line(problem); line && *line < node_of_line.size() && node_of_line[*line] >= 0)
+      owners.insert(scenario_.nodes(node_of_line[*line]).id());
     for (const auto& owner : owners) checked.by_node[owner].push_back(problem);
   }
   return checked;

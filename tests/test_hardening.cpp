@@ -1,0 +1,192 @@
+// Hostile and careless input (issue 15's reproducers): every number finite and in its documented
+// range, text UTF-8, sizes within stated limits, outputs inside their folders, a failing component
+// ending the run with a reason.
+#include <gtest/gtest.h>
+
+#include <google/protobuf/text_format.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "flowframe/v1/limits.pb.h"
+#include "runtime/base/limits.hpp"
+#include "runtime/learn/share_link.hpp"
+#include "runtime/scenario/settings.hpp"
+#include "support.hpp"
+
+namespace flowframe {
+namespace {
+
+const std::string kSmall = R"(name: "t"
+nodes { id: "c" kind: CLIENT }
+nodes { id: "s" kind: SERVER server { service_time { mean_ms: 5 } } }
+links { from: "c" to: "s" latency { mean_ms: 1 } }
+workload { clients: "c" rate: 10 }
+stop { requests: 5 }
+)";
+
+TEST(Hardening, NumbersOutsideTheirRangeAreRefusedAtTheirPlace) {
+  struct Case {
+    std::string from, to, expected;
+  };
+  for (const auto& [from, to, expected] : std::vector<Case>{
+           {"latency { mean_ms: 1 }", "latency { mean_ms: inf }", "bad.textproto:4:37: links[0].latency.mean_ms: must be from 0 to 86400000 (got inf)"},
+           {"latency { mean_ms: 1 }", "latency { mean_ms: nan }", "links[0].latency.mean_ms: must be from 0 to 86400000 (got nan)"},
+           {"service_time { mean_ms: 5 }", "service_time { mean_ms: inf }", "service_time.mean_ms: must be from 0 to 86400000 (got inf)"},
+           {"rate: 10 }", "rate: 10 arrival: ON_OFF on_s: 1e-9 off_s: 1 }", "workload.on_s: must be from 0.001 to 10000000 (got 1e-09)"},
+           {"requests: 5", "duration_s: 1e10", "stop.duration_s: must be from 0 to 10000000 (got 10000000000)"},
+           {"rate: 10 }", "rate: 1e-300 }", "workload.rate: below one request in 11 days"},
+           {"rate: 10 }", "rate: inf }", "workload.rate: must be from 0 to 1000000000 (got inf)"},
+           {"rate: 10 }", "arrival: CLOSED users: 100000000 }", "workload.users: must be at most 1000000 (got 100000000)"},
+           {"kind: SERVER server", "kind: SERVER replicas: 1000000000 server", "nodes[1].replicas: must be at most 100000 (got 1000000000)"},
+           {"requests: 5", "requests: 5 } events { at_s: nan node: \"s\" fail: true", "events[0].at_s: must be from 0 to 10000000 (got nan)"},
+       }) {
+    test::expect_refused_edit(kSmall, from, to, "bad.textproto", expected);
+  }
+}
+
+TEST(Hardening, TheSameChecksGuardSetEventsAndControls) {
+  for (const auto& [setting, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"s.service_time.mean_ms=1e300", "must be from 0 to 86400000"},
+           {"workload.rate=1e-300", "below one request in 11 days"},
+           {"stop.duration_s=1e10", "stop.duration_s: must be from 0 to 10000000"},
+           {"s.replicas=1000000000", "replicas must be a whole number from 0 to 100000"}}) {
+    try {
+      parse_scenario(kSmall, "t.textproto", {setting});
+      ADD_FAILURE() << "accepted " << setting;
+    } catch (const ScenarioError& error) {
+      EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+    }
+  }
+  // A timed event that would set a value out of range.
+  test::expect_refused(kSmall + R"(events { at_s: 1 node: "s" set { field: "service_time.mean_ms" value: "inf" } })", "e.textproto",
+                       "e.textproto:7:");
+  // A change during a run is judged by the same ranges.
+  const auto scenario = parse_scenario(kSmall, "t.textproto");
+  v1::ControlRequest request;
+  request.mutable_set()->set_field("service_time.mean_ms");
+  request.mutable_set()->set_value("1e300");
+  EXPECT_NE(check_control(request, scenario.nodes(1)).find("must be from 0 to 86400000"), std::string::npos)
+      << check_control(request, scenario.nodes(1));
+}
+
+TEST(Hardening, ARampDownToNothingEndsInsteadOfSpinning) {
+  test::TempPath file(".textproto");
+  auto text = kSmall;
+  text.replace(text.find("rate: 10 }"), 10, "rate: 10 arrival: RAMP ramp_to: 0 ramp_s: 4 }");
+  text.replace(text.find("requests: 5"), 11, "requests: 1000");
+  test::write_file(file.str(), text);
+  const auto run = test::run_scenario(file.str());  // once drew candidates for ever after the ramp
+  const auto sent = run.summary["requests"]["sent"].get<std::uint64_t>();
+  EXPECT_GT(sent, 10u);
+  EXPECT_LT(sent, 40u);  // 10/s falling to 0 over 4 s: about 20
+  EXPECT_LE(run.result.sim_end, from_seconds(4.1));
+}
+
+TEST(Hardening, TooManyNodesInAllAreRefusedBeforeAnyIsMade) {
+  auto text = kSmall;
+  text += R"(nodes { id: "a" kind: SERVER replicas: 100000 server { service_time { mean_ms: 5 } } }
+nodes { id: "b" kind: SERVER replicas: 100000 server { service_time { mean_ms: 5 } } })";
+  test::expect_refused(text, "big.textproto", "more than 200000 nodes with replicas counted");
+}
+
+TEST(Hardening, TextThatIsNotUtf8AndHugeIdentifiersAreRefusedWithoutACrash) {
+  test::expect_refused_edit(kSmall, "name: \"t\"", "name: \"t\\xff\\xfe\"", "bad.textproto", "name: is not UTF-8 text");
+  test::expect_refused_edit(kSmall, "rate: 10 }", "rate: 10 paths { path: \"/a\\xc3\" } }", "bad.textproto", "is not UTF-8 text");
+  // Once overflowed the stack in std::regex while suggesting a field name.
+  const std::string huge(40000, 'x');
+  test::expect_refused_edit(kSmall, "name: \"t\"", huge + ": 1", "bad.textproto", "has no field named");
+  test::expect_refused_edit(kSmall, "id: \"c\" kind", "id: \"" + huge + "\" kind", "bad.textproto", "is not a valid id (1 to 256");
+}
+
+TEST(Hardening, EveryRangeIsStatedWhereTheLimitsAreKept) {
+  const auto* node = v1::Node::descriptor();
+  EXPECT_EQ(node->FindFieldByName("replicas")->options().GetExtension(v1::at_most), limits::kReplicas);
+  EXPECT_EQ(v1::Workload::descriptor()->FindFieldByName("users")->options().GetExtension(v1::at_most), limits::kUsers);
+  EXPECT_EQ(v1::ControlRequest::descriptor()->FindFieldByName("burst")->options().GetExtension(v1::at_most),
+            limits::kBurstPerClient);
+  EXPECT_EQ(range_text(*v1::Distribution::descriptor()->FindFieldByName("mean_ms")), "from 0 to 86400000");
+}
+
+TEST(Hardening, ACraftedShareLinkIsRefusedBeforeItsReplicasAreLaidOut) {
+  v1::Scenario scenario;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(kSmall, &scenario));
+  scenario.mutable_nodes(1)->set_replicas(1'000'000'000);
+  try {
+    decode_link(encode_link(scenario));
+    ADD_FAILURE() << "a link with a billion replicas opened";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("nodes[1].replicas must be at most 100000"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Hardening, DefaultLogNamesStayInTheWorkingFolder) {
+  EXPECT_EQ(log_file_stem("load_balancing"), "load_balancing");
+  EXPECT_EQ(log_file_stem("../../x"), "_.._x");
+  EXPECT_EQ(log_file_stem("/etc/passwd"), "_etc_passwd");
+  EXPECT_EQ(log_file_stem(".hidden"), "hidden");
+  EXPECT_EQ(log_file_stem(""), "run");
+  EXPECT_EQ(log_file_stem(std::string(1000, 'a')).size(), limits::kIdentifierChars);
+}
+
+TEST(Hardening, ALogNeverReplacesAFileThatIsNotALog) {
+  test::TempPath scenario(".textproto");
+  test::write_file(scenario.str(), kSmall);
+  RunOptions options;
+  options.out_path = scenario.str();
+  EXPECT_THROW(test::run_scenario(scenario.str(), {}, options), LogError);
+  EXPECT_EQ(test::read_file(scenario.str()), kSmall);
+  // An older log is replaced.
+  test::TempPath log(".ffl");
+  options.out_path = log.str();
+  test::run_scenario(scenario.str(), {}, options);
+  EXPECT_NO_THROW(test::run_scenario(scenario.str(), {}, options));
+}
+
+TEST(Hardening, ScenarioFilesLargerThanTheLimitAreRefusedNotReadForever) {
+  try {
+    load_scenario("/dev/zero");
+    ADD_FAILURE() << "read /dev/zero as a scenario";
+  } catch (const ScenarioError& error) {
+    EXPECT_NE(std::string(error.what()).find("larger than 16 MiB"), std::string::npos) << error.what();
+  }
+}
+
+// A component whose logic throws on its first request: the run must end with the reason, not hang.
+class Throwing final : public Component {
+ public:
+  using Component::Component;
+  void handle(const Event& event, Context&) override {
+    if (event.kind == EventKind::request) throw std::runtime_error("the disk is on fire");
+  }
+  std::string apply(ControlAction&, Context&) override { return ""; }
+  void snapshot(v1::NodeState&) const override {}
+};
+
+TEST(Hardening, AComponentThatThrowsEndsTheRunWithWhereAndWhyAndAReadableLog) {
+  const auto scenario = parse_scenario(kSmall, "t.textproto");
+  const ComponentFactory factory = [](const v1::Node& spec, NodeIndex index, const Topology& topology) -> std::unique_ptr<Component> {
+    if (spec.id() == "s") return std::make_unique<Throwing>(spec, index, 1);
+    return make_component(spec, index, topology);
+  };
+  for (unsigned threads : {1u, 2u}) {
+    test::TempPath log(".ffl");
+    RunOptions options;
+    options.out_path = log.str();
+    options.threads = threads;
+    options.shards = threads;
+    Simulation simulation(scenario, options, factory);
+    try {
+      simulation.run();
+      ADD_FAILURE() << "the run ended normally";
+    } catch (const std::exception& error) {
+      EXPECT_NE(std::string(error.what()).find("node 's' at"), std::string::npos) << error.what();
+      EXPECT_NE(std::string(error.what()).find("the disk is on fire"), std::string::npos) << error.what();
+    }
+    FrameLogReader reader(log.str());  // readable: the header, and whatever chunks were written
+    EXPECT_EQ(reader.header().scenario().name(), "t");
+  }
+}
+
+}  // namespace
+}  // namespace flowframe
