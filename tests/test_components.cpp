@@ -311,9 +311,23 @@ TEST(Valet, SignatureIsHmacSha256) {
   token.set_key("cat.png");
   token.set_permission("write");
   token.set_expires_ns(1000);
-  // printf 'uploads\ncat.png\nwrite\n1000' | openssl dgst -sha256 -hmac secret
-  EXPECT_EQ(token_signature(token, "secret"), "fd0759038fc1e83e56841ea8a66d7e33561c7ac32b7c187d187fdc2a366b272a");
+  // printf '7:uploads7:cat.png5:write4:1000' | openssl dgst -sha256 -hmac secret
+  EXPECT_EQ(token_signature(token, "secret"), "8f62d26947e550f9d674f43a4a039478eeb50ed54028b3b0ec5aff8f0b24b619");
   EXPECT_NE(token_signature(token, "other"), token_signature(token, "secret"));
+  token.set_signature(token_signature(token, "secret"));
+  EXPECT_TRUE(token_verifies(token, "secret"));
+  EXPECT_FALSE(token_verifies(token, "other"));
+  // Fields are signed with their lengths: moving a newline from the key into the bucket is a new token.
+  v1::UploadToken shifted = token, moved = token;
+  shifted.set_bucket("uploads");
+  shifted.set_key("x\ny");
+  moved.set_bucket("uploads\nx");
+  moved.set_key("y");
+  EXPECT_NE(token_signature(shifted, "secret"), token_signature(moved, "secret"));
+  moved.set_signature(token_signature(shifted, "secret"));
+  EXPECT_FALSE(token_verifies(moved, "secret"));
+  moved.set_signature(moved.signature().substr(0, 10));  // a prefix of the right one is not enough
+  EXPECT_FALSE(token_verifies(moved, "secret"));
 }
 
 TEST(Valet, GoodUploadAcceptedMisusesRejectedWithTheirReasonAppNeverSeesBytes) {

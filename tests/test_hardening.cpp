@@ -7,9 +7,11 @@
 
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "flowframe/v1/limits.pb.h"
 #include "runtime/base/limits.hpp"
+#include "runtime/scenario/kind.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/scenario/settings.hpp"
 #include "support.hpp"
@@ -186,6 +188,41 @@ TEST(Hardening, AComponentThatThrowsEndsTheRunWithWhereAndWhyAndAReadableLog) {
     FrameLogReader reader(log.str());  // readable: the header, and whatever chunks were written
     EXPECT_EQ(reader.header().scenario().name(), "t");
   }
+}
+
+// Whatever a balancer forwards to, every request sent is answered: completed or failed, never lost.
+TEST(Hardening, EveryKindAnswersARequestItCannotServe) {
+  int tried = 0;
+  for (const auto* kind : kind_descriptions()) {
+    v1::Scenario scenario;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(name: "any"
+nodes { id: "c" kind: CLIENT }
+nodes { id: "lb" kind: LOAD_BALANCER }
+links { from: "c" to: "lb" latency { mean_ms: 1 } }
+links { from: "lb" to: "x" latency { mean_ms: 1 } }
+workload { clients: "c" rate: 20 }
+stop { requests: 20 duration_s: 5 })", &scenario));
+    auto& node = *scenario.add_nodes();
+    node.set_id("x");
+    node.set_kind(kind->kind);
+    kind->example(node);
+    test::TempPath file(".textproto");
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(scenario, &text);
+    test::write_file(file.str(), text);
+    std::optional<test::Run> run;
+    try {
+      run = test::run_scenario(file.str());
+    } catch (const ScenarioError&) {
+      continue;  // this kind needs other nodes to be valid
+    }
+    ++tried;
+    const auto& requests = run->summary["requests"];
+    EXPECT_EQ(requests["sent"].get<std::uint64_t>(),
+              requests["completed"].get<std::uint64_t>() + requests["failed"].get<std::uint64_t>())
+        << kind->name << ": " << requests.dump();
+  }
+  EXPECT_GE(tried, 5);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "actors/common/routing.hpp"
 #include "actors/log_broker/cluster.hpp"
 #include "runtime/scenario/scenario.hpp"
 
@@ -328,6 +329,9 @@ void Client::follow_leader(const Event& answer, Context& context) {
 }
 
 void Client::handle(const Event& event, Context& context) {
+  // A client serves nothing, but a link may still bring it a request (a balancer with a link back
+  // to its clients): it is answered, so its sender counts it failed instead of losing it.
+  if (event.kind == EventKind::request) return refuse_request(event, 501, Outcome::no_route, "501 a client serves no requests", context);
   if (breakers_.handle(event, context)) return;
   if ((event.kind == EventKind::response || event.kind == EventKind::timeout) && lookup_call_ && event.call == *lookup_call_)
     return looked_up(event, context);

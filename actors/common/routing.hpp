@@ -25,6 +25,14 @@ inline void respond(const Event& request, std::uint16_t status, Context& context
   send_back(response, context, processing);
 }
 
+// A request (or message) this node cannot serve, being the wrong kind of node or given a body it
+// does not understand: a request is still answered, so its sender counts it failed instead of
+// waiting for ever; `note` says why.
+inline void refuse_request(const Event& event, std::uint16_t status, Outcome outcome, std::string_view note, Context& context) {
+  if (event.kind == EventKind::request) respond(event, status, context);
+  context.decide(outcome, kNoNode, note);
+}
+
 // A request this node makes on behalf of `original` (same client and request number, so frames
 // show whose work it is, and the same deadline); `arg` comes back in the response. Send it with
 // Context::call.

@@ -111,7 +111,7 @@ class LogBroker final : public Component {
     switch (event.kind) {
       case EventKind::request:
       case EventKind::message:
-        if (!event.payload) return context.decide(Outcome::bad_request, kNoNode, "400 a log broker message without a body");
+        if (!event.payload) return refuse_request(event, 400, Outcome::bad_request, "400 a log broker message without a body", context);
         switch (event.payload->op()) {
           case v1::Payload::PRODUCE: return produce(event, context);
           case v1::Payload::FETCH: return fetch(event, context);
@@ -120,8 +120,7 @@ class LogBroker final : public Component {
           case v1::Payload::COMMIT: return commit(event, context);
           default: break;
         }
-        if (event.kind == EventKind::request) respond(event, 400, context);
-        return context.decide(Outcome::bad_request, kNoNode, "400 not a log broker request");
+        return refuse_request(event, 400, Outcome::bad_request, "400 not a log broker request", context);
       case EventKind::timer:
         if (event.status == kRebalanceTimer) return end_rebalance(event, context);
         if (event.status == kFetchWaitTimer) return fetch_waited(event, context);

@@ -52,7 +52,7 @@ class ObjectStorage final : public Component {
     if (bucket == objects_.end()) return answer(404, Outcome::not_found, "404 no bucket '" + request.bucket() + "'");
     // The checks a real service makes, in its order: is the token genuine, still valid, for this
     // object, and does it allow this operation?
-    if (token.signature().empty() || token_signature(token, spec_.object_storage().secret()) != token.signature())
+    if (!token_verifies(token, spec_.object_storage().secret()))
       return answer(403, Outcome::token_bad_signature, "403 bad signature: the token was altered or forged");
     if (now >= token.expires_ns())
       return answer(403, Outcome::token_expired,

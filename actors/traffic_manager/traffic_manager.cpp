@@ -36,6 +36,8 @@ class TrafficManager final : public Component {
 
   void handle(const Event& event, Context& context) override {
     if (event.kind == EventKind::request && event.payload && event.payload->op() == v1::Payload::RESOLVE) return lookup(event, context);
+    if (event.kind == EventKind::request)
+      return refuse_request(event, 501, Outcome::no_route, "501 a traffic manager answers only lookups", context);
     std::optional<std::size_t> flipped;
     if (!prober_.handle(event, context, flipped) || !flipped) return;
     const auto& probed = prober_.targets()[*flipped];
