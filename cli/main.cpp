@@ -5,9 +5,12 @@
 #include <fmt/ranges.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -24,6 +27,7 @@
 #include "runtime/scenario/regions.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/lab/summary.hpp"
+#include "runtime/base/text.hpp"
 #include "runtime/base/version.hpp"
 
 extern char** environ;
@@ -88,6 +92,7 @@ struct RunArgs {
 };
 
 int run(const RunArgs& args) {
+  if (args.quiet) spdlog::set_level(spdlog::level::warn);
   const auto scenario = load_scenario(args.scenario, args.overrides);
   RunOptions options;
   options.seed = args.seed.value_or(scenario.seed() ? scenario.seed() : 1);
@@ -334,7 +339,24 @@ int bench(const BenchArgs& args) {
 
 }  // namespace
 
+// A flag's number checked like a scenario's: finite and inside [low, high], said in plain digits.
+CLI::Validator number_from(double low, double high) {
+  return CLI::Validator(
+      [low, high](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !(value >= low && value <= high))
+          return "must be a number from " + fmt_number(low) + " to " + fmt_number(high) + ", got '" + printable(text) + "'";
+        return "";
+      },
+      "NUMBER in [" + fmt_number(low) + ", " + fmt_number(high) + "]");
+}
+
 int main(int argc, char** argv) {
+  // Messages go to stderr, so a summary on stdout stays clean for pipes. A reader that stopped
+  // listening (the viewer reads only the "serving on" line) must not kill a run with SIGPIPE.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("flowframe"));
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"FlowFrame: run backend architectures as actors and record every hop as a frame."};
   app.set_version_flag("--version", kFlowFrameVersion);
   app.require_subcommand(1);
@@ -347,7 +369,8 @@ int main(int argc, char** argv) {
   run_cmd->add_option("scenario", run_args.scenario, "Built-in scenario name or .textproto file")->required();
   run_cmd->add_option("--seed", run_args.seed, "Random seed (default: the scenario's, else 1)");
   run_cmd->add_option("--threads", run_args.threads, "CAF worker threads")->check(CLI::Range(1u, 256u));
-  run_cmd->add_option("--shards", run_args.shards, "CAF actors hosting the components (0 = automatic)");
+  run_cmd->add_option("--shards", run_args.shards, "CAF actors hosting the components (0 = automatic)")
+      ->check(CLI::Range(0u, 4096u));
   run_cmd->add_option("--out", run_args.out, "Frame log file (default: SCENARIO_NAME.ffl)");
   run_cmd->add_flag("--no-frames", run_args.no_frames, "Record no frames (fastest)");
   run_cmd->add_option("--set", run_args.overrides, "Override a field: NODE.FIELD=VALUE, workload.rate=900, ...");
@@ -358,9 +381,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--serve", run_args.serve, "Stream the log live on HOST:PORT (loopback; port 0 picks one)");
   run_cmd->add_flag("--allow-remote", run_args.allow_remote, "Allow --serve on an address other than loopback");
   run_cmd->add_option("--speed", run_args.speed, "Pace to wall time: simulated seconds per second (0: flat out)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_from(0, 1e6));
   run_cmd->add_flag("--paused", run_args.paused, "Start paused (resume from a viewer or `flowframe control`)");
-  run_cmd->add_option("--linger", run_args.linger_s, "Seconds to keep serving viewers after the run (default 10)");
+  run_cmd->add_option("--linger", run_args.linger_s, "Seconds to keep serving viewers after the run (default 10)")
+      ->check(number_from(0, 3600));
   run_cmd->add_option("--controls-from", run_args.controls_from,
                       "Replay the live changes recorded in this log (a steered run) at their logical times");
 

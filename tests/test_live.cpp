@@ -12,6 +12,10 @@
 #include <future>
 #include <thread>
 
+#include <xxhash.h>
+
+#include <cstring>
+
 #include "runtime/live/live.hpp"
 #include "support.hpp"
 
@@ -174,6 +178,119 @@ TEST(Live, MisbehavingViewersNeverChangeOrStallTheRun) {
   ::close(garbage);
   ::close(oversized);
   ::close(sleeper);
+}
+
+std::string framed_message(const google::protobuf::Message& message) {
+  const std::string body = message.SerializeAsString();
+  const auto length = static_cast<std::uint32_t>(body.size());
+  return std::string(reinterpret_cast<const char*>(&length), 4) + body;
+}
+
+// Reads replies (records of framing::kReplyMagic) from a control-only connection until `count`
+// arrived or the connection closed.
+std::vector<v1::ControlReply> read_replies(int fd, std::size_t count) {
+  std::vector<v1::ControlReply> replies;
+  std::string in;
+  char buffer[4096];
+  while (replies.size() < count) {
+    const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    in.append(buffer, static_cast<std::size_t>(n));
+    std::uint32_t magic;
+    std::uint64_t total;
+    while (in.size() >= framing::kRecordHeaderSize && framing::record_size(in.data(), magic, total) && in.size() >= total) {
+      replies.emplace_back().ParseFromArray(in.data() + framing::kRecordHeaderSize, static_cast<int>(total - framing::kRecordHeaderSize));
+      in.erase(0, total);
+    }
+  }
+  return replies;
+}
+
+TEST(Live, AGreetingInPiecesAndManySmallRequestsAtOnceAreServed) {
+  test::TempPath log(".ffl");
+  ServedRun run("load_balancing", log.str(), 0, /*paused=*/true, {}, 100);
+  const int fd = connect_to(run.address);
+  v1::Hello hello;
+  hello.set_protocol(kLiveProtocol);
+  hello.set_control_only(true);
+  const std::string greeting = std::string(kHelloMagic, 4) + framed_message(hello);
+  for (const char byte : greeting) {  // once refused as a bad greeting when split
+    ASSERT_EQ(::send(fd, &byte, 1, MSG_NOSIGNAL), 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  auto replies = read_replies(fd, 1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_TRUE(replies[0].ok()) << replies[0].error();
+  // 200 requests of about 500 bytes in one send: 100 KiB, more than one message may be, and each answered.
+  std::string burst;
+  for (int i = 1; i <= 200; ++i) {
+    v1::ControlRequest request;
+    request.set_id(static_cast<std::uint64_t>(i));
+    request.set_node("server-1");
+    request.mutable_set()->set_field(std::string(480, 'f'));
+    request.mutable_set()->set_value("1");
+    burst += framed_message(request);
+  }
+  ASSERT_GT(burst.size(), 64u * 1024);
+  ASSERT_EQ(::send(fd, burst.data(), burst.size(), MSG_NOSIGNAL), static_cast<ssize_t>(burst.size()));
+  replies = read_replies(fd, 200);
+  ASSERT_EQ(replies.size(), 200u);
+  EXPECT_EQ(replies.back().id(), 200u);
+  EXPECT_FALSE(replies.back().ok());  // no such field: refused, with the reason
+  EXPECT_NE(replies.back().error().find("cannot change during a run"), std::string::npos) << replies.back().error();
+  v1::ControlRequest resume;
+  resume.set_resume(true);
+  const auto bytes = framed_message(resume);
+  ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  run.wait();
+  ::close(fd);
+}
+
+// The client end against a server that lies: it must stop with a reason, never read past what
+// arrived or buffer whatever size a header claims.
+TEST(Live, AServerThatLiesIsRefusedWithoutOverreadingOrHoarding) {
+  test::TempPath real(".ffl");
+  RunOptions options;
+  options.out_path = real.str();
+  test::run_scenario("load_balancing", {}, options);
+  const auto log = test::read_file(real.str());
+  auto reply = framing::record(framing::kReplyMagic, "");
+  std::string huge_reply = reply;
+  const std::uint32_t gigabyte = 1u << 30;
+  std::memcpy(huge_reply.data() + 8, &gigabyte, 4);  // payload_size, then the header hash again
+  const std::uint64_t hash = XXH3_64bits(huge_reply.data(), 56);
+  std::memcpy(huge_reply.data() + 56, &hash, 8);
+  std::string huge_header = log.substr(0, framing::kFileHeaderSize);
+  const std::uint32_t four_gigabytes = 0xFFFFFFF0u;
+  std::memcpy(huge_header.data() + 12, &four_gigabytes, 4);
+  for (const auto& [sent, expected] : std::vector<std::pair<std::string, std::string>>{
+           {std::string(100, 'x'), "not a FlowFrame live stream"},
+           {reply.substr(0, 40), ""},  // a short reply header, then the end: nothing to read past
+           {huge_reply, "beyond the limit"},
+           {huge_header, "beyond the limit"},
+           {log.substr(0, framing::file_header_size(log.data())) + std::string(200, '\x55'), "the stream is corrupted"}}) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+    ASSERT_EQ(::listen(listener, 1), 0);
+    socklen_t length = sizeof at;
+    ::getsockname(listener, reinterpret_cast<sockaddr*>(&at), &length);
+    test::TempPath received(".ffl");
+    LiveClient client("127.0.0.1:" + std::to_string(ntohs(at.sin_port)), received.str(), "test");
+    const int peer = ::accept(listener, nullptr, nullptr);
+    ::send(peer, sent.data(), sent.size(), MSG_NOSIGNAL);
+    if (expected.empty()) ::shutdown(peer, SHUT_WR);
+    wait_closed(client);
+    EXPECT_TRUE(client.closed());
+    if (!expected.empty()) {
+      EXPECT_NE(client.error().find(expected), std::string::npos) << client.error();
+    }
+    EXPECT_LE(test::read_file(received.str()).size(), 5000u);
+    ::close(peer);
+    ::close(listener);
+  }
 }
 
 TEST(Live, MismatchedProtocolIsToldWhy) {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/base/limits.hpp"
 #include "runtime/base/text.hpp"
 #include "runtime/framelog/frame_log.hpp"
 #include "runtime/scenario/settings.hpp"
@@ -145,6 +146,7 @@ struct LiveServer::Client {
   std::uint64_t id;
   int fd;
   std::string peer;
+  bool magic_seen = false;
   bool greeted = false;
   bool done = false;      // has the whole finished log
   bool closing = false;   // send what is queued, then close
@@ -152,10 +154,9 @@ struct LiveServer::Client {
   std::string out;
   std::size_t out_sent = 0;
   std::uint64_t offset = 0;  // log bytes queued so far
-  std::FILE* file = nullptr;
+  File file;
   std::vector<v1::ControlReply> replies;
   ~Client() {
-    if (file) std::fclose(file);
     if (fd >= 0) ::close(fd);
   }
 };
@@ -229,32 +230,37 @@ void LiveServer::finish(int linger_ms) {
   stopping_ = true;
 }
 
-// Reads what the client sent. Returns false when the connection must close (reason logged).
+// Reads what the client sent, taking each complete message as soon as it is whole, so any number
+// of small messages in one poll is fine and only a single message may not exceed its limit.
+// Returns false when the connection must close (reason logged).
 bool LiveServer::read_from(Client& client) {
   char buffer[4096];
   while (true) {
     const auto n = ::recv(client.fd, buffer, sizeof buffer, MSG_DONTWAIT);
     if (n == 0) return false;  // gone
-    if (n < 0) break;
+    if (n < 0) return true;
     client.in.append(buffer, static_cast<std::size_t>(n));
-    if (client.in.size() > kMaxControlBytes + 16) {
-      spdlog::warn("live: closing {}: sent more than {} bytes without a complete message", client.peer, kMaxControlBytes);
-      return false;
-    }
+    if (!take_messages(client)) return false;
   }
-  std::size_t at = 0;
-  if (!client.greeted) {
-    if (client.in.size() < sizeof kHelloMagic) return true;
-    if (std::memcmp(client.in.data(), kHelloMagic, sizeof kHelloMagic) != 0) {
+}
+
+bool LiveServer::take_messages(Client& client) {
+  if (!client.magic_seen) {
+    // The greeting may arrive a byte at a time.
+    const auto size = std::min(client.in.size(), sizeof kHelloMagic);
+    if (std::memcmp(client.in.data(), kHelloMagic, size) != 0) {
       spdlog::warn("live: closing {}: not a FlowFrame client (bad greeting)", client.peer);
       return false;
     }
-    at = sizeof kHelloMagic;
+    if (size < sizeof kHelloMagic) return true;
+    client.in.erase(0, sizeof kHelloMagic);
+    client.magic_seen = true;
   }
+  std::size_t at = 0;
   while (client.in.size() - at >= 4) {
     const auto length = read_u32(client.in.data() + at);
-    if (length > kMaxControlBytes) {
-      spdlog::warn("live: closing {}: message of {} bytes (at most {})", client.peer, length, kMaxControlBytes);
+    if (length > limits::kControlBytes) {
+      spdlog::warn("live: closing {}: message of {} bytes (at most {})", client.peer, length, limits::kControlBytes);
       return false;
     }
     if (client.in.size() - at - 4 < length) break;
@@ -269,16 +275,16 @@ bool LiveServer::read_from(Client& client) {
       answer.set_ok(hello.protocol() == kLiveProtocol);
       if (!answer.ok()) {
         answer.set_error("protocol mismatch: this run speaks live protocol " + std::to_string(kLiveProtocol) + ", " +
-                         (hello.client().empty() ? "the client" : hello.client()) + " speaks " +
+                         (hello.client().empty() ? "the client" : printable(hello.client())) + " speaks " +
                          std::to_string(hello.protocol()) + "; use matching FlowFrame versions");
         spdlog::warn("live: refusing {}: {}", client.peer, answer.error());
         client.closing = true;
       } else {
-        spdlog::info("live: {} attached ({})", client.peer, hello.client());
+        spdlog::info("live: {} attached ({})", client.peer, printable(hello.client()));
       }
       client.replies.push_back(answer);
       client.greeted = true;
-      if (!hello.control_only()) client.file = std::fopen(log_path_.c_str(), "rb");
+      if (!hello.control_only()) client.file.reset(std::fopen(log_path_.c_str(), "rb"));
     } else {
       v1::ControlRequest request;
       if (!request.ParseFromArray(body, static_cast<int>(length))) {
@@ -322,8 +328,8 @@ void LiveServer::serve(Client& client) {
     // The trailer after the last record (docs/FORMAT.md) goes as it is.
     if (writer_.finished() && committed - client.offset < framing::kRecordHeaderSize && client.offset > 0) {
       client.out.resize(committed - client.offset);
-      std::fseek(client.file, static_cast<long>(client.offset), SEEK_SET);
-      if (std::fread(client.out.data(), 1, client.out.size(), client.file) != client.out.size()) {
+      std::fseek(client.file.get(), static_cast<long>(client.offset), SEEK_SET);
+      if (std::fread(client.out.data(), 1, client.out.size(), client.file.get()) != client.out.size()) {
         client.out.clear();
         return;
       }
@@ -333,8 +339,8 @@ void LiveServer::serve(Client& client) {
     // One whole file header or record at a time, so replies fall between records.
     char head[framing::kRecordHeaderSize];
     const std::size_t head_size = client.offset == 0 ? framing::kFileHeaderSize : framing::kRecordHeaderSize;
-    std::fseek(client.file, static_cast<long>(client.offset), SEEK_SET);
-    if (std::fread(head, 1, head_size, client.file) != head_size) return;
+    std::fseek(client.file.get(), static_cast<long>(client.offset), SEEK_SET);
+    if (std::fread(head, 1, head_size, client.file.get()) != head_size) return;
     std::uint64_t total = 0;
     std::uint32_t magic = 0;
     if (client.offset == 0) total = framing::file_header_size(head);
@@ -342,7 +348,7 @@ void LiveServer::serve(Client& client) {
     if (total == 0 || client.offset + total > committed) return;
     client.out.resize(total);
     std::memcpy(client.out.data(), head, head_size);
-    if (std::fread(client.out.data() + head_size, 1, total - head_size, client.file) != total - head_size) {
+    if (std::fread(client.out.data() + head_size, 1, total - head_size, client.file.get()) != total - head_size) {
       client.out.clear();
       return;
     }
@@ -389,6 +395,13 @@ void LiveServer::loop() {
         continue;
       }
       serve(*client);
+      // A client that does not read its replies cannot make the server hold them without bound.
+      if (client->replies.size() > kMaxQueuedReplies) {
+        spdlog::warn("live: closing {}: {} replies it does not read", client->peer, client->replies.size());
+        ::close(client->fd);
+        client->fd = -1;
+        continue;
+      }
       if ((client->closing && client->out.empty() && client->replies.empty()) || (client->done && client->out.empty())) {
         ::shutdown(client->fd, SHUT_WR);  // the whole log sent: the reader sees the end
         if (client->closing) {
@@ -461,7 +474,8 @@ std::string LiveClient::error() const {
 }
 
 void LiveClient::loop() {
-  std::FILE* out = std::fopen(file_.c_str(), "ab");
+  const File file{std::fopen(file_.c_str(), "ab")};
+  std::FILE* out = file.get();
   std::string pending;
   bool header_seen = false;
   char buffer[1 << 16];
@@ -469,35 +483,54 @@ void LiveClient::loop() {
     std::lock_guard lock(mutex_);
     error_ = why;
   };
-  while (true) {
+  bool broken = false;
+  auto refuse = [&](const std::string& why) {
+    fail(why);
+    broken = true;
+    ::shutdown(socket_, SHUT_RDWR);
+  };
+  // The size of the next whole piece in `pending` (0: not known yet); a damaged or oversized
+  // announcement ends the connection instead of being buffered.
+  auto next_piece = [&](std::uint32_t& magic) -> std::uint64_t {
+    magic = 0;
+    if (pending.size() < framing::kFileHeaderSize) return 0;
+    if (!header_seen) {
+      if (const auto total = framing::file_header_size(pending.data()); total != 0) {
+        if (total > framing::kFileHeaderSize + limits::kLogHeaderBytes)
+          refuse("the stream announces a log header of " + std::to_string(total) + " bytes, beyond the limit");
+        return total;
+      }
+    }
+    if (pending.size() < framing::kRecordHeaderSize) return 0;
+    std::uint64_t total = 0;
+    if (!framing::record_size(pending.data(), magic, total)) {
+      refuse(header_seen ? "the stream is corrupted" : "not a FlowFrame live stream");
+      return 0;
+    }
+    if (!header_seen && magic != framing::kReplyMagic) {
+      refuse("not a FlowFrame live stream");
+      return 0;
+    }
+    const std::uint64_t most = framing::kRecordHeaderSize + (magic == framing::kReplyMagic ? limits::kControlBytes : limits::kChunkBytes);
+    if (total > most) refuse("the stream announces a record of " + std::to_string(total) + " bytes, beyond the limit");
+    return total;
+  };
+  if (!out) refuse(file_ + ": cannot write: " + std::strerror(errno));
+  while (!broken) {
     const auto n = ::recv(socket_, buffer, sizeof buffer, 0);
     if (n <= 0) break;
     pending.append(buffer, static_cast<std::size_t>(n));
     // Whole pieces only: the file header, then records; replies are taken out.
-    while (true) {
-      std::uint64_t total = 0;
+    while (!broken) {
       std::uint32_t magic = 0;
-      if (!header_seen) {
-        if (pending.size() < framing::kFileHeaderSize) break;
-        total = framing::file_header_size(pending.data());
-        if (total == 0 && framing::record_size(pending.data(), magic, total) && magic == framing::kReplyMagic) {
-          // A reply before the log (the answer to our hello).
-        } else if (total == 0) {
-          fail("not a FlowFrame live stream");
-          ::shutdown(socket_, SHUT_RDWR);
-          break;
-        }
-      } else if (pending.size() < framing::kRecordHeaderSize) {
-        break;
-      } else if (!framing::record_size(pending.data(), magic, total)) {
-        fail("the stream is corrupted");
-        ::shutdown(socket_, SHUT_RDWR);
-        break;
-      }
-      if (pending.size() < total) break;
+      const std::uint64_t total = next_piece(magic);
+      if (broken || total == 0 || pending.size() < total) break;
       if (magic == framing::kReplyMagic) {
         v1::ControlReply reply;
-        reply.ParseFromArray(pending.data() + framing::kRecordHeaderSize, static_cast<int>(total - framing::kRecordHeaderSize));
+        if (!reply.ParseFromArray(pending.data() + framing::kRecordHeaderSize, static_cast<int>(total - framing::kRecordHeaderSize))) {
+          refuse("a control reply that does not parse");
+          break;
+        }
         std::lock_guard lock(mutex_);
         if (reply.id() == 0 && !reply.ok()) error_ = reply.error();
         replies_.push_back(std::move(reply));
@@ -512,12 +545,11 @@ void LiveClient::loop() {
     }
   }
   // What follows the last record (the trailer) is no record: keep it as it came.
-  if (header_seen && !pending.empty()) {
+  if (header_seen && !broken && !pending.empty() && pending.size() < framing::kRecordHeaderSize) {
     std::fwrite(pending.data(), 1, pending.size(), out);
     std::lock_guard lock(mutex_);
     received_ += pending.size();
   }
-  std::fclose(out);
   std::lock_guard lock(mutex_);
   closed_ = true;
 }

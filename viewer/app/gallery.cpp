@@ -44,7 +44,7 @@ RunningScenario::RunningScenario(const std::string& scenario, double speed) {
   posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
   const std::string binary = flowframe_binary();
   const std::string speed_text = fmt::format("{}", speed);
-  std::vector<std::string> args{binary, "run", scenario, "--serve", "127.0.0.1:0", "--speed", speed_text, "--out", log_, "--linger", "600"};
+  std::vector<std::string> args{binary, "run", scenario, "--serve", "127.0.0.1:0", "--speed", speed_text, "--out", log_, "--linger", "600", "--quiet"};
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
