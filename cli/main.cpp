@@ -24,6 +24,7 @@
 #include "runtime/framelog/frame_text.hpp"
 #include "runtime/live/live.hpp"
 #include "runtime/scenario/scenario.hpp"
+#include "runtime/scenario/limits_text.hpp"
 #include "runtime/scenario/regions.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/lab/summary.hpp"
@@ -363,6 +364,7 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("scenarios", "List the built-in scenarios");
   app.add_subcommand("regions", "List the built-in round-trip times between cloud regions");
+  app.add_subcommand("limits", "List every size limit and the range of every number a scenario or control takes");
 
   RunArgs run_args;
   auto* run_cmd = app.add_subcommand("run", "Run a scenario, print a summary and write a frame log");
@@ -449,6 +451,10 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("scenarios")) return list_scenarios();
     if (app.got_subcommand("regions")) return list_regions();
+    if (app.got_subcommand("limits")) {
+      std::cout << limits_markdown();
+      return 0;
+    }
     if (*run_cmd) return run(run_args);
     if (*validate_cmd) return validate(validate_source, validate_overrides);
     if (*inspect_cmd) {

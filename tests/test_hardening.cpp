@@ -12,6 +12,7 @@
 #include "flowframe/v1/limits.pb.h"
 #include "runtime/base/limits.hpp"
 #include "runtime/scenario/kind.hpp"
+#include "runtime/scenario/limits_text.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/scenario/settings.hpp"
 #include "support.hpp"
@@ -104,10 +105,19 @@ TEST(Hardening, TextThatIsNotUtf8AndHugeIdentifiersAreRefusedWithoutACrash) {
 TEST(Hardening, EveryRangeIsStatedWhereTheLimitsAreKept) {
   const auto* node = v1::Node::descriptor();
   EXPECT_EQ(node->FindFieldByName("replicas")->options().GetExtension(v1::at_most), limits::kReplicas);
-  EXPECT_EQ(v1::Workload::descriptor()->FindFieldByName("users")->options().GetExtension(v1::at_most), limits::kUsers);
   EXPECT_EQ(v1::ControlRequest::descriptor()->FindFieldByName("burst")->options().GetExtension(v1::at_most),
             limits::kBurstPerClient);
   EXPECT_EQ(range_text(*v1::Distribution::descriptor()->FindFieldByName("mean_ms")), "from 0 to 86400000");
+}
+
+// docs/LIMITS.md ends with `flowframe limits`; FLOWFRAME_UPDATE_GOLDEN=1 rewrites that part.
+TEST(Hardening, TheLimitsPageSaysWhatTheCodeEnforces) {
+  const std::string page = std::string(FLOWFRAME_SOURCE_DIR) + "/docs/LIMITS.md";
+  auto text = test::read_file(page);
+  const auto generated = text.find("## Sizes");
+  ASSERT_NE(generated, std::string::npos);
+  if (std::getenv("FLOWFRAME_UPDATE_GOLDEN")) test::write_file(page, text = text.substr(0, generated) + limits_markdown());
+  EXPECT_EQ(text.substr(generated), limits_markdown()) << "docs/LIMITS.md is stale: FLOWFRAME_UPDATE_GOLDEN=1 rewrites it";
 }
 
 TEST(Hardening, ACraftedShareLinkIsRefusedBeforeItsReplicasAreLaidOut) {

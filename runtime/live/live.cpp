@@ -396,7 +396,7 @@ void LiveServer::loop() {
       }
       serve(*client);
       // A client that does not read its replies cannot make the server hold them without bound.
-      if (client->replies.size() > kMaxQueuedReplies) {
+      if (client->replies.size() > limits::kQueuedReplies) {
         spdlog::warn("live: closing {}: {} replies it does not read", client->peer, client->replies.size());
         ::close(client->fd);
         client->fd = -1;

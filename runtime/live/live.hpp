@@ -22,8 +22,6 @@ class FrameLogWriter;
 
 inline constexpr std::uint32_t kLiveProtocol = 1;
 inline constexpr char kHelloMagic[4] = {'F', 'F', 'H', 'I'};
-// Replies waiting for a client that does not read them; past this it is disconnected.
-inline constexpr std::size_t kMaxQueuedReplies = 4096;
 
 // A control request from words, as `flowframe control ADDR ...` and the docs' "try it" lines
 // take them: pause | resume | step N | speed X | set NODE.FIELD=VALUE | fail NODE | restore NODE |
