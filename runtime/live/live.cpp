@@ -146,11 +146,10 @@ struct LiveServer::Client {
   std::uint64_t id;
   int fd;
   std::string peer;
-  bool magic_seen = false;
+  ClientMessages messages;
   bool greeted = false;
   bool done = false;      // has the whole finished log
   bool closing = false;   // send what is queued, then close
-  std::string in;
   std::string out;
   std::size_t out_sent = 0;
   std::uint64_t offset = 0;  // log bytes queued so far
@@ -230,6 +229,43 @@ void LiveServer::finish(int linger_ms) {
   stopping_ = true;
 }
 
+std::string ClientMessages::feed(std::string_view bytes) {
+  in_.append(bytes);
+  if (!magic_seen_) {
+    // The greeting may arrive a byte at a time.
+    const auto size = std::min(in_.size(), sizeof kHelloMagic);
+    if (std::memcmp(in_.data(), kHelloMagic, size) != 0) return "not a FlowFrame client (bad greeting)";
+    if (size < sizeof kHelloMagic) return "";
+    in_.erase(0, sizeof kHelloMagic);
+    magic_seen_ = true;
+  }
+  std::size_t at = 0;
+  std::string error;
+  while (in_.size() - at >= 4) {
+    const auto length = read_u32(in_.data() + at);
+    if (length > limits::kControlBytes) {
+      error = "message of " + std::to_string(length) + " bytes (at most " + std::to_string(limits::kControlBytes) + ")";
+      break;
+    }
+    if (in_.size() - at - 4 < length) break;
+    const char* body = in_.data() + at + 4;
+    if (!hello) {
+      if (!hello.emplace().ParseFromArray(body, static_cast<int>(length))) {
+        hello.reset();
+        error = "garbage instead of a hello";
+        break;
+      }
+    } else if (!requests.emplace_back().ParseFromArray(body, static_cast<int>(length))) {
+      requests.pop_back();
+      error = "garbage instead of a control request";
+      break;
+    }
+    at += 4 + length;
+  }
+  in_.erase(0, at);
+  return error;
+}
+
 // Reads what the client sent, taking each complete message as soon as it is whole, so any number
 // of small messages in one poll is fine and only a single message may not exceed its limit.
 // Returns false when the connection must close (reason logged).
@@ -239,38 +275,9 @@ bool LiveServer::read_from(Client& client) {
     const auto n = ::recv(client.fd, buffer, sizeof buffer, MSG_DONTWAIT);
     if (n == 0) return false;  // gone
     if (n < 0) return true;
-    client.in.append(buffer, static_cast<std::size_t>(n));
-    if (!take_messages(client)) return false;
-  }
-}
-
-bool LiveServer::take_messages(Client& client) {
-  if (!client.magic_seen) {
-    // The greeting may arrive a byte at a time.
-    const auto size = std::min(client.in.size(), sizeof kHelloMagic);
-    if (std::memcmp(client.in.data(), kHelloMagic, size) != 0) {
-      spdlog::warn("live: closing {}: not a FlowFrame client (bad greeting)", client.peer);
-      return false;
-    }
-    if (size < sizeof kHelloMagic) return true;
-    client.in.erase(0, sizeof kHelloMagic);
-    client.magic_seen = true;
-  }
-  std::size_t at = 0;
-  while (client.in.size() - at >= 4) {
-    const auto length = read_u32(client.in.data() + at);
-    if (length > limits::kControlBytes) {
-      spdlog::warn("live: closing {}: message of {} bytes (at most {})", client.peer, length, limits::kControlBytes);
-      return false;
-    }
-    if (client.in.size() - at - 4 < length) break;
-    const char* body = client.in.data() + at + 4;
-    if (!client.greeted) {
-      v1::Hello hello;
-      if (!hello.ParseFromArray(body, static_cast<int>(length))) {
-        spdlog::warn("live: closing {}: garbage instead of a hello", client.peer);
-        return false;
-      }
+    const auto error = client.messages.feed({buffer, static_cast<std::size_t>(n)});
+    if (client.messages.hello && !client.greeted) {
+      const auto& hello = *client.messages.hello;
       v1::ControlReply answer;
       answer.set_ok(hello.protocol() == kLiveProtocol);
       if (!answer.ok()) {
@@ -285,18 +292,14 @@ bool LiveServer::take_messages(Client& client) {
       client.replies.push_back(answer);
       client.greeted = true;
       if (!hello.control_only()) client.file.reset(std::fopen(log_path_.c_str(), "rb"));
-    } else {
-      v1::ControlRequest request;
-      if (!request.ParseFromArray(body, static_cast<int>(length))) {
-        spdlog::warn("live: closing {}: garbage instead of a control request", client.peer);
-        return false;
-      }
-      inbox_.push_back({client.id, std::move(request)});
     }
-    at += 4 + length;
+    for (auto& request : client.messages.requests) inbox_.push_back({client.id, std::move(request)});
+    client.messages.requests.clear();
+    if (!error.empty()) {
+      spdlog::warn("live: closing {}: {}", client.peer, error);
+      return false;
+    }
   }
-  client.in.erase(0, at);
-  return true;
 }
 
 // Queues and sends as much as the socket takes: replies and whole records of the log.
@@ -473,84 +476,77 @@ std::string LiveClient::error() const {
   return error_;
 }
 
-void LiveClient::loop() {
-  const File file{std::fopen(file_.c_str(), "ab")};
-  std::FILE* out = file.get();
-  std::string pending;
-  bool header_seen = false;
-  char buffer[1 << 16];
-  auto fail = [&](const std::string& why) {
-    std::lock_guard lock(mutex_);
-    error_ = why;
+std::string StreamPieces::feed(std::string_view bytes, std::vector<Piece>& out) {
+  if (broken_) return "the stream was already refused";
+  pending_.append(bytes);
+  const auto refuse = [&](std::string why) {
+    broken_ = true;
+    return why;
   };
-  bool broken = false;
-  auto refuse = [&](const std::string& why) {
-    fail(why);
-    broken = true;
-    ::shutdown(socket_, SHUT_RDWR);
-  };
-  // The size of the next whole piece in `pending` (0: not known yet); a damaged or oversized
-  // announcement ends the connection instead of being buffered.
-  auto next_piece = [&](std::uint32_t& magic) -> std::uint64_t {
-    magic = 0;
-    if (pending.size() < framing::kFileHeaderSize) return 0;
-    if (!header_seen) {
-      if (const auto total = framing::file_header_size(pending.data()); total != 0) {
-        if (total > framing::kFileHeaderSize + limits::kLogHeaderBytes)
-          refuse("the stream announces a log header of " + std::to_string(total) + " bytes, beyond the limit");
-        return total;
-      }
-    }
-    if (pending.size() < framing::kRecordHeaderSize) return 0;
+  while (pending_.size() >= framing::kFileHeaderSize) {
     std::uint64_t total = 0;
-    if (!framing::record_size(pending.data(), magic, total)) {
-      refuse(header_seen ? "the stream is corrupted" : "not a FlowFrame live stream");
-      return 0;
+    std::uint32_t magic = 0;
+    if (!log_started_ && (total = framing::file_header_size(pending_.data())) != 0) {
+      if (total > framing::kFileHeaderSize + limits::kLogHeaderBytes)
+        return refuse("the stream announces a log header of " + std::to_string(total) + " bytes, beyond the limit");
+    } else {
+      if (pending_.size() < framing::kRecordHeaderSize) break;
+      if (!framing::record_size(pending_.data(), magic, total))
+        return refuse(log_started_ ? "the stream is corrupted" : "not a FlowFrame live stream");
+      if (!log_started_ && magic != framing::kReplyMagic) return refuse("not a FlowFrame live stream");
+      const std::uint64_t most =
+          framing::kRecordHeaderSize + (magic == framing::kReplyMagic ? limits::kControlBytes : limits::kChunkBytes);
+      if (total > most) return refuse("the stream announces a record of " + std::to_string(total) + " bytes, beyond the limit");
     }
-    if (!header_seen && magic != framing::kReplyMagic) {
-      refuse("not a FlowFrame live stream");
-      return 0;
-    }
-    const std::uint64_t most = framing::kRecordHeaderSize + (magic == framing::kReplyMagic ? limits::kControlBytes : limits::kChunkBytes);
-    if (total > most) refuse("the stream announces a record of " + std::to_string(total) + " bytes, beyond the limit");
-    return total;
-  };
-  if (!out) refuse(file_ + ": cannot write: " + std::strerror(errno));
-  while (!broken) {
+    if (pending_.size() < total) break;
+    const bool reply = magic == framing::kReplyMagic;
+    out.push_back({reply, reply ? pending_.substr(framing::kRecordHeaderSize, total - framing::kRecordHeaderSize)
+                                : pending_.substr(0, total)});
+    log_started_ |= !reply;
+    pending_.erase(0, total);
+  }
+  return "";
+}
+
+void LiveClient::loop() {
+  const File out{std::fopen(file_.c_str(), "ab")};
+  StreamPieces stream;
+  std::vector<StreamPieces::Piece> pieces;
+  char buffer[1 << 16];
+  std::string error = out ? "" : file_ + ": cannot write: " + std::strerror(errno);
+  while (error.empty()) {
     const auto n = ::recv(socket_, buffer, sizeof buffer, 0);
     if (n <= 0) break;
-    pending.append(buffer, static_cast<std::size_t>(n));
-    // Whole pieces only: the file header, then records; replies are taken out.
-    while (!broken) {
-      std::uint32_t magic = 0;
-      const std::uint64_t total = next_piece(magic);
-      if (broken || total == 0 || pending.size() < total) break;
-      if (magic == framing::kReplyMagic) {
+    pieces.clear();
+    error = stream.feed({buffer, static_cast<std::size_t>(n)}, pieces);
+    for (const auto& piece : pieces) {
+      if (piece.reply) {
         v1::ControlReply reply;
-        if (!reply.ParseFromArray(pending.data() + framing::kRecordHeaderSize, static_cast<int>(total - framing::kRecordHeaderSize))) {
-          refuse("a control reply that does not parse");
+        if (!reply.ParseFromString(piece.bytes)) {
+          error = "a control reply that does not parse";
           break;
         }
         std::lock_guard lock(mutex_);
         if (reply.id() == 0 && !reply.ok()) error_ = reply.error();
         replies_.push_back(std::move(reply));
       } else {
-        header_seen = true;
-        std::fwrite(pending.data(), 1, total, out);
-        std::fflush(out);
+        std::fwrite(piece.bytes.data(), 1, piece.bytes.size(), out.get());
+        std::fflush(out.get());
         std::lock_guard lock(mutex_);
-        received_ += total;
+        received_ += piece.bytes.size();
       }
-      pending.erase(0, total);
     }
   }
+  if (!error.empty()) ::shutdown(socket_, SHUT_RDWR);
   // What follows the last record (the trailer) is no record: keep it as it came.
-  if (header_seen && !broken && !pending.empty() && pending.size() < framing::kRecordHeaderSize) {
-    std::fwrite(pending.data(), 1, pending.size(), out);
+  const auto& rest = stream.rest();
+  if (error.empty() && stream.log_started() && !rest.empty() && rest.size() < framing::kRecordHeaderSize) {
+    std::fwrite(rest.data(), 1, rest.size(), out.get());
     std::lock_guard lock(mutex_);
-    received_ += pending.size();
+    received_ += rest.size();
   }
   std::lock_guard lock(mutex_);
+  if (!error.empty()) error_ = error;
   closed_ = true;
 }
 

@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +41,43 @@ std::string control_problem(const v1::ControlRequest& request);
 // "127.0.0.1:7070" -> host and port; throws std::invalid_argument with the reason.
 std::pair<std::string, std::uint16_t> parse_address(const std::string& address);
 
+// What a client sends, decoded as it arrives: the greeting "FFHI", a Hello, then ControlRequests,
+// each a 4-byte little-endian length and a protobuf. Any split of the bytes decodes the same.
+class ClientMessages {
+ public:
+  // Takes in `bytes`; returns "" or why the connection must close (a wrong greeting, a message
+  // over the limit or one that does not parse). What was whole before a fault is still handed out.
+  std::string feed(std::string_view bytes);
+  std::optional<v1::Hello> hello;            // once it arrived
+  std::vector<v1::ControlRequest> requests;  // arrived since the caller last cleared it
+
+ private:
+  std::string in_;
+  bool magic_seen_ = false;
+};
+
+// What a server streams, decoded as it arrives: the log's file header and records, with control
+// replies between them. Any split decodes the same; every announced size is checked against the
+// limits before anything waits for it.
+class StreamPieces {
+ public:
+  struct Piece {
+    bool reply = false;  // a ControlReply record (its payload in `bytes`), else log bytes to keep
+    std::string bytes;
+  };
+  // Takes in `bytes` and appends the pieces now whole to `out`; returns "" or why the stream
+  // cannot be trusted (then nothing more is decoded).
+  std::string feed(std::string_view bytes, std::vector<Piece>& out);
+  // Bytes after the last whole piece: at the end of a finished log, its trailer.
+  const std::string& rest() const { return pending_; }
+  bool log_started() const { return log_started_; }
+
+ private:
+  std::string pending_;
+  bool log_started_ = false;
+  bool broken_ = false;
+};
+
 // A control request from client `client`, answered later through LiveServer::reply.
 struct ControlInbox {
   std::uint64_t client;
@@ -67,7 +106,6 @@ class LiveServer {
   void loop();
   void serve(Client& client);
   bool read_from(Client& client);
-  bool take_messages(Client& client);
 
   std::string address_;
   std::string log_path_;

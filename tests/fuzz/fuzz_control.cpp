@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "quiet.hpp"
 #include "runtime/live/live.hpp"
 #include "runtime/scenario/scenario.hpp"
 

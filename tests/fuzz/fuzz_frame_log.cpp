@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "quiet.hpp"
 #include "runtime/framelog/frame_log.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <string>
 
+#include "quiet.hpp"
 #include "runtime/scenario/scenario.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

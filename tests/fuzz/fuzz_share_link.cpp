@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "quiet.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/scenario/scenario.hpp"
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "quiet.hpp"
 #include "runtime/framelog/frame_log.hpp"
 #include "viewer/model/log_model.hpp"
 
