@@ -86,11 +86,41 @@ TEST(Hardening, ARampDownToNothingEndsInsteadOfSpinning) {
   EXPECT_LE(run.result.sim_end, from_seconds(4.1));
 }
 
+TEST(Hardening, ARateTooSmallForEachOfManyClientsSendsNothingInsteadOfAStorm) {
+  // 1e-6 requests/s shared by 1,000 clients: each one's gap is 10^18 ns, beyond nanoseconds.
+  test::TempPath file(".textproto");
+  auto text = kSmall;
+  text.replace(text.find("nodes { id: \"c\" kind: CLIENT }"), 31, "nodes { id: \"c\" kind: CLIENT replicas: 1000 }");
+  text.replace(text.find("rate: 10 }"), 10, "rate: 0.000001 }");
+  text.replace(text.find("requests: 5"), 11, "duration_s: 60");
+  for (const char* arrival : {"POISSON", "STEADY"}) {
+    auto variant = text;
+    variant.replace(variant.find("rate: 0.000001 }"), 16, std::string("rate: 0.000001 arrival: ") + arrival + " }");
+    test::write_file(file.str(), variant);
+    const auto run = test::run_scenario(file.str());
+    // Steady clients are spread over one gap, so the first starts at 0; none sends a second.
+    EXPECT_LE(run.summary["requests"]["sent"].get<std::uint64_t>(), std::string(arrival) == "STEADY" ? 1u : 0u) << arrival;
+  }
+}
+
 TEST(Hardening, TooManyNodesInAllAreRefusedBeforeAnyIsMade) {
   auto text = kSmall;
   text += R"(nodes { id: "a" kind: SERVER replicas: 100000 server { service_time { mean_ms: 5 } } }
 nodes { id: "b" kind: SERVER replicas: 100000 server { service_time { mean_ms: 5 } } })";
   test::expect_refused(text, "big.textproto", "more than 200000 nodes with replicas counted");
+  // The same through --set, counted before any member is made.
+  try {
+    parse_scenario(kSmall, "t.textproto", {"s.replicas=100000", "c.replicas=100000", "workload.rate=20"});
+  } catch (const ScenarioError&) {
+    ADD_FAILURE() << "200,000 nodes are allowed";
+  }
+  try {
+    parse_scenario(kSmall + R"(nodes { id: "x" kind: SERVER server { service_time { mean_ms: 5 } } })", "t.textproto",
+                   {"s.replicas=100000", "c.replicas=100000"});
+    ADD_FAILURE() << "200,001 nodes were made";
+  } catch (const ScenarioError& error) {
+    EXPECT_NE(std::string(error.what()).find("more than 200000"), std::string::npos) << error.what();
+  }
 }
 
 TEST(Hardening, TextThatIsNotUtf8AndHugeIdentifiersAreRefusedWithoutACrash) {

@@ -238,6 +238,30 @@ TEST(Live, AGreetingInPiecesAndManySmallRequestsAtOnceAreServed) {
   EXPECT_EQ(replies.back().id(), 200u);
   EXPECT_FALSE(replies.back().ok());  // no such field: refused, with the reason
   EXPECT_NE(replies.back().error().find("cannot change during a run"), std::string::npos) << replies.back().error();
+  // An error quoting a 60,000-character field stays within what a reply may be.
+  v1::ControlRequest long_field;
+  long_field.set_id(201);
+  long_field.set_node("server-1");
+  long_field.mutable_set()->set_field(std::string(60000, 'f'));
+  long_field.mutable_set()->set_value("1");
+  const auto long_bytes = framed_message(long_field);
+  ASSERT_EQ(::send(fd, long_bytes.data(), long_bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(long_bytes.size()));
+  replies = read_replies(fd, 1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].id(), 201u);
+  EXPECT_LT(replies[0].error().size(), 1100u);
+  // A flood of 3,000 tiny requests in one go: read a poll at a time while the run keeps up, each answered.
+  std::string flood;
+  for (int i = 0; i < 3000; ++i) {
+    v1::ControlRequest pause;
+    pause.set_id(static_cast<std::uint64_t>(1000 + i));
+    pause.set_pause(true);
+    flood += framed_message(pause);
+  }
+  ASSERT_EQ(::send(fd, flood.data(), flood.size(), MSG_NOSIGNAL), static_cast<ssize_t>(flood.size()));
+  replies = read_replies(fd, 3000);
+  ASSERT_EQ(replies.size(), 3000u);
+  EXPECT_EQ(replies.back().id(), 3999u);
   v1::ControlRequest resume;
   resume.set_resume(true);
   const auto bytes = framed_message(resume);

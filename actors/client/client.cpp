@@ -58,7 +58,7 @@ Client::Client(const v1::Node& spec, NodeIndex index, const Topology& topology)
     think_ = Sampler(workload.think_time());
   }
   // The first request of each client is staggered so steady clients do not fire in lockstep.
-  first_at_ = static_cast<Time>(std::llround(mean_gap_ * static_cast<double>(position) / static_cast<double>(count)));
+  first_at_ = saturated_time(mean_gap_ * static_cast<double>(position) / static_cast<double>(count));
   if (workload.rate() <= 0 && arrival_ != v1::Workload::CLOSED) quota_ = 0;  // scripted requests only
   else if (stop.requests() > 0)
     quota_ = stop.requests() / count + (position < stop.requests() % count ? 1 : 0);
@@ -92,7 +92,7 @@ void Client::start(Context& context) {
     for (std::uint32_t user = 0; user < users_; ++user) schedule_tick(think_.sample(context.rng()), context);
     return;
   }
-  if (const Time gap = arrival_ != v1::Workload::STEADY ? next_gap(context) : std::max<Time>(first_at_, 1); gap != kTimeNever)
+  if (const Time gap = arrival_ != v1::Workload::STEADY ? next_gap(context) : std::max<Time>(first_at_, 1); gap < kFarTime)
     schedule_tick(gap, context);
 }
 
@@ -105,30 +105,37 @@ void Client::schedule_tick(Time delay, Context& context) {
 
 Time Client::next_gap(Context& context) {
   const Time now = context.now();
-  auto exponential = [&](double mean) { return std::max<Time>(1, static_cast<Time>(std::llround(context.rng().exponential(mean)))); };
+  // Gaps saturate at kFarTime (a rate of one request in years): no arrival, not an overflow to 1 ns.
+  auto exponential = [&](double mean) { return std::max<Time>(1, saturated_time(context.rng().exponential(mean))); };
   switch (arrival_) {
     case v1::Workload::STEADY:
-      return std::max<Time>(1, static_cast<Time>(std::llround(mean_gap_)));
+      return std::max<Time>(1, saturated_time(mean_gap_));
     case v1::Workload::ON_OFF: {
       // A Poisson stream in "on" time, laid out over on / off cycles of real time.
-      on_clock_ += exponential(mean_gap_);
+      on_clock_ = std::min(on_clock_ + exponential(mean_gap_), kFarTime);
       const Time cycles = on_clock_ / on_, within = on_clock_ % on_;
-      return std::max<Time>(1, cycles * (on_ + off_) + within - now);
+      // In doubles: a short "on" and a long "off" multiply past what nanoseconds hold.
+      const double at = static_cast<double>(cycles) * static_cast<double>(on_ + off_) + static_cast<double>(within);
+      if (at >= static_cast<double>(kFarTime)) return kTimeNever;
+      return std::max<Time>(1, static_cast<Time>(at) - now);
     }
     case v1::Workload::RAMP: {
       // Thinning (Lewis & Shedler): candidates at the highest rate, kept with probability rate(t) / highest.
       // Past the ramp the rate stays at ramp_to: a plain Poisson stream from the ramp's end on (none
       // at rate 0), since thinning at a rate near 0 would draw candidates almost for ever.
       const double top = std::max(1.0, ramp_ratio_);
-      Time at = now;
+      Time at = now, from = now;
       while (at < ramp_) {
         at += exponential(mean_gap_ / top);
-        if (at >= ramp_) break;
+        if (at >= ramp_) {
+          from = ramp_;  // the candidate beyond the ramp is dropped; the plain stream starts at its end
+          break;
+        }
         const double ratio = 1.0 + (ramp_ratio_ - 1.0) * static_cast<double>(at) / static_cast<double>(ramp_);
         if (context.rng().next_double() * top < ratio) return at - now;
       }
       if (ramp_ratio_ <= 0) return kTimeNever;
-      return std::max(at, ramp_) + exponential(mean_gap_ / ramp_ratio_) - now;
+      return from + exponential(mean_gap_ / ramp_ratio_) - now;
     }
     default:
       return exponential(mean_gap_);
@@ -356,7 +363,7 @@ void Client::handle(const Event& event, Context& context) {
     send_request(path, topology_->ids(path).sample(context.rng()), context);
     if (arrival_ == v1::Workload::CLOSED) closed_loop_.insert(sent_);  // its user waits for the answer
     else if (generated_ < quota_) {
-      if (const Time gap = next_gap(context); gap != kTimeNever) schedule_tick(gap, context);
+      if (const Time gap = next_gap(context); gap < kFarTime) schedule_tick(gap, context);
     }
     return;
   }

@@ -33,7 +33,8 @@ class Client final : public Component {
   const std::string& ip() const { return ip_; }
 
  private:
-  // Time to the next arrival; kTimeNever when none will come (a ramp down to rate 0).
+  // Time to the next arrival; kFarTime or more when none will come (a ramp down to rate 0, a rate
+  // of one request in years).
   Time next_gap(Context& context);
   void schedule_tick(Time delay, Context& context);
   std::uint32_t pick_path(Context& context);

@@ -15,7 +15,7 @@ inline constexpr std::uint32_t kNodes = 200'000;         // nodes after replicas
 inline constexpr std::uint32_t kReplicas = 100'000;      // members of one replicated node (= Node.replicas' range)
 inline constexpr std::size_t kIdentifierChars = 256;     // node ids, regions, paths, names
 inline constexpr std::uint32_t kBurstPerClient = 100'000;  // a live burst, per client (= ControlRequest.burst's range)
-inline constexpr std::uint32_t kBurst = 1'000'000;       // extra requests one burst makes, all clients together
+inline constexpr std::uint32_t kBurst = 100'000;  // extra requests one burst makes, all clients together (well below kChunkFrames)
 
 // Frame logs and the live wire.
 inline constexpr std::size_t kQueuedReplies = 4096;          // live replies a client leaves unread before it is dropped

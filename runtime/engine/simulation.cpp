@@ -482,8 +482,9 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     }
     auto wait = std::chrono::steady_clock::duration::zero();
     if (st.speed > 0 && !st.paused) {
-      const auto due = st.pace_wall + std::chrono::nanoseconds(static_cast<std::int64_t>(
-                                          static_cast<double>(clock->now() - st.pace_sim) / st.speed));
+      // At most an hour ahead: a tiny speed must not overflow the wall-clock arithmetic.
+      const double ahead_ns = std::min(static_cast<double>(clock->now() - st.pace_sim) / st.speed, 3.6e12);
+      const auto due = st.pace_wall + std::chrono::nanoseconds(static_cast<std::int64_t>(ahead_ns));
       wait = due - std::chrono::steady_clock::now();
     }
     // A timer cannot wake us much more precisely than this; run slightly early instead.

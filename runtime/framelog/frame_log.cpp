@@ -353,7 +353,8 @@ bool FrameLogReader::load_index() {
     return false;
   // The index is trusted only as far as the file bears it out; otherwise the chunks are found by scanning.
   for (const auto& ref : index.chunks()) {
-    if (ref.offset() > size_ - sizeof(RecordHeader) ||
+    // An intact log's index has no gaps: each chunk starts where the one before it ended.
+    if (ref.offset() > size_ - sizeof(RecordHeader) || ref.first_frame() != frame_count() ||
         !implausible(ref.offset(), 0, 0, ref.first_frame(), ref.frame_count()).empty()) {
       chunks_.clear();
       return false;
@@ -376,6 +377,11 @@ std::string FrameLogReader::implausible(std::uint64_t offset, std::uint64_t payl
   if (first_frame < expected)
     return "its frames start at " + std::to_string(first_frame) + ", before the end of the chunk ahead of it (" +
            std::to_string(expected) + ")";
+  // Damage may leave a gap of lost frames, but not more than the bytes skipped could have held
+  // (a frame takes at least a byte); numbers near 2^64 would wrap the frame count.
+  if (first_frame - expected > offset)
+    return "its frames start at " + std::to_string(first_frame) + ", far beyond the " + std::to_string(expected) +
+           " frames before it";
   return "";
 }
 

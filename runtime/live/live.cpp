@@ -147,6 +147,7 @@ struct LiveServer::Client {
   int fd;
   std::string peer;
   ClientMessages messages;
+  std::size_t waiting_requests = 0;  // in the inbox, not yet taken by the run
   bool greeted = false;
   bool done = false;      // has the whole finished log
   bool closing = false;   // send what is queued, then close
@@ -201,6 +202,7 @@ LiveServer::~LiveServer() {
 
 std::vector<ControlInbox> LiveServer::take_requests() {
   std::lock_guard lock(mutex_);
+  for (auto& client : clients_) client->waiting_requests = 0;
   return std::exchange(inbox_, {});
 }
 
@@ -208,7 +210,11 @@ void LiveServer::reply(std::uint64_t client, const v1::ControlReply& reply) {
   {
     std::lock_guard lock(mutex_);
     for (auto& c : clients_)
-      if (c->id == client) c->replies.push_back(reply);
+      if (c->id == client) {
+        // An error may quote what the client sent; quoted whole it could outgrow a reply's limit.
+        c->replies.push_back(reply);
+        c->replies.back().set_error(printable(reply.error(), 1000));
+      }
   }
   const char byte = 0;
   [[maybe_unused]] auto ignored = ::write(wake_[1], &byte, 1);
@@ -271,10 +277,13 @@ std::string ClientMessages::feed(std::string_view bytes) {
 // Returns false when the connection must close (reason logged).
 bool LiveServer::read_from(Client& client) {
   char buffer[4096];
-  while (true) {
+  // A flood is read a poll at a time and only while the run keeps up with what was taken: the
+  // rest waits in the socket (TCP pushes back on the sender), the lock is let go, the run goes on.
+  for (std::size_t read = 0; read < limits::kControlBytes && client.waiting_requests < kMaxWaitingRequests;) {
     const auto n = ::recv(client.fd, buffer, sizeof buffer, MSG_DONTWAIT);
     if (n == 0) return false;  // gone
     if (n < 0) return true;
+    read += static_cast<std::size_t>(n);
     const auto error = client.messages.feed({buffer, static_cast<std::size_t>(n)});
     if (client.messages.hello && !client.greeted) {
       const auto& hello = *client.messages.hello;
@@ -294,12 +303,14 @@ bool LiveServer::read_from(Client& client) {
       if (!hello.control_only()) client.file.reset(std::fopen(log_path_.c_str(), "rb"));
     }
     for (auto& request : client.messages.requests) inbox_.push_back({client.id, std::move(request)});
+    client.waiting_requests += client.messages.requests.size();
     client.messages.requests.clear();
     if (!error.empty()) {
       spdlog::warn("live: closing {}: {}", client.peer, error);
       return false;
     }
   }
+  return true;
 }
 
 // Queues and sends as much as the socket takes: replies and whole records of the log.

@@ -86,6 +86,9 @@ struct ControlInbox {
 
 class LiveServer {
  public:
+  // Requests one client may have waiting for the run before the server stops reading from it.
+  static constexpr std::size_t kMaxWaitingRequests = 256;
+
   // Listens on `address` (port 0: any free port). Binding to anything but loopback needs
   // `allow_remote`. Streams `log_path` as `writer` commits it. Throws std::runtime_error.
   LiveServer(const std::string& address, bool allow_remote, const std::string& log_path, const FrameLogWriter& writer);

@@ -701,6 +701,11 @@ std::vector<std::string> apply_replica_overrides(v1::Scenario& written, const st
     }
     node->set_replicas(replicas);
   }
+  // Counted before the members are made, as the file's own replicas are.
+  std::uint64_t total = 0;
+  for (const auto& node : written.nodes()) total += std::max<std::uint32_t>(node.replicas(), 1);
+  if (total > limits::kNodes)
+    problems.push_back(fmt::format("--set: {} nodes with replicas counted, more than {}, the most a scenario may have", total, limits::kNodes));
   if (!problems.empty()) throw ScenarioError(problems);
   return rest;
 }

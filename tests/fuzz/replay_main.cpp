@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--mutations") && i + 1 < argc) {
       mutations = std::strtol(argv[++i], nullptr, 10);
+    } else if (!std::filesystem::exists(argv[i])) {
+      std::cerr << argv[i] << ": no such seed file or folder\n";
+      return 2;
     } else if (std::filesystem::is_directory(argv[i])) {
       for (const auto& entry : std::filesystem::directory_iterator(argv[i]))
         if (entry.is_regular_file()) seeds.push_back(entry.path());
@@ -71,6 +74,10 @@ int main(int argc, char** argv) {
     std::stringstream bytes;
     bytes << file.rdbuf();
     const std::string seed = bytes.str();
+    if (seed.empty()) {  // a seed that did not arrive (say, left out of the repository) tests nothing
+      std::cerr << seeds[s].string() << ": empty seed\n";
+      return 2;
+    }
     run(seed);
     std::mt19937_64 random(s + 1);
     for (long m = 0; m < mutations; ++m, ++runs) run(mutated(seed, random));
