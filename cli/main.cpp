@@ -28,6 +28,7 @@
 #include "runtime/scenario/regions.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/lab/summary.hpp"
+#include "flowframe/v1/limits.pb.h"
 #include "runtime/base/text.hpp"
 #include "runtime/base/version.hpp"
 
@@ -367,6 +368,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("limits", "List every size limit and the range of every number a scenario or control takes");
 
   RunArgs run_args;
+  // The same range a live `speed` control has, from the schema.
+  const auto& speed_options = v1::ControlRequest::descriptor()->FindFieldByName("speed")->options();
+  const std::pair speed_range{speed_options.GetExtension(v1::at_least), speed_options.GetExtension(v1::at_most)};
   auto* run_cmd = app.add_subcommand("run", "Run a scenario, print a summary and write a frame log");
   run_cmd->add_option("scenario", run_args.scenario, "Built-in scenario name or .textproto file")->required();
   run_cmd->add_option("--seed", run_args.seed, "Random seed (default: the scenario's, else 1)");
@@ -383,7 +387,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--serve", run_args.serve, "Stream the log live on HOST:PORT (loopback; port 0 picks one)");
   run_cmd->add_flag("--allow-remote", run_args.allow_remote, "Allow --serve on an address other than loopback");
   run_cmd->add_option("--speed", run_args.speed, "Pace to wall time: simulated seconds per second (0: flat out)")
-      ->check(number_from(0, 1e6));
+      ->check(number_from(speed_range.first, speed_range.second));
   run_cmd->add_flag("--paused", run_args.paused, "Start paused (resume from a viewer or `flowframe control`)");
   run_cmd->add_option("--linger", run_args.linger_s, "Seconds to keep serving viewers after the run (default 10)")
       ->check(number_from(0, 3600));

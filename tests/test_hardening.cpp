@@ -5,7 +5,10 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 
@@ -192,6 +195,16 @@ TEST(Hardening, ScenarioFilesLargerThanTheLimitAreRefusedNotReadForever) {
   } catch (const ScenarioError& error) {
     EXPECT_NE(std::string(error.what()).find("larger than 16 MiB"), std::string::npos) << error.what();
   }
+}
+
+TEST(Hardening, FlagsTakeTheSchemasRangesAndSayThemInDigits) {
+  const std::string command = std::string(FLOWFRAME_BIN) + " run load_balancing --no-frames --speed inf 2>&1";
+  std::string said;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  for (char buffer[256]; std::fgets(buffer, sizeof buffer, pipe);) said += buffer;
+  EXPECT_EQ(WEXITSTATUS(::pclose(pipe)), 2);
+  EXPECT_NE(said.find("--speed: must be a number from 0 to 1000000, got 'inf'"), std::string::npos) << said;
 }
 
 // A component whose logic throws on its first request: the run must end with the reason, not hang.
