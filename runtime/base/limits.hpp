@@ -18,10 +18,13 @@ inline constexpr std::uint32_t kBurstPerClient = 100'000;  // a live burst, per 
 inline constexpr std::uint32_t kBurst = 100'000;  // extra requests one burst makes, all clients together (well below kChunkFrames)
 
 // Frame logs and the live wire.
-inline constexpr std::size_t kQueuedReplies = 4096;          // live replies a client leaves unread before it is dropped
 inline constexpr std::size_t kLogHeaderBytes = 256 << 20;  // the log header (the scenario as run)
 inline constexpr std::size_t kChunkBytes = 256 << 20;      // one chunk, decompressed
 inline constexpr std::uint32_t kChunkFrames = 1 << 20;     // frames in one chunk
 inline constexpr std::uint32_t kControlBytes = 64 * 1024;  // one live control message
+// A live client is not read while either is reached (TCP then pushes back on it), so a peer that
+// floods requests or never reads its replies holds at most this much of the server's memory.
+inline constexpr std::size_t kLiveSendWindow = 256 * 1024;  // bytes waiting to go to one live client
+inline constexpr std::size_t kLiveWaitingRequests = 256;    // one client's requests the run has not taken yet
 
 }  // namespace flowframe::limits

@@ -1,19 +1,19 @@
 #include "runtime/live/live.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <unordered_map>
 
 #include "runtime/base/limits.hpp"
 #include "runtime/base/text.hpp"
@@ -34,16 +34,6 @@ std::string framed(const google::protobuf::Message& message) {
   const auto length = static_cast<std::uint32_t>(bytes.size());
   std::string out(reinterpret_cast<const char*>(&length), sizeof length);
   return out + bytes;
-}
-
-sockaddr_in socket_address(const std::string& address) {
-  const auto [host, port] = parse_address(address);
-  sockaddr_in out{};
-  out.sin_family = AF_INET;
-  out.sin_port = htons(port);
-  if (inet_pton(AF_INET, host.c_str(), &out.sin_addr) != 1)
-    throw std::invalid_argument("'" + host + "' is not an IPv4 address (e.g. 127.0.0.1)");
-  return out;
 }
 
 }  // namespace
@@ -142,99 +132,6 @@ std::pair<std::string, std::uint16_t> parse_address(const std::string& address) 
   return {host, static_cast<std::uint16_t>(port)};
 }
 
-struct LiveServer::Client {
-  std::uint64_t id;
-  int fd;
-  std::string peer;
-  ClientMessages messages;
-  std::size_t waiting_requests = 0;  // in the inbox, not yet taken by the run
-  bool greeted = false;
-  bool done = false;      // has the whole finished log
-  bool closing = false;   // send what is queued, then close
-  std::string out;
-  std::size_t out_sent = 0;
-  std::uint64_t offset = 0;  // log bytes queued so far
-  File file;
-  std::vector<v1::ControlReply> replies;
-  ~Client() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-LiveServer::LiveServer(const std::string& address, bool allow_remote, const std::string& log_path,
-                       const FrameLogWriter& writer)
-    : log_path_(log_path), writer_(writer) {
-  sockaddr_in bind_to = socket_address(address);
-  const bool loopback = (ntohl(bind_to.sin_addr.s_addr) >> 24) == 127;
-  if (!loopback && !allow_remote)
-    throw std::runtime_error("--serve " + address + ": not a loopback address; add --allow-remote to serve other hosts");
-  if (!loopback) spdlog::warn("serving on {}: anyone who can reach it can watch and steer this run", address);
-  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  const int yes = 1;
-  ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&bind_to), sizeof bind_to) != 0 ||
-      ::listen(listener_, 16) != 0) {
-    const std::string reason = std::strerror(errno);
-    if (listener_ >= 0) ::close(listener_);
-    throw std::runtime_error("--serve " + address + ": " + reason);
-  }
-  socklen_t length = sizeof bind_to;
-  ::getsockname(listener_, reinterpret_cast<sockaddr*>(&bind_to), &length);
-  char host[INET_ADDRSTRLEN];
-  inet_ntop(AF_INET, &bind_to.sin_addr, host, sizeof host);
-  address_ = std::string(host) + ":" + std::to_string(ntohs(bind_to.sin_port));
-  if (::pipe2(wake_, O_NONBLOCK | O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  thread_ = std::thread([this] { loop(); });
-}
-
-LiveServer::~LiveServer() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  const char byte = 0;
-  [[maybe_unused]] auto ignored = ::write(wake_[1], &byte, 1);
-  if (thread_.joinable()) thread_.join();
-  ::close(listener_);
-  ::close(wake_[0]);
-  ::close(wake_[1]);
-}
-
-std::vector<ControlInbox> LiveServer::take_requests() {
-  std::lock_guard lock(mutex_);
-  for (auto& client : clients_) client->waiting_requests = 0;
-  return std::exchange(inbox_, {});
-}
-
-void LiveServer::reply(std::uint64_t client, const v1::ControlReply& reply) {
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& c : clients_)
-      if (c->id == client) {
-        // An error may quote what the client sent; quoted whole it could outgrow a reply's limit.
-        c->replies.push_back(reply);
-        c->replies.back().set_error(printable(reply.error(), 1000));
-      }
-  }
-  const char byte = 0;
-  [[maybe_unused]] auto ignored = ::write(wake_[1], &byte, 1);
-}
-
-void LiveServer::finish(int linger_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(linger_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      std::lock_guard lock(mutex_);
-      bool all_done = true;
-      for (const auto& client : clients_) all_done &= client->done || !client->greeted;
-      if (all_done) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  std::lock_guard lock(mutex_);
-  stopping_ = true;
-}
-
 std::string ClientMessages::feed(std::string_view bytes) {
   in_.append(bytes);
   if (!magic_seen_) {
@@ -272,221 +169,6 @@ std::string ClientMessages::feed(std::string_view bytes) {
   return error;
 }
 
-// Reads what the client sent, taking each complete message as soon as it is whole, so any number
-// of small messages in one poll is fine and only a single message may not exceed its limit.
-// Returns false when the connection must close (reason logged).
-bool LiveServer::read_from(Client& client) {
-  char buffer[4096];
-  // A flood is read a poll at a time and only while the run keeps up with what was taken: the
-  // rest waits in the socket (TCP pushes back on the sender), the lock is let go, the run goes on.
-  for (std::size_t read = 0; read < limits::kControlBytes && client.waiting_requests < kMaxWaitingRequests;) {
-    const auto n = ::recv(client.fd, buffer, sizeof buffer, MSG_DONTWAIT);
-    if (n == 0) return false;  // gone
-    if (n < 0) return true;
-    read += static_cast<std::size_t>(n);
-    const auto error = client.messages.feed({buffer, static_cast<std::size_t>(n)});
-    if (client.messages.hello && !client.greeted) {
-      const auto& hello = *client.messages.hello;
-      v1::ControlReply answer;
-      answer.set_ok(hello.protocol() == kLiveProtocol);
-      if (!answer.ok()) {
-        answer.set_error("protocol mismatch: this run speaks live protocol " + std::to_string(kLiveProtocol) + ", " +
-                         (hello.client().empty() ? "the client" : printable(hello.client())) + " speaks " +
-                         std::to_string(hello.protocol()) + "; use matching FlowFrame versions");
-        spdlog::warn("live: refusing {}: {}", client.peer, answer.error());
-        client.closing = true;
-      } else {
-        spdlog::info("live: {} attached ({})", client.peer, printable(hello.client()));
-      }
-      client.replies.push_back(answer);
-      client.greeted = true;
-      if (!hello.control_only()) client.file.reset(std::fopen(log_path_.c_str(), "rb"));
-    }
-    for (auto& request : client.messages.requests) inbox_.push_back({client.id, std::move(request)});
-    client.waiting_requests += client.messages.requests.size();
-    client.messages.requests.clear();
-    if (!error.empty()) {
-      spdlog::warn("live: closing {}: {}", client.peer, error);
-      return false;
-    }
-  }
-  return true;
-}
-
-// Queues and sends as much as the socket takes: replies and whole records of the log.
-void LiveServer::serve(Client& client) {
-  while (true) {
-    if (client.out_sent < client.out.size()) {
-      const auto n = ::send(client.fd, client.out.data() + client.out_sent, client.out.size() - client.out_sent,
-                            MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n > 0) client.out_sent += static_cast<std::size_t>(n);
-      if (client.out_sent < client.out.size()) return;  // the socket is full: a slow reader waits, the run does not
-    }
-    client.out.clear();
-    client.out_sent = 0;
-    if (!client.replies.empty()) {
-      client.out = framing::record(framing::kReplyMagic, client.replies.front().SerializeAsString());
-      client.replies.erase(client.replies.begin());
-      continue;
-    }
-    if (!client.greeted || client.closing) return;
-    if (!client.file) {  // control only: nothing to stream
-      client.done = writer_.finished();
-      return;
-    }
-    const auto committed = writer_.committed();
-    if (client.offset >= committed) {
-      client.done = writer_.finished();
-      return;
-    }
-    // The trailer after the last record (docs/FORMAT.md) goes as it is.
-    if (writer_.finished() && committed - client.offset < framing::kRecordHeaderSize && client.offset > 0) {
-      client.out.resize(committed - client.offset);
-      std::fseek(client.file.get(), static_cast<long>(client.offset), SEEK_SET);
-      if (std::fread(client.out.data(), 1, client.out.size(), client.file.get()) != client.out.size()) {
-        client.out.clear();
-        return;
-      }
-      client.offset = committed;
-      continue;
-    }
-    // One whole file header or record at a time, so replies fall between records.
-    char head[framing::kRecordHeaderSize];
-    const std::size_t head_size = client.offset == 0 ? framing::kFileHeaderSize : framing::kRecordHeaderSize;
-    std::fseek(client.file.get(), static_cast<long>(client.offset), SEEK_SET);
-    if (std::fread(head, 1, head_size, client.file.get()) != head_size) return;
-    std::uint64_t total = 0;
-    std::uint32_t magic = 0;
-    if (client.offset == 0) total = framing::file_header_size(head);
-    else if (!framing::record_size(head, magic, total)) total = 0;
-    if (total == 0 || client.offset + total > committed) return;
-    client.out.resize(total);
-    std::memcpy(client.out.data(), head, head_size);
-    if (std::fread(client.out.data() + head_size, 1, total - head_size, client.file.get()) != total - head_size) {
-      client.out.clear();
-      return;
-    }
-    client.offset += total;
-  }
-}
-
-void LiveServer::loop() {
-  std::vector<pollfd> fds;
-  while (true) {
-    fds.clear();
-    fds.push_back({listener_, POLLIN, 0});
-    fds.push_back({wake_[0], POLLIN, 0});
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) break;
-      for (const auto& client : clients_) {
-        const bool sending = client->out_sent < client->out.size();
-        fds.push_back({client->fd, static_cast<short>(POLLIN | (sending ? POLLOUT : 0)), 0});
-      }
-    }
-    ::poll(fds.data(), fds.size(), 20);  // also wakes to stream what the writer committed meanwhile
-    char drain[64];
-    while (::read(wake_[0], drain, sizeof drain) > 0) {
-    }
-    std::lock_guard lock(mutex_);
-    sockaddr_in peer{};
-    socklen_t length = sizeof peer;
-    for (int fd; (fd = ::accept4(listener_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0;
-         length = sizeof peer) {
-      char host[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, &peer.sin_addr, host, sizeof host);
-      auto client = std::make_unique<Client>();
-      client->id = next_client_++;
-      client->fd = fd;
-      client->peer = std::string(host) + ":" + std::to_string(ntohs(peer.sin_port));
-      clients_.push_back(std::move(client));
-    }
-    for (auto& client : clients_) {
-      if (client->fd < 0) continue;
-      if (!read_from(*client)) {
-        ::close(client->fd);
-        client->fd = -1;
-        continue;
-      }
-      serve(*client);
-      // A client that does not read its replies cannot make the server hold them without bound.
-      if (client->replies.size() > limits::kQueuedReplies) {
-        spdlog::warn("live: closing {}: {} replies it does not read", client->peer, client->replies.size());
-        ::close(client->fd);
-        client->fd = -1;
-        continue;
-      }
-      if ((client->closing && client->out.empty() && client->replies.empty()) || (client->done && client->out.empty())) {
-        ::shutdown(client->fd, SHUT_WR);  // the whole log sent: the reader sees the end
-        if (client->closing) {
-          ::close(client->fd);
-          client->fd = -1;
-        }
-      }
-    }
-    std::erase_if(clients_, [](const auto& client) { return client->fd < 0; });
-  }
-  std::lock_guard lock(mutex_);
-  clients_.clear();
-}
-
-// ---------------------------------------------------------------------------------------------
-
-LiveClient::LiveClient(const std::string& address, const std::string& file, std::string name, bool control_only)
-    : file_(file) {
-  sockaddr_in to = socket_address(address);
-  socket_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (socket_ < 0 || ::connect(socket_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    const std::string reason = std::strerror(errno);
-    if (socket_ >= 0) ::close(socket_);
-    throw std::runtime_error(address + ": cannot connect: " + reason + " (is `flowframe run … --serve " + address + "` running?)");
-  }
-  std::FILE* out = std::fopen(file_.c_str(), "wb");
-  if (!out) throw std::runtime_error(file_ + ": cannot write: " + std::strerror(errno));
-  std::fclose(out);
-  v1::Hello hello;
-  hello.set_protocol(kLiveProtocol);
-  hello.set_client(std::move(name));
-  hello.set_control_only(control_only);
-  const std::string greeting = std::string(kHelloMagic, sizeof kHelloMagic) + framed(hello);
-  if (::send(socket_, greeting.data(), greeting.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(greeting.size()))
-    throw std::runtime_error(address + ": the connection dropped");
-  thread_ = std::thread([this] { loop(); });
-}
-
-LiveClient::~LiveClient() {
-  ::shutdown(socket_, SHUT_RDWR);
-  if (thread_.joinable()) thread_.join();
-  ::close(socket_);
-}
-
-void LiveClient::send(const v1::ControlRequest& request) {
-  const std::string bytes = framed(request);
-  std::lock_guard lock(mutex_);
-  if (::send(socket_, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size()))
-    error_ = "the connection dropped";
-}
-
-std::vector<v1::ControlReply> LiveClient::take_replies() {
-  std::lock_guard lock(mutex_);
-  return std::exchange(replies_, {});
-}
-
-std::uint64_t LiveClient::received() const {
-  std::lock_guard lock(mutex_);
-  return received_;
-}
-
-bool LiveClient::closed() const {
-  std::lock_guard lock(mutex_);
-  return closed_;
-}
-
-std::string LiveClient::error() const {
-  std::lock_guard lock(mutex_);
-  return error_;
-}
-
 std::string StreamPieces::feed(std::string_view bytes, std::vector<Piece>& out) {
   if (broken_) return "the stream was already refused";
   pending_.append(bytes);
@@ -519,46 +201,415 @@ std::string StreamPieces::feed(std::string_view bytes, std::vector<Piece>& out) 
   return "";
 }
 
-void LiveClient::loop() {
-  const File out{std::fopen(file_.c_str(), "ab")};
-  StreamPieces stream;
-  std::vector<StreamPieces::Piece> pieces;
-  char buffer[1 << 16];
-  std::string error = out ? "" : file_ + ": cannot write: " + std::strerror(errno);
-  while (error.empty()) {
-    const auto n = ::recv(socket_, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    pieces.clear();
-    error = stream.feed({buffer, static_cast<std::size_t>(n)}, pieces);
-    for (const auto& piece : pieces) {
-      if (piece.reply) {
-        v1::ControlReply reply;
-        if (!reply.ParseFromString(piece.bytes)) {
-          error = "a control reply that does not parse";
-          break;
-        }
-        std::lock_guard lock(mutex_);
-        if (reply.id() == 0 && !reply.ok()) error_ = reply.error();
-        replies_.push_back(std::move(reply));
-      } else {
-        std::fwrite(piece.bytes.data(), 1, piece.bytes.size(), out.get());
-        std::fflush(out.get());
-        std::lock_guard lock(mutex_);
-        received_ += piece.bytes.size();
+// ---------------------------------------------------------------------------------------------
+// Both ends run a caf_io broker on a small actor system of their own: one scheduler thread and
+// CAF's multiplexer, apart from the run's scheduler so networking never changes the run.
+
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using reply_atom = caf::atom_constant<caf::atom("reply")>;
+constexpr auto kTick = std::chrono::milliseconds(20);  // how often the server looks for newly committed log
+constexpr std::size_t kReadSize = 64 * 1024;
+
+caf::actor_system_config& network_config(caf::actor_system_config& config) {
+  config.load<caf::io::middleman>();
+  config.set("scheduler.max-threads", std::size_t{1});
+  return config;
+}
+
+// CAF's errors name the failed call, not what a user can do about it.
+std::string reason_of(const caf::actor_system& system, const caf::error& error) {
+  if (error == caf::sec::cannot_connect_to_node) return "nothing accepts connections there";
+  if (error == caf::sec::cannot_open_port) return "cannot listen there (the port is taken, or the address is not this host's)";
+  return system.render(error);
+}
+
+}  // namespace
+
+struct LiveServer::Shared {
+  std::mutex mutex;
+  std::vector<ControlInbox> inbox;
+  std::unordered_map<std::uint64_t, std::size_t> waiting;  // per client: requests the run has not taken
+  bool all_done = true;  // every greeted client has the whole finished log
+};
+
+struct LiveServer::Network {
+  caf::actor_system_config config;
+  caf::actor_system system{network_config(config)};
+  caf::actor broker;
+  ~Network() { caf::anon_send_exit(broker, caf::exit_reason::user_shutdown); }
+};
+
+namespace {
+
+// One viewer, inspector or controller attached to the server.
+struct Connection {
+  std::uint64_t id = 0;
+  std::string peer;
+  ClientMessages messages;
+  bool greeted = false;
+  bool closing = false;  // refused: send what is queued, then close
+  bool reading = true;
+  std::uint64_t offset = 0;  // log bytes handed to the network so far
+  std::uint64_t unsent = 0;  // bytes handed to the network not yet on the wire
+  File file;                 // the log, for a client that streams it
+};
+
+// The server broker's own state; only the broker touches it.
+struct ServerState {
+  std::shared_ptr<LiveServer::Shared> shared;
+  std::string log_path;
+  const FrameLogWriter* writer = nullptr;
+  std::map<caf::io::connection_handle, Connection> connections;
+  std::uint64_t next_id = 1;
+};
+
+// The next whole piece of the log for `connection` (its file header, a record, or the trailer
+// after the last record), or "" when none is committed yet.
+std::string next_log_piece(Connection& connection, const FrameLogWriter& writer) {
+  const auto committed = writer.committed();
+  if (connection.offset >= committed) return "";
+  std::FILE* file = connection.file.get();
+  std::string out;
+  // The trailer after the last record (docs/FORMAT.md) goes as it is.
+  if (writer.finished() && committed - connection.offset < framing::kRecordHeaderSize && connection.offset > 0) {
+    out.resize(committed - connection.offset);
+    std::fseek(file, static_cast<long>(connection.offset), SEEK_SET);
+    if (std::fread(out.data(), 1, out.size(), file) != out.size()) return "";
+    connection.offset = committed;
+    return out;
+  }
+  char head[framing::kRecordHeaderSize];
+  const std::size_t head_size = connection.offset == 0 ? framing::kFileHeaderSize : framing::kRecordHeaderSize;
+  std::fseek(file, static_cast<long>(connection.offset), SEEK_SET);
+  if (std::fread(head, 1, head_size, file) != head_size) return "";
+  std::uint64_t total = 0;
+  std::uint32_t magic = 0;
+  if (connection.offset == 0) total = framing::file_header_size(head);
+  else if (!framing::record_size(head, magic, total)) total = 0;
+  if (total == 0 || connection.offset + total > committed) return "";
+  out.resize(total);
+  std::memcpy(out.data(), head, head_size);
+  if (std::fread(out.data() + head_size, 1, total - head_size, file) != total - head_size) return "";
+  connection.offset += total;
+  return out;
+}
+
+caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> state, caf::io::doorman_ptr doorman) {
+  self->add_doorman(std::move(doorman));
+  auto send = [self](caf::io::connection_handle hdl, Connection& connection, const std::string& bytes) {
+    self->write(hdl, bytes.size(), bytes.data());
+    self->flush(hdl);
+    connection.unsent += bytes.size();
+  };
+  auto drop = [self, state](caf::io::connection_handle hdl) {
+    const auto id = state->connections.at(hdl).id;
+    state->connections.erase(hdl);
+    self->close(hdl);
+    std::lock_guard lock(state->shared->mutex);
+    state->shared->waiting.erase(id);
+  };
+  // Streams what the window allows, closes a connection that is finished, reads only while both
+  // the window and the run keep up. Returns false if `hdl` was closed.
+  auto pump = [self, state, send, drop](caf::io::connection_handle hdl) {
+    auto& connection = state->connections.at(hdl);
+    const auto& writer = *state->writer;
+    if (connection.greeted && !connection.closing && connection.file)
+      while (connection.unsent < limits::kLiveSendWindow) {
+        const auto piece = next_log_piece(connection, writer);
+        if (piece.empty()) break;
+        send(hdl, connection, piece);
       }
+    const bool has_all = writer.finished() && (!connection.file || connection.offset >= writer.committed());
+    if (connection.unsent == 0 && (connection.closing || (connection.greeted && has_all))) {
+      drop(hdl);  // everything is on the wire: the reader sees the end after it
+      return false;
+    }
+    std::size_t waiting = 0;
+    {
+      std::lock_guard lock(state->shared->mutex);
+      waiting = state->shared->waiting[connection.id];
+    }
+    const bool read = waiting < limits::kLiveWaitingRequests && connection.unsent < limits::kLiveSendWindow;
+    if (read != connection.reading) read ? self->trigger(hdl) : self->halt(hdl);
+    connection.reading = read;
+    return true;
+  };
+  auto update_done = [state] {
+    bool all_done = true;
+    for (const auto& [hdl, connection] : state->connections) all_done &= !connection.greeted;
+    std::lock_guard lock(state->shared->mutex);
+    state->shared->all_done = all_done;
+  };
+  self->delayed_send(self, kTick, tick_atom::value);
+  return {
+      [self, state](const caf::io::new_connection_msg& accepted) {
+        auto& connection = state->connections[accepted.handle];
+        connection.id = state->next_id++;
+        connection.peer = self->remote_addr(accepted.handle) + ":" + std::to_string(self->remote_port(accepted.handle));
+        self->configure_read(accepted.handle, caf::io::receive_policy::at_most(kReadSize));
+        self->ack_writes(accepted.handle, true);
+      },
+      [self, state, send, drop, pump, update_done](const caf::io::new_data_msg& data) {
+        const auto found = state->connections.find(data.handle);
+        if (found == state->connections.end()) return;
+        auto& connection = found->second;
+        const auto error = connection.messages.feed({data.buf.data(), data.buf.size()});
+        if (connection.messages.hello && !connection.greeted) {
+          const auto& hello = *connection.messages.hello;
+          v1::ControlReply answer;
+          answer.set_ok(hello.protocol() == kLiveProtocol);
+          if (!answer.ok()) {
+            answer.set_error("protocol mismatch: this run speaks live protocol " + std::to_string(kLiveProtocol) + ", " +
+                             (hello.client().empty() ? "the client" : printable(hello.client())) + " speaks " +
+                             std::to_string(hello.protocol()) + "; use matching FlowFrame versions");
+            spdlog::warn("live: refusing {}: {}", connection.peer, answer.error());
+            connection.closing = true;
+          } else {
+            spdlog::info("live: {} attached ({})", connection.peer, printable(hello.client()));
+          }
+          connection.greeted = true;
+          if (!hello.control_only()) connection.file.reset(std::fopen(state->log_path.c_str(), "rb"));
+          send(data.handle, connection, framing::record(framing::kReplyMagic, answer.SerializeAsString()));
+        }
+        if (!connection.messages.requests.empty() && !connection.closing) {
+          std::lock_guard lock(state->shared->mutex);
+          state->shared->waiting[connection.id] += connection.messages.requests.size();
+          for (auto& request : connection.messages.requests) state->shared->inbox.push_back({connection.id, std::move(request)});
+        }
+        connection.messages.requests.clear();
+        if (!error.empty()) {
+          spdlog::warn("live: closing {}: {}", connection.peer, error);
+          drop(data.handle);
+        } else {
+          pump(data.handle);
+        }
+        update_done();
+      },
+      [state, pump, update_done](const caf::io::data_transferred_msg& sent) {
+        const auto found = state->connections.find(sent.handle);
+        if (found == state->connections.end()) return;
+        found->second.unsent = sent.remaining;
+        pump(sent.handle);
+        update_done();
+      },
+      [state, update_done](const caf::io::connection_closed_msg& closed) {
+        const auto found = state->connections.find(closed.handle);
+        if (found == state->connections.end()) return;
+        {
+          std::lock_guard lock(state->shared->mutex);
+          state->shared->waiting.erase(found->second.id);
+        }
+        state->connections.erase(found);
+        update_done();
+      },
+      [state, send](reply_atom, std::uint64_t client, const std::string& record) {
+        for (auto& [hdl, connection] : state->connections)
+          if (connection.id == client && !connection.closing) send(hdl, connection, record);
+      },
+      [self, state, pump, update_done](tick_atom) {
+        std::vector<caf::io::connection_handle> handles;
+        for (const auto& [hdl, connection] : state->connections) handles.push_back(hdl);
+        for (const auto& hdl : handles) pump(hdl);
+        update_done();
+        self->delayed_send(self, kTick, tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+LiveServer::LiveServer(const std::string& address, bool allow_remote, const std::string& log_path,
+                       const FrameLogWriter& writer)
+    : shared_(std::make_shared<Shared>()) {
+  const auto [host, port] = parse_address(address);
+  in_addr parsed{};
+  if (inet_pton(AF_INET, host.c_str(), &parsed) != 1)
+    throw std::invalid_argument("'" + host + "' is not an IPv4 address (e.g. 127.0.0.1)");
+  const bool loopback = (ntohl(parsed.s_addr) >> 24) == 127;
+  if (!loopback && !allow_remote)
+    throw std::runtime_error("--serve " + address + ": not a loopback address; add --allow-remote to serve other hosts");
+  if (!loopback) spdlog::warn("serving on {}: anyone who can reach it can watch and steer this run", address);
+  network_ = std::make_unique<Network>();
+  auto doorman = network_->system.middleman().backend().new_tcp_doorman(port, host.c_str(), /*reuse_addr=*/true);
+  if (!doorman) throw std::runtime_error("--serve " + address + ": " + reason_of(network_->system, doorman.error()));
+  address_ = host + ":" + std::to_string((*doorman)->port());
+  auto state = std::make_shared<ServerState>();
+  state->shared = shared_;
+  state->log_path = log_path;
+  state->writer = &writer;
+  network_->broker = network_->system.middleman().spawn_broker(serve_live, state, std::move(*doorman));
+}
+
+LiveServer::~LiveServer() = default;
+
+std::vector<ControlInbox> LiveServer::take_requests() {
+  std::lock_guard lock(shared_->mutex);
+  shared_->waiting.clear();
+  return std::exchange(shared_->inbox, {});
+}
+
+void LiveServer::reply(std::uint64_t client, const v1::ControlReply& reply) {
+  // An error may quote what the client sent; quoted whole it could outgrow a reply's limit.
+  v1::ControlReply clipped = reply;
+  clipped.set_error(printable(reply.error(), 1000));
+  caf::anon_send(network_->broker, reply_atom::value, client,
+                 framing::record(framing::kReplyMagic, clipped.SerializeAsString()));
+}
+
+void LiveServer::finish(int linger_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(linger_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(shared_->mutex);
+      if (shared_->all_done) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  network_.reset();  // stops serving: whoever is still attached sees the connection close
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct LiveClient::Shared {
+  std::mutex mutex;
+  std::vector<v1::ControlReply> replies;
+  std::uint64_t received = 0;
+  bool closed = false;
+  std::string error;
+};
+
+struct LiveClient::Network {
+  caf::actor_system_config config;
+  caf::actor_system system{network_config(config)};
+  caf::actor broker;
+  ~Network() { caf::anon_send_exit(broker, caf::exit_reason::user_shutdown); }
+};
+
+namespace {
+
+struct ClientState {
+  std::shared_ptr<LiveClient::Shared> shared;
+  File out;
+  StreamPieces stream;
+  bool ended = false;
+};
+
+caf::behavior receive_live(caf::io::broker* self, caf::io::connection_handle hdl, std::shared_ptr<ClientState> state,
+                           std::string greeting) {
+  self->configure_read(hdl, caf::io::receive_policy::at_most(kReadSize));
+  self->write(hdl, greeting.size(), greeting.data());
+  self->flush(hdl);
+  // Ends the connection: with an error, or at the server's end of stream.
+  auto end = [self, state, hdl](std::string error) {
+    if (state->ended) return;
+    state->ended = true;
+    // What follows the last record (the trailer) is no record: keep it as it came.
+    const auto& rest = state->stream.rest();
+    std::uint64_t kept = 0;
+    if (error.empty() && state->stream.log_started() && !rest.empty() && rest.size() < framing::kRecordHeaderSize) {
+      std::fwrite(rest.data(), 1, rest.size(), state->out.get());
+      std::fflush(state->out.get());
+      kept = rest.size();
+    }
+    {
+      std::lock_guard lock(state->shared->mutex);
+      state->shared->received += kept;
+      if (!error.empty()) state->shared->error = error;
+      state->shared->closed = true;
+    }
+    self->close(hdl);
+    self->quit();
+  };
+  return {
+      [state, end](const caf::io::new_data_msg& data) {
+        std::vector<StreamPieces::Piece> pieces;
+        auto error = state->stream.feed({data.buf.data(), data.buf.size()}, pieces);
+        for (const auto& piece : pieces) {
+          if (piece.reply) {
+            v1::ControlReply reply;
+            if (!reply.ParseFromString(piece.bytes)) {
+              error = "a control reply that does not parse";
+              break;
+            }
+            std::lock_guard lock(state->shared->mutex);
+            if (reply.id() == 0 && !reply.ok()) state->shared->error = reply.error();
+            state->shared->replies.push_back(std::move(reply));
+          } else {
+            std::fwrite(piece.bytes.data(), 1, piece.bytes.size(), state->out.get());
+            std::fflush(state->out.get());
+            std::lock_guard lock(state->shared->mutex);
+            state->shared->received += piece.bytes.size();
+          }
+        }
+        if (!error.empty()) end(error);
+      },
+      [self, hdl](const std::string& request) {
+        self->write(hdl, request.size(), request.data());
+        self->flush(hdl);
+      },
+      [end](const caf::io::connection_closed_msg&) { end(""); },
+  };
+}
+
+}  // namespace
+
+LiveClient::LiveClient(const std::string& address, const std::string& file, std::string name, bool control_only)
+    : file_(file), shared_(std::make_shared<Shared>()) {
+  const auto [host, port] = parse_address(address);
+  auto state = std::make_shared<ClientState>();
+  state->shared = shared_;
+  state->out.reset(std::fopen(file_.c_str(), "wb"));
+  if (!state->out) throw std::runtime_error(file_ + ": cannot write: " + std::strerror(errno));
+  v1::Hello hello;
+  hello.set_protocol(kLiveProtocol);
+  hello.set_client(std::move(name));
+  hello.set_control_only(control_only);
+  network_ = std::make_unique<Network>();
+  auto broker = network_->system.middleman().spawn_client(receive_live, host, port, state,
+                                                          std::string(kHelloMagic, sizeof kHelloMagic) + framed(hello));
+  if (!broker) {
+    const auto reason = reason_of(network_->system, broker.error());
+    state->out.reset();
+    std::remove(file_.c_str());
+    throw std::runtime_error(address + ": cannot connect: " + reason + " (is `flowframe run … --serve " + address +
+                             "` running?)");
+  }
+  network_->broker = *broker;
+}
+
+LiveClient::~LiveClient() = default;
+
+void LiveClient::send(const v1::ControlRequest& request) {
+  {
+    std::lock_guard lock(shared_->mutex);
+    if (shared_->closed) {
+      if (shared_->error.empty()) shared_->error = "the connection dropped";
+      return;
     }
   }
-  if (!error.empty()) ::shutdown(socket_, SHUT_RDWR);
-  // What follows the last record (the trailer) is no record: keep it as it came.
-  const auto& rest = stream.rest();
-  if (error.empty() && stream.log_started() && !rest.empty() && rest.size() < framing::kRecordHeaderSize) {
-    std::fwrite(rest.data(), 1, rest.size(), out.get());
-    std::lock_guard lock(mutex_);
-    received_ += rest.size();
-  }
-  std::lock_guard lock(mutex_);
-  if (!error.empty()) error_ = error;
-  closed_ = true;
+  caf::anon_send(network_->broker, framed(request));
+}
+
+std::vector<v1::ControlReply> LiveClient::take_replies() {
+  std::lock_guard lock(shared_->mutex);
+  return std::exchange(shared_->replies, {});
+}
+
+std::uint64_t LiveClient::received() const {
+  std::lock_guard lock(shared_->mutex);
+  return shared_->received;
+}
+
+bool LiveClient::closed() const {
+  std::lock_guard lock(shared_->mutex);
+  return shared_->closed;
+}
+
+std::string LiveClient::error() const {
+  std::lock_guard lock(shared_->mutex);
+  return shared_->error;
 }
 
 }  // namespace flowframe

@@ -9,11 +9,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string_view>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "flowframe/v1/control.pb.h"
@@ -84,11 +82,13 @@ struct ControlInbox {
   v1::ControlRequest request;
 };
 
+// Serves a run live over CAF's network layer (a caf_io broker on its own small actor system, so
+// the run's scheduler is untouched): streams the log as the writer commits it, reads control
+// requests for the run to take. A client is not read while limits::kLiveSendWindow bytes wait to
+// go to it or the run has not taken limits::kLiveWaitingRequests of its requests; TCP then pushes
+// back on it.
 class LiveServer {
  public:
-  // Requests one client may have waiting for the run before the server stops reading from it.
-  static constexpr std::size_t kMaxWaitingRequests = 256;
-
   // Listens on `address` (port 0: any free port). Binding to anything but loopback needs
   // `allow_remote`. Streams `log_path` as `writer` commits it. Throws std::runtime_error.
   LiveServer(const std::string& address, bool allow_remote, const std::string& log_path, const FrameLogWriter& writer);
@@ -104,27 +104,17 @@ class LiveServer {
   // Waits (at most `linger_ms`) until every client has the whole finished log, then stops.
   void finish(int linger_ms);
 
- private:
-  struct Client;
-  void loop();
-  void serve(Client& client);
-  bool read_from(Client& client);
+  struct Shared;  // what the run and the network side share
 
+ private:
+  struct Network;
   std::string address_;
-  std::string log_path_;
-  const FrameLogWriter& writer_;
-  int listener_ = -1;
-  int wake_[2] = {-1, -1};
-  mutable std::mutex mutex_;
-  std::vector<std::unique_ptr<Client>> clients_;
-  std::vector<ControlInbox> inbox_;
-  std::uint64_t next_client_ = 1;
-  bool stopping_ = false;
-  std::thread thread_;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Network> network_;
 };
 
 // A live connection's client end: receives the stream into a local file (the log's bytes only)
-// and hands control replies to `on_reply`. Used by the viewer, `flowframe inspect ADDR` and
+// and keeps control replies for take_replies(), over CAF's network layer like the server. Used by the viewer, `flowframe inspect ADDR` and
 // `flowframe control`.
 class LiveClient {
  public:
@@ -144,17 +134,13 @@ class LiveClient {
   std::string error() const;
   const std::string& file() const { return file_; }
 
- private:
-  void loop();
+  struct Shared;  // what the caller and the network side share
 
+ private:
+  struct Network;
   std::string file_;
-  int socket_ = -1;
-  mutable std::mutex mutex_;
-  std::vector<v1::ControlReply> replies_;
-  std::uint64_t received_ = 0;
-  bool closed_ = false;
-  std::string error_;
-  std::thread thread_;
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Network> network_;
 };
 
 }  // namespace flowframe

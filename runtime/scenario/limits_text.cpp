@@ -44,7 +44,10 @@ std::string limits_markdown() {
   row("One chunk of a frame log, decompressed", fmt::format("{} MiB", limits::kChunkBytes >> 20));
   row("Frames in one chunk", limits::kChunkFrames);
   row("One live control message", fmt::format("{} KiB", limits::kControlBytes >> 10));
-  row("Live replies a client leaves unread before it is disconnected", limits::kQueuedReplies);
+  row("Bytes waiting to be sent to one live client before the server stops reading from it",
+      fmt::format("{} KiB", limits::kLiveSendWindow >> 10));
+  row("Requests of one live client the run has not taken yet before the server stops reading from it",
+      limits::kLiveWaitingRequests);
   out +=
       "\n## Numbers\n\n"
       "Every number must be finite (no `inf`, no `nan`) and inside its range, whether it comes from a\n"
