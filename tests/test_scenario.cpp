@@ -240,5 +240,24 @@ TEST(Scenario, CacheAsideNeedsLinksAndKinds) {
   EXPECT_NE(problems[0].find("cache_aside.cache: 'db' is not a CACHE"), std::string::npos) << problems[0];
 }
 
+
+// A valet script without a client of its own runs on the workload's first client, which must
+// reach the storage, whichever of several groups it is (the check once read the whole list as one id).
+TEST(Scenario, ValetScriptNeedsEveryWorkloadClientLinkedToTheStorage) {
+  std::string text;
+  for (const auto& builtin : builtin_scenarios())
+    if (builtin.name == "valet_key") text = builtin.text;
+  ASSERT_FALSE(text.empty());
+  text = replace(text, R"(clients: "client")", R"(clients: "mobile, client")") +
+         R"(nodes { id: "mobile" kind: CLIENT }
+links { from: "mobile" to: "app" latency { mean_ms: 5 } })";
+  const auto problems = problems_of(text);
+  ASSERT_FALSE(problems.empty());
+  for (const auto& problem : problems)  // once per scripted upload
+    EXPECT_NE(problem.find("workload.script.valet.storage: 'mobile' has no link to 'storage'"), std::string::npos) << problem;
+  EXPECT_NO_THROW(parse_scenario(text + R"(
+links { from: "mobile" to: "storage" latency { mean_ms: 20 } })", "good.textproto", {}));
+}
+
 }  // namespace
 }  // namespace flowframe

@@ -38,6 +38,8 @@ class Consumer final : public Component {
 
   void handle(const Event& event, Context& context) override {
     switch (event.kind) {
+      case EventKind::request:
+        return refuse_request(event, 501, Outcome::no_route, "501 a consumer takes messages from its queue, not requests", context);
       case EventKind::message: return received(event, context);
       case EventKind::timer:
         if (event.status == kStartTimer) {

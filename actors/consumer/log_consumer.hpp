@@ -60,6 +60,8 @@ class LogConsumer : public Component {
       no_leader_answers_ = 0;
     }
     switch (event.kind) {
+      case EventKind::request:
+        return refuse_request(event, 501, Outcome::no_route, "501 a log consumer takes messages from its broker, not requests", context);
       case EventKind::message:
         if (!event.payload || event.src != broker_) return;
         if (event.payload->op() == v1::Payload::REBALANCE) return revoke(context);

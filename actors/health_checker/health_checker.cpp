@@ -30,6 +30,8 @@ class HealthChecker final : public Component {
 
   // A target that crossed a threshold: every balancer it serves is told, with a one-way message.
   void handle(const Event& event, Context& context) override {
+    if (event.kind == EventKind::request)
+      return refuse_request(event, 501, Outcome::no_route, "501 a health checker sends probes, it serves no requests", context);
     std::optional<std::size_t> flipped;
     if (!prober_.handle(event, context, flipped) || !flipped) return;
     const auto& probed = prober_.targets()[*flipped];

@@ -539,9 +539,13 @@ class Validator {
               valet.storage().empty() ? "missing: name the object storage node" : unknown(valet.storage()));
     else if (kind_of(valet.storage()) != v1::Node::OBJECT_STORAGE)
       problem(valet_at("storage"), "workload.script.valet.storage", "'" + valet.storage() + "' is not OBJECT_STORAGE");
-    else if (!linked_from(s_.workload().clients(), valet.storage()))
-      problem(valet_at("storage"), "workload.script.valet.storage",
-              "'" + s_.workload().clients() + "' has no link to '" + valet.storage() + "'");
+    else {  // the item's client uploads straight to the storage; without one, the workload's first
+      const auto clients = workload_clients(s_.workload());
+      const auto& client = item.client().empty() ? (clients.empty() ? item.client() : clients.front()) : item.client();
+      if (known(client) && !linked_from(client, valet.storage()))
+        problem(valet_at("storage"), "workload.script.valet.storage",
+                "'" + client + "' has no link to '" + valet.storage() + "'");
+    }
   }
 
   void check_stop() {
