@@ -147,6 +147,38 @@ int connect_to(const std::string& address) {
 
 // Garbage, an oversized message, a reader that never reads and one that leaves mid-run change
 // nothing: the run completes and its log is byte-identical to one nobody watched.
+// Bursts asked for at one moment add up to at most limits::kBurst extra requests, however many
+// requests ask: a peer cannot pile them up while the run is paused.
+TEST(Live, BurstsAtOneMomentShareOneLimit) {
+  test::TempPath log(".ffl"), received(".ffl");
+  ServedRun run("load_balancing", log.str(), 0, /*paused=*/true, {"stop.requests=8"}, 100);
+  LiveClient client(run.address, received.str(), "test", /*control_only=*/true);
+  auto ask = [&](const std::vector<std::string>& words, std::uint64_t id) {
+    auto request = parse_control(words);
+    request.set_id(id);
+    client.send(request);
+    for (int i = 0; i < 500; ++i) {
+      for (const auto& reply : client.take_replies())
+        if (reply.id() == id) return reply;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "no reply to " << request.ShortDebugString();
+    return v1::ControlReply{};
+  };
+  const auto failed = ask({"fail", "server"}, 1);
+  EXPECT_TRUE(failed.ok()) << failed.error();  // failed servers answer the bursts at once: a short run
+  EXPECT_TRUE(ask({"burst", "client", "15000"}, 2).ok());  // 4 clients: 60,000
+  const auto refused = ask({"burst", "client", "15000"}, 3);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("more than 100000 requests at once with the 60000 asked for already"), std::string::npos)
+      << refused.error();
+  EXPECT_TRUE(ask({"burst", "client", "10000"}, 4).ok());  // 100,000 in all
+  EXPECT_FALSE(ask({"burst", "client-1", "1"}, 5).ok());
+  EXPECT_TRUE(ask({"resume"}, 6).ok());
+  const auto summary = run.wait();
+  EXPECT_EQ(summary["requests"]["sent"].get<std::uint64_t>(), 8u + 100000u);
+}
+
 TEST(Live, MisbehavingViewersNeverChangeOrStallTheRun) {
   const std::vector<std::string> load{"stop.requests=3000", "workload.rate=400"};
   test::TempPath quiet_log(".ffl"), busy_log(".ffl"), leaver(".ffl");

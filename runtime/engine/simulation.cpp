@@ -210,9 +210,15 @@ class Clock {
     };
     const auto targets = topology_.resolve(request.node());
     if (targets.empty()) return refuse("unknown node '" + printable(request.node()) + "'");
-    if (request.has_burst() && static_cast<std::uint64_t>(request.burst()) * targets.size() > limits::kBurst)
-      return refuse(fmt::format("a burst of {} from each of {} clients is more than {} requests at once", request.burst(),
-                                targets.size(), limits::kBurst));
+    // Bursts asked for at one moment (while paused, or between two windows) add up: however
+    // many requests a peer sends, at most limits::kBurst extra requests start at once.
+    const std::uint64_t burst = static_cast<std::uint64_t>(request.burst()) * targets.size();
+    if (burst_at_ != now_) burst_at_ = now_, burst_asked_ = 0;
+    if (burst > 0 && burst_asked_ + burst > limits::kBurst)
+      return refuse(fmt::format("a burst of {} from each of {} client{} is more than {} requests at once{}", request.burst(),
+                                targets.size(), targets.size() == 1 ? "" : "s", limits::kBurst,
+                                burst_asked_ ? fmt::format(" with the {} asked for already at this moment; let the run move on", burst_asked_)
+                                             : ""));
     // Its record in a control frame has 16 bits of size; no real change comes near.
     if (request.ByteSizeLong() > 0xFFF0) return refuse("a change this large (over 64 KiB) cannot be recorded");
     const auto change = as_change(request);
@@ -248,6 +254,7 @@ class Clock {
       control.arg = static_cast<std::int64_t>(index);
       shards_[shard_of_[action.target]]->inject(control);
     }
+    burst_asked_ += burst;
     reply.set_ok(true);
     return reply;
   }
@@ -302,6 +309,8 @@ class Clock {
   Time deadline_;  // stop.duration_s + stop.drain_s (kTimeNever without a duration)
   bool cut_short_ = false;
   Time chunk_start_ = 0;
+  Time burst_at_ = 0;             // the moment the bursts in burst_asked_ were asked for
+  std::uint64_t burst_asked_ = 0;
   std::uint64_t frames_flushed_ = 0;
   std::uint64_t next_keyframe_at_ = 0;
   std::uint64_t window_ = 0;

@@ -18,6 +18,7 @@
 #include "runtime/framelog/frame_text.hpp"
 #include "runtime/scenario/scenario.hpp"
 #include "viewer/model/log_model.hpp"
+#include "viewer/model/queries.hpp"
 
 namespace {
 
@@ -124,9 +125,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const auto& frame : chunk.frames) text.line(frame), text.json(frame);
     view::LogModel model(path);
     const auto count = model.frame_count();
+    // What the canvas draws from the header: links between nodes, a selected node's neighbours.
+    view::linked_pairs(model.header());
+    for (std::uint32_t node = 0; node < model.node_count() + 2; ++node) view::neighbours(model.header(), node);
     for (const std::uint64_t at : {std::uint64_t{0}, count / 2, count ? count - 1 : 0}) {
       model.world_at(at, true);
-      model.frame(at, true);
+      if (const auto frame = model.frame(at, true)) {
+        view::concludes_request(frame->frame, model.header());
+        view::trace_request(model, frame->frame.client(), frame->frame.request(), at);
+      }
     }
   } catch (const LogError&) {
   }
