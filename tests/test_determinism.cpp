@@ -2,6 +2,7 @@
 // any shard count and on every run.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <sstream>
 
 #include "runtime/framelog/frame_text.hpp"
@@ -115,7 +116,7 @@ TEST(Golden, BuiltinScenarioHopLogs) {
     constexpr std::size_t kGoldenLines = 1000;  // long scenarios: the start tells enough, the files stay small
     const auto frames = test::read_frames(log.str());
     for (std::size_t i = 0; i < std::min(frames.size(), kGoldenLines); ++i) lines += text.line(frames[i]) + "\n";
-    const std::string golden = std::string(FLOWFRAME_SOURCE_DIR) + "/tests/golden/" + builtin.name + ".txt";
+    const auto golden = (std::filesystem::path(FLOWFRAME_SOURCE_DIR) / "tests" / "golden" / (builtin.name + ".txt")).string();
     if (std::getenv("FLOWFRAME_UPDATE_GOLDEN")) test::write_file(golden, lines);
     const auto want = test::read_file(golden);
     if (lines == want) continue;

@@ -6,9 +6,11 @@
 #include <google/protobuf/text_format.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -205,6 +207,21 @@ TEST(Hardening, FlagsTakeTheSchemasRangesAndSayThemInDigits) {
   for (char buffer[256]; std::fgets(buffer, sizeof buffer, pipe);) said += buffer;
   EXPECT_EQ(WEXITSTATUS(::pclose(pipe)), 2);
   EXPECT_NE(said.find("--speed: must be a number from 0 to 1000000, got 'inf'"), std::string::npos) << said;
+}
+
+// A plot's file name is a name, never shell text: the PNG converter runs without a shell.
+TEST(Hardening, APlotNameCannotRunCommands) {
+  const auto dir = std::filesystem::temp_directory_path() / ("flowframe-plot-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string name = "x';touch pwned;'.png";
+  const std::string command = "cd '" + dir.string() + "' && " + FLOWFRAME_BIN +
+                              " bench load_balancing --sweep workload.rate=20,40 --seeds 1 --requests 50 --plot \"" + name +
+                              "\" >/dev/null 2>&1";
+  const int status = std::system(command.c_str());
+  EXPECT_FALSE(std::filesystem::exists(dir / "pwned"));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_GT(std::filesystem::file_size(dir / name), 1000u);  // rsvg-convert made the PNG under that very name
+  std::filesystem::remove_all(dir);
 }
 
 // A component whose logic throws on its first request: the run must end with the reason, not hang.

@@ -145,7 +145,7 @@ TEST(Queues, AMessageAGoneConsumerHeldAtItsLastDeliveryIsDeadLettered) {
 TEST(Queues, AFullDeadLetterQueueOrACycleDiscardsAndSaysSo) {
   Broker broker;
   broker.declare_exchange("x", ExchangeType::fanout);
-  broker.declare_queue("dlq", QueueSettings{.max_length = 1, .overflow = Overflow::reject_publish});
+  broker.declare_queue("dlq", QueueSettings{.max_length = 1, .overflow = Overflow::reject_publish, .dead_letter_queue = {}});
   broker.declare_queue("q", QueueSettings{.message_ttl = 10, .dead_letter_queue = "dlq"});
   broker.declare_queue("ping", QueueSettings{.message_ttl = 10, .dead_letter_queue = "pong"});
   broker.declare_queue("pong", QueueSettings{.message_ttl = 10, .dead_letter_queue = "ping"});

@@ -249,8 +249,11 @@ TEST(ViewModel, MetricsAgreeWithTheRunSummaryOnEveryBuiltinScenario) {
       EXPECT_LT(*std::max_element(m.completed_per_s.begin(), m.completed_per_s.end()), 100.0f);
     }
     // A bucket where no request ended has no latency, rather than a latency of 0.
-    for (std::size_t b = 0; b < m.size(); ++b)
-      if (m.completed_per_s[b] == 0 && m.errors_per_s[b] == 0) EXPECT_TRUE(std::isnan(m.p50_ms[b])) << builtin.name;
+    for (std::size_t b = 0; b < m.size(); ++b) {
+      if (m.completed_per_s[b] == 0 && m.errors_per_s[b] == 0) {
+        EXPECT_TRUE(std::isnan(m.p50_ms[b])) << builtin.name;
+      }
+    }
   }
 }
 
