@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -297,8 +298,9 @@ stop { requests: 20 duration_s: 5 })", &scenario));
         link.mutable_latency()->set_mean_ms(1);
         // The probe may also reach whatever the scenario's clients reach (a valet script checks it).
         const auto& clients = candidate.workload().clients();
+        const auto client_ids = workload_clients(candidate.workload());
         for (const auto& other : candidate.links())
-          if (other.to() != node.id() && clients.find(other.from()) != std::string::npos) {
+          if (other.to() != node.id() && std::find(client_ids.begin(), client_ids.end(), other.from()) != client_ids.end()) {
             auto& copy = *scenario.add_links();
             copy = other;
             copy.set_from("probe");

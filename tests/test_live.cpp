@@ -145,8 +145,6 @@ int connect_to(const std::string& address) {
   return fd;
 }
 
-// Garbage, an oversized message, a reader that never reads and one that leaves mid-run change
-// nothing: the run completes and its log is byte-identical to one nobody watched.
 // Bursts asked for at one moment add up to at most limits::kBurst extra requests, however many
 // requests ask: a peer cannot pile them up while the run is paused.
 TEST(Live, BurstsAtOneMomentShareOneLimit) {
@@ -174,11 +172,43 @@ TEST(Live, BurstsAtOneMomentShareOneLimit) {
       << refused.error();
   EXPECT_TRUE(ask({"burst", "client", "10000"}, 4).ok());  // 100,000 in all
   EXPECT_FALSE(ask({"burst", "client-1", "1"}, 5).ok());
-  EXPECT_TRUE(ask({"resume"}, 6).ok());
+  EXPECT_TRUE(ask({"step", "1"}, 6).ok());  // the run moves on: a new moment, a new budget
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto later = ask({"burst", "client-1", "7"}, 7);
+  EXPECT_TRUE(later.ok()) << later.error();
+  EXPECT_TRUE(ask({"resume"}, 8).ok());
   const auto summary = run.wait();
-  EXPECT_EQ(summary["requests"]["sent"].get<std::uint64_t>(), 8u + 100000u);
+  EXPECT_EQ(summary["requests"]["sent"].get<std::uint64_t>(), 8u + 100000u + 7u);
 }
 
+// A viewer that stops reading while more log waits for it than the sockets hold: the run still
+// ends after its linger time (CAF would otherwise wait to send it everything, for ever).
+TEST(Live, AFrozenReaderCannotHoldTheRunsExit) {
+  test::TempPath log(".ffl");
+  ServedRun run("load_balancing", log.str(), 0, false, {"stop.requests=60000", "workload.rate=120", "server.queue_limit=100000"}, 100);
+  const auto [host, port] = parse_address(run.address);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  inet_pton(AF_INET, host.c_str(), &to.sin_addr);
+  const int frozen = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 4096;
+  ::setsockopt(frozen, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  ASSERT_EQ(::connect(frozen, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  v1::Hello hello;
+  hello.set_protocol(kLiveProtocol);
+  const std::string body = hello.SerializeAsString();
+  const auto length = static_cast<std::uint32_t>(body.size());
+  const std::string greeting = std::string(kHelloMagic, 4) + std::string(reinterpret_cast<const char*>(&length), 4) + body;
+  ASSERT_EQ(::send(frozen, greeting.data(), greeting.size(), MSG_NOSIGNAL), static_cast<ssize_t>(greeting.size()));
+  const auto summary = run.wait();  // returns: the frozen reader was cut
+  EXPECT_EQ(summary["requests"]["sent"].get<int>(), 60000);
+  EXPECT_GT(test::read_file(log.str()).size(), 6u << 20);  // more than loopback's buffers hold
+  ::close(frozen);
+}
+
+// Garbage, an oversized message, a reader that never reads and one that leaves mid-run change
+// nothing: the run completes and its log is byte-identical to one nobody watched.
 TEST(Live, MisbehavingViewersNeverChangeOrStallTheRun) {
   const std::vector<std::string> load{"stop.requests=3000", "workload.rate=400"};
   test::TempPath quiet_log(".ffl"), busy_log(".ffl"), leaver(".ffl");

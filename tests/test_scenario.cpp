@@ -243,7 +243,7 @@ TEST(Scenario, CacheAsideNeedsLinksAndKinds) {
 
 // A valet script without a client of its own runs on the workload's first client, which must
 // reach the storage, whichever of several groups it is (the check once read the whole list as one id).
-TEST(Scenario, ValetScriptNeedsEveryWorkloadClientLinkedToTheStorage) {
+TEST(Scenario, ValetScriptNeedsTheClientItRunsOnLinkedToTheStorage) {
   std::string text;
   for (const auto& builtin : builtin_scenarios())
     if (builtin.name == "valet_key") text = builtin.text;

@@ -26,5 +26,8 @@ inline constexpr std::uint32_t kControlBytes = 64 * 1024;  // one live control m
 // floods requests or never reads its replies holds at most this much of the server's memory.
 inline constexpr std::size_t kLiveSendWindow = 256 * 1024;  // bytes waiting to go to one live client
 inline constexpr std::size_t kLiveWaitingRequests = 256;    // one client's requests the run has not taken yet
+// Reading stops at most 20 ms after a limit is reached; a client with this many requests waiting
+// by then is flooding and is disconnected.
+inline constexpr std::size_t kLiveFloodRequests = 16384;
 
 }  // namespace flowframe::limits

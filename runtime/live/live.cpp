@@ -1,6 +1,7 @@
 #include "runtime/live/live.hpp"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 #include <caf/all.hpp>
@@ -209,12 +210,15 @@ namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using reply_atom = caf::atom_constant<caf::atom("reply")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
 constexpr auto kTick = std::chrono::milliseconds(20);  // how often the server looks for newly committed log
 constexpr std::size_t kReadSize = 64 * 1024;
 
 caf::actor_system_config& network_config(caf::actor_system_config& config) {
   config.load<caf::io::middleman>();
   config.set("scheduler.max-threads", std::size_t{1});
+  // One read per connection per poll: a connection told to stop reading stops at once.
+  config.set("middleman.max-consecutive-reads", std::size_t{1});
   return config;
 }
 
@@ -238,7 +242,7 @@ struct LiveServer::Network {
   caf::actor_system_config config;
   caf::actor_system system{network_config(config)};
   caf::actor broker;
-  ~Network() { caf::anon_send_exit(broker, caf::exit_reason::user_shutdown); }
+  ~Network() { caf::anon_send(broker, stop_atom::value); }
 };
 
 namespace {
@@ -249,12 +253,16 @@ struct Connection {
   std::string peer;
   ClientMessages messages;
   bool greeted = false;
-  bool closing = false;  // refused: send what is queued, then close
+  bool ending = false;       // done with it (whole log sent, refused, bad input): send what is queued, then end
+  bool half_closed = false;  // our side is closed; what the peer still sends is read and dropped until it closes
   bool reading = true;
   std::uint64_t offset = 0;  // log bytes handed to the network so far
   std::uint64_t unsent = 0;  // bytes handed to the network not yet on the wire
   File file;                 // the log, for a client that streams it
 };
+
+// CAF 0.17 has no half-close: with its default multiplexer a connection's handle is its socket.
+int socket_of(caf::io::connection_handle hdl) { return static_cast<int>(hdl.id()); }
 
 // The server broker's own state; only the broker touches it.
 struct ServerState {
@@ -303,44 +311,40 @@ caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> sta
     self->flush(hdl);
     connection.unsent += bytes.size();
   };
-  auto drop = [self, state](caf::io::connection_handle hdl) {
-    const auto id = state->connections.at(hdl).id;
-    state->connections.erase(hdl);
-    self->close(hdl);
-    std::lock_guard lock(state->shared->mutex);
-    state->shared->waiting.erase(id);
-  };
-  // Streams what the window allows, closes a connection that is finished, reads only while both
-  // the window and the run keep up. Returns false if `hdl` was closed.
-  auto pump = [self, state, send, drop](caf::io::connection_handle hdl) {
-    auto& connection = state->connections.at(hdl);
+  // Streams what the window allows; a connection that is done ends once its last byte is on the
+  // wire, with a half-close, so the peer reads everything and then the end (a full close could
+  // reset the connection and lose what the peer had not read yet).
+  auto pump = [state, send](caf::io::connection_handle hdl, Connection& connection) {
     const auto& writer = *state->writer;
-    if (connection.greeted && !connection.closing && connection.file)
+    if (connection.greeted && !connection.ending && connection.file)
       while (connection.unsent < limits::kLiveSendWindow) {
         const auto piece = next_log_piece(connection, writer);
         if (piece.empty()) break;
         send(hdl, connection, piece);
       }
-    const bool has_all = writer.finished() && (!connection.file || connection.offset >= writer.committed());
-    if (connection.unsent == 0 && (connection.closing || (connection.greeted && has_all))) {
-      drop(hdl);  // everything is on the wire: the reader sees the end after it
-      return false;
-    }
-    std::size_t waiting = 0;
-    {
+    if (connection.greeted && writer.finished() && (!connection.file || connection.offset >= writer.committed()))
+      connection.ending = true;
+    if (connection.ending && !connection.half_closed && connection.unsent == 0) {
+      ::shutdown(socket_of(hdl), SHUT_WR);
+      connection.half_closed = true;
       std::lock_guard lock(state->shared->mutex);
-      waiting = state->shared->waiting[connection.id];
+      state->shared->waiting.erase(connection.id);
     }
-    const bool read = waiting < limits::kLiveWaitingRequests && connection.unsent < limits::kLiveSendWindow;
-    if (read != connection.reading) read ? self->trigger(hdl) : self->halt(hdl);
-    connection.reading = read;
-    return true;
   };
   auto update_done = [state] {
     bool all_done = true;
-    for (const auto& [hdl, connection] : state->connections) all_done &= !connection.greeted;
+    for (const auto& [hdl, connection] : state->connections) all_done &= !connection.greeted || connection.half_closed;
     std::lock_guard lock(state->shared->mutex);
     state->shared->all_done = all_done;
+  };
+  auto forget = [state](caf::io::connection_handle hdl) {
+    const auto found = state->connections.find(hdl);
+    if (found == state->connections.end()) return;
+    {
+      std::lock_guard lock(state->shared->mutex);
+      state->shared->waiting.erase(found->second.id);
+    }
+    state->connections.erase(found);
   };
   self->delayed_send(self, kTick, tick_atom::value);
   return {
@@ -351,11 +355,12 @@ caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> sta
         self->configure_read(accepted.handle, caf::io::receive_policy::at_most(kReadSize));
         self->ack_writes(accepted.handle, true);
       },
-      [self, state, send, drop, pump, update_done](const caf::io::new_data_msg& data) {
+      [state, send, pump, update_done](const caf::io::new_data_msg& data) {
         const auto found = state->connections.find(data.handle);
         if (found == state->connections.end()) return;
         auto& connection = found->second;
-        const auto error = connection.messages.feed({data.buf.data(), data.buf.size()});
+        if (connection.ending) return;  // the rest of what it sends is dropped
+        auto error = connection.messages.feed({data.buf.data(), data.buf.size()});
         if (connection.messages.hello && !connection.greeted) {
           const auto& hello = *connection.messages.hello;
           v1::ControlReply answer;
@@ -365,7 +370,7 @@ caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> sta
                              (hello.client().empty() ? "the client" : printable(hello.client())) + " speaks " +
                              std::to_string(hello.protocol()) + "; use matching FlowFrame versions");
             spdlog::warn("live: refusing {}: {}", connection.peer, answer.error());
-            connection.closing = true;
+            connection.ending = true;
           } else {
             spdlog::info("live: {} attached ({})", connection.peer, printable(hello.client()));
           }
@@ -373,47 +378,65 @@ caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> sta
           if (!hello.control_only()) connection.file.reset(std::fopen(state->log_path.c_str(), "rb"));
           send(data.handle, connection, framing::record(framing::kReplyMagic, answer.SerializeAsString()));
         }
-        if (!connection.messages.requests.empty() && !connection.closing) {
+        if (!connection.messages.requests.empty() && !connection.ending) {
           std::lock_guard lock(state->shared->mutex);
-          state->shared->waiting[connection.id] += connection.messages.requests.size();
+          auto& waiting = state->shared->waiting[connection.id];
+          waiting += connection.messages.requests.size();
+          // Reading stops at the limit on the next tick; a client that sends this much more
+          // before then is flooding.
+          if (waiting > limits::kLiveFloodRequests && error.empty())
+            error = "more than " + std::to_string(limits::kLiveFloodRequests) + " requests the run has not taken yet";
           for (auto& request : connection.messages.requests) state->shared->inbox.push_back({connection.id, std::move(request)});
         }
         connection.messages.requests.clear();
         if (!error.empty()) {
           spdlog::warn("live: closing {}: {}", connection.peer, error);
-          drop(data.handle);
-        } else {
-          pump(data.handle);
+          connection.ending = true;
         }
+        pump(data.handle, connection);
         update_done();
       },
       [state, pump, update_done](const caf::io::data_transferred_msg& sent) {
         const auto found = state->connections.find(sent.handle);
         if (found == state->connections.end()) return;
         found->second.unsent = sent.remaining;
-        pump(sent.handle);
+        pump(sent.handle, found->second);
         update_done();
       },
-      [state, update_done](const caf::io::connection_closed_msg& closed) {
-        const auto found = state->connections.find(closed.handle);
-        if (found == state->connections.end()) return;
-        {
-          std::lock_guard lock(state->shared->mutex);
-          state->shared->waiting.erase(found->second.id);
-        }
-        state->connections.erase(found);
+      [forget, update_done](const caf::io::connection_closed_msg& closed) {
+        forget(closed.handle);
         update_done();
       },
       [state, send](reply_atom, std::uint64_t client, const std::string& record) {
         for (auto& [hdl, connection] : state->connections)
-          if (connection.id == client && !connection.closing) send(hdl, connection, record);
+          if (connection.id == client && !connection.ending) send(hdl, connection, record);
       },
+      // Reading is started and stopped here only: CAF applies a stop at the end of its poll
+      // cycle, so a stop and a start in one cycle could leave a connection never read again;
+      // ticks are never in one cycle.
       [self, state, pump, update_done](tick_atom) {
-        std::vector<caf::io::connection_handle> handles;
-        for (const auto& [hdl, connection] : state->connections) handles.push_back(hdl);
-        for (const auto& hdl : handles) pump(hdl);
+        for (auto& [hdl, connection] : state->connections) {
+          pump(hdl, connection);
+          std::size_t waiting = 0;
+          {
+            std::lock_guard lock(state->shared->mutex);
+            if (const auto found = state->shared->waiting.find(connection.id); found != state->shared->waiting.end())
+              waiting = found->second;
+          }
+          const bool read = connection.half_closed ||
+                            (waiting < limits::kLiveWaitingRequests && connection.unsent < limits::kLiveSendWindow);
+          if (read != connection.reading) read ? self->trigger(hdl) : self->halt(hdl);
+          connection.reading = read;
+        }
         update_done();
         self->delayed_send(self, kTick, tick_atom::value);
+      },
+      // The end of serving: a peer that stopped reading cannot hold the run's exit (CAF would wait
+      // to send it everything), so such connections are cut.
+      [self, state](stop_atom) {
+        for (auto& [hdl, connection] : state->connections)
+          if (connection.unsent > 0) ::shutdown(socket_of(hdl), SHUT_RDWR);
+        self->quit();
       },
   };
 }
@@ -454,6 +477,7 @@ void LiveServer::reply(std::uint64_t client, const v1::ControlReply& reply) {
   // An error may quote what the client sent; quoted whole it could outgrow a reply's limit.
   v1::ControlReply clipped = reply;
   clipped.set_error(printable(reply.error(), 1000));
+  if (!network_) return;  // finished: nobody is attached any more
   caf::anon_send(network_->broker, reply_atom::value, client,
                  framing::record(framing::kReplyMagic, clipped.SerializeAsString()));
 }
@@ -484,7 +508,7 @@ struct LiveClient::Network {
   caf::actor_system_config config;
   caf::actor_system system{network_config(config)};
   caf::actor broker;
-  ~Network() { caf::anon_send_exit(broker, caf::exit_reason::user_shutdown); }
+  ~Network() { caf::anon_send(broker, stop_atom::value); }
 };
 
 namespace {
@@ -501,7 +525,7 @@ caf::behavior receive_live(caf::io::broker* self, caf::io::connection_handle hdl
   self->configure_read(hdl, caf::io::receive_policy::at_most(kReadSize));
   self->write(hdl, greeting.size(), greeting.data());
   self->flush(hdl);
-  // Ends the connection: with an error, or at the server's end of stream.
+  // Ends the connection: with an error (then it is cut), or at the server's end of stream.
   auto end = [self, state, hdl](std::string error) {
     if (state->ended) return;
     state->ended = true;
@@ -519,6 +543,8 @@ caf::behavior receive_live(caf::io::broker* self, caf::io::connection_handle hdl
       if (!error.empty()) state->shared->error = error;
       state->shared->closed = true;
     }
+    // A server that stopped reading us must not keep our requests (and this process) waiting.
+    if (!error.empty()) ::shutdown(socket_of(hdl), SHUT_RDWR);
     self->close(hdl);
     self->quit();
   };
@@ -550,6 +576,7 @@ caf::behavior receive_live(caf::io::broker* self, caf::io::connection_handle hdl
         self->flush(hdl);
       },
       [end](const caf::io::connection_closed_msg&) { end(""); },
+      [end](stop_atom) { end("the connection was closed"); },
   };
 }
 

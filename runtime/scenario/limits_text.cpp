@@ -48,6 +48,8 @@ std::string limits_markdown() {
       fmt::format("{} KiB", limits::kLiveSendWindow >> 10));
   row("Requests of one live client the run has not taken yet before the server stops reading from it",
       limits::kLiveWaitingRequests);
+  row("Requests of one live client the run has not taken yet before it is disconnected as a flood",
+      limits::kLiveFloodRequests);
   out +=
       "\n## Numbers\n\n"
       "Every number must be finite (no `inf`, no `nan`) and inside its range, whether it comes from a\n"

@@ -79,6 +79,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     {
       FrameLogWriter writer(path, header, 1);
+      // Most chunks start from a keyframe (every node's state), so the model applies the frames.
+      v1::Keyframe empty;
+      const auto keyframe = [&]() -> const v1::Keyframe* { return in.take<std::uint8_t>() < 224 ? &empty : nullptr; };
       std::vector<FrameRecord> frames;
       Time time = 0;
       while (in.left() > 0 && frames.size() < 4096) {
@@ -110,11 +113,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         frame.outcome = static_cast<Outcome>(in.take<std::uint8_t>() % 32);
         frames.push_back(frame);
         if (in.take<std::uint8_t>() < 16) {  // end the chunk here
-          writer.write_chunk(nullptr, frames.data(), frames.size(), notes);
+          writer.write_chunk(keyframe(), frames.data(), frames.size(), notes);
           frames.clear();
         }
       }
-      if (!frames.empty()) writer.write_chunk(nullptr, frames.data(), frames.size(), notes);
+      if (!frames.empty()) writer.write_chunk(keyframe(), frames.data(), frames.size(), notes);
       writer.finish();
     }
     FrameLogReader reader(path);
@@ -137,5 +140,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   } catch (const LogError&) {
   }
+  std::remove(path.c_str());
   return 0;
 }
