@@ -47,6 +47,19 @@ class ServedRun {
   std::future<nlohmann::ordered_json> run_;
 };
 
+// Sends `request` with `id` and waits (up to 5 s) for its reply.
+v1::ControlReply ask_run(LiveClient& client, v1::ControlRequest request, std::uint64_t id) {
+  request.set_id(id);
+  client.send(request);
+  for (int i = 0; i < 500; ++i) {
+    for (const auto& reply : client.take_replies())
+      if (reply.id() == id) return reply;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "no reply to " << request.ShortDebugString();
+  return v1::ControlReply{};
+}
+
 void wait_closed(const LiveClient& client) {
   for (int i = 0; i < 1000 && !client.closed(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
@@ -71,17 +84,7 @@ TEST(Live, ControlTakesEffectAtALogicalTimeAndIsInTheLog) {
   test::TempPath log(".ffl"), received(".ffl");
   ServedRun run("load_balancing", log.str(), 0, /*paused=*/true, {"stop.requests=300", "workload.rate=120"});
   LiveClient client(run.address, received.str(), "test");
-  auto ask = [&](v1::ControlRequest request, std::uint64_t id) {
-    request.set_id(id);
-    client.send(request);
-    for (int i = 0; i < 500; ++i) {
-      for (const auto& reply : client.take_replies())
-        if (reply.id() == id) return reply;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "no reply to " << request.ShortDebugString();
-    return v1::ControlReply{};
-  };
+  auto ask = [&](v1::ControlRequest request, std::uint64_t id) { return ask_run(client, std::move(request), id); };
   v1::ControlRequest step;
   step.set_step(200);
   EXPECT_TRUE(ask(step, 1).ok());
@@ -151,18 +154,7 @@ TEST(Live, BurstsAtOneMomentShareOneLimit) {
   test::TempPath log(".ffl"), received(".ffl");
   ServedRun run("load_balancing", log.str(), 0, /*paused=*/true, {"stop.requests=8"}, 100);
   LiveClient client(run.address, received.str(), "test", /*control_only=*/true);
-  auto ask = [&](const std::vector<std::string>& words, std::uint64_t id) {
-    auto request = parse_control(words);
-    request.set_id(id);
-    client.send(request);
-    for (int i = 0; i < 500; ++i) {
-      for (const auto& reply : client.take_replies())
-        if (reply.id() == id) return reply;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "no reply to " << request.ShortDebugString();
-    return v1::ControlReply{};
-  };
+  auto ask = [&](const std::vector<std::string>& words, std::uint64_t id) { return ask_run(client, parse_control(words), id); };
   const auto failed = ask({"fail", "server"}, 1);
   EXPECT_TRUE(failed.ok()) << failed.error();  // failed servers answer the bursts at once: a short run
   EXPECT_TRUE(ask({"burst", "client", "15000"}, 2).ok());  // 4 clients: 60,000

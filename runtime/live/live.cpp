@@ -238,11 +238,12 @@ struct LiveServer::Shared {
   bool all_done = true;  // every greeted client has the whole finished log
 };
 
-struct LiveServer::Network {
+// Ending it tells the broker to stop; the actor system then waits for the broker to finish.
+struct LiveNetwork {
   caf::actor_system_config config;
   caf::actor_system system{network_config(config)};
   caf::actor broker;
-  ~Network() { caf::anon_send(broker, stop_atom::value); }
+  ~LiveNetwork() { caf::anon_send(broker, stop_atom::value); }
 };
 
 namespace {
@@ -454,7 +455,7 @@ LiveServer::LiveServer(const std::string& address, bool allow_remote, const std:
   if (!loopback && !allow_remote)
     throw std::runtime_error("--serve " + address + ": not a loopback address; add --allow-remote to serve other hosts");
   if (!loopback) spdlog::warn("serving on {}: anyone who can reach it can watch and steer this run", address);
-  network_ = std::make_unique<Network>();
+  network_ = std::make_unique<LiveNetwork>();
   auto doorman = network_->system.middleman().backend().new_tcp_doorman(port, host.c_str(), /*reuse_addr=*/true);
   if (!doorman) throw std::runtime_error("--serve " + address + ": " + reason_of(network_->system, doorman.error()));
   address_ = host + ":" + std::to_string((*doorman)->port());
@@ -504,12 +505,6 @@ struct LiveClient::Shared {
   std::string error;
 };
 
-struct LiveClient::Network {
-  caf::actor_system_config config;
-  caf::actor_system system{network_config(config)};
-  caf::actor broker;
-  ~Network() { caf::anon_send(broker, stop_atom::value); }
-};
 
 namespace {
 
@@ -593,7 +588,7 @@ LiveClient::LiveClient(const std::string& address, const std::string& file, std:
   hello.set_protocol(kLiveProtocol);
   hello.set_client(std::move(name));
   hello.set_control_only(control_only);
-  network_ = std::make_unique<Network>();
+  network_ = std::make_unique<LiveNetwork>();
   auto broker = network_->system.middleman().spawn_client(receive_live, host, port, state,
                                                           std::string(kHelloMagic, sizeof kHelloMagic) + framed(hello));
   if (!broker) {

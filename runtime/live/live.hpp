@@ -19,6 +19,7 @@
 namespace flowframe {
 
 class FrameLogWriter;
+struct LiveNetwork;  // a live end's own small CAF actor system and its broker (live.cpp)
 
 inline constexpr std::uint32_t kLiveProtocol = 1;
 inline constexpr char kHelloMagic[4] = {'F', 'F', 'H', 'I'};
@@ -107,10 +108,9 @@ class LiveServer {
   struct Shared;  // what the run and the network side share
 
  private:
-  struct Network;
   std::string address_;
   std::shared_ptr<Shared> shared_;
-  std::unique_ptr<Network> network_;
+  std::unique_ptr<LiveNetwork> network_;
 };
 
 // A live connection's client end: receives the stream into a local file (the log's bytes only)
@@ -137,10 +137,9 @@ class LiveClient {
   struct Shared;  // what the caller and the network side share
 
  private:
-  struct Network;
   std::string file_;
   std::shared_ptr<Shared> shared_;
-  std::unique_ptr<Network> network_;
+  std::unique_ptr<LiveNetwork> network_;
 };
 
 }  // namespace flowframe
