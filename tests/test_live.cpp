@@ -137,13 +137,24 @@ TEST(Live, ControlTakesEffectAtALogicalTimeAndIsInTheLog) {
   EXPECT_TRUE(test::read_file(replay.str()) == test::read_file(log.str()));
 }
 
-int connect_to(const std::string& address) {
+std::string framed_message(const google::protobuf::Message& message) {
+  const std::string body = message.SerializeAsString();
+  const auto length = static_cast<std::uint32_t>(body.size());
+  return std::string(reinterpret_cast<const char*>(&length), 4) + body;
+}
+
+// What a client says first: the magic, then its Hello.
+std::string greeting_of(const v1::Hello& hello) { return std::string(kHelloMagic, 4) + framed_message(hello); }
+
+// A raw connection; `receive_buffer` > 0 shrinks its socket's receive buffer (a slow reader).
+int connect_to(const std::string& address, int receive_buffer = 0) {
   const auto [host, port] = parse_address(address);
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   inet_pton(AF_INET, host.c_str(), &to.sin_addr);
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
   return fd;
 }
@@ -178,20 +189,10 @@ TEST(Live, BurstsAtOneMomentShareOneLimit) {
 TEST(Live, AFrozenReaderCannotHoldTheRunsExit) {
   test::TempPath log(".ffl");
   ServedRun run("load_balancing", log.str(), 0, false, {"stop.requests=60000", "workload.rate=120", "server.queue_limit=100000"}, 100);
-  const auto [host, port] = parse_address(run.address);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(port);
-  inet_pton(AF_INET, host.c_str(), &to.sin_addr);
-  const int frozen = ::socket(AF_INET, SOCK_STREAM, 0);
-  const int small = 4096;
-  ::setsockopt(frozen, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  ASSERT_EQ(::connect(frozen, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const int frozen = connect_to(run.address, 4096);
   v1::Hello hello;
   hello.set_protocol(kLiveProtocol);
-  const std::string body = hello.SerializeAsString();
-  const auto length = static_cast<std::uint32_t>(body.size());
-  const std::string greeting = std::string(kHelloMagic, 4) + std::string(reinterpret_cast<const char*>(&length), 4) + body;
+  const std::string greeting = greeting_of(hello);
   ASSERT_EQ(::send(frozen, greeting.data(), greeting.size(), MSG_NOSIGNAL), static_cast<ssize_t>(greeting.size()));
   const auto summary = run.wait();  // returns: the frozen reader was cut
   EXPECT_EQ(summary["requests"]["sent"].get<int>(), 60000);
@@ -215,9 +216,7 @@ TEST(Live, MisbehavingViewersNeverChangeOrStallTheRun) {
   const int sleeper = connect_to(busy.address);  // says hello, then never reads
   v1::Hello hello;
   hello.set_protocol(kLiveProtocol);
-  const std::string body = hello.SerializeAsString();
-  const auto length = static_cast<std::uint32_t>(body.size());
-  std::string greeting = std::string(kHelloMagic, 4) + std::string(reinterpret_cast<const char*>(&length), 4) + body;
+  std::string greeting = greeting_of(hello);
   ASSERT_GT(::send(sleeper, greeting.data(), greeting.size(), MSG_NOSIGNAL), 0);
   {
     LiveClient leaving(busy.address, leaver.str(), "test");
@@ -232,12 +231,6 @@ TEST(Live, MisbehavingViewersNeverChangeOrStallTheRun) {
   ::close(garbage);
   ::close(oversized);
   ::close(sleeper);
-}
-
-std::string framed_message(const google::protobuf::Message& message) {
-  const std::string body = message.SerializeAsString();
-  const auto length = static_cast<std::uint32_t>(body.size());
-  return std::string(reinterpret_cast<const char*>(&length), 4) + body;
 }
 
 // Reads replies (records of framing::kReplyMagic) from a control-only connection until `count`
@@ -267,7 +260,7 @@ TEST(Live, AGreetingInPiecesAndManySmallRequestsAtOnceAreServed) {
   v1::Hello hello;
   hello.set_protocol(kLiveProtocol);
   hello.set_control_only(true);
-  const std::string greeting = std::string(kHelloMagic, 4) + framed_message(hello);
+  const std::string greeting = greeting_of(hello);
   for (const char byte : greeting) {  // once refused as a bad greeting when split
     ASSERT_EQ(::send(fd, &byte, 1, MSG_NOSIGNAL), 1);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -378,9 +371,7 @@ TEST(Live, MismatchedProtocolIsToldWhy) {
   v1::Hello hello;
   hello.set_protocol(kLiveProtocol + 1);
   hello.set_client("viewer 9");
-  const std::string body = hello.SerializeAsString();
-  const auto length = static_cast<std::uint32_t>(body.size());
-  const std::string greeting = std::string(kHelloMagic, 4) + std::string(reinterpret_cast<const char*>(&length), 4) + body;
+  const std::string greeting = greeting_of(hello);
   ASSERT_GT(::send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL), 0);
   std::string answer;
   char buffer[4096];
