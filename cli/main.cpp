@@ -85,6 +85,7 @@ struct RunArgs {
   std::string summary_json;
   bool quiet = false;
   int compression = 3;
+  std::string detail = "auto";
   std::string serve;
   bool allow_remote = false;
   double speed = 0;
@@ -101,6 +102,9 @@ int run(const RunArgs& args) {
   options.threads = args.threads;
   options.shards = args.shards;
   options.compression_level = args.compression;
+  options.detail = args.detail == "full"    ? RunOptions::Detail::full
+                   : args.detail == "light" ? RunOptions::Detail::light
+                                            : RunOptions::Detail::automatic;
   options.serve = args.serve;
   options.allow_remote = args.allow_remote;
   options.speed = args.speed;
@@ -384,6 +388,10 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--quiet", run_args.quiet, "Print nothing but errors");
   run_cmd->add_option("--compression", run_args.compression, "zstd level of the frame log: higher is smaller and slower")
       ->check(CLI::Range(-5, 19));
+  run_cmd->add_option("--detail", run_args.detail,
+                      "What frames record: full (every event with its node's state), light (what crosses a link "
+                      "and timers; state in keyframes and for rich kinds) or auto (full up to 32 nodes)")
+      ->check(CLI::IsMember({"auto", "full", "light"}));
   run_cmd->add_option("--serve", run_args.serve, "Stream the log live on HOST:PORT (loopback; port 0 picks one)");
   run_cmd->add_flag("--allow-remote", run_args.allow_remote, "Allow --serve on an address other than loopback");
   run_cmd->add_option("--speed", run_args.speed, "Pace to wall time: simulated seconds per second (0: flat out)")

@@ -17,9 +17,11 @@ struct Log {
   std::vector<std::string> records;
 };
 
-Log log_of(const std::string& scenario, unsigned threads, unsigned shards, const std::vector<std::string>& overrides) {
+Log log_of(const std::string& scenario, unsigned threads, unsigned shards, const std::vector<std::string>& overrides,
+           RunOptions::Detail detail = RunOptions::Detail::automatic) {
   test::TempPath log(".ffl");
   RunOptions options;
+  options.detail = detail;
   options.threads = threads;
   options.shards = shards;
   options.out_path = log.str();
@@ -61,6 +63,47 @@ TEST(Determinism, ByteIdenticalLogsForAnyThreadsAndShards) {
                     scenario + " threads " + std::to_string(threads) + " shards " + std::to_string(shards));
     expect_same(log_of(scenario, 2, 3, overrides), reference, scenario + " repeated run");
   }
+}
+
+TEST(Determinism, LightDetailIsTheFullLogLessTicksAndMostStatesForAnyThreadsAndShards) {
+  const std::vector<std::string> overrides{"workload.rate=150", "stop.requests=400"};
+  const auto light = log_of("load_balancing", 1, 1, overrides, RunOptions::Detail::light);
+  for (unsigned threads : {1u, 2u})
+    for (unsigned shards : {0u, 3u})
+      expect_same(log_of("load_balancing", threads, shards, overrides, RunOptions::Detail::light), light,
+                  "light, threads " + std::to_string(threads) + " shards " + std::to_string(shards));
+
+  auto frames_of = [&](RunOptions::Detail detail) {
+    test::TempPath log(".ffl");
+    RunOptions options;
+    options.detail = detail;
+    options.out_path = log.str();
+    test::run_scenario("load_balancing", overrides, options);
+    return test::read_frames(log.str());
+  };
+  const auto full = frames_of(RunOptions::Detail::automatic);  // 8 nodes: full
+  const auto hops = frames_of(RunOptions::Detail::light);
+  auto is_tick = [](const FrameView& view) {
+    return view.frame.kind() == v1::Frame::TIMER && view.frame.src() == view.frame.dst() && view.frame.src() <= 4;
+  };
+  std::size_t ticks = 0, next = 0;
+  for (const auto& view : full) {
+    EXPECT_TRUE(view.frame.has_state()) << "full: frame " << view.index << " has no state";
+    if (is_tick(view)) {
+      ++ticks;
+      continue;
+    }
+    // Every other frame is in the light log, in the same order, without the state.
+    ASSERT_LT(next, hops.size());
+    const auto& light_view = hops[next++];
+    EXPECT_EQ(light_view.time, view.time);
+    EXPECT_EQ(light_view.frame.dst(), view.frame.dst());
+    EXPECT_EQ(light_view.frame.request(), view.frame.request());
+    EXPECT_EQ(light_view.frame.outcome(), view.frame.outcome());
+    EXPECT_FALSE(light_view.frame.has_state()) << "light: frame " << light_view.index;
+  }
+  EXPECT_EQ(ticks, 400u);  // a tick per request sent
+  EXPECT_EQ(next, hops.size());
 }
 
 TEST(Determinism, EveryBuiltinScenarioAnyThreadsAndShards) {

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
 
 #include "support.hpp"
@@ -311,6 +312,150 @@ TEST_F(RecordedLog, AFrameNamingANodeTheHeaderDoesNotHaveIsReportedAndItsChunkSk
     // Every other chunk still reads.
     EXPECT_TRUE(reader.read_chunk(2, chunk));
   }
+}
+
+TEST_F(RecordedLog, StatesAreWrittenAsChangesAndReadBackWhole) {
+  // Recorded in full detail (a small scenario): every frame has its node's state, and past each
+  // node's first state in a chunk they travel as changes.
+  int whole = 0, changed = 0;
+  auto copy = bytes_.substr(0, chunks_.back().offset());
+  rewrite_columns(copy, chunks_[1].offset(), [&](v1::FrameColumns& c) {
+    whole = c.state_size();
+    changed = c.state_delta_size();
+  });
+  EXPECT_GT(changed, 4 * whole);
+  for (const auto& view : frames_) ASSERT_TRUE(view.frame.has_state()) << "frame " << view.index;
+  // A change read back is the very state taken at that frame: the log reads the same as one
+  // written with whole states only (the reader's keyframe + frames check is in test_view_model).
+  FrameLogReader reader(path_.str());
+  DecodedChunk chunk;
+  ASSERT_TRUE(reader.read_chunk(1, chunk));
+  v1::FrameColumns only_whole;
+  std::vector<FrameRecord> records;
+  std::string notes;
+  for (const auto& view : chunk.frames) {
+    FrameRecord record{};
+    record.key = {view.time, view.index};
+    record.sent = view.sent;
+    record.src = view.frame.src();
+    record.dst = view.frame.dst();
+    record.client = view.frame.client();
+    record.chosen = kNoNode;
+    record.note_offset = static_cast<std::uint32_t>(notes.size());
+    const auto before = notes.size();
+    append_deterministic(view.frame.state(), notes);
+    record.state_size = static_cast<std::uint32_t>(notes.size() - before);
+    records.push_back(record);
+  }
+  test::TempPath again(".ffl");
+  {
+    FrameLogWriter writer(again.str(), reader.header());
+    writer.write_chunk(nullptr, records.data(), records.size(), notes);
+    writer.finish();
+  }
+  const auto reread = test::read_frames(again.str());
+  ASSERT_EQ(reread.size(), chunk.frames.size());
+  for (std::size_t i = 0; i < reread.size(); ++i)
+    EXPECT_EQ(reread[i].frame.state().SerializeAsString(), chunk.frames[i].frame.state().SerializeAsString()) << i;
+}
+
+TEST_F(RecordedLog, AStateChangeThatDoesNotFitIsReportedAndItsChunkSkipped) {
+  // (A change that fits but is not the one written reads as another state: the checksums guard
+  // against accidents, the schema against what a state may hold.)
+  for (int damage = 0; damage < 3; ++damage) {
+    auto crafted = bytes_.substr(0, chunks_.back().offset());
+    rewrite_columns(crafted, chunks_[1].offset(), [damage](v1::FrameColumns& c) {
+      if (damage == 0) {  // changes with no whole state before them
+        c.clear_state();
+        c.clear_state_frame();
+      }
+      if (damage == 1) c.set_state_delta(0, std::string("\x7f\x7f", 2));  // more varints than the state before
+      if (damage == 2) c.set_state_delta(0, std::string("\x01", 1));       // cut short
+    });
+    test::TempPath path(".ffl");
+    test::write_file(path.str(), crafted);
+    FrameLogReader reader(path.str());
+    DecodedChunk chunk;
+    EXPECT_FALSE(reader.read_chunk(1, chunk)) << damage;
+    ASSERT_EQ(reader.health().problems.size(), 2u);  // the missing index, then the chunk
+    EXPECT_NE(reader.health().problems[1].find("a state change that does not fit the state before it at frame"),
+              std::string::npos)
+        << reader.health().problems[1];
+    EXPECT_TRUE(reader.read_chunk(2, chunk));
+  }
+}
+
+TEST(FrameLog, StateChangesRebuildTheStateExactlyOrDeclineToBeWritten) {
+  auto bytes_of = [](const v1::NodeState& state) {
+    std::string bytes;
+    append_deterministic(state, bytes);
+    return bytes;
+  };
+  auto changes_of = [](const std::string& base, const std::string& state) -> std::optional<std::string> {
+    std::string out(10 * state.size() + 1, '\0');
+    auto* start = reinterpret_cast<unsigned char*>(out.data());
+    const auto* end = state_changes::write(base, state, start);
+    if (end == nullptr) return std::nullopt;
+    out.resize(static_cast<std::size_t>(end - start));
+    return out;
+  };
+  std::mt19937_64 random(11);
+  int written = 0;
+  for (int i = 0; i < 2000; ++i) {
+    // Two states of one node: the same fields set, values near and far (counters, times, flags).
+    v1::NodeState a;
+    a.set_node(3);
+    a.set_load(1 + random() % 3);
+    a.set_handled(1000 + random() % (1u << 30));
+    a.mutable_server()->set_busy_ns(1 + random() % (1ULL << (random() % 63)));
+    a.mutable_server()->set_accounted_ns(-1 - static_cast<std::int64_t>(random() % 1000));  // ten-byte varints
+    a.mutable_client()->set_ip("10.0.0.1");
+    v1::NodeState b = a;
+    b.set_load(1 + random() % 3);
+    b.set_handled(a.handled() + random() % (i % 2 ? 3 : 1u << 20));
+    b.mutable_server()->set_busy_ns(a.server().busy_ns() + random() % 100000);
+    b.mutable_server()->set_accounted_ns(a.server().accounted_ns() - static_cast<std::int64_t>(random() % 5));
+    if (i % 3 == 0) b.mutable_client()->set_ip("10.0.0." + std::to_string(random() % 300));
+    const auto base = bytes_of(a), state = bytes_of(b);
+    const auto changes = changes_of(base, state);
+    if (!changes) continue;  // a value changed its size: written whole
+    ++written;
+    std::string rebuilt;
+    ASSERT_TRUE(state_changes::apply(base, *changes, rebuilt));
+    ASSERT_EQ(rebuilt, state) << i;
+  }
+  EXPECT_GT(written, 500);
+  // A field that appears (proto3 leaves out zeros) or a varint not in its shortest form falls
+  // between the varints that pair up at either end, and is carried as it is.
+  v1::NodeState before, after;
+  before.set_node(2);
+  before.set_handled(7);
+  before.mutable_server()->set_busy_ns(123456789);
+  after = before;
+  after.set_queue(3);
+  after.set_handled(8);
+  after.mutable_server()->set_busy_ns(123456999);
+  for (const auto& [base, state] : std::vector<std::pair<std::string, std::string>>{
+           {bytes_of(before), bytes_of(after)},
+           {bytes_of(after), bytes_of(before)},
+           {std::string("\x10\x01\x18\x05", 4), std::string("\x10\x01\x81\x00\x18\x06", 6)}}) {
+    const auto changes = changes_of(base, state);
+    ASSERT_TRUE(changes);
+    std::string rebuilt;
+    ASSERT_TRUE(state_changes::apply(base, *changes, rebuilt));
+    EXPECT_EQ(rebuilt, state);
+  }
+  // Nothing in common: written whole.
+  v1::NodeState empty;
+  EXPECT_FALSE(changes_of(bytes_of(empty), bytes_of(after)));
+  // Refused when applied: counts beyond the base, changes cut short.
+  std::string out;
+  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x01\x00\x00\x00", 5), out));
+  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x00\x00", 3), out));
+  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02", 1), out));
+  out.clear();
+  EXPECT_TRUE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x00\x00\x02", 4), out));
+  EXPECT_EQ(out, std::string("\x10\x02", 2));
 }
 
 TEST_F(RecordedLog, ADamagedChunkIsReportedOnceHoweverOftenItIsRead) {

@@ -10,8 +10,8 @@ namespace {
 
 // Frames carry their destination's state only while it is this small.
 constexpr std::size_t kMaxFrameState = 4096;
-// Scenarios with at most this many nodes record every frame's destination state.
-constexpr std::size_t kDetailedNodes = 33;
+// Memory the states being recorded take before their arena is emptied.
+constexpr std::uint64_t kStateArenaBytes = 1 << 20;
 
 constexpr std::uint32_t kTimedCall = Shard::kTimedCall;
 constexpr std::uint32_t kCallNumber = 0x7FFFFFFFu;
@@ -108,12 +108,12 @@ Time Context::work(const Sampler& duration) {
 }
 
 Shard::Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
-             const std::vector<std::uint32_t>& shard_of, bool record)
+             const std::vector<std::uint32_t>& shard_of, bool record, bool detailed)
     : topology_(topology),
       id_(id),
       shard_of_(shard_of),
       record_(record),
-      detailed_(topology.size() <= kDetailedNodes),
+      detailed_(detailed),
       context_(*this, topology) {
   outbox_[0].resize(shard_count);
   outbox_[1].resize(shard_count);
@@ -359,8 +359,12 @@ void Shard::deliver(const Event& event) {
   if (action && action->change) append_deterministic(*action->change, notes_);
   const auto change_size = static_cast<std::uint32_t>(notes_.size() - change_offset);
   const auto state_offset = notes_.size();
-  if (action || detailed_ || (component->rich() && component->state_size_hint() <= kMaxFrameState)) {
-    v1::NodeState state;
+  // A state estimated at twice the limit is not built only to be dropped (a warm cache's keys).
+  const auto hint = component->state_size_hint();
+  if ((action || detailed_) ? hint <= 2 * kMaxFrameState : component->rich() && hint <= kMaxFrameState) {
+    // States are built on an arena that is emptied now and then: no allocation per frame.
+    if (state_arena_.SpaceUsed() > kStateArenaBytes) state_arena_.Reset();
+    auto& state = *google::protobuf::Arena::CreateMessage<v1::NodeState>(&state_arena_);
     state.set_node(event.dst);
     component->snapshot_node(state);
     append_deterministic(state, notes_);

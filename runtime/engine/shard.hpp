@@ -6,6 +6,8 @@
 #include <queue>
 #include <vector>
 
+#include <google/protobuf/arena.h>
+
 #include "runtime/engine/component.hpp"
 #include "runtime/engine/topology.hpp"
 
@@ -17,7 +19,7 @@ class Shard {
   static constexpr std::uint32_t kTimedCall = 0x80000000u;
 
   Shard(Topology& topology, std::uint32_t id, std::uint32_t shard_count,
-        const std::vector<std::uint32_t>& shard_of, bool record);
+        const std::vector<std::uint32_t>& shard_of, bool record, bool detailed);
 
   std::uint32_t id() const { return id_; }
   // Calls start() on the hosted components and queues their control actions.
@@ -72,7 +74,7 @@ class Shard {
   std::uint32_t id_;
   const std::vector<std::uint32_t>& shard_of_;
   bool record_;
-  // Small scenarios (learners' pictures) record every event, each with its destination's state.
+  // Every event makes a frame carrying its destination's state (RunOptions::detail).
   bool detailed_;
   Context context_;
   std::vector<Event> slab_;
@@ -86,6 +88,7 @@ class Shard {
   Time earliest_sent_ = kTimeNever;
   std::vector<FrameRecord> frames_;
   std::string notes_;
+  google::protobuf::Arena state_arena_;
   std::uint64_t delivered_ = 0;
   std::uint64_t hops_ = 0;
   Time last_time_ = 0;

@@ -83,12 +83,16 @@ class Clock {
                       : kTimeNever) {
     assign_shards(shard_count);
     for (unsigned i = 0; i < shard_count; ++i)
-      shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_));
+      shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_, detailed()));
     for (auto& shard : shards_) shard->start();
     if (record_) start_chunk(0);
   }
 
   const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
+  bool detailed() const {
+    return options_.detail == RunOptions::Detail::full ||
+           (options_.detail == RunOptions::Detail::automatic && topology_.size() <= RunOptions::kFullDetailNodes);
+  }
   bool recording() const { return record_; }
 
   // After every shard finished its window: gathers frames and plans the next window. Windows
@@ -137,6 +141,12 @@ class Clock {
     frames_flushed_ += full->frames.size();
     if (!final) start_chunk(now_);
     return full;
+  }
+
+  // A chunk the writer is done with, for its buffers.
+  void recycle(std::shared_ptr<ChunkJob> chunk) {
+    // The writer holds it no longer (at most its finished message still counts a reference).
+    if (spare_chunks_.size() < static_cast<std::size_t>(kMaxChunksInFlight)) spare_chunks_.push_back(std::move(chunk));
   }
 
   std::uint64_t frames() const { return frames_flushed_ + (chunk_ ? chunk_->frames.size() : 0); }
@@ -262,8 +272,18 @@ class Clock {
  private:
   void start_chunk(Time now) {
     chunk_start_ = now;
-    chunk_ = std::make_shared<ChunkJob>();
-    chunk_->frames.reserve(options_.chunk_frames + options_.chunk_frames / 4);
+    // A written chunk's buffers are used again: fresh ones cost a page fault per 4 KiB.
+    if (!spare_chunks_.empty()) {
+      chunk_ = std::move(spare_chunks_.back());
+      spare_chunks_.pop_back();
+      chunk_->has_keyframe = false;
+      chunk_->keyframe.Clear();
+      chunk_->frames.clear();
+      chunk_->notes.clear();
+    } else {
+      chunk_ = std::make_shared<ChunkJob>();
+      chunk_->frames.reserve(options_.chunk_frames + options_.chunk_frames / 4);
+    }
     // Every node's state as of the chunk start. Frequent enough to seek fast, rare enough that
     // keyframes stay a small part of the log in scenarios with many nodes.
     if (frames_flushed_ >= next_keyframe_at_) {
@@ -283,6 +303,12 @@ class Clock {
   void gather_frames() {
     auto& out = chunk_->frames;
     const std::size_t before = out.size();
+    if (shards_.size() == 1 && out.empty()) {
+      // The lone shard's buffers become the chunk's, and the chunk's empty ones its next.
+      std::swap(out, shards_[0]->frames());
+      std::swap(chunk_->notes, shards_[0]->notes());
+      return;
+    }
     for (auto& shard : shards_) {
       auto& frames = shard->frames();
       const auto base = static_cast<std::uint32_t>(chunk_->notes.size());
@@ -305,6 +331,7 @@ class Clock {
   std::vector<std::uint32_t> shard_of_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::shared_ptr<ChunkJob> chunk_;
+  std::vector<std::shared_ptr<ChunkJob>> spare_chunks_;
   Time chunk_time_;
   Time deadline_;  // stop.duration_s + stop.drain_s (kTimeNever without a duration)
   bool cut_short_ = false;
@@ -351,7 +378,7 @@ caf::behavior writer_actor(caf::event_based_actor*, FrameLogWriter* writer) {
         try {
           writer->write_chunk(job->has_keyframe ? &job->keyframe : nullptr, job->frames.data(), job->frames.size(),
                               job->notes);
-          return caf::make_message(written_atom::value);
+          return caf::make_message(written_atom::value, job);
         } catch (const std::exception& error) {
           return caf::make_message(failed_atom::value, std::string(error.what()));
         }
@@ -405,7 +432,9 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   });
   for (const auto& shard : clock->shards())
     st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), clock->lookahead(), clock->deadline()));
-  if (log != nullptr) st.writer = self->spawn<caf::linked>(writer_actor, log);
+  // The writer has a thread of its own: compressing and writing overlap the simulation even
+  // with one scheduler thread, and never change what is written.
+  if (log != nullptr) st.writer = self->spawn<caf::linked + caf::detached>(writer_actor, log);
   st.started = st.last_progress = std::chrono::steady_clock::now();
   st.live = live;
   st.paused = options->start_paused;
@@ -538,8 +567,9 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
         self->state.tick_pending = false;
         if (self->state.window_pending) maybe_start();
       },
-      [=](written_atom) {
+      [=](written_atom, std::shared_ptr<ChunkJob>& job) {
         auto& st = self->state;
+        clock->recycle(std::move(job));
         --st.chunks_in_flight;
         if (st.window_pending && st.chunks_in_flight < kMaxChunksInFlight) maybe_start();
       },
@@ -622,7 +652,8 @@ RunResult Simulation::run() {
   config.set("scheduler.max-threads", static_cast<std::size_t>(result.threads));
   // Windows are short (tens of microseconds of work): keep idle workers polling instead of
   // sleeping, or the second thread never gets to help (STACK.md).
-  config.set("work-stealing.aggressive-poll-attempts", std::size_t{10000});
+  // One thread has no one to wait for: polling would only take the core the writer runs on.
+  if (result.threads > 1) config.set("work-stealing.aggressive-poll-attempts", std::size_t{10000});
   std::string failure;
   {
     caf::actor_system system{config};

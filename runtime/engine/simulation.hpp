@@ -28,6 +28,14 @@ struct RunOptions {
   // chunk also ends after 50 ms of simulated time, so viewers see a paced run as it goes.
   std::size_t chunk_frames = 16384;
   int compression_level = 3;
+  // What frames record. `full`: every event, each with its node's state, so any frame shows every
+  // node exactly; `light`: what crosses a link and timers (not a client's next-request tick), with
+  // state only for kinds whose state is more than load and queue, and every node in keyframes.
+  // `automatic`: full for topologies of up to kFullDetailNodes nodes, counting the director
+  // (learners' pictures).
+  enum class Detail { automatic, full, light };
+  Detail detail = Detail::automatic;
+  static constexpr std::size_t kFullDetailNodes = 33;
   // Called about twice a second while running.
   std::function<void(const struct Progress&)> progress;
 

@@ -76,11 +76,11 @@ bool read_varint(const unsigned char*& p, const unsigned char* end, std::uint64_
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::string deterministic_bytes(const google::protobuf::Message& message) {
-  std::string bytes;
-  append_deterministic(message, bytes);
-  return bytes;
+std::uint64_t zigzag(std::uint64_t difference) {
+  const auto signed_difference = static_cast<std::int64_t>(difference);
+  return (difference << 1) ^ static_cast<std::uint64_t>(signed_difference >> 63);
 }
+std::uint64_t unzigzag(std::uint64_t value) { return (value >> 1) ^ (~(value & 1) + 1); }
 
 }  // namespace
 
@@ -126,6 +126,130 @@ std::string record(std::uint32_t magic, const std::string& payload) {
 }
 
 }  // namespace framing
+
+namespace state_changes {
+namespace {
+
+// A varint at `p` in its shortest form (writing its value back gives the same bytes): its end, or
+// nullptr.
+const unsigned char* shortest_varint(const unsigned char* p, const unsigned char* end, std::uint64_t& value) {
+  const auto* start = p;
+  if (!read_varint(p, end, value) || (p - start > 1 && p[-1] == 0) || (p - start == 10 && p[-1] > 1)) return nullptr;
+  return p;
+}
+
+// The start of the varint that ends just before `end`, not before `begin`; nullptr if none does.
+const unsigned char* varint_before(const unsigned char* begin, const unsigned char* end) {
+  if (end == begin || (end[-1] & 0x80)) return nullptr;
+  const auto* start = end - 1;
+  while (start > begin && (start[-1] & 0x80) && end - start < 10) --start;
+  return start;
+}
+
+unsigned char* write_varint(unsigned char* out, std::uint64_t value) {
+  for (; value >= 0x80; value >>= 7) *out++ = static_cast<unsigned char>(value | 0x80);
+  *out++ = static_cast<unsigned char>(value);
+  return out;
+}
+
+}  // namespace
+
+unsigned char* write(std::string_view base, std::string_view state, unsigned char* out) {
+  const auto* b = reinterpret_cast<const unsigned char*>(base.data());
+  const auto* b_end = b + base.size();
+  const auto* s = reinterpret_cast<const unsigned char*>(state.data());
+  const auto* s_end = s + state.size();
+  // The leading varints, in step while each pair has the same length; their changes go after room
+  // for the two counts.
+  auto* changes = out + 20;
+  std::uint64_t leading = 0;
+  while (s < s_end) {
+    // The common case: one-byte varints unchanged, eight at a time.
+    if (s_end - s >= 8 && b_end - b >= 8) {
+      std::uint64_t now = 0, before = 0;
+      std::memcpy(&now, s, 8);
+      std::memcpy(&before, b, 8);
+      if (now == before && (now & 0x8080808080808080ULL) == 0) {
+        std::memset(changes, 0, 8);
+        changes += 8, s += 8, b += 8, leading += 8;
+        continue;
+      }
+    }
+    std::uint64_t value = 0, was = 0;
+    const auto* s_next = shortest_varint(s, s_end, value);
+    const auto* b_next = b;
+    if (s_next == nullptr || !read_varint(b_next, b_end, was) || s_next - s != b_next - b) break;
+    changes = write_varint(changes, zigzag(value - was));
+    s = s_next, b = b_next, ++leading;
+  }
+  // The trailing varints, the same way from the end, up to where the leading ones stopped.
+  const auto* s_tail = s_end;
+  const auto* b_tail = b_end;
+  std::uint64_t trailing = 0;
+  while (s_tail > s) {
+    const auto* s_start = varint_before(s, s_tail);
+    const auto* b_start = varint_before(b, b_tail);
+    std::uint64_t value = 0;
+    if (s_start == nullptr || b_start == nullptr || s_tail - s_start != b_tail - b_start ||
+        shortest_varint(s_start, s_tail, value) != s_tail)
+      break;
+    s_tail = s_start, b_tail = b_start, ++trailing;
+  }
+  if (leading == 0 && trailing == 0) return nullptr;  // nothing in common: written whole
+  for (const auto* from = s_tail; from < s_end;) {
+    std::uint64_t value = 0, was = 0;
+    from = shortest_varint(from, s_end, value);
+    read_varint(b_tail, b_end, was);
+    changes = write_varint(changes, zigzag(value - was));
+  }
+  // The counts first, then the changes, then the bytes in between as they are.
+  auto* at = write_varint(write_varint(out, leading), trailing);
+  std::memmove(at, out + 20, static_cast<std::size_t>(changes - (out + 20)));
+  at += changes - (out + 20);
+  std::memcpy(at, s, static_cast<std::size_t>(s_tail - s));
+  return at + (s_tail - s);
+}
+
+bool apply(std::string_view base, std::string_view changes, std::string& out) {
+  const auto* b = reinterpret_cast<const unsigned char*>(base.data());
+  const auto* b_end = b + base.size();
+  const auto* c = reinterpret_cast<const unsigned char*>(changes.data());
+  const auto* c_end = c + changes.size();
+  std::uint64_t leading = 0, trailing = 0;
+  if (!read_varint(c, c_end, leading) || !read_varint(c, c_end, trailing) || leading + trailing > base.size())
+    return false;
+  for (std::uint64_t i = 0; i < leading; ++i) {
+    std::uint64_t was = 0, change = 0;
+    if (!read_varint(b, b_end, was) || !read_varint(c, c_end, change)) return false;
+    append_varint(out, was + unzigzag(change));
+  }
+  auto* b_tail = b_end;
+  for (std::uint64_t i = 0; i < trailing; ++i)
+    if ((b_tail = varint_before(b, b_tail)) == nullptr) return false;
+  const auto* trailing_changes = c;
+  for (std::uint64_t i = 0, change = 0; i < trailing; ++i)
+    if (!read_varint(c, c_end, change)) return false;
+  out.append(reinterpret_cast<const char*>(c), static_cast<std::size_t>(c_end - c));  // the bytes in between
+  for (std::uint64_t i = 0; i < trailing; ++i) {
+    std::uint64_t was = 0, change = 0;
+    read_varint(b_tail, b_end, was);
+    read_varint(trailing_changes, c_end, change);
+    append_varint(out, was + unzigzag(change));
+  }
+  return true;
+}
+
+}  // namespace state_changes
+
+namespace {
+
+std::string deterministic_bytes(const google::protobuf::Message& message) {
+  std::string bytes;
+  append_deterministic(message, bytes);
+  return bytes;
+}
+
+}  // namespace
 
 FrameLogWriter::FrameLogWriter(const std::string& path, const v1::LogHeader& header, int compression_level)
     : path_(path), level_(compression_level) {
@@ -190,6 +314,8 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
   } else {
     append_varint(raw_, 0);
   }
+  // Each chunk decodes on its own: its first state of a node is written whole.
+  ++chunk_number_;
   const Time first_time = count ? frames[0].key.deliver : 0;
   Time previous = first_time;
   std::uint64_t previous_request = 0;
@@ -231,12 +357,10 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
       const auto bytes = notes.substr(record.note_offset + record.note_size + record.previous_size, record.change_size);
       c.add_change(bytes.data(), bytes.size());
     }
-    if (record.state_size) {
-      c.add_state_frame(static_cast<std::uint32_t>(i));
-      const auto bytes =
-          notes.substr(record.note_offset + record.note_size + record.previous_size + record.change_size, record.state_size);
-      c.add_state(bytes.data(), bytes.size());
-    }
+    if (record.state_size)
+      add_state(static_cast<std::uint32_t>(i), record.dst,
+                notes.substr(record.note_offset + record.note_size + record.previous_size + record.change_size,
+                             record.state_size));
     previous = record.key.deliver;
   }
   append_deterministic(c, raw_);
@@ -262,6 +386,23 @@ void FrameLogWriter::write_chunk(const v1::Keyframe* keyframe, const FrameRecord
   *index_.add_chunks() = ref;
   index_.set_frames(index_.frames() + count);
   if (count) index_.set_end_time(ref.last_time());
+}
+
+void FrameLogWriter::add_state(std::uint32_t frame, NodeIndex node, std::string_view bytes) {
+  if (node >= last_states_.size()) last_states_.resize(node + 1);
+  auto& last = last_states_[node];
+  if (delta_.size() < 10 * bytes.size() + 20) delta_.resize(10 * bytes.size() + 20);
+  auto* start = reinterpret_cast<unsigned char*>(delta_.data());
+  const auto* end = last.chunk == chunk_number_ ? state_changes::write(last.bytes, bytes, start) : nullptr;
+  if (end != nullptr) {
+    columns_.add_state_delta_frame(frame);
+    columns_.add_state_delta(delta_.data(), static_cast<std::size_t>(end - start));
+  } else {
+    columns_.add_state_frame(frame);
+    columns_.add_state(bytes.data(), bytes.size());
+  }
+  last.chunk = chunk_number_;
+  last.bytes.assign(bytes);
 }
 
 void FrameLogWriter::finish() {
@@ -594,10 +735,28 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
     if (c.change_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad changes");
     if (!out.frames[c.change_frame(k)].frame.mutable_change()->ParseFromString(c.change(k))) return fail("bad change");
   }
-  if (c.state_size() != c.state_frame_size()) return fail("bad states");
-  for (int k = 0; k < c.state_frame_size(); ++k) {
-    if (c.state_frame(k) >= static_cast<std::uint32_t>(n)) return fail("bad states");
-    if (!out.frames[c.state_frame(k)].frame.mutable_state()->ParseFromString(c.state(k))) return fail("bad state");
+  if (c.state_size() != c.state_frame_size() || c.state_delta_size() != c.state_delta_frame_size()) return fail("bad states");
+  // Whole states and changes interleave by frame; a change applies to its node's state before it.
+  ++read_number_;
+  std::string bytes;
+  for (int whole = 0, changed = 0; whole < c.state_frame_size() || changed < c.state_delta_frame_size();) {
+    const bool is_whole = changed == c.state_delta_frame_size() ||
+                          (whole < c.state_frame_size() && c.state_frame(whole) < c.state_delta_frame(changed));
+    const std::uint32_t row = is_whole ? c.state_frame(whole) : c.state_delta_frame(changed);
+    if (row >= static_cast<std::uint32_t>(n)) return fail("bad states");
+    const std::uint32_t node = c.dst(static_cast<int>(row));
+    if (node >= last_states_.size()) last_states_.resize(node + 1);
+    auto& last = last_states_[node];
+    if (is_whole) {
+      last.bytes = c.state(whole++);
+    } else {
+      bytes.clear();
+      if (last.chunk != read_number_ || !state_changes::apply(last.bytes, c.state_delta(changed++), bytes))
+        return fail("a state change that does not fit the state before it at frame " + std::to_string(row));
+      std::swap(last.bytes, bytes);
+    }
+    last.chunk = read_number_;
+    if (!out.frames[row].frame.mutable_state()->ParseFromString(last.bytes)) return fail("bad state");
   }
   return true;
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flowframe/v1/frame.pb.h"
@@ -20,7 +21,7 @@ struct FileCloser {
 using File = std::unique_ptr<std::FILE, FileCloser>;
 
 inline constexpr std::uint16_t kLogMajorVersion = 1;
-inline constexpr std::uint16_t kLogMinorVersion = 2;  // 1: control frames carry live changes typed; 2: partitions
+inline constexpr std::uint16_t kLogMinorVersion = 3;  // 1: typed live changes; 2: partitions; 3: state changes
 
 // The byte layout's framing, for the live stream (docs/FORMAT.md).
 namespace framing {
@@ -37,9 +38,26 @@ bool record_size(const char* header, std::uint32_t& magic, std::uint64_t& total)
 std::string record(std::uint32_t magic, const std::string& payload);
 }  // namespace framing
 
+// Format 1.3 writes a node's state as its changes from the node's previous state in the chunk
+// (docs/FORMAT.md): both read as varints from the front while they pair up (same lengths), and
+// from the back likewise; each pair as the change of its value; the bytes in between as they are.
+namespace state_changes {
+// Writes the changes at `out` (room for 10 bytes per byte of `state`, plus 20) and returns their
+// end; nullptr if the two have no varint in common at either end.
+unsigned char* write(std::string_view base, std::string_view state, unsigned char* out);
+// Appends the state `changes` make of `base`; false if they do not fit together.
+bool apply(std::string_view base, std::string_view changes, std::string& out);
+}  // namespace state_changes
+
 // Appends `message`'s bytes with maps in key order (protobuf's default is hash order): logs must
 // be byte-identical run to run.
 void append_deterministic(const google::protobuf::Message& message, std::string& out);
+
+// A node's last state in a chunk: format 1.3 writes the next one as its changes from this one.
+struct LastState {
+  std::uint64_t chunk = 0;  // the chunk (written or read) it belongs to, numbered from 1; 0: none
+  std::string bytes;
+};
 
 // A file that cannot be read as a frame log at all (wrong magic, newer major version, no header).
 class LogError : public std::runtime_error {
@@ -70,6 +88,7 @@ class FrameLogWriter {
 
  private:
   void write_bytes(const void* data, std::size_t size);
+  void add_state(std::uint32_t frame, NodeIndex node, std::string_view bytes);
   void write_record(std::uint32_t magic, const std::string& payload, std::uint32_t raw_size,
                     const v1::ChunkRef& ref, std::uint32_t flags);
 
@@ -81,6 +100,10 @@ class FrameLogWriter {
   v1::FrameColumns columns_;
   std::string raw_;
   std::string compressed_;
+  // Each node's last state in the chunk being written, as the base of the next one's change.
+  std::vector<LastState> last_states_;
+  std::string delta_;
+  std::uint64_t chunk_number_ = 0;
   bool finished_ = false;
   std::atomic<std::uint64_t> committed_{0};
   std::atomic<bool> finished_flag_{false};
@@ -157,6 +180,8 @@ class FrameLogReader {
   std::string buffer_;
   std::string raw_;
   v1::FrameColumns columns_;
+  std::vector<LastState> last_states_;
+  std::uint64_t read_number_ = 0;  // tells this read's bases from an earlier read's
 };
 
 }  // namespace flowframe
