@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 #include <filesystem>
@@ -152,6 +154,29 @@ int main(int argc, char** argv) {
             rate / plain_rate, record ? fmt::format("{:.2f}", static_cast<double>(m.log_bytes) / m.hops) : "-",
             m.peak_mib, m.mean_ms);
       }
+    }
+  }
+  // Two threads must never be slower than one: idle, and with a second process burning a core
+  // (the run then falls back to one shard instead of waiting on a descheduled thread).
+  std::cout << "\n| workload | frames | machine | 1 thread requests/s | 2 threads requests/s | 2 threads / 1 |\n"
+               "|---|---|---|---|---|---|\n";
+  for (const bool loaded : {false, true}) {
+    pid_t burner = 0;
+    if (loaded && (burner = fork()) == 0)
+      for (std::atomic<std::uint64_t> spin{0};; spin.fetch_add(1, std::memory_order_relaxed)) {
+      }
+    for (const auto& w : workloads)
+      for (const bool record : {false, true}) {
+        const std::string out = record ? dir + "/flowframe_bench_" + w.name + ".ffl" : "";
+        const auto one = run_flowframe(w, 1, out), two = run_flowframe(w, 2, out);
+        std::cout << fmt::format("| {} | {} | {} | {:.2f} M | {:.2f} M | {:.2f} |\n", w.name, record ? "file" : "off",
+                                 loaded ? "a core busy" : "idle", static_cast<double>(w.requests) / one.wall_s / 1e6,
+                                 static_cast<double>(w.requests) / two.wall_s / 1e6, one.wall_s / two.wall_s)
+                  << std::flush;
+      }
+    if (burner > 0) {
+      kill(burner, SIGKILL);
+      waitpid(burner, nullptr, 0);
     }
   }
   return 0;

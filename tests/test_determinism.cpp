@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "runtime/framelog/frame_text.hpp"
@@ -18,10 +19,12 @@ struct Log {
 };
 
 Log log_of(const std::string& scenario, unsigned threads, unsigned shards, const std::vector<std::string>& overrides,
-           RunOptions::Detail detail = RunOptions::Detail::automatic) {
+           RunOptions::Detail detail = RunOptions::Detail::automatic,
+           std::function<unsigned(std::uint64_t)> shard_plan = {}) {
   test::TempPath log(".ffl");
   RunOptions options;
   options.detail = detail;
+  options.shard_plan = std::move(shard_plan);
   options.threads = threads;
   options.shards = shards;
   options.out_path = log.str();
@@ -62,6 +65,19 @@ TEST(Determinism, ByteIdenticalLogsForAnyThreadsAndShards) {
         expect_same(log_of(scenario, threads, shards, overrides), reference,
                     scenario + " threads " + std::to_string(threads) + " shards " + std::to_string(shards));
     expect_same(log_of(scenario, 2, 3, overrides), reference, scenario + " repeated run");
+  }
+}
+
+TEST(Determinism, NodesMovingBetweenShardsMidRunChangeNothing) {
+  // What the measuring coordinator does when windows stop paying (or start to), here every few
+  // windows and through every count, with faults and a health checker in play.
+  for (const std::string scenario : {"load_balancing_failover", "health_checks", "event_log"}) {
+    const std::vector<std::string> overrides{"stop.requests=300"};
+    const auto reference = log_of(scenario, 1, 1, overrides);
+    for (unsigned every : {1u, 7u})
+      expect_same(log_of(scenario, 2, 4, overrides, RunOptions::Detail::automatic,
+                         [every](std::uint64_t window) { return static_cast<unsigned>(window / every % 4 + 1); }),
+                  reference, scenario + " resharded every " + std::to_string(every) + " windows");
   }
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/engine/shard.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "runtime/base/text.hpp"
 #include "runtime/framelog/frame_log.hpp"
@@ -148,6 +149,23 @@ void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::ui
     for (auto& event : mail) push(std::move(event));
     mail.clear();
   }
+}
+
+void Shard::release(std::vector<Event>& out) {
+  while (!heap_.empty()) {
+    out.push_back(std::move(slab_[heap_.top().slot]));
+    heap_.pop();
+  }
+  slab_.clear();
+  free_slots_.clear();
+  for (auto& outbox : outbox_)
+    for (auto& mail : outbox) {
+      std::move(mail.begin(), mail.end(), std::back_inserter(out));
+      mail.clear();
+    }
+  foreground_ = 0;
+  mail_foreground_[0] = mail_foreground_[1] = 0;
+  earliest_sent_ = kTimeNever;
 }
 
 void Shard::route(Event&& event) {

@@ -26,6 +26,9 @@ class Shard {
   void start();
   // A control event from the coordinator, between windows.
   void inject(Event event) { push(std::move(event)); }
+  // Between windows: hands over every event waiting here or in mail not yet taken, so the nodes
+  // can move to other shards (the frames do not depend on which shard delivers what).
+  void release(std::vector<Event>& out);
   // Takes the events other shards sent here during the previous window.
   void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window);
   // Delivers every event before `end`. `window` picks the outbox buffer, so other shards can

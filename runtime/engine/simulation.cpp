@@ -82,6 +82,7 @@ class Clock {
                       ? from_seconds(topology.scenario().stop().duration_s() + topology.scenario().stop().drain_s())
                       : kTimeNever) {
     assign_shards(shard_count);
+    active_ = shard_count;
     for (unsigned i = 0; i < shard_count; ++i)
       shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_, detailed()));
     for (auto& shard : shards_) shard->start();
@@ -89,6 +90,19 @@ class Clock {
   }
 
   const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
+  // How many of the shards run (the first ones); the others hold no node.
+  unsigned active_shards() const { return active_; }
+
+  // Between windows: spreads the nodes over the first `active` shards, their waiting events with
+  // them. Frames and windows do not depend on the shard count, so neither does the log.
+  void reshard(unsigned active) {
+    if (active == active_) return;
+    std::vector<Event> waiting;
+    for (auto& shard : shards_) shard->release(waiting);
+    assign_shards(active);
+    active_ = active;
+    for (auto& event : waiting) shards_[shard_of_[event.dst]]->inject(std::move(event));
+  }
   bool detailed() const {
     return options_.detail == RunOptions::Detail::full ||
            (options_.detail == RunOptions::Detail::automatic && topology_.size() <= RunOptions::kFullDetailNodes);
@@ -303,7 +317,7 @@ class Clock {
   void gather_frames() {
     auto& out = chunk_->frames;
     const std::size_t before = out.size();
-    if (shards_.size() == 1 && out.empty()) {
+    if (active_ == 1 && out.empty()) {
       // The lone shard's buffers become the chunk's, and the chunk's empty ones its next.
       std::swap(out, shards_[0]->frames());
       std::swap(chunk_->notes, shards_[0]->notes());
@@ -320,7 +334,7 @@ class Clock {
       frames.clear();
     }
     // Each shard's frames are in key order; across shards they interleave within the window.
-    if (shards_.size() > 1)
+    if (active_ > 1)
       std::sort(out.begin() + static_cast<std::ptrdiff_t>(before), out.end(),
                 [](const FrameRecord& a, const FrameRecord& b) { return a.key < b.key; });
   }
@@ -330,6 +344,7 @@ class Clock {
   bool record_;
   std::vector<std::uint32_t> shard_of_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  unsigned active_ = 1;
   std::shared_ptr<ChunkJob> chunk_;
   std::vector<std::shared_ptr<ChunkJob>> spare_chunks_;
   Time chunk_time_;
@@ -414,7 +429,63 @@ struct CoordinatorState {
   std::chrono::steady_clock::time_point pace_wall;
   Time pace_sim = 0;
   std::size_t next_scheduled = 0;  // in RunOptions::scheduled_controls
+  // Choosing between one shard and all of them by measuring (adapt_shards).
+  bool adaptive = false;
+  enum class Trial { none, measuring, trying } trial = Trial::measuring;
+  std::chrono::steady_clock::time_point trial_started;
+  std::uint64_t trial_events = 0;
+  double measured_rate = 0;  // events per second of the shard count in use before the trial
+  std::chrono::steady_clock::time_point next_trial;
 };
+
+// Several shards pay only when a window's work outweighs the round trip that starts and ends it,
+// and only while every thread gets a core. So the coordinator measures: now and then it runs a
+// short trial of the other choice (one shard, or all) and keeps whichever delivered more events
+// per second; ties go to one shard. Windows and frames do not depend on it.
+constexpr auto kTrialTime = std::chrono::milliseconds(25);
+constexpr auto kTrialEvery = std::chrono::seconds(1);
+constexpr double kTrialMargin = 1.1;
+
+void adapt_shards(CoordinatorState& st, Clock& clock, const RunOptions& options) {
+  if (options.shard_plan) {
+    if (const unsigned planned = options.shard_plan(clock.window()))
+      clock.reshard(std::min<unsigned>(planned, static_cast<unsigned>(clock.shards().size())));
+    return;
+  }
+  if (!st.adaptive) return;
+  const auto now = std::chrono::steady_clock::now();
+  const auto all = static_cast<unsigned>(clock.shards().size());
+  auto rate = [&] {
+    const double seconds = std::chrono::duration<double>(now - st.trial_started).count();
+    return static_cast<double>(clock.events() - st.trial_events) / std::max(seconds, 1e-9);
+  };
+  auto start = [&](CoordinatorState::Trial trial) {
+    st.trial = trial;
+    st.trial_started = now;
+    st.trial_events = clock.events();
+  };
+  switch (st.trial) {
+    case CoordinatorState::Trial::none:
+      if (now >= st.next_trial) start(CoordinatorState::Trial::measuring);
+      return;
+    case CoordinatorState::Trial::measuring:
+      if (now - st.trial_started < kTrialTime) return;
+      st.measured_rate = rate();
+      clock.reshard(clock.active_shards() == 1 ? all : 1);
+      start(CoordinatorState::Trial::trying);
+      return;
+    case CoordinatorState::Trial::trying: {
+      if (now - st.trial_started < kTrialTime) return;
+      const double tried = rate();
+      const bool trying_one = clock.active_shards() == 1;
+      const bool keep = trying_one ? tried * kTrialMargin >= st.measured_rate : tried >= st.measured_rate * kTrialMargin;
+      if (!keep) clock.reshard(trying_one ? all : 1);
+      st.trial = CoordinatorState::Trial::none;
+      st.next_trial = now + kTrialEvery;
+      return;
+    }
+  }
+}
 
 caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clock* clock,
                                 FrameLogWriter* log, LiveServer* live, const RunOptions* options, caf::actor waiter) {
@@ -440,16 +511,17 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   st.paused = options->start_paused;
   st.speed = options->speed;
   st.stepwise = live != nullptr || options->speed > 0 || options->start_paused || !options->scheduled_controls.empty();
+  st.adaptive = !st.stepwise && options->shards == 0 && clock->shards().size() > 1;
 
   auto start_window = [self, clock] {
     auto& st = self->state;
     st.window_pending = false;
-    st.waiting = st.shards.size();
-    if (st.shards.size() == 1 && !st.stepwise) {
+    st.waiting = clock->active_shards();
+    if (st.waiting == 1 && !st.stepwise) {
       self->send(st.shards[0], run_atom::value, clock->frames_wanted());
       return;
     }
-    for (auto& shard : st.shards) self->send(shard, run_atom::value, st.end, clock->window());
+    for (std::size_t i = 0; i < st.waiting; ++i) self->send(st.shards[i], run_atom::value, st.end, clock->window());
   };
   auto send_chunk = [self](std::shared_ptr<ChunkJob> job) {
     ++self->state.chunks_in_flight;
@@ -545,6 +617,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
       return;
     }
     if (auto job = clock->take_chunk(false)) send_chunk(std::move(job));
+    adapt_shards(self->state, *clock, *options);
     if (options->progress) {
       const auto now = std::chrono::steady_clock::now();
       if (now - st.last_progress > std::chrono::milliseconds(500)) {
@@ -650,10 +723,11 @@ RunResult Simulation::run() {
 
   caf::actor_system_config config;
   config.set("scheduler.max-threads", static_cast<std::size_t>(result.threads));
-  // Windows are short (tens of microseconds of work): keep idle workers polling instead of
-  // sleeping, or the second thread never gets to help (STACK.md).
-  // One thread has no one to wait for: polling would only take the core the writer runs on.
-  if (result.threads > 1) config.set("work-stealing.aggressive-poll-attempts", std::size_t{10000});
+  // Windows are short (tens of microseconds of work): idle workers poll a while before they sleep,
+  // or the second thread never gets to help; but only a while, then they back off to short sleeps,
+  // as a spinning worker takes the core a descheduled one needs (10,000 attempts doubled the CPU
+  // time for nothing). One thread has no one to wait for: polling would take the writer's core.
+  if (result.threads > 1) config.set("work-stealing.aggressive-poll-attempts", std::size_t{1000});
   std::string failure;
   {
     caf::actor_system system{config};

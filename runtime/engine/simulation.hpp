@@ -50,6 +50,9 @@ struct RunOptions {
   std::function<void(const std::string& address)> on_serving;
   // Changes to apply at given logical times, as a live client would (replaying a steered run).
   std::vector<std::pair<Time, v1::ControlRequest>> scheduled_controls;
+  // For tests: how many shards to run from a window on (0: keep). Without it, a run that chose
+  // several shards measures, now and then, whether one would be faster, and switches.
+  std::function<unsigned(std::uint64_t window)> shard_plan;
   // Close chunks every 50 ms of simulated time as served runs do (implied by `serve`), so a
   // replay of a steered run writes the very same bytes.
   bool live_chunks = false;

@@ -1,5 +1,5 @@
 #pragma once
-// The live connection (DESIGN.md "Live stream and control"): the server streams a run's log bytes
+// The live connection (docs/FORMAT.md, "The live stream"): the server streams a run's log bytes
 // to every client from the start, clients send control requests back.
 //
 // Client to server: the 4 bytes "FFHI", then messages as a 4-byte little-endian length and a
