@@ -87,6 +87,7 @@ class Simulation {
   v1::LogHeader header() const;
 
  private:
+  unsigned simulation_threads() const;
   unsigned choose_shards() const;
 
   RunOptions options_;
