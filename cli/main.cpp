@@ -28,6 +28,7 @@
 #include "runtime/scenario/regions.hpp"
 #include "runtime/learn/share_link.hpp"
 #include "runtime/lab/summary.hpp"
+#include "runtime/lab/workers.hpp"
 #include "flowframe/v1/limits.pb.h"
 #include "runtime/base/text.hpp"
 #include "runtime/base/version.hpp"
@@ -268,7 +269,29 @@ struct BenchArgs {
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   std::string format = "table";
   std::string csv, json, plot, plot_metric = "latency_p99_ms", record;
+  std::vector<std::string> workers;
 };
+
+struct WorkerArgs {
+  std::string listen;
+  bool allow_remote = false;
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+};
+
+// Serves benchmark runs until stopped (Ctrl-C, or a signal from whoever started it).
+int worker(const WorkerArgs& args) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before CAF's threads start, so they inherit it
+  WorkerServer server(args.listen, args.allow_remote, args.jobs, make_component);
+  std::cout << "worker listening on " << server.address() << " (" << args.jobs << " runs at once; stop it with Ctrl-C)"
+            << std::endl;
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  return 0;
+}
 
 std::ofstream open_output(const std::string& path) {
   std::ofstream out(path);
@@ -298,6 +321,7 @@ int bench(const BenchArgs& args) {
   spec.requests = args.requests;
   spec.jobs = args.jobs;
   spec.record_dir = args.record;
+  spec.workers = args.workers;
   spec.factory = make_component;
   // A plot that cannot be drawn is refused before any point runs.
   if (!args.plot.empty()) {
@@ -438,6 +462,14 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--plot", bench_args.plot, "Latency against the numeric sweep: .svg, or .png (needs rsvg-convert)");
   bench_cmd->add_option("--plot-metric", bench_args.plot_metric, "latency_p99_ms (default), latency_mean_ms, latency_p999_ms, ...");
   bench_cmd->add_option("--record", bench_args.record, "Record every run's frames into this directory");
+  bench_cmd->add_option("--workers", bench_args.workers, "HOST:PORT of `flowframe worker`s that run points too")
+      ->delimiter(',');
+
+  WorkerArgs worker_args;
+  auto* worker_cmd = app.add_subcommand("worker", "Run points for `flowframe bench --workers` on this machine");
+  worker_cmd->add_option("--listen", worker_args.listen, "HOST:PORT to listen on (loopback; port 0 picks one)")->required();
+  worker_cmd->add_flag("--allow-remote", worker_args.allow_remote, "Listen on an address other than loopback");
+  worker_cmd->add_option("--jobs", worker_args.jobs, "Runs at once (default: cores)")->check(CLI::Range(1u, 256u));
 
   std::string share_source;
   auto* share_cmd = app.add_subcommand("share", "Print a flowframe: link holding a scenario (flowframe-view --open LINK)");
@@ -476,6 +508,7 @@ int main(int argc, char** argv) {
     if (*check_cmd) return check(check_path, check_json);
     if (*control_cmd) return control(control_address, control_words);
     if (*bench_cmd) return bench(bench_args);
+    if (*worker_cmd) return worker(worker_args);
     if (*share_cmd) {
       // The scenario as written (its replicas not expanded), checked first.
       const auto read = read_scenario(share_source);

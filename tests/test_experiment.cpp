@@ -5,7 +5,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/base/version.hpp"
 #include "runtime/lab/experiment.hpp"
+#include "runtime/lab/workers.hpp"
 #include "support.hpp"
 
 namespace flowframe {
@@ -110,6 +116,94 @@ TEST(Experiment, ACategoricalSweepPlotsAsGroupedBars) {
   // Each bar is as tall as its point's mean.
   const auto& random = points[0].metrics.at("latency_p99_ms");
   EXPECT_NE(picture.find(fmt::format("random all: {:g} ± {:g}", random.mean, random.ci95)), std::string::npos) << picture;
+}
+
+}  // namespace
+}  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+std::string csv_of(const std::vector<PointResult>& points) {
+  std::ostringstream out;
+  write_csv(points, out);
+  return out.str();
+}
+
+TEST(Workers, RunsOnWorkersGiveTheSameResultsAsLocalRuns) {
+  WorkerServer worker("127.0.0.1:0", false, 2, make_component);
+  auto spec = small_spec(1);
+  const auto local = run_experiment(spec);
+  spec.workers = {worker.address()};
+  std::size_t last = 0;
+  const auto spread = run_experiment(spec, [&](std::size_t done, std::size_t) { last = done; });
+  EXPECT_EQ(last, 12u);  // progress counts runs wherever they ran
+  EXPECT_GT(worker.runs_served(), 0u);
+  EXPECT_EQ(csv_of(spread), csv_of(local));
+}
+
+TEST(Workers, AWorkerKilledMidRunHasItsRunsDoneElsewhere) {
+  // A real worker process, killed without warning once the first run anywhere is done.
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    execl(FLOWFRAME_BIN, FLOWFRAME_BIN, "worker", "--listen", "127.0.0.1:0", "--jobs", "2", nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  std::string line;
+  for (char c; line.find('\n') == std::string::npos && read(out[0], &c, 1) == 1;) line += c;
+  close(out[0]);
+  const auto at = line.find("127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << line;
+  auto spec = small_spec(1);
+  spec.requests = 20000;  // runs long enough to be killed in the middle of
+  const auto local = run_experiment(spec);
+  spec.workers = {line.substr(at, line.find(' ', at) - at)};
+  bool killed = false;
+  const auto spread = run_experiment(spec, [&](std::size_t, std::size_t) {
+    if (!killed) kill(child, SIGKILL);
+    killed = true;
+  });
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(csv_of(spread), csv_of(local));
+}
+
+TEST(Workers, AWorkerRefusesARunItCannotDoWithTheReason) {
+  WorkerServer worker("127.0.0.1:0", false, 1, make_component);
+  WorkerPool pool({worker.address()});
+  ASSERT_EQ(pool.size(), 1u);
+  v1::PointRun run;
+  run.set_flowframe_version(kFlowFrameVersion);
+  run.set_scenario_name("typo.textproto");
+  run.set_scenario_text("name: \"x\"\nnodes { id: \"a\" kind: CLIENTT }\n");
+  run.set_seed(1);
+  try {
+    pool.run(0, run);
+    ADD_FAILURE() << "a scenario with a typo ran";
+  } catch (const WorkerLost&) {
+    ADD_FAILURE() << "a refusal taken for a lost worker";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("typo.textproto:2"), std::string::npos) << error.what();
+  }
+  run.set_flowframe_version("0.0.1-other");
+  try {
+    pool.run(0, run);
+    ADD_FAILURE() << "a run for another version ran";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("the run is for 0.0.1-other"), std::string::npos) << error.what();
+  }
+  EXPECT_THROW(WorkerServer("10.1.2.3:0", false, 1, make_component), std::runtime_error);  // not loopback
+  try {
+    WorkerPool nobody({"127.0.0.1:1"});
+    ADD_FAILURE() << "connected to nothing";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("worker 127.0.0.1:1: nothing accepts connections there"), std::string::npos)
+        << error.what();
+  }
 }
 
 }  // namespace

@@ -3,10 +3,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
-#include <atomic>
 #include <cmath>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -14,7 +18,9 @@
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/engine/simulation.hpp"
 #include "runtime/base/text.hpp"
+#include "runtime/base/version.hpp"
 #include "runtime/lab/summary.hpp"
+#include "runtime/lab/workers.hpp"
 
 namespace flowframe {
 
@@ -106,35 +112,81 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
 
   const std::size_t runs = points.size() * spec.seeds;
   std::vector<nlohmann::ordered_json> summaries(runs);
-  std::atomic<std::size_t> next{0}, done{0};
-  std::mutex progress_mutex;
+  auto run_request = [&](std::size_t run) {
+    v1::PointRun request;
+    request.set_flowframe_version(kFlowFrameVersion);
+    request.set_scenario_name(source.name);
+    request.set_scenario_text(source.text);
+    for (const auto& override : overrides_for(points[run / spec.seeds])) request.add_overrides(override);
+    request.set_seed(spec.first_seed + run % spec.seeds);
+    return request;
+  };
+  if (!spec.workers.empty() && !spec.record_dir.empty())
+    throw std::invalid_argument("--record cannot be used with --workers yet: runs on workers would have to send their logs back");
+  std::unique_ptr<WorkerPool> pool;
+  if (!spec.workers.empty()) pool = std::make_unique<WorkerPool>(spec.workers);
+
+  // Runs to do; one given back by a worker that went away is done by whoever is free next.
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::size_t> todo;
+  for (std::size_t run = 0; run < runs; ++run) todo.push_back(run);
+  std::size_t unfinished = runs, done = 0;
   std::exception_ptr failure;
-  auto worker = [&] {
-    for (std::size_t run; (run = next++) < runs && !failure;) {
+  auto take = [&]() -> std::optional<std::size_t> {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return !todo.empty() || unfinished == 0 || failure; });
+    if (todo.empty() || failure) return std::nullopt;
+    const auto run = todo.front();
+    todo.pop_front();
+    return run;
+  };
+  auto finish = [&](std::size_t run, std::string summary) {
+    summaries[run] = nlohmann::ordered_json::parse(summary);
+    std::lock_guard lock(mutex);
+    --unfinished;
+    ++done;
+    if (progress) progress(done, runs);
+    changed.notify_all();
+  };
+  auto fail = [&] {
+    std::lock_guard lock(mutex);
+    if (!failure) failure = std::current_exception();
+    changed.notify_all();
+  };
+  auto local = [&] {
+    while (const auto run = take()) {
       try {
-        const auto& scenario = scenarios[run / spec.seeds];
-        RunOptions options;
-        options.seed = spec.first_seed + run % spec.seeds;
-        options.threads = 1;
-        options.shards = 1;
+        const auto request = run_request(*run);
+        std::string out_path;
         if (!spec.record_dir.empty())
-          options.out_path = fmt::format("{}/{}-point{}-seed{}.ffl", spec.record_dir, log_file_stem(scenario.name()), run / spec.seeds,
-                                         options.seed);
-        Simulation simulation(scenario, options, spec.factory);
-        summaries[run] = summarize(simulation.topology(), simulation.run());
+          out_path = fmt::format("{}/{}-point{}-seed{}.ffl", spec.record_dir, log_file_stem(scenarios[*run / spec.seeds].name()),
+                                 *run / spec.seeds, request.seed());
+        finish(*run, run_point(request, spec.factory, out_path));
       } catch (...) {
-        std::lock_guard lock(progress_mutex);
-        if (!failure) failure = std::current_exception();
+        fail();
       }
-      const auto finished = ++done;
-      if (progress) {
-        std::lock_guard lock(progress_mutex);
-        progress(finished, runs);
+    }
+  };
+  auto remote = [&](std::size_t worker) {
+    while (const auto run = take()) {
+      try {
+        finish(*run, pool->run(worker, run_request(*run)));
+      } catch (const WorkerLost& lost) {
+        spdlog::warn("{}; its runs go elsewhere", lost.what());
+        std::lock_guard lock(mutex);
+        todo.push_front(*run);
+        changed.notify_all();
+        return;
+      } catch (...) {
+        fail();
       }
     }
   };
   std::vector<std::thread> threads;
-  for (unsigned j = 0; j < std::max(1u, spec.jobs); ++j) threads.emplace_back(worker);
+  for (unsigned j = 0; j < std::max(1u, spec.jobs); ++j) threads.emplace_back(local);
+  for (std::size_t w = 0; pool && w < pool->size(); ++w)
+    for (unsigned j = 0; j < pool->jobs(w); ++j) threads.emplace_back(remote, w);
   for (auto& thread : threads) thread.join();
   if (failure) std::rethrow_exception(failure);
 

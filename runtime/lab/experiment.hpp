@@ -25,6 +25,9 @@ struct ExperimentSpec {
   std::uint64_t requests = 0;  // 0: as the scenario says
   unsigned jobs = 2;           // points run at once
   std::string record_dir;      // "" = no frames; else one log per point and seed
+  // HOST:PORT of `flowframe worker`s that run points too, beside the `jobs` local ones; a worker
+  // that goes away has its runs done elsewhere. Results are the same wherever a run runs.
+  std::vector<std::string> workers;
   ComponentFactory factory;    // builds the components (actors::make_component)
 };
 

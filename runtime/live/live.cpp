@@ -133,6 +133,19 @@ std::pair<std::string, std::uint16_t> parse_address(const std::string& address) 
   return {host, static_cast<std::uint16_t>(port)};
 }
 
+std::pair<std::string, std::uint16_t> listen_address(const std::string& address, bool allow_remote, const std::string& flag,
+                                                     const std::string& what_peers_can_do) {
+  auto [host, port] = parse_address(address);
+  in_addr parsed{};
+  if (inet_pton(AF_INET, host.c_str(), &parsed) != 1)
+    throw std::invalid_argument("'" + host + "' is not an IPv4 address (e.g. 127.0.0.1)");
+  const bool loopback = (ntohl(parsed.s_addr) >> 24) == 127;
+  if (!loopback && !allow_remote)
+    throw std::runtime_error(flag + " " + address + ": not a loopback address; add --allow-remote to serve other hosts");
+  if (!loopback) spdlog::warn("listening on {}: anyone who can reach it can {}", address, what_peers_can_do);
+  return {host, port};
+}
+
 std::string ClientMessages::feed(std::string_view bytes) {
   in_.append(bytes);
   if (!magic_seen_) {
@@ -447,14 +460,7 @@ caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> sta
 LiveServer::LiveServer(const std::string& address, bool allow_remote, const std::string& log_path,
                        const FrameLogWriter& writer)
     : shared_(std::make_shared<Shared>()) {
-  const auto [host, port] = parse_address(address);
-  in_addr parsed{};
-  if (inet_pton(AF_INET, host.c_str(), &parsed) != 1)
-    throw std::invalid_argument("'" + host + "' is not an IPv4 address (e.g. 127.0.0.1)");
-  const bool loopback = (ntohl(parsed.s_addr) >> 24) == 127;
-  if (!loopback && !allow_remote)
-    throw std::runtime_error("--serve " + address + ": not a loopback address; add --allow-remote to serve other hosts");
-  if (!loopback) spdlog::warn("serving on {}: anyone who can reach it can watch and steer this run", address);
+  const auto [host, port] = listen_address(address, allow_remote, "--serve", "watch and steer this run");
   network_ = std::make_unique<LiveNetwork>();
   auto doorman = network_->system.middleman().backend().new_tcp_doorman(port, host.c_str(), /*reuse_addr=*/true);
   if (!doorman) throw std::runtime_error("--serve " + address + ": " + reason_of(network_->system, doorman.error()));

@@ -39,6 +39,11 @@ std::string control_problem(const v1::ControlRequest& request);
 
 // "127.0.0.1:7070" -> host and port; throws std::invalid_argument with the reason.
 std::pair<std::string, std::uint16_t> parse_address(const std::string& address);
+// The same for an address to listen on: an IPv4 address, loopback unless `allow_remote` (then
+// with a warning that anyone who can reach it can `what_peers_can_do`). Throws with the reason,
+// naming `flag`.
+std::pair<std::string, std::uint16_t> listen_address(const std::string& address, bool allow_remote, const std::string& flag,
+                                                     const std::string& what_peers_can_do);
 
 // What a client sends, decoded as it arrives: the greeting "FFHI", a Hello, then ControlRequests,
 // each a 4-byte little-endian length and a protobuf. Any split of the bytes decodes the same.
