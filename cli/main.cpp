@@ -290,6 +290,9 @@ int worker(const WorkerArgs& args) {
             << std::endl;
   int received = 0;
   sigwait(&stop_signals, &received);
+  // Runs under way finish first; a second Ctrl-C stops at once.
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
+  std::cerr << "stopping after the runs under way (Ctrl-C again to stop now)" << std::endl;
   return 0;
 }
 

@@ -421,7 +421,7 @@ TEST(FrameLog, StateChangesRebuildTheStateExactlyOrDeclineToBeWritten) {
     if (!changes) continue;  // a value changed its size: written whole
     ++written;
     std::string rebuilt;
-    ASSERT_TRUE(state_changes::apply(base, *changes, rebuilt));
+    ASSERT_TRUE(state_changes::apply(base, *changes, rebuilt, 1 << 16));
     ASSERT_EQ(rebuilt, state) << i;
   }
   EXPECT_GT(written, 500);
@@ -442,7 +442,7 @@ TEST(FrameLog, StateChangesRebuildTheStateExactlyOrDeclineToBeWritten) {
     const auto changes = changes_of(base, state);
     ASSERT_TRUE(changes);
     std::string rebuilt;
-    ASSERT_TRUE(state_changes::apply(base, *changes, rebuilt));
+    ASSERT_TRUE(state_changes::apply(base, *changes, rebuilt, 1 << 16));
     EXPECT_EQ(rebuilt, state);
   }
   // Nothing in common: written whole.
@@ -450,11 +450,14 @@ TEST(FrameLog, StateChangesRebuildTheStateExactlyOrDeclineToBeWritten) {
   EXPECT_FALSE(changes_of(bytes_of(empty), bytes_of(after)));
   // Refused when applied: counts beyond the base, changes cut short.
   std::string out;
-  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x01\x00\x00\x00", 5), out));
-  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x00\x00", 3), out));
-  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02", 1), out));
+  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x01\x00\x00\x00", 5), out, 1 << 16));
+  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x00\x00", 3), out, 1 << 16));
+  EXPECT_FALSE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02", 1), out, 1 << 16));
+  // Changes that would blow a state up past the limit (each byte can make a ten-byte value).
   out.clear();
-  EXPECT_TRUE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x00\x00\x02", 4), out));
+  EXPECT_FALSE(state_changes::apply(std::string(1000, '\x01'), std::string("\x84\x07\x00", 3) + std::string(900, '\x03'), out, 2000));
+  out.clear();
+  EXPECT_TRUE(state_changes::apply(std::string("\x10\x01", 2), std::string("\x02\x00\x00\x02", 4), out, 1 << 16));
   EXPECT_EQ(out, std::string("\x10\x02", 2));
 }
 

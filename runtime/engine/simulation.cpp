@@ -1,6 +1,7 @@
 #include "runtime/engine/simulation.hpp"
 
 #include <caf/all.hpp>
+#include <sched.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -511,7 +512,9 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   st.live = live;
   st.paused = options->start_paused;
   st.speed = options->speed;
-  st.stepwise = live != nullptr || options->speed > 0 || options->start_paused || !options->scheduled_controls.empty();
+  // A replay of a steered run cuts chunks by simulated time as the run did: window by window.
+  st.stepwise = live != nullptr || options->speed > 0 || options->start_paused || !options->scheduled_controls.empty() ||
+                options->live_chunks;
   st.adaptive = !st.stepwise && options->shards == 0 && clock->shards().size() > 1;
 
   auto start_window = [self, clock] {
@@ -697,7 +700,11 @@ unsigned Simulation::simulation_threads() const {
   // The log's writer is a thread of its own: with no core to spare for it, the simulation takes
   // one thread fewer (three busy threads on two cores ran slower than two). Shards asked for by
   // number get the threads asked for.
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  // The cores this process may use (its affinity), not the machine's.
+  cpu_set_t usable;
+  const unsigned cores = sched_getaffinity(0, sizeof usable, &usable) == 0
+                             ? static_cast<unsigned>(std::max(1, CPU_COUNT(&usable)))
+                             : std::max(1u, std::thread::hardware_concurrency());
   if (options_.shards == 0 && !options_.out_path.empty() && options_.threads >= cores) return std::max(1u, cores - 1);
   return std::max(1u, options_.threads);
 }
@@ -735,6 +742,7 @@ RunResult Simulation::run() {
   // A run that starts with one shard keeps it (only a run of several measures whether they pay):
   // a second scheduler thread would only idle on the core the writer needs.
   const unsigned scheduler_threads = std::min(simulation_threads(), result.shards);
+  result.threads = scheduler_threads;  // what runs, which may be fewer than asked for
   config.set("scheduler.max-threads", static_cast<std::size_t>(scheduler_threads));
   // Windows are short (tens of microseconds of work): idle workers poll a while before they sleep,
   // or the second thread never gets to help; but only a while, then they back off to short sleeps,

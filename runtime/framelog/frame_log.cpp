@@ -210,7 +210,7 @@ unsigned char* write(std::string_view base, std::string_view state, unsigned cha
   return at + (s_tail - s);
 }
 
-bool apply(std::string_view base, std::string_view changes, std::string& out) {
+bool apply(std::string_view base, std::string_view changes, std::string& out, std::size_t max_size) {
   const auto* b = reinterpret_cast<const unsigned char*>(base.data());
   const auto* b_end = b + base.size();
   const auto* c = reinterpret_cast<const unsigned char*>(changes.data());
@@ -220,7 +220,7 @@ bool apply(std::string_view base, std::string_view changes, std::string& out) {
     return false;
   for (std::uint64_t i = 0; i < leading; ++i) {
     std::uint64_t was = 0, change = 0;
-    if (!read_varint(b, b_end, was) || !read_varint(c, c_end, change)) return false;
+    if (!read_varint(b, b_end, was) || !read_varint(c, c_end, change) || out.size() >= max_size) return false;
     append_varint(out, was + unzigzag(change));
   }
   auto* b_tail = b_end;
@@ -234,9 +234,10 @@ bool apply(std::string_view base, std::string_view changes, std::string& out) {
     std::uint64_t was = 0, change = 0;
     read_varint(b_tail, b_end, was);
     read_varint(trailing_changes, c_end, change);
+    if (out.size() >= max_size) return false;
     append_varint(out, was + unzigzag(change));
   }
-  return true;
+  return out.size() <= max_size;
 }
 
 }  // namespace state_changes
@@ -394,7 +395,9 @@ void FrameLogWriter::add_state(std::uint32_t frame, NodeIndex node, std::string_
   if (delta_.size() < 10 * bytes.size() + 20) delta_.resize(10 * bytes.size() + 20);
   auto* start = reinterpret_cast<unsigned char*>(delta_.data());
   const auto* end = last.chunk == chunk_number_ ? state_changes::write(last.bytes, bytes, start) : nullptr;
-  if (end != nullptr) {
+  // Changes are about as long as the state (a byte per unchanged varint) but mostly zeros, which
+  // compress far better; values that grew to ten bytes each would not: then whole.
+  if (end != nullptr && static_cast<std::size_t>(end - start) <= 2 * bytes.size() + 8) {
     columns_.add_state_delta_frame(frame);
     columns_.add_state_delta(delta_.data(), static_cast<std::size_t>(end - start));
   } else {
@@ -751,7 +754,9 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
       last.bytes = c.state(whole++);
     } else {
       bytes.clear();
-      if (last.chunk != read_number_ || !state_changes::apply(last.bytes, c.state_delta(changed++), bytes))
+      // Changes can make each value up to ten bytes long: a state is held to what a chunk may hold.
+      if (last.chunk != read_number_ ||
+          !state_changes::apply(last.bytes, c.state_delta(changed++), bytes, std::max<std::size_t>(header.raw_size, 1 << 16)))
         return fail("a state change that does not fit the state before it at frame " + std::to_string(row));
       std::swap(last.bytes, bytes);
     }

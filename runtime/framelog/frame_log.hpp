@@ -45,8 +45,9 @@ namespace state_changes {
 // Writes the changes at `out` (room for 10 bytes per byte of `state`, plus 20) and returns their
 // end; nullptr if the two have no varint in common at either end.
 unsigned char* write(std::string_view base, std::string_view state, unsigned char* out);
-// Appends the state `changes` make of `base`; false if they do not fit together.
-bool apply(std::string_view base, std::string_view changes, std::string& out);
+// Appends the state `changes` make of `base`; false if they do not fit together or the state
+// would pass `max_size` bytes.
+bool apply(std::string_view base, std::string_view changes, std::string& out, std::size_t max_size);
 }  // namespace state_changes
 
 // Appends `message`'s bytes with maps in key order (protobuf's default is hash order): logs must

@@ -184,9 +184,13 @@ std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
     }
   };
   std::vector<std::thread> threads;
-  for (unsigned j = 0; j < std::max(1u, spec.jobs); ++j) threads.emplace_back(local);
-  for (std::size_t w = 0; pool && w < pool->size(); ++w)
-    for (unsigned j = 0; j < pool->jobs(w); ++j) threads.emplace_back(remote, w);
+  try {
+    for (unsigned j = 0; j < std::max(1u, spec.jobs); ++j) threads.emplace_back(local);
+    for (std::size_t w = 0; pool && w < pool->size(); ++w)
+      for (unsigned j = 0; j < pool->jobs(w); ++j) threads.emplace_back(remote, w);
+  } catch (...) {
+    fail();  // no more threads: the ones started stop, then the error is reported
+  }
   for (auto& thread : threads) thread.join();
   if (failure) std::rethrow_exception(failure);
 

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -20,6 +21,8 @@ using point_atom = caf::atom_constant<caf::atom("point")>;
 
 // A client that asks for more runs at once than the worker offered is told so, not served.
 constexpr unsigned kExtraRuns = 8;
+// What a worker may offer, whatever it says.
+constexpr unsigned kMaxWorkerJobs = 256;
 
 std::string refusal(const std::string& why) {
   v1::PointDone done;
@@ -70,8 +73,12 @@ caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFact
         return welcome.SerializeAsString();
       },
       [=](point_atom, const std::string& bytes) -> caf::result<std::string> {
-        if (self->state.running >= jobs + kExtraRuns)
-          return refusal("busy: " + std::to_string(self->state.running) + " runs at once already");
+        if (self->state.running >= jobs + kExtraRuns) {
+          v1::PointDone busy;
+          busy.set_busy(true);
+          busy.set_error("busy: " + std::to_string(self->state.running) + " runs at once already");
+          return busy.SerializeAsString();
+        }
         ++self->state.running;
         auto promise = self->make_response_promise<std::string>();
         auto runner = self->spawn<caf::detached>(point_runner, factory);
@@ -94,6 +101,9 @@ caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFact
 caf::actor_system_config& network_config(caf::actor_system_config& config) {
   config.load<caf::io::middleman>();
   config.set("scheduler.max-threads", std::size_t{2});
+  // A peer that vanishes without closing its connection (power off, a partition) is noticed.
+  config.set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+  config.set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(15)});
   return config;
 }
 
@@ -182,6 +192,8 @@ WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std
   hello.set_protocol(kWorkerProtocol);
   const auto hello_bytes = hello.SerializeAsString();
   for (const auto& address : addresses) {
+    // One connection per worker: a worker named twice would be asked for twice its runs.
+    if (std::any_of(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.address == address; })) continue;
     const auto [host, port] = parse_address(address);
     auto actor = network_->system.middleman().remote_actor(host, port);
     if (!actor) throw std::runtime_error("worker " + address + ": " + reason_of(network_->system, actor.error()));
@@ -190,7 +202,7 @@ WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std
     if (answer.lost) throw std::runtime_error("worker " + address + ": no answer to the greeting (" + answer.bytes + ")");
     if (!welcome.ParseFromString(answer.bytes)) throw std::runtime_error("worker " + address + ": not a FlowFrame worker");
     if (!welcome.ok()) throw std::runtime_error("worker " + address + " refused: " + welcome.error());
-    workers_.push_back({address, *actor, std::max(1u, welcome.cores())});
+    workers_.push_back({address, *actor, std::clamp(welcome.cores(), 1u, kMaxWorkerJobs)});
   }
 }
 
@@ -206,6 +218,7 @@ std::string WorkerPool::run(std::size_t worker, const v1::PointRun& run) {
   if (answer.lost) throw WorkerLost("worker " + w.address + " stopped answering (" + answer.bytes + ")");
   v1::PointDone done;
   if (!done.ParseFromString(answer.bytes)) throw WorkerLost("worker " + w.address + " answered with something else");
+  if (done.busy()) throw WorkerLost("worker " + w.address + " is " + done.error());
   if (!done.ok()) throw std::runtime_error("worker " + w.address + ": " + done.error());
   return done.summary_json();
 }
