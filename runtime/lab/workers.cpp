@@ -113,23 +113,27 @@ struct Answer {
   std::string bytes;  // the answer, or why it is lost
 };
 
-// Asks `worker` and waits for the answer, noticing if the worker goes away meanwhile (a request
-// alone would wait forever for a worker killed mid-run).
-template <class Atom, class Timeout>
-Answer ask(caf::actor_system& system, const caf::actor& worker, Atom atom, const std::string& bytes, Timeout timeout) {
+// Asks `worker` on behalf of a thread waiting on `answer`, noticing if the worker goes away
+// meanwhile (a request alone would wait forever for a worker killed mid-run).
+caf::behavior asker(caf::event_based_actor* self, caf::actor worker, caf::atom_value atom, std::string bytes,
+                    caf::duration timeout, std::shared_ptr<std::promise<Answer>> answer) {
+  auto settle = [=](Answer result) {
+    answer->set_value(std::move(result));
+    self->quit();
+  };
+  self->monitor(worker);
+  self->set_down_handler([=](caf::down_msg&) { settle({true, "its connection closed"}); });
+  self->request(worker, timeout, atom, std::move(bytes))
+      .then([=](std::string& reply) { settle({false, std::move(reply)}); },
+            [=](caf::error& error) { settle({true, self->system().render(error)}); });
+  return {};
+}
+
+Answer ask(caf::actor_system& system, const caf::actor& worker, caf::atom_value atom, const std::string& bytes,
+           caf::duration timeout) {
   auto answer = std::make_shared<std::promise<Answer>>();
   auto future = answer->get_future();
-  system.spawn([=](caf::event_based_actor* self) {
-    auto settle = [=](Answer result) {
-      answer->set_value(std::move(result));
-      self->quit();
-    };
-    self->monitor(worker);
-    self->set_down_handler([=](caf::down_msg&) { settle({true, "its connection closed"}); });
-    self->request(worker, timeout, atom, bytes)
-        .then([=](std::string& reply) { settle({false, std::move(reply)}); },
-              [=](caf::error& error) { settle({true, self->system().render(error)}); });
-  });
+  system.spawn(asker, worker, atom, bytes, timeout, answer);
   return future.get();
 }
 
@@ -197,7 +201,7 @@ WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std
     const auto [host, port] = parse_address(address);
     auto actor = network_->system.middleman().remote_actor(host, port);
     if (!actor) throw std::runtime_error("worker " + address + ": " + reason_of(network_->system, actor.error()));
-    const auto answer = ask(network_->system, *actor, hello_atom::value, hello_bytes, std::chrono::seconds(10));
+    const auto answer = ask(network_->system, *actor, hello_atom::value, hello_bytes, caf::duration{std::chrono::seconds(10)});
     v1::WorkerWelcome welcome;
     if (answer.lost) throw std::runtime_error("worker " + address + ": no answer to the greeting (" + answer.bytes + ")");
     if (!welcome.ParseFromString(answer.bytes)) throw std::runtime_error("worker " + address + ": not a FlowFrame worker");
