@@ -41,6 +41,7 @@ std::vector<Scaled> scaled_scenarios(std::uint64_t requests) {
       {"api_gateway", {"workload.rate=300"}},
       {"valet_key", {"workload.rate=100"}},
   };
+  const auto named = all.size();  // first, in this order; the other built-ins follow by name
   for (const auto& entry : std::filesystem::directory_iterator(std::string(FLOWFRAME_SOURCE_DIR) + "/scenarios")) {
     if (entry.path().extension() != ".textproto") continue;
     const auto name = entry.path().stem().string();
@@ -48,7 +49,7 @@ std::vector<Scaled> scaled_scenarios(std::uint64_t requests) {
     for (const auto& s : all) listed = listed || s.scenario == name;
     if (!listed) all.push_back({name, {}});
   }
-  std::sort(all.begin() + 5, all.end(), [](const Scaled& a, const Scaled& b) { return a.scenario < b.scenario; });
+  std::sort(all.begin() + static_cast<std::ptrdiff_t>(named), all.end(), [](const Scaled& a, const Scaled& b) { return a.scenario < b.scenario; });
   for (auto& s : all) {
     s.sets.push_back(fmt::format("stop.requests={}", requests));
     s.sets.push_back("stop.duration_s=0");
