@@ -11,6 +11,7 @@
 #include "runtime/engine/simulation.hpp"
 #include "runtime/lab/summary.hpp"
 #include "runtime/live/live.hpp"
+#include "runtime/live/network_errors.hpp"
 #include "runtime/scenario/scenario.hpp"
 
 namespace flowframe {
@@ -137,11 +138,6 @@ Answer ask(caf::actor_system& system, const caf::actor& worker, caf::atom_value 
   return future.get();
 }
 
-std::string reason_of(caf::actor_system& system, const caf::error& error) {
-  if (error == caf::sec::cannot_connect_to_node) return "nothing accepts connections there (is `flowframe worker` running?)";
-  if (error == caf::sec::cannot_open_port) return "cannot listen there (the port is taken, or the address is not this host's)";
-  return system.render(error);
-}
 
 }  // namespace
 
@@ -171,7 +167,7 @@ WorkerServer::WorkerServer(const std::string& address, bool allow_remote, unsign
   jobs = std::max(1u, jobs);
   network_->worker = network_->system.spawn(worker_actor, std::move(factory), jobs, network_->served);
   auto published = network_->system.middleman().publish(network_->worker, port, host.c_str(), /*reuse_addr=*/true);
-  if (!published) throw std::runtime_error("--listen " + address + ": " + reason_of(network_->system, published.error()));
+  if (!published) throw std::runtime_error("--listen " + address + ": " + network_error_text(network_->system, published.error()));
   address_ = host + ":" + std::to_string(*published);
 }
 
@@ -200,7 +196,7 @@ WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std
     if (std::any_of(workers_.begin(), workers_.end(), [&](const Worker& w) { return w.address == address; })) continue;
     const auto [host, port] = parse_address(address);
     auto actor = network_->system.middleman().remote_actor(host, port);
-    if (!actor) throw std::runtime_error("worker " + address + ": " + reason_of(network_->system, actor.error()));
+    if (!actor) throw std::runtime_error("worker " + address + ": " + network_error_text(network_->system, actor.error()));
     const auto answer = ask(network_->system, *actor, hello_atom::value, hello_bytes, caf::duration{std::chrono::seconds(10)});
     v1::WorkerWelcome welcome;
     if (answer.lost) throw std::runtime_error("worker " + address + ": no answer to the greeting (" + answer.bytes + ")");

@@ -1,4 +1,5 @@
 #include "runtime/live/live.hpp"
+#include "runtime/live/network_errors.hpp"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -235,12 +236,6 @@ caf::actor_system_config& network_config(caf::actor_system_config& config) {
   return config;
 }
 
-// CAF's errors name the failed call, not what a user can do about it.
-std::string reason_of(const caf::actor_system& system, const caf::error& error) {
-  if (error == caf::sec::cannot_connect_to_node) return "nothing accepts connections there";
-  if (error == caf::sec::cannot_open_port) return "cannot listen there (the port is taken, or the address is not this host's)";
-  return system.render(error);
-}
 
 }  // namespace
 
@@ -463,7 +458,7 @@ LiveServer::LiveServer(const std::string& address, bool allow_remote, const std:
   const auto [host, port] = listen_address(address, allow_remote, "--serve", "watch and steer this run");
   network_ = std::make_unique<LiveNetwork>();
   auto doorman = network_->system.middleman().backend().new_tcp_doorman(port, host.c_str(), /*reuse_addr=*/true);
-  if (!doorman) throw std::runtime_error("--serve " + address + ": " + reason_of(network_->system, doorman.error()));
+  if (!doorman) throw std::runtime_error("--serve " + address + ": " + network_error_text(network_->system, doorman.error()));
   address_ = host + ":" + std::to_string((*doorman)->port());
   auto state = std::make_shared<ServerState>();
   state->shared = shared_;
@@ -598,7 +593,7 @@ LiveClient::LiveClient(const std::string& address, const std::string& file, std:
   auto broker = network_->system.middleman().spawn_client(receive_live, host, port, state,
                                                           std::string(kHelloMagic, sizeof kHelloMagic) + framed(hello));
   if (!broker) {
-    const auto reason = reason_of(network_->system, broker.error());
+    const auto reason = network_error_text(network_->system, broker.error());
     state->out.reset();
     std::remove(file_.c_str());
     throw std::runtime_error(address + ": cannot connect: " + reason + " (is `flowframe run … --serve " + address +
