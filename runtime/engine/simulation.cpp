@@ -14,6 +14,7 @@
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/scenario/settings.hpp"
 #include "runtime/engine/shard.hpp"
+#include "runtime/base/actor_timer.hpp"
 #include "runtime/base/limits.hpp"
 #include "runtime/base/text.hpp"
 #include "runtime/base/version.hpp"
@@ -608,7 +609,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
       if (st.chunks_in_flight < kMaxChunksInFlight && !st.tick_pending) {
         st.tick_pending = true;
         const auto delay = st.paused ? kControlPoll : std::min<std::chrono::steady_clock::duration>(wait, kControlPoll);
-        self->delayed_send(self, delay, tick_atom::value);
+        remind_self(self, delay, tick_atom::value);
       }
       return;
     }

@@ -17,6 +17,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "runtime/base/actor_timer.hpp"
 #include "runtime/base/limits.hpp"
 #include "runtime/base/text.hpp"
 #include "runtime/framelog/frame_log.hpp"
@@ -355,7 +356,7 @@ caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> sta
     }
     state->connections.erase(found);
   };
-  self->delayed_send(self, kTick, tick_atom::value);
+  remind_self(self, kTick, tick_atom::value);
   return {
       [self, state](const caf::io::new_connection_msg& accepted) {
         auto& connection = state->connections[accepted.handle];
@@ -438,7 +439,7 @@ caf::behavior serve_live(caf::io::broker* self, std::shared_ptr<ServerState> sta
           connection.reading = read;
         }
         update_done();
-        self->delayed_send(self, kTick, tick_atom::value);
+        remind_self(self, kTick, tick_atom::value);
       },
       // The end of serving: a peer that stopped reading cannot hold the run's exit (CAF would wait
       // to send it everything), so such connections are cut.
