@@ -93,6 +93,7 @@ struct RunArgs {
   bool paused = false;
   double linger_s = 10;
   std::string controls_from;
+  std::vector<std::string> workers;
 };
 
 int run(const RunArgs& args) {
@@ -125,6 +126,14 @@ int run(const RunArgs& args) {
                                to_seconds(p.now), p.requests_done, p.events / std::max(p.wall_s, 1e-9) / 1e6)
                 << std::flush;
     };
+  }
+  // Shards on workers: one per worker beside this process's own; the pool outlives the run.
+  std::unique_ptr<WorkerPool> pool;
+  if (!args.workers.empty()) {
+    if (args.shards > 0) throw std::invalid_argument("--shards cannot be used with --workers: each worker hosts one shard, this process one");
+    pool = std::make_unique<WorkerPool>(args.workers);
+    const auto source = read_scenario(args.scenario);
+    options.remote_shards = pool->shards(source.name, source.text, args.overrides, options.seed);
   }
   Simulation simulation(scenario, options, make_component);
   const auto result = simulation.run();
@@ -428,6 +437,9 @@ int main(int argc, char** argv) {
       ->check(number_from(0, 3600));
   run_cmd->add_option("--controls-from", run_args.controls_from,
                       "Replay the live changes recorded in this log (a steered run) at their logical times");
+  run_cmd->add_option("--workers", run_args.workers,
+                      "HOST:PORT of `flowframe worker`s that each host a shard of this run (same log as one process)")
+      ->delimiter(',');
 
   std::string validate_source;
   std::vector<std::string> validate_overrides;
@@ -469,7 +481,7 @@ int main(int argc, char** argv) {
       ->delimiter(',');
 
   WorkerArgs worker_args;
-  auto* worker_cmd = app.add_subcommand("worker", "Run points for `flowframe bench --workers` on this machine");
+  auto* worker_cmd = app.add_subcommand("worker", "Run points for `flowframe bench --workers` and shards for `flowframe run --workers` on this machine");
   worker_cmd->add_option("--listen", worker_args.listen, "HOST:PORT to listen on (loopback; port 0 picks one)")->required();
   worker_cmd->add_flag("--allow-remote", worker_args.allow_remote, "Listen on an address other than loopback");
   worker_cmd->add_option("--jobs", worker_args.jobs, "Runs at once (default: cores)")->check(CLI::Range(1u, 256u));

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "flowframe/v1/remote.pb.h"
+
 namespace flowframe {
 
 std::size_t LatencyHistogram::bucket_of(std::uint64_t value) {
@@ -54,6 +56,41 @@ Time LatencyHistogram::quantile(double q) const {
     }
   }
   return max_;
+}
+
+void LatencyHistogram::save(v1::Histogram& out) const {
+  out.Clear();
+  for (std::size_t bucket = 0; bucket < counts_.size(); ++bucket)
+    if (counts_[bucket]) {
+      out.add_buckets(static_cast<std::uint32_t>(bucket));
+      out.add_counts(counts_[bucket]);
+    }
+  out.set_count(count_);
+  out.set_sum_low(static_cast<std::uint64_t>(sum_));
+  out.set_sum_high(static_cast<std::int64_t>(sum_ >> 64));
+  out.set_min(min_);
+  out.set_max(max_);
+}
+
+bool LatencyHistogram::load(const v1::Histogram& in) {
+  if (in.buckets_size() != in.counts_size()) return false;
+  const std::size_t most = bucket_of(~std::uint64_t{0} >> 1) + 1;
+  std::vector<std::uint64_t> counts;
+  std::uint64_t total = 0;
+  for (int i = 0; i < in.buckets_size(); ++i) {
+    const std::size_t bucket = in.buckets(i);
+    if (bucket >= most || (i > 0 && bucket <= in.buckets(i - 1)) || in.counts(i) == 0) return false;
+    if (__builtin_add_overflow(total, in.counts(i), &total)) return false;
+    counts.resize(bucket + 1);
+    counts[bucket] = in.counts(i);
+  }
+  if (total != in.count()) return false;
+  counts_ = std::move(counts);
+  count_ = in.count();
+  sum_ = (static_cast<__int128>(in.sum_high()) << 64) | static_cast<__int128>(in.sum_low());
+  min_ = in.min();
+  max_ = in.max();
+  return true;
 }
 
 }  // namespace flowframe

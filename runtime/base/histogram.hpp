@@ -8,6 +8,9 @@
 #include "runtime/base/time.hpp"
 
 namespace flowframe {
+namespace v1 {
+class Histogram;
+}
 
 class LatencyHistogram {
  public:
@@ -20,6 +23,11 @@ class LatencyHistogram {
   Time min() const { return count_ ? min_ : 0; }
   // Value at quantile q in [0, 1] (the midpoint of its bucket, clamped to [min, max]).
   Time quantile(double q) const;
+
+  // To send it to another process (flowframe run --workers) and rebuild it there exactly.
+  void save(v1::Histogram& out) const;
+  // False (and this unchanged) if `in` is not a histogram save() could have written.
+  bool load(const v1::Histogram& in);
 
  private:
   static constexpr int kSubBits = 11;  // 1,024 buckets per power of two: three significant digits, as HdrHistogram is usually set

@@ -41,6 +41,43 @@ constexpr std::int64_t kEndOfPause = -1;
 
 }  // namespace
 
+// Heaviest nodes first onto the least-loaded shard. A node's weight is the share of the
+// workload that passes through it (each request costs every node it visits about two events):
+// the clients' rate, split evenly over each node's downstream links.
+std::vector<std::uint32_t> assign_shards(const Topology& topology, unsigned count) {
+  const auto nodes = static_cast<NodeIndex>(topology.size());
+  std::vector<double> traffic(nodes, 0.0);
+  std::vector<NodeIndex> frontier;
+  for (NodeIndex client : topology.clients()) {
+    traffic[client] = 1.0;
+    frontier.push_back(client);
+  }
+  // Breadth-first along downstream links; a cycle stops after `nodes` rounds.
+  for (NodeIndex round = 0; round < nodes && !frontier.empty(); ++round) {
+    std::vector<NodeIndex> next;
+    for (NodeIndex node : frontier) {
+      const auto& down = topology.downstream(node);
+      if (down.empty() || topology.spec(node).kind() == v1::Node::SERVER) continue;
+      for (NodeIndex to : down) {
+        if (traffic[to] == 0) next.push_back(to);
+        traffic[to] += traffic[node] / static_cast<double>(down.size());
+      }
+    }
+    frontier = std::move(next);
+  }
+  std::vector<std::pair<double, NodeIndex>> weights;
+  for (NodeIndex i = 1; i < nodes; ++i) weights.emplace_back(traffic[i] + 1e-9, i);
+  std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::vector<std::uint32_t> shard_of(nodes, 0);
+  std::vector<double> load(count, 0.0);
+  for (const auto& [weight, node] : weights) {
+    const auto lightest = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    shard_of[node] = lightest;
+    load[lightest] += weight;
+  }
+  return shard_of;
+}
+
 Rng& Context::rng() { return component_->runtime_.rng; }
 NodeRuntime& Context::node() { return component_->runtime_; }
 
@@ -147,6 +184,15 @@ void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::ui
   for (auto& sender : shards) {
     auto& mail = sender->outbox_[previous][id_];
     for (auto& event : mail) push(std::move(event));
+    mail.clear();
+  }
+}
+
+void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window, std::vector<Event>& out) {
+  const auto previous = (window & 1) ^ 1;
+  for (auto& sender : shards) {
+    auto& mail = sender->outbox_[previous][id_];
+    std::move(mail.begin(), mail.end(), std::back_inserter(out));
     mail.clear();
   }
 }

@@ -13,6 +13,10 @@
 
 namespace flowframe {
 
+// Which shard hosts each node, for `count` shards: the heaviest nodes first onto the least loaded
+// shard. The same for every process of a run (flowframe run --workers).
+std::vector<std::uint32_t> assign_shards(const Topology& topology, unsigned count);
+
 class Shard {
  public:
   // Calls with a deadline carry this bit in their number, so an answer can tell it is awaited.
@@ -31,6 +35,8 @@ class Shard {
   void release(std::vector<Event>& out);
   // Takes the events other shards sent here during the previous window.
   void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window);
+  // The same mail, handed over instead (to a shard hosted elsewhere).
+  void take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window, std::vector<Event>& out);
   // Delivers every event before `end`. `window` picks the outbox buffer, so other shards can
   // read last window's mail while this one fills the next.
   void run(Time end, std::uint64_t window);
@@ -54,6 +60,10 @@ class Shard {
 
  private:
   friend class Context;
+  // The two ends of a shard hosted in another process (engine/remote_shard.hpp): the host runs
+  // it, the mirror here holds what its windows did.
+  friend class ShardHost;
+  friend class ShardMirror;
   struct Pending {
     EventKey key;
     std::uint32_t slot;

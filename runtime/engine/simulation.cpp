@@ -13,6 +13,7 @@
 #include "runtime/live/live.hpp"
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/scenario/settings.hpp"
+#include "runtime/engine/remote_shard.hpp"
 #include "runtime/engine/shard.hpp"
 #include "runtime/base/actor_timer.hpp"
 #include "runtime/base/limits.hpp"
@@ -34,6 +35,7 @@ struct ChunkJob {
 }  // namespace flowframe
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flowframe::ChunkJob>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<flowframe::v1::ShardStates>)
 
 namespace flowframe {
 namespace {
@@ -45,6 +47,7 @@ using written_atom = caf::atom_constant<caf::atom("written")>;
 using finish_atom = caf::atom_constant<caf::atom("finish")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using states_atom = caf::atom_constant<caf::atom("states")>;
 
 // While paused or pacing, the coordinator looks for control requests this often.
 constexpr auto kControlPoll = std::chrono::milliseconds(20);
@@ -78,31 +81,39 @@ v1::TimedEvent as_change(const v1::ControlRequest& request) {
 // The window logic, free of CAF: which window runs next, frame merging and chunking.
 class Clock {
  public:
+  // The last options.remote_shards.size() of the shards are hosted elsewhere: here they are mirrors.
   Clock(Topology& topology, const RunOptions& options, unsigned shard_count)
       : topology_(topology), options_(options), record_(!options.out_path.empty()),
+        local_(shard_count - static_cast<unsigned>(options.remote_shards.size())),
         chunk_time_(options.serve.empty() && !options.live_chunks ? kTimeNever : kLiveChunkTime),
         deadline_(topology.scenario().stop().duration_s() > 0
                       ? from_seconds(topology.scenario().stop().duration_s() + topology.scenario().stop().drain_s())
                       : kTimeNever) {
-    assign_shards(shard_count);
+    shard_of_ = assign_shards(topology_, shard_count);
     active_ = shard_count;
     for (unsigned i = 0; i < shard_count; ++i)
       shards_.push_back(std::make_unique<Shard>(topology, i, shard_count, shard_of_, record_, detailed()));
-    for (auto& shard : shards_) shard->start();
+    for (unsigned i = 0; i < local_; ++i) shards_[i]->start();
+    for (unsigned i = local_; i < shard_count; ++i)
+      mirrors_.push_back(std::make_unique<ShardMirror>(*shards_[i], *options.remote_shards[i - local_], topology, shard_of_));
     if (record_) start_chunk(0);
   }
 
   const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
+  // Shards run in this process: the first ones; the others are mirrors of hosted ones.
+  unsigned local_shards() const { return local_; }
+  const std::vector<std::uint32_t>& shard_of() const { return shard_of_; }
+  ShardMirror& mirror(unsigned shard) { return *mirrors_[shard - local_]; }
   // How many of the shards run (the first ones); the others hold no node.
   unsigned active_shards() const { return active_; }
 
   // Between windows: spreads the nodes over the first `active` shards, their waiting events with
   // them. Frames and windows do not depend on the shard count, so neither does the log.
   void reshard(unsigned active) {
-    if (active == active_) return;
+    if (active == active_ || !mirrors_.empty()) return;
     std::vector<Event> waiting;
     for (auto& shard : shards_) shard->release(waiting);
-    assign_shards(active);
+    shard_of_ = assign_shards(topology_, active);
     active_ = active;
     for (auto& event : waiting) shards_[shard_of_[event.dst]]->inject(std::move(event));
   }
@@ -160,6 +171,16 @@ class Clock {
     return full;
   }
 
+  // Whether the chunk just started needs the hosted shards' states for its keyframe (fill_keyframe
+  // from each) before the next window runs.
+  bool remote_states_due() const { return remote_states_due_; }
+  void fill_keyframe(unsigned shard, v1::ShardStates& states) {
+    if (auto error = check_states(states, shard, shard_of_); !error.empty())
+      throw std::runtime_error(mirror(shard).remote().where() + " sent " + error);
+    for (auto& state : *states.mutable_nodes()) chunk_->keyframe.mutable_nodes(static_cast<int>(state.node() - 1))->Swap(&state);
+  }
+  void keyframe_filled() { remote_states_due_ = false; }
+
   // A chunk the writer is done with, for its buffers.
   void recycle(std::shared_ptr<ChunkJob> chunk) {
     // The writer holds it no longer (at most its finished message still counts a reference).
@@ -180,49 +201,15 @@ class Clock {
   std::uint64_t requests_done() const {
     std::uint64_t done = 0;
     for (NodeIndex client : topology_.clients())
-      if (const auto* latencies = topology_.component(client).latencies()) done += latencies->count();
+      if (shard_of_[client] < local_)
+        if (const auto* latencies = topology_.component(client).latencies()) done += latencies->count();
+    for (const auto& mirror : mirrors_) done += mirror->requests_done();
     return done;
   }
   Time last_time() const {
     Time last = 0;
     for (const auto& shard : shards_) last = std::max(last, shard->last_time());
     return last;
-  }
-
-  // Heaviest nodes first onto the least-loaded shard. A node's weight is the share of the
-  // workload that passes through it (each request costs every node it visits about two events):
-  // the clients' rate, split evenly over each node's downstream links.
-  void assign_shards(unsigned count) {
-    const auto nodes = static_cast<NodeIndex>(topology_.size());
-    std::vector<double> traffic(nodes, 0.0);
-    std::vector<NodeIndex> frontier;
-    for (NodeIndex client : topology_.clients()) {
-      traffic[client] = 1.0;
-      frontier.push_back(client);
-    }
-    // Breadth-first along downstream links; a cycle stops after `nodes` rounds.
-    for (NodeIndex round = 0; round < nodes && !frontier.empty(); ++round) {
-      std::vector<NodeIndex> next;
-      for (NodeIndex node : frontier) {
-        const auto& down = topology_.downstream(node);
-        if (down.empty() || topology_.spec(node).kind() == v1::Node::SERVER) continue;
-        for (NodeIndex to : down) {
-          if (traffic[to] == 0) next.push_back(to);
-          traffic[to] += traffic[node] / static_cast<double>(down.size());
-        }
-      }
-      frontier = std::move(next);
-    }
-    std::vector<std::pair<double, NodeIndex>> weights;
-    for (NodeIndex i = 1; i < nodes; ++i) weights.emplace_back(traffic[i] + 1e-9, i);
-    std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
-    shard_of_.assign(nodes, 0);
-    std::vector<double> load(count, 0.0);
-    for (const auto& [weight, node] : weights) {
-      const auto lightest = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
-      shard_of_[node] = lightest;
-      load[lightest] += weight;
-    }
   }
 
   // A control request from a live client, taking effect at the start of the next window.
@@ -311,8 +298,9 @@ class Clock {
       for (NodeIndex i = 1; i < topology_.size(); ++i) {
         auto& state = *keyframe.add_nodes();
         state.set_node(i);
-        topology_.component(i).snapshot_node(state);
+        if (shard_of_[i] < local_) topology_.component(i).snapshot_node(state);
       }
+      remote_states_due_ = !mirrors_.empty();
       next_keyframe_at_ = frames_flushed_ + std::max<std::uint64_t>(options_.chunk_frames, 4 * topology_.size());
     }
   }
@@ -353,6 +341,9 @@ class Clock {
   Time chunk_time_;
   Time deadline_;  // stop.duration_s + stop.drain_s (kTimeNever without a duration)
   bool cut_short_ = false;
+  unsigned local_;
+  std::vector<std::unique_ptr<ShardMirror>> mirrors_;
+  bool remote_states_due_ = false;  // the new chunk's keyframe lacks the hosted shards' nodes
   Time chunk_start_ = 0;
   Time burst_at_ = 0;             // the moment the bursts in burst_asked_ were asked for
   std::uint64_t burst_asked_ = 0;
@@ -390,6 +381,30 @@ caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vect
   };
 }
 
+// A shard hosted elsewhere: each window waits on the network, so the actor has a thread of its own.
+caf::behavior mirror_actor(caf::event_based_actor*, ShardMirror* mirror, const std::vector<std::unique_ptr<Shard>>* all,
+                           std::uint32_t shard) {
+  return {
+      [=](run_atom, Time end, std::uint64_t window) -> caf::message {
+        try {
+          mirror->run(*all, end, window);
+          return caf::make_message(done_atom::value);
+        } catch (const std::exception& error) {
+          return caf::make_message(failed_atom::value, "the run stopped: " + std::string(error.what()));
+        }
+      },
+      [=](states_atom) -> caf::message {
+        auto states = std::make_shared<v1::ShardStates>();
+        try {
+          mirror->remote().states(*states);
+          return caf::make_message(states_atom::value, shard, std::move(states));
+        } catch (const std::exception& error) {
+          return caf::make_message(failed_atom::value, "the run stopped: " + std::string(error.what()));
+        }
+      },
+  };
+}
+
 caf::behavior writer_actor(caf::event_based_actor*, FrameLogWriter* writer) {
   return {
       [=](chunk_atom, const std::shared_ptr<ChunkJob>& job) -> caf::message {
@@ -416,6 +431,7 @@ struct CoordinatorState {
   std::vector<caf::actor> shards;
   caf::actor writer;
   std::size_t waiting = 0;  // shards still running the current window
+  std::size_t states_waiting = 0;  // hosted shards yet to send their states for a keyframe
   int chunks_in_flight = 0;
   bool window_pending = false;  // a window is planned but held back
   bool tick_pending = false;    // a delayed look at controls and pacing is on its way
@@ -504,8 +520,11 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     self->send(waiter, failed_atom::value, "the run stopped: " + what);
     return caf::sec::runtime_error;
   });
-  for (const auto& shard : clock->shards())
-    st.shards.push_back(self->spawn<caf::linked>(shard_actor, shard.get(), &clock->shards(), clock->lookahead(), clock->deadline()));
+  for (std::uint32_t i = 0; i < clock->shards().size(); ++i)
+    st.shards.push_back(i < clock->local_shards()
+                            ? self->spawn<caf::linked>(shard_actor, clock->shards()[i].get(), &clock->shards(),
+                                                       clock->lookahead(), clock->deadline())
+                            : self->spawn<caf::linked + caf::detached>(mirror_actor, &clock->mirror(i), &clock->shards(), i));
   // The writer has a thread of its own: compressing and writing overlap the simulation even
   // with one scheduler thread, and never change what is written.
   if (log != nullptr) st.writer = self->spawn<caf::linked + caf::detached>(writer_actor, log);
@@ -615,7 +634,13 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     }
     start_window();
   };
-  auto next = [self, clock, options, send_chunk, finish, maybe_start] {
+  // A keyframe waits for the hosted shards' nodes before the run moves on.
+  auto ask_states = [self, clock] {
+    auto& st = self->state;
+    st.states_waiting = clock->shards().size() - clock->local_shards();
+    for (auto i = clock->local_shards(); i < clock->shards().size(); ++i) self->send(st.shards[i], states_atom::value);
+  };
+  auto next = [self, clock, options, send_chunk, finish, maybe_start, ask_states] {
     auto& st = self->state;
     if (!clock->advance(st.end)) {
       finish();
@@ -631,6 +656,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
                            std::chrono::duration<double>(now - st.started).count()});
       }
     }
+    if (clock->remote_states_due()) return ask_states();
     maybe_start();
   };
   st.pace_wall = std::chrono::steady_clock::now();
@@ -640,6 +666,12 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   return {
       [=](done_atom) {
         if (--self->state.waiting == 0) next();
+      },
+      [=](states_atom, std::uint32_t shard, std::shared_ptr<v1::ShardStates>& states) {
+        clock->fill_keyframe(shard, *states);  // throws for states the host could not have: the run fails
+        if (--self->state.states_waiting > 0) return;
+        clock->keyframe_filled();
+        maybe_start();
       },
       [=](tick_atom) {
         self->state.tick_pending = false;
@@ -712,6 +744,8 @@ unsigned Simulation::simulation_threads() const {
 
 unsigned Simulation::choose_shards() const {
   const auto nodes = static_cast<unsigned>(topology_->size() - 1);
+  // One here, one per host.
+  if (!options_.remote_shards.empty()) return 1 + static_cast<unsigned>(options_.remote_shards.size());
   if (options_.shards > 0) return std::min(options_.shards, nodes);
   if (simulation_threads() <= 1) return 1;
   // Windows pay off only when each holds enough events to share out; a sparse workload runs
@@ -724,6 +758,14 @@ unsigned Simulation::choose_shards() const {
 
 RunResult Simulation::run() {
   RunResult result;
+  const auto& remote = options_.remote_shards;
+  if (!remote.empty()) {
+    if (!options_.serve.empty() || options_.speed > 0 || options_.start_paused || !options_.scheduled_controls.empty())
+      throw std::invalid_argument("a run on workers cannot be served, paced, paused or steered: those act from one process");
+    if (remote.size() + 1 > topology_->size() - 1)
+      throw std::invalid_argument(fmt::format("{} workers and this process make {} shards, more than the scenario's {} nodes",
+                                              remote.size(), remote.size() + 1, topology_->size() - 1));
+  }
   result.shards = choose_shards();
   result.threads = std::max(1u, options_.threads);
   const auto wall_start = std::chrono::steady_clock::now();
@@ -738,11 +780,13 @@ RunResult Simulation::run() {
     if (options_.on_serving) options_.on_serving(live->address());
   }
   Clock clock(*topology_, options_, result.shards);
+  for (unsigned i = clock.local_shards(); i < result.shards; ++i)
+    clock.mirror(i).open(result.shards, clock.recording(), clock.detailed());
 
   caf::actor_system_config config;
   // A run that starts with one shard keeps it (only a run of several measures whether they pay):
   // a second scheduler thread would only idle on the core the writer needs.
-  const unsigned scheduler_threads = std::min(simulation_threads(), result.shards);
+  const unsigned scheduler_threads = std::min(simulation_threads(), clock.local_shards());
   result.threads = scheduler_threads;  // what runs, which may be fewer than asked for
   config.set("scheduler.max-threads", static_cast<std::size_t>(scheduler_threads));
   // Windows are short (tens of microseconds of work): idle workers poll a while before they sleep,
@@ -763,6 +807,16 @@ RunResult Simulation::run() {
   if (!failure.empty()) throw LogError(failure);
   if (live) live->finish(options_.linger_ms);
 
+  for (unsigned i = clock.local_shards(); i < result.shards; ++i) {
+    v1::ShardStates states;
+    clock.mirror(i).remote().states(states);
+    if (auto error = check_states(states, i, clock.shard_of()); !error.empty())
+      throw std::runtime_error(clock.mirror(i).remote().where() + " sent " + error);
+    for (auto& state : *states.mutable_nodes()) result.remote_nodes[state.node()].state.Swap(&state);
+    for (const auto& [node, saved] : states.latencies())
+      if (!result.remote_nodes[node].latencies.emplace().load(saved))
+        throw std::runtime_error(clock.mirror(i).remote().where() + " sent latencies that do not add up");
+  }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   result.sim_end = clock.last_time();
   result.events = clock.events();

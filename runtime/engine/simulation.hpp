@@ -5,10 +5,17 @@
 #include <memory>
 #include <string>
 
+#include <optional>
+#include <unordered_map>
+
 #include "flowframe/v1/control.pb.h"
+#include "flowframe/v1/frame.pb.h"
+#include "runtime/base/histogram.hpp"
 #include "runtime/engine/topology.hpp"
 
 namespace flowframe {
+
+class RemoteShard;
 
 struct Progress {
   Time now = 0;
@@ -56,6 +63,9 @@ struct RunOptions {
   // Close chunks every 50 ms of simulated time as served runs do (implied by `serve`), so a
   // replay of a steered run writes the very same bytes.
   bool live_chunks = false;
+  // Shards hosted by other processes (flowframe run --workers), besides the one run here. Not with
+  // live serving or pacing: those steer a run from this process alone.
+  std::vector<std::shared_ptr<RemoteShard>> remote_shards;
 };
 
 // The changes a steered run's log recorded (control frames, less the derived health notices),
@@ -73,6 +83,13 @@ struct RunResult {
   unsigned shards = 0;
   unsigned threads = 0;
   bool cut_short = false;  // ended stop.drain_s after the duration with work still under way
+  // Nodes hosted by other processes (RunOptions::remote_shards) as they ended: their components
+  // here never ran, so a summary reads these instead.
+  struct RemoteNode {
+    v1::NodeState state;
+    std::optional<LatencyHistogram> latencies;
+  };
+  std::unordered_map<NodeIndex, RemoteNode> remote_nodes;
 };
 
 class Simulation {

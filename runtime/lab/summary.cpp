@@ -59,8 +59,14 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
     const auto& component = topology.component(i);
     v1::NodeState state;
     state.set_node(i);
-    component.snapshot(state);
-    if (const auto* measured = component.latencies()) latencies.merge(*measured);
+    // A node run by another process (run --workers) as it ended there; the one here never ran.
+    if (const auto remote = result.remote_nodes.find(i); remote != result.remote_nodes.end()) {
+      state = remote->second.state;
+      if (remote->second.latencies) latencies.merge(*remote->second.latencies);
+    } else {
+      component.snapshot(state);
+      if (const auto* measured = component.latencies()) latencies.merge(*measured);
+    }
     if (state.has_client()) {
       sent += state.client().sent();
       completed += state.client().completed();

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "runtime/base/version.hpp"
+#include "runtime/engine/remote_shard.hpp"
 #include "runtime/engine/simulation.hpp"
 #include "runtime/lab/summary.hpp"
 #include "runtime/live/live.hpp"
@@ -19,6 +20,10 @@ namespace {
 
 using hello_atom = caf::atom_constant<caf::atom("hello")>;
 using point_atom = caf::atom_constant<caf::atom("point")>;
+using open_atom = caf::atom_constant<caf::atom("open")>;
+using window_atom = caf::atom_constant<caf::atom("window")>;
+using states_atom = caf::atom_constant<caf::atom("states")>;
+using close_atom = caf::atom_constant<caf::atom("close")>;
 
 // A client that asks for more runs at once than the worker offered is told so, not served.
 constexpr unsigned kExtraRuns = 8;
@@ -51,12 +56,94 @@ caf::behavior point_runner(caf::event_based_actor* self, ComponentFactory factor
   }};
 }
 
+// One shard of a run hosted here (flowframe run --workers), on a thread of its own. It ends when
+// the run closes it, or when the run's `owner` actor goes away (the run's process ended or lost
+// its connection).
+caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory factory, caf::actor owner) {
+  auto host = std::make_shared<std::unique_ptr<ShardHost>>();
+  self->monitor(owner);
+  self->set_down_handler([=](caf::down_msg&) { self->quit(); });
+  return {
+      [=](open_atom, const std::string& bytes) -> std::string {
+        v1::ShardOpen open;
+        v1::ShardOpened opened;
+        if (!open.ParseFromString(bytes)) opened.set_error("not a shard request");
+        else if (open.flowframe_version() != kFlowFrameVersion)
+          opened.set_error("this worker runs FlowFrame " + std::string(kFlowFrameVersion) + ", the run is " +
+                           open.flowframe_version());
+        else
+          try {
+            *host = std::make_unique<ShardHost>(open, factory);
+            (*host)->started(opened);
+            opened.set_ok(true);
+          } catch (const std::exception& error) {
+            opened.set_error(error.what());
+          }
+        return opened.SerializeAsString();
+      },
+      [=](window_atom, const std::string& bytes) -> std::string {
+        v1::ShardWindow window;
+        v1::ShardWindowDone done;
+        if (!*host) done.set_error("no shard is open");
+        else if (!window.ParseFromString(bytes)) done.set_error("not a window");
+        else (*host)->run(window, done);
+        return done.SerializeAsString();
+      },
+      [=](states_atom, const std::string&) -> std::string {
+        v1::ShardStates states;
+        if (!*host) states.set_error("no shard is open");
+        else (*host)->states(states);
+        return states.SerializeAsString();
+      },
+      [=](close_atom) { self->quit(); },
+  };
+}
+
 struct WorkerState {
   unsigned running = 0;
+  std::uint64_t next_session = 1;
+  std::unordered_map<std::uint64_t, caf::actor> hosts;  // shards hosted for runs, by session
 };
+
+caf::actor host_of(caf::stateful_actor<WorkerState>* self, std::uint64_t session) {
+  const auto found = self->state.hosts.find(session);
+  return found == self->state.hosts.end() ? caf::actor() : found->second;
+}
+
+// Passes a request on to a shard's host and its answer back; an open the host refused, or a host
+// gone, ends the session.
+caf::result<std::string> forward(caf::stateful_actor<WorkerState>* self, const caf::actor& host, std::uint64_t session,
+                                 caf::message request, bool opening) {
+  if (!host) return std::string();  // an empty answer: the run reads it as "no such shard"
+  auto promise = self->make_response_promise<std::string>();
+  self->request(host, caf::infinite, std::move(request))
+      .then(
+          [=](std::string& answer) mutable {
+            if (opening) {
+              v1::ShardOpened opened;
+              if (!opened.ParseFromString(answer) || !opened.ok()) self->state.hosts.erase(session);
+              opened.set_session(session);
+              answer = opened.SerializeAsString();
+            }
+            promise.deliver(std::move(answer));
+          },
+          [=](caf::error&) mutable {
+            self->state.hosts.erase(session);
+            promise.deliver(std::string());
+          });
+  return promise;
+}
 
 caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFactory factory, unsigned jobs,
                            std::shared_ptr<std::atomic<std::uint64_t>> served) {
+  self->set_down_handler([=](caf::down_msg& down) {
+    auto& hosts = self->state.hosts;
+    for (auto it = hosts.begin(); it != hosts.end(); ++it)
+      if (it->second.address() == down.source) {
+        hosts.erase(it);
+        return;
+      }
+  });
   return {
       [=](hello_atom, const std::string& bytes) -> std::string {
         v1::WorkerHello hello;
@@ -96,6 +183,23 @@ caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFact
                 });
         return promise;
       },
+      // A run's shard: a host of its own, named by a session in what follows.
+      [=](open_atom, const std::string& bytes, const caf::actor& owner) -> caf::result<std::string> {
+        const auto session = self->state.next_session++;
+        auto host = self->spawn<caf::detached + caf::monitored + caf::linked>(shard_host_actor, factory, owner);
+        self->state.hosts.emplace(session, host);
+        return forward(self, host, session, caf::make_message(open_atom::value, bytes), true);
+      },
+      [=](window_atom, std::uint64_t session, const std::string& bytes) -> caf::result<std::string> {
+        return forward(self, host_of(self, session), session, caf::make_message(window_atom::value, bytes), false);
+      },
+      [=](states_atom, std::uint64_t session, const std::string& bytes) -> caf::result<std::string> {
+        return forward(self, host_of(self, session), session, caf::make_message(states_atom::value, bytes), false);
+      },
+      [=](close_atom, std::uint64_t session) {
+        if (const auto host = host_of(self, session)) self->send(host, close_atom::value);
+        self->state.hosts.erase(session);
+      },
   };
 }
 
@@ -116,26 +220,31 @@ struct Answer {
 
 // Asks `worker` on behalf of a thread waiting on `answer`, noticing if the worker goes away
 // meanwhile (a request alone would wait forever for a worker killed mid-run).
-caf::behavior asker(caf::event_based_actor* self, caf::actor worker, caf::atom_value atom, std::string bytes,
-                    caf::duration timeout, std::shared_ptr<std::promise<Answer>> answer) {
+caf::behavior asker(caf::event_based_actor* self, caf::actor worker, caf::message request, caf::duration timeout,
+                    std::shared_ptr<std::promise<Answer>> answer) {
   auto settle = [=](Answer result) {
     answer->set_value(std::move(result));
     self->quit();
   };
   self->monitor(worker);
   self->set_down_handler([=](caf::down_msg&) { settle({true, "its connection closed"}); });
-  self->request(worker, timeout, atom, std::move(bytes))
+  self->request(worker, timeout, std::move(request))
       .then([=](std::string& reply) { settle({false, std::move(reply)}); },
             [=](caf::error& error) { settle({true, self->system().render(error)}); });
   return {};
 }
 
-Answer ask(caf::actor_system& system, const caf::actor& worker, caf::atom_value atom, const std::string& bytes,
-           caf::duration timeout) {
+Answer ask(caf::actor_system& system, const caf::actor& worker, caf::message request, caf::duration timeout) {
   auto answer = std::make_shared<std::promise<Answer>>();
   auto future = answer->get_future();
-  system.spawn(asker, worker, atom, bytes, timeout, answer);
+  system.spawn(asker, worker, std::move(request), timeout, answer);
   return future.get();
+}
+
+// Stands for a run on the workers hosting its shards: when it goes (the run ended, its process
+// died or lost the connection), so do they.
+caf::behavior run_owner(caf::event_based_actor*, std::string /*label: CAF 0.17 needs an argument here*/) {
+  return {[](close_atom) {}};
 }
 
 
@@ -186,7 +295,7 @@ struct WorkerPool::Worker {
   unsigned jobs = 1;
 };
 
-WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std::make_unique<Network>()) {
+WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std::make_shared<Network>()) {
   v1::WorkerHello hello;
   hello.set_flowframe_version(kFlowFrameVersion);
   hello.set_protocol(kWorkerProtocol);
@@ -197,7 +306,8 @@ WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std
     const auto [host, port] = parse_address(address);
     auto actor = network_->system.middleman().remote_actor(host, port);
     if (!actor) throw std::runtime_error("worker " + address + ": " + network_error_text(network_->system, actor.error()));
-    const auto answer = ask(network_->system, *actor, hello_atom::value, hello_bytes, caf::duration{std::chrono::seconds(10)});
+    const auto answer = ask(network_->system, *actor, caf::make_message(hello_atom::value, hello_bytes),
+                            caf::duration{std::chrono::seconds(10)});
     v1::WorkerWelcome welcome;
     if (answer.lost) throw std::runtime_error("worker " + address + ": no answer to the greeting (" + answer.bytes + ")");
     if (!welcome.ParseFromString(answer.bytes)) throw std::runtime_error("worker " + address + ": not a FlowFrame worker");
@@ -214,13 +324,87 @@ unsigned WorkerPool::jobs(std::size_t worker) const { return workers_.at(worker)
 
 std::string WorkerPool::run(std::size_t worker, const v1::PointRun& run) {
   const auto& w = workers_.at(worker);
-  const auto answer = ask(network_->system, w.actor, point_atom::value, run.SerializeAsString(), caf::infinite);
+  const auto answer = ask(network_->system, w.actor, caf::make_message(point_atom::value, run.SerializeAsString()), caf::infinite);
   if (answer.lost) throw WorkerLost("worker " + w.address + " stopped answering (" + answer.bytes + ")");
   v1::PointDone done;
   if (!done.ParseFromString(answer.bytes)) throw WorkerLost("worker " + w.address + " answered with something else");
   if (done.busy()) throw WorkerLost("worker " + w.address + " is " + done.error());
   if (!done.ok()) throw std::runtime_error("worker " + w.address + ": " + done.error());
   return done.summary_json();
+}
+
+}  // namespace flowframe
+
+namespace flowframe {
+
+// A run's shard on a worker, reached through the pool's connection.
+class WorkerShard final : public RemoteShard {
+ public:
+  WorkerShard(std::shared_ptr<WorkerPool::Network> network, caf::actor worker, std::string address, v1::ShardOpen base)
+      : network_(std::move(network)), worker_(std::move(worker)), address_(std::move(address)), base_(std::move(base)),
+        owner_(network_->system.spawn(run_owner, address_)) {}
+  ~WorkerShard() override {
+    if (session_) caf::anon_send(worker_, close_atom::value, session_);
+    caf::anon_send_exit(owner_, caf::exit_reason::user_shutdown);
+  }
+
+  std::string where() const override { return "worker " + address_; }
+
+  v1::ShardOpened open(std::uint32_t shard, std::uint32_t shard_count, bool record, bool detailed) override {
+    auto open = base_;
+    open.set_shard(shard);
+    open.set_shard_count(shard_count);
+    open.set_record(record);
+    open.set_detailed(detailed);
+    open.set_frame_record_size(sizeof(FrameRecord));
+    v1::ShardOpened opened;
+    if (!opened.ParseFromString(call(caf::make_message(open_atom::value, open.SerializeAsString(), owner_))))
+      throw std::runtime_error(where() + " answered with something else");
+    if (!opened.ok()) throw std::runtime_error(where() + " refused the run: " + opened.error());
+    session_ = opened.session();
+    return opened;
+  }
+
+  void run(const v1::ShardWindow& window, v1::ShardWindowDone& done) override {
+    if (!done.ParseFromString(call(caf::make_message(window_atom::value, session_, window.SerializeAsString()))))
+      throw std::runtime_error(where() + " answered with something else");
+  }
+
+  void states(v1::ShardStates& states) override {
+    if (!states.ParseFromString(call(caf::make_message(states_atom::value, session_, std::string()))))
+      throw std::runtime_error(where() + " answered with something else");
+    if (!states.error().empty()) throw std::runtime_error(where() + ": " + states.error());
+  }
+
+ private:
+  // The answer's bytes; an empty one means the worker no longer hosts the shard.
+  std::string call(caf::message request) {
+    auto answer = ask(network_->system, worker_, std::move(request), caf::infinite);
+    if (answer.lost) throw std::runtime_error(where() + " stopped answering (" + answer.bytes + ")");
+    if (answer.bytes.empty()) throw std::runtime_error(where() + " no longer hosts the run's shard");
+    return std::move(answer.bytes);
+  }
+
+  std::shared_ptr<WorkerPool::Network> network_;
+  caf::actor worker_;
+  std::string address_;
+  v1::ShardOpen base_;
+  caf::actor owner_;
+  std::uint64_t session_ = 0;
+};
+
+std::vector<std::shared_ptr<RemoteShard>> WorkerPool::shards(const std::string& scenario_name, const std::string& scenario_text,
+                                                             const std::vector<std::string>& overrides, std::uint64_t seed) {
+  v1::ShardOpen base;
+  base.set_flowframe_version(kFlowFrameVersion);
+  base.set_scenario_name(scenario_name);
+  base.set_scenario_text(scenario_text);
+  for (const auto& override_text : overrides) base.add_overrides(override_text);
+  base.set_seed(seed);
+  std::vector<std::shared_ptr<RemoteShard>> shards;
+  for (const auto& worker : workers_)
+    shards.push_back(std::make_shared<WorkerShard>(network_, worker.actor, worker.address, base));
+  return shards;
 }
 
 }  // namespace flowframe

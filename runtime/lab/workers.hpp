@@ -1,7 +1,8 @@
 #pragma once
-// A benchmark's runs spread over other processes and machines on CAF's network layer (remote
-// actors): `flowframe worker --listen HOST:PORT` serves runs, `flowframe bench --workers` sends
-// them. A run is deterministic, so where it runs changes nothing in its result.
+// Runs spread over other processes and machines on CAF's network layer (remote actors):
+// `flowframe worker --listen HOST:PORT` serves them; `flowframe bench --workers` sends it whole
+// runs of a benchmark, `flowframe run --workers` the shards of one run. A run is deterministic, so
+// where it runs changes nothing in its result.
 #include <atomic>
 #include <memory>
 #include <stdexcept>
@@ -13,7 +14,10 @@
 
 namespace flowframe {
 
-inline constexpr std::uint32_t kWorkerProtocol = 1;
+class RemoteShard;
+
+// 2: run --workers (shards of one run).
+inline constexpr std::uint32_t kWorkerProtocol = 2;
 
 // One run of a grid point, wherever it runs (recorded to `out_path` if given): its summary as
 // `flowframe run --summary-json` writes it. Throws ScenarioError if the scenario cannot be loaded.
@@ -61,11 +65,16 @@ class WorkerPool {
   // Runs `run` on `worker` and returns its summary. Throws WorkerLost if the worker is gone,
   // std::runtime_error with the worker's reason if it refused the run. Safe from several threads.
   std::string run(std::size_t worker, const v1::PointRun& run);
+  // One shard of a run per worker (flowframe run --workers), for RunOptions::remote_shards. The
+  // pool must outlive them.
+  std::vector<std::shared_ptr<RemoteShard>> shards(const std::string& scenario_name, const std::string& scenario_text,
+                                                   const std::vector<std::string>& overrides, std::uint64_t seed);
 
  private:
+  friend class WorkerShard;
   struct Network;
   struct Worker;
-  std::unique_ptr<Network> network_;
+  std::shared_ptr<Network> network_;  // shards keep it while they live
   std::vector<Worker> workers_;
 };
 
