@@ -11,15 +11,21 @@ Balancer::Balancer(const v1::LoadBalancerParams& params, std::vector<Backend> ba
     backends_[b].hash = mix64(0x5EED0000ULL + backends_[b].node);
     position_.emplace(backends_[b].node, b);
   }
-  const std::uint32_t points = params.has_virtual_nodes() ? std::max<std::uint32_t>(params.virtual_nodes(), 1) : 100;
-  for (std::size_t b = 0; b < backends_.size(); ++b)
-    for (std::uint32_t v = 0; v < points; ++v) ring_.emplace_back(mix64(backends_[b].hash + v * 0x9E3779B97F4A7C15ULL), b);
-  std::sort(ring_.begin(), ring_.end());
+  ring_points_ = params.has_virtual_nodes() ? std::max<std::uint32_t>(params.virtual_nodes(), 1) : 100;
   rebuild_healthy();
 }
 
-// The first healthy backend clockwise from the key on the ring.
-std::size_t Balancer::ring_lookup(std::uint64_t key) const {
+// The first healthy backend clockwise from the key on the ring. The ring is built the first time
+// it is needed: 100 points per backend take 160 MB over 100 balancers of 1,000 servers that may
+// never hash.
+std::size_t Balancer::ring_lookup(std::uint64_t key) {
+  if (ring_.empty()) {
+    ring_.reserve(backends_.size() * ring_points_);
+    for (std::size_t b = 0; b < backends_.size(); ++b)
+      for (std::uint32_t v = 0; v < ring_points_; ++v)
+        ring_.emplace_back(mix64(backends_[b].hash + v * 0x9E3779B97F4A7C15ULL), b);
+    std::sort(ring_.begin(), ring_.end());
+  }
   auto at = std::lower_bound(ring_.begin(), ring_.end(), std::make_pair(key, std::size_t{0}));
   for (std::size_t step = 0; step < ring_.size(); ++step, ++at) {
     if (at == ring_.end()) at = ring_.begin();

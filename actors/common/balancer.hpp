@@ -55,12 +55,13 @@ class Balancer {
  private:
   void rebuild_healthy();
   bool in_pool(std::size_t i) const { return backends_[i].healthy && !backends_[i].tripped; }
-  std::size_t ring_lookup(std::uint64_t key) const;
+  std::size_t ring_lookup(std::uint64_t key);
 
   Strategy strategy_;
   std::uint32_t choices_ = 2;
-  // Consistent hashing: (point, backend) sorted by point.
+  // Consistent hashing: (point, backend) sorted by point, ring_points_ per backend.
   std::vector<std::pair<std::uint64_t, std::size_t>> ring_;
+  std::uint32_t ring_points_ = 100;
   std::vector<Backend> backends_;
   std::unordered_map<std::uint32_t, std::size_t> position_;  // node -> backend
   std::vector<std::size_t> healthy_;  // in the pool: healthy and not tripped

@@ -1,6 +1,7 @@
 // Load balancer: forwards each request to a healthy backend picked by its strategy, relays the
 // response back, and answers 503 itself when no backend is healthy. With a breaker per backend,
 // an open breaker takes its backend out of the pool until its probes pass.
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <unordered_map>
@@ -18,11 +19,11 @@ class LoadBalancer final : public Component {
   LoadBalancer(const v1::Node& spec, NodeIndex index, const Topology& topology)
       : Component(spec, index, topology.seed()),
         pool_(Balancer(spec.load_balancer(), Balancer::backends_for(topology.downstream(index), topology)), 0),
-        retrier_(spec.load_balancer().retry()),
-        client_hash_(topology.spec_count(), 0) {
+        retrier_(spec.load_balancer().retry()) {
     const auto& clients = topology.clients();
     for (std::size_t i = 0; i < clients.size(); ++i)
-      client_hash_[clients[i]] = stable_hash(client_ip(topology.spec(clients[i]), i));
+      client_hash_.emplace_back(clients[i], stable_hash(client_ip(topology.spec(clients[i]), i)));
+    std::sort(client_hash_.begin(), client_hash_.end());
     configure_breakers();
   }
 
@@ -40,10 +41,10 @@ class LoadBalancer final : public Component {
   // is answered then).
   bool forward(const Event& request, std::uint32_t attempt, NodeIndex avoid, Context& context) {
     auto& balancer = pool_.balancer();
-    auto chosen = pool_.pick(client_hash_[request.client], request.id, context.rng());
+    auto chosen = pool_.pick(client_hash(request.client), request.id, context.rng());
     if (chosen && balancer.backends()[chosen->backend].node == avoid && balancer.available() > 1) {
       pool_.give_back(*chosen);
-      chosen = pool_.pick_other(chosen->backend, client_hash_[request.client], request.id, context.rng());
+      chosen = pool_.pick_other(chosen->backend, client_hash(request.client), request.id, context.rng());
     }
     if (!chosen) {
       if (attempt == 1) ++rejected_;  // a retry's request was counted when it was first forwarded
@@ -185,7 +186,13 @@ class LoadBalancer final : public Component {
   Retrier retrier_;
   std::unordered_map<std::uint64_t, Retrying> retrying_;  // by client and request
   Relay relay_;
-  std::vector<std::uint64_t> client_hash_;
+  // The hash of each client's address (IP hashing), by client node: a sorted list, not a table
+  // over all nodes (100 balancers over 100,000 nodes would hold 80 MB of zeros).
+  std::vector<std::pair<NodeIndex, std::uint64_t>> client_hash_;
+  std::uint64_t client_hash(NodeIndex client) const {
+    const auto found = std::lower_bound(client_hash_.begin(), client_hash_.end(), std::make_pair(client, std::uint64_t{0}));
+    return found != client_hash_.end() && found->first == client ? found->second : 0;
+  }
   std::uint64_t handled_ = 0;
   std::uint64_t rejected_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <numeric>
 
 #include "runtime/base/text.hpp"
 #include "runtime/framelog/frame_log.hpp"
@@ -41,9 +42,9 @@ constexpr std::int64_t kEndOfPause = -1;
 
 }  // namespace
 
-// Heaviest nodes first onto the least-loaded shard. A node's weight is the share of the
-// workload that passes through it (each request costs every node it visits about two events):
-// the clients' rate, split evenly over each node's downstream links.
+// Heaviest nodes (or groups of nodes) first onto the least-loaded shard. A node's weight is the
+// share of the workload that passes through it (each request costs every node it visits about two
+// events): the clients' rate, split evenly over each node's downstream links.
 std::vector<std::uint32_t> assign_shards(const Topology& topology, unsigned count) {
   const auto nodes = static_cast<NodeIndex>(topology.size());
   std::vector<double> traffic(nodes, 0.0);
@@ -65,8 +66,30 @@ std::vector<std::uint32_t> assign_shards(const Topology& topology, unsigned coun
     }
     frontier = std::move(next);
   }
+  // Nodes that never talk to each other (separate cells of a big scenario) go to shards whole,
+  // so their messages never cross shards, if that leaves the shards about evenly loaded.
+  std::vector<NodeIndex> group(nodes);
+  std::iota(group.begin(), group.end(), NodeIndex{0});
+  auto root = [&](NodeIndex node) {
+    while (group[node] != node) node = group[node] = group[group[node]];
+    return node;
+  };
+  for (NodeIndex node = 1; node < nodes; ++node)
+    for (NodeIndex to : topology.downstream(node)) group[root(to)] = root(node);
+  std::vector<double> group_weight(nodes, 0.0);
+  double total = 0;
+  for (NodeIndex i = 1; i < nodes; ++i) {
+    group_weight[root(i)] += traffic[i] + 1e-9;
+    total += traffic[i] + 1e-9;
+  }
+  const double heaviest_group = *std::max_element(group_weight.begin(), group_weight.end());
+  const auto groups = std::count_if(group_weight.begin(), group_weight.end(), [](double w) { return w > 0; });
+  const bool whole_groups = groups >= count && heaviest_group <= 1.25 * total / count;
+  // Heaviest first onto the least loaded shard: whole groups, or single nodes.
   std::vector<std::pair<double, NodeIndex>> weights;
-  for (NodeIndex i = 1; i < nodes; ++i) weights.emplace_back(traffic[i] + 1e-9, i);
+  for (NodeIndex i = 1; i < nodes; ++i)
+    if (!whole_groups) weights.emplace_back(traffic[i] + 1e-9, i);
+    else if (root(i) == i) weights.emplace_back(group_weight[i], i);
   std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
   std::vector<std::uint32_t> shard_of(nodes, 0);
   std::vector<double> load(count, 0.0);
@@ -75,6 +98,8 @@ std::vector<std::uint32_t> assign_shards(const Topology& topology, unsigned coun
     shard_of[node] = lightest;
     load[lightest] += weight;
   }
+  if (whole_groups)
+    for (NodeIndex i = 1; i < nodes; ++i) shard_of[i] = shard_of[root(i)];
   return shard_of;
 }
 

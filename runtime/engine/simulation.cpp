@@ -794,6 +794,9 @@ RunResult Simulation::run() {
   // as a spinning worker takes the core a descheduled one needs (10,000 attempts doubled the CPU
   // time for nothing). One thread has no one to wait for: polling would take the writer's core.
   if (scheduler_threads > 1) config.set("work-stealing.aggressive-poll-attempts", std::size_t{1000});
+  // With shards elsewhere, the coordinator mostly waits on the network: woken as answers come,
+  // not by polling with sleeps in between (network_config in runtime/lab/workers.cpp).
+  if (!remote.empty()) config.set("scheduler.policy", caf::atom("sharing"));
   std::string failure;
   {
     caf::actor_system system{config};

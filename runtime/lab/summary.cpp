@@ -85,7 +85,9 @@ nlohmann::ordered_json summarize(const Topology& topology, const RunResult& resu
     node["rejected"] = state.rejected();
     if (const auto* kind = find_kind(component.spec().kind())) kind->metrics(state, result.sim_end, node);
     resilience_metrics(state, topology, node);
-    nodes[component.id()] = node;
+    // Ids are unique: appended without ordered_json's linear search for the key (quadratic with
+    // 100,000 nodes).
+    nodes.get_ref<nlohmann::ordered_json::object_t&>().emplace_back(component.id(), std::move(node));
   }
   nlohmann::ordered_json requests;
   requests["sent"] = sent;
