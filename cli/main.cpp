@@ -31,6 +31,7 @@
 #include "runtime/lab/workers.hpp"
 #include "flowframe/v1/limits.pb.h"
 #include "runtime/base/text.hpp"
+#include "runtime/base/limits.hpp"
 #include "runtime/base/version.hpp"
 
 extern char** environ;
@@ -484,7 +485,7 @@ int main(int argc, char** argv) {
   auto* worker_cmd = app.add_subcommand("worker", "Run points for `flowframe bench --workers` and shards for `flowframe run --workers` on this machine");
   worker_cmd->add_option("--listen", worker_args.listen, "HOST:PORT to listen on (loopback; port 0 picks one)")->required();
   worker_cmd->add_flag("--allow-remote", worker_args.allow_remote, "Listen on an address other than loopback");
-  worker_cmd->add_option("--jobs", worker_args.jobs, "Runs at once (default: cores)")->check(CLI::Range(1u, 256u));
+  worker_cmd->add_option("--jobs", worker_args.jobs, "Runs at once (default: cores)")->check(CLI::Range(1u, limits::kWorkerJobs));
 
   std::string share_source;
   auto* share_cmd = app.add_subcommand("share", "Print a flowframe: link holding a scenario (flowframe-view --open LINK)");

@@ -30,4 +30,8 @@ inline constexpr std::size_t kLiveWaitingRequests = 256;    // one client's requ
 // by then is flooding and is disconnected.
 inline constexpr std::size_t kLiveFloodRequests = 16384;
 
+// Workers (flowframe worker).
+inline constexpr unsigned kWorkerJobs = 256;       // runs at once a worker may offer, whatever it says
+inline constexpr unsigned kWorkerExtraRuns = 8;    // runs beyond its offer a worker queues before it answers "busy"
+
 }  // namespace flowframe::limits

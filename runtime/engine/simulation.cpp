@@ -333,6 +333,7 @@ class Clock {
   Topology& topology_;
   const RunOptions& options_;
   bool record_;
+  unsigned local_;
   std::vector<std::uint32_t> shard_of_;
   std::vector<std::unique_ptr<Shard>> shards_;
   unsigned active_ = 1;
@@ -341,7 +342,6 @@ class Clock {
   Time chunk_time_;
   Time deadline_;  // stop.duration_s + stop.drain_s (kTimeNever without a duration)
   bool cut_short_ = false;
-  unsigned local_;
   std::vector<std::unique_ptr<ShardMirror>> mirrors_;
   bool remote_states_due_ = false;  // the new chunk's keyframe lacks the hosted shards' nodes
   Time chunk_start_ = 0;
@@ -535,7 +535,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   // A replay of a steered run cuts chunks by simulated time as the run did: window by window.
   st.stepwise = live != nullptr || options->speed > 0 || options->start_paused || !options->scheduled_controls.empty() ||
                 options->live_chunks;
-  st.adaptive = !st.stepwise && options->shards == 0 && clock->shards().size() > 1;
+  st.adaptive = !st.stepwise && options->shards == 0 && options->remote_shards.empty() && clock->shards().size() > 1;
 
   auto start_window = [self, clock] {
     auto& st = self->state;

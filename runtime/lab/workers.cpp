@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "runtime/base/limits.hpp"
 #include "runtime/base/version.hpp"
 #include "runtime/engine/remote_shard.hpp"
 #include "runtime/engine/simulation.hpp"
@@ -25,10 +26,6 @@ using window_atom = caf::atom_constant<caf::atom("window")>;
 using states_atom = caf::atom_constant<caf::atom("states")>;
 using close_atom = caf::atom_constant<caf::atom("close")>;
 
-// A client that asks for more runs at once than the worker offered is told so, not served.
-constexpr unsigned kExtraRuns = 8;
-// What a worker may offer, whatever it says.
-constexpr unsigned kMaxWorkerJobs = 256;
 
 std::string refusal(const std::string& why) {
   v1::PointDone done;
@@ -161,7 +158,7 @@ caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFact
         return welcome.SerializeAsString();
       },
       [=](point_atom, const std::string& bytes) -> caf::result<std::string> {
-        if (self->state.running >= jobs + kExtraRuns) {
+        if (self->state.running >= jobs + limits::kWorkerExtraRuns) {
           v1::PointDone busy;
           busy.set_busy(true);
           busy.set_error("busy: " + std::to_string(self->state.running) + " runs at once already");
@@ -315,7 +312,7 @@ WorkerPool::WorkerPool(const std::vector<std::string>& addresses) : network_(std
     if (answer.lost) throw std::runtime_error("worker " + address + ": no answer to the greeting (" + answer.bytes + ")");
     if (!welcome.ParseFromString(answer.bytes)) throw std::runtime_error("worker " + address + ": not a FlowFrame worker");
     if (!welcome.ok()) throw std::runtime_error("worker " + address + " refused: " + welcome.error());
-    workers_.push_back({address, *actor, std::clamp(welcome.cores(), 1u, kMaxWorkerJobs)});
+    workers_.push_back({address, *actor, std::clamp(welcome.cores(), 1u, limits::kWorkerJobs)});
   }
 }
 

@@ -50,6 +50,8 @@ std::string limits_markdown() {
       limits::kLiveWaitingRequests);
   row("Requests of one live client the run has not taken yet before it is disconnected as a flood",
       limits::kLiveFloodRequests);
+  row("Runs at once a `flowframe worker` offers (`--jobs`), whatever it says", limits::kWorkerJobs);
+  row("Runs a worker takes beyond its offer before it answers \"busy\" (they go elsewhere)", limits::kWorkerExtraRuns);
   out +=
       "\n## Numbers\n\n"
       "Every number must be finite (no `inf`, no `nan`) and inside its range, whether it comes from a\n"
