@@ -219,7 +219,7 @@ void ShardMirror::run(const std::vector<std::unique_ptr<Shard>>& shards, Time en
   const auto count = done_.frames().size() / sizeof(FrameRecord);
   const auto first = frames.size();
   frames.resize(first + count);
-  std::memcpy(static_cast<void*>(frames.data() + first), done_.frames().data(), count * sizeof(FrameRecord));
+  if (count) std::memcpy(static_cast<void*>(frames.data() + first), done_.frames().data(), count * sizeof(FrameRecord));
   const auto base = static_cast<std::uint32_t>(mirror_.notes().size());
   if (base)
     for (auto i = first; i < frames.size(); ++i) frames[i].note_offset += base;

@@ -53,9 +53,9 @@ caf::behavior point_runner(caf::event_based_actor* self, ComponentFactory factor
   }};
 }
 
-// One shard of a run hosted here (flowframe run --workers), on a thread of its own. It ends when
-// the run closes it, or when the run's `owner` actor goes away (the run's process ended or lost
-// its connection).
+// One shard of a run hosted here (flowframe run --workers), on a thread of its own; the run talks
+// to it directly once it is open. It ends when the run closes it, or when the run's `owner` actor
+// goes away (the run's process ended or lost its connection).
 caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory factory, caf::actor owner) {
   auto host = std::make_shared<std::unique_ptr<ShardHost>>();
   self->monitor(owner);
@@ -86,7 +86,7 @@ caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory fa
         else (*host)->run(window, done);
         return done.SerializeAsString();
       },
-      [=](states_atom, const std::string&) -> std::string {
+      [=](states_atom) -> std::string {
         v1::ShardStates states;
         if (!*host) states.set_error("no shard is open");
         else (*host)->states(states);
@@ -98,49 +98,10 @@ caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory fa
 
 struct WorkerState {
   unsigned running = 0;
-  std::uint64_t next_session = 1;
-  std::unordered_map<std::uint64_t, caf::actor> hosts;  // shards hosted for runs, by session
 };
-
-caf::actor host_of(caf::stateful_actor<WorkerState>* self, std::uint64_t session) {
-  const auto found = self->state.hosts.find(session);
-  return found == self->state.hosts.end() ? caf::actor() : found->second;
-}
-
-// Passes a request on to a shard's host and its answer back; an open the host refused, or a host
-// gone, ends the session.
-caf::result<std::string> forward(caf::stateful_actor<WorkerState>* self, const caf::actor& host, std::uint64_t session,
-                                 caf::message request, bool opening) {
-  if (!host) return std::string();  // an empty answer: the run reads it as "no such shard"
-  auto promise = self->make_response_promise<std::string>();
-  self->request(host, caf::infinite, std::move(request))
-      .then(
-          [=](std::string& answer) mutable {
-            if (opening) {
-              v1::ShardOpened opened;
-              if (!opened.ParseFromString(answer) || !opened.ok()) self->state.hosts.erase(session);
-              opened.set_session(session);
-              answer = opened.SerializeAsString();
-            }
-            promise.deliver(std::move(answer));
-          },
-          [=](caf::error&) mutable {
-            self->state.hosts.erase(session);
-            promise.deliver(std::string());
-          });
-  return promise;
-}
 
 caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFactory factory, unsigned jobs,
                            std::shared_ptr<std::atomic<std::uint64_t>> served) {
-  self->set_down_handler([=](caf::down_msg& down) {
-    auto& hosts = self->state.hosts;
-    for (auto it = hosts.begin(); it != hosts.end(); ++it)
-      if (it->second.address() == down.source) {
-        hosts.erase(it);
-        return;
-      }
-  });
   return {
       [=](hello_atom, const std::string& bytes) -> std::string {
         v1::WorkerHello hello;
@@ -180,22 +141,25 @@ caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFact
                 });
         return promise;
       },
-      // A run's shard: a host of its own, named by a session in what follows.
-      [=](open_atom, const std::string& bytes, const caf::actor& owner) -> caf::result<std::string> {
-        const auto session = self->state.next_session++;
-        auto host = self->spawn<caf::detached + caf::monitored + caf::linked>(shard_host_actor, factory, owner);
-        self->state.hosts.emplace(session, host);
-        return forward(self, host, session, caf::make_message(open_atom::value, bytes), true);
-      },
-      [=](window_atom, std::uint64_t session, const std::string& bytes) -> caf::result<std::string> {
-        return forward(self, host_of(self, session), session, caf::make_message(window_atom::value, bytes), false);
-      },
-      [=](states_atom, std::uint64_t session, const std::string& bytes) -> caf::result<std::string> {
-        return forward(self, host_of(self, session), session, caf::make_message(states_atom::value, bytes), false);
-      },
-      [=](close_atom, std::uint64_t session) {
-        if (const auto host = host_of(self, session)) self->send(host, close_atom::value);
-        self->state.hosts.erase(session);
+      // A run's shard: a host of its own (linked: it ends with the worker), whose handle the run
+      // gets with the answer; a host that refused ends at once.
+      [=](open_atom, const std::string& bytes, const caf::actor& owner) -> caf::result<std::string, caf::actor> {
+        auto host = self->spawn<caf::detached + caf::linked>(shard_host_actor, factory, owner);
+        auto promise = self->make_response_promise<std::string, caf::actor>();
+        self->request(host, caf::infinite, open_atom::value, bytes)
+            .then(
+                [=](std::string& answer) mutable {
+                  v1::ShardOpened opened;
+                  const bool ok = opened.ParseFromString(answer) && opened.ok();
+                  if (!ok) self->send(host, close_atom::value);
+                  promise.deliver(std::move(answer), ok ? host : caf::actor());
+                },
+                [=](caf::error& error) mutable {
+                  v1::ShardOpened opened;
+                  opened.set_error("the shard failed to start: " + self->system().render(error));
+                  promise.deliver(opened.SerializeAsString(), caf::actor());
+                });
+        return promise;
       },
   };
 }
@@ -337,14 +301,18 @@ std::string WorkerPool::run(std::size_t worker, const v1::PointRun& run) {
 
 namespace flowframe {
 
-// A run's shard on a worker, reached through the pool's connection.
+// A run's shard on a worker, reached through the pool's connection. Its calls are strictly one
+// after another, so a blocking actor of its own sends each and waits for the answer or for the
+// worker or host to go away (a monitor on each); no actor is spawned per call.
 class WorkerShard final : public RemoteShard {
  public:
   WorkerShard(std::shared_ptr<WorkerPool::Network> network, caf::actor worker, std::string address, v1::ShardOpen base)
       : network_(std::move(network)), worker_(std::move(worker)), address_(std::move(address)), base_(std::move(base)),
-        owner_(network_->system.spawn(run_owner, address_)) {}
+        self_(network_->system), owner_(network_->system.spawn(run_owner, address_)) {
+    self_->monitor(worker_);
+  }
   ~WorkerShard() override {
-    if (session_) caf::anon_send(worker_, close_atom::value, session_);
+    if (host_) self_->send(host_, close_atom::value);
     caf::anon_send_exit(owner_, caf::exit_reason::user_shutdown);
   }
 
@@ -357,40 +325,55 @@ class WorkerShard final : public RemoteShard {
     open.set_record(record);
     open.set_detailed(detailed);
     open.set_frame_record_size(sizeof(FrameRecord));
+    self_->send(worker_, open_atom::value, open.SerializeAsString(), owner_);
     v1::ShardOpened opened;
-    if (!opened.ParseFromString(call(caf::make_message(open_atom::value, open.SerializeAsString(), owner_))))
-      throw std::runtime_error(where() + " answered with something else");
-    if (!opened.ok()) throw std::runtime_error(where() + " refused the run: " + opened.error());
-    session_ = opened.session();
+    bool parsed = false;
+    self_->receive(
+        [&](std::string& answer, caf::actor& host) {
+          parsed = opened.ParseFromString(answer);
+          host_ = std::move(host);
+        },
+        [&](caf::down_msg&) { throw std::runtime_error(where() + " stopped answering (its connection closed)"); },
+        [&](caf::error& error) { throw std::runtime_error(where() + ": " + network_->system.render(error)); });
+    if (!parsed) throw std::runtime_error(where() + " answered with something else");
+    if (!opened.ok() || !host_) throw std::runtime_error(where() + " refused the run: " + opened.error());
+    self_->monitor(host_);
     return opened;
   }
 
   void run(const v1::ShardWindow& window, v1::ShardWindowDone& done) override {
-    if (!done.ParseFromString(call(caf::make_message(window_atom::value, session_, window.SerializeAsString()))))
+    if (!done.ParseFromString(call(caf::make_message(window_atom::value, window.SerializeAsString()))))
       throw std::runtime_error(where() + " answered with something else");
   }
 
   void states(v1::ShardStates& states) override {
-    if (!states.ParseFromString(call(caf::make_message(states_atom::value, session_, std::string()))))
+    if (!states.ParseFromString(call(caf::make_message(states_atom::value))))
       throw std::runtime_error(where() + " answered with something else");
     if (!states.error().empty()) throw std::runtime_error(where() + ": " + states.error());
   }
 
  private:
-  // The answer's bytes; an empty one means the worker no longer hosts the shard.
   std::string call(caf::message request) {
-    auto answer = ask(network_->system, worker_, std::move(request), caf::infinite);
-    if (answer.lost) throw std::runtime_error(where() + " stopped answering (" + answer.bytes + ")");
-    if (answer.bytes.empty()) throw std::runtime_error(where() + " no longer hosts the run's shard");
-    return std::move(answer.bytes);
+    if (!host_) throw std::runtime_error(where() + " hosts no shard of this run");
+    self_->send(host_, std::move(request));
+    std::string answer;
+    self_->receive(
+        [&](std::string& reply) { answer = std::move(reply); },
+        [&](caf::down_msg& down) {
+          throw std::runtime_error(where() + (down.source == host_.address() ? " lost the run's shard (" : " stopped answering (") +
+                                   network_->system.render(down.reason) + ")");
+        },
+        [&](caf::error& error) { throw std::runtime_error(where() + ": " + network_->system.render(error)); });
+    return answer;
   }
 
   std::shared_ptr<WorkerPool::Network> network_;
   caf::actor worker_;
   std::string address_;
   v1::ShardOpen base_;
+  caf::scoped_actor self_;
   caf::actor owner_;
-  std::uint64_t session_ = 0;
+  caf::actor host_;
 };
 
 std::vector<std::shared_ptr<RemoteShard>> WorkerPool::shards(const std::string& scenario_name, const std::string& scenario_text,
