@@ -107,9 +107,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
   }
   std::vector<Worker> workers;
-  for (std::size_t i = 0; i < worker_count; ++i) workers.push_back(start_worker());
   int code = 0;
   try {
+    for (std::size_t i = 0; i < worker_count; ++i) workers.push_back(start_worker());
     // The bare round trip: windows of one event or two, so a window is all messaging.
     const auto bare = run("load_balancing", {"stop.requests=3000"}, workers, 1, dir);
     std::cout << fmt::format("Round trip of a window to one worker (load_balancing, {} windows of ~1 event): {:.0f} us\n\n",

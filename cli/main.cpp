@@ -99,7 +99,9 @@ struct RunArgs {
 
 int run(const RunArgs& args) {
   if (args.quiet) spdlog::set_level(spdlog::level::warn);
-  const auto scenario = load_scenario(args.scenario, args.overrides);
+  // Read once: workers get the very text this run parses.
+  const auto source = read_scenario(args.scenario);
+  const auto scenario = parse_scenario(source.text, source.name, args.overrides);
   RunOptions options;
   options.seed = args.seed.value_or(scenario.seed() ? scenario.seed() : 1);
   options.threads = args.threads;
@@ -133,8 +135,7 @@ int run(const RunArgs& args) {
   if (!args.workers.empty()) {
     if (args.shards > 0) throw std::invalid_argument("--shards cannot be used with --workers: each worker hosts one shard, this process one");
     pool = std::make_unique<WorkerPool>(args.workers);
-    const auto source = read_scenario(args.scenario);
-    options.remote_shards = pool->shards(source.name, source.text, args.overrides, options.seed);
+    options.remote_shards = pool->shards(source.name, source.text, args.overrides);
   }
   Simulation simulation(scenario, options, make_component);
   const auto result = simulation.run();

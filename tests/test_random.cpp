@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "runtime/engine/distribution.hpp"
+#include "flowframe/v1/remote.pb.h"
 #include "runtime/base/histogram.hpp"
 #include "runtime/engine/random.hpp"
 
@@ -63,6 +64,35 @@ TEST(Random, DistributionMeansMatch) {
   spec.set_max_ms(8);
   EXPECT_NEAR(mean_of(spec), 6.0, 0.05);
   EXPECT_EQ(Sampler(spec).minimum(), 4 * kNanosPerMilli);
+}
+
+TEST(Histogram, ASavedHistogramLoadsExactlyAndALieIsRefused) {
+  LatencyHistogram histogram;
+  for (Time v = 1; v <= 5000; ++v) histogram.record(v * v * 37);
+  v1::Histogram saved;
+  histogram.save(saved);
+  LatencyHistogram loaded;
+  ASSERT_TRUE(loaded.load(saved));
+  EXPECT_EQ(loaded.count(), histogram.count());
+  EXPECT_EQ(loaded.mean(), histogram.mean());
+  for (double q : {0.0, 0.5, 0.99, 0.999, 1.0}) EXPECT_EQ(loaded.quantile(q), histogram.quantile(q)) << q;
+  LatencyHistogram empty;
+  empty.save(saved);
+  EXPECT_TRUE(loaded.load(saved));
+  EXPECT_EQ(loaded.count(), 0u);
+
+  histogram.save(saved);
+  auto refused = [&](auto change) {
+    v1::Histogram lie = saved;
+    change(lie);
+    LatencyHistogram target;
+    return !target.load(lie);
+  };
+  EXPECT_TRUE(refused([](v1::Histogram& h) { h.set_count(h.count() + 1); }));
+  EXPECT_TRUE(refused([](v1::Histogram& h) { h.set_min(h.max() + 1); }));  // min above max: quantile would clamp wrongly
+  EXPECT_TRUE(refused([](v1::Histogram& h) { h.set_buckets(0, 1u << 30); }));
+  EXPECT_TRUE(refused([](v1::Histogram& h) { h.add_buckets(7); }));
+  EXPECT_FALSE(refused([](v1::Histogram&) {}));
 }
 
 TEST(Histogram, QuantilesWithinBucketPrecision) {

@@ -85,6 +85,11 @@ bool LatencyHistogram::load(const v1::Histogram& in) {
     counts[bucket] = in.counts(i);
   }
   if (total != in.count()) return false;
+  // The extremes as record() leaves them: none yet, or within the first and last buckets.
+  if (total == 0 ? in.min() != kTimeNever || in.max() != 0 || in.sum_low() || in.sum_high()
+                 : in.min() < 0 || in.min() > in.max() || bucket_of(static_cast<std::uint64_t>(in.min())) != in.buckets(0) ||
+                       bucket_of(static_cast<std::uint64_t>(in.max())) != in.buckets(in.buckets_size() - 1))
+    return false;
   counts_ = std::move(counts);
   count_ = in.count();
   sum_ = (static_cast<__int128>(in.sum_high()) << 64) | static_cast<__int128>(in.sum_low());

@@ -40,12 +40,18 @@ void to_wire(const Event& event, v1::WireEvent& out) {
   if (event.payload) *out.mutable_payload() = *event.payload;
 }
 
-std::string from_wire(const v1::WireEvent& in, std::size_t nodes, Event& out) {
+std::string from_wire(const v1::WireEvent& in, const Topology& topology, Event& out) {
+  const auto nodes = topology.size();
   auto node = [nodes](std::uint32_t index) { return index < nodes; };
-  if (!node(in.src()) || !node(in.dst()) || in.dst() == kDirector) return "an event between nodes that do not exist";
+  if (!node(in.src()) || !node(in.dst()) || in.src() == kDirector || in.dst() == kDirector)
+    return "an event between nodes that do not exist";
   if (in.client() != 0 && !node(in.client())) return "an event for a client that does not exist";
-  if (!v1::Frame::Kind_IsValid(static_cast<int>(in.kind())) || !v1::Frame::Outcome_IsValid(static_cast<int>(in.fate())))
-    return "an event of an unknown kind";
+  // Only what crosses a link goes between shards: timers, deadlines and control stay with their node.
+  const auto kind = static_cast<EventKind>(in.kind());
+  if (in.kind() > 0xFF || (kind != EventKind::request && kind != EventKind::response && kind != EventKind::message) ||
+      !v1::Frame::Outcome_IsValid(static_cast<int>(in.fate())))
+    return "an event of a kind that does not go between nodes";
+  if (in.path() >= topology.paths().size()) return "an event for a path the scenario does not have";
   if (in.status() > 0xFFFF || in.via_depth() > 0xFFFF) return "an event with a number out of range";
   const auto inline_depth = std::min<std::uint32_t>(in.via_depth(), Event::kViaInline);
   if (static_cast<std::uint32_t>(in.via_size()) != inline_depth) return "an event whose way back does not add up";
@@ -119,6 +125,7 @@ ShardHost::ShardHost(const v1::ShardOpen& open, const ComponentFactory& factory)
 ShardHost::~ShardHost() = default;
 
 void ShardHost::started(v1::ShardOpened& opened) {
+  opened.set_layout(layout(shard_of_));
   opened.set_next_time(shard_->next_time());
   opened.set_foreground(shard_->foreground());
   hand_over_mail(*opened.mutable_mail());
@@ -135,7 +142,7 @@ void ShardHost::run(const v1::ShardWindow& window, v1::ShardWindowDone& done) {
   done.Clear();
   Event event;
   for (const auto& wire : window.mail()) {
-    if (auto error = from_wire(wire, topology_->size(), event); !error.empty()) {
+    if (auto error = from_wire(wire, *topology_, event); !error.empty()) {
       done.set_error("the run sent " + error);
       return;
     }
@@ -148,7 +155,7 @@ void ShardHost::run(const v1::ShardWindow& window, v1::ShardWindowDone& done) {
   try {
     shard_->run(window.end(), window.window());
   } catch (const std::exception& error) {
-    done.set_error("the run stopped: " + shard_->position() + ": " + error.what());
+    done.set_error(shard_->position() + ": " + error.what());
     return;
   }
   auto& frames = shard_->frames();
@@ -183,24 +190,39 @@ void ShardHost::states(v1::ShardStates& states) const {
 
 // ---------------------------------------------------------------------------------------------
 
-void ShardMirror::open(std::uint32_t shard_count, bool record, bool detailed) {
-  const auto opened = remote_.open(mirror_.id(), shard_count, record, detailed);
-  post(opened.mail(), 0);  // the first window reads it, as mail sent while local shards start
+void ShardMirror::open(std::uint32_t shard_count, std::uint64_t seed, bool record, bool detailed) {
+  const auto opened = remote_.open(mirror_.id(), shard_count, seed, record, detailed);
+  if (opened.layout() != layout(shard_of_))
+    throw std::runtime_error(remote_.where() + " laid the scenario out differently (another build, or the scenario changed)");
+  post(opened.mail(), 0, 0);  // the first window reads it, as mail sent while local shards start
   mirror_.earliest_sent_ = opened.next_time();
   mirror_.foreground_ = opened.foreground();
 }
 
-void ShardMirror::post(const google::protobuf::RepeatedPtrField<v1::WireEvent>& mail, std::uint64_t window) {
+void ShardMirror::post(const google::protobuf::RepeatedPtrField<v1::WireEvent>& mail, std::uint64_t window, Time end) {
   mirror_.parity_ = window & 1;
   auto& outbox = mirror_.outbox_[mirror_.parity_];
   Event event;
   for (const auto& wire : mail) {
-    if (auto error = from_wire(wire, topology_.size(), event); !error.empty())
+    if (auto error = from_wire(wire, topology_, event); !error.empty())
       throw std::runtime_error(remote_.where() + " sent " + error);
     const auto to = shard_of_[event.dst];
-    if (to == mirror_.id()) throw std::runtime_error(remote_.where() + " sent mail to itself through the run");
+    if (shard_of_[event.src] != mirror_.id() || to == mirror_.id())
+      throw std::runtime_error(remote_.where() + " sent mail between nodes it does not host and the others");
+    // Sent during the window, mail lands after it (the lookahead): earlier, the run would go back in time.
+    if (event.deliver < end) throw std::runtime_error(remote_.where() + " sent mail into a window that has run");
     outbox[to].push_back(std::move(event));
   }
+}
+
+std::uint64_t layout(const std::vector<std::uint32_t>& shard_of) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a over the node count and each node's shard
+  auto mix = [&](std::uint64_t value) {
+    for (int i = 0; i < 8; ++i, value >>= 8) hash = (hash ^ (value & 0xFF)) * 0x100000001b3ULL;
+  };
+  mix(shard_of.size());
+  for (auto shard : shard_of) mix(shard);
+  return hash;
 }
 
 void ShardMirror::run(const std::vector<std::unique_ptr<Shard>>& shards, Time end, std::uint64_t window) {
@@ -212,9 +234,10 @@ void ShardMirror::run(const std::vector<std::unique_ptr<Shard>>& shards, Time en
   for (const auto& event : mail_) to_wire(event, *window_.add_mail());
   remote_.run(window_, done_);
   if (!done_.error().empty()) throw std::runtime_error(remote_.where() + ": " + done_.error());
-  check_frames(done_);
+  check_frames(done_, end);
+  if (done_.next_time() < end) throw std::runtime_error(remote_.where() + " has events left in a window that has run");
   // What it sent lands in the mirror's outbox, where the other shards read it next window.
-  post(done_.mail(), window);
+  post(done_.mail(), window, end);
   auto& frames = mirror_.frames();
   const auto count = done_.frames().size() / sizeof(FrameRecord);
   const auto first = frames.size();
@@ -236,7 +259,7 @@ void ShardMirror::run(const std::vector<std::unique_ptr<Shard>>& shards, Time en
 
 // Frames are copied as bytes into the log: each must point inside its notes and name the
 // shard's own nodes, or the writer would read past the buffer.
-void ShardMirror::check_frames(const v1::ShardWindowDone& done) const {
+void ShardMirror::check_frames(const v1::ShardWindowDone& done, Time end) const {
   auto refuse = [&](const std::string& what) { throw std::runtime_error(remote_.where() + " sent " + what); };
   if (done.frames().size() % sizeof(FrameRecord) != 0) refuse("frames cut short");
   const auto count = done.frames().size() / sizeof(FrameRecord);
@@ -244,14 +267,15 @@ void ShardMirror::check_frames(const v1::ShardWindowDone& done) const {
   FrameRecord frame;
   for (std::size_t i = 0; i < count; ++i) {
     std::memcpy(static_cast<void*>(&frame), done.frames().data() + i * sizeof(FrameRecord), sizeof frame);
-    const std::uint64_t end = std::uint64_t{frame.note_offset} + frame.note_size + frame.previous_size + frame.change_size +
-                              frame.state_size;
-    if (end > done.notes().size()) refuse("a frame pointing past its notes");
+    const std::uint64_t notes_end = std::uint64_t{frame.note_offset} + frame.note_size + frame.previous_size +
+                                    frame.change_size + frame.state_size;
+    if (notes_end > done.notes().size()) refuse("a frame pointing past its notes");
     if (frame.dst == kDirector || frame.dst >= nodes || shard_of_[frame.dst] != mirror_.id() || frame.src >= nodes ||
         frame.client >= nodes || (frame.chosen != kNoNode && frame.chosen >= nodes))
       refuse("a frame about nodes it does not host");
     if (!v1::Frame::Kind_IsValid(static_cast<int>(frame.kind)) || !v1::Frame::Outcome_IsValid(static_cast<int>(frame.outcome)))
       refuse("a frame of an unknown kind");
+    if (frame.key.deliver >= end) refuse("a frame from after the window");
   }
 }
 

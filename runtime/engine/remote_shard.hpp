@@ -22,7 +22,8 @@ class RemoteShard {
   virtual std::string where() const = 0;
   // Has the host build the scenario and start the shard's nodes. Throws std::runtime_error with
   // the host's reason.
-  virtual v1::ShardOpened open(std::uint32_t shard, std::uint32_t shard_count, bool record, bool detailed) = 0;
+  virtual v1::ShardOpened open(std::uint32_t shard, std::uint32_t shard_count, std::uint64_t seed, bool record,
+                               bool detailed) = 0;
   // One window. Throws std::runtime_error if the host is gone or fails.
   virtual void run(const v1::ShardWindow& window, v1::ShardWindowDone& done) = 0;
   // The shard's nodes as they are now.
@@ -54,19 +55,20 @@ class ShardMirror {
  public:
   ShardMirror(Shard& mirror, RemoteShard& remote, const Topology& topology, const std::vector<std::uint32_t>& shard_of)
       : mirror_(mirror), remote_(remote), topology_(topology), shard_of_(shard_of) {}
-  // Opens the shard on its host (RemoteShard::open).
-  void open(std::uint32_t shard_count, bool record, bool detailed);
+  // Opens the shard on its host (RemoteShard::open); throws if the host laid the nodes out otherwise.
+  void open(std::uint32_t shard_count, std::uint64_t seed, bool record, bool detailed);
   // Runs the host's window: hands it its mail from `shards`, takes back what it did. Throws
   // std::runtime_error naming the host if it fails or answers what it could not have done.
   void run(const std::vector<std::unique_ptr<Shard>>& shards, Time end, std::uint64_t window);
-  // Answers the host's clients received by the last window.
+  // Answers the host's clients have received so far.
   std::uint64_t requests_done() const { return requests_done_; }
   RemoteShard& remote() { return remote_; }
 
  private:
-  void check_frames(const v1::ShardWindowDone& done) const;
-  // Puts what the host sent other shards where they read it at window `window` + 1.
-  void post(const google::protobuf::RepeatedPtrField<v1::WireEvent>& mail, std::uint64_t window);
+  void check_frames(const v1::ShardWindowDone& done, Time end) const;
+  // Puts what the host sent other shards during the window ending at `end` where they read it at
+  // window `window` + 1.
+  void post(const google::protobuf::RepeatedPtrField<v1::WireEvent>& mail, std::uint64_t window, Time end);
   Shard& mirror_;
   RemoteShard& remote_;
   const Topology& topology_;
@@ -79,8 +81,11 @@ class ShardMirror {
 
 // Events as they travel between processes.
 void to_wire(const Event& event, v1::WireEvent& out);
-// "" or what is wrong with `in` (node indices are checked against the topology's `nodes`).
-std::string from_wire(const v1::WireEvent& in, std::size_t nodes, Event& out);
+// "" or what is wrong with `in`: only what may cross a link between nodes of `topology`.
+std::string from_wire(const v1::WireEvent& in, const Topology& topology, Event& out);
+
+// A fingerprint of how nodes are spread over shards: both ends of a run must agree.
+std::uint64_t layout(const std::vector<std::uint32_t>& shard_of);
 
 // Checks states a host sent: each a node of `shard`, once. "" or what is wrong.
 std::string check_states(const v1::ShardStates& states, std::uint32_t shard, const std::vector<std::uint32_t>& shard_of);

@@ -82,24 +82,33 @@ std::vector<std::uint32_t> assign_shards(const Topology& topology, unsigned coun
     group_weight[root(i)] += traffic[i] + 1e-9;
     total += traffic[i] + 1e-9;
   }
-  const double heaviest_group = *std::max_element(group_weight.begin(), group_weight.end());
-  const auto groups = std::count_if(group_weight.begin(), group_weight.end(), [](double w) { return w > 0; });
-  const bool whole_groups = groups >= count && heaviest_group <= 1.25 * total / count;
-  // Heaviest first onto the least loaded shard: whole groups, or single nodes.
-  std::vector<std::pair<double, NodeIndex>> weights;
-  for (NodeIndex i = 1; i < nodes; ++i)
-    if (!whole_groups) weights.emplace_back(traffic[i] + 1e-9, i);
-    else if (root(i) == i) weights.emplace_back(group_weight[i], i);
-  std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  const auto groups = static_cast<unsigned>(std::count_if(group_weight.begin(), group_weight.end(), [](double w) { return w > 0; }));
+  // Heaviest first onto the least loaded shard: whole groups, or single nodes. Returns the
+  // heaviest shard's load.
   std::vector<std::uint32_t> shard_of(nodes, 0);
-  std::vector<double> load(count, 0.0);
-  for (const auto& [weight, node] : weights) {
-    const auto lightest = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    shard_of[node] = lightest;
-    load[lightest] += weight;
+  auto spread = [&](bool whole_groups) {
+    std::vector<std::pair<double, NodeIndex>> weights;
+    for (NodeIndex i = 1; i < nodes; ++i)
+      if (!whole_groups) weights.emplace_back(traffic[i] + 1e-9, i);
+      else if (root(i) == i) weights.emplace_back(group_weight[i], i);
+    std::stable_sort(weights.begin(), weights.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    std::vector<double> load(count, 0.0);
+    for (const auto& [weight, node] : weights) {
+      const auto lightest = static_cast<std::uint32_t>(std::min_element(load.begin(), load.end()) - load.begin());
+      shard_of[node] = lightest;
+      load[lightest] += weight;
+    }
+    if (whole_groups)
+      for (NodeIndex i = 1; i < nodes; ++i) shard_of[i] = shard_of[root(i)];
+    return *std::max_element(load.begin(), load.end());
+  };
+  // Whole groups if that keeps every shard busy and none above a quarter over even.
+  if (groups >= count && spread(true) <= 1.25 * total / count) {
+    std::vector<bool> used(count);
+    for (NodeIndex i = 1; i < nodes; ++i) used[shard_of[i]] = true;
+    if (std::all_of(used.begin(), used.end(), [](bool u) { return u; })) return shard_of;
   }
-  if (whole_groups)
-    for (NodeIndex i = 1; i < nodes; ++i) shard_of[i] = shard_of[root(i)];
+  spread(false);
   return shard_of;
 }
 
@@ -204,22 +213,22 @@ void Shard::start() {
   }
 }
 
-void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window) {
+template <class Take>
+void Shard::each_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window, Take&& take) {
   const auto previous = (window & 1) ^ 1;
   for (auto& sender : shards) {
     auto& mail = sender->outbox_[previous][id_];
-    for (auto& event : mail) push(std::move(event));
+    for (auto& event : mail) take(std::move(event));
     mail.clear();
   }
 }
 
+void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window) {
+  each_mail(shards, window, [this](Event&& event) { push(std::move(event)); });
+}
+
 void Shard::take_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window, std::vector<Event>& out) {
-  const auto previous = (window & 1) ^ 1;
-  for (auto& sender : shards) {
-    auto& mail = sender->outbox_[previous][id_];
-    std::move(mail.begin(), mail.end(), std::back_inserter(out));
-    mail.clear();
-  }
+  each_mail(shards, window, [&out](Event&& event) { out.push_back(std::move(event)); });
 }
 
 void Shard::release(std::vector<Event>& out) {

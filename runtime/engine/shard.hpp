@@ -70,6 +70,9 @@ class Shard {
     friend bool operator>(const Pending& a, const Pending& b) { return b.key < a.key; }
   };
 
+  // Calls take(event) for each event the others sent here during the previous window.
+  template <class Take>
+  void each_mail(const std::vector<std::unique_ptr<Shard>>& shards, std::uint64_t window, Take&& take);
   void route(Event&& event);
   void push(Event&& event);
   void deliver(const Event& event);

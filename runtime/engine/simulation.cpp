@@ -432,6 +432,7 @@ struct CoordinatorState {
   caf::actor writer;
   std::size_t waiting = 0;  // shards still running the current window
   std::size_t states_waiting = 0;  // hosted shards yet to send their states for a keyframe
+  bool planning = false;  // windows are being planned (the first keyframe's states came in)
   int chunks_in_flight = 0;
   bool window_pending = false;  // a window is planned but held back
   bool tick_pending = false;    // a delayed look at controls and pacing is on its way
@@ -642,6 +643,7 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
   };
   auto next = [self, clock, options, send_chunk, finish, maybe_start, ask_states] {
     auto& st = self->state;
+    st.planning = true;
     if (!clock->advance(st.end)) {
       finish();
       return;
@@ -660,7 +662,9 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
     maybe_start();
   };
   st.pace_wall = std::chrono::steady_clock::now();
-  next();
+  // The first chunk's keyframe waits for the hosted shards' nodes, even if no window ever runs.
+  if (clock->remote_states_due()) ask_states();
+  else next();
   st.pace_sim = clock->now();
 
   return {
@@ -671,7 +675,8 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
         clock->fill_keyframe(shard, *states);  // throws for states the host could not have: the run fails
         if (--self->state.states_waiting > 0) return;
         clock->keyframe_filled();
-        maybe_start();
+        if (self->state.planning) maybe_start();
+        else next();
       },
       [=](tick_atom) {
         self->state.tick_pending = false;
@@ -781,7 +786,7 @@ RunResult Simulation::run() {
   }
   Clock clock(*topology_, options_, result.shards);
   for (unsigned i = clock.local_shards(); i < result.shards; ++i)
-    clock.mirror(i).open(result.shards, clock.recording(), clock.detailed());
+    clock.mirror(i).open(result.shards, options_.seed, clock.recording(), clock.detailed());
 
   caf::actor_system_config config;
   // A run that starts with one shard keeps it (only a run of several measures whether they pay):

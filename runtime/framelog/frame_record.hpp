@@ -140,6 +140,9 @@ struct FrameRecord {
   std::uint16_t status;
   EventKind kind;
   Outcome outcome;
+  // Named so no byte of a record is left undefined: records travel between processes as bytes
+  // (flowframe run --workers).
+  std::uint32_t unused = 0;
 };
 
 }  // namespace flowframe

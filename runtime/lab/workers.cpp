@@ -54,12 +54,25 @@ caf::behavior point_runner(caf::event_based_actor* self, ComponentFactory factor
 }
 
 // One shard of a run hosted here (flowframe run --workers), on a thread of its own; the run talks
-// to it directly once it is open. It ends when the run closes it, or when the run's `owner` actor
-// goes away (the run's process ended or lost its connection).
-caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory factory, caf::actor owner) {
+// to it directly once it is open. It ends when the run closes it, when the run's `owner` actor goes
+// away (the run's process ended or lost its connection), or with the worker. It answers every
+// request, a failure with its reason: nothing it does can take the worker down.
+caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory factory, caf::actor owner,
+                               caf::actor worker) {
   auto host = std::make_shared<std::unique_ptr<ShardHost>>();
   self->monitor(owner);
+  self->monitor(worker);
   self->set_down_handler([=](caf::down_msg&) { self->quit(); });
+  // What a handler may still throw (memory, a component's snapshot) ends this shard alone.
+  auto answer = [](auto message, auto&& work) {
+    try {
+      work(message);
+    } catch (const std::exception& error) {
+      message.Clear();
+      message.set_error(std::string("the shard failed: ") + error.what());
+    }
+    return message.SerializeAsString();
+  };
   return {
       [=](open_atom, const std::string& bytes) -> std::string {
         v1::ShardOpen open;
@@ -79,18 +92,18 @@ caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory fa
         return opened.SerializeAsString();
       },
       [=](window_atom, const std::string& bytes) -> std::string {
-        v1::ShardWindow window;
-        v1::ShardWindowDone done;
-        if (!*host) done.set_error("no shard is open");
-        else if (!window.ParseFromString(bytes)) done.set_error("not a window");
-        else (*host)->run(window, done);
-        return done.SerializeAsString();
+        return answer(v1::ShardWindowDone(), [&](v1::ShardWindowDone& done) {
+          v1::ShardWindow window;
+          if (!*host) done.set_error("no shard is open");
+          else if (!window.ParseFromString(bytes)) done.set_error("not a window");
+          else (*host)->run(window, done);
+        });
       },
       [=](states_atom) -> std::string {
-        v1::ShardStates states;
-        if (!*host) states.set_error("no shard is open");
-        else (*host)->states(states);
-        return states.SerializeAsString();
+        return answer(v1::ShardStates(), [&](v1::ShardStates& states) {
+          if (!*host) states.set_error("no shard is open");
+          else (*host)->states(states);
+        });
       },
       [=](close_atom) { self->quit(); },
   };
@@ -98,10 +111,12 @@ caf::behavior shard_host_actor(caf::event_based_actor* self, ComponentFactory fa
 
 struct WorkerState {
   unsigned running = 0;
+  unsigned hosting = 0;  // shards of runs (each a whole topology in memory)
 };
 
 caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFactory factory, unsigned jobs,
                            std::shared_ptr<std::atomic<std::uint64_t>> served) {
+  self->set_down_handler([=](caf::down_msg&) { --self->state.hosting; });  // only hosts are monitored
   return {
       [=](hello_atom, const std::string& bytes) -> std::string {
         v1::WorkerHello hello;
@@ -141,10 +156,17 @@ caf::behavior worker_actor(caf::stateful_actor<WorkerState>* self, ComponentFact
                 });
         return promise;
       },
-      // A run's shard: a host of its own (linked: it ends with the worker), whose handle the run
-      // gets with the answer; a host that refused ends at once.
+      // A run's shard: a host of its own, whose handle the run gets with the answer; a host that
+      // refused ends at once. Shards count against the runs the worker offered.
       [=](open_atom, const std::string& bytes, const caf::actor& owner) -> caf::result<std::string, caf::actor> {
-        auto host = self->spawn<caf::detached + caf::linked>(shard_host_actor, factory, owner);
+        if (self->state.running + self->state.hosting >= jobs + limits::kWorkerExtraRuns) {
+          v1::ShardOpened busy;
+          busy.set_error("busy: " + std::to_string(self->state.running + self->state.hosting) + " runs and shards at once already");
+          return caf::result<std::string, caf::actor>(busy.SerializeAsString(), caf::actor());
+        }
+        ++self->state.hosting;
+        auto host = self->spawn<caf::detached + caf::monitored>(shard_host_actor, factory, owner,
+                                                                caf::actor_cast<caf::actor>(self));
         auto promise = self->make_response_promise<std::string, caf::actor>();
         self->request(host, caf::infinite, open_atom::value, bytes)
             .then(
@@ -206,8 +228,10 @@ Answer ask(caf::actor_system& system, const caf::actor& worker, caf::message req
 }
 
 // Stands for a run on the workers hosting its shards: when it goes (the run ended, its process
-// died or lost the connection), so do they.
-caf::behavior run_owner(caf::event_based_actor*, std::string /*label: CAF 0.17 needs an argument here*/) {
+// died or lost the connection), so do they. It only has to exist; an actor with no behavior would
+// end at once, so it has one that nothing uses. (The label is there because CAF 0.17 binds a null
+// tuple for a function actor spawned without arguments, which UBSan reports.)
+caf::behavior run_owner(caf::event_based_actor*, std::string /*label*/) {
   return {[](close_atom) {}};
 }
 
@@ -318,8 +342,10 @@ class WorkerShard final : public RemoteShard {
 
   std::string where() const override { return "worker " + address_; }
 
-  v1::ShardOpened open(std::uint32_t shard, std::uint32_t shard_count, bool record, bool detailed) override {
+  v1::ShardOpened open(std::uint32_t shard, std::uint32_t shard_count, std::uint64_t seed, bool record,
+                       bool detailed) override {
     auto open = base_;
+    open.set_seed(seed);
     open.set_shard(shard);
     open.set_shard_count(shard_count);
     open.set_record(record);
@@ -377,13 +403,12 @@ class WorkerShard final : public RemoteShard {
 };
 
 std::vector<std::shared_ptr<RemoteShard>> WorkerPool::shards(const std::string& scenario_name, const std::string& scenario_text,
-                                                             const std::vector<std::string>& overrides, std::uint64_t seed) {
+                                                             const std::vector<std::string>& overrides) {
   v1::ShardOpen base;
   base.set_flowframe_version(kFlowFrameVersion);
   base.set_scenario_name(scenario_name);
   base.set_scenario_text(scenario_text);
   for (const auto& override_text : overrides) base.add_overrides(override_text);
-  base.set_seed(seed);
   std::vector<std::shared_ptr<RemoteShard>> shards;
   for (const auto& worker : workers_)
     shards.push_back(std::make_shared<WorkerShard>(network_, worker.actor, worker.address, base));

@@ -65,10 +65,10 @@ class WorkerPool {
   // Runs `run` on `worker` and returns its summary. Throws WorkerLost if the worker is gone,
   // std::runtime_error with the worker's reason if it refused the run. Safe from several threads.
   std::string run(std::size_t worker, const v1::PointRun& run);
-  // One shard of a run per worker (flowframe run --workers), for RunOptions::remote_shards. The
-  // pool must outlive them.
+  // One shard of a run per worker (flowframe run --workers), for RunOptions::remote_shards; each
+  // keeps the pool's connections for as long as it lives.
   std::vector<std::shared_ptr<RemoteShard>> shards(const std::string& scenario_name, const std::string& scenario_text,
-                                                   const std::vector<std::string>& overrides, std::uint64_t seed);
+                                                   const std::vector<std::string>& overrides);
 
  private:
   friend class WorkerShard;
