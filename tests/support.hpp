@@ -2,9 +2,13 @@
 // Helpers shared by the test suites: run a scenario in-process, read a log back.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "actors/common/components.hpp"
 #include "runtime/check/invariants.hpp"
@@ -30,6 +34,42 @@ class TempPath {
  private:
   static inline int counter_ = 0;
   std::filesystem::path path_;
+};
+
+// A `flowframe worker` process on a free loopback port, killed however the test ends (a worker
+// never exits by itself). `address` is empty if it did not start.
+class WorkerProcess {
+ public:
+  WorkerProcess() {
+    int out[2];
+    if (pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      close(out[0]);
+      execl(FLOWFRAME_BIN, FLOWFRAME_BIN, "worker", "--listen", "127.0.0.1:0", "--jobs", "2", nullptr);
+      _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    for (char c; line.find('\n') == std::string::npos && read(out[0], &c, 1) == 1;) line += c;
+    close(out[0]);
+    if (const auto at = line.find("127.0.0.1:"); at != std::string::npos) address_ = line.substr(at, line.find(' ', at) - at);
+  }
+  ~WorkerProcess() {
+    kill_now();
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+  const std::string& address() const { return address_; }
+  void kill_now() {
+    if (pid_ > 0) kill(pid_, SIGKILL);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string address_;
 };
 
 struct Run {

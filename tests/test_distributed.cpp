@@ -2,10 +2,7 @@
 // of a run in one process; a host that fails or lies stops the run with its name.
 #include <gtest/gtest.h>
 
-#include <csignal>
 #include <cstring>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "runtime/base/version.hpp"
 #include "runtime/engine/remote_shard.hpp"
@@ -24,17 +21,8 @@ class InProcessShard final : public RemoteShard {
       : name_(std::move(name)), text_(std::move(text)), overrides_(std::move(overrides)), tamper_(std::move(tamper)) {}
   std::string where() const override { return "host " + name_; }
   v1::ShardOpened open(std::uint32_t shard, std::uint32_t shard_count, std::uint64_t seed, bool record, bool detailed) override {
-    v1::ShardOpen open;
-    open.set_flowframe_version(kFlowFrameVersion);
-    open.set_scenario_name(name_);
-    open.set_scenario_text(text_);
-    for (const auto& o : overrides_) open.add_overrides(o);
-    open.set_seed(seed);
-    open.set_shard(shard);
-    open.set_shard_count(shard_count);
-    open.set_record(record);
-    open.set_detailed(detailed);
-    open.set_frame_record_size(sizeof(FrameRecord));
+    auto open = shard_open(name_, text_, overrides_);
+    fill_open(open, shard, shard_count, seed, record, detailed);
     v1::ShardOpen received;
     received.ParseFromString(open.SerializeAsString());
     host_ = std::make_unique<ShardHost>(received, make_component);
@@ -200,37 +188,16 @@ TEST(Distributed, WhatCannotBeSpreadIsRefusedWithTheReason) {
 }
 
 TEST(Distributed, AWorkerKilledMidRunStopsTheRunWithItsName) {
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t child = fork();
-  if (child == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    execl(FLOWFRAME_BIN, FLOWFRAME_BIN, "worker", "--listen", "127.0.0.1:0", nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  // A worker never exits by itself: it is killed however the test ends.
-  struct Reaper {
-    pid_t pid;
-    ~Reaper() {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  } reaper{child};
-  std::string line;
-  for (char c; line.find('\n') == std::string::npos && read(out[0], &c, 1) == 1;) line += c;
-  close(out[0]);
-  const auto at = line.find("127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << line;
-  const auto address = line.substr(at, line.find(' ', at) - at);
+  test::WorkerProcess worker;
+  ASSERT_FALSE(worker.address().empty());
+  const auto& address = worker.address();
   WorkerPool pool({address});
   const auto source = read_scenario("load_balancing");
   RunOptions options;
   options.remote_shards = pool.shards(source.name, source.text, {"stop.requests=10000000"});
   bool killed = false;
   options.progress = [&](const Progress&) {
-    if (!killed) kill(child, SIGKILL);
+    if (!killed) worker.kill_now();
     killed = true;
   };
   try {

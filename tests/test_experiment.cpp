@@ -5,10 +5,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <csignal>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "runtime/base/version.hpp"
 #include "runtime/lab/experiment.hpp"
 #include "runtime/lab/workers.hpp"
@@ -144,31 +140,17 @@ TEST(Workers, RunsOnWorkersGiveTheSameResultsAsLocalRuns) {
 
 TEST(Workers, AWorkerKilledMidRunHasItsRunsDoneElsewhere) {
   // A real worker process, killed without warning once the first run anywhere is done.
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t child = fork();
-  if (child == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    execl(FLOWFRAME_BIN, FLOWFRAME_BIN, "worker", "--listen", "127.0.0.1:0", "--jobs", "2", nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  std::string line;
-  for (char c; line.find('\n') == std::string::npos && read(out[0], &c, 1) == 1;) line += c;
-  close(out[0]);
-  const auto at = line.find("127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << line;
+  test::WorkerProcess worker;
+  ASSERT_FALSE(worker.address().empty());
   auto spec = small_spec(1);
   spec.requests = 20000;  // runs long enough to be killed in the middle of
   const auto local = run_experiment(spec);
-  spec.workers = {line.substr(at, line.find(' ', at) - at)};
+  spec.workers = {worker.address()};
   bool killed = false;
   const auto spread = run_experiment(spec, [&](std::size_t, std::size_t) {
-    if (!killed) kill(child, SIGKILL);
+    if (!killed) worker.kill_now();
     killed = true;
   });
-  waitpid(child, nullptr, 0);
   EXPECT_EQ(csv_of(spread), csv_of(local));
 }
 

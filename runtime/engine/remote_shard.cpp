@@ -89,6 +89,26 @@ std::string from_wire(const v1::WireEvent& in, const Topology& topology, Event& 
   return "";
 }
 
+v1::ShardOpen shard_open(const std::string& scenario_name, const std::string& scenario_text,
+                         const std::vector<std::string>& overrides) {
+  v1::ShardOpen open;
+  open.set_flowframe_version(kFlowFrameVersion);
+  open.set_scenario_name(scenario_name);
+  open.set_scenario_text(scenario_text);
+  for (const auto& override_text : overrides) open.add_overrides(override_text);
+  return open;
+}
+
+void fill_open(v1::ShardOpen& open, std::uint32_t shard, std::uint32_t shard_count, std::uint64_t seed, bool record,
+               bool detailed) {
+  open.set_seed(seed);
+  open.set_shard(shard);
+  open.set_shard_count(shard_count);
+  open.set_record(record);
+  open.set_detailed(detailed);
+  open.set_frame_record_size(sizeof(FrameRecord));
+}
+
 std::string check_states(const v1::ShardStates& states, std::uint32_t shard, const std::vector<std::uint32_t>& shard_of) {
   std::vector<bool> seen(shard_of.size());
   for (const auto& state : states.nodes()) {

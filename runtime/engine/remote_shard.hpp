@@ -79,6 +79,12 @@ class ShardMirror {
   std::uint64_t requests_done_ = 0;
 };
 
+// What a host needs to build the run's scenario (the first part of ShardOpen), and the rest.
+v1::ShardOpen shard_open(const std::string& scenario_name, const std::string& scenario_text,
+                         const std::vector<std::string>& overrides);
+void fill_open(v1::ShardOpen& open, std::uint32_t shard, std::uint32_t shard_count, std::uint64_t seed, bool record,
+               bool detailed);
+
 // Events as they travel between processes.
 void to_wire(const Event& event, v1::WireEvent& out);
 // "" or what is wrong with `in`: only what may cross a link between nodes of `topology`.

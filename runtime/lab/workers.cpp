@@ -345,12 +345,7 @@ class WorkerShard final : public RemoteShard {
   v1::ShardOpened open(std::uint32_t shard, std::uint32_t shard_count, std::uint64_t seed, bool record,
                        bool detailed) override {
     auto open = base_;
-    open.set_seed(seed);
-    open.set_shard(shard);
-    open.set_shard_count(shard_count);
-    open.set_record(record);
-    open.set_detailed(detailed);
-    open.set_frame_record_size(sizeof(FrameRecord));
+    fill_open(open, shard, shard_count, seed, record, detailed);
     self_->send(worker_, open_atom::value, open.SerializeAsString(), owner_);
     v1::ShardOpened opened;
     bool parsed = false;
@@ -404,11 +399,7 @@ class WorkerShard final : public RemoteShard {
 
 std::vector<std::shared_ptr<RemoteShard>> WorkerPool::shards(const std::string& scenario_name, const std::string& scenario_text,
                                                              const std::vector<std::string>& overrides) {
-  v1::ShardOpen base;
-  base.set_flowframe_version(kFlowFrameVersion);
-  base.set_scenario_name(scenario_name);
-  base.set_scenario_text(scenario_text);
-  for (const auto& override_text : overrides) base.add_overrides(override_text);
+  const auto base = shard_open(scenario_name, scenario_text, overrides);
   std::vector<std::shared_ptr<RemoteShard>> shards;
   for (const auto& worker : workers_)
     shards.push_back(std::make_shared<WorkerShard>(network_, worker.actor, worker.address, base));
