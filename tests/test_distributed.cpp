@@ -40,8 +40,10 @@ class InProcessShard final : public RemoteShard {
   void states(v1::ShardStates& states) override {
     v1::ShardStates answer;
     host_->states(answer);
+    if (tamper_states) tamper_states(answer);
     states = through_bytes(answer);
   }
+  std::function<void(v1::ShardStates&)> tamper_states;
 
  private:
   template <class Message>
@@ -158,6 +160,14 @@ TEST(Distributed, AHostThatSendsWhatItCouldNotHaveDoneStopsTheRunWithItsName) {
                                 for (auto& mail : *done.mutable_mail()) mail.set_kind(v1::Frame::CONTROL);
                               }),
                    "sent an event of a kind that does not go between nodes");
+  // States for a keyframe or the summary that are not exactly the host's nodes.
+  for (const auto& [change, expected] : std::vector<std::pair<std::function<void(v1::ShardStates&)>, std::string>>{
+           {[](v1::ShardStates& states) { states.mutable_nodes()->RemoveLast(); }, "no state for node"},
+           {[](v1::ShardStates& states) { *states.add_nodes() = states.nodes(0); }, "which it does not host (or twice)"}}) {
+    auto hosted = in_process("load_balancing", overrides, 1);
+    static_cast<InProcessShard&>(*hosted[0]).tamper_states = change;
+    expect_run_stops(hosted, expected);
+  }
 }
 
 TEST(Distributed, WhatCannotBeSpreadIsRefusedWithTheReason) {

@@ -15,6 +15,26 @@ namespace flowframe {
 // version, ShardOpen the record size).
 static_assert(std::is_trivially_copyable_v<FrameRecord>);
 
+namespace {
+
+// Checks states a host sent: each a node of `shard`, once. "" or what is wrong.
+std::string check_states(const v1::ShardStates& states, std::uint32_t shard, const std::vector<std::uint32_t>& shard_of) {
+  std::vector<bool> seen(shard_of.size());
+  for (const auto& state : states.nodes()) {
+    const auto node = state.node();
+    if (node == kDirector || node >= shard_of.size() || shard_of[node] != shard || seen[node])
+      return fmt::format("a state for node {}, which it does not host (or twice)", node);
+    seen[node] = true;
+  }
+  for (NodeIndex node = 1; node < shard_of.size(); ++node)
+    if (shard_of[node] == shard && !seen[node]) return fmt::format("no state for node {}, which it hosts", node);
+  for (const auto& [node, histogram] : states.latencies())
+    if (node >= shard_of.size() || shard_of[node] != shard) return fmt::format("latencies of node {}, which it does not host", node);
+  return "";
+}
+
+}  // namespace
+
 void to_wire(const Event& event, v1::WireEvent& out) {
   out.set_deliver(event.deliver);
   out.set_sent(event.sent);
@@ -109,20 +129,6 @@ void fill_open(v1::ShardOpen& open, std::uint32_t shard, std::uint32_t shard_cou
   open.set_frame_record_size(sizeof(FrameRecord));
 }
 
-std::string check_states(const v1::ShardStates& states, std::uint32_t shard, const std::vector<std::uint32_t>& shard_of) {
-  std::vector<bool> seen(shard_of.size());
-  for (const auto& state : states.nodes()) {
-    const auto node = state.node();
-    if (node == kDirector || node >= shard_of.size() || shard_of[node] != shard || seen[node])
-      return fmt::format("a state for node {}, which it does not host (or twice)", node);
-    seen[node] = true;
-  }
-  for (NodeIndex node = 1; node < shard_of.size(); ++node)
-    if (shard_of[node] == shard && !seen[node]) return fmt::format("no state for node {}, which it hosts", node);
-  for (const auto& [node, histogram] : states.latencies())
-    if (node >= shard_of.size() || shard_of[node] != shard) return fmt::format("latencies of node {}, which it does not host", node);
-  return "";
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -217,6 +223,12 @@ void ShardMirror::open(std::uint32_t shard_count, std::uint64_t seed, bool recor
   post(opened.mail(), 0, 0);  // the first window reads it, as mail sent while local shards start
   mirror_.earliest_sent_ = opened.next_time();
   mirror_.foreground_ = opened.foreground();
+}
+
+void ShardMirror::states(v1::ShardStates& states) {
+  remote_.states(states);
+  if (auto error = check_states(states, mirror_.id(), shard_of_); !error.empty())
+    throw std::runtime_error(remote_.where() + " sent " + error);
 }
 
 void ShardMirror::post(const google::protobuf::RepeatedPtrField<v1::WireEvent>& mail, std::uint64_t window, Time end) {

@@ -60,9 +60,12 @@ class ShardMirror {
   // Runs the host's window: hands it its mail from `shards`, takes back what it did. Throws
   // std::runtime_error naming the host if it fails or answers what it could not have done.
   void run(const std::vector<std::unique_ptr<Shard>>& shards, Time end, std::uint64_t window);
+  // The host's nodes as they are now (RemoteShard::states), checked: throws naming the host if
+  // they are not exactly its nodes.
+  void states(v1::ShardStates& states);
+  std::string where() const { return remote_.where(); }
   // Answers the host's clients have received so far.
   std::uint64_t requests_done() const { return requests_done_; }
-  RemoteShard& remote() { return remote_; }
 
  private:
   void check_frames(const v1::ShardWindowDone& done, Time end) const;
@@ -92,8 +95,5 @@ std::string from_wire(const v1::WireEvent& in, const Topology& topology, Event& 
 
 // A fingerprint of how nodes are spread over shards: both ends of a run must agree.
 std::uint64_t layout(const std::vector<std::uint32_t>& shard_of);
-
-// Checks states a host sent: each a node of `shard`, once. "" or what is wrong.
-std::string check_states(const v1::ShardStates& states, std::uint32_t shard, const std::vector<std::uint32_t>& shard_of);
 
 }  // namespace flowframe

@@ -174,9 +174,8 @@ class Clock {
   // Whether the chunk just started needs the hosted shards' states for its keyframe (fill_keyframe
   // from each) before the next window runs.
   bool remote_states_due() const { return remote_states_due_; }
-  void fill_keyframe(unsigned shard, v1::ShardStates& states) {
-    if (auto error = check_states(states, shard, shard_of_); !error.empty())
-      throw std::runtime_error(mirror(shard).remote().where() + " sent " + error);
+  // `states` as ShardMirror::states checked them.
+  void fill_keyframe(v1::ShardStates& states) {
     for (auto& state : *states.mutable_nodes()) chunk_->keyframe.mutable_nodes(static_cast<int>(state.node() - 1))->Swap(&state);
   }
   void keyframe_filled() { remote_states_due_ = false; }
@@ -353,14 +352,14 @@ class Clock {
   Time now_ = 0;
 };
 
-// A component that throws ends the run with the error and where it happened; the frames written
-// so far stay readable (the log lacks only its index).
-caf::message guarded(Shard* shard, const std::function<void()>& work) {
+// A component (or a shard's host) that throws ends the run with the error and where it happened
+// (`where`, asked only then); the frames written so far stay readable (the log lacks only its index).
+template <class Work, class Where>
+caf::message guarded(Work&& work, Where&& where) {
   try {
-    work();
-    return caf::make_message(done_atom::value);
+    return work();
   } catch (const std::exception& error) {
-    return caf::make_message(failed_atom::value, "the run stopped: " + shard->position() + ": " + error.what());
+    return caf::make_message(failed_atom::value, "the run stopped: " + where() + error.what());
   }
 }
 
@@ -368,15 +367,21 @@ caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vect
                           Time lookahead, Time deadline) {
   return {
       [=](run_atom, Time end, std::uint64_t window) {
-        return guarded(shard, [&] {
-          shard->take_mail(*all, window);
-          shard->run(end, window);
-        });
+        return guarded(
+            [&] {
+              shard->take_mail(*all, window);
+              shard->run(end, window);
+              return caf::make_message(done_atom::value);
+            },
+            [&] { return shard->position() + ": "; });
       },
       [=](run_atom, std::size_t frames) {
-        return guarded(shard, [&] {
-          shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice, deadline);
-        });
+        return guarded(
+            [&] {
+              shard->run_alone(lookahead, std::max<std::size_t>(frames, 1), kSingleShardSlice, deadline);
+              return caf::make_message(done_atom::value);
+            },
+            [&] { return shard->position() + ": "; });
       },
   };
 }
@@ -384,23 +389,25 @@ caf::behavior shard_actor(caf::event_based_actor*, Shard* shard, const std::vect
 // A shard hosted elsewhere: each window waits on the network, so the actor has a thread of its own.
 caf::behavior mirror_actor(caf::event_based_actor*, ShardMirror* mirror, const std::vector<std::unique_ptr<Shard>>* all,
                            std::uint32_t shard) {
+  // Its errors name the host already.
+  auto nowhere = [] { return std::string(); };
   return {
-      [=](run_atom, Time end, std::uint64_t window) -> caf::message {
-        try {
-          mirror->run(*all, end, window);
-          return caf::make_message(done_atom::value);
-        } catch (const std::exception& error) {
-          return caf::make_message(failed_atom::value, "the run stopped: " + std::string(error.what()));
-        }
+      [=](run_atom, Time end, std::uint64_t window) {
+        return guarded(
+            [&] {
+              mirror->run(*all, end, window);
+              return caf::make_message(done_atom::value);
+            },
+            nowhere);
       },
-      [=](states_atom) -> caf::message {
-        auto states = std::make_shared<v1::ShardStates>();
-        try {
-          mirror->remote().states(*states);
-          return caf::make_message(states_atom::value, shard, std::move(states));
-        } catch (const std::exception& error) {
-          return caf::make_message(failed_atom::value, "the run stopped: " + std::string(error.what()));
-        }
+      [=](states_atom) {
+        return guarded(
+            [&] {
+              auto states = std::make_shared<v1::ShardStates>();
+              mirror->states(*states);
+              return caf::make_message(states_atom::value, shard, std::move(states));
+            },
+            nowhere);
       },
   };
 }
@@ -671,8 +678,8 @@ caf::behavior coordinator_actor(caf::stateful_actor<CoordinatorState>* self, Clo
       [=](done_atom) {
         if (--self->state.waiting == 0) next();
       },
-      [=](states_atom, std::uint32_t shard, std::shared_ptr<v1::ShardStates>& states) {
-        clock->fill_keyframe(shard, *states);  // throws for states the host could not have: the run fails
+      [=](states_atom, std::uint32_t, std::shared_ptr<v1::ShardStates>& states) {
+        clock->fill_keyframe(*states);
         if (--self->state.states_waiting > 0) return;
         clock->keyframe_filled();
         if (self->state.planning) maybe_start();
@@ -817,13 +824,11 @@ RunResult Simulation::run() {
 
   for (unsigned i = clock.local_shards(); i < result.shards; ++i) {
     v1::ShardStates states;
-    clock.mirror(i).remote().states(states);
-    if (auto error = check_states(states, i, clock.shard_of()); !error.empty())
-      throw std::runtime_error(clock.mirror(i).remote().where() + " sent " + error);
+    clock.mirror(i).states(states);
     for (auto& state : *states.mutable_nodes()) result.remote_nodes[state.node()].state.Swap(&state);
     for (const auto& [node, saved] : states.latencies())
       if (!result.remote_nodes[node].latencies.emplace().load(saved))
-        throw std::runtime_error(clock.mirror(i).remote().where() + " sent latencies that do not add up");
+        throw std::runtime_error(clock.mirror(i).where() + " sent latencies that do not add up");
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   result.sim_end = clock.last_time();
