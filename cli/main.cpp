@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -20,6 +22,7 @@
 #include "actors/common/components.hpp"
 #include "runtime/lab/experiment.hpp"
 #include "runtime/check/invariants.hpp"
+#include "runtime/export/export.hpp"
 #include "runtime/framelog/frame_log.hpp"
 #include "runtime/framelog/frame_text.hpp"
 #include "runtime/live/live.hpp"
@@ -209,6 +212,37 @@ int check(const std::string& path, bool json) {
   if (!report.ok()) return 1;
   // A damaged or cut log was checked only as far as it reads: not a pass.
   return report.log_problems.empty() ? 0 : kBadInput;
+}
+
+// A log in another tool's format; written beside and renamed into place, so a failed export
+// leaves no half file, and never over the log itself.
+int export_command(const std::string& log, const std::string& format_name, std::string out) {
+  const auto format = parse_export_format(format_name);
+  if (!format) throw std::invalid_argument("--format " + format_name + ": expected perfetto, chrome-json or csv");
+  FrameLogReader reader(log);
+  if (out.empty()) out = std::filesystem::path(log).replace_extension(export_extension(*format)).string();
+  std::error_code same_error;
+  if (std::filesystem::equivalent(log, out, same_error))
+    throw std::invalid_argument("-o " + out + ": is the log being exported; choose another file");
+  const std::string partial = out + ".partial";
+  ExportCounts counts;
+  {
+    std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+    if (!file) throw std::runtime_error(partial + ": cannot write: " + std::strerror(errno));
+    counts = export_log(reader, *format, file);
+    file.flush();
+    if (!file) {
+      std::filesystem::remove(partial, same_error);
+      throw std::runtime_error(partial + ": write failed: " + std::strerror(errno));
+    }
+  }
+  std::filesystem::rename(partial, out);
+  if (*format == ExportFormat::csv)
+    std::cout << fmt::format("{}: {} requests from {} frames\n", out, counts.rows, counts.frames);
+  else
+    std::cout << fmt::format("{}: {} frames as {} slices, {} hops, {} counter values\n", out, counts.frames, counts.slices,
+                             counts.flows, counts.counter_values);
+  return report_health(reader, log);
 }
 
 // Where a live stream lands while we read it; removed afterwards.
@@ -465,6 +499,13 @@ int main(int argc, char** argv) {
   check_cmd->add_option("log", check_path, "A .ffl file")->required()->check(CLI::ExistingFile);
   check_cmd->add_flag("--json", check_json, "The report as JSON");
 
+  std::string export_path, export_format, export_out;
+  auto* export_cmd = app.add_subcommand(
+      "export", "Write a frame log as a Perfetto trace, a Chrome JSON trace (chrome://tracing) or CSV (a row per request)");
+  export_cmd->add_option("log", export_path, "A .ffl file")->required()->check(CLI::ExistingFile);
+  export_cmd->add_option("--format", export_format, "perfetto, chrome-json or csv")->required();
+  export_cmd->add_option("-o,--out", export_out, "Output file (default: the log's name with .perfetto-trace, .json or .csv)");
+
   BenchArgs bench_args;
   auto* bench_cmd = app.add_subcommand("bench", "Run a scenario over a grid of settings and seeds; report with confidence intervals");
   bench_cmd->add_option("scenario", bench_args.scenario, "Built-in scenario name or .textproto file")->required();
@@ -523,6 +564,7 @@ int main(int argc, char** argv) {
       return address ? inspect_live(log_path, json, from, count) : inspect(log_path, json, from, count);
     }
     if (*check_cmd) return check(check_path, check_json);
+    if (*export_cmd) return export_command(export_path, export_format, export_out);
     if (*control_cmd) return control(control_address, control_words);
     if (*bench_cmd) return bench(bench_args);
     if (*worker_cmd) return worker(worker_args);

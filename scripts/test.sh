@@ -10,10 +10,10 @@ if [[ ${1:-} == --sanitize ]]; then
   # The viewer's GL stack (Mesa) is not built with sanitizers; its model library is tested here.
   # -O1 -g1: ASan's advice for speed; line tables are enough for its stack traces.
   scripts/build.sh -DFLOWFRAME_SANITIZE=ON -DFLOWFRAME_BENCH=OFF -DFLOWFRAME_VIEWER=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-O1 -g1"
-  # The two tests that replay every built-in scenario many times take a third of the suite's
+  # The tests that run every built-in scenario (the first two many times) take a third of the suite's
   # time under the sanitizers and run the code the other tests run: they run in the plain pass.
   ctest --test-dir "$BUILD_DIR" -j2 --output-on-failure \
-    -E '^(Determinism\.EveryBuiltinScenarioAnyThreadsAndShards|ViewModel\.SeekingEqualsReplayingForEveryFrameOfEveryBuiltinScenario)$'
+    -E '^(Determinism\.EveryBuiltinScenarioAnyThreadsAndShards|ViewModel\.SeekingEqualsReplayingForEveryFrameOfEveryBuiltinScenario|Export\.EveryBuiltinScenarioExportsAWellFormedTraceAndOneRowPerRequest)$'
   exit
 fi
 export BUILD_DIR=build

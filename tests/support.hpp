@@ -72,6 +72,16 @@ class WorkerProcess {
   std::string address_;
 };
 
+// A shell command's exit code and what it printed (stdout and stderr).
+inline std::pair<int, std::string> shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (pipe && fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = pipe ? pclose(pipe) : -1;
+  return {WEXITSTATUS(status), output};
+}
+
 struct Run {
   std::unique_ptr<Simulation> simulation;
   RunResult result;

@@ -415,14 +415,7 @@ TEST(Live, ServingBeyondLoopbackNeedsConsent) {
 namespace flowframe {
 namespace {
 
-std::pair<int, std::string> shell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (pipe && fgets(buffer, sizeof buffer, pipe)) output += buffer;
-  const int status = pipe ? pclose(pipe) : -1;
-  return {WEXITSTATUS(status), output};
-}
+using test::shell;
 
 TEST(LiveCli, InspectAndControlFromTheShell) {
   test::TempPath log(".ffl");

@@ -36,7 +36,7 @@ using messaging::Record;
 
 // Timer `status`: the periodic sweep, the end of a group's rebalance, a held fetch's deadline, a
 // follower's pause before fetching again.
-constexpr std::uint16_t kSweepTimer = 1;
+constexpr std::uint16_t kLogSweepTimer = 1;
 constexpr std::uint16_t kRebalanceTimer = 2;
 constexpr std::uint16_t kFetchWaitTimer = 3;
 constexpr std::uint16_t kRefetchTimer = 4;
@@ -105,7 +105,7 @@ class LogBroker final : public Component {
     if ((event.kind == EventKind::response && event.payload && event.payload->op() == v1::Payload::VOTE) ||
         (event.kind == EventKind::timeout && event.partition == 0))
       return vote_answered(event, context);
-    if (event.kind == EventKind::timer && event.status == kSweepTimer) return sweep(context);
+    if (event.kind == EventKind::timer && event.status == kLogSweepTimer) return sweep(context);
     if (event.kind == EventKind::timer && event.status == kElectionNotice) return election_due(event, context);
     if (!leader()) return follow(event, context);
     switch (event.kind) {
@@ -744,7 +744,7 @@ class LogBroker final : public Component {
   }
 
   void sweep_later(Context& context) {
-    Event tick = timer_event(kSweepTimer, true);
+    Event tick = timer_event(kLogSweepTimer, true);
     // It keeps the run going while a group has members (their sessions may expire) or a produce
     // waits for replicas.
     bool waiting = false;

@@ -20,7 +20,7 @@ using messaging::Message;
 using messaging::Settled;
 
 // Timer `status`: the sweep for gone consumers and expired messages, and a message's fate notice.
-constexpr std::uint16_t kSweepTimer = 1;
+constexpr std::uint16_t kQueueSweepTimer = 1;
 constexpr std::uint16_t kFateNotice = 2;
 constexpr std::uint16_t kGoneNotice = 3;
 constexpr std::size_t kShownMessages = 8;
@@ -65,7 +65,7 @@ class QueueBroker final : public Component {
       case EventKind::request: publish(event, context); break;
       case EventKind::message: message(event, context); break;
       case EventKind::timer:
-        if (event.status == kSweepTimer && event.arg == sweep_generation_) sweep(context);
+        if (event.status == kQueueSweepTimer && event.arg == sweep_generation_) sweep(context);
         else if (event.status == kGoneNotice) gone(static_cast<NodeIndex>(event.arg), context);
         else if (event.status == kFateNotice)
           context.decide(static_cast<Outcome>(event.arg), kNoNode, event.payload ? event.payload->note() : "");
@@ -354,7 +354,7 @@ class QueueBroker final : public Component {
     const bool needed = !broker_.unacked().empty() || broker_.next_expiry() != kTimeNever;
     const Time due = std::min(context.now() + std::max<Time>(1, timeout_ / 3), broker_.next_expiry());
     if (sweep_due_ <= due && (sweep_keeps_running_ || !needed)) return;
-    Event tick = timer_event(kSweepTimer);
+    Event tick = timer_event(kQueueSweepTimer);
     tick.arg = ++sweep_generation_;
     tick.silent = true;
     tick.background = !needed;
