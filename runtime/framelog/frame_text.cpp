@@ -109,4 +109,50 @@ std::optional<double> utilization(const v1::ServerState& server, std::uint32_t l
   return static_cast<double>(server.busy_ns() + std::uint64_t{load} * since) / static_cast<double>(capacity);
 }
 
+bool is_error(const v1::Frame& f) {
+  using F = v1::Frame;
+  // A 404 its receiver answers by asking elsewhere (a cache miss sends the app to the database)
+  // is not an error; other failures passed on (a saga compensating, a server's dependency) are.
+  const bool handled_miss = f.status() == 404 && (f.outcome() == F::DELEGATED || f.outcome() == F::CACHE_MISS);
+  if (f.status() >= 400 && !handled_miss) return true;
+  switch (f.outcome()) {
+    case F::REJECTED_QUEUE_FULL:
+    case F::REJECTED_DOWN:
+    case F::REJECTED_NO_BACKEND:
+    case F::ABORTED:
+    case F::NOT_FOUND:
+    case F::POOL_EXHAUSTED:
+    case F::RATE_LIMITED:
+    case F::NO_ROUTE:
+    case F::POOL_EMPTY:
+    case F::TOKEN_EXPIRED:
+    case F::TOKEN_BAD_SIGNATURE:
+    case F::TIMED_OUT:
+    case F::LATE:
+    case F::CANCELLED:
+    case F::REFUSED:
+    case F::DROPPED:
+    case F::LOST:
+    case F::PARTITIONED:
+    case F::PROBE_FAILED:
+    case F::TOKEN_WRONG_KEY:
+    case F::TOKEN_WRONG_PERMISSION:
+    case F::BAD_REQUEST:
+    case F::GAVE_UP:
+    case F::SHORT_CIRCUITED:
+    case F::BULKHEAD_FULL:
+    case F::SHED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool concludes_request(const v1::Frame& f, const v1::LogHeader& header) {
+  using F = v1::Frame;
+  return f.dst() == f.client() && f.dst() < static_cast<std::uint32_t>(header.nodes_size()) &&
+         header.nodes(static_cast<int>(f.dst())).kind() == v1::Node::CLIENT && (f.kind() == F::RESPONSE || f.kind() == F::TIMEOUT) &&
+         (f.outcome() == F::COMPLETED || f.outcome() == F::GAVE_UP || f.outcome() == F::TIMED_OUT);
+}
+
 }  // namespace flowframe

@@ -24,6 +24,15 @@ class FrameText {
   const v1::LogHeader& header_;
 };
 
+// Whether a frame is an error or refusal (a 4xx/5xx the receiver does not handle itself, a
+// rejection, a loss). A 404 its receiver handles by asking elsewhere (a cache miss sending the
+// app to the database) is not one.
+bool is_error(const v1::Frame& frame);
+
+// Whether a frame ends a workload request at its client (a node of kind CLIENT), as the run
+// summary counts it: answered (completed), given up after retries, or timed out (a 504).
+bool concludes_request(const v1::Frame& frame, const v1::LogHeader& header);
+
 // A server's busy time over its capacity time from the start to `now`, with `load` requests in
 // service since its last accounting; nullopt before it had any capacity.
 std::optional<double> utilization(const v1::ServerState& server, std::uint32_t load, Time now);

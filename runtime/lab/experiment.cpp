@@ -26,14 +26,6 @@ namespace flowframe {
 
 namespace {
 
-// Student's t, two-sided 95 %, by degrees of freedom (1..30); beyond that the normal 1.96.
-double t95(std::size_t dof) {
-  static const double table[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                                 2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                                 2.080, 2.074,  2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-  return dof < std::size(table) ? table[dof] : 1.96;
-}
-
 bool numeric(const std::string& text) {
   char* end = nullptr;
   std::strtod(text.c_str(), &end);
@@ -80,20 +72,6 @@ SweepAxis parse_sweep(const std::string& text) {
     start = comma + 1;
   }
   return axis;
-}
-
-Stat summarize_samples(const std::vector<double>& samples) {
-  Stat stat;
-  if (samples.empty()) return stat;
-  double sum = 0;
-  for (double x : samples) sum += x;
-  stat.mean = sum / static_cast<double>(samples.size());
-  if (samples.size() < 2) return stat;
-  double squares = 0;
-  for (double x : samples) squares += (x - stat.mean) * (x - stat.mean);
-  const double sd = std::sqrt(squares / static_cast<double>(samples.size() - 1));
-  stat.ci95 = t95(samples.size() - 1) * sd / std::sqrt(static_cast<double>(samples.size()));
-  return stat;
 }
 
 std::vector<PointResult> run_experiment(const ExperimentSpec& spec,

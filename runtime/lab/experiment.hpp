@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/base/stats.hpp"
 #include "runtime/engine/topology.hpp"
 
 namespace flowframe {
@@ -31,12 +32,6 @@ struct ExperimentSpec {
   ComponentFactory factory;    // builds the components (actors::make_component)
 };
 
-// A mean over seeds and the half-width of its 95 % confidence interval (Student's t).
-struct Stat {
-  double mean = 0;
-  double ci95 = 0;
-};
-
 struct PointResult {
   std::vector<std::pair<std::string, std::string>> settings;  // one value per axis, in axis order
   unsigned seeds = 0;
@@ -51,9 +46,6 @@ SweepAxis parse_sweep(const std::string& text);
 // input (checked on the first point before anything runs).
 std::vector<PointResult> run_experiment(const ExperimentSpec& spec,
                                         const std::function<void(std::size_t, std::size_t)>& progress = {});
-
-// Mean and 95 % confidence half-width of samples.
-Stat summarize_samples(const std::vector<double>& samples);
 
 void write_table(const std::vector<PointResult>& points, std::ostream& out);
 void write_csv(const std::vector<PointResult>& points, std::ostream& out);

@@ -134,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const std::uint64_t at : {std::uint64_t{0}, count / 2, count ? count - 1 : 0}) {
       model.world_at(at, true);
       if (const auto frame = model.frame(at, true)) {
-        view::concludes_request(frame->frame, model.header());
+        concludes_request(frame->frame, model.header());
         view::trace_request(model, frame->frame.client(), frame->frame.request(), at);
       }
     }

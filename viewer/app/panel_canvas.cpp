@@ -88,7 +88,7 @@ void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
 
 // A hop's colour: what it carries and how it ended.
 ImU32 hop_colour(const Palette& palette, const v1::Frame& frame) {
-  return view::is_error(frame)                   ? palette.error
+  return is_error(frame)                   ? palette.error
          : frame.kind() == v1::Frame::RESPONSE ? palette.ok
          : frame.kind() == v1::Frame::MESSAGE  ? palette.warning
                                                : palette.request;

@@ -88,7 +88,7 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size) {
         ImGui::TextUnformatted(viewer.text().node(f.dst()).c_str());
         ImGui::TableNextColumn();
         const ImVec4 error = ImGui::ColorConvertU32ToFloat4(viewer.palette().error);
-        ui::clipped_text(viewer.text().summary(f), view::is_error(f) ? &error : nullptr);
+        ui::clipped_text(viewer.text().summary(f), is_error(f) ? &error : nullptr);
       }
     }
     ImGui::EndTable();

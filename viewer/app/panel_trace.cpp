@@ -32,7 +32,7 @@ void draw_trace(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     draw->AddText(at, palette.text_dim, label.c_str());
     const float x0 = at.x + label_width + width * static_cast<float>(hop.sent - start) / static_cast<float>(end - start);
     const float x1 = at.x + label_width + width * static_cast<float>(hop.time - start) / static_cast<float>(end - start);
-    const ImU32 color = view::is_error(f) ? palette.error : f.src() == f.dst() ? palette.warning
+    const ImU32 color = is_error(f) ? palette.error : f.src() == f.dst() ? palette.warning
                         : f.kind() == v1::Frame::RESPONSE ? palette.ok : palette.request;
     draw->AddRectFilled({x0, at.y + 2}, {std::max(x1, x0 + 2), at.y + row - 6}, color, 3);
     ImGui::InvisibleButton(fmt::format("hop{}", hop.index).c_str(), {label_width + width, row});

@@ -34,11 +34,6 @@ struct FrameFilter {
   bool matches(const FrameView& view, const FrameText& text) const;  // `text` must be lowercase
 };
 
-// Whether a frame is an error or refusal (a 4xx/5xx the receiver does not handle itself, a
-// rejection, a loss). A 404 its receiver handles by asking elsewhere (a cache miss sending the
-// app to the database) is not one.
-bool is_error(const v1::Frame& frame);
-
 // Every pair of nodes a link joins (a link naming a group joins each member), as written (from, to).
 std::vector<std::pair<std::uint32_t, std::uint32_t>> linked_pairs(const v1::LogHeader& header);
 // The nodes at the other end of `node`'s links, in node order.
@@ -82,10 +77,6 @@ Trace trace_request(LogModel& model, std::uint32_t client, std::uint64_t request
 // message brokers, what waits (queue brokers: ready messages; log brokers: the groups' lag) and what
 // is out (unacknowledged messages; records not yet replicated), the most in each bucket over all
 // brokers.
-// Whether a frame ends a workload request at its client (a node of kind CLIENT), as the run
-// summary counts it: answered (completed), given up after retries, or timed out (a 504).
-bool concludes_request(const v1::Frame& frame, const v1::LogHeader& header);
-
 // The run over time, counted as the run summary counts: a request completes when its client
 // gets a 2xx answer and fails on any other end; its latency runs from when it was first sent.
 struct Metrics {
