@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cerrno>
 #include <csignal>
@@ -262,6 +263,59 @@ int diff_command(const std::string& a, const std::string& b, bool json, std::siz
   else print_diff(diff, std::cout);
   for (const auto& problem : diff.problems) std::cerr << problem << '\n';
   return diff.divergence ? 1 : 0;
+}
+
+// A bash completion script made from the command line's own definition, so it never falls
+// behind: verbs, each verb's flags, values of flags that take one of a list, built-in scenario names.
+std::string bash_completion(CLI::App& app) {
+  std::string verbs, cases, values;
+  std::string scenario_names;
+  for (const auto& builtin : builtin_scenarios()) scenario_names += builtin.name + " ";
+  for (auto* verb : app.get_subcommands([](CLI::App*) { return true; })) {
+    verbs += verb->get_name() + " ";
+    std::string flags = "--help ";
+    bool takes_scenario = false;
+    for (const auto* option : verb->get_options()) {
+      if (!option->nonpositional()) {
+        takes_scenario = takes_scenario || option->get_name() == "scenario";
+        continue;
+      }
+      for (const auto& name : option->get_lnames()) flags += "--" + name + " ";
+      for (const auto& name : option->get_snames()) flags += "-" + name + " ";
+      // CLI::IsMember shows its list in the type name: TEXT:{a,b,c}.
+      const auto type = option->get_type_name();
+      const auto open = type.find('{'), close = type.rfind('}');
+      if (open == std::string::npos || close == std::string::npos || close < open || option->get_lnames().empty()) continue;
+      auto list = type.substr(open + 1, close - open - 1);
+      std::replace(list.begin(), list.end(), ',', ' ');
+      values += fmt::format("    {}:--{}) words=\"{}\" ;;\n", verb->get_name(), option->get_lnames()[0], list);
+    }
+    cases += fmt::format("    {}) flags=\"{}\"{} ;;\n", verb->get_name(), flags, takes_scenario ? "; scenarios=1" : "");
+  }
+  return fmt::format(R"(# bash completion for flowframe (made by `flowframe completion bash`)
+_flowframe() {{
+  local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
+  if (( COMP_CWORD == 1 )); then
+    COMPREPLY=($(compgen -W "{}--help --version" -- "$cur"))
+    return
+  fi
+  local verb=${{COMP_WORDS[1]}} flags="" scenarios=0 words=""
+  case $verb in
+{}  esac
+  case $verb:$prev in
+{}  esac
+  if [[ -n $words ]]; then
+    COMPREPLY=($(compgen -W "$words" -- "$cur"))
+  elif [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+  else
+    COMPREPLY=($(compgen -f -- "$cur"))
+    (( scenarios )) && COMPREPLY+=($(compgen -W "{}" -- "$cur"))
+  fi
+}}
+complete -o filenames -F _flowframe flowframe
+)",
+                     verbs, cases, values, scenario_names);
 }
 
 // Where a live stream lands while we read it; removed afterwards.
@@ -522,7 +576,9 @@ int main(int argc, char** argv) {
   auto* export_cmd = app.add_subcommand(
       "export", "Write a frame log as a Perfetto trace, a Chrome JSON trace (chrome://tracing) or CSV (a row per request)");
   export_cmd->add_option("log", export_path, "A .ffl file")->required()->check(CLI::ExistingFile);
-  export_cmd->add_option("--format", export_format, "perfetto, chrome-json or csv")->required();
+  export_cmd->add_option("--format", export_format, "perfetto, chrome-json or csv")
+      ->required()
+      ->check(CLI::IsMember({"perfetto", "chrome-json", "csv"}));
   export_cmd->add_option("-o,--out", export_out, "Output file (default: the log's name with .perfetto-trace, .json or .csv)");
 
   std::string diff_a, diff_b;
@@ -534,6 +590,10 @@ int main(int argc, char** argv) {
   diff_cmd->add_option("b", diff_b, "Side B: the same")->required();
   diff_cmd->add_flag("--json", diff_as_json, "The comparison as JSON");
   diff_cmd->add_option("--top", diff_top, "Requests whose latency changed most to list (default 10)")->check(CLI::Range(0, 100000));
+
+  std::string completion_shell;
+  auto* completion_cmd = app.add_subcommand("completion", "Print a shell completion script: source <(flowframe completion bash)");
+  completion_cmd->add_option("shell", completion_shell, "The shell (bash)")->required()->check(CLI::IsMember({"bash"}));
 
   BenchArgs bench_args;
   auto* bench_cmd = app.add_subcommand("bench", "Run a scenario over a grid of settings and seeds; report with confidence intervals");
@@ -595,6 +655,10 @@ int main(int argc, char** argv) {
     if (*check_cmd) return check(check_path, check_json);
     if (*export_cmd) return export_command(export_path, export_format, export_out);
     if (*diff_cmd) return diff_command(diff_a, diff_b, diff_as_json, diff_top);
+    if (*completion_cmd) {
+      std::cout << bash_completion(app);
+      return 0;
+    }
     if (*control_cmd) return control(control_address, control_words);
     if (*bench_cmd) return bench(bench_args);
     if (*worker_cmd) return worker(worker_args);
