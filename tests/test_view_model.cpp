@@ -8,6 +8,7 @@
 #include "support.hpp"
 #include "viewer/model/playback.hpp"
 #include "viewer/model/queries.hpp"
+#include "viewer/model/sequence.hpp"
 
 namespace flowframe::view {
 namespace {
@@ -296,6 +297,70 @@ TEST(ViewModel, NeighboursFollowLinksThroughGroups) {
   EXPECT_EQ(ids("server-2"), (std::vector<std::string>{"lb"}));
   EXPECT_EQ(ids("lb"), (std::vector<std::string>{"client-1", "client-2", "client-3", "client-4", "server-1", "server-2", "server-3"}));
   EXPECT_EQ(view::linked_pairs(header).size(), 7u);
+}
+
+// A request's hops as a sequence chart: lifelines in the order nodes take part, an arrow per hop
+// at its times, the node's own work a bar; the layout finds each arrow under its midpoint.
+TEST(Sequence, ARequestsHopsAreArrowsBetweenLifelinesInTheOrderTheyHappened) {
+  test::TempPath log(".ffl");
+  LogModel model(record("load_balancing", log.str(), 64));
+  // A request that queued at its server (so its work is a timer there) is the most telling.
+  std::optional<FrameView> first;
+  for (std::uint64_t i = 0; i < model.frame_count() && !first; ++i) {
+    const auto view = model.frame(i, true);
+    if (view->frame.kind() == v1::Frame::REQUEST && view->frame.src() == view->frame.client()) first = view;
+  }
+  ASSERT_TRUE(first);
+  const auto trace = trace_request(model, first->frame.client(), first->frame.request(), first->index);
+  const auto chart = build_sequence(trace.hops, model.header(), false);
+  ASSERT_EQ(chart.arrows.size(), trace.hops.size());
+  ASSERT_EQ(chart.lifelines.size(), 3u);  // client, balancer, one server
+  EXPECT_EQ(chart.lifelines[0].name, model.header().nodes(static_cast<int>(first->frame.client())).id());
+  EXPECT_EQ(chart.lifelines[1].name, "lb");
+  EXPECT_EQ(chart.lifelines[2].name.rfind("server-", 0), 0u);
+  EXPECT_EQ(chart.start, trace.start());
+  EXPECT_EQ(chart.end, trace.end());
+  const auto& out = chart.arrows.front();
+  EXPECT_EQ(out.from, 0u);
+  EXPECT_EQ(out.to, 1u);
+  EXPECT_EQ(out.label, "GET " + std::string(first->frame.path() ? "/orders" : "/users"));
+  EXPECT_EQ(chart.arrows.back().to, 0u);
+  EXPECT_EQ(chart.arrows.back().label, "200");
+  for (std::size_t i = 0; i < chart.arrows.size(); ++i) {
+    EXPECT_EQ(chart.arrows[i].frame, trace.hops[i].index);
+    EXPECT_LE(chart.arrows[i].sent, chart.arrows[i].time);
+    if (trace.hops[i].frame.src() == trace.hops[i].frame.dst()) {
+      EXPECT_EQ(chart.arrows[i].from, chart.arrows[i].to);
+    }
+  }
+
+  const SequenceLayout layout(chart, 100, 50, 600, 400);
+  EXPECT_FLOAT_EQ(layout.y(chart.start), 50);
+  EXPECT_FLOAT_EQ(layout.y(chart.end), 450);
+  EXPECT_LT(layout.x(0), layout.x(1));
+  for (std::size_t i = 0; i < chart.arrows.size(); ++i) {
+    const auto& a = chart.arrows[i];
+    float px, py;
+    if (a.from == a.to) {
+      const auto box = layout.bar(a);
+      px = (box.x0 + box.x1) / 2, py = (box.y0 + box.y1) / 2;
+    } else {
+      px = (layout.x(a.from) + layout.x(a.to)) / 2, py = (layout.y(a.sent) + layout.y(a.time)) / 2;
+    }
+    const auto hit = layout.arrow_at(px, py);
+    ASSERT_TRUE(hit) << i;
+    EXPECT_EQ(chart.arrows[*hit].frame, a.frame) << i;
+  }
+  EXPECT_FALSE(layout.arrow_at(90, 40));  // outside, above and left of every arrow
+
+  // Collapsed, the three servers of a stretch of frames are one lifeline, "server".
+  std::vector<FrameView> frames;
+  for (std::uint64_t i = 0; i < 60; ++i) frames.push_back(*model.frame(i, true));
+  const auto collapsed = build_sequence(frames, model.header(), true);
+  std::vector<std::string> names;
+  for (const auto& lifeline : collapsed.lifelines) names.push_back(lifeline.name);
+  EXPECT_NE(std::find(names.begin(), names.end(), "server"), names.end());
+  EXPECT_EQ(std::find(names.begin(), names.end(), "server-1"), names.end());
 }
 
 }  // namespace

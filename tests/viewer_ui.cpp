@@ -117,6 +117,34 @@ TEST(ViewerUi, CanvasButtonsAndTransportRespond) {
   EXPECT_EQ(outcome.code, 0) << outcome.said;
 }
 
+TEST(ViewerUi, SequenceChartShowsRecentFramesFollowsAClickedRequestAndGoesToFrames) {
+  test::TempPath log(".ffl");
+  recorded("load_balancing", {}, log);
+  const auto outcome = drive(log.str(), R"(
+    expect settled
+    click Sequence chart
+    expect-visible Topology
+    expect sequence: 1 arrows
+    expect lifelines: 1
+    click to end
+    expect at frame 239
+    expect sequence: 24 arrows
+    # An arrow goes to its frame and follows its request: the chart shows that request's hops.
+    click arrow:230
+    expect at frame 230
+    expect Request *
+    expect-gone arrow:239
+    expect lifelines: 3
+    # Back to the frames up to the cursor.
+    click Request *
+    expect sequence: 24 arrows
+    expect arrow:207
+    click Topology
+    expect-visible node:lb
+  )");
+  EXPECT_EQ(outcome.code, 0) << outcome.said;
+}
+
 TEST(ViewerUi, GalleryRoundTripAndLearnTryItAfterTheRunEnded) {
   const auto outcome = drive("", R"(
     click open load_balancing
@@ -154,7 +182,8 @@ TEST(ViewerUi, EveryControlIsWholeAtBothSizesInBothThemes) {
       {big.str() + " --select lb", "expect settled\nexpect node:server\n"},
       {"--scenario cache_aside", "expect settled\nexpect try*\n"},
       {"", "expect open load_balancing\n"},
-      {"--build", "expect Run\n"}};
+      {"--build", "expect Run\n"},
+      {log.str() + " --frame 300", "expect settled\nclick Sequence chart\nexpect sequence:*\n"}};
   for (const std::string size : {"1280x720", "1600x1000"})
     for (const std::string theme : {"dark", "light"})
       for (const auto& [screen, ready] : screens) {

@@ -336,6 +336,8 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   if (ui::button(fmt::format("{} Fit", icon::expand).c_str())) layout.fit_pending = true;
   ImGui::SameLine();
   if (ui::checkbox("Collapse groups", &viewer.collapse_groups)) layout.fit_pending = true;
+  ImGui::SameLine();
+  if (ui::button("Sequence chart")) viewer.show_sequence = true;
   if (viewer.from_gallery) {
     ImGui::SameLine();
     if (ui::button("\xe2\x86\x90 Scenarios")) viewer.wants_home = true;

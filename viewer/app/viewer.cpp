@@ -231,7 +231,8 @@ void Viewer::frame(double wall_seconds, ImVec2 size) {
   const float transport_height = live_ ? (left_width < 820 ? 160 : 128) : 92;
   const float bottom_height = std::max(230.0f, size.y * 0.34f), metrics_width = std::max(300.0f, size.x * 0.28f);
   const float canvas_height = size.y - bottom_height - transport_height - 4 * margin;
-  draw_canvas(*this, {x0 + margin, margin}, {left_width, canvas_height});
+  if (show_sequence) draw_sequence(*this, {x0 + margin, margin}, {left_width, canvas_height});
+  else draw_canvas(*this, {x0 + margin, margin}, {left_width, canvas_height});
   draw_transport(*this, {x0 + margin, 2 * margin + canvas_height}, {left_width, transport_height});
   const float bottom_y = 3 * margin + canvas_height + transport_height;
   draw_frame_list(*this, {x0 + margin, bottom_y}, {size.x - metrics_width - 3 * margin, bottom_height});

@@ -65,6 +65,10 @@ class Viewer {
   const view::Trace* trace();  // the selected request's hops, once found
   const std::optional<std::pair<std::uint32_t, std::uint64_t>>& selected_request() const { return selected_request_; }
   bool collapse_groups = false;
+  // The sequence chart in the canvas's place; with a request followed, the frames up to the cursor
+  // instead of the request's hops.
+  bool show_sequence = false;
+  bool sequence_recent = false;
 
   void set_dark(bool dark);
   bool dark() const { return dark_; }
@@ -126,6 +130,7 @@ class Viewer {
 
 // Panels, each in its own file, drawn into the rectangle given.
 void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size);
+void draw_sequence(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size);
