@@ -12,6 +12,7 @@ packages=(
   libspdlog-dev                                  # logging (the live server's connection events)
   librsvg2-bin                                   # flowframe bench --plot out.png (SVG to PNG)
   libimgui-dev libstb-dev libglfw3-dev libgl-dev # viewer: Dear ImGui 1.86, PNG screenshots, window, OpenGL
+  libgif-dev                                     # viewer: --record out.gif (animated GIF, giflib's quantizer)
   fonts-inter fonts-jetbrains-mono fonts-font-awesome  # viewer: text, monospace and icon fonts
   libgtest-dev libgmock-dev                      # tests
   xvfb xauth                                     # tests: the viewer's headless screenshots

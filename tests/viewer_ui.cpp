@@ -1,6 +1,7 @@
 // The real viewer window driven by scripted input under Xvfb (flowframe-view --script): every
 // control responds, the gallery round trip and a Learn try-it after the run ended work, and every
 // control is whole on screen at 1280x720 and 1600x1000 in both themes.
+#include <gif_lib.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -143,6 +144,66 @@ TEST(ViewerUi, SequenceChartShowsRecentFramesFollowsAClickedRequestAndGoesToFram
     expect-visible node:lb
   )");
   EXPECT_EQ(outcome.code, 0) << outcome.said;
+}
+
+// Runs the viewer headless with `arguments`; its exit code and everything it printed.
+Outcome run_viewer(const std::string& arguments) {
+  const auto [code, said] = test::shell("xvfb-run -a -s '-screen 0 1280x720x24' " + std::string(FLOWFRAME_VIEW_BIN) +
+                                        " --size 1280x720 " + arguments);
+  return {code, said};
+}
+
+TEST(ViewerUi, RecordsTheCanvasAsAnAnimatedGifHeadless) {
+  test::TempPath log(".ffl"), gif(".gif");
+  recorded("load_balancing", {}, log);
+  auto outcome = run_viewer(log.str() + " --record " + gif.str() + " --from 10 --to 200 --speed 0.5 --fps 10");
+  ASSERT_EQ(outcome.code, 0) << outcome.said;
+  EXPECT_NE(outcome.said.find(gif.str() + ": "), std::string::npos) << outcome.said;
+  EXPECT_NE(outcome.said.find("frames 10 to 200"), std::string::npos) << outcome.said;
+
+  int error = 0;
+  GifFileType* file = DGifOpenFileName(gif.str().c_str(), &error);
+  ASSERT_NE(file, nullptr) << GifErrorString(error);
+  ASSERT_EQ(DGifSlurp(file), GIF_OK) << GifErrorString(file->Error);
+  // The canvas, not the window: narrower and shorter than 1280x720.
+  EXPECT_GT(file->SWidth, 300);
+  EXPECT_LT(file->SWidth, 1280);
+  EXPECT_GT(file->SHeight, 200);
+  EXPECT_LT(file->SHeight, 720);
+  // Frames 10 to 200 of load_balancing span about a second of simulated time: at half speed and
+  // 10 a second about 20 pictures (fewer where nothing moved: those show longer).
+  EXPECT_GE(file->ImageCount, 8);
+  int total_cs = 0;
+  for (int i = 0; i < file->ImageCount; ++i) {
+    const auto& image = file->SavedImages[i];
+    GraphicsControlBlock control{};
+    ASSERT_EQ(DGifSavedExtensionToGCB(file, i, &control), GIF_OK) << i;
+    EXPECT_EQ(control.DelayTime % 10, 0) << i;
+    total_cs += control.DelayTime;
+    ASSERT_NE(image.ImageDesc.ColorMap, nullptr) << i;
+    EXPECT_LE(image.ImageDesc.Left + image.ImageDesc.Width, file->SWidth);
+    EXPECT_LE(image.ImageDesc.Top + image.ImageDesc.Height, file->SHeight);
+    if (i == 0) {
+      EXPECT_EQ(image.ImageDesc.Width * image.ImageDesc.Height, file->SWidth * file->SHeight);
+    }
+  }
+  EXPECT_GE(total_cs, 150);  // the clip lasts about two seconds
+  EXPECT_LE(total_cs, 300);
+  // It loops: the NETSCAPE2.0 extension before the first picture.
+  bool loops = false;
+  for (int k = 0; k < file->SavedImages[0].ExtensionBlockCount; ++k) {
+    const auto& block = file->SavedImages[0].ExtensionBlocks[k];
+    loops = loops || (block.ByteCount == 11 && std::string(reinterpret_cast<char*>(block.Bytes), 11) == "NETSCAPE2.0");
+  }
+  EXPECT_TRUE(loops);
+  DGifCloseFile(file, &error);
+
+  outcome = run_viewer(log.str() + " --record " + gif.str() + ".png");
+  EXPECT_EQ(outcome.code, 2);
+  EXPECT_NE(outcome.said.find("the file must end in .gif"), std::string::npos) << outcome.said;
+  outcome = run_viewer(log.str() + " --record " + gif.str() + " --from 100 --to 5000");
+  EXPECT_EQ(outcome.code, 2);
+  EXPECT_NE(outcome.said.find("the log has frames 0 to 239"), std::string::npos) << outcome.said;
 }
 
 TEST(ViewerUi, GalleryRoundTripAndLearnTryItAfterTheRunEnded) {

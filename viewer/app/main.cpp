@@ -28,6 +28,7 @@
 #include "viewer/app/gallery.hpp"
 #include "viewer/app/sandbox.hpp"
 #include "viewer/app/ui.hpp"
+#include "viewer/app/gif_writer.hpp"
 #include "viewer/app/ui_script.hpp"
 #include "viewer/app/viewer.hpp"
 
@@ -92,14 +93,27 @@ viewer::Fonts load_fonts(float scale) {
   return fonts;
 }
 
-bool write_screenshot(const std::string& path, int width, int height) {
+// Clip frames a recording stops at: five minutes at 10 a second.
+constexpr int kMaxRecordedFrames = 3000;
+
+// The back buffer's pixels in a rectangle (x, y from the bottom left, as OpenGL counts), RGBA,
+// top row first.
+std::vector<unsigned char> read_pixels(int x, int y, int width, int height) {
   std::vector<unsigned char> pixels(static_cast<std::size_t>(width) * height * 4);
   glPixelStorei(GL_PACK_ALIGNMENT, 1);
   glReadBuffer(GL_BACK);
-  glReadPixels(0, 0, width, height, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
+  glReadPixels(x, y, width, height, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
   // OpenGL's rows start at the bottom.
   const std::size_t stride = static_cast<std::size_t>(width) * 4;
-  return stbi_write_png(path.c_str(), width, height, 4, pixels.data() + stride * (height - 1), -static_cast<int>(stride)) != 0;
+  for (int row = 0; row < height / 2; ++row)
+    std::swap_ranges(pixels.begin() + static_cast<std::ptrdiff_t>(row * stride), pixels.begin() + static_cast<std::ptrdiff_t>((row + 1) * stride),
+                     pixels.begin() + static_cast<std::ptrdiff_t>((height - 1 - row) * stride));
+  return pixels;
+}
+
+bool write_screenshot(const std::string& path, int width, int height) {
+  const auto pixels = read_pixels(0, 0, width, height);
+  return stbi_write_png(path.c_str(), width, height, 4, pixels.data(), width * 4) != 0;
 }
 
 }  // namespace
@@ -118,10 +132,20 @@ int main(int argc, char** argv) {
   app.add_flag("--build", build, "Open the sandbox");
   app.add_option("--open", open_link, "Open a flowframe: share link in the sandbox");
   app.add_flag("--run", run_design, "With --build or --open: run the design live at once");
-  app.add_option("--frame", frame, "Open at this frame");
+  app.add_option("--frame,--from", frame, "Open at this frame (with --record: the first frame)");
   app.add_option("--select", select, "Select this node in the inspector");
   app.add_option("--theme", theme, "dark or light (default: the last one used)")->check(CLI::IsMember({"dark", "light"}));
   app.add_option("--screenshot", screenshot, "Render once, write this PNG and exit (use xvfb-run without a display)");
+  std::string record_path;
+  std::optional<std::uint64_t> record_to;
+  int record_fps = 10;
+  double record_speed = 1;
+  auto* record_option = app.add_option("--record", record_path, "Write the canvas as an animated GIF from --frame to --to and exit (headless: xvfb-run)");
+  app.add_option("--to", record_to, "With --record: the last frame (default: the log's last)")->needs(record_option);
+  app.add_option("--fps", record_fps, "With --record: frames a second (1-50, default 10)")->check(CLI::Range(1, 50))->needs(record_option);
+  app.add_option("--speed", record_speed, "With --record: simulated seconds per second of the clip (default 1)")
+      ->check(CLI::Range(1e-6, 1e6))
+      ->needs(record_option);
   app.add_option("--script", script_path, "Drive the window with scripted input and checks (UI tests); exit 3 if a check fails");
   app.add_option("--size", [&](const CLI::results_t& r) {
     return std::sscanf(r[0].c_str(), "%dx%d", &width, &height) == 2 && width > 200 && height > 200;
@@ -197,10 +221,18 @@ int main(int argc, char** argv) {
       for (const auto& node : opened.first->header().nodes()) found |= node.id() == select;
       if (!found) throw std::runtime_error("--select: no node '" + select + "'");
     }
+    if (!record_path.empty()) {
+      if (!opened.first) throw std::runtime_error("--record needs a frame log to play");
+      if (std::filesystem::path(record_path).extension() != ".gif") throw std::runtime_error("--record " + record_path + ": the file must end in .gif");
+      const auto last = opened.first->frame_count() ? opened.first->frame_count() - 1 : 0;
+      if (frame.value_or(0) > last || record_to.value_or(last) > last || record_to.value_or(last) < frame.value_or(0))
+        throw std::runtime_error(fmt::format("--frame/--to: the log has frames 0 to {}, from must come before to", last));
+    }
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << '\n';
     return 2;
   }
+  const bool headless = !screenshot.empty() || !record_path.empty();
 
   if (!glfwInit()) {
     std::cerr << "error: cannot open a window (no display? run under xvfb-run -a)\n";
@@ -208,7 +240,7 @@ int main(int argc, char** argv) {
   }
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
-  if (!screenshot.empty()) glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
+  if (headless) glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
   GLFWwindow* window = glfwCreateWindow(width, height, ("FlowFrame — " + log_path).c_str(), nullptr, nullptr);
   if (!window) {
     std::cerr << "error: cannot create an OpenGL 3 window\n";
@@ -216,7 +248,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   glfwMakeContextCurrent(window);
-  glfwSwapInterval(screenshot.empty() ? 1 : 0);
+  glfwSwapInterval(headless ? 0 : 1);
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGui::GetIO().IniFilename = nullptr;
@@ -256,6 +288,15 @@ int main(int argc, char** argv) {
     }
     if (!select.empty()) shown->selected_node = shown->node_named(select);  // checked before the window
   }
+  // Recording: the playback runs in simulated time at --speed, a clip frame each 1/fps seconds,
+  // each taken once everything it shows is loaded.
+  std::unique_ptr<viewer::GifWriter> recorder;
+  double record_step = 0;
+  if (shown && !record_path.empty()) {
+    shown->playback().set_pace(view::Playback::Pace::sim_time);
+    shown->playback().set_rate(record_speed);
+    shown->playback().play();
+  }
   auto last = std::chrono::steady_clock::now();
   int frames_drawn = 0;
   int exit_code = 0;
@@ -274,7 +315,7 @@ int main(int argc, char** argv) {
     if (build && !sandbox && !shown) sandbox = std::make_unique<viewer::Sandbox>();
     build = false;
     if (shown) {
-      shown->frame(screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
+      shown->frame(!record_path.empty() ? record_step : screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
       dark = shown->dark();
       if (shown->wants_home) {
         shown.reset();
@@ -322,6 +363,34 @@ int main(int argc, char** argv) {
         exit_code = 1;
       }
       break;
+    }
+    if (!record_path.empty() && frames_drawn > 3) {
+      record_step = 0;
+      if (!shown || !shown->settled()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } else {
+        const auto to = record_to.value_or(shown->model().frame_count() - 1);
+        try {
+          const float scale_x = static_cast<float>(fb_width) / size.x, scale_y = static_cast<float>(fb_height) / size.y;
+          const int x0 = static_cast<int>(shown->canvas_min.x * scale_x), x1 = static_cast<int>(shown->canvas_max.x * scale_x);
+          const int y0 = static_cast<int>(shown->canvas_min.y * scale_y), y1 = static_cast<int>(shown->canvas_max.y * scale_y);
+          if (!recorder) recorder = std::make_unique<viewer::GifWriter>(record_path, x1 - x0, y1 - y0, record_fps);
+          recorder->add(read_pixels(x0, fb_height - y1, x1 - x0, y1 - y0));
+          const bool at_end = shown->playback().frame() >= to || !shown->playback().playing();
+          if (at_end || recorder->frames() >= kMaxRecordedFrames) {
+            recorder->finish();
+            std::cout << fmt::format("{}: {} frames of {}x{}, frames {} to {}{}\n", record_path, recorder->frames(), x1 - x0,
+                                     y1 - y0, frame.value_or(0), std::min<std::uint64_t>(shown->playback().frame(), to),
+                                     at_end ? "" : fmt::format(" (stopped at the limit of {} clip frames)", kMaxRecordedFrames));
+            break;
+          }
+        } catch (const std::exception& error) {
+          std::cerr << "error: " << error.what() << '\n';
+          exit_code = 1;
+          break;
+        }
+        record_step = 1.0 / record_fps;
+      }
     }
     if (!screenshot.empty() && shown && !shown->settled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (script) {

@@ -231,6 +231,8 @@ void Viewer::frame(double wall_seconds, ImVec2 size) {
   const float transport_height = live_ ? (left_width < 820 ? 160 : 128) : 92;
   const float bottom_height = std::max(230.0f, size.y * 0.34f), metrics_width = std::max(300.0f, size.x * 0.28f);
   const float canvas_height = size.y - bottom_height - transport_height - 4 * margin;
+  canvas_min = {x0 + margin, margin};
+  canvas_max = {x0 + margin + left_width, margin + canvas_height};
   if (show_sequence) draw_sequence(*this, {x0 + margin, margin}, {left_width, canvas_height});
   else draw_canvas(*this, {x0 + margin, margin}, {left_width, canvas_height});
   draw_transport(*this, {x0 + margin, 2 * margin + canvas_height}, {left_width, transport_height});

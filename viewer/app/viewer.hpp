@@ -68,6 +68,8 @@ class Viewer {
   // The sequence chart in the canvas's place; with a request followed, the frames up to the cursor
   // instead of the request's hops.
   bool show_sequence = false;
+  // Where the canvas (or the sequence chart in its place) was last drawn: what --record captures.
+  ImVec2 canvas_min, canvas_max;
   bool sequence_recent = false;
 
   void set_dark(bool dark);
