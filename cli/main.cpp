@@ -225,20 +225,23 @@ int export_command(const std::string& log, const std::string& format_name, std::
   if (out.empty()) out = std::filesystem::path(log).replace_extension(export_extension(*format)).string();
   std::error_code same_error;
   if (std::filesystem::equivalent(log, out, same_error))
-    throw std::invalid_argument("-o " + out + ": is the log being exported; choose another file");
+    throw std::invalid_argument(out + ": is the log being exported; choose another output file (-o)");
   const std::string partial = out + ".partial";
   ExportCounts counts;
   {
     std::ofstream file(partial, std::ios::binary | std::ios::trunc);
     if (!file) throw std::runtime_error(partial + ": cannot write: " + std::strerror(errno));
-    counts = export_log(reader, *format, file);
-    file.flush();
-    if (!file) {
+    try {
+      counts = export_log(reader, *format, file);
+      file.flush();
+      if (!file) throw std::runtime_error(partial + ": write failed: " + std::strerror(errno));
+      file.close();
+      std::filesystem::rename(partial, out);
+    } catch (...) {
       std::filesystem::remove(partial, same_error);
-      throw std::runtime_error(partial + ": write failed: " + std::strerror(errno));
+      throw;
     }
   }
-  std::filesystem::rename(partial, out);
   if (*format == ExportFormat::csv)
     std::cout << fmt::format("{}: {} requests from {} frames\n", out, counts.rows, counts.frames);
   else

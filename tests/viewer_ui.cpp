@@ -198,6 +198,12 @@ TEST(ViewerUi, RecordsTheCanvasAsAnAnimatedGifHeadless) {
   EXPECT_TRUE(loops);
   DGifCloseFile(file, &error);
 
+  // From the last frame: one picture (not the whole log from the start again).
+  outcome = run_viewer(log.str() + " --record " + gif.str() + " --from 239");
+  EXPECT_EQ(outcome.code, 0) << outcome.said;
+  EXPECT_NE(outcome.said.find(": 1 frames of "), std::string::npos) << outcome.said;
+  EXPECT_NE(outcome.said.find("frames 239 to 239"), std::string::npos) << outcome.said;
+
   outcome = run_viewer(log.str() + " --record " + gif.str() + ".png");
   EXPECT_EQ(outcome.code, 2);
   EXPECT_NE(outcome.said.find("the file must end in .gif"), std::string::npos) << outcome.said;

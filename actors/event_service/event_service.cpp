@@ -29,8 +29,8 @@ constexpr std::uint16_t kRelayTimer = 10;
 constexpr std::int64_t kPublishToken = -2;  // a publish's `arg` is this minus its outbox number
 constexpr std::size_t kPublishesInFlight = 16;
 constexpr std::size_t kShownOutbox = 8;
-constexpr std::size_t kShownUnfinished = 8;
-constexpr std::size_t kShownEnded = 6;
+constexpr std::size_t kShownUnfinishedSagas = 8;
+constexpr std::size_t kShownEndedSagas = 6;
 constexpr std::string_view kEventMethod = "EVENT ";
 constexpr Time kSkipTime = kNanosPerMilli / 50;  // to read an event it does not react to
 
@@ -99,7 +99,7 @@ class EventService final : public LogConsumer {
 
   std::uint32_t queue() const override { return LogConsumer::queue() + static_cast<std::uint32_t>(outbox_.size()); }
   std::size_t state_size_hint() const override {
-    return LogConsumer::state_size_hint() + effects_.size_hint() + 64 * (std::min(outbox_.size(), kShownOutbox) + kShownUnfinished + kShownEnded);
+    return LogConsumer::state_size_hint() + effects_.size_hint() + 64 * (std::min(outbox_.size(), kShownOutbox) + kShownUnfinishedSagas + kShownEndedSagas);
   }
 
   void snapshot(v1::NodeState& state) const override {
@@ -124,7 +124,7 @@ class EventService final : public LogConsumer {
     sagas.set_compensated(compensated_);
     sagas.set_running(sagas_.size());
     shown = 0;
-    for (auto it = sagas_.begin(); it != sagas_.end() && shown < kShownUnfinished; ++it, ++shown) *sagas.add_sagas() = it->second;
+    for (auto it = sagas_.begin(); it != sagas_.end() && shown < kShownUnfinishedSagas; ++it, ++shown) *sagas.add_sagas() = it->second;
     for (auto it = ended_order_.rbegin(); it != ended_order_.rend(); ++it) *sagas.add_sagas() = *it;
   }
 
@@ -334,7 +334,7 @@ class EventService final : public LogConsumer {
     saga.set_ended_ns(context.now());
     saga.set_why(event);
     ended_order_.push_back(saga);
-    if (ended_order_.size() > kShownEnded) ended_order_.pop_front();
+    if (ended_order_.size() > kShownEndedSagas) ended_order_.pop_front();
     return committed ? Outcome::saga_committed : Outcome::saga_compensated;
   }
 

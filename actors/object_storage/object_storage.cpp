@@ -13,7 +13,7 @@
 namespace flowframe {
 namespace {
 
-constexpr std::size_t kShown = 16;
+constexpr std::size_t kShownChecks = 16;
 
 std::string megabytes(std::uint64_t bytes) { return fmt::format("{:.1f}MB", static_cast<double>(bytes) / 1e6); }
 
@@ -37,7 +37,7 @@ class ObjectStorage final : public Component {
         check.set_verdict(accepted ? "accepted" : note);
         check.set_at_ns(now);
         checks_.push_front(std::move(check));
-        if (checks_.size() > kShown) checks_.pop_back();
+        if (checks_.size() > kShownChecks) checks_.pop_back();
       }
       respond(event, status, context, context.work(op_time_));
       context.decide(outcome, kNoNode, note);

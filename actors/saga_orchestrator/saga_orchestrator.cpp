@@ -23,8 +23,8 @@ namespace {
 constexpr std::uint16_t kRetryTimer = 1;
 // A frame carries its node's state up to 4 KiB: the state shows the oldest unfinished sagas and the
 // latest ended ones, and the log keeps only those ended ones.
-constexpr std::size_t kShownUnfinished = 10;
-constexpr std::size_t kShownEnded = 6;
+constexpr std::size_t kShownUnfinishedOrders = 10;
+constexpr std::size_t kShownEndedOrders = 6;
 
 using Phase = v1::SagaInstance::Phase;
 
@@ -83,7 +83,7 @@ class SagaOrchestrator final : public Component {
 
   std::uint32_t load() const override { return static_cast<std::uint32_t>(sagas_.size() - ended_order_.size()); }
   bool rich() const override { return true; }
-  std::size_t state_size_hint() const override { return 48 + std::min(sagas_.size(), kShownUnfinished + kShownEnded) * 110; }
+  std::size_t state_size_hint() const override { return 48 + std::min(sagas_.size(), kShownUnfinishedOrders + kShownEndedOrders) * 110; }
 
   void snapshot(v1::NodeState& state) const override {
     state.set_handled(committed_ + compensated_);
@@ -97,7 +97,7 @@ class SagaOrchestrator final : public Component {
     out.set_running(load());
     // Stops after the few it shows: a frame's cost must not grow with the sagas under way.
     std::size_t shown = 0;
-    for (auto it = sagas_.begin(); it != sagas_.end() && shown < kShownUnfinished; ++it)
+    for (auto it = sagas_.begin(); it != sagas_.end() && shown < kShownUnfinishedOrders; ++it)
       if (!ended(it->second)) {
         write(it->second, *out.add_sagas());
         ++shown;
@@ -284,7 +284,7 @@ class SagaOrchestrator final : public Component {
     saga.phase = phase;
     saga.ended = context.now();
     ended_order_.push_back(number);
-    if (ended_order_.size() > kShownEnded) {
+    if (ended_order_.size() > kShownEndedOrders) {
       sagas_.erase(ended_order_.front());
       ended_order_.pop_front();
     }

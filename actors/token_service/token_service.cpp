@@ -13,7 +13,7 @@
 namespace flowframe {
 namespace {
 
-constexpr std::size_t kShown = 16;
+constexpr std::size_t kShownTokens = 16;
 
 class TokenService final : public Component {
  public:
@@ -39,7 +39,7 @@ class TokenService final : public Component {
     *issued.mutable_token() = token;
     issued.set_issued_ns(context.now());
     issued_.push_front(std::move(issued));
-    if (issued_.size() > kShown) issued_.pop_back();
+    if (issued_.size() > kShownTokens) issued_.pop_back();
     ++handled_;
     context.decide(Outcome::token_issued, kNoNode,
                    fmt::format("token for {}/{} (write, expires in {:.1f}s)", token.bucket(), token.key(),

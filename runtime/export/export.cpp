@@ -21,8 +21,6 @@ namespace {
 
 using F = v1::Frame;
 
-bool is_hop(const F& f) { return f.kind() == F::REQUEST || f.kind() == F::RESPONSE || f.kind() == F::MESSAGE; }
-
 // A request that never reached the node, or that the node threw away unanswered.
 bool never_worked_on(const F& f) {
   return f.outcome() == F::LOST || f.outcome() == F::PARTITIONED || f.outcome() == F::DROPPED;
@@ -212,7 +210,7 @@ class TraceWalk {
     const auto src = f.src(), dst = f.dst();
     if (dst >= nodes_.size() || src >= nodes_.size()) return;  // a reader checks this; never trust it here
     last_time_ = std::max(last_time_, view.time);
-    const bool hop = is_hop(f) && src != dst && src != kDirector;
+    const bool hop = is_hop(f);
     const std::string what = text_.summary(f);
     Mark arrival{.begin = view.time, .end = view.time, .name = outcome_name(f)};
     arrival.args = {{"frame", static_cast<std::int64_t>(view.index)}, {"what", what}};
@@ -242,8 +240,11 @@ class TraceWalk {
     }
   }
 
-  // Work still open when the log ends: closed at its last time, marked unfinished.
+  // Work still open when the log ends: closed at its last time, marked unfinished. A log without a
+  // frame still names its nodes (an empty trace is not one Perfetto opens).
   void finish(ExportCounts& counts) {
+    if (counts.frames == 0)
+      for (std::uint32_t node = 1; node < nodes_.size(); ++node) tracks(node);
     while (!open_.empty()) {
       const auto key = open_.begin()->first;
       close(key, last_time_, 0, counts, true);

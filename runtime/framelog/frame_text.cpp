@@ -155,4 +155,9 @@ bool concludes_request(const v1::Frame& f, const v1::LogHeader& header) {
          (f.outcome() == F::COMPLETED || f.outcome() == F::GAVE_UP || f.outcome() == F::TIMED_OUT);
 }
 
+bool is_hop(const v1::Frame& f) {
+  using F = v1::Frame;
+  return f.src() != f.dst() && f.src() != kDirector && (f.kind() == F::REQUEST || f.kind() == F::RESPONSE || f.kind() == F::MESSAGE);
+}
+
 }  // namespace flowframe

@@ -29,6 +29,10 @@ class FrameText {
 // app to the database) is not one.
 bool is_error(const v1::Frame& frame);
 
+// Whether a frame is a message between two nodes (a request, response or one-way message; not a
+// node's own timer, nor a change the director made).
+bool is_hop(const v1::Frame& frame);
+
 // Whether a frame ends a workload request at its client (a node of kind CLIENT), as the run
 // summary counts it: answered (completed), given up after retries, or timed out (a 504).
 bool concludes_request(const v1::Frame& frame, const v1::LogHeader& header);

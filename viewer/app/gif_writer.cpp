@@ -9,13 +9,23 @@
 namespace flowframe::viewer {
 
 GifWriter::GifWriter(const std::string& path, int width, int height, int fps)
-    : path_(path), width_(width), height_(height), delay_cs_(std::max(1, 100 / std::max(fps, 1))) {
+    : path_(path), width_(width), height_(height), fps_(std::max(fps, 1)) {
   if (width <= 0 || height <= 0) throw std::runtime_error(path + ": nothing to record (an empty picture)");
   int error = 0;
   gif_ = EGifOpenFileName(path.c_str(), false, &error);
   if (!gif_) fail("cannot write", error);
+  try {
+    start();
+  } catch (...) {
+    EGifCloseFile(gif_, nullptr);  // the destructor does not run for a constructor that throws
+    gif_ = nullptr;
+    throw;
+  }
+}
+
+void GifWriter::start() {
   EGifSetGifVersion(gif_, true);
-  if (EGifPutScreenDesc(gif_, width, height, 8, 0, nullptr) == GIF_ERROR) fail("cannot write", gif_->Error);
+  if (EGifPutScreenDesc(gif_, width_, height_, 8, 0, nullptr) == GIF_ERROR) fail("cannot write", gif_->Error);
   // Loop for ever (the NETSCAPE2.0 application extension browsers read).
   const unsigned char loop[3] = {1, 0, 0};
   if (EGifPutExtensionLeader(gif_, APPLICATION_EXT_FUNC_CODE) == GIF_ERROR ||
@@ -34,13 +44,18 @@ void GifWriter::fail(const std::string& what, int error) {
 
 void GifWriter::add(const std::vector<unsigned char>& rgba) {
   if (rgba.size() != static_cast<std::size_t>(width_) * height_ * 4) throw std::runtime_error(path_ + ": a frame of the wrong size");
-  if (!pending_.empty() && pending_ == rgba) {
-    pending_delay_cs_ += delay_cs_;  // nothing moved: the frame before shows longer
+  // Delays are whole hundredths: each picture's is where its end falls minus where its start did,
+  // so the clip keeps time at any fps.
+  const int delay = (added_ + 1) * 100 / fps_ - added_ * 100 / fps_;
+  ++added_;
+  // Nothing moved: the picture before shows longer (up to the 16-bit delay GIF can say).
+  if (!pending_.empty() && pending_ == rgba && pending_delay_cs_ + delay <= 0xFFFF) {
+    pending_delay_cs_ += delay;
     return;
   }
   write_pending();
   pending_ = rgba;
-  pending_delay_cs_ = delay_cs_;
+  pending_delay_cs_ = delay;
 }
 
 void GifWriter::write_pending() {

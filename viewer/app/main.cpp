@@ -95,6 +95,8 @@ viewer::Fonts load_fonts(float scale) {
 
 // Clip frames a recording stops at: five minutes at 10 a second.
 constexpr int kMaxRecordedFrames = 3000;
+// UI frames (5 ms apart) a recording waits for a picture to be ready: 10 s.
+constexpr int kMaxRecordWaits = 2000;
 
 // The back buffer's pixels in a rectangle (x, y from the bottom left, as OpenGL counts), RGBA,
 // top row first.
@@ -143,8 +145,8 @@ int main(int argc, char** argv) {
   auto* record_option = app.add_option("--record", record_path, "Write the canvas as an animated GIF from --frame to --to and exit (headless: xvfb-run)");
   app.add_option("--to", record_to, "With --record: the last frame (default: the log's last)")->needs(record_option);
   app.add_option("--fps", record_fps, "With --record: frames a second (1-50, default 10)")->check(CLI::Range(1, 50))->needs(record_option);
-  app.add_option("--speed", record_speed, "With --record: simulated seconds per second of the clip (default 1)")
-      ->check(CLI::Range(1e-6, 1e6))
+  app.add_option("--speed", record_speed, "With --record: simulated seconds per second of the clip (0.1-1000, default 1)")
+      ->check(CLI::Range(0.1, 1000.0))
       ->needs(record_option);
   app.add_option("--script", script_path, "Drive the window with scripted input and checks (UI tests); exit 3 if a check fails");
   app.add_option("--size", [&](const CLI::results_t& r) {
@@ -223,6 +225,7 @@ int main(int argc, char** argv) {
     }
     if (!record_path.empty()) {
       if (!opened.first) throw std::runtime_error("--record needs a frame log to play");
+      if (opened.first->frame_count() == 0) throw std::runtime_error(log_path + ": holds no frames to record");
       if (std::filesystem::path(record_path).extension() != ".gif") throw std::runtime_error("--record " + record_path + ": the file must end in .gif");
       const auto last = opened.first->frame_count() ? opened.first->frame_count() - 1 : 0;
       if (frame.value_or(0) > last || record_to.value_or(last) > last || record_to.value_or(last) < frame.value_or(0))
@@ -292,10 +295,13 @@ int main(int argc, char** argv) {
   // each taken once everything it shows is loaded.
   std::unique_ptr<viewer::GifWriter> recorder;
   double record_step = 0;
+  int record_waits = 0;  // UI frames in a row the picture was not ready
+  const auto record_to_frame = shown ? record_to.value_or(shown->model().frame_count() - 1) : 0;
   if (shown && !record_path.empty()) {
     shown->playback().set_pace(view::Playback::Pace::sim_time);
     shown->playback().set_rate(record_speed);
-    shown->playback().play();
+    // From the last frame there is nothing to play (and play() would start over): one picture.
+    if (frame.value_or(0) < record_to_frame) shown->playback().play();
   }
   auto last = std::chrono::steady_clock::now();
   int frames_drawn = 0;
@@ -367,9 +373,17 @@ int main(int argc, char** argv) {
     if (!record_path.empty() && frames_drawn > 3) {
       record_step = 0;
       if (!shown || !shown->settled()) {
+        // A frame that never loads (its chunk is damaged) must not hold the recording for ever.
+        if (++record_waits > kMaxRecordWaits) {
+          std::cerr << fmt::format("error: frame {} cannot be shown (its chunk is damaged or missing); {} is incomplete\n",
+                                   shown ? shown->playback().frame() : 0, record_path);
+          exit_code = 1;
+          break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       } else {
-        const auto to = record_to.value_or(shown->model().frame_count() - 1);
+        record_waits = 0;
+        const auto to = record_to_frame;
         try {
           const float scale_x = static_cast<float>(fb_width) / size.x, scale_y = static_cast<float>(fb_height) / size.y;
           const int x0 = static_cast<int>(shown->canvas_min.x * scale_x), x1 = static_cast<int>(shown->canvas_max.x * scale_x);
@@ -377,7 +391,7 @@ int main(int argc, char** argv) {
           if (!recorder) recorder = std::make_unique<viewer::GifWriter>(record_path, x1 - x0, y1 - y0, record_fps);
           recorder->add(read_pixels(x0, fb_height - y1, x1 - x0, y1 - y0));
           const bool at_end = shown->playback().frame() >= to || !shown->playback().playing();
-          if (at_end || recorder->frames() >= kMaxRecordedFrames) {
+          if (at_end || recorder->pictures_added() >= kMaxRecordedFrames) {
             recorder->finish();
             std::cout << fmt::format("{}: {} frames of {}x{}, frames {} to {}{}\n", record_path, recorder->frames(), x1 - x0,
                                      y1 - y0, frame.value_or(0), std::min<std::uint64_t>(shown->playback().frame(), to),
@@ -406,7 +420,7 @@ int main(int argc, char** argv) {
     glfwSwapBuffers(window);
   }
   if (script && !script->done()) std::cerr << "error: " << script->unfinished() << '\n', exit_code = 3;
-  if (screenshot.empty() && !script) save_dark_theme(dark);  // a test's clicks are not a user's choice
+  if (!headless && !script) save_dark_theme(dark);  // a test's clicks are not a user's choice
   shown.reset();
   running.reset();
   ImGui_ImplOpenGL3_Shutdown();

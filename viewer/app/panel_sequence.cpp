@@ -136,7 +136,7 @@ void draw_sequence(Viewer& viewer, ImVec2 pos, ImVec2 size) {
         // And follow its request, if it belongs to one.
         if (it != frames.end() && it->frame.request()) {
           viewer.select_request(it->frame.client(), it->frame.request(), arrow.frame);
-          viewer.sequence_recent = false;
+          viewer.sequence_recent = false;  // the same request again: back to its hops too
         }
       }
     }

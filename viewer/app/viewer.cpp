@@ -164,6 +164,7 @@ void Viewer::select_request(std::uint32_t client, std::uint64_t request, std::ui
   if (request == 0) return;
   if (selected_request_ && selected_request_->first == client && selected_request_->second == request) return;
   selected_request_ = std::make_pair(client, request);
+  sequence_recent = false;  // a newly followed request's hops show in the sequence chart
   trace_.reset();
   auto* model = model_.get();
   trace_job_ = std::async(std::launch::async, [model, client, request, near] {

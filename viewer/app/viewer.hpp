@@ -65,12 +65,12 @@ class Viewer {
   const view::Trace* trace();  // the selected request's hops, once found
   const std::optional<std::pair<std::uint32_t, std::uint64_t>>& selected_request() const { return selected_request_; }
   bool collapse_groups = false;
-  // The sequence chart in the canvas's place; with a request followed, the frames up to the cursor
-  // instead of the request's hops.
+  // The sequence chart in the canvas's place.
   bool show_sequence = false;
+  // With a request followed: the chart shows the frames up to the cursor instead of its hops.
+  bool sequence_recent = false;
   // Where the canvas (or the sequence chart in its place) was last drawn: what --record captures.
   ImVec2 canvas_min, canvas_max;
-  bool sequence_recent = false;
 
   void set_dark(bool dark);
   bool dark() const { return dark_; }
