@@ -12,16 +12,16 @@ namespace {
 using test::builtin_text;
 using test::Recorded;
 
-Recorded record(const std::vector<std::string>& overrides = {}) { return test::record_builtin("saga_choreography", overrides); }
+Recorded record_choreography(const std::vector<std::string>& overrides = {}) { return test::record_builtin("saga_choreography", overrides); }
 
 // The built-in run, recorded once for the tests that read it.
 const Recorded& builtin_run() {
-  static const Recorded recorded = record();
+  static const Recorded recorded = record_choreography();
   return recorded;
 }
 
-std::uint64_t figure(const Recorded& r, const char* name) { return r.report.figures["orders"][name].get<std::uint64_t>(); }
-std::uint64_t node_figure(const Recorded& r, const char* node, const char* name) {
+std::uint64_t choreography_figure(const Recorded& r, const char* name) { return r.report.figures["orders"][name].get<std::uint64_t>(); }
+std::uint64_t choreography_node_figure(const Recorded& r, const char* node, const char* name) {
   return r.run.summary["nodes"][node].value(name, std::uint64_t{0});
 }
 const std::string& path_of(const Recorded& r, const v1::Frame& f) { return r.header.paths(static_cast<int>(f.path())); }
@@ -29,25 +29,25 @@ const std::string& path_of(const Recorded& r, const v1::Frame& f) { return r.hea
 TEST(Choreography, EverySagaEndsAndNoEffectIsTwiceDespiteACrashAndRefusedPublishes) {
   const auto& r = builtin_run();
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);
-  const auto committed = figure(r, "committed"), compensated = figure(r, "compensated");
-  EXPECT_EQ(figure(r, "unfinished"), 0u);
-  EXPECT_EQ(committed + compensated, figure(r, "sagas"));
-  EXPECT_EQ(figure(r, "sagas"), r.run.summary["requests"]["completed"].get<std::uint64_t>());  // each order answered 202 starts one
+  const auto committed = choreography_figure(r, "committed"), compensated = choreography_figure(r, "compensated");
+  EXPECT_EQ(choreography_figure(r, "unfinished"), 0u);
+  EXPECT_EQ(committed + compensated, choreography_figure(r, "sagas"));
+  EXPECT_EQ(choreography_figure(r, "sagas"), r.run.summary["requests"]["completed"].get<std::uint64_t>());  // each order answered 202 starts one
   // A committed order holds a reservation, a charge and a shipment; a declined one none of them.
-  for (const char* service : {"inventory", "payments", "shipping"}) EXPECT_EQ(node_figure(r, service, "in_effect"), committed) << service;
-  EXPECT_EQ(node_figure(r, "inventory", "undone"), compensated);
-  EXPECT_EQ(node_figure(r, "payments", "refused"), compensated);  // every 5th card
-  EXPECT_NEAR(static_cast<double>(compensated), static_cast<double>(figure(r, "sagas")) / 5, 1.0);
+  for (const char* service : {"inventory", "payments", "shipping"}) EXPECT_EQ(choreography_node_figure(r, service, "in_effect"), committed) << service;
+  EXPECT_EQ(choreography_node_figure(r, "inventory", "undone"), compensated);
+  EXPECT_EQ(choreography_node_figure(r, "payments", "refused"), compensated);  // every 5th card
+  EXPECT_NEAR(static_cast<double>(compensated), static_cast<double>(choreography_figure(r, "sagas")) / 5, 1.0);
   // Payments crashed 0.9 s after its last auto-commit: it processed those events again, and the
   // charges among them were repeats (same saga), with no second charge and no second event.
-  EXPECT_GT(node_figure(r, "payments", "repeated_events"), 20u);
-  EXPECT_EQ(node_figure(r, "payments", "published"), figure(r, "sagas"));
+  EXPECT_GT(choreography_node_figure(r, "payments", "repeated_events"), 20u);
+  EXPECT_EQ(choreography_node_figure(r, "payments", "published"), choreography_figure(r, "sagas"));
   // While both followers were down, publishes were refused and the relays published again.
   std::uint64_t again = 0;
   for (const char* service : {"orders", "inventory", "payments", "shipping"}) {
-    again += node_figure(r, service, "republished");
-    EXPECT_EQ(node_figure(r, service, "unpublished"), 0u) << service;
-    EXPECT_EQ(node_figure(r, service, "given_up"), 0u) << service;
+    again += choreography_node_figure(r, service, "republished");
+    EXPECT_EQ(choreography_node_figure(r, service, "unpublished"), 0u) << service;
+    EXPECT_EQ(choreography_node_figure(r, service, "given_up"), 0u) << service;
   }
   EXPECT_GT(again, 20u);
   std::uint64_t refused = 0;
@@ -56,12 +56,12 @@ TEST(Choreography, EverySagaEndsAndNoEffectIsTwiceDespiteACrashAndRefusedPublish
 }
 
 TEST(Choreography, DualWritesLoseEventsThatTheOutboxKeeps) {
-  const auto r = record({"orders.outbox=false", "inventory.outbox=false", "payments.outbox=false", "shipping.outbox=false"});
+  const auto r = record_choreography({"orders.outbox=false", "inventory.outbox=false", "payments.outbox=false", "shipping.outbox=false"});
   EXPECT_FALSE(r.report.ok());
-  EXPECT_GT(figure(r, "unfinished"), 20u);
+  EXPECT_GT(choreography_figure(r, "unfinished"), 20u);
   std::uint64_t given_up = 0;
-  for (const char* service : {"orders", "inventory", "payments", "shipping"}) given_up += node_figure(r, service, "given_up");
-  EXPECT_GE(given_up, figure(r, "unfinished"));
+  for (const char* service : {"orders", "inventory", "payments", "shipping"}) given_up += choreography_node_figure(r, service, "given_up");
+  EXPECT_GE(given_up, choreography_figure(r, "unfinished"));
   // What did end is still consistent: the check fails on unfinished sagas only.
   const auto& ends = r.report.invariants;
   const auto found = std::find_if(ends.begin(), ends.end(), [](const Invariant& i) { return i.name == "orders: no effect applied twice or undone without its step, despite retries"; });
@@ -90,7 +90,7 @@ TEST(Choreography, EveryEventOfASagaIsInOnePartitionInCausalOrder) {
       EXPECT_EQ(seen, order) << "saga shop#" << request;
     }
   }
-  EXPECT_EQ(committed, figure(r, "committed"));
+  EXPECT_EQ(committed, choreography_figure(r, "committed"));
 }
 
 TEST(Choreography, ReactionsThatCannotRunAreErrorsAtTheirLine) {
@@ -117,10 +117,10 @@ TEST(Choreography, ReactionsThatCannotRunAreErrorsAtTheirLine) {
 TEST(Choreography, ABurstLongerThanTheRelaysBatchIsPublishedWholeAfterWritesStop) {
   // 100 orders in 50 ms: each outbox holds far more than the 16 publishes a relay has in flight,
   // and nothing is written after them, so the relay must keep polling by itself.
-  const auto r = record({"workload.rate=2000", "stop.requests=100"});
+  const auto r = record_choreography({"workload.rate=2000", "stop.requests=100"});
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);
-  EXPECT_EQ(figure(r, "sagas"), 100u);
-  EXPECT_EQ(figure(r, "unfinished"), 0u);
+  EXPECT_EQ(choreography_figure(r, "sagas"), 100u);
+  EXPECT_EQ(choreography_figure(r, "unfinished"), 0u);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ struct Arm {
   }
 };
 
-Arm record(const std::string& name, const std::vector<std::string>& overrides, std::vector<std::uint64_t> seeds = {1}) {
+Arm record_arm(const std::string& name, const std::vector<std::string>& overrides, std::vector<std::uint64_t> seeds = {1}) {
   Arm arm;
   for (const auto seed : seeds) {
     arm.logs.push_back(std::make_unique<test::TempPath>(".ffl"));
@@ -31,7 +31,7 @@ Arm record(const std::string& name, const std::vector<std::string>& overrides, s
   return arm;
 }
 
-const FigureDiff& figure(const RunDiff& diff, const std::string& name) {
+const FigureDiff& diff_figure(const RunDiff& diff, const std::string& name) {
   for (const auto& f : diff.figures)
     if (f.name == name) return f;
   throw std::out_of_range(name);
@@ -40,7 +40,7 @@ const FigureDiff& figure(const RunDiff& diff, const std::string& name) {
 const std::vector<std::string> kBusy = {"stop.requests=400", "workload.rate=150"};
 
 TEST(Diff, TheSameRunHoldsTheSameFramesAndDiffersInNothing) {
-  const auto a = record("load_balancing", kBusy), b = record("load_balancing", kBusy);
+  const auto a = record_arm("load_balancing", kBusy), b = record_arm("load_balancing", kBusy);
   const auto diff = diff_runs(a.paths(), b.paths());
   EXPECT_TRUE(diff.settings.empty());
   EXPECT_FALSE(diff.divergence);
@@ -54,10 +54,10 @@ TEST(Diff, TheSameRunHoldsTheSameFramesAndDiffersInNothing) {
 }
 
 TEST(Diff, TwoStrategiesShowTheSettingTheFiguresTheFirstDifferenceAndTheRequestsThatChanged) {
-  const auto a = record("load_balancing", kBusy);
+  const auto a = record_arm("load_balancing", kBusy);
   auto b_settings = kBusy;
   b_settings.push_back("lb.strategy=least_conn");
-  const auto b = record("load_balancing", b_settings);
+  const auto b = record_arm("load_balancing", b_settings);
   const auto diff = diff_runs(a.paths(), b.paths(), 5);
 
   ASSERT_EQ(diff.settings.size(), 1u);
@@ -68,7 +68,7 @@ TEST(Diff, TwoStrategiesShowTheSettingTheFiguresTheFirstDifferenceAndTheRequests
   for (const auto* side : {&a, &b}) {
     const auto& summary = side->runs[0].summary;
     const bool is_a = side == &a;
-    auto value = [&](const std::string& name) { return is_a ? figure(diff, name).a : figure(diff, name).b; };
+    auto value = [&](const std::string& name) { return is_a ? diff_figure(diff, name).a : diff_figure(diff, name).b; };
     EXPECT_EQ(value("sent"), summary["requests"]["sent"].get<double>());
     EXPECT_EQ(value("completed"), summary["requests"]["completed"].get<double>());
     EXPECT_EQ(value("failed"), summary["requests"]["failed"].get<double>());
@@ -76,8 +76,8 @@ TEST(Diff, TwoStrategiesShowTheSettingTheFiguresTheFirstDifferenceAndTheRequests
     EXPECT_NEAR(value("latency_p99_ms"), summary["latency_ms"]["p99"].get<double>(), 0.001);
     EXPECT_EQ(value("hops"), summary["hops"].get<double>());
   }
-  EXPECT_TRUE(figure(diff, "latency_mean_ms").beyond_noise.has_value());
-  EXPECT_FALSE(figure(diff, "latency_p99_ms").beyond_noise.has_value()) << "one seed each: unknown";
+  EXPECT_TRUE(diff_figure(diff, "latency_mean_ms").beyond_noise.has_value());
+  EXPECT_FALSE(diff_figure(diff, "latency_p99_ms").beyond_noise.has_value()) << "one seed each: unknown";
 
   // Frames agree (states aside: the balancer's differ from the start) up to the first difference,
   // which is where they part.
@@ -101,17 +101,17 @@ TEST(Diff, TwoStrategiesShowTheSettingTheFiguresTheFirstDifferenceAndTheRequests
   const auto& top = diff.latency_changes[0];
   EXPECT_NE(top.a, top.b);
   EXPECT_EQ(top.path, "GET /users");
-  EXPECT_LE(std::max(top.a, top.b) / 1e6, std::max(figure(diff, "latency_max_ms").a, figure(diff, "latency_max_ms").b) + 0.01);
+  EXPECT_LE(std::max(top.a, top.b) / 1e6, std::max(diff_figure(diff, "latency_max_ms").a, diff_figure(diff, "latency_max_ms").b) + 0.01);
 }
 
 TEST(Diff, SeveralSeedsASideDecideNoiseAcrossSeeds) {
   // One slot per server instead of two, at a load two slots take easily: clearly slower.
-  const auto two_slots = record("load_balancing", kBusy, {1, 2, 3});
+  const auto two_slots = record_arm("load_balancing", kBusy, {1, 2, 3});
   auto one_slot_settings = kBusy;
   one_slot_settings.push_back("server.capacity=1");
-  const auto one_slot = record("load_balancing", one_slot_settings, {1, 2, 3});
+  const auto one_slot = record_arm("load_balancing", one_slot_settings, {1, 2, 3});
   const auto slower = diff_runs(two_slots.paths(), one_slot.paths());
-  const auto& mean = figure(slower, "latency_mean_ms");
+  const auto& mean = diff_figure(slower, "latency_mean_ms");
   EXPECT_GT(mean.b, mean.a);
   EXPECT_EQ(mean.beyond_noise, true);
   EXPECT_EQ(mean.test, "Welch's t over 3 and 3 seeds");
@@ -121,18 +121,18 @@ TEST(Diff, SeveralSeedsASideDecideNoiseAcrossSeeds) {
   EXPECT_NEAR(mean.b, sum / 3, 0.001);
 
   // The same design under other seeds: no difference beyond noise in the latency.
-  const auto other_seeds = record("load_balancing", kBusy, {4, 5, 6});
+  const auto other_seeds = record_arm("load_balancing", kBusy, {4, 5, 6});
   const auto same = diff_runs(two_slots.paths(), other_seeds.paths());
   EXPECT_TRUE(same.settings.empty());
-  EXPECT_EQ(figure(same, "latency_mean_ms").beyond_noise, false);
-  EXPECT_EQ(figure(same, "sent").beyond_noise, false);  // every seed sends 400
+  EXPECT_EQ(diff_figure(same, "latency_mean_ms").beyond_noise, false);
+  EXPECT_EQ(diff_figure(same, "sent").beyond_noise, false);  // every seed sends 400
 }
 
 TEST(Diff, TheCliExitsLikeDiffAndWritesJson) {
-  const auto a = record("load_balancing", kBusy), same = record("load_balancing", kBusy);
+  const auto a = record_arm("load_balancing", kBusy), same = record_arm("load_balancing", kBusy);
   auto other = kBusy;
   other.push_back("lb.strategy=random");
-  const auto b = record("load_balancing", other);
+  const auto b = record_arm("load_balancing", other);
   const std::string cli = std::string(FLOWFRAME_BIN) + " diff ";
   auto [code, said] = test::shell(cli + a.paths()[0] + " " + same.paths()[0]);
   EXPECT_EQ(code, 0) << said;

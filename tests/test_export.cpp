@@ -29,16 +29,16 @@ Exported export_to_string(const std::string& log, ExportFormat format) {
   return e;
 }
 
-struct RecordedLog {
+struct ExportRun {
   test::TempPath log{".ffl"};
   test::Run run;
   std::vector<FrameView> frames;
   v1::LogHeader header;
 };
 
-std::unique_ptr<RecordedLog> record(const std::string& name, const std::vector<std::string>& overrides = {},
+std::unique_ptr<ExportRun> record_run(const std::string& name, const std::vector<std::string>& overrides = {},
                                     std::size_t chunk_frames = RunOptions{}.chunk_frames) {
-  auto r = std::make_unique<RecordedLog>();
+  auto r = std::make_unique<ExportRun>();
   RunOptions options;
   options.out_path = r->log.str();
   options.chunk_frames = chunk_frames;
@@ -136,7 +136,7 @@ TraceShape check_perfetto(const std::string& bytes, const v1::LogHeader& header)
 }
 
 TEST(Export, PerfettoTraceHoldsEveryRequestsWorkAndHopAsTheFramesSay) {
-  const auto r = record("load_balancing", {"stop.requests=400"});
+  const auto r = record_run("load_balancing", {"stop.requests=400"});
   const auto exported = export_to_string(r->log.str(), ExportFormat::perfetto);
   const auto shape = check_perfetto(exported.bytes, r->header);
 
@@ -178,7 +178,7 @@ TEST(Export, PerfettoTraceHoldsEveryRequestsWorkAndHopAsTheFramesSay) {
 TEST(Export, EveryBuiltinScenarioExportsAWellFormedTraceAndOneRowPerRequest) {
   for (const auto& builtin : builtin_scenarios()) {
     SCOPED_TRACE(builtin.name);
-    const auto r = record(builtin.name);
+    const auto r = record_run(builtin.name);
     const auto trace = export_to_string(r->log.str(), ExportFormat::perfetto);
     const auto shape = check_perfetto(trace.bytes, r->header);
     std::uint64_t hops = 0;
@@ -192,7 +192,7 @@ TEST(Export, EveryBuiltinScenarioExportsAWellFormedTraceAndOneRowPerRequest) {
 }
 
 TEST(Export, ChromeJsonParsesWithSlicesHopsAndCounters) {
-  const auto r = record("cache_aside", {"stop.requests=200"});
+  const auto r = record_run("cache_aside", {"stop.requests=200"});
   const auto exported = export_to_string(r->log.str(), ExportFormat::chrome_json);
   const auto json = nlohmann::json::parse(exported.bytes);
   EXPECT_EQ(json["displayTimeUnit"], "ns");
@@ -233,7 +233,7 @@ TEST(Export, ChromeJsonParsesWithSlicesHopsAndCounters) {
 }
 
 TEST(Export, CsvHasOneRowPerRequestWithItsTimesAndStatus) {
-  const auto r = record("load_balancing", {"stop.requests=300", "workload.rate=300", "server.queue_limit=1"});
+  const auto r = record_run("load_balancing", {"stop.requests=300", "workload.rate=300", "server.queue_limit=1"});
   const auto exported = export_to_string(r->log.str(), ExportFormat::csv);
   std::istringstream in(exported.bytes);
   std::string line;
@@ -265,7 +265,7 @@ TEST(Export, CsvHasOneRowPerRequestWithItsTimesAndStatus) {
 }
 
 TEST(Export, TheCliRefusesAWrongFormatAndWritingOverItsLog) {
-  const auto r = record("load_balancing", {"stop.requests=50"});
+  const auto r = record_run("load_balancing", {"stop.requests=50"});
   const std::string cli = std::string(FLOWFRAME_BIN) + " export " + r->log.str();
   auto [code, said] = test::shell(cli + " --format svg");
   EXPECT_EQ(code, 2);
@@ -284,7 +284,7 @@ TEST(Export, TheCliRefusesAWrongFormatAndWritingOverItsLog) {
 }
 
 TEST(Export, ACutLogExportsWhatItHoldsAndSaysWhatIsMissing) {
-  const auto r = record("load_balancing", {"stop.requests=600"}, 500);
+  const auto r = record_run("load_balancing", {"stop.requests=600"}, 500);
   auto bytes = test::read_file(r->log.str());
   test::TempPath cut(".ffl"), out(".json");
   test::write_file(cut.str(), bytes.substr(0, bytes.size() * 2 / 3));

@@ -92,7 +92,7 @@ TEST(Log, TheEagerProtocolRevokesEverythingAndRefusesStaleCommits) {
 namespace flowframe {
 namespace {
 
-using RecordedLog = test::Recorded;
+using RecordedKafkaLog = test::Recorded;
 
 // Indices in event_log: director, shop, kafka, replica-1, replica-2, app-1, app-2, app-3, db.
 constexpr std::uint32_t kShop = 1, kKafka = 2;
@@ -100,18 +100,18 @@ constexpr std::uint32_t kShop = 1, kKafka = 2;
 // Many keyframes to compare with the frames.
 constexpr std::size_t kChunkFrames = 500;
 
-RecordedLog record_builtin(const std::string& name, const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
+RecordedKafkaLog record_builtin(const std::string& name, const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
   return test::record_builtin(name, overrides, extra, kChunkFrames);
 }
 
-RecordedLog record_event_log(const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
+RecordedKafkaLog record_event_log(const std::vector<std::string>& overrides = {}, const std::string& extra = "") {
   return record_builtin("event_log", overrides, extra);
 }
 
-std::uint64_t figure(const RecordedLog& r, const char* name) { return r.report.figures["kafka"][name].get<std::uint64_t>(); }
+std::uint64_t kafka_figure(const RecordedKafkaLog& r, const char* name) { return r.report.figures["kafka"][name].get<std::uint64_t>(); }
 
 // The frames of one outcome, as (time, node, note).
-std::vector<std::tuple<Time, std::uint32_t, std::string>> frames_of(const RecordedLog& r, v1::Frame::Outcome outcome) {
+std::vector<std::tuple<Time, std::uint32_t, std::string>> frames_of(const RecordedKafkaLog& r, v1::Frame::Outcome outcome) {
   std::vector<std::tuple<Time, std::uint32_t, std::string>> out;
   for (const auto& view : r.frames)
     if (view.frame.outcome() == outcome) out.emplace_back(view.time, view.frame.dst(), view.frame.note());
@@ -121,12 +121,12 @@ std::vector<std::tuple<Time, std::uint32_t, std::string>> frames_of(const Record
 TEST(EventLog, KeepsEveryInvariantAndCountsEachDuplicate) {
   const auto r = record_event_log();
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);
-  EXPECT_GT(figure(r, "keyframes_checked"), 20u);
+  EXPECT_GT(kafka_figure(r, "keyframes_checked"), 20u);
   std::uint64_t written_twice = 0;
   for (const char* app : {"app-1", "app-2", "app-3"}) written_twice += r.run.summary["nodes"][app].value("duplicates", std::uint64_t{0});
-  EXPECT_GT(figure(r, "duplicates"), 0u);
-  EXPECT_EQ(figure(r, "duplicates"), written_twice);  // each second processing met its row: 409
-  EXPECT_EQ(figure(r, "records"), r.run.summary["requests"]["sent"].get<std::uint64_t>());
+  EXPECT_GT(kafka_figure(r, "duplicates"), 0u);
+  EXPECT_EQ(kafka_figure(r, "duplicates"), written_twice);  // each second processing met its row: 409
+  EXPECT_EQ(kafka_figure(r, "records"), r.run.summary["requests"]["sent"].get<std::uint64_t>());
   // Generations: app-1 alone, app-2 joins, app-3 joins at 4 s, app-1's session expires.
   EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["generation"], 4);
   EXPECT_EQ(r.run.summary["nodes"]["kafka"]["groups"]["billing"]["lag"], 0);  // caught up and committed
@@ -205,7 +205,7 @@ events { at_s: 6 node: "kafka" fault { restart: true } }
   // Orders sent while it was down were refused (503); every other one is in the log.
   const auto refused = summary["requests"]["by_status"].value("503", std::uint64_t{0});
   EXPECT_GT(refused, 50u);
-  EXPECT_EQ(figure(r, "records"), summary["requests"]["sent"].get<std::uint64_t>() - refused);
+  EXPECT_EQ(kafka_figure(r, "records"), summary["requests"]["sent"].get<std::uint64_t>() - refused);
   EXPECT_EQ(summary["nodes"]["kafka"]["groups"]["billing"]["lag"], 0);  // the members rejoined and caught up
 }
 
@@ -219,7 +219,7 @@ TEST(EventLog, AMemberPausedPastItsSessionDuplicatesOnlyWhatTheCheckExplains) {
   // Paused, it finishes a record after the group gave its partition away, before it hears so.
   const auto r = record_event_log({}, R"(events { at_s: 5 node: "app-3" fault { pause_s: 4 } })");
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);
-  EXPECT_GT(figure(r, "duplicates"), 0u);
+  EXPECT_GT(kafka_figure(r, "duplicates"), 0u);
 }
 
 TEST(EventLog, AnUnknownTopicIsAnErrorAtItsLine) {
@@ -249,9 +249,9 @@ TEST(LogFailover, TwoElectionsAndNoAcknowledgedOrderLost) {
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);
   const auto sent = r.run.summary["requests"]["sent"].get<std::uint64_t>();
   EXPECT_EQ(r.run.summary["requests"]["completed"].get<std::uint64_t>(), sent);  // the retries got every order in
-  EXPECT_EQ(figure(r, "acked_all"), sent);
-  EXPECT_EQ(figure(r, "acked_all_lost"), 0u);
-  EXPECT_EQ(figure(r, "elections"), 2u);
+  EXPECT_EQ(kafka_figure(r, "acked_all"), sent);
+  EXPECT_EQ(kafka_figure(r, "acked_all_lost"), 0u);
+  EXPECT_EQ(kafka_figure(r, "elections"), 2u);
   // kafka crashes at 4 s: replica-1 (first in the scenario) asks 2 s after it last heard kafka.
   // replica-1 is cut off at 13 s and gives the lead up 2 s later; kafka wins epoch 2 once replica-2
   // grants it (kafka's own vote and replica-2's make a majority of three).
@@ -271,7 +271,7 @@ TEST(LogFailover, TwoElectionsAndNoAcknowledgedOrderLost) {
   ASSERT_FALSE(truncated.empty());
   EXPECT_EQ(std::get<1>(truncated.back()), kReplica1);
   EXPECT_GE(std::get<0>(truncated.back()), from_seconds(18));
-  EXPECT_GT(figure(r, "truncated"), 0u);
+  EXPECT_GT(kafka_figure(r, "truncated"), 0u);
   bool refused_alone = false;
   for (const auto& view : r.frames)
     refused_alone |= view.frame.dst() == kReplica1 && view.frame.outcome() == v1::Frame::REJECTED_DOWN &&
@@ -287,7 +287,7 @@ TEST(LogFailover, WithOneReplicaEnoughACutOffLeaderAcknowledgesOrdersThatAreLost
   // acks=all alone; those orders are truncated when it follows the new leader. The check says so.
   const auto r = record_builtin("log_failover", {"kafka.log_broker.min_insync_replicas=1"});
   EXPECT_FALSE(r.report.ok());
-  EXPECT_GT(figure(r, "acked_all_lost"), 20u);
+  EXPECT_GT(kafka_figure(r, "acked_all_lost"), 20u);
   const auto& durable = r.report.invariants.front();
   EXPECT_FALSE(durable.holds);
   EXPECT_NE(durable.detail.find("lost shop#"), std::string::npos) << durable.detail;
@@ -296,8 +296,8 @@ TEST(LogFailover, WithOneReplicaEnoughACutOffLeaderAcknowledgesOrdersThatAreLost
 TEST(LogFailover, AcksOneLosesWhatItsLeaderHadAloneAndTheCheckCountsIt) {
   const auto r = record_builtin("log_failover", {"shop.client.publish.acks=LEADER", "kafka.log_broker.min_insync_replicas=1"});
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);  // nothing was promised with acks=all
-  EXPECT_GT(figure(r, "acked_one_lost"), 20u);
-  EXPECT_EQ(figure(r, "acked_one_lost"), figure(r, "truncated") - figure(r, "acked_all"));
+  EXPECT_GT(kafka_figure(r, "acked_one_lost"), 20u);
+  EXPECT_EQ(kafka_figure(r, "acked_one_lost"), kafka_figure(r, "truncated") - kafka_figure(r, "acked_all"));
 }
 
 TEST(LogFailover, ALeaderLostRightAfterItsElectionIsFollowedByTheMostUpToDateReplica) {

@@ -217,7 +217,7 @@ Recorded record_work_queue(const std::string& extra = "", const std::vector<std:
 // Node indices in work_queue: 0 is the director, then the nodes in the order written.
 constexpr std::uint32_t kBroker = 2, kWorker2 = 4;
 
-std::uint64_t figure(const Recorded& r, const char* name) { return r.report.figures["broker"][name].get<std::uint64_t>(); }
+std::uint64_t broker_figure(const Recorded& r, const char* name) { return r.report.figures["broker"][name].get<std::uint64_t>(); }
 
 TEST(WorkQueue, ThePoisonMessageIsDeliveredThreeTimesThenDeadLettered) {
   const auto r = record_work_queue();
@@ -239,7 +239,7 @@ TEST(WorkQueue, ThePoisonMessageIsDeliveredThreeTimesThenDeadLettered) {
   const auto& tasks = r.run.summary["nodes"]["broker"]["queues"];
   EXPECT_EQ(tasks["tasks"]["dead_lettered"], 1);
   EXPECT_EQ(tasks["tasks.dead"]["ready"], 1);  // it rests in the dead-letter queue
-  EXPECT_EQ(figure(r, "max_deliveries"), 3u);
+  EXPECT_EQ(broker_figure(r, "max_deliveries"), 3u);
 }
 
 TEST(WorkQueue, ACrashedWorkersMessagesGoToTheOthers) {
@@ -267,9 +267,9 @@ TEST(WorkQueue, ACrashedWorkersMessagesGoToTheOthers) {
     ASSERT_EQ(delivered_to.size(), 2u) << "message " << id;
     EXPECT_NE(delivered_to[1], delivered_to[0]);
   }
-  EXPECT_EQ(figure(r, "consumers_gone"), 1u);
-  EXPECT_EQ(figure(r, "redeliveries"), returned.size() + 2);  // plus the poison message's two
-  EXPECT_EQ(figure(r, "acked") + figure(r, "dead_lettered"), figure(r, "messages"));
+  EXPECT_EQ(broker_figure(r, "consumers_gone"), 1u);
+  EXPECT_EQ(broker_figure(r, "redeliveries"), returned.size() + 2);  // plus the poison message's two
+  EXPECT_EQ(broker_figure(r, "acked") + broker_figure(r, "dead_lettered"), broker_figure(r, "messages"));
 }
 
 TEST(WorkQueue, AWorkerPausedPastTheTimeoutProcessesTwiceAndEveryDuplicateIsCounted) {
@@ -280,10 +280,10 @@ TEST(WorkQueue, AWorkerPausedPastTheTimeoutProcessesTwiceAndEveryDuplicateIsCoun
   std::uint64_t counted_by_workers = 0;
   for (const char* worker : {"worker-1", "worker-2", "worker-3"})
     counted_by_workers += r.run.summary["nodes"][worker].value("duplicates", std::uint64_t{0});
-  EXPECT_GT(figure(r, "duplicates"), 0u);
-  EXPECT_EQ(figure(r, "duplicates"), counted_by_workers);
-  EXPECT_GT(figure(r, "late_acks"), 0u);  // its acks came for deliveries the broker had taken back
-  EXPECT_EQ(figure(r, "acked") + figure(r, "dead_lettered"), figure(r, "messages"));
+  EXPECT_GT(broker_figure(r, "duplicates"), 0u);
+  EXPECT_EQ(broker_figure(r, "duplicates"), counted_by_workers);
+  EXPECT_GT(broker_figure(r, "late_acks"), 0u);  // its acks came for deliveries the broker had taken back
+  EXPECT_EQ(broker_figure(r, "acked") + broker_figure(r, "dead_lettered"), broker_figure(r, "messages"));
 }
 
 TEST(WorkQueue, ABrokerWithoutConsumersKeepsItsMessagesAndSaysSo) {

@@ -46,7 +46,7 @@ links {{ from: "primary" to: "far" latency {{ mean_ms: {} }} }}
   return text;
 }
 
-test::Run run_text(const std::string& text) {
+test::Run run_replication_text(const std::string& text) {
   test::TempPath scenario(".textproto");
   test::write_file(scenario.str(), text);
   return test::run_scenario(scenario.str());
@@ -63,7 +63,7 @@ TEST(Replication, StaleReadsGrowWithTheLagAsThePoissonWritesPredict) {
   // P = 1 - exp(-4/s x lag).
   double previous = 0;
   for (const double lag_ms : {10.0, 40.0, 160.0}) {
-    const auto run = run_text(replicated(lag_ms));
+    const auto run = run_replication_text(replicated(lag_ms));
     const double expected = 1 - std::exp(-4.0 * (lag_ms + 0.2) / 1000.0);
     const double measured = stale_share(run);
     EXPECT_NEAR(measured, expected, std::max(0.01, 0.1 * expected)) << "lag " << lag_ms << " ms";
@@ -82,7 +82,7 @@ TEST(Replication, SyncAndQuorumWritesWaitForTheirReplicasRoundTrips) {
   // a quorum of three copies needs one replica: the nearer (2 x 20 ms).
   const std::string writes = R"(workload { clients: "client" rate: 5 paths { method: "PUT" path: "/rows/{id}" keys: 20 weight: 1 } })";
   const auto mean_ms = [&](const std::string& mode) {
-    const auto run = run_text(replicated(20, "replication: " + mode, "", 50, writes));
+    const auto run = run_replication_text(replicated(20, "replication: " + mode, "", 50, writes));
     EXPECT_EQ(run.summary["requests"]["failed"].get<std::uint64_t>(), 0u);
     return run.summary["latency_ms"]["mean"].get<double>();
   };
@@ -103,16 +103,16 @@ TEST(Replication, ClientsSeeTheirOwnWritesUnlessTheReplicaFallsBehind) {
     const auto& client = run.summary["nodes"]["client"];
     return client.contains("read_your_writes_broken") ? client["read_your_writes_broken"].get<std::uint64_t>() : 0;
   };
-  EXPECT_EQ(broken(run_text(replicated(5, "", "", 0, mix))), 0u);
-  const auto behind = run_text(replicated(5, "", slow, 0, mix));
+  EXPECT_EQ(broken(run_replication_text(replicated(5, "", "", 0, mix))), 0u);
+  const auto behind = run_replication_text(replicated(5, "", slow, 0, mix));
   EXPECT_GT(broken(behind), 20u);
   EXPECT_LT(broken(behind), behind.summary["nodes"]["replica"]["stale_reads"].get<std::uint64_t>());
   // Answered only once the replica has applied it: never.
-  EXPECT_EQ(broken(run_text(replicated(5, "replication: SYNC", slow, 0, mix))), 0u);
+  EXPECT_EQ(broken(run_replication_text(replicated(5, "replication: SYNC", slow, 0, mix))), 0u);
 }
 
 TEST(Replication, ARestartedReplicaCatchesUpWithWhatItMissed) {
-  const auto run = run_text(replicated(10, "", "", 0, "",
+  const auto run = run_replication_text(replicated(10, "", "", 0, "",
                                        R"(events { at_s: 5 node: "replica" fault { crash: true } }
 events { at_s: 12 node: "replica" fault { restart: true } })"));
   const auto& nodes = run.summary["nodes"];
@@ -126,7 +126,7 @@ events { at_s: 12 node: "replica" fault { restart: true } })"));
 
 TEST(Replication, ARestartedPrimarySendsOnFromItsLog) {
   // Changes in flight when the primary crashes are sent again from its log after its restart.
-  const auto run = run_text(replicated(30, "", "", 0, "",
+  const auto run = run_replication_text(replicated(30, "", "", 0, "",
                                        R"(events { at_s: 5 node: "primary" fault { crash: true } }
 events { at_s: 6 node: "primary" fault { restart: true } })"));
   const auto& nodes = run.summary["nodes"];

@@ -283,7 +283,7 @@ events { at_s: 0 node: "client" fault { link { to: "server" direction: OUTBOUND 
 )";
 }
 
-nlohmann::ordered_json run_text(const std::string& text, const std::vector<std::string>& overrides = {}) {
+nlohmann::ordered_json run_resilience_text(const std::string& text, const std::vector<std::string>& overrides = {}) {
   test::TempPath file(".textproto");
   test::write_file(file.str(), text);
   return test::run_scenario(file.str(), overrides).summary;
@@ -291,7 +291,7 @@ nlohmann::ordered_json run_text(const std::string& text, const std::vector<std::
 
 TEST(Retries, AttemptsPerRequestMatchTheGeometricSum) {
   for (const auto& [p, n] : std::vector<std::pair<double, int>>{{0.3, 4}, {0.5, 3}, {0.1, 2}}) {
-    const auto summary = run_text(lossy(p, "max_attempts: " + std::to_string(n)));
+    const auto summary = run_resilience_text(lossy(p, "max_attempts: " + std::to_string(n)));
     const double expected = (1 - std::pow(p, n)) / (1 - p);
     const double measured = summary["requests"]["attempts_per_request"].get<double>();
     EXPECT_NEAR(measured, expected, expected * 0.03) << "p " << p << " n " << n;
@@ -303,7 +303,7 @@ TEST(Retries, AttemptsPerRequestMatchTheGeometricSum) {
 
 TEST(Retries, ABudgetCapsRetriesAtItsRatioPlusTheMinimum) {
   // 90 % of attempts are lost: unbudgeted, 10 attempts would make 6.5 per request.
-  const auto summary = run_text(lossy(0.9, "max_attempts: 10 budget { ratio: 0.2 min_per_s: 1 window_s: 5 }"));
+  const auto summary = run_resilience_text(lossy(0.9, "max_attempts: 10 budget { ratio: 0.2 min_per_s: 1 window_s: 5 }"));
   const double first = summary["requests"]["sent"].get<double>();
   const double retries = summary["requests"]["retries"].get<double>();
   const double seconds = 40 + 5;  // the run and one window of slack

@@ -16,37 +16,37 @@ RecordedSagas record_sagas(const std::vector<std::string>& overrides = {}, const
   return test::record_builtin("saga_orchestrated", overrides, extra);
 }
 
-std::uint64_t figure(const RecordedSagas& r, const char* name) { return r.report.figures["orders"][name].get<std::uint64_t>(); }
-std::uint64_t node_figure(const RecordedSagas& r, const char* node, const char* name) {
+std::uint64_t saga_figure(const RecordedSagas& r, const char* name) { return r.report.figures["orders"][name].get<std::uint64_t>(); }
+std::uint64_t saga_node_figure(const RecordedSagas& r, const char* node, const char* name) {
   return r.run.summary["nodes"][node][name].get<std::uint64_t>();
 }
 
 TEST(Saga, EveryOrderIsCommittedOrFullyUndoneDespiteACrashAndTimeouts) {
   const auto r = record_sagas();
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);
-  const auto committed = figure(r, "committed"), compensated = figure(r, "compensated");
-  EXPECT_EQ(figure(r, "unfinished"), 0u);
-  EXPECT_EQ(committed + compensated, figure(r, "sagas"));
+  const auto committed = saga_figure(r, "committed"), compensated = saga_figure(r, "compensated");
+  EXPECT_EQ(saga_figure(r, "unfinished"), 0u);
+  EXPECT_EQ(committed + compensated, saga_figure(r, "sagas"));
   // Each committed order holds one reservation, one charge and one shipment; each compensated one none.
   for (const char* participant : {"inventory", "payments", "shipping"})
-    EXPECT_EQ(node_figure(r, participant, "in_effect"), committed) << participant;
+    EXPECT_EQ(saga_node_figure(r, participant, "in_effect"), committed) << participant;
   // Every 5th new charge is declined (402) and its saga compensated; the others failed for good
   // (503: payments too slow three times) or were refused while the orchestrator was down.
   const auto& by_status = r.run.summary["requests"]["by_status"];
   // A declined charge whose answer came too late (payments slowed down) ends as a 503 instead:
   // after three attempts the saga gives up on it.
   const auto declined = by_status.value("402", std::uint64_t{0}), gave_up = by_status.value("503", std::uint64_t{0});
-  EXPECT_LE(declined, node_figure(r, "payments", "refused"));
-  EXPECT_LE(node_figure(r, "payments", "refused"), declined + gave_up);
+  EXPECT_LE(declined, saga_node_figure(r, "payments", "refused"));
+  EXPECT_LE(saga_node_figure(r, "payments", "refused"), declined + gave_up);
   EXPECT_GT(declined, 40u);
   // The crash at 2.985 s caught a saga mid-charge: resumed from the log, its charge was repeated with
   // the same key and answered as done, not charged again. Its caller, which got no answer, asked again
   // and was answered from the log: every committed saga's caller got its 201, none started twice.
   EXPECT_EQ(by_status.value("201", std::uint64_t{0}), committed);
-  EXPECT_EQ(node_figure(r, "orders", "sagas_resumed"), 1u);
+  EXPECT_EQ(saga_node_figure(r, "orders", "sagas_resumed"), 1u);
   EXPECT_EQ(r.run.summary["requests"]["retries"].get<std::uint64_t>(), 1u);
-  EXPECT_GT(figure(r, "repeated_calls"), 50u);  // the slow payments' retries
-  EXPECT_GT(figure(r, "exposed_sagas"), 0u);
+  EXPECT_GT(saga_figure(r, "repeated_calls"), 50u);  // the slow payments' retries
+  EXPECT_GT(saga_figure(r, "exposed_sagas"), 0u);
 }
 
 TEST(Saga, ACompensationThatOvertakesItsActionIsRecordedAndTheLateActionRefused) {
@@ -65,7 +65,7 @@ events { at_s: 5.55 node: "orders" fault { link { to: "payments" heal: true } } 
   }
   EXPECT_GT(voided, 0u);
   EXPECT_GE(refused_late, voided);  // each voided key's charge attempts came later and were refused
-  EXPECT_EQ(node_figure(r, "payments", "in_effect"), figure(r, "committed"));
+  EXPECT_EQ(saga_node_figure(r, "payments", "in_effect"), saga_figure(r, "committed"));
 }
 
 TEST(Saga, TheCheckFailsOnEffectsACorrectRunNeverMakes) {
@@ -118,13 +118,13 @@ TEST(Saga, ARefusalInjectedAtTheLastStepUndoesBothEarlierSteps) {
   // step, and refunds and releases, last first.
   const auto r = record_sagas({}, R"(events { at_s: 1 node: "shipping" set { field: "actions[0].refuse_every" value: "1" } })");
   EXPECT_TRUE(r.report.ok()) << format_report(r.report);
-  const auto committed = figure(r, "committed");
+  const auto committed = saga_figure(r, "committed");
   EXPECT_LT(committed, 45u);  // only sagas that scheduled their shipping before 1 s
-  EXPECT_GT(figure(r, "compensated"), 300u);
+  EXPECT_GT(saga_figure(r, "compensated"), 300u);
   for (const char* participant : {"inventory", "payments", "shipping"})
-    EXPECT_EQ(node_figure(r, participant, "in_effect"), committed) << participant;
-  EXPECT_GT(node_figure(r, "inventory", "undone"), 300u);
-  EXPECT_EQ(node_figure(r, "shipping", "undone"), 0u);  // a refused step took no effect to undo
+    EXPECT_EQ(saga_node_figure(r, participant, "in_effect"), committed) << participant;
+  EXPECT_GT(saga_node_figure(r, "inventory", "undone"), 300u);
+  EXPECT_EQ(saga_node_figure(r, "shipping", "undone"), 0u);  // a refused step took no effect to undo
 }
 
 }  // namespace
