@@ -6,6 +6,7 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "support.hpp"
+#include "viewer/model/locked_playback.hpp"
 #include "viewer/model/playback.hpp"
 #include "viewer/model/queries.hpp"
 #include "viewer/model/sequence.hpp"
@@ -125,6 +126,98 @@ TEST(ViewModel, PlaybackRunsSimulatedTimeAndSteps) {
   EXPECT_EQ(playback.rate(), 1000);
   playback.set_rate(std::nan(""));
   EXPECT_EQ(playback.rate(), 1000);  // unchanged
+}
+
+// Two runs locked by simulated time: steps visit every frame of both once, in time order; playing
+// keeps the follower at the lead's moment; the longer run leads.
+TEST(ViewModel, LockedPlaybackStepsThroughBothRunsInTimeOrderAndFollowsTheLead) {
+  test::TempPath a_path(".ffl"), b_path(".ffl");
+  LogModel a_model(record("load_balancing", a_path.str(), 40, {"stop.requests=60", "workload.rate=150"}));
+  LogModel b_model(record("load_balancing", b_path.str(), 40, {"stop.requests=90", "workload.rate=150", "lb.strategy=least_conn"}));
+  ASSERT_GT(b_model.last_time(), a_model.last_time());
+  Playback a(a_model), b(b_model);
+  LockedPlayback lock(a, b);
+  EXPECT_FALSE(lock.a_leads());  // B runs longer
+  EXPECT_EQ(lock.last_time(), b_model.last_time());
+
+  auto time_of = [](LogModel& model, std::uint64_t frame) { return model.frame(frame, true)->time; };
+  // Forward to the end: each step moves one run or both by a frame, never back in time, and a run
+  // that stays put has its next frame later than the step's moment.
+  std::uint64_t steps = 0;
+  Time moment = 0;
+  for (;;) {
+    const auto fa = a.frame(), fb = b.frame();
+    lock.step(1);
+    if (a.frame() == fa && b.frame() == fb) break;
+    ++steps;
+    ASSERT_LE(a.frame() - fa + b.frame() - fb, 2u);
+    ASSERT_LE(a.frame() - fa, 1u);
+    ASSERT_LE(b.frame() - fb, 1u);
+    const Time now = std::max(time_of(a_model, a.frame()), time_of(b_model, b.frame()));
+    ASSERT_GE(now, moment) << "step " << steps;
+    moment = now;
+    if (a.frame() == fa && fa + 1 < a_model.frame_count()) {
+      ASSERT_GT(time_of(a_model, fa + 1), now) << "step " << steps;
+    }
+    if (b.frame() == fb && fb + 1 < b_model.frame_count()) {
+      ASSERT_GT(time_of(b_model, fb + 1), now) << "step " << steps;
+    }
+  }
+  EXPECT_EQ(a.frame(), a_model.frame_count() - 1);
+  EXPECT_EQ(b.frame(), b_model.frame_count() - 1);
+  EXPECT_GE(steps, b_model.frame_count() - 1);  // every frame of the longer run is a step of its own or shared
+  EXPECT_LE(steps, a_model.frame_count() + b_model.frame_count() - 2);
+  // Back to the start the same way, never forward in time.
+  for (;;) {
+    const auto fa = a.frame(), fb = b.frame();
+    lock.step(-1);
+    if (a.frame() == fa && b.frame() == fb) break;
+    ASSERT_LE(fa - a.frame(), 1u);
+    ASSERT_LE(fb - b.frame(), 1u);
+    const Time now = std::max(time_of(a_model, a.frame()), time_of(b_model, b.frame()));
+    ASSERT_LE(now, moment);
+    moment = now;
+  }
+  EXPECT_EQ(a.frame(), 0u);
+  EXPECT_EQ(b.frame(), 0u);
+
+  // Playing in simulated time: the lead's clock runs, the follower shows the frame at that moment
+  // until its run ends, then its last.
+  lock.set_rate(0.5);
+  EXPECT_EQ(a.rate(), 0.5);
+  EXPECT_EQ(b.rate(), 0.5);
+  lock.play();
+  EXPECT_TRUE(lock.playing());
+  while (lock.playing()) {
+    lock.tick(0.05);
+    ASSERT_EQ(b.frame(), *b_model.frame_at_time(b.time(), true));
+    ASSERT_EQ(a.time(), std::min(b.time(), a_model.last_time()));
+    ASSERT_EQ(a.frame(), *a_model.frame_at_time(a.time(), true));
+  }
+  EXPECT_EQ(b.frame(), b_model.frame_count() - 1);
+  EXPECT_EQ(a.frame(), a_model.frame_count() - 1);
+  EXPECT_EQ(lock.time(), b_model.last_time());
+
+  // Each run to a frame of its own; playing on from there starts at the later of the two.
+  lock.seek_frames(30, 31);
+  EXPECT_EQ(a.frame(), 30u);
+  EXPECT_EQ(b.frame(), 31u);
+  EXPECT_FALSE(lock.playing());
+  lock.tick(0.05);  // paused: nothing moves
+  EXPECT_EQ(a.frame(), 30u);
+  EXPECT_EQ(b.frame(), 31u);
+  lock.home();
+  EXPECT_EQ(lock.time(), std::max(time_of(a_model, 0), time_of(b_model, 0)));
+  lock.seek_time(a_model.last_time());
+  EXPECT_EQ(a.frame(), a_model.frame_count() - 1);
+  EXPECT_EQ(b.frame(), *b_model.frame_at_time(a_model.last_time(), true));
+  // One run moved on its own (a click on its frames): the other goes to its moment.
+  a.seek_frame(25);
+  lock.follow(true);
+  EXPECT_EQ(b.frame(), *b_model.frame_at_time(time_of(a_model, 25), true));
+  b.seek_frame(70);
+  lock.follow(false);
+  EXPECT_EQ(a.frame(), *a_model.frame_at_time(time_of(b_model, 70), true));
 }
 
 TEST(ViewModel, FilterQueriesMatchFieldsNotFrameNumbersOrTimes) {

@@ -1,19 +1,24 @@
 // The real viewer window driven by scripted input under Xvfb (flowframe-view --script): every
 // control responds, the gallery round trip and a Learn try-it after the run ended work, and every
 // control is whole on screen at 1280x720 and 1600x1000 in both themes.
+#include <fmt/format.h>
 #include <gif_lib.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 #include <sstream>
 
+#include "runtime/compare/diff.hpp"
+#include "runtime/framelog/frame_text.hpp"
 #include "support.hpp"
+#include "viewer/model/log_model.hpp"
 
 namespace flowframe {
 namespace {
@@ -153,6 +158,85 @@ Outcome run_viewer(const std::string& arguments) {
   return {code, said};
 }
 
+// Two runs side by side: a node clicked on either side is inspected on both (a run without it says
+// so), the transport moves both by simulated time (steps, the first difference, end, start, play),
+// and the figures are `flowframe diff`'s.
+TEST(ViewerUi, ComparesTwoRunsSideBySideLockedBySimulatedTime) {
+  test::TempPath a(".ffl"), b(".ffl");
+  recorded("load_balancing", {"stop.requests=200", "workload.rate=150"}, a);
+  recorded("load_balancing", {"stop.requests=200", "workload.rate=150", "lb.strategy=least_conn", "server.replicas=4"}, b);
+  const auto diff = diff_runs({a.str()}, {b.str()});
+  ASSERT_TRUE(diff.divergence);
+  const auto first = diff.divergence->frame;
+  const auto error_rate = std::find_if(diff.figures.begin(), diff.figures.end(), [](const FigureDiff& f) { return f.name == "error_rate"; });
+  ASSERT_NE(error_rate, diff.figures.end());
+  view::LogModel a_model(a.str()), b_model(b.str());
+  // An arrow of A's sequence chart at the end (it shows the last 24 frames): a hop, whose frame A
+  // goes to, and B to the same moment.
+  std::uint64_t arrow = a_model.frame_count() - 4;
+  while (!is_hop(a_model.frame(arrow, true)->frame)) --arrow;
+  const auto outcome = drive(a.str() + " " + b.str() + " --theme dark", fmt::format(R"(
+    expect settled
+    expect-visible A/canvas
+    expect-visible B/canvas
+    expect at A frame 0, B frame 0
+    click A/node:server-1
+    expect A/inspecting server-1
+    expect B/inspecting server-1
+    click B/node:server-4
+    expect B/inspecting server-4
+    expect A/no node server-4
+    click B/node:lb
+    expect A/inspecting lb
+    click step forward
+    expect at A frame 1, B frame 1
+    click First difference: frame {0}
+    expect at A frame {0}, B frame {0}
+    click step back
+    expect at A frame {1}, B frame {1}
+    click to end
+    expect at A frame {2}, B frame {3}
+    click to start
+    expect at A frame 0, B frame 0
+    click play
+    expect playing
+    click play
+    expect paused
+    expect-gone at A frame 0, B frame 0
+    expect error_rate: {4} -> {5} {6}
+    expect completed *
+    click theme
+    expect light theme
+    click A/Sequence chart
+    expect A/sequence: *
+    expect-visible B/node:lb
+    # A request followed on one side is followed on the other.
+    click B/Sequence chart
+    click to end
+    click A/arrow:{7}
+    expect A/Request *
+    expect B/Request *
+    expect at A frame {7}, B frame {8}
+    click B/Topology
+    click A/Topology
+    expect-visible A/node:lb
+    expect-tidy
+  )", first, first - 1, a_model.frame_count() - 1, b_model.frame_count() - 1, figure_text(error_rate->a), figure_text(error_rate->b),
+                                                                          noise_text(*error_rate), arrow, b_model.frame_at_time(a_model.frame(arrow, true)->time, true).value()));
+  EXPECT_EQ(outcome.code, 0) << outcome.said;
+  // Bad input names the file; a third log is refused.
+  test::TempPath junk(".ffl");
+  test::write_file(junk.str(), "not a frame log");
+  auto refused = run_viewer(a.str() + " " + junk.str() + " --screenshot /dev/null");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.said.find(junk.str()), std::string::npos) << refused.said;
+  refused = run_viewer(a.str() + " " + b.str() + " " + a.str());
+  EXPECT_EQ(refused.code, 2) << refused.said;
+  refused = run_viewer(a.str() + " " + b.str() + " --record out.gif");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.said.find("--record takes one log"), std::string::npos) << refused.said;
+}
+
 TEST(ViewerUi, RecordsTheCanvasAsAnAnimatedGifHeadless) {
   test::TempPath log(".ffl"), gif(".gif");
   recorded("load_balancing", {}, log);
@@ -250,7 +334,8 @@ TEST(ViewerUi, EveryControlIsWholeAtBothSizesInBothThemes) {
       {"--scenario cache_aside", "expect settled\nexpect try*\n"},
       {"", "expect open load_balancing\n"},
       {"--build", "expect Run\n"},
-      {log.str() + " --frame 300", "expect settled\nclick Sequence chart\nexpect sequence:*\n"}};
+      {log.str() + " --frame 300", "expect settled\nclick Sequence chart\nexpect sequence:*\n"},
+      {log.str() + " " + big.str() + " --frame 300 --select server-1", "expect settled\nexpect B/inspecting server-1\n"}};
   for (const std::string size : {"1280x720", "1600x1000"})
     for (const std::string theme : {"dark", "light"})
       for (const auto& [screen, ready] : screens) {

@@ -188,17 +188,19 @@ std::optional<RunDiff::Divergence> first_divergence(const std::string& a_path, c
   }
 }
 
-std::string number(double value) {
+}  // namespace
+
+std::string figure_text(double value) {
   if (value == std::floor(value) && std::abs(value) < 1e15) return fmt::format("{:.0f}", value);
   return fmt::format("{:.3f}", value);
 }
 
-std::string noise_word(const FigureDiff& d) {
+std::string noise_text(const FigureDiff& d) {
   if (!d.beyond_noise) return "?";
   return *d.beyond_noise ? "yes" : "no";
 }
 
-}  // namespace
+std::string change_text(const FigureDiff& d) { return d.a != 0 ? fmt::format("{:+.1f}%", 100 * (d.b - d.a) / std::abs(d.a)) : ""; }
 
 double LogFigures::throughput_rps() const {
   const Time span = last_ended - first_sent;
@@ -279,9 +281,8 @@ void print_diff(const RunDiff& d, std::ostream& out) {
   }
   out << fmt::format("\n{:<18} {:>14} {:>14} {:>14} {:>9}  {}\n", "figure", "A", "B", "B - A", "change", "beyond noise");
   for (const auto& f : d.figures) {
-    const std::string change = f.a != 0 ? fmt::format("{:+.1f}%", 100 * (f.b - f.a) / std::abs(f.a)) : "";
-    out << fmt::format("{:<18} {:>14} {:>14} {:>14} {:>9}  {}\n", f.name, number(f.a), number(f.b), number(f.b - f.a), change,
-                       noise_word(f));
+    out << fmt::format("{:<18} {:>14} {:>14} {:>14} {:>9}  {}\n", f.name, figure_text(f.a), figure_text(f.b), figure_text(f.b - f.a),
+                       change_text(f), noise_text(f));
   }
   std::vector<std::string> tests;
   for (const auto& f : d.figures)

@@ -56,6 +56,13 @@ struct FigureDiff {
   std::string test;  // how that was decided
 };
 
+// A figure as print_diff writes it: whole numbers without decimals, others to three places.
+std::string figure_text(double value);
+// Whether the difference is beyond noise: "yes", "no", or "?" when unknown.
+std::string noise_text(const FigureDiff& d);
+// B against A in percent ("+12.5%"); "" when A is 0.
+std::string change_text(const FigureDiff& d);
+
 struct NodeDiff {
   std::string node;
   LogFigures::Node a, b;

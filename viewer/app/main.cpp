@@ -1,6 +1,7 @@
 // flowframe-view: replay a frame log, frame by frame, and inspect every node.
 //   flowframe-view run.ffl
 //   flowframe-view run.ffl --frame N [--select NODE] [--theme light] --screenshot out.png
+//   flowframe-view a.ffl b.ffl                  (two runs side by side, locked by simulated time)
 //   flowframe-view --attach 127.0.0.1:7070      (a running `flowframe run … --serve`)
 //   flowframe-view [--scenario NAME]            (the scenario gallery, or one scenario live)
 #include <CLI/CLI.hpp>
@@ -25,6 +26,7 @@
 #include "runtime/scenario/scenario.hpp"
 #include "runtime/base/version.hpp"
 #include "runtime/learn/share_link.hpp"
+#include "viewer/app/comparison.hpp"
 #include "viewer/app/gallery.hpp"
 #include "viewer/app/sandbox.hpp"
 #include "viewer/app/ui.hpp"
@@ -124,11 +126,14 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, request_stop);
   std::signal(SIGINT, request_stop);
   CLI::App app{"FlowFrame viewer: replay a frame log and inspect every node."};
+  std::vector<std::string> log_paths;
   std::string log_path, attach, scenario, select, theme, screenshot, open_link, script_path;
   bool build = false, run_design = false;
   std::optional<std::uint64_t> frame;
   int width = 1600, height = 1000;
-  auto* log_option = app.add_option("log", log_path, "A .ffl frame log (from flowframe run); none: the scenario gallery");
+  auto* log_option = app.add_option("log", log_paths,
+                                    "A .ffl frame log (from flowframe run); two: compare them side by side; none: the scenario gallery")
+                         ->expected(0, 2);
   auto* attach_option = app.add_option("--attach", attach, "HOST:PORT of a running `flowframe run --serve`")->excludes(log_option);
   app.add_option("--scenario", scenario, "Run this built-in scenario live and watch it")->excludes(log_option)->excludes(attach_option);
   app.add_flag("--build", build, "Open the sandbox");
@@ -161,6 +166,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (!log_paths.empty()) log_path = log_paths.front();
+  const std::string compare_path = log_paths.size() == 2 ? log_paths[1] : "";
   // Open what was asked for before any window, so bad input fails fast and clearly.
   const auto live_file = (std::filesystem::temp_directory_path() / fmt::format("flowframe-view-live-{}.ffl", ::getpid())).string();
   struct RemoveLiveFile {
@@ -195,6 +202,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<viewer::Sandbox> sandbox;
   std::unique_ptr<viewer::UiScript> script;
   Opened opened;
+  std::unique_ptr<view::LogModel> compared;  // the second run of a comparison
   try {
     if (!script_path.empty()) script = std::make_unique<viewer::UiScript>(script_path);
     if (!open_link.empty()) {
@@ -206,6 +214,11 @@ int main(int argc, char** argv) {
     if (!log_path.empty()) {
       opened.first = std::make_unique<view::LogModel>(log_path);
       if (opened.first->frame_count() == 0) throw std::runtime_error(log_path + ": holds no readable frames");
+      if (!compare_path.empty()) {
+        if (!record_path.empty()) throw std::runtime_error("--record takes one log, not two");
+        compared = std::make_unique<view::LogModel>(compare_path);
+        if (compared->frame_count() == 0) throw std::runtime_error(compare_path + ": holds no readable frames");
+      }
     } else if (!attach.empty()) {
       opened = connect(attach);
     } else if (!scenario.empty()) {
@@ -221,6 +234,8 @@ int main(int argc, char** argv) {
     if (!select.empty() && opened.first) {  // named before any window opens
       bool found = false;
       for (const auto& node : opened.first->header().nodes()) found |= node.id() == select;
+      if (compared)
+        for (const auto& node : compared->header().nodes()) found |= node.id() == select;
       if (!found) throw std::runtime_error("--select: no node '" + select + "'");
     }
     if (!record_path.empty()) {
@@ -244,7 +259,8 @@ int main(int argc, char** argv) {
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
   if (headless) glfwWindowHint(GLFW_VISIBLE, GLFW_FALSE);
-  GLFWwindow* window = glfwCreateWindow(width, height, ("FlowFrame — " + log_path).c_str(), nullptr, nullptr);
+  const std::string title = "FlowFrame — " + log_path + (compare_path.empty() ? "" : " and " + compare_path);
+  GLFWwindow* window = glfwCreateWindow(width, height, title.c_str(), nullptr, nullptr);
   if (!window) {
     std::cerr << "error: cannot create an OpenGL 3 window\n";
     glfwTerminate();
@@ -283,6 +299,21 @@ int main(int argc, char** argv) {
     }
   };
   std::string gallery_error;
+  std::unique_ptr<viewer::Comparison> comparing;
+  if (compared) {
+    auto b = std::make_unique<viewer::Viewer>(std::move(compared), fonts, dark);
+    comparing = std::make_unique<viewer::Comparison>(std::move(shown), std::move(b), log_path, compare_path);
+    if (frame) {  // A at the frame, B at the same moment
+      auto& a = comparing->a();
+      const auto at = std::min(*frame, a.model().frame_count() - 1);
+      const auto time = a.model().frame(at, true)->time;
+      comparing->lock().seek_frames(at, comparing->b().model().frame_at_time(time, true).value_or(0));
+    }
+    if (!select.empty()) {  // in one of them at least, checked before the window
+      comparing->a().selected_node = comparing->a().node_named(select);
+      if (!comparing->a().selected_node) comparing->b().selected_node = comparing->b().node_named(select);
+    }
+  }
   if (shown) {
     if (frame) {
       shown->following = false;
@@ -303,6 +334,8 @@ int main(int argc, char** argv) {
     // From the last frame there is nothing to play (and play() would start over): one picture.
     if (frame.value_or(0) < record_to_frame) shown->playback().play();
   }
+  // Whether what is shown has everything it needs (a screenshot waits for it).
+  auto settled = [&] { return comparing ? comparing->settled() : !shown || shown->settled(); };
   auto last = std::chrono::steady_clock::now();
   int frames_drawn = 0;
   int exit_code = 0;
@@ -320,7 +353,10 @@ int main(int argc, char** argv) {
     const ImVec2 size = ImGui::GetIO().DisplaySize;
     if (build && !sandbox && !shown) sandbox = std::make_unique<viewer::Sandbox>();
     build = false;
-    if (shown) {
+    if (comparing) {
+      comparing->frame(screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
+      dark = comparing->dark();
+    } else if (shown) {
       shown->frame(!record_path.empty() ? record_step : screenshot.empty() ? std::min(elapsed, 0.1) : 0.0, size);
       dark = shown->dark();
       if (shown->wants_home) {
@@ -363,7 +399,7 @@ int main(int argc, char** argv) {
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     ++frames_drawn;
     // A screenshot waits until the background work the picture depends on is done.
-    if (!screenshot.empty() && frames_drawn > 3 && (!shown || shown->settled() || frames_drawn > 600)) {
+    if (!screenshot.empty() && frames_drawn > 3 && (settled() || frames_drawn > 600)) {
       if (!write_screenshot(screenshot, fb_width, fb_height)) {
         std::cerr << "error: cannot write " << screenshot << '\n';
         exit_code = 1;
@@ -406,7 +442,7 @@ int main(int argc, char** argv) {
         record_step = 1.0 / record_fps;
       }
     }
-    if (!screenshot.empty() && shown && !shown->settled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!screenshot.empty() && !settled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (script) {
       if (const auto path = script->take_screenshot(); !path.empty() && !write_screenshot(path, fb_width, fb_height))
         std::cerr << "error: cannot write " << path << '\n', exit_code = 1;
@@ -421,6 +457,7 @@ int main(int argc, char** argv) {
   }
   if (script && !script->done()) std::cerr << "error: " << script->unfinished() << '\n', exit_code = 3;
   if (!headless && !script) save_dark_theme(dark);  // a test's clicks are not a user's choice
+  comparing.reset();
   shown.reset();
   running.reset();
   ImGui_ImplOpenGL3_Shutdown();

@@ -14,12 +14,8 @@
 #include "viewer/app/viewer.hpp"
 
 namespace flowframe::viewer {
-namespace {
 
-// Pixels per world unit; replica members sit one unit apart.
-constexpr float kMinScale = 0.5f, kMaxScale = 5000.0f;
-
-struct Layout {
+struct CanvasLayout {
   bool ready = false;
   std::vector<ImVec2> position;  // world units, by node index
   std::vector<std::pair<std::uint32_t, std::uint32_t>> links;
@@ -33,11 +29,14 @@ struct Layout {
   bool fit_pending = true;
 };
 
-Layout& layout_for(Viewer& viewer) {
-  static Layout layout;
-  static std::uint64_t laid_out = 0;
-  if (laid_out != viewer.serial()) layout = Layout{};  // another log opened: lay it out anew
-  laid_out = viewer.serial();
+namespace {
+
+// Pixels per world unit; replica members sit one unit apart.
+constexpr float kMinScale = 0.5f, kMaxScale = 5000.0f;
+
+CanvasLayout& layout_for(Viewer& viewer) {
+  if (!viewer.canvas_layout) viewer.canvas_layout = std::make_shared<CanvasLayout>();
+  auto& layout = *viewer.canvas_layout;
   if (layout.ready) return layout;
   const auto& header = viewer.model().header();
   for (const auto& node : header.nodes())
@@ -70,7 +69,7 @@ std::uint32_t shown_as(const Viewer& viewer, const v1::LogHeader& header, std::u
   return node;
 }
 
-void fit(Layout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
+void fit(CanvasLayout& layout, const std::vector<std::uint32_t>& shown, ImVec2 size) {
   ImVec2 low{1e9f, 1e9f}, high{-1e9f, -1e9f};
   for (auto node : shown) {
     low = {std::min(low.x, layout.position[node].x), std::min(low.y, layout.position[node].y)};
@@ -108,7 +107,7 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   const auto& palette = viewer.palette();
   auto& layout = layout_for(viewer);
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(0, 0));
-  begin_panel("Topology", pos, size, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
+  begin_panel(viewer.window("Topology").c_str(), pos, size, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
   ImGui::PopStyleVar();
   const ImVec2 corner = ImGui::GetCursorScreenPos();
   const ImVec2 area = ImGui::GetContentRegionAvail();

@@ -80,7 +80,7 @@ void steer(const Inspected& in) {
 }  // namespace
 
 void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
-  begin_panel("Inspector", pos, size);
+  begin_panel(viewer.window("Inspector").c_str(), pos, size);
   health(viewer);
   const auto& header = viewer.model().header();
   const view::World* world = viewer.playback().world();
@@ -116,8 +116,10 @@ void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   ImGui::SameLine();
   ImGui::TextDisabled("%s%s", lowercase(v1::Node::Kind_Name(info.kind())).c_str(),
                       info.group().empty() ? "" : (" · group " + info.group()).c_str());
-  ImGui::TextDisabled("at frame %llu, %s; details as of frame %llu", static_cast<unsigned long long>(world->frame),
-                      format_time(now).c_str(), static_cast<unsigned long long>(node.state_frame));
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyle().Colors[ImGuiCol_TextDisabled]);
+  ImGui::TextWrapped("at frame %llu, %s; details as of frame %llu", static_cast<unsigned long long>(world->frame),
+                     format_time(now).c_str(), static_cast<unsigned long long>(node.state_frame));
+  ImGui::PopStyleColor();
   ImGui::Separator();
   if (begin_fields("fields")) {
     row("in progress", std::to_string(node.load));

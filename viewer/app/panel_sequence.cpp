@@ -39,7 +39,7 @@ ImU32 faded(ImU32 colour) { return (colour & 0x00FFFFFF) | (static_cast<ImU32>(7
 
 void draw_sequence(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   const auto& palette = viewer.palette();
-  begin_panel("Sequence chart", pos, size, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
+  begin_panel(viewer.window("Sequence chart").c_str(), pos, size, ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse);
   if (ui::button("Topology")) viewer.show_sequence = false;
   const view::Trace* trace = viewer.trace();
   ImGui::SameLine();

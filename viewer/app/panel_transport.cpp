@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "viewer/app/viewer.hpp"
+#include "viewer/app/transport.hpp"
 
 namespace flowframe::viewer {
 
@@ -12,47 +12,11 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
   auto& playback = viewer.playback();
   auto& model = viewer.model();
   begin_panel("Playback", pos, size, ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar);
-  if (ui::button(fmt::format("{}##to start", icon::to_start).c_str())) playback.home();
-  ImGui::SameLine();
-  if (ui::button(fmt::format("{}##step back", icon::step_back).c_str())) playback.step(-1);
-  ImGui::SameLine();
-  if (ui::button(fmt::format("{}##play", playback.playing() ? icon::pause : icon::play).c_str(), {44, 0})) playback.toggle();
-  ui::note_state(playback.playing() ? "playing" : "paused");
-  ImGui::SameLine();
-  if (ui::button(fmt::format("{}##step forward", icon::step_forward).c_str())) playback.step(1);
-  ImGui::SameLine();
-  if (ui::button(fmt::format("{}##to end", icon::to_end).c_str())) playback.end();
-  ImGui::SameLine();
-  // How it moves: simulated time, frames per second, or story (every hop a visible moment).
-  const char* paces[] = {"sim time", "frames/s", "story"};
-  const int pace = static_cast<int>(playback.pace());
-  if (ui::begin_combo("##pace", paces[pace], 100)) {
-    for (int k = 0; k < 3; ++k)
-      if (ui::selectable(fmt::format("{}##pace {}", paces[k], paces[k]).c_str(), k == pace))
-        playback.set_pace(static_cast<view::Playback::Pace>(k));
-    ImGui::EndCombo();
-  } else if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("sim time: simulated seconds per second\nframes/s: frames per second\nstory: hops per second, each hop crossing its link");
-  ImGui::SameLine();
-  const float corner_buttons = 2 * ImGui::GetFrameHeight() + 2 * ImGui::GetStyle().ItemSpacing.x + 8;
-  ImGui::SetNextItemWidth(std::clamp(ImGui::GetContentRegionAvail().x - corner_buttons, 80.0f, 220.0f));
-  const auto [low, high] = playback.rate_range();
-  float log_rate = static_cast<float>(std::log10(playback.rate()));
-  const char* unit = playback.pace() == view::Playback::Pace::sim_time ? "x" : playback.pace() == view::Playback::Pace::frames ? " frames/s" : " hops/s";
-  if (ui::slider_float("##rate", &log_rate, static_cast<float>(std::log10(low)), static_cast<float>(std::log10(high)),
-                       fmt::format("{:.3g}{}", playback.rate(), unit).c_str()))
-    playback.set_rate(std::pow(10.0, std::round(log_rate * 10) / 10));
-  ui::note_state(fmt::format("{:.3g}{}", playback.rate(), unit));
-  ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - corner_buttons + 8));
-  if (ui::button(fmt::format("{}##theme", viewer.dark() ? icon::sun : icon::moon).c_str(), {ImGui::GetFrameHeight(), 0}))
-    viewer.set_dark(!viewer.dark());
-  ui::note_state(viewer.dark() ? "dark theme" : "light theme");
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Light / dark theme (t)");
-  ImGui::SameLine();
-  if (ui::button(fmt::format("{}##help", icon::question).c_str(), {ImGui::GetFrameHeight(), 0})) viewer.show_help = !viewer.show_help;
+  TransportAsks asks;
+  transport_row(playback, viewer.dark(), asks);
+  if (asks.toggle_theme) viewer.set_dark(!viewer.dark());
+  if (asks.toggle_help) viewer.show_help = !viewer.show_help;
   // Timeline in simulated time; dragging scrubs, backwards too. Its label says where playback is.
-  const double span = to_seconds(model.last_time() - model.first_time());
-  float at = static_cast<float>(to_seconds(playback.time() - model.first_time()));
   if (viewer.live()) {
     const bool following = viewer.following;
     if (following) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::ColorConvertU32ToFloat4(viewer.palette().error));
@@ -61,16 +25,10 @@ void draw_transport(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("Follow the newest frame (scrubbing back leaves live)");
     ImGui::SameLine();
   }
-  ImGui::SetNextItemWidth(-1);
   const auto where = fmt::format("frame {} / {}   {} of {}", playback.frame(), model.frame_count(), format_time(playback.time()),
                                  format_time(model.last_time()));
-  const bool scrubbed = ui::slider_float("##timeline", &at, 0.0f, static_cast<float>(std::max(span, 1e-9)), where.c_str());
+  if (transport_timeline(playback, model.first_time(), model.last_time(), where)) viewer.following = false;
   ui::note_state(fmt::format("at frame {}", playback.frame()));
-  if (scrubbed) {
-    playback.pause();
-    playback.seek_time(model.first_time() + from_seconds(at));
-    viewer.following = false;
-  }
   if (viewer.live()) {
     // Steering the running simulation (the buttons above only move through what arrived).
     ImGui::TextDisabled("run");

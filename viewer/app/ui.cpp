@@ -2,11 +2,14 @@
 
 #include <imgui_internal.h>
 
+#include <utility>
+
 namespace flowframe::viewer::ui {
 namespace {
 
 std::vector<Widget> building, complete;
 bool stray = false;  // the last frame drew outside every window
+std::string prefix;  // of the innermost Scope
 
 void add(std::string name, ImVec2 min, ImVec2 max, bool control) {
   // The window's list directly: GetWindowDrawList() outside every window would show ImGui's
@@ -16,10 +19,13 @@ void add(std::string name, ImVec2 min, ImVec2 max, bool control) {
   bool scrolls = false;  // it or a window around it has a scrollbar: a user can scroll to what is cut
   for (const auto* window = GImGui->CurrentWindow; window && !scrolls; window = window->ParentWindow)
     scrolls = window->ScrollbarX || window->ScrollbarY;
-  building.push_back({std::move(name), min, max, draw->GetClipRectMin(), draw->GetClipRectMax(), enabled, control, scrolls});
+  building.push_back({prefix + std::move(name), min, max, draw->GetClipRectMin(), draw->GetClipRectMax(), enabled, control, scrolls});
 }
 
 }  // namespace
+
+Scope::Scope(std::string inner) : outer_(std::exchange(prefix, std::move(inner))) {}
+Scope::~Scope() { prefix = std::move(outer_); }
 
 std::string name_of(const char* label) {
   const std::string text(label);

@@ -21,6 +21,19 @@ struct Widget {
 // A control's name: the text after "##" if there is one, else its label without leading icons.
 std::string name_of(const char* label);
 
+// While one lives, the names recorded start with `inner` ("A/"): the two sides of a comparison
+// draw the same controls, and a script tells them apart by it.
+class Scope {
+ public:
+  explicit Scope(std::string inner);
+  ~Scope();
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  std::string outer_;
+};
+
 // Called once the UI of a frame is built: its widgets become the last complete frame's.
 void end_frame();
 const std::vector<Widget>& last_frame();

@@ -1,6 +1,7 @@
 #include "viewer/app/viewer.hpp"
 
 #include "viewer/app/kind_view.hpp"
+#include "viewer/app/transport.hpp"
 
 #include <fmt/format.h>
 
@@ -154,6 +155,11 @@ void apply_style(bool dark) {
   style.FrameBorderSize = dark ? 0 : 1;
 }
 
+std::string Viewer::window(const char* name) const {
+  if (side.empty()) return name;
+  return fmt::format("{} \xe2\x80\x94 {}###{} {}", name, side_title, name, side);
+}
+
 std::optional<std::uint32_t> Viewer::node_named(const std::string& id) const {
   for (const auto& node : model_->header().nodes())
     if (node.id() == id) return node.index();
@@ -195,24 +201,13 @@ bool Viewer::settled() {
 }
 
 void Viewer::keyboard() {
-  auto& io = ImGui::GetIO();
-  if (io.WantTextInput) return;
-  auto pressed = [](ImGuiKey key) { return ImGui::IsKeyPressed(ImGui::GetKeyIndex(key)); };
   const std::uint64_t before = playback_.frame();
-  if (pressed(ImGuiKey_Space)) playback_.toggle();
-  if (pressed(ImGuiKey_RightArrow)) playback_.step(io.KeyShift ? 10 : 1);
-  if (pressed(ImGuiKey_LeftArrow)) playback_.step(io.KeyShift ? -10 : -1);
-  if (pressed(ImGuiKey_Home)) playback_.home();
-  if (pressed(ImGuiKey_End)) playback_.end();
+  TransportAsks asks;
+  transport_keys(playback_, asks);
   if (playback_.frame() != before || playback_.playing()) following = false;  // the user took the cursor
-  if (pressed(ImGuiKey_Escape)) show_help = false;
-  for (int i = 0; i < io.InputQueueCharacters.Size; ++i) {
-    const auto c = io.InputQueueCharacters[i];
-    if (c == '?') show_help = !show_help;
-    if (c == 't') set_dark(!dark_);
-    if (c == '+' || c == '=') playback_.set_rate(playback_.rate() * 2);
-    if (c == '-') playback_.set_rate(playback_.rate() / 2);
-  }
+  if (asks.close_help) show_help = false;
+  if (asks.toggle_help) show_help = !show_help;
+  if (asks.toggle_theme) set_dark(!dark_);
 }
 
 void Viewer::frame(double wall_seconds, ImVec2 size) {

@@ -23,6 +23,8 @@ struct Fonts {
   ImFont* title = nullptr;
 };
 
+struct CanvasLayout;  // the canvas's node places, pan and zoom (panel_canvas.cpp)
+
 struct Palette {
   ImU32 canvas, grid, link, link_hot, node_fill, selection, text, text_dim;
   ImU32 ok, request, error, warning;
@@ -71,6 +73,12 @@ class Viewer {
   bool sequence_recent = false;
   // Where the canvas (or the sequence chart in its place) was last drawn: what --record captures.
   ImVec2 canvas_min, canvas_max;
+  std::shared_ptr<CanvasLayout> canvas_layout;  // made by the canvas when it first draws
+
+  // In a comparison: "A" or "B", and what the panels' titles say of the run ("A: rr.ffl").
+  std::string side, side_title;
+  // A panel's window: its name, or in a comparison the name with the run's title (one window per side).
+  std::string window(const char* name) const;
 
   void set_dark(bool dark);
   bool dark() const { return dark_; }
@@ -138,6 +146,8 @@ void draw_frame_list(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_inspector(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_trace(Viewer& viewer, ImVec2 pos, ImVec2 size);
 void draw_metrics(Viewer& viewer, ImVec2 pos, ImVec2 size);
+// Two runs' metrics in the same plots over one time axis, the cursor at `cursor`.
+void draw_metrics_overlay(Viewer& a, Viewer& b, Time cursor, ImVec2 pos, ImVec2 size);
 void draw_help(Viewer& viewer);
 void draw_learn(Viewer& viewer, const Page& page, ImVec2 pos, ImVec2 size);
 

@@ -8,6 +8,7 @@ namespace flowframe::view {
 class Playback {
  public:
   explicit Playback(LogModel& model);
+  LogModel& model() const { return model_; }
 
   void play();
   void pause() { playing_ = false; }
