@@ -9,6 +9,7 @@
 #include <optional>
 #include <random>
 
+#include "runtime/framelog/request_tracker.hpp"
 #include "support.hpp"
 
 namespace flowframe {
@@ -499,6 +500,60 @@ TEST(FrameLog, FailedOpensLeaveNoFileDescriptorBehind) {
   const auto before = open_descriptors();
   for (int i = 0; i < 200; ++i) EXPECT_THROW(FrameLogReader{path.str()}, LogError);
   EXPECT_EQ(open_descriptors(), before);
+}
+
+}  // namespace
+}  // namespace flowframe
+
+namespace flowframe {
+namespace {
+
+// A request's latency runs from its earliest attempt seen leaving its client, even when a retry
+// is delivered before a slower first attempt; only a node of kind CLIENT starts one.
+TEST(RequestTracker, CountsFromTheEarliestAttemptToTheFrameThatConcludesIt) {
+  v1::LogHeader header;
+  for (auto kind : {v1::Node::KIND_UNSPECIFIED, v1::Node::CLIENT, v1::Node::SERVER}) {
+    auto& node = *header.add_nodes();
+    node.set_index(static_cast<std::uint32_t>(header.nodes_size() - 1));
+    node.set_kind(kind);
+  }
+  auto view = [](Time sent, Time time, std::uint32_t src, std::uint32_t dst, v1::Frame::Kind kind, std::uint64_t request = 5) {
+    FrameView v;
+    v.sent = sent;
+    v.time = time;
+    v.frame.set_src(src);
+    v.frame.set_dst(dst);
+    v.frame.set_client(1);
+    v.frame.set_request(request);
+    v.frame.set_kind(kind);
+    v.frame.set_outcome(v1::Frame::COMPLETED);
+    v.frame.set_status(200);
+    return v;
+  };
+  RequestTracker<int> requests(header);
+  auto seen = requests.see(view(200, 250, 1, 2, v1::Frame::REQUEST));  // the retry, delivered first
+  EXPECT_TRUE(seen.started);
+  ASSERT_NE(seen.request, nullptr);
+  seen.request->extra = 7;
+  seen = requests.see(view(100, 300, 1, 2, v1::Frame::REQUEST));  // the first attempt, slower
+  EXPECT_FALSE(seen.started);
+  EXPECT_EQ(seen.request->sent, 100);
+  EXPECT_EQ(seen.request->extra, 7);
+  seen = requests.see(view(310, 330, 2, 1, v1::Frame::RESPONSE));
+  EXPECT_TRUE(seen.ends);
+  ASSERT_NE(seen.request, nullptr);
+  EXPECT_EQ(seen.request->sent, 100);
+  requests.end(seen.key);
+  EXPECT_TRUE(requests.under_way().empty());
+  // A request from a node that is not a client is no workload request; an answer to a request
+  // whose start is not in the log ends nothing the tracker knows.
+  auto from_server = view(400, 410, 2, 1, v1::Frame::REQUEST, 6);
+  from_server.frame.set_client(2);
+  EXPECT_EQ(requests.see(from_server).request, nullptr);
+  seen = requests.see(view(500, 520, 2, 1, v1::Frame::RESPONSE, 9));
+  EXPECT_TRUE(seen.ends);
+  EXPECT_EQ(seen.request, nullptr);
+  EXPECT_TRUE(requests.under_way().empty());
 }
 
 }  // namespace

@@ -10,12 +10,12 @@
 #include <sstream>
 
 #include "runtime/framelog/frame_text.hpp"
+#include "runtime/framelog/request_tracker.hpp"
 
 namespace flowframe {
 namespace {
 
 using F = v1::Frame;
-using RequestKey = std::pair<std::uint32_t, std::uint64_t>;  // client, request
 
 struct Ended {
   Time latency = 0;
@@ -30,10 +30,7 @@ LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended)
   figures.header = reader.header();
   const auto& header = figures.header;
   figures.nodes.resize(static_cast<std::size_t>(header.nodes_size()));
-  std::map<RequestKey, Time> under_way;  // first attempt's send, by request
-  auto is_client = [&](std::uint32_t node) {
-    return node < figures.nodes.size() && header.nodes(static_cast<int>(node)).kind() == v1::Node::CLIENT;
-  };
+  RequestTracker<> requests(header);
   DecodedChunk chunk;
   for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
     if (!reader.read_chunk(i, chunk)) continue;
@@ -48,22 +45,20 @@ LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended)
         node.errors += is_error(f);
         node.max_queue = std::max(node.max_queue, f.queue());
       }
-      const RequestKey key{f.client(), f.request()};
-      if (f.kind() == F::REQUEST && f.src() == f.client() && is_client(f.src()) && under_way.emplace(key, view.sent).second) {
+      const auto seen = requests.see(view);
+      if (seen.started) {
         if (figures.sent++ == 0) figures.first_sent = view.sent;
         figures.first_sent = std::min(figures.first_sent, view.sent);
       }
-      if (!concludes_request(f, header)) continue;
-      const auto found = under_way.find(key);
-      if (found == under_way.end()) continue;
-      const Time latency = view.time - found->second;
-      under_way.erase(found);
+      if (!seen.ends || !seen.request) continue;
+      const Time latency = view.time - seen.request->sent;
+      requests.end(seen.key);
       figures.latency.record(latency);
       figures.latency_ms.add(static_cast<double>(latency) / 1e6);
       ++figures.by_status[f.status()];
       (f.status() >= 200 && f.status() < 300 ? figures.completed : figures.failed) += 1;
       figures.last_ended = std::max(figures.last_ended, view.time);
-      if (ended) (*ended)[key] = {latency, f.path(), f.id()};
+      if (ended) (*ended)[seen.key] = {latency, f.path(), f.id()};
     }
   }
   figures.problems = reader.health().problems;

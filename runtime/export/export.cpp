@@ -15,6 +15,7 @@
 
 #include "perfetto/trace.pb.h"
 #include "runtime/framelog/frame_text.hpp"
+#include "runtime/framelog/request_tracker.hpp"
 
 namespace flowframe {
 namespace {
@@ -355,53 +356,46 @@ std::string csv_field(const std::string& text) {
 // One row per workload request: written when it ends; those that never did follow at the end.
 class CsvWalk {
  public:
-  CsvWalk(const v1::LogHeader& header, std::ostream& out) : header_(header), text_(header), out_(out) {
+  CsvWalk(const v1::LogHeader& header, std::ostream& out) : text_(header), out_(out), requests_(header) {
     out_ << "client,request,path,sent_ns,ended_ns,latency_ms,status,outcome,hops\n";
   }
 
   void frame(const FrameView& view, ExportCounts& counts) {
     const auto& f = view.frame;
-    const auto client = f.client();
-    if (client >= static_cast<std::uint32_t>(header_.nodes_size()) ||
-        header_.nodes(static_cast<int>(client)).kind() != v1::Node::CLIENT)
-      return;
-    const std::pair key{client, f.request()};
-    auto found = requests_.find(key);
-    if (found == requests_.end()) {
-      if (f.kind() != F::REQUEST || f.src() != client) return;
-      found = requests_.emplace(key, Request{view.sent, text_.path(f), 0}).first;
-    }
-    if (is_hop(f)) ++found->second.hops;
-    if (!concludes_request(f, header_)) return;
-    row(key, found->second, std::to_string(view.time), fmt::format("{:.6f}", static_cast<double>(view.time - found->second.sent) / 1e6),
+    const auto seen = requests_.see(view);
+    if (!seen.request) return;
+    auto& request = *seen.request;
+    if (seen.started) request.extra.path = text_.path(f);
+    if (is_hop(f)) ++request.extra.hops;
+    if (!seen.ends) return;
+    row(seen.key, request, std::to_string(view.time), fmt::format("{:.6f}", static_cast<double>(view.time - request.sent) / 1e6),
         std::to_string(f.status()), outcome_name(f));
-    requests_.erase(found);
+    requests_.end(seen.key);
     ++counts.rows;
   }
 
   void finish(ExportCounts& counts) {
-    for (const auto& [key, request] : requests_) {
+    for (const auto& [key, request] : requests_.under_way()) {
       row(key, request, "", "", "", "unfinished");
       ++counts.rows;
     }
   }
 
  private:
-  struct Request {
-    Time sent;
+  struct Row {
     std::string path;
-    std::uint64_t hops;
+    std::uint64_t hops = 0;
   };
-  void row(const std::pair<std::uint32_t, std::uint64_t>& key, const Request& request, const std::string& ended,
+  using Request = RequestTracker<Row>::Request;
+  void row(const RequestKey& key, const Request& request, const std::string& ended,
            const std::string& latency, const std::string& status, const std::string& outcome) {
-    out_ << csv_field(text_.node(key.first)) << ',' << key.second << ',' << csv_field(request.path) << ',' << request.sent
-         << ',' << ended << ',' << latency << ',' << status << ',' << outcome << ',' << request.hops << '\n';
+    out_ << csv_field(text_.node(key.first)) << ',' << key.second << ',' << csv_field(request.extra.path) << ',' << request.sent
+         << ',' << ended << ',' << latency << ',' << status << ',' << outcome << ',' << request.extra.hops << '\n';
   }
 
-  const v1::LogHeader& header_;
   FrameText text_;
   std::ostream& out_;
-  std::map<std::pair<std::uint32_t, std::uint64_t>, Request> requests_;
+  RequestTracker<Row> requests_;
 };
 
 template <class Walk>

@@ -1,17 +1,16 @@
 #include "viewer/model/queries.hpp"
 
-#include <set>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
-
-#include <fmt/format.h>
-
+#include <set>
 #include <sstream>
 
 #include "runtime/base/text.hpp"
+#include "runtime/framelog/request_tracker.hpp"
 
 namespace flowframe::view {
 
@@ -182,8 +181,7 @@ MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
       bool ok;
     };
     std::vector<Ended> ended;
-    // When each request left its client: the sent time of its first hop.
-    std::map<std::pair<std::uint32_t, std::uint64_t>, Time> started;
+    RequestTracker<> requests(model_.header());
     // Each broker's most ready and unacknowledged messages per bucket (-1: no frame there).
     std::map<std::uint32_t, std::pair<std::vector<float>, std::vector<float>>> brokers;
     const auto& nodes = model_.header().nodes();
@@ -196,23 +194,21 @@ MetricsScan::MetricsScan(LogModel& model, std::size_t buckets) : model_(model) {
       const auto decoded = model_.chunk(c, true);
       for (const auto& view : decoded->frames) {
         const auto& f = view.frame;
-        const auto key = std::make_pair(f.client(), f.request());
         if (auto broker = brokers.find(f.dst()); broker != brokers.end()) {
           const auto b = std::min<std::size_t>(buckets - 1, static_cast<std::size_t>((view.time - m.start) / m.broker_bucket));
           auto& [ready, unacked] = broker->second;
           ready[b] = std::max(ready[b], static_cast<float>(f.queue()));
           unacked[b] = std::max(unacked[b], static_cast<float>(f.load()));
         }
-        if (f.kind() == v1::Frame::REQUEST && f.src() == f.client()) started.try_emplace(key, view.sent);
-        if (!concludes_request(f, model_.header())) continue;
+        const auto seen = requests.see(view);
+        if (!seen.ends) continue;
         const bool ok = f.kind() == v1::Frame::RESPONSE && f.outcome() != v1::Frame::TIMED_OUT && f.status() >= 200 && f.status() < 300;
         (ok ? m.completed : m.failed) += 1;
-        const auto found = started.find(key);
-        const Time latency = found != started.end() ? view.time - found->second : -1;  // -1: its start is not in the log
+        const Time latency = seen.request ? view.time - seen.request->sent : -1;  // -1: its start is not in the log
         ended.push_back({view.time, latency, ok});
-        if (latency >= 0) {
+        if (seen.request) {
           m.latency.record(latency);
-          started.erase(found);
+          requests.end(seen.key);
         }
       }
     }
