@@ -5,12 +5,9 @@
 //   flowframe_cli_bench [--requests N] [--dir DIR] [--scenarios a,b,...]
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +17,7 @@
 #include <vector>
 
 #include "bench/plain_loop.hpp"
+#include "bench/spawn.hpp"
 
 namespace {
 
@@ -74,23 +72,11 @@ CliRun run_cli(const Scaled& s, const std::string& mode, const std::string& dir)
   for (const auto& set : s.sets) args.insert(args.end(), {"--set", set});
   if (mode == "off") args.push_back("--no-frames");
   else args.insert(args.end(), {"--out", log, "--detail", mode});
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const auto start = std::chrono::steady_clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
+  const auto spawned = bench::spawn(args);
+  if (spawned.exit_code != 0) throw std::runtime_error(fmt::format("`flowframe run {}` ({}) failed", s.scenario, mode));
   CliRun run;
-  run.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error(fmt::format("`flowframe run {}` ({}) failed", s.scenario, mode));
-  run.peak_mib = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  run.wall_s = spawned.wall_s;
+  run.peak_mib = spawned.peak_mib;
   std::ifstream in(summary);
   const auto json = nlohmann::json::parse(in);
   run.requests = json.at("requests").value("sent", std::uint64_t{0});

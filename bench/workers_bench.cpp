@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/spawn.hpp"
+
 namespace {
 
 const std::string kCells = std::string(FLOWFRAME_SOURCE_DIR) + "/bench/workloads/cells_100k.textproto";
@@ -63,17 +65,7 @@ Result run(const std::string& scenario, const std::vector<std::string>& sets, co
     for (std::size_t i = 0; i < use; ++i) list += (i ? "," : "") + workers[i].address;
     args.insert(args.end(), {"--workers", list});
   }
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("`flowframe run " + scenario + "` failed");
+  if (flowframe::bench::spawn(args).exit_code != 0) throw std::runtime_error("`flowframe run " + scenario + "` failed");
   std::ifstream in(summary);
   const auto json = nlohmann::json::parse(in);
   std::filesystem::remove(summary);

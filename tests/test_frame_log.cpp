@@ -508,6 +508,37 @@ TEST(FrameLog, FailedOpensLeaveNoFileDescriptorBehind) {
 namespace flowframe {
 namespace {
 
+// Reading without states gives the same frames, events only: what counts and comparisons read.
+TEST(FrameLog, ReadingWithoutStatesGivesTheSameFramesWithoutTheirStates) {
+  test::TempPath path(".ffl");
+  RunOptions options;
+  options.out_path = path.str();
+  options.chunk_frames = 20;
+  test::run_scenario("load_balancing", {}, options);
+  FrameLogReader reader(path.str());
+  ASSERT_GT(reader.chunks().size(), 2u);
+  DecodedChunk whole, events;
+  std::size_t states = 0;
+  for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
+    ASSERT_TRUE(reader.read_chunk(i, events, FrameLogReader::States::skip));
+    ASSERT_TRUE(reader.read_chunk(i, whole));
+    EXPECT_FALSE(events.has_keyframe);
+    ASSERT_EQ(events.frames.size(), whole.frames.size());
+    for (std::size_t k = 0; k < whole.frames.size(); ++k) {
+      const auto& a = events.frames[k];
+      auto b = whole.frames[k];
+      states += b.frame.has_state();
+      EXPECT_FALSE(a.frame.has_state());
+      b.frame.clear_state();
+      EXPECT_EQ(a.index, b.index);
+      EXPECT_EQ(a.time, b.time);
+      EXPECT_EQ(a.sent, b.sent);
+      EXPECT_EQ(a.frame.SerializeAsString(), b.frame.SerializeAsString()) << "frame " << a.index;
+    }
+  }
+  EXPECT_GT(states, 0u);
+}
+
 // A request's latency runs from its earliest attempt seen leaving its client, even when a retry
 // is delivered before a slower first attempt; only a node of kind CLIENT starts one.
 TEST(RequestTracker, CountsFromTheEarliestAttemptToTheFrameThatConcludesIt) {

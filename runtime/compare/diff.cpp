@@ -33,7 +33,7 @@ LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended)
   RequestTracker<> requests(header);
   DecodedChunk chunk;
   for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
-    if (!reader.read_chunk(i, chunk)) continue;
+    if (!reader.read_chunk(i, chunk, FrameLogReader::States::skip)) continue;
     for (const auto& view : chunk.frames) {
       const auto& f = view.frame;
       ++figures.frames;
@@ -157,7 +157,7 @@ class FrameCursor {
   const FrameView* next() {
     while (at_ >= chunk_.frames.size()) {
       if (next_chunk_ >= reader_.chunks().size()) return nullptr;
-      if (!reader_.read_chunk(next_chunk_++, chunk_)) chunk_.frames.clear();
+      if (!reader_.read_chunk(next_chunk_++, chunk_, FrameLogReader::States::skip)) chunk_.frames.clear();
       at_ = 0;
     }
     return &chunk_.frames[at_++];

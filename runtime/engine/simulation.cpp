@@ -719,7 +719,8 @@ std::vector<std::pair<Time, v1::ControlRequest>> controls_from_log(const std::st
   std::vector<std::pair<Time, v1::ControlRequest>> controls;
   DecodedChunk chunk;
   for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
-    if (!reader.read_chunk(i, chunk)) throw LogError(path + ": a damaged chunk; its changes cannot be replayed");
+    if (!reader.read_chunk(i, chunk, FrameLogReader::States::skip))
+      throw LogError(path + ": a damaged chunk; its changes cannot be replayed");
     for (const auto& view : chunk.frames)
       if (view.frame.kind() == v1::Frame::CONTROL && view.frame.has_change())
         controls.emplace_back(view.time, view.frame.change());

@@ -402,7 +402,7 @@ template <class Walk>
 void walk_log(FrameLogReader& reader, Walk& walk, ExportCounts& counts) {
   DecodedChunk chunk;
   for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
-    if (!reader.read_chunk(i, chunk)) continue;
+    if (!reader.read_chunk(i, chunk, FrameLogReader::States::skip)) continue;
     for (const auto& view : chunk.frames) {
       walk.frame(view, counts);
       ++counts.frames;

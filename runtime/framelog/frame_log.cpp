@@ -635,7 +635,7 @@ std::size_t FrameLogReader::chunk_of(std::uint64_t index) const {
   return chunks_.size();
 }
 
-bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
+bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out, States states) {
   const auto& ref = chunks_.at(i);
   auto fail = [&](const std::string& what) {
     auto problem = "chunk " + std::to_string(i) + " (frames " + std::to_string(ref.first_frame()) + "-" +
@@ -668,8 +668,9 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
   const auto* end = p + raw_.size();
   std::uint64_t length = 0;
   if (!read_varint(p, end, length) || length > static_cast<std::uint64_t>(end - p)) return fail("bad keyframe");
-  out.has_keyframe = length > 0;
-  if (out.has_keyframe && !out.keyframe.ParseFromArray(p, static_cast<int>(length))) return fail("bad keyframe");
+  out.has_keyframe = length > 0 && states == States::read;
+  if (!out.has_keyframe) out.keyframe.Clear();
+  else if (!out.keyframe.ParseFromArray(p, static_cast<int>(length))) return fail("bad keyframe");
   p += length;
   auto& c = columns_;
   if (!c.ParseFromArray(p, static_cast<int>(end - p))) return fail("bad frames");
@@ -739,6 +740,7 @@ bool FrameLogReader::read_chunk(std::size_t i, DecodedChunk& out) {
     if (!out.frames[c.change_frame(k)].frame.mutable_change()->ParseFromString(c.change(k))) return fail("bad change");
   }
   if (c.state_size() != c.state_frame_size() || c.state_delta_size() != c.state_delta_frame_size()) return fail("bad states");
+  if (states == States::skip) return true;
   // Whole states and changes interleave by frame; a change applies to its node's state before it.
   ++read_number_;
   std::string bytes;

@@ -154,8 +154,11 @@ class FrameLogReader {
   // True once the index record has been seen: the log is complete.
   bool complete() const { return health_.complete; }
 
+  // What a chunk's frames carry when read: their nodes' states (and the keyframe) too, or the
+  // events only, which is what counts, traces and comparisons need and several times faster.
+  enum class States { read, skip };
   // Decodes chunk `i`. A chunk whose checksum fails is reported in health() and returns false.
-  bool read_chunk(std::size_t i, DecodedChunk& out);
+  bool read_chunk(std::size_t i, DecodedChunk& out, States states = States::read);
   // The chunk holding frame `index` (binary search over the index); chunks().size() if none.
   std::size_t chunk_of(std::uint64_t index) const;
 
