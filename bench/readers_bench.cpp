@@ -62,11 +62,11 @@ int main(int argc, char** argv) {
                            "without states (the floor below), {:.2f} M with them (the viewer's chunks)\n\n",
                            requests, frames, static_cast<double>(std::filesystem::file_size(a)) / 1e6, floor_rate / 1e6,
                            static_cast<double>(frames) / with_states_s / 1e6);
-  std::cout << "| command | wall s | M frames/s | x decoding | output MB | peak MiB |\n|---|---|---|---|---|---|\n";
+  std::cout << "| command | wall | frames/s | x decoding | output | peak |\n|---|---|---|---|---|---|\n";
   auto report = [&](const std::string& what, const bench::Spawned& run, std::uint64_t frames_read, double output_mb) {
     const double rate = static_cast<double>(frames_read) / run.wall_s;
-    std::cout << fmt::format("| {} | {:.2f} | {:.2f} | {:.2f} | {} | {:.0f} |\n", what, run.wall_s, rate / 1e6, rate / floor_rate,
-                             output_mb < 0 ? std::string("-") : fmt::format("{:.1f}", output_mb), run.peak_mib)
+    std::cout << fmt::format("| `{}` | {:.2f} s | {:.2f} M | {:.2f} | {} | {:.0f} MiB |\n", what, run.wall_s, rate / 1e6, rate / floor_rate,
+                             output_mb < 0 ? std::string("-") : fmt::format("{:.1f} MB", output_mb), run.peak_mib)
               << std::flush;
   };
   for (const std::string format : {"perfetto", "chrome-json", "csv"}) {
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   const auto run = bench::spawn({FLOWFRAME_CLI, "diff", a, b}, "/dev/null");
   if (run.exit_code != 1) throw std::runtime_error(fmt::format("`flowframe diff` exited {} (1: the runs differ)", run.exit_code));
   const auto b_frames = decode_all(b, FrameLogReader::States::skip).first;
-  report("diff (round robin vs least connections)", run, frames + b_frames, -1);
+  report("diff", run, frames + b_frames, -1);
   std::filesystem::remove(a);
   std::filesystem::remove(b);
   return 0;

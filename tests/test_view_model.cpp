@@ -154,6 +154,7 @@ TEST(ViewModel, LockedPlaybackStepsThroughBothRunsInTimeOrderAndFollowsTheLead) 
     ASSERT_LE(a.frame() - fa, 1u);
     ASSERT_LE(b.frame() - fb, 1u);
     const Time now = std::max(time_of(a_model, a.frame()), time_of(b_model, b.frame()));
+    ASSERT_EQ(lock.time(), now);
     ASSERT_GE(now, moment) << "step " << steps;
     moment = now;
     if (a.frame() == fa && fa + 1 < a_model.frame_count()) {
@@ -189,7 +190,10 @@ TEST(ViewModel, LockedPlaybackStepsThroughBothRunsInTimeOrderAndFollowsTheLead) 
   lock.play();
   EXPECT_TRUE(lock.playing());
   while (lock.playing()) {
+    const Time before = lock.time();
     lock.tick(0.05);
+    ASSERT_EQ(lock.time(), b.time());  // the moment shown is the lead's clock
+    ASSERT_GT(lock.time(), before);
     ASSERT_EQ(b.frame(), *b_model.frame_at_time(b.time(), true));
     ASSERT_EQ(a.time(), std::min(b.time(), a_model.last_time()));
     ASSERT_EQ(a.frame(), *a_model.frame_at_time(a.time(), true));
@@ -207,7 +211,9 @@ TEST(ViewModel, LockedPlaybackStepsThroughBothRunsInTimeOrderAndFollowsTheLead) 
   EXPECT_EQ(a.frame(), 30u);
   EXPECT_EQ(b.frame(), 31u);
   lock.home();
-  EXPECT_EQ(lock.time(), std::max(time_of(a_model, 0), time_of(b_model, 0)));
+  EXPECT_EQ(lock.time(), std::min(a_model.first_time(), b_model.first_time()));
+  EXPECT_EQ(a.frame(), 0u);
+  EXPECT_EQ(b.frame(), 0u);
   lock.seek_time(a_model.last_time());
   EXPECT_EQ(a.frame(), a_model.frame_count() - 1);
   EXPECT_EQ(b.frame(), *b_model.frame_at_time(a_model.last_time(), true));
@@ -215,6 +221,7 @@ TEST(ViewModel, LockedPlaybackStepsThroughBothRunsInTimeOrderAndFollowsTheLead) 
   a.seek_frame(25);
   lock.follow(true);
   EXPECT_EQ(b.frame(), *b_model.frame_at_time(time_of(a_model, 25), true));
+  EXPECT_EQ(lock.time(), time_of(a_model, 25));
   b.seek_frame(70);
   lock.follow(false);
   EXPECT_EQ(a.frame(), *a_model.frame_at_time(time_of(b_model, 70), true));
@@ -368,6 +375,21 @@ TEST(ViewModel, DamagedLogsShowEverythingReadable) {
   EXPECT_EQ(model.health().problems.size(), 2u);  // cut short + chunk 2's checksum
   // State past the damaged chunk still rebuilds (from a later keyframe).
   EXPECT_TRUE(model.world_at(chunks[3].first_frame() + 1, true).has_value());
+  // Two runs locked: steps pass the damaged chunk (its frames at its first time) to both ends.
+  LogModel other(path.str());
+  Playback damaged(model), intact_playback(other);
+  LockedPlayback lock(damaged, intact_playback);
+  std::uint64_t steps = 0;
+  for (; steps < 10 * other.frame_count(); ++steps) {
+    const auto before = std::make_pair(damaged.frame(), intact_playback.frame());
+    lock.step(1);
+    if (std::make_pair(damaged.frame(), intact_playback.frame()) == before) break;
+  }
+  EXPECT_EQ(damaged.frame(), model.frame_count() - 1);
+  EXPECT_EQ(intact_playback.frame(), other.frame_count() - 1);
+  lock.step(-static_cast<std::int64_t>(10 * other.frame_count()));
+  EXPECT_EQ(damaged.frame(), 0u);
+  EXPECT_EQ(intact_playback.frame(), 0u);
   test::TempPath text(".ffl");
   test::write_file(text.str(), "this is not a frame log");
   EXPECT_THROW(LogModel{text.str()}, LogError);

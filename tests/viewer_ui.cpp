@@ -168,9 +168,19 @@ TEST(ViewerUi, ComparesTwoRunsSideBySideLockedBySimulatedTime) {
   const auto diff = diff_runs({a.str()}, {b.str()});
   ASSERT_TRUE(diff.divergence);
   const auto first = diff.divergence->frame;
-  const auto error_rate = std::find_if(diff.figures.begin(), diff.figures.end(), [](const FigureDiff& f) { return f.name == "error_rate"; });
+  const auto figure = [&](const char* name) {
+    return std::find_if(diff.figures.begin(), diff.figures.end(), [&](const FigureDiff& f) { return f.name == name; });
+  };
+  const auto error_rate = figure("error_rate");
   ASSERT_NE(error_rate, diff.figures.end());
+  ASSERT_NE(figure("completed"), diff.figures.end());
+  const auto& completed = *figure("completed");  // the metrics overlay counts as the diff does
   view::LogModel a_model(a.str()), b_model(b.str());
+  // A step back from where the runs part moves the run whose frame there is the later (both if
+  // at the same moment).
+  const auto b_first = diff.divergence->b_frame;
+  const Time part_a = a_model.frame(first, true)->time, part_b = b_model.frame(b_first, true)->time;
+  const auto back_a = part_a >= part_b ? first - 1 : first, back_b = part_b >= part_a ? b_first - 1 : b_first;
   // An arrow of A's sequence chart at the end (it shows the last 24 frames): a hop, whose frame A
   // goes to, and B to the same moment.
   std::uint64_t arrow = a_model.frame_count() - 4;
@@ -191,9 +201,9 @@ TEST(ViewerUi, ComparesTwoRunsSideBySideLockedBySimulatedTime) {
     click step forward
     expect at A frame 1, B frame 1
     click First difference: frame {0}
-    expect at A frame {0}, B frame {0}
+    expect at A frame {0}, B frame {13}
     click step back
-    expect at A frame {1}, B frame {1}
+    expect at A frame {11}, B frame {12}
     click to end
     expect at A frame {2}, B frame {3}
     click to start
@@ -204,7 +214,7 @@ TEST(ViewerUi, ComparesTwoRunsSideBySideLockedBySimulatedTime) {
     expect paused
     expect-gone at A frame 0, B frame 0
     expect error_rate: {4} -> {5} {6}
-    expect completed *
+    expect completed {9} and {10}
     click theme
     expect light theme
     click A/Sequence chart
@@ -222,7 +232,9 @@ TEST(ViewerUi, ComparesTwoRunsSideBySideLockedBySimulatedTime) {
     expect-visible A/node:lb
     expect-tidy
   )", first, first - 1, a_model.frame_count() - 1, b_model.frame_count() - 1, figure_text(error_rate->a), figure_text(error_rate->b),
-                                                                          noise_text(*error_rate), arrow, b_model.frame_at_time(a_model.frame(arrow, true)->time, true).value()));
+                                                                          noise_text(*error_rate), arrow, b_model.frame_at_time(a_model.frame(arrow, true)->time, true).value(),
+                                                                          figure_text(completed.a), figure_text(completed.b),
+                                                                          back_a, back_b, diff.divergence->b_frame));
   EXPECT_EQ(outcome.code, 0) << outcome.said;
   // Bad input names the file; a third log is refused.
   test::TempPath junk(".ffl");

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "runtime/framelog/frame_text.hpp"
@@ -23,7 +24,11 @@ struct Ended {
   std::uint64_t id = 0;
 };
 
-LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended) {
+void check(const std::atomic<bool>* stop) {
+  if (stop && stop->load(std::memory_order_relaxed)) throw DiffStopped();
+}
+
+LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended, const std::atomic<bool>* stop) {
   FrameLogReader reader(path);
   LogFigures figures;
   figures.path = path;
@@ -31,8 +36,10 @@ LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended)
   const auto& header = figures.header;
   figures.nodes.resize(static_cast<std::size_t>(header.nodes_size()));
   RequestTracker<> requests(header);
+  Time first_sent = std::numeric_limits<Time>::max();
   DecodedChunk chunk;
   for (std::size_t i = 0; i < reader.chunks().size(); ++i) {
+    check(stop);
     if (!reader.read_chunk(i, chunk, FrameLogReader::States::skip)) continue;
     for (const auto& view : chunk.frames) {
       const auto& f = view.frame;
@@ -46,10 +53,9 @@ LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended)
         node.max_queue = std::max(node.max_queue, f.queue());
       }
       const auto seen = requests.see(view);
-      if (seen.started) {
-        if (figures.sent++ == 0) figures.first_sent = view.sent;
-        figures.first_sent = std::min(figures.first_sent, view.sent);
-      }
+      figures.sent += seen.started;
+      // From the earliest attempt, as the latencies run (a retry may arrive before the first attempt).
+      if (seen.request) first_sent = std::min(first_sent, seen.request->sent);
       if (!seen.ends || !seen.request) continue;
       const Time latency = view.time - seen.request->sent;
       requests.end(seen.key);
@@ -61,6 +67,7 @@ LogFigures read_log(const std::string& path, std::map<RequestKey, Ended>* ended)
       if (ended) (*ended)[seen.key] = {latency, f.path(), f.id()};
     }
   }
+  figures.first_sent = figures.sent ? first_sent : 0;
   figures.problems = reader.health().problems;
   return figures;
 }
@@ -153,10 +160,11 @@ bool same_frame(const FrameView& a, const FrameView& b) {
 // Reads a log's frames in order, a chunk at a time.
 class FrameCursor {
  public:
-  explicit FrameCursor(const std::string& path) : reader_(path) {}
+  FrameCursor(const std::string& path, const std::atomic<bool>* stop) : reader_(path), stop_(stop) {}
   const FrameView* next() {
     while (at_ >= chunk_.frames.size()) {
       if (next_chunk_ >= reader_.chunks().size()) return nullptr;
+      check(stop_);
       if (!reader_.read_chunk(next_chunk_++, chunk_, FrameLogReader::States::skip)) chunk_.frames.clear();
       at_ = 0;
     }
@@ -166,12 +174,13 @@ class FrameCursor {
 
  private:
   FrameLogReader reader_;
+  const std::atomic<bool>* stop_;
   DecodedChunk chunk_;
   std::size_t next_chunk_ = 0, at_ = 0;
 };
 
-std::optional<RunDiff::Divergence> first_divergence(const std::string& a_path, const std::string& b_path) {
-  FrameCursor a(a_path), b(b_path);
+std::optional<RunDiff::Divergence> first_divergence(const std::string& a_path, const std::string& b_path, const std::atomic<bool>* stop) {
+  FrameCursor a(a_path, stop), b(b_path, stop);
   const FrameText a_text(a.header()), b_text(b.header());
   while (true) {
     const auto* fa = a.next();
@@ -179,7 +188,8 @@ std::optional<RunDiff::Divergence> first_divergence(const std::string& a_path, c
     if (!fa && !fb) return std::nullopt;
     if (fa && fb && same_frame(*fa, *fb)) continue;
     // The log's own frame number (a damaged chunk skipped before it does not shift it).
-    return RunDiff::Divergence{fa ? fa->index : fb->index, fa ? a_text.line(*fa) : "", fb ? b_text.line(*fb) : ""};
+    const auto frame = fa ? fa->index : fb->index;
+    return RunDiff::Divergence{frame, fb ? fb->index : frame, fa ? a_text.line(*fa) : "", fb ? b_text.line(*fb) : ""};
   }
 }
 
@@ -202,17 +212,18 @@ double LogFigures::throughput_rps() const {
   return span > 0 ? static_cast<double>(ended()) / (static_cast<double>(span) / 1e9) : 0;
 }
 
-LogFigures read_figures(const std::string& path) { return read_log(path, nullptr); }
+LogFigures read_figures(const std::string& path) { return read_log(path, nullptr, nullptr); }
 
-RunDiff diff_runs(const std::vector<std::string>& a_paths, const std::vector<std::string>& b_paths, std::size_t top_requests) {
+RunDiff diff_runs(const std::vector<std::string>& a_paths, const std::vector<std::string>& b_paths, std::size_t top_requests,
+                  const std::atomic<bool>* stop) {
   if (a_paths.empty() || b_paths.empty()) throw std::invalid_argument("diff needs a log on each side");
   RunDiff diff;
   diff.a_paths = a_paths;
   diff.b_paths = b_paths;
   std::map<RequestKey, Ended> a_ended, b_ended;
   std::vector<LogFigures> a, b;
-  for (std::size_t i = 0; i < a_paths.size(); ++i) a.push_back(read_log(a_paths[i], i == 0 ? &a_ended : nullptr));
-  for (std::size_t i = 0; i < b_paths.size(); ++i) b.push_back(read_log(b_paths[i], i == 0 ? &b_ended : nullptr));
+  for (std::size_t i = 0; i < a_paths.size(); ++i) a.push_back(read_log(a_paths[i], i == 0 ? &a_ended : nullptr, stop));
+  for (std::size_t i = 0; i < b_paths.size(); ++i) b.push_back(read_log(b_paths[i], i == 0 ? &b_ended : nullptr, stop));
   for (const auto* side : {&a, &b})
     for (const auto& f : *side)
       for (const auto& problem : f.problems) diff.problems.push_back(f.path + ": " + problem);
@@ -235,7 +246,7 @@ RunDiff diff_runs(const std::vector<std::string>& a_paths, const std::vector<std
   add_nodes(a[0], false);
   add_nodes(b[0], true);
 
-  diff.divergence = first_divergence(a_paths[0], b_paths[0]);
+  diff.divergence = first_divergence(a_paths[0], b_paths[0], stop);
 
   const FrameText text(a[0].header);
   for (const auto& [key, in_a] : a_ended) {
@@ -293,7 +304,9 @@ void print_diff(const RunDiff& d, std::ostream& out) {
   if (!d.divergence) {
     out << "\nthe runs hold the same frames\n";
   } else {
-    out << fmt::format("\nfirst difference at frame {}:\n  A: {}\n  B: {}\n", d.divergence->frame,
+    const auto& at = *d.divergence;
+    out << fmt::format("\nfirst difference at frame {}{}:\n  A: {}\n  B: {}\n", at.frame,
+                       at.b_frame != at.frame ? fmt::format(" (B's frame {})", at.b_frame) : "",
                        d.divergence->a.empty() ? "(the log ended)" : d.divergence->a,
                        d.divergence->b.empty() ? "(the log ended)" : d.divergence->b);
   }
@@ -327,7 +340,8 @@ nlohmann::ordered_json diff_json(const RunDiff& d) {
     out["nodes"].push_back({{"node", n.node}, {"a", side(n.a)}, {"b", side(n.b)}});
   }
   if (d.divergence)
-    out["first_difference"] = {{"frame", d.divergence->frame}, {"a", d.divergence->a}, {"b", d.divergence->b}};
+    out["first_difference"] = {
+        {"frame", d.divergence->frame}, {"b_frame", d.divergence->b_frame}, {"a", d.divergence->a}, {"b", d.divergence->b}};
   else
     out["first_difference"] = nullptr;
   out["latency_changes"] = nlohmann::ordered_json::array();

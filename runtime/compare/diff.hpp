@@ -4,7 +4,10 @@
 // runs' noise, per-node counts, the first frame where the runs part, and the requests whose latency
 // changed most.
 #include <nlohmann/json.hpp>
+
+#include <atomic>
 #include <map>
+#include <stdexcept>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -83,7 +86,8 @@ struct RunDiff {
   // The first frame where the first logs differ in what happened (states aside): its number and
   // each side's frame in words ("" where a log had ended); nullopt if they hold the same frames.
   struct Divergence {
-    std::uint64_t frame = 0;
+    std::uint64_t frame = 0;    // A's frame number (B's if A had ended)
+    std::uint64_t b_frame = 0;  // B's: the same unless a damaged chunk was skipped in one log only
     std::string a, b;
   };
   std::optional<Divergence> divergence;
@@ -92,9 +96,16 @@ struct RunDiff {
   std::vector<std::string> problems;  // damaged or cut logs, by path
 };
 
+// Thrown by diff_runs when its `stop` was set.
+struct DiffStopped : std::runtime_error {
+  DiffStopped() : std::runtime_error("the comparison was stopped") {}
+};
+
 // Compares side A's logs with side B's (one each, or several seeds each, such as `flowframe bench
-// --record` writes per point). Throws LogError if a file is not a frame log.
-RunDiff diff_runs(const std::vector<std::string>& a, const std::vector<std::string>& b, std::size_t top_requests = 10);
+// --record` writes per point). Throws LogError if a file is not a frame log. `stop`, set from
+// another thread, ends it within a chunk's reading.
+RunDiff diff_runs(const std::vector<std::string>& a, const std::vector<std::string>& b, std::size_t top_requests = 10,
+                  const std::atomic<bool>* stop = nullptr);
 
 void print_diff(const RunDiff& diff, std::ostream& out);
 nlohmann::ordered_json diff_json(const RunDiff& diff);

@@ -36,8 +36,11 @@ Comparison::Comparison(std::unique_ptr<Viewer> a, std::unique_ptr<Viewer> b, con
   name_side(*a_, "A", a_path);
   name_side(*b_, "B", b_path);
   // The whole of both logs is read once more, off the UI thread: the figures and the first difference.
-  diff_job_ = std::async(std::launch::async, [a_path, b_path] { return diff_runs({a_path}, {b_path}); });
+  diff_job_ = std::async(std::launch::async, [a_path, b_path, stop = &stop_diff_] { return diff_runs({a_path}, {b_path}, 10, stop); });
 }
+
+// Closing the window does not wait for the comparison of two big logs to finish.
+Comparison::~Comparison() { stop_diff_ = true; }
 
 const RunDiff* Comparison::diff() {
   if (diff_job_.valid() && diff_job_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
@@ -50,13 +53,7 @@ const RunDiff* Comparison::diff() {
   return diff_ ? &*diff_ : nullptr;
 }
 
-bool Comparison::settled() {
-  const auto side_settled = [this](Viewer& side) {
-    return side.playback().world() != nullptr && side.metrics().done() &&
-           side.model().frame(side.playback().frame(), false).has_value() && (!side.selected_request() || side.trace());
-  };
-  return lock_.settled() && side_settled(*a_) && side_settled(*b_) && (diff() || !diff_error_.empty());
-}
+bool Comparison::settled() { return lock_.settled() && a_->settled() && b_->settled() && (diff() || !diff_error_.empty()); }
 
 // A node clicked on one side is inspected on both; a request followed on one is followed on both.
 // A side whose selection changed since the last frame was changed by the user there.
@@ -79,7 +76,9 @@ void Comparison::keep_selections_alike() {
   for (int k = 0; k < 2; ++k) {
     Viewer& to = *sides[1 - k];
     if (const auto request = request_of(*sides[k]); request && request != seen_[k].request) {
+      // A run without that client follows none rather than a request of its own.
       if (const auto client = to.node_named(request->first)) to.select_request(*client, request->second, to.playback().frame());
+      else to.clear_request();
       break;
     }
   }
@@ -87,7 +86,7 @@ void Comparison::keep_selections_alike() {
 }
 
 void Comparison::frame(double wall_seconds, ImVec2 size) {
-  TransportAsks asks;
+  TransportAsks asks;  // from the keys and the transport's buttons
   transport_keys(lock_, asks);
   lock_.tick(wall_seconds);
   // Canvases side by side on top; the transport under them; along the bottom each side's
@@ -108,7 +107,7 @@ void Comparison::frame(double wall_seconds, ImVec2 size) {
   }
   if (a_->playback().frame() != a_before) lock_.follow(true);
   else if (b_->playback().frame() != b_before) lock_.follow(false);
-  draw_transport({margin, 2 * margin + canvas_height}, {size.x - 2 * margin, transport_height});
+  draw_transport({margin, 2 * margin + canvas_height}, {size.x - 2 * margin, transport_height}, asks);
   const float bottom_y = 3 * margin + canvas_height + transport_height;
   const float column = (size.x - 5 * margin) / 4;
   draw_inspector(*a_, {margin, bottom_y}, {column, bottom_height});
@@ -126,12 +125,9 @@ void Comparison::frame(double wall_seconds, ImVec2 size) {
   if (settled()) ui::note_region("settled", {0, 0}, {0, 0});
 }
 
-void Comparison::draw_transport(ImVec2 pos, ImVec2 size) {
+void Comparison::draw_transport(ImVec2 pos, ImVec2 size, TransportAsks& asks) {
   begin_panel("Playback", pos, size, ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar);
-  TransportAsks asks;
   transport_row(lock_, dark(), asks);
-  if (asks.toggle_theme) a_->set_dark(!a_->dark()), b_->set_dark(a_->dark());
-  if (asks.toggle_help) a_->show_help = !a_->show_help;
   auto& a = a_->playback();
   auto& b = b_->playback();
   // The slider's label has room for 63 bytes: the time there, the frames under it.
@@ -166,7 +162,7 @@ void Comparison::draw_differences(ImVec2 pos, ImVec2 size) {
   const ImVec4 warning = ImGui::ColorConvertU32ToFloat4(palette.warning);
   if (d->divergence) {
     const auto frame = d->divergence->frame;
-    if (ui::button(fmt::format("First difference: frame {}", frame).c_str())) lock_.seek_frames(frame, frame);
+    if (ui::button(fmt::format("First difference: frame {}", frame).c_str())) lock_.seek_frames(frame, d->divergence->b_frame);
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("A: %s\nB: %s", d->divergence->a.empty() ? "(the log ended)" : d->divergence->a.c_str(),
                         d->divergence->b.empty() ? "(the log ended)" : d->divergence->b.c_str());

@@ -3,13 +3,14 @@
 // time, the same node inspected and the same request followed in both, metrics overlaid, and how
 // the runs differ (settings, figures with whether each difference is beyond noise, the first frame
 // where they part), as `flowframe diff` finds it.
+#include <atomic>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "runtime/compare/diff.hpp"
-#include "viewer/app/viewer.hpp"
+#include "viewer/app/transport.hpp"
 #include "viewer/model/locked_playback.hpp"
 
 namespace flowframe::viewer {
@@ -17,6 +18,7 @@ namespace flowframe::viewer {
 class Comparison {
  public:
   Comparison(std::unique_ptr<Viewer> a, std::unique_ptr<Viewer> b, const std::string& a_path, const std::string& b_path);
+  ~Comparison();
 
   // One UI frame: input, then every panel.
   void frame(double wall_seconds, ImVec2 size);
@@ -32,13 +34,14 @@ class Comparison {
 
  private:
   void keep_selections_alike();
-  void draw_transport(ImVec2 pos, ImVec2 size);
+  void draw_transport(ImVec2 pos, ImVec2 size, TransportAsks& asks);
   void draw_differences(ImVec2 pos, ImVec2 size);
   void draw_inspector(Viewer& side, ImVec2 pos, ImVec2 size);
   const RunDiff* diff();
 
   std::unique_ptr<Viewer> a_, b_;
   view::LockedPlayback lock_;
+  std::atomic<bool> stop_diff_{false};  // outlives the job: declared before it
   std::future<RunDiff> diff_job_;
   std::optional<RunDiff> diff_;
   std::string diff_error_;

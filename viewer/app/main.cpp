@@ -216,6 +216,7 @@ int main(int argc, char** argv) {
       if (opened.first->frame_count() == 0) throw std::runtime_error(log_path + ": holds no readable frames");
       if (!compare_path.empty()) {
         if (!record_path.empty()) throw std::runtime_error("--record takes one log, not two");
+        if (sandbox) throw std::runtime_error("--build and --open open the sandbox, not a comparison of two logs");
         compared = std::make_unique<view::LogModel>(compare_path);
         if (compared->frame_count() == 0) throw std::runtime_error(compare_path + ": holds no readable frames");
       }
@@ -231,12 +232,13 @@ int main(int argc, char** argv) {
       running = restart_run();
       opened = connect(running->address());
     }
-    if (!select.empty() && opened.first) {  // named before any window opens
-      bool found = false;
-      for (const auto& node : opened.first->header().nodes()) found |= node.id() == select;
-      if (compared)
-        for (const auto& node : compared->header().nodes()) found |= node.id() == select;
-      if (!found) throw std::runtime_error("--select: no node '" + select + "'");
+    if (!select.empty() && opened.first) {  // named before any window opens; in a comparison, in one run at least
+      const auto has_node = [&](const view::LogModel& model) {
+        for (const auto& node : model.header().nodes())
+          if (node.id() == select) return true;
+        return false;
+      };
+      if (!has_node(*opened.first) && !(compared && has_node(*compared))) throw std::runtime_error("--select: no node '" + select + "'");
     }
     if (!record_path.empty()) {
       if (!opened.first) throw std::runtime_error("--record needs a frame log to play");
@@ -304,10 +306,8 @@ int main(int argc, char** argv) {
     auto b = std::make_unique<viewer::Viewer>(std::move(compared), fonts, dark);
     comparing = std::make_unique<viewer::Comparison>(std::move(shown), std::move(b), log_path, compare_path);
     if (frame) {  // A at the frame, B at the same moment
-      auto& a = comparing->a();
-      const auto at = std::min(*frame, a.model().frame_count() - 1);
-      const auto time = a.model().frame(at, true)->time;
-      comparing->lock().seek_frames(at, comparing->b().model().frame_at_time(time, true).value_or(0));
+      comparing->a().playback().seek_frame(*frame);
+      comparing->lock().follow(true);
     }
     if (!select.empty()) {  // in one of them at least, checked before the window
       comparing->a().selected_node = comparing->a().node_named(select);

@@ -16,8 +16,6 @@ namespace {
 constexpr std::size_t kMetricBuckets = 240;
 constexpr int kCollapsedAbove = 16;  // members
 
-std::uint64_t viewers_made = 0;  // for Viewer::serial (UI thread only)
-
 }  // namespace
 
 Palette palette_for(bool dark) {
@@ -57,7 +55,7 @@ void begin_panel(const char* name, ImVec2 pos, ImVec2 size, ImGuiWindowFlags ext
 }
 
 Viewer::Viewer(std::unique_ptr<view::LogModel> model, Fonts fonts, bool dark, std::unique_ptr<LiveClient> live)
-    : serial_(++viewers_made), model_(std::move(model)), playback_(*model_), text_(model_->header()), fonts_(fonts),
+    : model_(std::move(model)), playback_(*model_), text_(model_->header()), fonts_(fonts),
       live_(std::move(live)) {
   set_dark(dark);
   metrics_ = std::make_unique<view::MetricsScan>(*model_, kMetricBuckets);
@@ -176,6 +174,12 @@ void Viewer::select_request(std::uint32_t client, std::uint64_t request, std::ui
   trace_job_ = std::async(std::launch::async, [model, client, request, near] {
     return view::trace_request(*model, client, request, near);
   });
+}
+
+void Viewer::clear_request() {
+  selected_request_.reset();
+  trace_job_ = {};  // waits for a trace being looked for: a few chunks at most
+  trace_.reset();
 }
 
 const view::Trace* Viewer::trace() {

@@ -53,8 +53,6 @@ class Viewer {
   // True once every panel has what it needs (for screenshots).
   bool settled();
 
-  // Tells viewers apart even when one is freed and the next gets its address.
-  std::uint64_t serial() const { return serial_; }
   view::LogModel& model() { return *model_; }
   view::Playback& playback() { return playback_; }
   const FrameText& text() const { return text_; }
@@ -64,6 +62,7 @@ class Viewer {
   // Selection.
   std::optional<std::uint32_t> selected_node;
   void select_request(std::uint32_t client, std::uint64_t request, std::uint64_t near);
+  void clear_request();
   const view::Trace* trace();  // the selected request's hops, once found
   const std::optional<std::pair<std::uint32_t, std::uint64_t>>& selected_request() const { return selected_request_; }
   bool collapse_groups = false;
@@ -114,7 +113,6 @@ class Viewer {
   std::optional<std::uint32_t> node_named(const std::string& id) const;
 
  private:
-  std::uint64_t serial_;
   void keyboard();
   void follow_live();
   std::vector<v1::ControlRequest> queued_;  // for a restarted run, sent once it is connected

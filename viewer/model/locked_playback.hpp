@@ -22,19 +22,21 @@ class LockedPlayback {
   void set_rate(double rate) { a_.set_rate(rate), b_.set_rate(rate); }
   double rate() const { return lead().rate(); }
   std::pair<double, double> rate_range() const { return lead().rate_range(); }
-  // `moments` steps forward (negative: back). Waits for the chunks of the frames it passes.
+  // `moments` steps forward (negative: back). Waits for the chunks of the frames it passes; a
+  // damaged chunk's frames count as at its first time.
   void step(std::int64_t moments);
-  void home() { pause(), a_.seek_frame(0), b_.seek_frame(0); }
-  void end() { pause(), a_.end(), b_.end(); }
-  void seek_time(Time time) { a_.seek_time(time), b_.seek_time(time); }
-  // Each run to a frame of its own: where the runs part, frame N of both.
-  void seek_frames(std::uint64_t a, std::uint64_t b) { pause(), a_.seek_frame(a), b_.seek_frame(b); }
-  void tick(double wall_seconds);
+  void home();
+  void end();
+  void seek_time(Time time);
+  // Each run to a frame of its own: where the runs part.
+  void seek_frames(std::uint64_t a, std::uint64_t b);
   // One run was moved on its own (a click on its frames): the other goes to the same moment.
-  void follow(bool a_moved) { pause(), (a_moved ? b_ : a_).seek_time((a_moved ? a_ : b_).time()); }
+  void follow(bool a_moved);
+  void tick(double wall_seconds);
 
-  // The moment shown: the later of the two runs' clocks.
-  Time time() const { return std::max(a_.time(), b_.time()); }
+  // The moment shown. A run that has not started by then shows its first frame, one that ended
+  // its last.
+  Time time() const { return moment_; }
   Time first_time() const;
   Time last_time() const;
   bool settled() const { return a_.settled() && b_.settled(); }
@@ -45,10 +47,13 @@ class LockedPlayback {
   Playback& follower() const { return a_leads_ ? b_ : a_; }
   bool step_forward();
   bool step_back();
+  // The later of the two runs' current frames' times.
+  Time frames_time() const;
 
   Playback& a_;
   Playback& b_;
   bool a_leads_;
+  Time moment_;
 };
 
 }  // namespace flowframe::view
