@@ -135,6 +135,13 @@ TEST(ViewerUi, SequenceChartShowsRecentFramesFollowsAClickedRequestAndGoesToFram
     click to end
     expect at frame 239
     expect sequence: 24 arrows
+    # Further back from the cursor, and back again.
+    click recent frames
+    click recent 96
+    expect sequence: 96 arrows
+    click recent frames
+    click recent 24
+    expect sequence: 24 arrows
     # An arrow goes to its frame and follows its request: the chart shows that request's hops.
     click arrow:230
     expect at frame 230

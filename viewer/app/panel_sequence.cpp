@@ -12,15 +12,16 @@
 namespace flowframe::viewer {
 namespace {
 
-// Frames shown around the cursor when no request is followed.
-constexpr std::uint64_t kRecentFrames = 24;
+// How many frames up to the cursor the chart can show when no request is followed.
+constexpr std::uint64_t kRecentChoices[] = {12, 24, 48, 96};
 
 std::vector<FrameView> recent_frames(Viewer& viewer) {
   std::vector<FrameView> frames;
   const auto count = viewer.model().frame_count();
   if (count == 0) return frames;
   const auto last = std::min<std::uint64_t>(viewer.playback().frame(), count - 1);
-  for (auto i = last + 1 > kRecentFrames ? last + 1 - kRecentFrames : 0; i <= last; ++i)
+  const auto span = viewer.sequence_frames;
+  for (auto i = last + 1 > span ? last + 1 - span : 0; i <= last; ++i)
     if (auto view = viewer.model().frame(i, false)) frames.push_back(std::move(*view));
   return frames;
 }
@@ -47,8 +48,20 @@ void draw_sequence(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     bool whole = !viewer.sequence_recent;
     if (ui::checkbox(fmt::format("Request {}#{}", viewer.text().node(trace->client), trace->request).c_str(), &whole))
       viewer.sequence_recent = !whole;
-  } else {
-    ImGui::TextDisabled("the last %llu frames; click a request's dot or frame to follow it", static_cast<unsigned long long>(kRecentFrames));
+  }
+  if (!trace || trace->hops.empty() || viewer.sequence_recent) {
+    // How far back from the cursor: the frames up to it, as many as chosen.
+    ImGui::SameLine();
+    if (ui::begin_combo("##recent frames", fmt::format("last {} frames", viewer.sequence_frames).c_str(), 150)) {
+      for (const auto choice : kRecentChoices)
+        if (ui::selectable(fmt::format("last {} frames##recent {}", choice, choice).c_str(), choice == viewer.sequence_frames))
+          viewer.sequence_frames = choice;
+      ImGui::EndCombo();
+    }
+    if (!trace || trace->hops.empty()) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("click a request's dot or frame to follow it");
+    }
   }
   const bool follow_request = trace && !trace->hops.empty() && !viewer.sequence_recent;
   const std::vector<FrameView> frames = follow_request ? trace->hops : recent_frames(viewer);

@@ -70,6 +70,8 @@ class Viewer {
   bool show_sequence = false;
   // With a request followed: the chart shows the frames up to the cursor instead of its hops.
   bool sequence_recent = false;
+  // How many frames up to the cursor it shows then, or with no request followed.
+  std::uint64_t sequence_frames = 24;
   // Where the canvas (or the sequence chart in its place) was last drawn: what --record captures.
   ImVec2 canvas_min, canvas_max;
   std::shared_ptr<CanvasLayout> canvas_layout;  // made by the canvas when it first draws
