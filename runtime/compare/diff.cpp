@@ -317,6 +317,8 @@ void print_diff(const RunDiff& d, std::ostream& out) {
                          millis(c.b), millis(c.b - c.a));
   }
   if (d.requests_in_one_only) out << fmt::format("{} requests ended in one run only\n", d.requests_in_one_only);
+  if (d.a_paths.size() == 1 && d.b_paths.size() == 1)
+    out << fmt::format("\nside by side, locked by simulated time: flowframe-view {} {}\n", d.a_paths[0], d.b_paths[0]);
 }
 
 nlohmann::ordered_json diff_json(const RunDiff& d) {
