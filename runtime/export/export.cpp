@@ -219,7 +219,7 @@ class TraceWalk {
     if (hop) {
       const auto flow = view.index + 1;
       Mark departure{.begin = view.sent, .end = view.sent, .name = "to " + text_.node(dst)};
-      departure.args = {{"frame", static_cast<std::int64_t>(view.index)}, {"what", what}};
+      departure.args = {{"frame", static_cast<std::int64_t>(view.index)}};  // the words are on the arrival it points to
       departure.flow_out = flow;
       arrival.flow_in = flow;
       sink_.instant(tracks(src).events, departure);
