@@ -64,6 +64,7 @@ struct TraceShape {
   std::map<std::string, std::vector<std::int64_t>> client_durations;
   std::map<std::pair<std::string, std::string>, std::int64_t> last_counter;  // (node, counter) -> value
   std::uint64_t slices = 0, flows_started = 0, flows_ended = 0;
+  std::set<std::string> event_names, annotation_names;  // as used by events, interned names resolved
 };
 
 TraceShape check_perfetto(const std::string& bytes, const v1::LogHeader& header) {
@@ -74,8 +75,24 @@ TraceShape check_perfetto(const std::string& bytes, const v1::LogHeader& header)
   std::map<std::uint64_t, std::uint64_t> last_end;
   std::set<std::uint64_t> started, ended;
   EXPECT_GT(trace.packet_size(), 0);
+  // Interned names: numbered in the order they first appear, defined before (or in) the packet
+  // that first uses them, on a sequence whose first packet cleared its state.
+  std::map<std::uint64_t, std::string> event_names, annotation_names;
+  bool first = true;
   for (const auto& packet : trace.packet()) {
     EXPECT_EQ(packet.trusted_packet_sequence_id(), 1u);
+    if (first) {
+      EXPECT_TRUE(packet.sequence_flags() & 1) << "the first packet clears the sequence's state";
+    }
+    first = false;
+    for (const auto& name : packet.interned_data().event_names()) {
+      EXPECT_EQ(name.iid(), event_names.size() + 1);
+      event_names[name.iid()] = name.name();
+    }
+    for (const auto& name : packet.interned_data().debug_annotation_names()) {
+      EXPECT_EQ(name.iid(), annotation_names.size() + 1);
+      annotation_names[name.iid()] = name.name();
+    }
     if (packet.has_track_descriptor()) {
       const auto& d = packet.track_descriptor();
       EXPECT_FALSE(shape.track_names.count(d.uuid()) || shape.process_names.count(d.uuid())) << "declared twice";
@@ -93,6 +110,15 @@ TraceShape check_perfetto(const std::string& bytes, const v1::LogHeader& header)
     }
     EXPECT_TRUE(packet.has_track_event());
     const auto& e = packet.track_event();
+    EXPECT_TRUE(packet.sequence_flags() & 2) << "an event uses the interned names";
+    if (e.type() != TrackEvent::TYPE_SLICE_END && e.type() != TrackEvent::TYPE_COUNTER) {
+      EXPECT_TRUE(event_names.count(e.name_iid())) << "an event named by an undefined number " << e.name_iid();
+      shape.event_names.insert(event_names[e.name_iid()]);
+    }
+    for (const auto& annotation : e.debug_annotations()) {
+      EXPECT_TRUE(annotation_names.count(annotation.name_iid())) << "an argument named by an undefined number";
+      shape.annotation_names.insert(annotation_names[annotation.name_iid()]);
+    }
     EXPECT_TRUE(shape.track_names.count(e.track_uuid())) << "an event on an undeclared track";
     const auto& node = shape.process_names[shape.parent[e.track_uuid()]];
     const auto time = packet.timestamp();
@@ -173,6 +199,11 @@ TEST(Export, PerfettoTraceHoldsEveryRequestsWorkAndHopAsTheFramesSay) {
     for (const auto d : durations) total += d, ++count;
   const double mean_ms = static_cast<double>(total) / static_cast<double>(count) / 1e6;
   EXPECT_NEAR(mean_ms, r->run.summary["latency_ms"]["mean"].get<double>(), 0.01);
+  // Names read back through the interned data: outcomes, departures, paths, arguments.
+  std::string names;
+  for (const auto& name : shape.event_names) names += " '" + name + "'";
+  for (const char* name : {"completed", "to lb", "to server-1", "GET /users"}) EXPECT_TRUE(shape.event_names.count(name)) << name << " among" << names;
+  EXPECT_EQ(shape.annotation_names, (std::set<std::string>{"frame", "what", "status", "request", "first_frame"}));
 }
 
 TEST(Export, EveryBuiltinScenarioExportsAWellFormedTraceAndOneRowPerRequest) {

@@ -92,13 +92,13 @@ class PerfettoSink final : public TraceSink {
   }
   void slice(const Track& track, const Mark& mark) override {
     auto begin = event(track, mark.begin, perfetto::protos::TrackEvent::TYPE_SLICE_BEGIN);
-    describe(*begin.mutable_track_event(), mark);
+    describe(begin, mark);
     write(std::move(begin));
     write(event(track, mark.end, perfetto::protos::TrackEvent::TYPE_SLICE_END));
   }
   void instant(const Track& track, const Mark& mark) override {
     auto packet = event(track, mark.begin, perfetto::protos::TrackEvent::TYPE_INSTANT);
-    describe(*packet.mutable_track_event(), mark);
+    describe(packet, mark);
     write(std::move(packet));
   }
   void counter(const Track& track, Time time, std::int64_t value) override {
@@ -116,21 +116,37 @@ class PerfettoSink final : public TraceSink {
     packet.mutable_track_event()->set_track_uuid(track.uuid);
     return packet;
   }
-  static void describe(perfetto::protos::TrackEvent& event, const Mark& mark) {
-    event.set_name(mark.name);
+  // Names are interned: said once in the sequence's interned data, referred to by number after.
+  void describe(perfetto::protos::TracePacket& packet, const Mark& mark) {
+    auto& event = *packet.mutable_track_event();
+    event.set_name_iid(intern(event_names_, mark.name, [&] { return packet.mutable_interned_data()->add_event_names(); }));
     for (const auto& arg : mark.args) {
       auto& annotation = *event.add_debug_annotations();
-      annotation.set_name(arg.name);
+      annotation.set_name_iid(intern(annotation_names_, arg.name, [&] { return packet.mutable_interned_data()->add_debug_annotation_names(); }));
       if (const auto* number = std::get_if<std::int64_t>(&arg.value)) annotation.set_int_value(*number);
       else annotation.set_string_value(std::get<std::string>(arg.value));
     }
     if (mark.flow_out) event.add_flow_ids(mark.flow_out);
     if (mark.flow_in) event.add_terminating_flow_ids(mark.flow_in);
   }
+  // A name's number, adding it to the packet's interned data the first time it is used.
+  template <class AddEntry>
+  static std::uint64_t intern(std::map<std::string, std::uint64_t>& names, const std::string& name, AddEntry add_entry) {
+    const auto [at, added] = names.emplace(name, names.size() + 1);
+    if (added) {
+      auto* entry = add_entry();
+      entry->set_iid(at->second);
+      entry->set_name(name);
+    }
+    return at->second;
+  }
   // Each packet as one `packet` field of a Trace message: the file is a Trace.
   void write(perfetto::protos::TracePacket packet) {
     packet.set_trusted_packet_sequence_id(1);
-    if (first_) packet.set_sequence_flags(1);  // SEQ_INCREMENTAL_STATE_CLEARED
+    // The first packet starts the interned names afresh; events use them.
+    std::uint32_t flags = first_ ? 1 : 0;  // SEQ_INCREMENTAL_STATE_CLEARED
+    if (packet.has_track_event()) flags |= 2;  // SEQ_NEEDS_INCREMENTAL_STATE
+    if (flags) packet.set_sequence_flags(flags);
     first_ = false;
     bytes_.clear();
     packet.SerializeToString(&bytes_);
@@ -148,6 +164,7 @@ class PerfettoSink final : public TraceSink {
   std::ostream& out_;
   std::string bytes_;
   bool first_ = true;
+  std::map<std::string, std::uint64_t> event_names_, annotation_names_;  // name -> iid
 };
 
 // Chrome's JSON trace event format: a process per node (pid), a thread per track (tid).
