@@ -61,8 +61,8 @@ TEST(Diff, TwoStrategiesShowTheSettingTheFiguresTheFirstDifferenceAndTheRequests
   const auto diff = diff_runs(a.paths(), b.paths(), 5);
 
   ASSERT_EQ(diff.settings.size(), 1u);
-  EXPECT_NE(diff.settings[0].find("strategy"), std::string::npos) << diff.settings[0];
-  EXPECT_NE(diff.settings[0].find("LEAST_CONN"), std::string::npos) << diff.settings[0];
+  // Round robin is the default: a change from it reads as one, not as an addition.
+  EXPECT_EQ(diff.settings[0], "modified: nodes[4] (lb).load_balancer.strategy: ROUND_ROBIN -> LEAST_CONN");
 
   // The figures are the runs' own.
   for (const auto* side : {&a, &b}) {
@@ -148,6 +148,34 @@ TEST(Diff, TheCliExitsLikeDiffAndWritesJson) {
   std::tie(code, said) = test::shell(cli + a.paths()[0] + " /nonexistent/b.ffl");
   EXPECT_EQ(code, 2);
   EXPECT_NE(said.find("/nonexistent/b.ffl: no such file"), std::string::npos) << said;
+}
+
+// What a reader must be told: a node added is named, not dumped; unlike scenarios are called
+// that; logs pooled on one side whose settings differ are a problem; small rates keep their digits.
+TEST(Diff, SaysWhatIsAddedWhatIsUnlikeAndWhatWasPooled) {
+  const auto a = record_arm("load_balancing", kBusy);
+  auto more = kBusy;
+  more.push_back("server.replicas=4");
+  const auto four = record_arm("load_balancing", more);
+  auto diff = diff_runs(a.paths(), four.paths());
+  ASSERT_EQ(diff.settings.size(), 1u);
+  EXPECT_EQ(diff.settings[0], "added: nodes[8] (server-4)");
+
+  const auto cache = record_arm("cache_aside", {});
+  diff = diff_runs(a.paths(), cache.paths());
+  ASSERT_FALSE(diff.settings.empty());
+  EXPECT_EQ(diff.settings[0].rfind("different scenarios: load_balancing and cache_aside", 0), 0u) << diff.settings[0];
+
+  diff = diff_runs({a.paths()[0], four.paths()[0]}, a.paths());
+  ASSERT_EQ(diff.problems.size(), 1u);
+  EXPECT_NE(diff.problems[0].find("pooled with " + a.paths()[0] + " as another seed, but its settings differ (added: nodes[8] (server-4))"),
+            std::string::npos)
+      << diff.problems[0];
+
+  EXPECT_EQ(figure_text(0.0005), "0.0005");
+  EXPECT_EQ(figure_text(0.048), "0.048");
+  EXPECT_EQ(figure_text(117.2334), "117.233");
+  EXPECT_EQ(figure_text(400), "400");
 }
 
 }  // namespace

@@ -251,6 +251,10 @@ TEST(ViewerUi, ComparesTwoRunsSideBySideLockedBySimulatedTime) {
   EXPECT_NE(refused.said.find(junk.str()), std::string::npos) << refused.said;
   refused = run_viewer(a.str() + " " + b.str() + " " + a.str());
   EXPECT_EQ(refused.code, 2) << refused.said;
+  EXPECT_NE(refused.said.find("one log, or two to compare side by side; 3 were given"), std::string::npos) << refused.said;
+  refused = run_viewer(a.str() + " " + b.str() + " --frame 99999 --screenshot /dev/null");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.said.find("--frame 99999: " + a.str() + " has frames 0 to"), std::string::npos) << refused.said;
   refused = run_viewer(a.str() + " " + b.str() + " --record out.gif");
   EXPECT_EQ(refused.code, 2);
   EXPECT_NE(refused.said.find("--record takes one log"), std::string::npos) << refused.said;

@@ -125,13 +125,19 @@ FigureDiff compare_figure(const std::string& name, const std::function<double(co
 }
 
 std::vector<std::string> setting_differences(const v1::Scenario& a, const v1::Scenario& b) {
+  std::vector<std::string> lines;
+  if (a.name() != b.name())
+    lines.push_back(fmt::format("different scenarios: {} and {}; their nodes are compared by position, their frames are unlike", a.name(),
+                                b.name()));
   google::protobuf::util::MessageDifferencer differencer;
   // The description notes the --set changes in words; the fields themselves say them exactly.
   differencer.IgnoreField(v1::Scenario::descriptor()->FindFieldByName("description"));
+  differencer.IgnoreField(v1::Scenario::descriptor()->FindFieldByName("explanation"));  // words for learners
+  // A field at its default (round robin) and one set to another value is a change, not an addition.
+  differencer.set_message_field_comparison(google::protobuf::util::MessageDifferencer::EQUIVALENT);
   std::string report;
   differencer.ReportDifferencesToString(&report);
   differencer.Compare(a, b);
-  std::vector<std::string> lines;
   std::istringstream in(report);
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line.rfind("ignored:", 0) == 0) continue;
@@ -142,6 +148,9 @@ std::vector<std::string> setting_differences(const v1::Scenario& a, const v1::Sc
       const auto index = std::strtoul(line.c_str() + at + 6, nullptr, 10);
       const auto& nodes = index < static_cast<unsigned long>(b.nodes_size()) ? b.nodes() : a.nodes();
       if (index < static_cast<unsigned long>(nodes.size())) line.insert(end + 1, " (" + nodes[static_cast<int>(index)].id() + ")");
+      // A whole node added or removed: its name says it; its every field would fill the screen.
+      if ((line.rfind("added: ", 0) == 0 || line.rfind("deleted: ", 0) == 0) && line.find("): {") != std::string::npos)
+        line.erase(line.find("): {") + 1);
     }
     lines.push_back(line);
   }
@@ -197,6 +206,8 @@ std::optional<RunDiff::Divergence> first_divergence(const std::string& a_path, c
 
 std::string figure_text(double value) {
   if (value == std::floor(value) && std::abs(value) < 1e15) return fmt::format("{:.0f}", value);
+  // A small rate keeps three significant digits: one failure in 2,000 is 0.0005, not 0.000.
+  if (std::abs(value) < 0.1) return fmt::format("{:.3g}", value);
   return fmt::format("{:.3f}", value);
 }
 
@@ -227,6 +238,15 @@ RunDiff diff_runs(const std::vector<std::string>& a_paths, const std::vector<std
   for (const auto* side : {&a, &b})
     for (const auto& f : *side)
       for (const auto& problem : f.problems) diff.problems.push_back(f.path + ": " + problem);
+  // A side's logs are pooled as seeds of one design: say so when their settings are not the same.
+  for (const auto* side : {&a, &b})
+    for (std::size_t i = 1; i < side->size(); ++i) {
+      auto first = (*side)[0].header.scenario(), other = (*side)[i].header.scenario();
+      first.clear_seed(), other.clear_seed();
+      if (const auto differ = setting_differences(first, other); !differ.empty())
+        diff.problems.push_back(fmt::format("{}: pooled with {} as another seed, but its settings differ ({})", (*side)[i].path,
+                                            (*side)[0].path, differ.front()));
+    }
 
   diff.settings = setting_differences(a[0].header.scenario(), b[0].header.scenario());
   diff.a_seed = a[0].header.seed();
@@ -255,6 +275,7 @@ RunDiff diff_runs(const std::vector<std::string>& a_paths, const std::vector<std
       ++diff.requests_in_one_only;
       continue;
     }
+    if (in_a.latency == in_b->second.latency) continue;
     v1::Frame frame;
     frame.set_path(in_a.path);
     frame.set_id(in_a.id);
@@ -311,7 +332,7 @@ void print_diff(const RunDiff& d, std::ostream& out) {
                        d.divergence->b.empty() ? "(the log ended)" : d.divergence->b);
   }
   if (!d.latency_changes.empty()) {
-    out << "\nlatency changed most (requests that ended in both):\n";
+    out << "\nlatency changed most (requests that ended in both, changed):\n";
     for (const auto& c : d.latency_changes)
       out << fmt::format("  {:<16} {:<20} {:>10.3f} ms -> {:>10.3f} ms ({:+.3f})\n", c.request, c.path, millis(c.a),
                          millis(c.b), millis(c.b - c.a));

@@ -210,7 +210,7 @@ void Comparison::draw_differences(ImVec2 pos, ImVec2 size) {
   }
   ImGui::TextColored(warning, "beyond noise");
   ImGui::SameLine();
-  ImGui::TextDisabled("· ? unknown · hover: the test");
+  ImGui::TextDisabled("· plain: within · ? unknown");
   ImGui::End();
 }
 

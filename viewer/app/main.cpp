@@ -132,14 +132,14 @@ int main(int argc, char** argv) {
   std::optional<std::uint64_t> frame;
   int width = 1600, height = 1000;
   auto* log_option = app.add_option("log", log_paths,
-                                    "A .ffl frame log (from flowframe run); two: compare them side by side; none: the scenario gallery")
-                         ->expected(0, 2);
+                                    "A .ffl frame log (from flowframe run); two: compare them side by side; none: the scenario gallery");
   auto* attach_option = app.add_option("--attach", attach, "HOST:PORT of a running `flowframe run --serve`")->excludes(log_option);
   app.add_option("--scenario", scenario, "Run this built-in scenario live and watch it")->excludes(log_option)->excludes(attach_option);
   app.add_flag("--build", build, "Open the sandbox");
   app.add_option("--open", open_link, "Open a flowframe: share link in the sandbox");
   app.add_flag("--run", run_design, "With --build or --open: run the design live at once");
-  app.add_option("--frame,--from", frame, "Open at this frame (with --record: the first frame)");
+  app.add_option("--frame,--from", frame, "Open at this frame (with --record: the first frame; with two logs: A's)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--select", select, "Select this node in the inspector");
   app.add_option("--theme", theme, "dark or light (default: the last one used)")->check(CLI::IsMember({"dark", "light"}));
   app.add_option("--screenshot", screenshot, "Render once, write this PNG and exit (use xvfb-run without a display)");
@@ -166,6 +166,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (log_paths.size() > 2) {
+    std::cerr << fmt::format("error: flowframe-view opens one log, or two to compare side by side; {} were given\n", log_paths.size());
+    return 2;
+  }
   if (!log_paths.empty()) log_path = log_paths.front();
   const std::string compare_path = log_paths.size() == 2 ? log_paths[1] : "";
   // Open what was asked for before any window, so bad input fails fast and clearly.
@@ -214,6 +218,8 @@ int main(int argc, char** argv) {
     if (!log_path.empty()) {
       opened.first = std::make_unique<view::LogModel>(log_path);
       if (opened.first->frame_count() == 0) throw std::runtime_error(log_path + ": holds no readable frames");
+      if (frame && *frame >= opened.first->frame_count())
+        throw std::runtime_error(fmt::format("--frame {}: {} has frames 0 to {}", *frame, log_path, opened.first->frame_count() - 1));
       if (!compare_path.empty()) {
         if (!record_path.empty()) throw std::runtime_error("--record takes one log, not two");
         if (sandbox) throw std::runtime_error("--build and --open open the sandbox, not a comparison of two logs");

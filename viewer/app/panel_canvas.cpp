@@ -357,8 +357,14 @@ void draw_canvas(Viewer& viewer, ImVec2 pos, ImVec2 size) {
     draw->AddCircleFilled({x + 5, legend_y + label.y / 2}, 5, colors[k]);
     x -= 14;
   }
-  // The title, cut to the canvas with an ellipsis; the whole of it on hover.
-  const std::string title = header.scenario().name() + (header.scenario().description().empty() ? "" : " — " + header.scenario().description());
+  // The title, cut to the canvas with an ellipsis; the whole of it on hover. What --set changed
+  // comes before the description, so a narrow canvas (one side of a comparison) still says it.
+  std::string description = header.scenario().description(), changed;
+  if (const auto at = description.rfind(" (changed: "); at != std::string::npos && description.back() == ')') {
+    changed = description.substr(at);
+    description.erase(at);
+  }
+  const std::string title = header.scenario().name() + changed + (description.empty() ? "" : " — " + description);
   ImGui::PushFont(viewer.fonts().title);
   const ImVec2 title_at{corner.x + 12, corner.y + area.y - ImGui::GetFontSize() - 10};
   const float room = area.x - 24;
