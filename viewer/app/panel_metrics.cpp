@@ -132,12 +132,12 @@ void draw_metrics_overlay(Viewer& a, Viewer& b, Time cursor, ImVec2 pos, ImVec2 
   const Axis axis{std::min(ma.start, mb.start), std::max(ma.end, mb.end), cursor};
   const ImU32 colour_a = palette.request, colour_b = palette.warning;
   const float height = plot_height(3);
-  plot(palette, fmt::format("completed per second (A {}, B {} in all)", ma.completed, mb.completed),
+  plot(palette, fmt::format("completed/s ({} and {} in all)", ma.completed, mb.completed),
        {{&ma.completed_per_s, ma.start, ma.bucket, colour_a, "A"}, {&mb.completed_per_s, mb.start, mb.bucket, colour_b, "B"}}, axis, height);
   ui::note_state(fmt::format("completed {} and {}", ma.completed, mb.completed));
   plot(palette, "latency p99",
        {{&ma.p99_ms, ma.start, ma.bucket, colour_a, "A"}, {&mb.p99_ms, mb.start, mb.bucket, colour_b, "B"}}, axis, height);
-  plot(palette, fmt::format("failed per second (A {}, B {} in all)", ma.failed, mb.failed),
+  plot(palette, fmt::format("failed/s ({} and {} in all)", ma.failed, mb.failed),
        {{&ma.errors_per_s, ma.start, ma.bucket, colour_a, "A"}, {&mb.errors_per_s, mb.start, mb.bucket, colour_b, "B"}}, axis, height);
   time_axis(palette, axis);
   ImGui::End();
