@@ -246,7 +246,7 @@ class TraceWalk {
 
     const Key key{0, f.client(), f.request()};
     // A request's stay at its client: from the first attempt leaving to the request's end.
-    if (f.kind() == F::REQUEST && src == f.client() && is_client(src)) open(with_node(key, src), view.sent, view.index, f);
+    if (leaves_client(f, header_)) open(with_node(key, src), view.sent, view.index, f);
     if (f.kind() == F::REQUEST && dst != f.client() && !never_worked_on(f)) open(with_node(key, dst), view.time, view.index, f);
     if (f.kind() == F::RESPONSE && src != dst) close(with_node(key, src), view.sent, f.status(), counts, false);
     if (concludes_request(f, header_)) close(with_node(key, dst), view.time, f.status(), counts, false);
@@ -299,8 +299,6 @@ class TraceWalk {
     sink_.counter(track, time, value);
     ++counts.counter_values;
   }
-
-  bool is_client(std::uint32_t node) const { return header_.nodes(static_cast<int>(node)).kind() == v1::Node::CLIENT; }
 
   // The node's tracks, declared the first time it appears.
   NodeTracks& tracks(std::uint32_t node) {

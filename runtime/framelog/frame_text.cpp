@@ -148,10 +148,17 @@ bool is_error(const v1::Frame& f) {
   }
 }
 
+bool is_client(const v1::LogHeader& header, std::uint32_t node) {
+  return node < static_cast<std::uint32_t>(header.nodes_size()) && header.nodes(static_cast<int>(node)).kind() == v1::Node::CLIENT;
+}
+
+bool leaves_client(const v1::Frame& f, const v1::LogHeader& header) {
+  return f.kind() == v1::Frame::REQUEST && f.src() == f.client() && is_client(header, f.src());
+}
+
 bool concludes_request(const v1::Frame& f, const v1::LogHeader& header) {
   using F = v1::Frame;
-  return f.dst() == f.client() && f.dst() < static_cast<std::uint32_t>(header.nodes_size()) &&
-         header.nodes(static_cast<int>(f.dst())).kind() == v1::Node::CLIENT && (f.kind() == F::RESPONSE || f.kind() == F::TIMEOUT) &&
+  return f.dst() == f.client() && is_client(header, f.dst()) && (f.kind() == F::RESPONSE || f.kind() == F::TIMEOUT) &&
          (f.outcome() == F::COMPLETED || f.outcome() == F::GAVE_UP || f.outcome() == F::TIMED_OUT);
 }
 

@@ -33,6 +33,12 @@ bool is_error(const v1::Frame& frame);
 // node's own timer, nor a change the director made).
 bool is_hop(const v1::Frame& frame);
 
+// Whether a node of the log is a workload client (kind CLIENT); false for an index it does not have.
+bool is_client(const v1::LogHeader& header, std::uint32_t node);
+
+// Whether a frame is an attempt of a workload request leaving its client.
+bool leaves_client(const v1::Frame& frame, const v1::LogHeader& header);
+
 // Whether a frame ends a workload request at its client (a node of kind CLIENT), as the run
 // summary counts it: answered (completed), given up after retries, or timed out (a 504).
 bool concludes_request(const v1::Frame& frame, const v1::LogHeader& header);

@@ -36,7 +36,7 @@ class RequestTracker {
   Seen see(const FrameView& view) {
     const auto& f = view.frame;
     Seen seen{{f.client(), f.request()}};
-    const bool from_client = f.kind() == v1::Frame::REQUEST && f.src() == f.client() && is_client(f.src());
+    const bool from_client = leaves_client(f, header_);
     auto found = under_way_.find(seen.key);
     if (found == under_way_.end() && from_client) {
       found = under_way_.emplace(seen.key, Request{view.sent}).first;
@@ -53,9 +53,6 @@ class RequestTracker {
   const std::map<RequestKey, Request>& under_way() const { return under_way_; }
 
  private:
-  bool is_client(std::uint32_t node) const {
-    return node < static_cast<std::uint32_t>(header_.nodes_size()) && header_.nodes(static_cast<int>(node)).kind() == v1::Node::CLIENT;
-  }
   const v1::LogHeader& header_;
   std::map<RequestKey, Request> under_way_;
 };

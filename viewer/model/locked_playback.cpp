@@ -17,7 +17,7 @@ std::optional<Time> next_time(const Playback& p) {
   return time_of(p, p.frame() + 1);
 }
 
-std::optional<Time> current_time_before_start(const Playback& p) {
+std::optional<Time> current_time_unless_first(const Playback& p) {
   if (p.frame() == 0) return std::nullopt;
   return time_of(p, p.frame());
 }
@@ -86,7 +86,7 @@ bool LockedPlayback::step_forward() {
 }
 
 bool LockedPlayback::step_back() {
-  const auto a = current_time_before_start(a_), b = current_time_before_start(b_);
+  const auto a = current_time_unless_first(a_), b = current_time_unless_first(b_);
   if (!a && !b) return false;
   const Time moment = std::max(a.value_or(0), b.value_or(0));
   if (a == moment) a_.seek_frame(a_.frame() - 1);
