@@ -148,6 +148,12 @@ bool is_error(const v1::Frame& f) {
   }
 }
 
+std::optional<std::uint32_t> node_named(const v1::LogHeader& header, const std::string& id) {
+  for (const auto& node : header.nodes())
+    if (node.id() == id) return node.index();
+  return std::nullopt;
+}
+
 bool is_client(const v1::LogHeader& header, std::uint32_t node) {
   return node < static_cast<std::uint32_t>(header.nodes_size()) && header.nodes(static_cast<int>(node)).kind() == v1::Node::CLIENT;
 }

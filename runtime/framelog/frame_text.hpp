@@ -33,6 +33,9 @@ bool is_error(const v1::Frame& frame);
 // node's own timer, nor a change the director made).
 bool is_hop(const v1::Frame& frame);
 
+// The index of the node with this id, if the log has one.
+std::optional<std::uint32_t> node_named(const v1::LogHeader& header, const std::string& id);
+
 // Whether a node of the log is a workload client (kind CLIENT); false for an index it does not have.
 bool is_client(const v1::LogHeader& header, std::uint32_t node);
 

@@ -239,12 +239,7 @@ int main(int argc, char** argv) {
       opened = connect(running->address());
     }
     if (!select.empty() && opened.first) {  // named before any window opens; in a comparison, in one run at least
-      const auto has_node = [&](const view::LogModel& model) {
-        for (const auto& node : model.header().nodes())
-          if (node.id() == select) return true;
-        return false;
-      };
-      if (!has_node(*opened.first) && !(compared && has_node(*compared))) throw std::runtime_error("--select: no node '" + select + "'");
+      if (!node_named(opened.first->header(), select) && !(compared && node_named(compared->header(), select))) throw std::runtime_error("--select: no node '" + select + "'");
     }
     if (!record_path.empty()) {
       if (!opened.first) throw std::runtime_error("--record needs a frame log to play");

@@ -158,11 +158,7 @@ std::string Viewer::window(const char* name) const {
   return fmt::format("{} \xe2\x80\x94 {}###{} {}", name, side_title, name, side);
 }
 
-std::optional<std::uint32_t> Viewer::node_named(const std::string& id) const {
-  for (const auto& node : model_->header().nodes())
-    if (node.id() == id) return node.index();
-  return std::nullopt;
-}
+std::optional<std::uint32_t> Viewer::node_named(const std::string& id) const { return flowframe::node_named(model_->header(), id); }
 
 void Viewer::select_request(std::uint32_t client, std::uint64_t request, std::uint64_t near) {
   if (request == 0) return;
